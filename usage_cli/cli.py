@@ -1,0 +1,638 @@
+"""Command-line wiring: parse, call the core, map errors to exit codes. Nothing else.
+
+Heavy modules (httpx, pydantic, rich) are imported inside the commands so that
+`usage --version` and `usage --help` start fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO, TypeVar
+
+import typer
+from typer.core import TyperCommand
+
+from usage_cli import __version__
+from usage_cli.errors import InputError, UsageCliError
+from usage_cli.query import DEFAULT_TAKE, Order
+from usage_cli.settings import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Settings, resolve
+
+if TYPE_CHECKING:
+    from usage_cli.client import Client
+    from usage_cli.query import Query
+
+DEFAULT_LIMIT = 20
+FILTERS_PANEL = "Filters"
+PAGING_PANEL = "Paging and time window"
+OUTPUT_PANEL = "Output"
+GLOBAL_PANEL = "Global options (also accepted after the command name)"
+GLOBAL_NOTE = (
+    "\n\nGlobal options (--token, --token-stdin, --api-url, --run-as, --timeout, --retries, "
+    "-v, --debug, -q) work here too: see [bold]usage --help[/bold]."
+)
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+class PipeClosed(Exception):
+    """The reader of stdout went away (`usage list --all | head`)."""
+
+
+class _Command(TyperCommand):
+    def invoke(self, ctx: Any) -> Any:
+        # Typer turns EPIPE into exit 1; a closed pipe is a normal end for us.
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            raise PipeClosed from exc
+
+
+app = typer.Typer(
+    name="usage",
+    help=(
+        "Audit ChatBotKit usage records: list, export, verify and summarise what was "
+        "billed, record by record.\n\n"
+        "Try it with no account: [bold]usage list --demo[/bold]"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"usage {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            help="API token (prefer CHATBOTKIT_API_TOKEN or --token-stdin: flags show in `ps`).",
+            rich_help_panel=GLOBAL_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+    token_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--token-stdin",
+            help="Read the API token from the first line of standard input.",
+            rich_help_panel=GLOBAL_PANEL,
+        ),
+    ] = False,
+    api_url: Annotated[
+        str | None,
+        typer.Option(
+            help="API root \\[env: CHATBOTKIT_API_URL; default: https://api.chatbotkit.com].",
+            rich_help_panel=GLOBAL_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+    run_as: Annotated[
+        str | None,
+        typer.Option(
+            help="Act as this user (X-RunAs-User-Id) \\[env: CHATBOTKIT_API_RUNAS_USERID].",
+            rich_help_panel=GLOBAL_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+    timeout: Annotated[
+        float,
+        typer.Option(help="Seconds to wait for each response.", rich_help_panel=GLOBAL_PANEL),
+    ] = DEFAULT_TIMEOUT,
+    retries: Annotated[
+        int,
+        typer.Option(
+            help="Retries per request on 429, 5xx and network errors.",
+            rich_help_panel=GLOBAL_PANEL,
+        ),
+    ] = DEFAULT_RETRIES,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            help="Report requests and retries on stderr.",
+            rich_help_panel=GLOBAL_PANEL,
+        ),
+    ] = 0,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", help="Show tracebacks and request details.", rich_help_panel=GLOBAL_PANEL
+        ),
+    ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="Only data and errors.", rich_help_panel=GLOBAL_PANEL),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    ctx.obj = {
+        "token": token,
+        "token_stdin": token_stdin,
+        "api_url": api_url,
+        "run_as": run_as,
+        "timeout": timeout,
+        "retries": retries,
+        "verbose": verbose,
+        "debug": debug,
+        "quiet": quiet,
+    }
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    return resolve(**ctx.find_root().obj, stdin=sys.stdin)
+
+
+def _say(message: str) -> None:
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def _client(settings: Settings, *, demo: bool) -> Iterator[Client]:
+    """A client for the configured API, or for an in-process sandbox under --demo."""
+    from usage_cli.client import Client, RetryPolicy
+
+    on_event = _say if settings.verbose or settings.debug else None
+    with contextlib.ExitStack() as stack:
+        token, api_url = settings.token, settings.api_url
+        if demo:
+            from usage_cli.sandbox import Sandbox
+
+            sandbox = stack.enter_context(Sandbox())
+            token, api_url = sandbox.token, sandbox.url
+            if not settings.quiet:
+                _say(f"demo: {len(sandbox.records)} records from a built-in sandbox, no account")
+        client = Client(
+            token=token,
+            api_url=api_url,
+            run_as=settings.run_as,
+            timeout=settings.timeout,
+            retry=RetryPolicy(retries=settings.retries),
+            on_event=on_event,
+        )
+        yield stack.enter_context(client)
+
+
+@contextlib.contextmanager
+def _data_stream() -> Iterator[TextIO]:
+    """stdout as UTF-8 with no newline translation, whatever the locale says."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        yield sys.stdout
+        return
+    sys.stdout.flush()
+    stream = io.TextIOWrapper(buffer, encoding="utf-8", newline="")
+    try:
+        yield stream
+        stream.flush()
+    finally:
+        stream.detach()
+
+
+def _when(text: str | None, flag: str, now: datetime) -> datetime | None:
+    from usage_cli.query import parse_when
+
+    if text is None:
+        return None
+    try:
+        return parse_when(text, now=now, end_of_day=flag == "--until")
+    except InputError as exc:
+        raise InputError(f"{flag}: {exc.message}", hint=exc.hint) from None
+
+
+def _query(
+    *,
+    filters: dict[str, str | None],
+    meta: Sequence[str] | None,
+    order: Order,
+    take: int,
+    cursor: str | None,
+    since: str | None,
+    until: str | None,
+) -> Query:
+    from usage_cli.query import Query, parse_meta
+
+    now = datetime.now(UTC)
+    return Query(
+        **filters,
+        meta=parse_meta(meta or ()),
+        order=order,
+        take=take,
+        cursor=cursor,
+        since=_when(since, "--since", now),
+        until=_when(until, "--until", now),
+    )
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _command(name: str, **kwargs: Any) -> Callable[[F], F]:
+    return app.command(name, cls=_Command, **kwargs)
+
+
+# The filter options, shared by every command that reads records.
+TypeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--type", help="Usage type, e.g. OPENAI_GPT_4O_TOKEN.", rich_help_panel=FILTERS_PANEL
+    ),
+]
+ConversationOpt = Annotated[str | None, typer.Option(rich_help_panel=FILTERS_PANEL)]
+MessageOpt = Annotated[str | None, typer.Option(rich_help_panel=FILTERS_PANEL)]
+TaskOpt = Annotated[str | None, typer.Option(rich_help_panel=FILTERS_PANEL)]
+ContactOpt = Annotated[str | None, typer.Option(rich_help_panel=FILTERS_PANEL)]
+BlueprintOpt = Annotated[str | None, typer.Option(rich_help_panel=FILTERS_PANEL)]
+BotOpt = Annotated[str | None, typer.Option(rich_help_panel=FILTERS_PANEL)]
+DatasetOpt = Annotated[str | None, typer.Option(rich_help_panel=FILTERS_PANEL)]
+SkillsetOpt = Annotated[str | None, typer.Option(rich_help_panel=FILTERS_PANEL)]
+AbilityOpt = Annotated[str | None, typer.Option(rich_help_panel=FILTERS_PANEL)]
+MetaOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--meta",
+        metavar="KEY=VALUE",
+        help="Match a metadata value; repeat for several keys (all must match).",
+        rich_help_panel=FILTERS_PANEL,
+        show_default=False,
+    ),
+]
+OrderOpt = Annotated[
+    Order,
+    typer.Option(help="Newest first (desc) or oldest first (asc).", rich_help_panel=PAGING_PANEL),
+]
+TakeOpt = Annotated[
+    int, typer.Option(help="Page size asked of the API.", rich_help_panel=PAGING_PANEL)
+]
+CursorOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Start after this cursor (as printed by a previous run).", rich_help_panel=PAGING_PANEL
+    ),
+]
+SinceOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Only records created at or after this: ISO 8601 (UTC if no zone) or a span "
+        "(30m, 12h, 7d).",
+        rich_help_panel=PAGING_PANEL,
+    ),
+]
+UntilOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Only records created at or before this; a bare date includes that whole day.",
+        rich_help_panel=PAGING_PANEL,
+    ),
+]
+DemoOpt = Annotated[
+    bool,
+    typer.Option("--demo", help="Use a built-in sandbox with demo records: no account needed."),
+]
+
+LIST_EPILOG = """\
+[bold]Examples[/bold]
+
+  usage list --demo
+
+  usage list --bot-id bot_1 --meta reason=retry --since 7d
+
+  usage list --all --type OPENAI_GPT_4O_TOKEN | jq .count
+
+  usage list -o csv --columns id,type,count,meta.reason --limit 100
+"""
+
+
+@_command("list", epilog=LIST_EPILOG + GLOBAL_NOTE)
+def list_command(
+    ctx: typer.Context,
+    type_: TypeOpt = None,
+    conversation_id: ConversationOpt = None,
+    message_id: MessageOpt = None,
+    task_id: TaskOpt = None,
+    contact_id: ContactOpt = None,
+    blueprint_id: BlueprintOpt = None,
+    bot_id: BotOpt = None,
+    dataset_id: DatasetOpt = None,
+    skillset_id: SkillsetOpt = None,
+    ability_id: AbilityOpt = None,
+    meta: MetaOpt = None,
+    order: OrderOpt = Order.desc,
+    take: TakeOpt = DEFAULT_TAKE,
+    cursor: CursorOpt = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            help=f"Stop after this many records \\[default: {DEFAULT_LIMIT}].",
+            rich_help_panel=PAGING_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every matching record.", rich_help_panel=PAGING_PANEL)
+    ] = False,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    output_format: Annotated[
+        Format | None,
+        typer.Option(
+            "--format",
+            "-o",
+            help="Output format \\[default: table on a terminal, jsonl otherwise].",
+            rich_help_panel=OUTPUT_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            help="Columns for csv and table, e.g. id,type,count,meta.reason.",
+            rich_help_panel=OUTPUT_PANEL,
+        ),
+    ] = None,
+    demo: DemoOpt = False,
+) -> None:
+    """List usage records, newest first: a table on a terminal, JSON lines in a pipe."""
+    from usage_cli.columns import parse_columns
+    from usage_cli.formats import make_writer
+    from usage_cli.pages import iter_records
+
+    query = _query(
+        filters={
+            "type": type_,
+            "conversation_id": conversation_id,
+            "message_id": message_id,
+            "task_id": task_id,
+            "contact_id": contact_id,
+            "blueprint_id": blueprint_id,
+            "bot_id": bot_id,
+            "dataset_id": dataset_id,
+            "skillset_id": skillset_id,
+            "ability_id": ability_id,
+        },
+        meta=meta,
+        order=order,
+        take=take,
+        cursor=cursor,
+        since=since,
+        until=until,
+    )
+    if all_ and limit is not None:
+        raise InputError("--limit and --all cannot be used together")
+    if limit is not None and limit < 1:
+        raise InputError(
+            f"--limit must be at least 1, not {limit}", hint="use --all for every record"
+        )
+    fmt = output_format.value if output_format else ("table" if sys.stdout.isatty() else "jsonl")
+    if columns is not None and fmt not in ("csv", "table"):
+        raise InputError(f"--columns applies to csv and table output, not {fmt}")
+    chosen = parse_columns(columns) if columns is not None else None
+    settings = _settings(ctx)
+
+    with _client(settings, demo=demo) as client:
+        stream = iter_records(client, query, limit=None if all_ else (limit or DEFAULT_LIMIT))
+        with _data_stream() if fmt != "table" else contextlib.nullcontext(sys.stdout) as out:
+            writer = make_writer(fmt, out, chosen)
+            for record in stream:
+                writer.write(record)
+            writer.close()
+        if settings.quiet:
+            return
+        if stream.records == 0:
+            _say("no records match")
+        if not all_ and stream.records and stream.more_exist():
+            if stream.next_cursor:
+                _say(
+                    f"showing the first {stream.records} records; more exist. "
+                    f"Continue with --cursor {stream.next_cursor}, or use --all"
+                )
+            else:
+                _say(f"showing the first {stream.records} records; more exist. Use --all")
+
+
+SANDBOX_EPILOG = """\
+[bold]Examples[/bold]
+
+  usage sandbox --port 8080 --records 5000
+
+  CHATBOTKIT_API_TOKEN=s3cret usage sandbox --rate-429 0.1 --latency 50
+"""
+
+
+@_command("sandbox", epilog=SANDBOX_EPILOG + GLOBAL_NOTE)
+def sandbox_command(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8080,
+    records: Annotated[int, typer.Option(help="How many records to serve.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the generated records.")] = 1,
+    anchor: Annotated[
+        str | None,
+        typer.Option(help="Newest possible createdAt (ISO 8601) \\[default: today 00:00 UTC]."),
+    ] = None,
+    latency: Annotated[float, typer.Option(help="Milliseconds added to every response.")] = 0.0,
+    rate_429: Annotated[
+        float, typer.Option("--rate-429", help="Share of requests answered 429 (0..1).")
+    ] = 0.0,
+    rate_5xx: Annotated[
+        float, typer.Option("--rate-5xx", help="Share of requests answered 503 (0..1).")
+    ] = 0.0,
+    retry_after: Annotated[
+        float, typer.Option(help="Retry-After seconds sent with an injected 429.")
+    ] = 1.0,
+) -> None:
+    """Serve a local, seeded emulator of the usage-list endpoint on 127.0.0.1.
+
+    The token it accepts is --token / CHATBOTKIT_API_TOKEN when set, else a
+    printed sandbox token.
+    """
+    from usage_cli.query import parse_when
+    from usage_cli.sandbox import DEFAULT_TOKEN, Sandbox
+    from usage_cli.sandbox.server import Faults
+
+    if not 0 <= port <= 65535:
+        raise InputError(f"--port must be between 0 and 65535, not {port}")
+    if records < 0:
+        raise InputError(f"--records must be 0 or more, not {records}")
+    if latency < 0:
+        raise InputError(f"--latency must be 0 or more, not {latency:g}")
+    for flag, rate in (("--rate-429", rate_429), ("--rate-5xx", rate_5xx)):
+        if not 0 <= rate <= 1:
+            raise InputError(f"{flag} must be between 0 and 1, not {rate:g}")
+    if rate_429 + rate_5xx > 1:
+        raise InputError("--rate-429 and --rate-5xx add up to more than 1")
+    settings = _settings(ctx)
+    moment = parse_when(anchor) if anchor else None
+    faults = Faults(
+        latency=latency / 1000,
+        rate_429=rate_429,
+        rate_5xx=rate_5xx,
+        retry_after=retry_after,
+        seed=seed,
+    )
+    try:
+        sandbox = Sandbox(
+            records=records,
+            seed=seed,
+            token=settings.token or DEFAULT_TOKEN,
+            port=port,
+            anchor=moment,
+            faults=faults,
+            log=None if settings.quiet else sys.stderr,
+        )
+    except OSError as exc:
+        raise InputError(
+            f"cannot listen on 127.0.0.1:{port}: {exc.strerror}",
+            hint="pick another --port, or 0 for a free one",
+        ) from None
+    token_line = (
+        "# token: the one you set with --token or CHATBOTKIT_API_TOKEN"
+        if settings.token
+        else f"export CHATBOTKIT_API_TOKEN={DEFAULT_TOKEN}"
+    )
+    sys.stdout.write(
+        f"# usage sandbox: {records} records on {sandbox.url} (Ctrl-C to stop)\n"
+        f"export CHATBOTKIT_API_URL={sandbox.url}\n{token_line}\n"
+    )
+    sys.stdout.flush()
+    try:
+        sandbox.serve_forever()
+    finally:
+        sandbox.stop()
+
+
+# Error handling: the one place where exceptions become exit codes -------------
+
+
+def _hoist_global_options(args: list[str], group: Any) -> list[str]:
+    """Move global options written after the command name to before it.
+
+    The contract lets `--token`, `--api-url`, `-v`, ... stand on either side of
+    the command name; the root callback owns them, so they must reach it.
+    """
+
+    def takes_value(param: Any) -> bool:
+        return not (getattr(param, "is_flag", False) or getattr(param, "count", False))
+
+    global_opts = {
+        opt: takes_value(param)
+        for param in group.params
+        for opt in param.opts
+        if opt not in ("--help", "-h", "--version")
+    }
+    index = 0
+    while index < len(args) and args[index].startswith("-") and args[index] != "--":
+        head = args[index].split("=", 1)[0]
+        index += 2 if global_opts.get(head) and "=" not in args[index] else 1
+    if index >= len(args) or args[index] not in group.commands:
+        return args
+    command = group.commands[args[index]]
+    own = {opt: takes_value(p) for p in command.params for opt in (*p.opts, *p.secondary_opts)}
+    hoisted: list[str] = []
+    rest: list[str] = []
+    position = index + 1
+    while position < len(args):
+        word = args[position]
+        if word == "--":
+            rest += args[position:]
+            break
+        head = word.split("=", 1)[0]
+        inline = "=" in word
+        if head in global_opts and head not in own:
+            target, takes = hoisted, global_opts[head]
+        elif word.startswith("-v") and set(word[1:]) == {"v"} and "-v" in global_opts:
+            target, takes = hoisted, False
+        else:
+            target, takes = rest, own.get(head, False)
+        target.append(word)
+        if takes and not inline and position + 1 < len(args):
+            position += 1
+            target.append(args[position])
+        position += 1
+    return [*args[:index], *hoisted, args[index], *rest]
+
+
+def _error(message: str, hint: str | None = None) -> None:
+    _say(f"error: {message}")
+    if hint:
+        _say(f"hint: {hint}")
+
+
+def run(args: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code."""
+    argv = list(sys.argv[1:] if args is None else args)
+    debug = "--debug" in argv
+    command: Any = typer.main.get_command(app)
+    if hasattr(command, "commands"):
+        argv = _hoist_global_options(argv, command)
+    try:
+        result = command.main(argv, prog_name="usage", standalone_mode=False)
+    except UsageCliError as exc:
+        if debug:
+            traceback.print_exc()
+        _error(exc.message, exc.hint)
+        return exc.exit_code
+    except typer.TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            typer.echo(exc.format_message(), err=True)
+        else:
+            _error(exc.format_message().replace("\n", " "), _usage_hint(exc))
+        return exc.exit_code
+    except PipeClosed:
+        # Point stdout at /dev/null so the interpreter's final flush stays quiet.
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except (KeyboardInterrupt, typer.Abort):
+        _error("interrupted")
+        return 130
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        _error(
+            f"unexpected internal error: {type(exc).__name__}: {exc}",
+            None if debug else "rerun with --debug for details, and report it",
+        )
+        return 1
+    if result == 130:
+        _error("interrupted")
+    return result if isinstance(result, int) else 0
+
+
+def _usage_hint(exc: Exception) -> str | None:
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None:
+        return "try 'usage --help'"
+    return f"try '{ctx.command_path} --help'"
+
+
+def main() -> NoReturn:
+    sys.exit(run())

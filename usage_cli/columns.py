@@ -1,0 +1,73 @@
+"""Columns of the tabular formats (csv, table) and how a record fills them."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from usage_cli.errors import InputError
+from usage_cli.records import RELATIONS, UsageRecord
+
+CSV_COLUMNS: tuple[str, ...] = (
+    "id",
+    "type",
+    "count",
+    *RELATIONS,
+    "name",
+    "description",
+    "meta",
+    "createdAt",
+    "updatedAt",
+)
+TABLE_COLUMNS: tuple[str, ...] = ("createdAt", "id", "type", "count", "botId", "meta")
+TIME_COLUMNS = frozenset({"createdAt", "updatedAt"})
+META_PREFIX = "meta."
+
+
+def parse_columns(text: str) -> tuple[str, ...]:
+    """`id,type,meta.reason` to a tuple; unknown names are refused with a suggestion."""
+    names = tuple(part.strip() for part in text.split(","))
+    if not text.strip() or any(not name for name in names):
+        raise InputError(f"--columns {text!r} has an empty column name")
+    for name in names:
+        if name.startswith(META_PREFIX):
+            if not name[len(META_PREFIX) :]:
+                raise InputError(f"--columns: {name!r} needs a key after 'meta.'")
+            continue
+        if name not in CSV_COLUMNS:
+            close = difflib.get_close_matches(name, CSV_COLUMNS, n=1)
+            raise InputError(
+                f"--columns: unknown column {name!r}"
+                + (f" (did you mean {close[0]!r}?)" if close else ""),
+                hint="columns: " + ",".join(CSV_COLUMNS) + ", or meta.KEY",
+            )
+    return names
+
+
+def compact_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def iso_ms(epoch_ms: int) -> str:
+    """`2026-01-01T00:00:02.123Z`."""
+    moment = datetime.fromtimestamp(epoch_ms / 1000, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+
+
+def value_of(record: UsageRecord, column: str) -> Any:
+    if column.startswith(META_PREFIX):
+        return (record.meta or {}).get(column[len(META_PREFIX) :])
+    return record.field(column)
+
+
+def text_of(value: Any, column: str) -> str:
+    """A cell as CSV carries it: empty for absent, ISO for times, compact JSON for structures."""
+    if value is None:
+        return ""
+    if column in TIME_COLUMNS and isinstance(value, int | float) and not isinstance(value, bool):
+        return iso_ms(int(value))
+    if isinstance(value, str):
+        return value
+    return compact_json(value)

@@ -1,0 +1,64 @@
+"""One exception hierarchy; `cli` maps it to exit codes in one place.
+
+Each class carries the exit code of the contract so that library callers can
+catch by meaning and the CLI needs no table of its own.
+"""
+
+from __future__ import annotations
+
+
+class UsageCliError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class InputError(UsageCliError):
+    """Bad usage or input, found before any request is sent."""
+
+    exit_code = 2
+
+
+class AuthError(UsageCliError):
+    """No token, or the API refused it (401/403)."""
+
+    exit_code = 3
+
+
+class ApiError(UsageCliError):
+    """The API rejected the request (a 4xx other than 401/403)."""
+
+    exit_code = 4
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.code = code
+
+
+class ServerError(UsageCliError):
+    """Network or server failure after retries, or a response we cannot trust."""
+
+    exit_code = 5
+
+
+class CursorLoopError(ServerError):
+    """The server handed back a cursor it had already given: following it would loop."""
+
+
+class VerifyError(UsageCliError):
+    """An export does not match its manifest."""
+
+    exit_code = 6

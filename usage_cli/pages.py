@@ -1,0 +1,123 @@
+"""Cursor pages and the records in them; callers never handle a cursor.
+
+`iter_pages` alone decides where the list ends and refuses to loop.
+`RecordStream` applies the `createdAt` window and a record limit on top, and
+knows the cursor to continue from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+
+from usage_cli.client import Client
+from usage_cli.errors import CursorLoopError
+from usage_cli.query import Order, Query
+from usage_cli.records import Page, UsageRecord
+
+Fetch = Callable[[str | None], Page]
+
+
+def iter_pages(fetch: Fetch, start: str | None = None) -> Iterator[Page]:
+    """Follow cursors from `start` until the end of the list.
+
+    The end is an empty page or an absent/null/empty cursor. A short page is
+    not the end: servers may cap `take` silently. A cursor seen before means
+    the server is looping, which is an error rather than an endless stream.
+    """
+    seen: set[str] = {start} if start else set()
+    cursor = start
+    while True:
+        page = fetch(cursor)
+        if page.items:
+            yield page
+        if not page.items or not page.cursor:
+            return
+        if page.cursor in seen:
+            raise CursorLoopError(
+                f"the API returned cursor {page.cursor!r} a second time; stopping rather than "
+                "looping",
+                hint="this is a server fault; retry later or report it",
+            )
+        seen.add(page.cursor)
+        cursor = page.cursor
+
+
+class RecordStream:
+    """Records of a query, optionally at most `limit` of them.
+
+    After iteration, `exhausted` tells whether the list was read to its end (or
+    to the edge of the `--since/--until` window), and `next_cursor` is where to
+    continue when it was not.
+    """
+
+    def __init__(self, client: Client, query: Query, *, limit: int | None = None) -> None:
+        self.client = client
+        self.query = query
+        self.limit = limit
+        self.pages = 0
+        self.records = 0
+        self.exhausted = False
+        self.next_cursor: str | None = query.cursor
+        self.cut_mid_page = False
+
+    def _take(self) -> int:
+        if self.limit is None:
+            return self.query.take
+        # Never ask for more than we will show, so a page's cursor is exactly
+        # where the next invocation should continue.
+        return max(1, min(self.query.take, self.limit - self.records))
+
+    def _fetch(self, cursor: str | None) -> Page:
+        page = self.client.fetch_page(self.query, cursor=cursor, take=self._take())
+        self.pages += 1
+        return page
+
+    def _position(self, record: UsageRecord) -> int:
+        """-1: before the window (skip), 0: inside, 1: past it (stop)."""
+        created, since, until = record.created_at, self.query.since_ms, self.query.until_ms
+        before = since is not None and created < since
+        after = until is not None and created > until
+        if self.query.order is Order.desc:
+            return 1 if before else (-1 if after else 0)
+        return 1 if after else (-1 if before else 0)
+
+    def __iter__(self) -> Iterator[UsageRecord]:
+        for page in iter_pages(self._fetch, self.query.cursor):
+            for record in page.items:
+                position = self._position(record)
+                if position > 0:
+                    self.exhausted = True
+                    self.next_cursor = None
+                    return
+                if position < 0:
+                    continue
+                if self.limit is not None and self.records >= self.limit:
+                    # The server sent more than we asked for: we know more
+                    # exist but have no cursor that starts at this record.
+                    self.cut_mid_page = True
+                    self.next_cursor = None
+                    return
+                self.records += 1
+                yield record
+            self.next_cursor = page.cursor or None
+            if self.limit is not None and self.records >= self.limit:
+                return
+        self.exhausted = True
+        self.next_cursor = None
+
+    def more_exist(self) -> bool:
+        """Whether records beyond those read exist (one small request to find out)."""
+        if self.exhausted:
+            return False
+        if self.cut_mid_page:
+            return True
+        if not self.next_cursor:
+            return False
+        probe = RecordStream(self.client, replace(self.query, cursor=self.next_cursor), limit=1)
+        return any(True for _ in probe)
+
+
+def iter_records(client: Client, query: Query, *, limit: int | None = None) -> RecordStream:
+    """Every record of `query` (or the first `limit`), page after page."""
+    return RecordStream(client, query, limit=limit)

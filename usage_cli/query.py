@@ -1,0 +1,174 @@
+"""From command-line words to one validated, immutable `Query`.
+
+Everything that can be wrong with the user's input is found here, before any
+request is sent; the errors are `InputError` (exit 2).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from usage_cli.errors import InputError
+
+DEFAULT_TAKE = 100
+
+
+class Order(StrEnum):
+    asc = "asc"
+    desc = "desc"
+
+
+# Query attribute -> API parameter, in the contract's order.
+FILTERS: dict[str, str] = {
+    "type": "type",
+    "conversation_id": "conversationId",
+    "message_id": "messageId",
+    "task_id": "taskId",
+    "contact_id": "contactId",
+    "blueprint_id": "blueprintId",
+    "bot_id": "botId",
+    "dataset_id": "datasetId",
+    "skillset_id": "skillsetId",
+    "ability_id": "abilityId",
+}
+
+_SPAN = re.compile(r"(\d+)\s*([smhdw])", re.IGNORECASE)
+_SPAN_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def flag_name(attribute: str) -> str:
+    return "--" + attribute.replace("_", "-")
+
+
+def parse_meta(items: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    """`KEY=VALUE` words to pairs; split on the first `=`, so values may hold `=`."""
+    pairs: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise InputError(f"--meta {item!r} is not KEY=VALUE", hint="e.g. --meta reason=retry")
+        if not key.strip():
+            raise InputError(f"--meta {item!r} has an empty key", hint="e.g. --meta reason=retry")
+        if any(ch in key for ch in "[]"):
+            raise InputError(f"--meta key {key!r} may not contain '[' or ']'")
+        if key in seen:
+            raise InputError(f"--meta key {key!r} is given more than once")
+        seen.add(key)
+        pairs.append((key, value))
+    return tuple(pairs)
+
+
+def parse_when(text: str, *, now: datetime | None = None, end_of_day: bool = False) -> datetime:
+    """An ISO 8601 date or date-time (UTC when it has no zone), or a span back from now.
+
+    A bare date under `end_of_day` means the last millisecond of that day, so that
+    `--until 2026-01-31` includes the 31st, as a reader of the flag expects.
+    """
+    value = text.strip()
+    span = _SPAN.fullmatch(value)
+    if span:
+        amount, unit = int(span.group(1)), span.group(2).lower()
+        moment = (now or datetime.now(UTC)) - timedelta(**{_SPAN_UNITS[unit]: amount})
+        return moment
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            day = date.fromisoformat(value)
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return moment + timedelta(days=1, milliseconds=-1) if end_of_day else moment
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(
+            f"cannot read {text!r} as a date or time",
+            hint="use ISO 8601 (2026-01-31, 2026-01-31T12:00:00Z) or a span such as 30m, 12h, 7d",
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def to_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Query:
+    """What to ask the API for, and which `createdAt` window to keep."""
+
+    type: str | None = None
+    conversation_id: str | None = None
+    message_id: str | None = None
+    task_id: str | None = None
+    contact_id: str | None = None
+    blueprint_id: str | None = None
+    bot_id: str | None = None
+    dataset_id: str | None = None
+    skillset_id: str | None = None
+    ability_id: str | None = None
+    meta: tuple[tuple[str, str], ...] = ()
+    order: Order = Order.desc
+    take: int = DEFAULT_TAKE
+    cursor: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def __post_init__(self) -> None:
+        for attribute in FILTERS:
+            value = getattr(self, attribute)
+            if value is not None and not value.strip():
+                raise InputError(f"{flag_name(attribute)} must not be empty")
+        try:
+            object.__setattr__(self, "order", Order(self.order))
+        except ValueError:
+            raise InputError(f"--order must be asc or desc, not {self.order!r}") from None
+        if isinstance(self.take, bool) or not isinstance(self.take, int) or self.take < 1:
+            raise InputError(f"--take must be a whole number of at least 1, not {self.take!r}")
+        if self.cursor is not None and not self.cursor.strip():
+            raise InputError("--cursor must not be empty")
+        parse_meta(f"{key}={value}" for key, value in self.meta)
+        for name in ("since", "until"):
+            moment = getattr(self, name)
+            if moment is not None and moment.tzinfo is None:
+                raise InputError(f"--{name} needs a time zone")
+        if self.since and self.until and self.since > self.until:
+            raise InputError(
+                f"--since ({self.since.isoformat()}) is after --until ({self.until.isoformat()})"
+            )
+
+    @property
+    def since_ms(self) -> int | None:
+        return None if self.since is None else to_ms(self.since)
+
+    @property
+    def until_ms(self) -> int | None:
+        return None if self.until is None else to_ms(self.until)
+
+    def filters(self) -> dict[str, str]:
+        """The filters that are set, by API parameter name."""
+        return {api: getattr(self, attr) for attr, api in FILTERS.items() if getattr(self, attr)}
+
+    def params(self, *, cursor: str | None, take: int) -> list[tuple[str, str]]:
+        """Query-string pairs for one page request."""
+        pairs: list[tuple[str, str]] = list(self.filters().items())
+        pairs += [(f"meta[{key}]", value) for key, value in self.meta]
+        pairs += [("order", self.order.value), ("take", str(take))]
+        if cursor:
+            pairs.append(("cursor", cursor))
+        return pairs
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description (for manifests and checkpoints)."""
+        out: dict[str, Any] = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, datetime):
+                value = value.isoformat().replace("+00:00", "Z")
+            elif isinstance(value, Order):
+                value = value.value
+            elif item.name == "meta":
+                value = dict(value)
+            out[item.name] = value
+        return out

@@ -1,0 +1,121 @@
+"""Deterministic, realistic usage records: same seed and anchor, same records."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from typing import Any
+
+from usage_cli.records import RELATIONS
+
+DAY_MS = 86_400_000
+SPAN_DAYS = 30
+
+# (type, typical count range, relations it tends to carry)
+_KINDS: tuple[tuple[str, tuple[int, int], tuple[str, ...]], ...] = (
+    ("OPENAI_GPT_4O_TOKEN", (50, 4000), ("botId", "conversationId", "messageId", "contactId")),
+    ("OPENAI_GPT_4O_MINI_TOKEN", (20, 2500), ("botId", "conversationId", "messageId")),
+    ("ANTHROPIC_CLAUDE_SONNET_4_TOKEN", (80, 6000), ("botId", "conversationId", "taskId")),
+    ("CHATBOTKIT_CONVERSATION", (1, 1), ("botId", "conversationId", "contactId", "blueprintId")),
+    ("CHATBOTKIT_MESSAGE", (1, 3), ("botId", "conversationId", "messageId")),
+    ("CHATBOTKIT_TASK_RUN", (1, 1), ("taskId", "botId", "blueprintId")),
+    ("CHATBOTKIT_ABILITY_CALL", (1, 5), ("abilityId", "skillsetId", "botId", "conversationId")),
+    ("CHATBOTKIT_DATASET_SEARCH", (1, 20), ("datasetId", "botId", "conversationId")),
+)
+_WEIGHTS = (30, 20, 10, 10, 12, 6, 7, 5)
+_POOL_SIZES = {
+    "conversationId": 120,
+    "messageId": 100_000,
+    "taskId": 8,
+    "contactId": 40,
+    "blueprintId": 3,
+    "botId": 5,
+    "datasetId": 4,
+    "skillsetId": 3,
+    "abilityId": 12,
+}
+_PREFIX = {
+    "conversationId": "conv",
+    "messageId": "msg",
+    "taskId": "task",
+    "contactId": "contact",
+    "blueprintId": "bp",
+    "botId": "bot",
+    "datasetId": "ds",
+    "skillsetId": "sk",
+    "abilityId": "ab",
+}
+_REASONS = ("conversation/complete", "retry", "task/run", "ability/call", "dataset/search")
+# Values that break naive CSV writers and spreadsheet importers.
+_AWKWARD: tuple[Any, ...] = (
+    'said "hello", then left',
+    "line one\nline two",
+    "=SUM(A1:A9)",
+    "+1 (555) 0100",
+    "café — naïve — 日本語 — 🚀",
+    "comma, separated, words",
+    "trailing space ",
+    "",
+    42,
+    3.5,
+    True,
+    False,
+    None,
+    {"nested": {"depth": 2, "list": [1, "two", None]}},
+    ["a", "b,c"],
+)
+
+
+def default_anchor() -> datetime:
+    """The start of the current UTC day: demo data stays recent, and stable for a day."""
+    now = datetime.now(UTC)
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def generate_records(
+    count: int, *, seed: int = 1, anchor: datetime | None = None
+) -> list[dict[str, Any]]:
+    """`count` records spread over the 30 days before `anchor`, newest first."""
+    rng = random.Random(seed)
+    end_ms = int((anchor or default_anchor()).timestamp() * 1000)
+    records: list[dict[str, Any]] = []
+    ids: set[str] = set()
+    for _ in range(count):
+        kind, (low, high), carried = rng.choices(_KINDS, weights=_WEIGHTS)[0]
+        record_id = f"rec_{rng.getrandbits(64):016x}"
+        while record_id in ids:
+            record_id = f"rec_{rng.getrandbits(64):016x}"
+        ids.add(record_id)
+        created = end_ms - rng.randrange(SPAN_DAYS * DAY_MS)
+        record: dict[str, Any] = {"id": record_id, "type": kind, "count": rng.randint(low, high)}
+        for relation in RELATIONS:
+            # Sparse: a relation the kind carries is still sometimes missing.
+            if relation in carried and rng.random() < 0.85:
+                number = rng.randrange(_POOL_SIZES[relation]) + 1
+                record[relation] = f"{_PREFIX[relation]}_{number}"
+            else:
+                record[relation] = None
+        record["name"] = None
+        record["description"] = None
+        if rng.random() < 0.08:
+            record["meta"] = None
+        else:
+            meta: dict[str, Any] = {"reason": rng.choice(_REASONS)}
+            if rng.random() < 0.3:
+                meta["note"] = rng.choice(_AWKWARD)
+            if rng.random() < 0.2:
+                meta["cached"] = rng.random() < 0.5
+            if rng.random() < 0.1:
+                meta["region"] = rng.choice(("eu-west-1", "us-east-1"))
+            record["meta"] = meta
+        if rng.random() < 0.05:
+            record["name"] = rng.choice(("Nightly digest", 'Support "VIP" run', "Ünïcode naming"))
+            record["description"] = rng.choice(("scheduled", "manual, with retries", None))
+        record["createdAt"] = created
+        record["updatedAt"] = created
+        if rng.random() < 0.1:
+            # Fields the models do not know yet must survive a round trip.
+            record["origin"] = rng.choice(("api", "widget", {"channel": "slack", "v": 2}))
+        records.append(record)
+    records.sort(key=lambda r: (r["createdAt"], r["id"]), reverse=True)
+    return records
