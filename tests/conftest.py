@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from usage_cli.cli import run
+from usage_cli.sandbox import Sandbox
+from usage_cli.settings import API_URL_ENV, RUN_AS_ENV, TOKEN_ENV
+
+ANCHOR = datetime(2026, 1, 31, tzinfo=UTC)
+TOKEN = "tok_test_5ecr3t_do_not_print"
+RECORDS = 250
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's real token or API root."""
+    for name in (*TOKEN_ENV, *API_URL_ENV, *RUN_AS_ENV):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(records=RECORDS, seed=7, token=TOKEN, anchor=ANCHOR) as server:
+        yield server
+
+
+@pytest.fixture
+def server(sandbox: Sandbox) -> Sandbox:
+    """The shared sandbox with its request log emptied for this test."""
+    sandbox.requests.clear()
+    return sandbox
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def jsonl(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.out.splitlines()]
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], server: Sandbox) -> Any:
+    """Run `usage ...` in-process against the sandbox; returns a Result."""
+
+    def invoke(*args: str, auth: bool = True) -> Result:
+        base = ["--api-url", server.url, "--token", TOKEN] if auth else []
+        code = run([*base, *args])
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return invoke
+
+
+def usage_command() -> list[str]:
+    """The installed console script, next to the running interpreter."""
+    script = Path(sys.executable).parent / "usage"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("usage")
+    assert found, "the `usage` console script is not installed"
+    return [found]
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in (*TOKEN_ENV, *API_URL_ENV, *RUN_AS_ENV)}
+    env.update(extra)
+    return env

@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import pytest
+
+from usage_cli.columns import CSV_COLUMNS, iso_ms, parse_columns
+from usage_cli.errors import InputError
+from usage_cli.formats import make_writer
+from usage_cli.records import UsageRecord
+
+AWKWARD = [
+    'said "hello", then left',
+    "line one\nline two\r\nthree",
+    "=SUM(A1:A9)",
+    "café — 日本語 — 🚀",
+    "",
+]
+
+
+def records() -> list[UsageRecord]:
+    out = []
+    for n, note in enumerate(AWKWARD):
+        out.append(
+            UsageRecord.model_validate(
+                {
+                    "id": f"r{n}",
+                    "type": "OPENAI_GPT_4O_TOKEN",
+                    "count": 1234567 + n,
+                    "botId": "bot_1" if n % 2 else None,
+                    "name": note,
+                    "meta": {"note": note, "n": n, "flag": n % 2 == 0, "obj": {"a": [1]}},
+                    "createdAt": 1767225602123 + n,
+                    "updatedAt": 1767225602123 + n,
+                    "extra": n,
+                }
+            )
+        )
+    return out
+
+
+def render(fmt: str, columns: tuple[str, ...] | None = None) -> str:
+    stream = io.StringIO(newline="")
+    writer = make_writer(fmt, stream, columns)
+    for record in records():
+        writer.write(record)
+    writer.close()
+    return stream.getvalue()
+
+
+def test_jsonl_is_each_record_exactly_as_sent() -> None:
+    lines = render("jsonl").splitlines()
+    assert [json.loads(line) for line in lines] == [r.raw for r in records()]
+
+
+def test_json_is_one_array_of_the_raw_records() -> None:
+    assert json.loads(render("json")) == [r.raw for r in records()]
+
+
+def test_json_of_nothing_is_an_empty_array() -> None:
+    stream = io.StringIO()
+    writer = make_writer("json", stream)
+    writer.close()
+    assert json.loads(stream.getvalue()) == []
+
+
+def test_csv_round_trips_through_the_csv_module() -> None:
+    text = render("csv")
+    assert text.startswith(",".join(CSV_COLUMNS) + "\r\n")
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert [row["name"] for row in rows] == AWKWARD
+    first = rows[0]
+    assert first["count"] == "1234567"
+    assert first["botId"] == ""
+    assert first["createdAt"] == "2026-01-01T00:00:02.123Z"
+    assert json.loads(first["meta"]) == records()[0].meta
+    assert first["meta"] == '{"note":"said \\"hello\\", then left","n":0,"flag":true,"obj":{"a":[1]}}'
+
+
+def test_csv_meta_columns() -> None:
+    rows = list(csv.reader(io.StringIO(render("csv", ("id", "meta.note", "meta.flag", "meta.obj", "meta.none")), newline="")))
+    assert rows[0] == ["id", "meta.note", "meta.flag", "meta.obj", "meta.none"]
+    assert rows[1] == ["r0", AWKWARD[0], "true", '{"a":[1]}', ""]
+    assert rows[2][1] == AWKWARD[1]
+
+
+def test_table_shows_readable_times_and_grouped_counts() -> None:
+    text = render("table", ("createdAt", "id", "count", "meta.note"))
+    assert "2026-01-01 00:00:02" in text
+    assert "1,234,567" in text
+    assert "createdAt (UTC)" in text
+
+
+def test_table_does_not_interpret_markup_in_data() -> None:
+    stream = io.StringIO()
+    writer = make_writer("table", stream, ("id", "name"))
+    writer.write(UsageRecord.model_validate({"id": "x", "type": "T", "count": 1, "name": "[bold]hi[/bold]", "createdAt": 0}))
+    writer.close()
+    assert "[bold]hi[/bold]" in stream.getvalue()
+
+
+def test_iso_ms_keeps_milliseconds() -> None:
+    assert iso_ms(1767225602123) == "2026-01-01T00:00:02.123Z"
+    assert iso_ms(1767225602000) == "2026-01-01T00:00:02.000Z"
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("id,,type", "empty column"),
+        ("", "empty column"),
+        ("id,bogus", "unknown column 'bogus'"),
+        ("botid", "did you mean 'botId'"),
+        ("meta.", "needs a key"),
+    ],
+)
+def test_bad_columns_are_refused(text: str, fragment: str) -> None:
+    with pytest.raises(InputError, match=fragment):
+        parse_columns(text)
+
+
+def test_columns_accept_known_and_meta_names() -> None:
+    assert parse_columns("id, type,meta.reason") == ("id", "type", "meta.reason")
+
+
+def test_unknown_format_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="xml"):
+        make_writer("xml", io.StringIO())
+
+

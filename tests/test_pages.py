@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from usage_cli.errors import CursorLoopError
+from usage_cli.pages import RecordStream, iter_pages
+from usage_cli.query import Order, Query
+from usage_cli.records import Page
+
+
+def item(n: int, created: int | None = None) -> dict[str, Any]:
+    return {"id": f"r{n}", "type": "T", "count": 1, "createdAt": created or n}
+
+
+class FakeFetch:
+    """Serves scripted pages and records which cursors were asked for."""
+
+    def __init__(self, pages: list[dict[str, Any]]) -> None:
+        self.pages = pages
+        self.asked: list[str | None] = []
+
+    def __call__(self, cursor: str | None) -> Page:
+        self.asked.append(cursor)
+        return Page.model_validate(self.pages[len(self.asked) - 1])
+
+
+def ids(pages: Iterator[Page]) -> list[str]:
+    return [record.id for page in pages for record in page.items]
+
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        {"items": [item(3)]},
+        {"items": [item(3)], "cursor": None},
+        {"items": [item(3)], "cursor": ""},
+    ],
+    ids=["absent", "null", "empty"],
+)
+def test_a_missing_cursor_ends_the_list(last: dict[str, Any]) -> None:
+    fetch = FakeFetch([{"items": [item(1), item(2)], "cursor": "c1"}, last])
+    assert ids(iter_pages(fetch)) == ["r1", "r2", "r3"]
+    assert fetch.asked == [None, "c1"]
+
+
+def test_an_empty_page_ends_the_list_even_with_a_cursor() -> None:
+    fetch = FakeFetch([{"items": [item(1)], "cursor": "c1"}, {"items": [], "cursor": "c2"}])
+    assert ids(iter_pages(fetch)) == ["r1"]
+    assert fetch.asked == [None, "c1"]
+
+
+def test_a_short_page_is_not_the_end() -> None:
+    fetch = FakeFetch(
+        [
+            {"items": [item(1)], "cursor": "c1"},
+            {"items": [item(2)], "cursor": "c2"},
+            {"items": []},
+        ]
+    )
+    assert ids(iter_pages(fetch)) == ["r1", "r2"]
+    assert len(fetch.asked) == 3
+
+
+def test_a_repeated_cursor_is_an_error_not_a_loop() -> None:
+    fetch = FakeFetch(
+        [
+            {"items": [item(1)], "cursor": "c1"},
+            {"items": [item(2)], "cursor": "c2"},
+            {"items": [item(3)], "cursor": "c1"},
+        ]
+    )
+    pages = iter_pages(fetch)
+    with pytest.raises(CursorLoopError, match="c1"):
+        list(pages)
+    assert len(fetch.asked) == 3
+
+
+def test_a_cursor_equal_to_the_starting_one_is_a_loop() -> None:
+    fetch = FakeFetch([{"items": [item(1)], "cursor": "start"}])
+    with pytest.raises(CursorLoopError):
+        list(iter_pages(fetch, "start"))
+
+
+class FakeClient:
+    def __init__(self, pages: list[dict[str, Any]]) -> None:
+        self.fetch = FakeFetch(pages)
+        self.takes: list[int] = []
+
+    def fetch_page(self, query: Query, *, cursor: str | None, take: int) -> Page:
+        self.takes.append(take)
+        return self.fetch(cursor)
+
+
+def stream(pages: list[dict[str, Any]], query: Query, limit: int | None = None) -> Any:
+    client = FakeClient(pages)
+    return client, RecordStream(client, query, limit=limit)  # type: ignore[arg-type]
+
+
+def test_limit_asks_for_no_more_than_it_shows_and_keeps_the_cursor() -> None:
+    client, records = stream(
+        [{"items": [item(1), item(2)], "cursor": "c1"}, {"items": [item(3)], "cursor": "c2"}],
+        Query(take=100),
+        limit=3,
+    )
+    assert [r.id for r in records] == ["r1", "r2", "r3"]
+    assert client.takes == [3, 1]
+    assert records.next_cursor == "c2"
+    assert not records.exhausted
+
+
+def test_a_server_that_ignores_take_is_cut_without_a_false_cursor() -> None:
+    _, records = stream([{"items": [item(1), item(2), item(3)], "cursor": "c1"}], Query(), limit=2)
+    assert [r.id for r in records] == ["r1", "r2"]
+    assert records.next_cursor is None
+    assert records.more_exist()
+
+
+def ms(day: int) -> int:
+    return int(datetime(2026, 1, day, tzinfo=UTC).timestamp() * 1000)
+
+
+def test_since_stops_early_in_descending_order() -> None:
+    query = Query(since=datetime(2026, 1, 5, tzinfo=UTC), until=datetime(2026, 1, 8, tzinfo=UTC))
+    client, records = stream(
+        [
+            {"items": [item(10, ms(10)), item(8, ms(8))], "cursor": "c1"},
+            {"items": [item(6, ms(6)), item(5, ms(5))], "cursor": "c2"},
+            {"items": [item(4, ms(4)), item(3, ms(3))], "cursor": "c3"},
+            {"items": [item(2, ms(2))], "cursor": "c4"},
+        ],
+        query,
+    )
+    assert [r.id for r in records] == ["r8", "r6", "r5"]
+    assert len(client.takes) == 3  # never asked for the fourth page
+    assert records.exhausted
+
+
+def test_until_stops_early_in_ascending_order() -> None:
+    query = Query(order=Order.asc, since=datetime(2026, 1, 3, tzinfo=UTC), until=datetime(2026, 1, 4, tzinfo=UTC))
+    client, records = stream(
+        [
+            {"items": [item(2, ms(2)), item(3, ms(3))], "cursor": "c1"},
+            {"items": [item(4, ms(4)), item(5, ms(5))], "cursor": "c2"},
+            {"items": [item(6, ms(6))], "cursor": "c3"},
+        ],
+        query,
+    )
+    assert [r.id for r in records] == ["r3", "r4"]
+    assert len(client.takes) == 2

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from usage_cli.errors import ApiError, AuthError, ServerError
+from usage_cli.records import Page, UsageRecord, error_from_response, parse_page
+
+RAW = {
+    "id": "r1",
+    "type": "OPENAI_GPT_4O_TOKEN",
+    "count": 12,
+    "botId": "bot_1",
+    "conversationId": None,
+    "meta": {"reason": "retry", "nested": {"a": [1, None]}},
+    "createdAt": 1767225602123,
+    "updatedAt": 1767225602123,
+    "futureField": {"kept": True},
+}
+
+
+def test_unknown_fields_are_kept_and_raw_is_exactly_what_was_sent() -> None:
+    record = UsageRecord.model_validate(RAW)
+    assert record.bot_id == "bot_1"
+    assert record.created_at == 1767225602123
+    assert record.model_extra == {"futureField": {"kept": True}}
+    assert record.raw == RAW
+    assert list(record.raw) == list(RAW)  # field order too
+
+
+def test_parse_page_reads_the_envelope() -> None:
+    page = parse_page(json.dumps({"items": [RAW], "cursor": "r1"}).encode())
+    assert page.cursor == "r1"
+    assert page.items[0].raw == RAW
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b"<html><body>502 Bad Gateway</body></html>", "not JSON"),
+        (b'{"items": [{"id": "x"}]}', "malformed response"),
+        (b'{"items": "nope"}', "malformed response"),
+        (b'{"message": "took too long", "code": "TIMEOUT"}', "took too long"),
+        (b"[]", "malformed response"),
+    ],
+)
+def test_bad_bodies_are_server_errors(body: bytes, fragment: str) -> None:
+    with pytest.raises(ServerError, match=fragment):
+        parse_page(body)
+
+
+def test_error_responses_map_to_the_hierarchy() -> None:
+    auth = error_from_response(401, b'{"message": "Not authenticated", "code": "NOT_AUTHENTICATED"}')
+    assert isinstance(auth, AuthError)
+    assert "Not authenticated" in auth.message
+    bad = error_from_response(400, b'{"message": "invalid cursor", "code": "BAD_REQUEST"}')
+    assert isinstance(bad, ApiError)
+    assert bad.code == "BAD_REQUEST"
+    assert bad.status == 400
+    html = error_from_response(502, b"<html>\n<h1>Bad   Gateway</h1></html>")
+    assert isinstance(html, ServerError)
+    assert "HTTP 502" in html.message
+    assert "<h1>Bad Gateway</h1>" in html.message
+
+
+def test_page_without_cursor_is_valid() -> None:
+    assert Page.model_validate({"items": []}).cursor is None
