@@ -47,7 +47,12 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     assert retry_after_seconds("3") == 3.0
     assert retry_after_seconds("Thu, 01 Jan 2026 00:00:07 GMT", now=now) == 7.0
-    assert retry_after_seconds((now - timedelta(seconds=5)).strftime("%a, %d %b %Y %H:%M:%S GMT"), now=now) == 0.0
+    assert (
+        retry_after_seconds(
+            (now - timedelta(seconds=5)).strftime("%a, %d %b %Y %H:%M:%S GMT"), now=now
+        )
+        == 0.0
+    )
     assert retry_after_seconds("soon") is None
     assert retry_after_seconds(None) is None
 
@@ -74,7 +79,12 @@ def test_429_and_5xx_are_retried_until_the_page_arrives() -> None:
     faults = Faults(rate_429=0.3, rate_5xx=0.3, retry_after=0, seed=3)
     with (
         Sandbox(records=300, seed=2, token=TOKEN, anchor=ANCHOR, faults=faults) as flaky,
-        Client(token=TOKEN, api_url=flaky.url, retry=RetryPolicy(retries=20, base=0, cap=0), sleep=waits.append) as client,
+        Client(
+            token=TOKEN,
+            api_url=flaky.url,
+            retry=RetryPolicy(retries=20, base=0, cap=0),
+            sleep=waits.append,
+        ) as client,
     ):
         ids = [record.id for record in iter_records(client, Query(take=50))]
     assert ids == [record["id"] for record in flaky.records]
@@ -88,7 +98,12 @@ def test_retries_give_up_with_a_server_error() -> None:
     faults = Faults(rate_5xx=1.0)
     with (
         Sandbox(records=5, token=TOKEN, faults=faults) as broken,
-        Client(token=TOKEN, api_url=broken.url, retry=RetryPolicy(retries=2, base=0), sleep=lambda _: None) as client,
+        Client(
+            token=TOKEN,
+            api_url=broken.url,
+            retry=RetryPolicy(retries=2, base=0),
+            sleep=lambda _: None,
+        ) as client,
         pytest.raises(ServerError, match="gave up after 3 attempts"),
     ):
         client.fetch_page(Query(), cursor=None, take=5)
@@ -107,7 +122,10 @@ def test_other_4xx_are_not_retried(server: Sandbox) -> None:
 
 def test_a_wrong_token_is_refused_without_retries_or_leaks(server: Sandbox) -> None:
     secret = "tok_wrong_but_secret_123"
-    with Client(token=secret, api_url=server.url, retry=NO_WAIT) as client, pytest.raises(AuthError) as info:
+    with (
+        Client(token=secret, api_url=server.url, retry=NO_WAIT) as client,
+        pytest.raises(AuthError) as info,
+    ):
         client.fetch_page(Query(), cursor=None, take=5)
     assert secret not in str(info.value)
     assert len(server.requests) == 1
@@ -120,8 +138,14 @@ def test_connection_refused_is_retried_then_a_server_error() -> None:
         raise httpx.ConnectError("connection refused", request=request)
 
     with (
-        Client(token=TOKEN, api_url="http://127.0.0.1:9", retry=RetryPolicy(retries=3), transport=httpx.MockTransport(refuse), sleep=calls.append) as client,
-        pytest.raises(ServerError, match="cannot reach 127.0.0.1:9"),
+        Client(
+            token=TOKEN,
+            api_url="http://127.0.0.1:9",
+            retry=RetryPolicy(retries=3),
+            transport=httpx.MockTransport(refuse),
+            sleep=calls.append,
+        ) as client,
+        pytest.raises(ServerError, match=r"cannot reach 127\.0\.0\.1:9"),
     ):
         client.fetch_page(Query(), cursor=None, take=5)
     assert len(calls) == 3

@@ -3,7 +3,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any
 
 import pytest
 
@@ -77,11 +76,19 @@ def test_csv_round_trips_through_the_csv_module() -> None:
     assert first["botId"] == ""
     assert first["createdAt"] == "2026-01-01T00:00:02.123Z"
     assert json.loads(first["meta"]) == records()[0].meta
-    assert first["meta"] == '{"note":"said \\"hello\\", then left","n":0,"flag":true,"obj":{"a":[1]}}'
+    assert (
+        first["meta"] == '{"note":"said \\"hello\\", then left","n":0,"flag":true,"obj":{"a":[1]}}'
+    )
 
 
 def test_csv_meta_columns() -> None:
-    rows = list(csv.reader(io.StringIO(render("csv", ("id", "meta.note", "meta.flag", "meta.obj", "meta.none")), newline="")))
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                render("csv", ("id", "meta.note", "meta.flag", "meta.obj", "meta.none")), newline=""
+            )
+        )
+    )
     assert rows[0] == ["id", "meta.note", "meta.flag", "meta.obj", "meta.none"]
     assert rows[1] == ["r0", AWKWARD[0], "true", '{"a":[1]}', ""]
     assert rows[2][1] == AWKWARD[1]
@@ -97,7 +104,11 @@ def test_table_shows_readable_times_and_grouped_counts() -> None:
 def test_table_does_not_interpret_markup_in_data() -> None:
     stream = io.StringIO()
     writer = make_writer("table", stream, ("id", "name"))
-    writer.write(UsageRecord.model_validate({"id": "x", "type": "T", "count": 1, "name": "[bold]hi[/bold]", "createdAt": 0}))
+    writer.write(
+        UsageRecord.model_validate(
+            {"id": "x", "type": "T", "count": 1, "name": "[bold]hi[/bold]", "createdAt": 0}
+        )
+    )
     writer.close()
     assert "[bold]hi[/bold]" in stream.getvalue()
 
@@ -129,5 +140,3 @@ def test_columns_accept_known_and_meta_names() -> None:
 def test_unknown_format_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="xml"):
         make_writer("xml", io.StringIO())
-
-

@@ -140,7 +140,11 @@ def test_since_stops_early_in_descending_order() -> None:
 
 
 def test_until_stops_early_in_ascending_order() -> None:
-    query = Query(order=Order.asc, since=datetime(2026, 1, 3, tzinfo=UTC), until=datetime(2026, 1, 4, tzinfo=UTC))
+    query = Query(
+        order=Order.asc,
+        since=datetime(2026, 1, 3, tzinfo=UTC),
+        until=datetime(2026, 1, 4, tzinfo=UTC),
+    )
     client, records = stream(
         [
             {"items": [item(2, ms(2)), item(3, ms(3))], "cursor": "c1"},

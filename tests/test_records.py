@@ -51,7 +51,9 @@ def test_bad_bodies_are_server_errors(body: bytes, fragment: str) -> None:
 
 
 def test_error_responses_map_to_the_hierarchy() -> None:
-    auth = error_from_response(401, b'{"message": "Not authenticated", "code": "NOT_AUTHENTICATED"}')
+    auth = error_from_response(
+        401, b'{"message": "Not authenticated", "code": "NOT_AUTHENTICATED"}'
+    )
     assert isinstance(auth, AuthError)
     assert "Not authenticated" in auth.message
     bad = error_from_response(400, b'{"message": "invalid cursor", "code": "BAD_REQUEST"}')

@@ -11,7 +11,9 @@ from usage_cli.sandbox import Sandbox, generate_records
 from .conftest import ANCHOR, RECORDS, TOKEN
 
 
-def get(server: Sandbox, path: str = "/api/v1/usage/list", token: str = TOKEN, **params: Any) -> httpx.Response:
+def get(
+    server: Sandbox, path: str = "/api/v1/usage/list", token: str = TOKEN, **params: Any
+) -> httpx.Response:
     return httpx.get(server.url + path, params=params, headers={"Authorization": f"Bearer {token}"})
 
 
@@ -28,8 +30,12 @@ def walk(server: Sandbox, path: str = "/api/v1/usage/list", **params: Any) -> li
 
 
 def test_records_are_deterministic_for_a_seed_and_anchor() -> None:
-    assert generate_records(50, seed=4, anchor=ANCHOR) == generate_records(50, seed=4, anchor=ANCHOR)
-    assert generate_records(50, seed=4, anchor=ANCHOR) != generate_records(50, seed=5, anchor=ANCHOR)
+    assert generate_records(50, seed=4, anchor=ANCHOR) == generate_records(
+        50, seed=4, anchor=ANCHOR
+    )
+    assert generate_records(50, seed=4, anchor=ANCHOR) != generate_records(
+        50, seed=5, anchor=ANCHOR
+    )
 
 
 def test_records_look_real_and_awkward() -> None:
@@ -67,7 +73,11 @@ def test_cursor_is_set_on_the_final_short_page_and_the_end_is_empty(server: Sand
 
 def test_filters_combine_and_accept_lists(server: Sandbox) -> None:
     items = walk(server, botId="bot_1,bot_2", type="OPENAI_GPT_4O_TOKEN")
-    expected = [r for r in server.records if r["botId"] in ("bot_1", "bot_2") and r["type"] == "OPENAI_GPT_4O_TOKEN"]
+    expected = [
+        r
+        for r in server.records
+        if r["botId"] in ("bot_1", "bot_2") and r["type"] == "OPENAI_GPT_4O_TOKEN"
+    ]
     assert items == expected
     assert expected
 
@@ -90,7 +100,9 @@ def test_meta_filters_deep_object_and_booleans(server: Sandbox) -> None:
         ({"cursor": "nope"}, 400, "BAD_REQUEST"),
     ],
 )
-def test_bad_parameters_get_json_errors(server: Sandbox, params: dict[str, Any], status: int, code: str) -> None:
+def test_bad_parameters_get_json_errors(
+    server: Sandbox, params: dict[str, Any], status: int, code: str
+) -> None:
     response = get(server, **params)
     assert response.status_code == status
     assert response.json()["code"] == code

@@ -26,14 +26,18 @@ class TableWriter:
 
     def __init__(self, stream: TextIO, columns: Sequence[str] | None = None) -> None:
         self._columns = tuple(columns or TABLE_COLUMNS)
-        self._console = Console(file=stream, highlight=False, soft_wrap=False)
+        # Off a terminal nobody can resize the window, so render at natural width.
+        tty = hasattr(stream, "isatty") and stream.isatty()
+        self._console = Console(
+            file=stream, highlight=False, soft_wrap=False, width=None if tty else 100_000
+        )
         self._table = Table(show_lines=False, header_style="bold")
         for column in self._columns:
             self._table.add_column(
                 column + (" (UTC)" if column in TIME_COLUMNS else ""),
                 justify="right" if column == "count" else "left",
                 overflow="fold",
-                no_wrap=column in TIME_COLUMNS or column in ("id", "type", "count"),
+                no_wrap=column == "count",
             )
         self.rows = 0
 

@@ -1,0 +1,352 @@
+"""The CLI in-process, against the sandbox over real HTTP."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import pytest
+
+from usage_cli import cli as cli_module
+from usage_cli.cli import _hoist_global_options, run
+from usage_cli.sandbox import Sandbox
+
+from .conftest import TOKEN, Result
+
+
+def test_list_defaults_to_jsonl_when_not_a_terminal_and_a_screenful(
+    cli: Any, server: Sandbox
+) -> None:
+    result: Result = cli("list")
+    assert result.code == 0
+    assert result.jsonl() == server.records[:20]
+    assert f"--cursor {server.records[19]['id']}" in result.err
+
+
+def test_continuing_from_the_printed_cursor_gives_the_next_records(
+    cli: Any, server: Sandbox
+) -> None:
+    first = cli("list", "--limit", "7")
+    cursor = first.err.split("--cursor ")[1].split(",")[0]
+    second = cli("list", "--limit", "7", "--cursor", cursor)
+    assert [r["id"] for r in first.jsonl() + second.jsonl()] == [
+        r["id"] for r in server.records[:14]
+    ]
+
+
+def test_all_reads_every_record_and_says_nothing_more(cli: Any, server: Sandbox) -> None:
+    result = cli("list", "--all", "--take", "40")
+    assert result.jsonl() == server.records
+    assert "more exist" not in result.err
+    assert len(server.requests) == -(-len(server.records) // 40) + 1  # the last page is empty
+
+
+def test_no_hint_when_the_limit_covers_everything(cli: Any, server: Sandbox) -> None:
+    result = cli("list", "--type", "CHATBOTKIT_TASK_RUN", "--limit", "1000")
+    assert result.code == 0
+    assert result.jsonl() == [r for r in server.records if r["type"] == "CHATBOTKIT_TASK_RUN"]
+    assert "more exist" not in result.err
+
+
+def test_every_filter_and_meta_reaches_the_server(cli: Any, server: Sandbox) -> None:
+    flags = {
+        "--type": "type",
+        "--conversation-id": "conversationId",
+        "--message-id": "messageId",
+        "--task-id": "taskId",
+        "--contact-id": "contactId",
+        "--blueprint-id": "blueprintId",
+        "--bot-id": "botId",
+        "--dataset-id": "datasetId",
+        "--skillset-id": "skillsetId",
+        "--ability-id": "abilityId",
+    }
+    args = [word for flag in flags for word in (flag, f"v-{flag}")]
+    result = cli(
+        "list",
+        *args,
+        "--meta",
+        "reason=conversation/complete",
+        "--meta",
+        "f==x=y",
+        "--order",
+        "asc",
+        "--take",
+        "9",
+    )
+    assert result.code == 0
+    (seen,) = server.requests
+    for flag, param in flags.items():
+        assert seen.param(param) == f"v-{flag}"
+    assert seen.param("meta[reason]") == "conversation/complete"
+    assert seen.param("meta[f]") == "=x=y"
+    assert seen.param("order") == "asc"
+    assert seen.param("take") == "9"
+
+
+def test_meta_filter_selects_matching_records(cli: Any, server: Sandbox) -> None:
+    result = cli("list", "--all", "--meta", "reason=retry", "--bot-id", "bot_1")
+    expected = [
+        r
+        for r in server.records
+        if (r["meta"] or {}).get("reason") == "retry" and r["botId"] == "bot_1"
+    ]
+    assert expected
+    assert result.jsonl() == expected
+
+
+def test_since_and_until_window(cli: Any, server: Sandbox) -> None:
+    result = cli("list", "--all", "--since", "2026-01-20", "--until", "2026-01-25")
+    low = 1768867200000  # 2026-01-20T00:00:00Z
+    high = 1769385599999  # 2026-01-25T23:59:59.999Z
+    assert result.jsonl() == [r for r in server.records if low <= r["createdAt"] <= high]
+    # Descending order lets the stream stop once it passes --since.
+    assert len(server.requests) < -(-len(server.records) // 100) + 1
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv", "table"])
+def test_each_format(cli: Any, server: Sandbox, fmt: str) -> None:
+    result = cli("list", "-o", fmt, "--limit", "5")
+    assert result.code == 0
+    if fmt == "json":
+        assert json.loads(result.out) == server.records[:5]
+    elif fmt == "jsonl":
+        assert result.jsonl() == server.records[:5]
+    elif fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(result.out, newline="")))
+        assert [row["id"] for row in rows] == [r["id"] for r in server.records[:5]]
+        assert result.out.endswith("\r\n")
+    else:
+        for record in server.records[:5]:
+            assert record["id"] in result.out
+        assert f"{server.records[0]['count']:,}" in result.out
+
+
+def test_columns_pick_csv_fields(cli: Any, server: Sandbox) -> None:
+    result = cli("list", "-o", "csv", "--limit", "3", "--columns", "id,count,meta.reason")
+    rows = list(csv.reader(io.StringIO(result.out, newline="")))
+    assert rows[0] == ["id", "count", "meta.reason"]
+    assert rows[1] == [
+        server.records[0]["id"],
+        str(server.records[0]["count"]),
+        (server.records[0]["meta"] or {}).get("reason", ""),
+    ]
+
+
+BAD_INPUTS = [
+    (["--meta", "novalue"], "not KEY=VALUE"),
+    (["--meta", "=x"], "empty key"),
+    (["--meta", "a=1", "--meta", "a=2"], "more than once"),
+    (["--order", "sideways"], "--order"),
+    (["--take", "0"], "--take"),
+    (["--take", "-1"], "--take"),
+    (["--take", "many"], "--take"),
+    (["--limit", "-3"], "--limit"),
+    (["--limit", "0"], "--limit"),
+    (["--limit", "5", "--all"], "cannot be used together"),
+    (["--since", "last tuesday"], "--since"),
+    (["--until", "2026-02-30"], "--until"),
+    (["--since", "2026-02-01", "--until", "2026-01-01"], "is after"),
+    (["-o", "xml"], "--format"),
+    (["-o", "csv", "--columns", "id,nope"], "unknown column"),
+    (["-o", "jsonl", "--columns", "id"], "applies to csv and table"),
+    (["--bot-id", ""], "must not be empty"),
+    (["--botid", "x"], "--bot-id"),
+    (["--api-url", "not a url"], "not an http"),
+    (["--timeout", "0"], "--timeout"),
+    (["--retries", "-1"], "--retries"),
+]
+
+
+@pytest.mark.parametrize(("args", "fragment"), BAD_INPUTS, ids=[" ".join(a) for a, _ in BAD_INPUTS])
+def test_bad_input_exits_2_with_one_line_and_no_request(
+    cli: Any, server: Sandbox, args: list[str], fragment: str
+) -> None:
+    result = cli("list", *args)
+    assert result.code == 2
+    assert result.out == ""
+    lines = result.err.splitlines()
+    assert lines[0].startswith("error: ")
+    assert fragment in lines[0]
+    assert len([line for line in lines if line.startswith("error:")]) == 1
+    assert server.requests == []
+
+
+def test_no_token_exits_3_naming_the_variable(
+    capsys: pytest.CaptureFixture[str], server: Sandbox
+) -> None:
+    code = run(["list", "--api-url", server.url])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert "CHATBOTKIT_API_TOKEN" in err
+    assert server.requests == []
+
+
+def test_wrong_token_exits_3_and_is_never_printed(
+    capsys: pytest.CaptureFixture[str], server: Sandbox
+) -> None:
+    secret = "tok_wrong_secret_xyz"
+    code = run(["list", "--api-url", server.url, "--token", secret, "--debug", "-v"])
+    captured = capsys.readouterr()
+    assert code == 3
+    assert secret not in captured.out + captured.err
+    assert "error: the API refused the token" in captured.err
+
+
+def test_rejected_request_exits_4(cli: Any) -> None:
+    result = cli("list", "--cursor", "rec_does_not_exist")
+    assert result.code == 4
+    assert "invalid cursor" in result.err
+
+
+def test_unreachable_host_exits_5(capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(["list", "--api-url", "http://127.0.0.1:9", "--token", TOKEN, "--retries", "0"])
+    err = capsys.readouterr().err
+    assert code == 5
+    assert err.startswith("error: cannot reach 127.0.0.1:9")
+    assert "Traceback" not in err
+
+
+def test_cursor_loop_exits_5(monkeypatch: pytest.MonkeyPatch, cli: Any) -> None:
+    from usage_cli.client import Client
+    from usage_cli.records import Page
+
+    def looping(self: Client, query: Any, *, cursor: str | None, take: int) -> Page:
+        n = 0 if cursor is None else int(cursor[1:]) + 1
+        return Page.model_validate(
+            {
+                "items": [{"id": f"r{n}", "type": "T", "count": 1, "createdAt": 1}],
+                "cursor": f"c{n % 3}",
+            }
+        )
+
+    monkeypatch.setattr(Client, "fetch_page", looping)
+    result = cli("list", "--all")
+    assert result.code == 5
+    assert "a second time" in result.err
+    assert len(result.jsonl()) == 4
+
+
+def test_unexpected_errors_exit_1_with_a_debug_hint(
+    monkeypatch: pytest.MonkeyPatch, cli: Any
+) -> None:
+    def boom(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("kaput")
+
+    monkeypatch.setattr("usage_cli.pages.RecordStream.__iter__", boom)
+    result = cli("list")
+    assert result.code == 1
+    assert "error: unexpected internal error: RuntimeError: kaput" in result.err
+    assert "--debug" in result.err
+    assert "Traceback" not in result.err
+    debug = cli("list", "--debug")
+    assert "Traceback" in debug.err
+
+
+def test_interrupt_exits_130(monkeypatch: pytest.MonkeyPatch, cli: Any) -> None:
+    def interrupted(*_: Any, **__: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("usage_cli.pages.RecordStream.__iter__", interrupted)
+    result = cli("list")
+    assert result.code == 130
+    assert "interrupted" in result.err
+
+
+def test_global_options_work_after_the_command_name(
+    capsys: pytest.CaptureFixture[str], server: Sandbox
+) -> None:
+    code = run(
+        [
+            "list",
+            "--limit",
+            "2",
+            "--api-url",
+            server.url,
+            "--token=" + TOKEN,
+            "-q",
+            "--run-as",
+            "u1",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 0
+    assert len(captured.out.splitlines()) == 2
+    assert captured.err == ""
+    assert server.requests[0].run_as == "u1"
+
+
+def test_environment_configures_the_client(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], server: Sandbox
+) -> None:
+    monkeypatch.setenv("CHATBOTKIT_API_URL", server.url)
+    monkeypatch.setenv("CBK_API_TOKEN", TOKEN)
+    monkeypatch.setenv("CHATBOTKIT_API_RUNAS_USERID", "user_env")
+    assert run(["list", "--limit", "1"]) == 0
+    assert server.requests[0].authorized
+    assert server.requests[0].run_as == "user_env"
+
+
+def test_flag_beats_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], server: Sandbox
+) -> None:
+    monkeypatch.setenv("CHATBOTKIT_API_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("CHATBOTKIT_API_TOKEN", "wrong")
+    assert run(["list", "--limit", "1", "--api-url", server.url, "--token", TOKEN]) == 0
+
+
+def test_token_stdin(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], server: Sandbox
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(TOKEN + "\n"))
+    assert run(["list", "--limit", "1", "--api-url", server.url, "--token-stdin"]) == 0
+    assert server.requests[0].authorized
+
+
+def test_demo_serves_the_sandbox_in_process(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["list", "--demo", "--all"]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 1000
+    assert "demo:" in captured.err
+
+
+def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    from usage_cli import __version__
+
+    assert run(["--version"]) == 0
+    assert capsys.readouterr().out == f"usage {__version__}\n"
+    assert run(["list", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "usage list --demo" in out
+    assert "--bot-id" in out
+
+
+def test_unknown_command_suggests(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["lst"]) == 2
+    assert "error:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["list", "--token", "t", "-v"], ["--token", "t", "-v", "list"]),
+        (
+            ["--debug", "list", "--meta", "--debug=x", "--limit", "3"],
+            ["--debug", "list", "--meta", "--debug=x", "--limit", "3"],
+        ),
+        (
+            ["list", "--api-url=http://x", "--bot-id", "-q"],
+            ["--api-url=http://x", "list", "--bot-id", "-q"],
+        ),
+        (["--token", "list", "list", "-vv"], ["--token", "list", "-vv", "list"]),
+        (["list", "--", "--token"], ["list", "--", "--token"]),
+        (["nope", "--token", "t"], ["nope", "--token", "t"]),
+    ],
+)
+def test_hoisting_global_options(args: list[str], expected: list[str]) -> None:
+    import typer
+
+    group = typer.main.get_command(cli_module.app)
+    assert _hoist_global_options(args, group) == expected
