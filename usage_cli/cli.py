@@ -20,7 +20,7 @@ import typer
 from typer.core import TyperCommand
 
 from usage_cli import __version__
-from usage_cli.errors import InputError, UsageCliError
+from usage_cli.errors import InputError, Interrupted, UsageCliError, VerifyError
 from usage_cli.query import DEFAULT_TAKE, Order
 from usage_cli.settings import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Settings, resolve
 
@@ -228,27 +228,19 @@ def _when(text: str | None, flag: str, now: datetime) -> datetime | None:
         raise InputError(f"{flag}: {exc.message}", hint=exc.hint) from None
 
 
-def _query(
-    *,
-    filters: dict[str, str | None],
-    meta: Sequence[str] | None,
-    order: Order,
-    take: int,
-    cursor: str | None,
-    since: str | None,
-    until: str | None,
-) -> Query:
-    from usage_cli.query import Query, parse_meta
+def _query(params: dict[str, Any], *, now: datetime | None = None) -> Query:
+    """The validated query of a record-reading command, from its own parameters."""
+    from usage_cli.query import FILTERS, Query, parse_meta
 
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     return Query(
-        **filters,
-        meta=parse_meta(meta or ()),
-        order=order,
-        take=take,
-        cursor=cursor,
-        since=_when(since, "--since", now),
-        until=_when(until, "--until", now),
+        **{attr: params["type_" if attr == "type" else attr] for attr in FILTERS},
+        meta=parse_meta(params["meta"] or ()),
+        order=params["order"],
+        take=params["take"],
+        cursor=params.get("cursor"),
+        since=_when(params["since"], "--since", now),
+        until=_when(params["until"], "--until", now),
     )
 
 
@@ -385,26 +377,7 @@ def list_command(
     from usage_cli.formats import make_writer
     from usage_cli.pages import iter_records
 
-    query = _query(
-        filters={
-            "type": type_,
-            "conversation_id": conversation_id,
-            "message_id": message_id,
-            "task_id": task_id,
-            "contact_id": contact_id,
-            "blueprint_id": blueprint_id,
-            "bot_id": bot_id,
-            "dataset_id": dataset_id,
-            "skillset_id": skillset_id,
-            "ability_id": ability_id,
-        },
-        meta=meta,
-        order=order,
-        take=take,
-        cursor=cursor,
-        since=since,
-        until=until,
-    )
+    query = _query(locals())
     if all_ and limit is not None:
         raise InputError("--limit and --all cannot be used together")
     if limit is not None and limit < 1:
@@ -436,6 +409,205 @@ def list_command(
                 )
             else:
                 _say(f"showing the first {stream.records} records; more exist. Use --all")
+
+
+EXPORT_EPILOG = """\
+[bold]Examples[/bold]
+
+  usage export audit.csv --bot-id bot_1 --since 30d
+
+  usage export usage-2026-01.jsonl.gz --since 2026-01-01 --until 2026-01-31
+
+  usage export audit.csv --resume        (after an interruption, same options)
+
+  usage export - -o jsonl --type CHATBOTKIT_TASK_RUN | gzip > runs.jsonl.gz
+"""
+
+
+@_command("export", epilog=EXPORT_EPILOG + GLOBAL_NOTE)
+def export_command(
+    ctx: typer.Context,
+    path: Annotated[
+        str,
+        typer.Argument(
+            metavar="PATH",
+            help="Target file: .csv, .jsonl/.ndjson or .json, optionally .gz; - for stdout.",
+            show_default=False,
+        ),
+    ],
+    type_: TypeOpt = None,
+    conversation_id: ConversationOpt = None,
+    message_id: MessageOpt = None,
+    task_id: TaskOpt = None,
+    contact_id: ContactOpt = None,
+    blueprint_id: BlueprintOpt = None,
+    bot_id: BotOpt = None,
+    dataset_id: DatasetOpt = None,
+    skillset_id: SkillsetOpt = None,
+    ability_id: AbilityOpt = None,
+    meta: MetaOpt = None,
+    order: OrderOpt = Order.desc,
+    take: TakeOpt = DEFAULT_TAKE,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    output_format: Annotated[
+        Format | None,
+        typer.Option(
+            "--format",
+            "-o",
+            help="json, jsonl or csv; needed for - and otherwise taken from PATH.",
+            rich_help_panel=OUTPUT_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace PATH if it exists.", rich_help_panel=OUTPUT_PANEL),
+    ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue an interrupted export of PATH from its last checkpoint.",
+            rich_help_panel=OUTPUT_PANEL,
+        ),
+    ] = False,
+    demo: DemoOpt = False,
+) -> None:
+    """Export every matching record to a file, atomically, with a manifest to verify it by."""
+    from usage_cli.export import Exporter, load_checkpoint, resolve_target, started_at
+
+    fmt = output_format.value if output_format else None
+    target = resolve_target(path, fmt, force=force, resume=resume)
+    checkpoint = load_checkpoint(target) if resume else None
+    if target.path is not None and not resume and not force and target.partial.exists():
+        raise InputError(
+            f"an interrupted export of {path!r} is waiting ({target.partial.name})",
+            hint="continue it with --resume, or start over with --force",
+        )
+    params = locals()
+    query = _query(params | {"cursor": None}, now=started_at(checkpoint) if checkpoint else None)
+    settings = _settings(ctx)
+    if resume and checkpoint is None and not settings.quiet:
+        _say(f"no interrupted export of {path} to resume; starting a new one")
+
+    with _client(settings, demo=demo) as client, _progress(settings, target.path) as progress:
+        exporter = Exporter(
+            client,
+            query,
+            target,
+            started=started_at(checkpoint) if checkpoint else datetime.now(UTC),
+            checkpoint=checkpoint,
+            on_progress=progress.update,
+            # The demo sandbox listens on a new port each run; name it instead.
+            api_root="demo" if demo else settings.api_url,
+        )
+        try:
+            manifest = exporter.run()
+        except KeyboardInterrupt:
+            if target.path is None:
+                raise
+            raise Interrupted(
+                f"interrupted after {exporter.stats.records} records; "
+                f"nothing was written to {path}",
+                hint="rerun the same command with --resume to continue from the last page",
+            ) from None
+        except UsageCliError as exc:
+            if target.path is not None and target.partial.exists():
+                exc.hint = (exc.hint + "; " if exc.hint else "") + (
+                    f"nothing was written to {path}; rerun with --resume to continue"
+                )
+            raise
+        progress.done(manifest)
+
+
+class _Progress:
+    """Progress of an export on stderr: live on a terminal, one line otherwise."""
+
+    def __init__(self, settings: Settings, path: Any) -> None:
+        import time
+
+        self._quiet = settings.quiet
+        self._path = path
+        self._started = time.monotonic()
+        self._live: Any = None
+        self._task: Any = None
+        if not self._quiet and sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self._live = Progress(
+                SpinnerColumn(),
+                TextColumn("[bold]{task.fields[records]:,}[/bold] records"),
+                TextColumn("{task.fields[pages]:,} pages"),
+                TextColumn("{task.fields[rate]:,.0f} records/s"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._task = self._live.add_task("export", records=0, pages=0, rate=0.0)
+            self._live.start()
+
+    def update(self, progress: Any) -> None:
+        if self._live is not None:
+            import time
+
+            rate = progress.records / max(time.monotonic() - self._started, 1e-6)
+            self._live.update(self._task, records=progress.records, pages=progress.pages, rate=rate)
+
+    def stop(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    def done(self, manifest: dict[str, Any]) -> None:
+        import time
+
+        self.stop()
+        if self._quiet or self._path is None:
+            return
+        elapsed = time.monotonic() - self._started
+        _say(
+            f"exported {manifest['records']:,} records ({manifest['pages']:,} pages, "
+            f"{manifest['file']['bytes']:,} bytes) to {self._path} in {elapsed:.1f}s; "
+            f"manifest {self._path}.manifest.json"
+        )
+
+
+@contextlib.contextmanager
+def _progress(settings: Settings, path: Any) -> Iterator[_Progress]:
+    progress = _Progress(settings, path)
+    try:
+        yield progress
+    finally:
+        progress.stop()
+
+
+VERIFY_EPILOG = """\
+[bold]Examples[/bold]
+
+  usage verify audit.csv
+
+  usage export audit.csv && usage verify audit.csv && upload audit.csv
+"""
+
+
+@_command("verify", epilog=VERIFY_EPILOG + GLOBAL_NOTE)
+def verify_command(
+    path: Annotated[str, typer.Argument(metavar="PATH", help="A file written by `usage export`.")],
+) -> None:
+    """Check an export against its manifest: hash, record count, duplicate ids. Offline."""
+    from pathlib import Path
+
+    from usage_cli.verify import verify
+
+    report = verify(Path(path))
+    if not report.ok:
+        raise VerifyError(f"{path} does not match its manifest: " + "; ".join(report.problems))
+    sha = report.manifest["file"]["sha256"]
+    sys.stdout.write(
+        f"ok: {path} matches its manifest ({report.records:,} records, sha256 {sha})\n"
+    )
 
 
 SANDBOX_EPILOG = """\

@@ -62,3 +62,9 @@ class VerifyError(UsageCliError):
     """An export does not match its manifest."""
 
     exit_code = 6
+
+
+class Interrupted(UsageCliError):
+    """Ctrl-C or SIGTERM; carries a hint on how to pick up where it stopped."""
+
+    exit_code = 130

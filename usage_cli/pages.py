@@ -8,7 +8,7 @@ knows the cursor to continue from.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from usage_cli.client import Client
 from usage_cli.errors import CursorLoopError
@@ -41,6 +41,14 @@ def iter_pages(fetch: Fetch, start: str | None = None) -> Iterator[Page]:
             )
         seen.add(page.cursor)
         cursor = page.cursor
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One page's records that fall in the window; `cursor` continues after them."""
+
+    records: list[UsageRecord]
+    cursor: str | None
 
 
 class RecordStream:
@@ -82,29 +90,35 @@ class RecordStream:
             return 1 if before else (-1 if after else 0)
         return 1 if after else (-1 if before else 0)
 
-    def __iter__(self) -> Iterator[UsageRecord]:
+    def batches(self) -> Iterator[Batch]:
+        """The kept records of each page, with the cursor to continue after them."""
         for page in iter_pages(self._fetch, self.query.cursor):
+            kept: list[UsageRecord] = []
+            stopped = False
             for record in page.items:
                 position = self._position(record)
                 if position > 0:
-                    self.exhausted = True
-                    self.next_cursor = None
-                    return
+                    self.exhausted = stopped = True
+                    break
                 if position < 0:
                     continue
                 if self.limit is not None and self.records >= self.limit:
                     # The server sent more than we asked for: we know more
                     # exist but have no cursor that starts at this record.
-                    self.cut_mid_page = True
-                    self.next_cursor = None
-                    return
+                    self.cut_mid_page = stopped = True
+                    break
                 self.records += 1
-                yield record
-            self.next_cursor = page.cursor or None
-            if self.limit is not None and self.records >= self.limit:
+                kept.append(record)
+            self.next_cursor = None if stopped else (page.cursor or None)
+            yield Batch(kept, self.next_cursor)
+            if stopped or (self.limit is not None and self.records >= self.limit):
                 return
         self.exhausted = True
         self.next_cursor = None
+
+    def __iter__(self) -> Iterator[UsageRecord]:
+        for batch in self.batches():
+            yield from batch.records
 
     def more_exist(self) -> bool:
         """Whether records beyond those read exist (one small request to find out)."""

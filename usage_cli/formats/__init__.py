@@ -21,7 +21,18 @@ class Writer(Protocol):
         """Finish the output (closing bracket, rendered table); not the stream."""
 
 
-def make_writer(fmt: str, stream: TextIO, columns: Sequence[str] | None = None) -> Writer:
+def make_writer(
+    fmt: str,
+    stream: TextIO,
+    columns: Sequence[str] | None = None,
+    *,
+    resumed_after: int | None = None,
+) -> Writer:
+    """A writer of `fmt` to `stream`.
+
+    `resumed_after` continues an output that already holds its preamble and
+    that many records (a resumed export): no second CSV header or bracket.
+    """
     if fmt == "jsonl":
         from usage_cli.formats.jsonl import JsonlWriter
 
@@ -29,11 +40,11 @@ def make_writer(fmt: str, stream: TextIO, columns: Sequence[str] | None = None) 
     if fmt == "json":
         from usage_cli.formats.json import JsonWriter
 
-        return JsonWriter(stream)
+        return JsonWriter(stream, resumed_after=resumed_after)
     if fmt == "csv":
         from usage_cli.formats.csv import CsvWriter
 
-        return CsvWriter(stream, columns)
+        return CsvWriter(stream, columns, resumed=resumed_after is not None)
     if fmt == "table":
         from usage_cli.formats.table import TableWriter
 
