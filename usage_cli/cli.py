@@ -806,5 +806,13 @@ def _usage_hint(exc: Exception) -> str | None:
     return f"try '{ctx.command_path} --help'"
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    # SIGTERM ends a run the way Ctrl-C does: cleanly, resumably, exit 130.
+    raise KeyboardInterrupt
+
+
 def main() -> NoReturn:
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     sys.exit(run())

@@ -1,0 +1,307 @@
+"""`usage export` and `usage verify` in-process, against the sandbox."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from usage_cli.columns import CSV_COLUMNS, text_of
+from usage_cli.errors import ServerError
+from usage_cli.sandbox import Sandbox
+
+from .conftest import TOKEN, Result
+
+
+def export(cli: Any, target: Path | str, *args: str) -> Result:
+    return cli("export", str(target), *args)  # type: ignore[no-any-return]
+
+
+def manifest_of(path: Path) -> dict[str, Any]:
+    return json.loads(path.with_name(path.name + ".manifest.json").read_text())  # type: ignore[no-any-return]
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    opener: Any = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", newline="") as handle:
+        if ".json." in path.name + "." and ".jsonl" not in path.name:
+            return json.load(handle)  # type: ignore[no-any-return]
+        return [json.loads(line) for line in handle]
+
+
+def test_csv_export_matches_the_sandbox_and_its_manifest(
+    cli: Any, server: Sandbox, tmp_path: Path
+) -> None:
+    target = tmp_path / "audit.csv"
+    result = export(cli, target, "--bot-id", "bot_2")
+    assert result.code == 0, result.err
+    expected = [r for r in server.records if r["botId"] == "bot_2"]
+    with open(target, encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == len(expected)
+    for row, record in zip(rows, expected, strict=True):
+        for column in CSV_COLUMNS:
+            assert row[column] == text_of(record.get(column), column)
+    manifest = manifest_of(target)
+    assert manifest["records"] == len(expected)
+    assert manifest["countTotal"] == sum(r["count"] for r in expected)
+    by_type: dict[str, int] = {}
+    for record in expected:
+        by_type[record["type"]] = by_type.get(record["type"], 0) + record["count"]
+    assert manifest["countByType"] == by_type
+    created = [r["createdAt"] for r in expected]
+    assert manifest["firstCreatedAtMs"] == min(created)
+    assert manifest["lastCreatedAtMs"] == max(created)
+    assert manifest["query"]["bot_id"] == "bot_2"
+    assert manifest["file"]["bytes"] == target.stat().st_size
+    assert manifest["format"] == "csv"
+    assert manifest["api"]["url"] == server.url
+    assert TOKEN not in json.dumps(manifest)
+    assert not list(tmp_path.glob(".*"))  # no partial or checkpoint left behind
+
+
+@pytest.mark.parametrize(
+    "name", ["out.jsonl", "out.ndjson", "out.json", "out.jsonl.gz", "out.json.gz", "out.csv.gz"]
+)
+def test_every_format_round_trips_and_repeats_byte_for_byte(
+    cli: Any, server: Sandbox, tmp_path: Path, name: str
+) -> None:
+    first, second = tmp_path / "a" / name, tmp_path / "b" / name
+    first.parent.mkdir()
+    second.parent.mkdir()
+    assert export(cli, first, "--take", "37").code == 0
+    assert export(cli, second, "--take", "37").code == 0
+    assert first.read_bytes() == second.read_bytes()
+    if ".csv" in name:
+        with gzip.open(first, "rt", encoding="utf-8", newline="") as handle:
+            assert [row["id"] for row in csv.DictReader(handle)] == [
+                r["id"] for r in server.records
+            ]
+    else:
+        assert read_records(first) == server.records
+
+
+def test_an_empty_result_is_still_a_valid_file(cli: Any, tmp_path: Path) -> None:
+    for name in ("none.csv", "none.json", "none.jsonl"):
+        target = tmp_path / name
+        assert export(cli, target, "--type", "NO_SUCH_TYPE").code == 0
+        assert manifest_of(target)["records"] == 0
+    assert (tmp_path / "none.csv").read_bytes().decode() == ",".join(CSV_COLUMNS) + "\r\n"
+    assert json.loads((tmp_path / "none.json").read_text()) == []
+    assert (tmp_path / "none.jsonl").read_text() == ""
+
+
+def test_stdout_export_needs_a_format_and_streams(cli: Any, server: Sandbox) -> None:
+    refused = cli("export", "-")
+    assert refused.code == 2
+    assert "--format" in refused.err
+    result = cli("export", "-", "-o", "jsonl", "--type", "CHATBOTKIT_TASK_RUN")
+    assert result.code == 0
+    assert result.jsonl() == [r for r in server.records if r["type"] == "CHATBOTKIT_TASK_RUN"]
+
+
+BAD_TARGETS = [
+    ("audit.txt", [], "cannot tell the format"),
+    ("audit", [], "cannot tell the format"),
+    ("missing-dir/audit.csv", [], "does not exist"),
+    ("audit.csv", ["-o", "json"], "does not match"),
+    ("-", ["-o", "table"], "needs --format"),
+    ("-", ["-o", "jsonl", "--resume"], "--resume needs a file"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "fragment"), BAD_TARGETS, ids=[f"{n} {' '.join(a)}" for n, a, _ in BAD_TARGETS]
+)
+def test_bad_targets_exit_2_before_any_request(
+    cli: Any,
+    server: Sandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    args: list[str],
+    fragment: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = export(cli, name, *args)
+    assert result.code == 2
+    assert fragment in result.err.splitlines()[0]
+    assert server.requests == []
+
+
+def test_an_existing_target_is_kept_unless_forced(
+    cli: Any, server: Sandbox, tmp_path: Path
+) -> None:
+    target = tmp_path / "audit.jsonl"
+    target.write_text("precious\n")
+    refused = export(cli, target)
+    assert refused.code == 2
+    assert "--force" in refused.err
+    assert target.read_text() == "precious\n"
+    assert server.requests == []
+    assert export(cli, target, "--force").code == 0
+    assert read_records(target) == server.records
+
+
+def test_an_unwritable_directory_is_refused(
+    cli: Any, server: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tests run as root in CI, where permissions cannot make a directory unwritable.
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != tmp_path)
+    result = export(cli, tmp_path / "a.csv")
+    assert result.code == 2
+    assert "is not writable" in result.err
+    assert server.requests == []
+
+
+def fail_after(monkeypatch: pytest.MonkeyPatch, pages: int) -> list[str | None]:
+    """Make the client fail on page `pages + 1`; returns the cursors asked for."""
+    from usage_cli.client import Client
+
+    original = Client.fetch_page
+    asked: list[str | None] = []
+
+    def flaky(self: Client, query: Any, *, cursor: str | None, take: int) -> Any:
+        asked.append(cursor)
+        if len(asked) > pages:
+            raise ServerError("the API failed: HTTP 503 (simulated)")
+        return original(self, query, cursor=cursor, take=take)
+
+    monkeypatch.setattr(Client, "fetch_page", flaky)
+    return asked
+
+
+def test_a_failure_leaves_nothing_at_the_target_and_resume_completes_exactly(
+    cli: Any, server: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "audit.jsonl"
+    fail_after(monkeypatch, 3)
+    failed = export(cli, target, "--take", "20")
+    assert failed.code == 5
+    assert "--resume" in failed.err
+    assert not target.exists()
+    assert not target.with_name("audit.jsonl.manifest.json").exists()
+    checkpoint = json.loads((tmp_path / ".audit.jsonl.checkpoint.json").read_text())
+    assert checkpoint["stats"]["records"] == 60
+    assert TOKEN not in json.dumps(checkpoint)
+
+    monkeypatch.undo()
+    asked = fail_after(monkeypatch, 10_000)
+    resumed = export(cli, target, "--take", "20", "--resume")
+    assert resumed.code == 0, resumed.err
+    assert asked[0] == checkpoint["cursor"]  # the pages already written are not fetched again
+    assert read_records(target) == server.records
+    assert cli("verify", str(target)).code == 0
+    fresh = tmp_path / "fresh" / "audit.jsonl"
+    fresh.parent.mkdir()
+    assert export(cli, fresh, "--take", "20").code == 0
+    assert fresh.read_bytes() == target.read_bytes()
+
+
+def test_resume_truncates_bytes_written_after_the_checkpoint(
+    cli: Any, server: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "audit.csv.gz"
+    fail_after(monkeypatch, 2)
+    assert export(cli, target, "--take", "50").code == 5
+    partial = tmp_path / ".audit.csv.gz.partial"
+    with open(partial, "ab") as handle:
+        handle.write(b"half a page that was never checkpointed")
+    monkeypatch.undo()
+    assert export(cli, target, "--take", "50", "--resume").code == 0
+    with gzip.open(target, "rt", encoding="utf-8", newline="") as handle:
+        assert [row["id"] for row in csv.DictReader(handle)] == [r["id"] for r in server.records]
+
+
+def test_resume_with_different_options_is_refused(
+    cli: Any, server: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "audit.csv"
+    fail_after(monkeypatch, 1)
+    assert export(cli, target, "--bot-id", "bot_1", "--take", "10").code == 5
+    monkeypatch.undo()
+    server.requests.clear()
+    refused = export(cli, target, "--bot-id", "bot_2", "--take", "10", "--resume")
+    assert refused.code == 2
+    assert "bot_id: 'bot_1' then, 'bot_2' now" in refused.err
+    assert server.requests == []
+    waiting = export(cli, target, "--bot-id", "bot_1", "--take", "10")
+    assert waiting.code == 2
+    assert "--resume" in waiting.err
+    assert export(cli, target, "--bot-id", "bot_1", "--take", "10", "--force").code == 0
+
+
+def test_resume_with_nothing_to_resume_starts_fresh(
+    cli: Any, server: Sandbox, tmp_path: Path
+) -> None:
+    target = tmp_path / "a.jsonl"
+    result = export(cli, target, "--resume")
+    assert result.code == 0
+    assert "starting a new one" in result.err
+    assert read_records(target) == server.records
+
+
+def test_summary_line_when_stderr_is_not_a_terminal(
+    cli: Any, server: Sandbox, tmp_path: Path
+) -> None:
+    result = export(cli, tmp_path / "a.csv")
+    assert f"exported {len(server.records)} records" in result.err
+    assert export(cli, tmp_path / "b.csv", "-q").err == ""
+
+
+def test_verify_passes_then_catches_one_changed_byte(cli: Any, tmp_path: Path) -> None:
+    target = tmp_path / "audit.csv"
+    assert export(cli, target).code == 0
+    ok = cli("verify", str(target))
+    assert ok.code == 0
+    assert ok.out.startswith("ok: ")
+    data = bytearray(target.read_bytes())
+    index = data.index(b"OPENAI")
+    data[index] = ord("X")
+    target.write_bytes(bytes(data))
+    bad = cli("verify", str(target))
+    assert bad.code == 6
+    assert "sha256" in bad.err
+    assert "count per type" in bad.err
+
+
+def test_verify_finds_duplicates_and_missing_records(cli: Any, tmp_path: Path) -> None:
+    target = tmp_path / "audit.jsonl"
+    assert export(cli, target).code == 0
+    lines = target.read_text().splitlines(keepends=True)
+    target.write_text("".join([*lines[:-1], lines[0]]))
+    bad = cli("verify", str(target))
+    assert bad.code == 6
+    assert "1 duplicate ids" in bad.err
+    target.write_text("".join(lines[:-1]))
+    short = cli("verify", str(target))
+    assert short.code == 6
+    assert f"holds {len(lines) - 1} records" in short.err
+
+
+def test_verify_without_a_manifest_is_bad_input(cli: Any, tmp_path: Path) -> None:
+    lone = tmp_path / "lone.csv"
+    lone.write_text("id\n")
+    result = cli("verify", str(lone))
+    assert result.code == 2
+    assert "no manifest" in result.err
+
+
+def test_verify_of_a_deleted_export_fails(cli: Any, tmp_path: Path) -> None:
+    target = tmp_path / "gone.json"
+    assert export(cli, target).code == 0
+    target.unlink()
+    result = cli("verify", str(target))
+    assert result.code == 6
+    assert "does not exist" in result.err
+
+
+def test_verify_reads_gzip_json(cli: Any, tmp_path: Path) -> None:
+    target = tmp_path / "a.json.gz"
+    assert export(cli, target).code == 0
+    assert cli("verify", str(target)).code == 0
