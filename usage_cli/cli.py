@@ -66,6 +66,13 @@ app = typer.Typer(
         "billed, record by record.\n\n"
         "Try it with no account: [bold]usage list --demo[/bold]"
     ),
+    epilog=(
+        "[bold]Examples[/bold]\n\n"
+        "  usage list --demo\n\n"
+        "  usage list --bot-id bot_1 --meta reason=retry --since 7d\n\n"
+        "  usage export audit.csv --since 30d && usage verify audit.csv\n\n"
+        "  usage sandbox --port 8080"
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -696,6 +703,10 @@ def sandbox_command(
     sys.stdout.flush()
     try:
         sandbox.serve_forever()
+    except KeyboardInterrupt:
+        # Stopping is how a server's run ends, not a failure: exit 0.
+        if not settings.quiet:
+            _say("sandbox stopped")
     finally:
         sandbox.stop()
 
