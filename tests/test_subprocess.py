@@ -155,9 +155,7 @@ def _start_sandbox(
 
 
 def test_sandbox_in_another_process_with_its_own_token() -> None:
-    process, url = _start_sandbox(
-        "--records", "120", env=subprocess_env(CHATBOTKIT_API_TOKEN="s3cret")
-    )
+    process, url = _start_sandbox("--records", "120", "--token", "s3cret")
     try:
         listed = usage(
             "list",
