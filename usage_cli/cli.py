@@ -204,6 +204,7 @@ def _client(settings: Settings, *, demo: bool) -> Iterator[Client]:
             timeout=settings.timeout,
             retry=RetryPolicy(retries=settings.retries),
             on_event=on_event,
+            debug=settings.debug,
         )
         yield stack.enter_context(client)
 
@@ -623,6 +624,8 @@ SANDBOX_EPILOG = """\
   usage sandbox --port 8080 --records 5000
 
   CHATBOTKIT_API_TOKEN=s3cret usage sandbox --rate-429 0.1 --latency 50
+
+  usage sandbox --fail-every 503=3 --fail-every 429=7 --fail-every drop=11 --max-take 40
 """
 
 
@@ -644,8 +647,30 @@ def sandbox_command(
         float, typer.Option("--rate-5xx", help="Share of requests answered 503 (0..1).")
     ] = 0.0,
     retry_after: Annotated[
-        float, typer.Option(help="Retry-After seconds sent with an injected 429.")
+        float,
+        typer.Option(help="Retry-After seconds sent with an injected 429; below 0: none."),
     ] = 1.0,
+    fail_every: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail-every",
+            metavar="KIND=N",
+            help="Every Nth request fails: KIND is 429, 500, 502, 503, 504, drop (close "
+            "the connection), html (a proxy's 502 page) or malformed (cut JSON). Repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    max_take: Annotated[
+        int | None,
+        typer.Option(help="Silently serve at most this many records a page.", show_default=False),
+    ] = None,
+    loop_after: Annotated[
+        int | None,
+        typer.Option(
+            help="After this many pages, hand back the cursor it was given (a cursor loop).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve a local, seeded emulator of the usage-list endpoint on 127.0.0.1.
 
@@ -654,7 +679,7 @@ def sandbox_command(
     """
     from usage_cli.query import parse_when
     from usage_cli.sandbox import DEFAULT_TOKEN, Sandbox
-    from usage_cli.sandbox.server import Faults
+    from usage_cli.sandbox.server import Faults, parse_fault
 
     if not 0 <= port <= 65535:
         raise InputError(f"--port must be between 0 and 65535, not {port}")
@@ -669,11 +694,21 @@ def sandbox_command(
         raise InputError("--rate-429 and --rate-5xx add up to more than 1")
     settings = _settings(ctx)
     moment = parse_when(anchor) if anchor else None
+    try:
+        every = dict(parse_fault(text) for text in fail_every or ())
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    for flag, value in (("--max-take", max_take), ("--loop-after", loop_after)):
+        if value is not None and value < 1:
+            raise InputError(f"{flag} must be at least 1, not {value}")
     faults = Faults(
         latency=latency / 1000,
         rate_429=rate_429,
         rate_5xx=rate_5xx,
-        retry_after=retry_after,
+        retry_after=retry_after if retry_after >= 0 else None,
+        every=every,
+        max_take=max_take,
+        loop_after=loop_after,
         seed=seed,
     )
     try:

@@ -66,17 +66,51 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff with full jitter; `Retry-After` wins, within `max_wait`."""
+    """Exponential backoff with full jitter; `Retry-After` wins, within `max_wait`.
+
+    A 429 without `Retry-After` backs off on a longer scale: the platform limits
+    `/list` paths over a 60 s sliding window and does not say when it reopens.
+    """
 
     retries: int = 5
     base: float = 0.5
     cap: float = 30.0
+    rate_limit_base: float = 4.0
+    rate_limit_cap: float = 60.0
     max_wait: float = 120.0
 
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+    def delay(
+        self, attempt: int, retry_after: float | None = None, *, rate_limited: bool = False
+    ) -> float:
         if retry_after is not None:
             return min(retry_after, self.max_wait)
-        return random.uniform(0, min(self.cap, self.base * 2**attempt))
+        base, cap = (
+            (self.rate_limit_base, self.rate_limit_cap)
+            if rate_limited
+            else (
+                self.base,
+                self.cap,
+            )
+        )
+        return random.uniform(0, min(cap, base * 2**attempt))
+
+
+class _Transient(Exception):
+    """A failure worth another attempt, and how long the server asked us to wait."""
+
+    def __init__(
+        self,
+        failure: UsageCliError,
+        label: str,
+        *,
+        retry_after: float | None = None,
+        rate_limited: bool = False,
+    ) -> None:
+        super().__init__(label)
+        self.failure = failure
+        self.label = label
+        self.retry_after = retry_after
+        self.rate_limited = rate_limited
 
 
 class Client:
@@ -92,7 +126,8 @@ class Client:
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         on_event: Callable[[str], None] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
+        debug: bool = False,
     ) -> None:
         self.url = list_url(api_url)
         if not token:
@@ -103,7 +138,8 @@ class Client:
         self.run_as = run_as
         self.retry = retry or RetryPolicy()
         self._on_event = on_event
-        self._sleep = sleep
+        self.debug = debug
+        self._sleep = sleep if sleep is not None else time.sleep
         headers = {
             "Authorization": f"Bearer {token}",
             "Accept": "application/json",
@@ -139,33 +175,62 @@ class Client:
         )
         attempt = 0
         while True:
-            self.requests += 1
-            failure: UsageCliError
             try:
-                response = self._http.get(self.url, params=params)
-            except httpx.TransportError as exc:
-                reason = str(exc) or type(exc).__name__
-                failure = ServerError(
-                    f"cannot reach {urlsplit(self.url).netloc}: {reason}",
-                    hint="check --api-url and your network; raise --timeout for a slow API",
-                )
-                wait = self.retry.delay(attempt)
-                status = type(exc).__name__
-            else:
-                if response.status_code == 200:
-                    return parse_page(response.content)
-                failure = error_from_response(response.status_code, response.content)
-                if response.status_code not in RETRY_STATUSES:
-                    raise failure
+                return self._attempt(params)
+            except _Transient as transient:
+                failure = transient.failure
+                if attempt >= self.retry.retries:
+                    if self.retry.retries:
+                        failure.message += f" (gave up after {attempt + 1} attempts)"
+                        failure.args = (failure.message,)
+                    raise failure from None
                 wait = self.retry.delay(
-                    attempt, retry_after_seconds(response.headers.get("Retry-After"))
+                    attempt, transient.retry_after, rate_limited=transient.rate_limited
                 )
-                status = f"HTTP {response.status_code}"
-            if attempt >= self.retry.retries:
-                if self.retry.retries:
-                    failure.message += f" (gave up after {attempt + 1} attempts)"
-                    failure.args = (failure.message,)
-                raise failure
-            attempt += 1
-            self._event(f"retry {attempt}/{self.retry.retries} after {status}: waiting {wait:.2f}s")
-            self._sleep(wait)
+                attempt += 1
+                self._event(
+                    f"retry {attempt}/{self.retry.retries} after {transient.label}: "
+                    f"waiting {wait:.2f}s"
+                )
+                self._sleep(wait)
+
+    def _attempt(self, params: list[tuple[str, str | int | float | bool | None]]) -> Page:
+        self.requests += 1
+        if self.debug:
+            request = self._http.build_request("GET", self.url, params=params)
+            shown = {
+                k: ("Bearer ***" if k.lower() == "authorization" else v)
+                for k, v in request.headers.items()
+            }
+            self._event(f"debug: GET {request.url} headers={shown}")
+        started = time.monotonic()
+        try:
+            response = self._http.get(self.url, params=params)
+        except httpx.TransportError as exc:
+            reason = str(exc) or type(exc).__name__
+            failure = ServerError(
+                f"cannot reach {urlsplit(self.url).netloc}: {reason}",
+                hint="check --api-url and your network; raise --timeout for a slow API",
+            )
+            raise _Transient(failure, type(exc).__name__) from None
+        if self.debug:
+            self._event(
+                f"debug: HTTP {response.status_code}, {len(response.content)} bytes "
+                f"in {time.monotonic() - started:.3f}s"
+            )
+        status = response.status_code
+        if status == 200:
+            try:
+                return parse_page(response.content)
+            except AuthError:
+                raise
+            except ServerError as malformed:
+                # A cut or garbled body is as transient as a 502: ask again.
+                raise _Transient(malformed, "a malformed response") from None
+        refused = error_from_response(status, response.content)
+        if status not in RETRY_STATUSES:
+            raise refused
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        raise _Transient(
+            refused, f"HTTP {status}", retry_after=retry_after, rate_limited=status == 429
+        )

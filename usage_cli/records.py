@@ -91,7 +91,8 @@ class Page(BaseModel):
 
 
 def _snippet(text: str, limit: int = 120) -> str:
-    flat = " ".join(text.split())
+    """A short, single-line, printable excerpt of a body we cannot use."""
+    flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
@@ -143,6 +144,12 @@ def error_from_response(status: int, body: bytes) -> AuthError | ApiError | Serv
         return AuthError(
             f"the API refused the token: {message}",
             hint="check CHATBOTKIT_API_TOKEN (or --token) and, if set, --run-as",
+        )
+    if status == 429:
+        # Still limited after every retry: a transient condition, not a rejection.
+        return ServerError(
+            f"the API is rate-limiting these requests: {message}",
+            hint="wait a minute and run again, or allow more --retries",
         )
     if 400 <= status < 500:
         return ApiError(f"the API rejected the request: {message}", status=status, code=code)

@@ -42,28 +42,67 @@ class SeenRequest:
         return next((v for k, v in self.params if k == name), None)
 
 
+FAULT_KINDS = ("drop", "html", "malformed", "500", "502", "503", "504", "429")
+HTML_502 = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
+
+
 @dataclass
 class Faults:
+    """Failures the sandbox injects, by chance (`rate_*`) or by schedule (`every`).
+
+    `every` maps a kind to N: every Nth request to the list gets that fault
+    (the first kind in FAULT_KINDS order wins when several fall due).
+    """
+
     latency: float = 0.0  # seconds per request
     rate_429: float = 0.0
     rate_5xx: float = 0.0
-    retry_after: float = 1.0
+    retry_after: float | None = 1.0  # None: a 429 without Retry-After, as the platform sends
+    every: dict[str, int] = field(default_factory=dict)
+    max_take: int | None = None  # silently serve at most this many items a page
+    loop_after: int | None = None  # from this many pages on, hand back the cursor it was given
     seed: int = 0
     _rng: random.Random = field(init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _count: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
+        for kind, period in self.every.items():
+            if kind not in FAULT_KINDS:
+                raise ValueError(f"unknown fault {kind!r}; known: {', '.join(FAULT_KINDS)}")
+            if period < 1:
+                raise ValueError(f"fault {kind!r} needs a period of at least 1")
 
-    def draw(self) -> int | None:
-        """The status of an injected failure for this request, if any."""
+    def draw(self) -> str | None:
+        """The fault for the next request, if any."""
         with self._lock:
+            self._count += 1
+            count = self._count
             roll = self._rng.random()
+        for kind in FAULT_KINDS:
+            period = self.every.get(kind)
+            if period and count % period == 0:
+                return kind
         if roll < self.rate_429:
-            return 429
+            return "429"
         if roll < self.rate_429 + self.rate_5xx:
-            return 503
+            return "503"
         return None
+
+
+def parse_fault(text: str) -> tuple[str, int]:
+    """`KIND=N` (for --fail-every)."""
+    kind, sep, period = text.partition("=")
+    if not sep or kind not in FAULT_KINDS or not period.isdigit() or int(period) < 1:
+        raise ValueError(
+            f"--fail-every {text!r} is not KIND=N with KIND one of {', '.join(FAULT_KINDS)}"
+        )
+    return kind, int(period)
 
 
 def _meta_matches(meta: dict[str, Any] | None, key: str, wanted: str) -> bool:
@@ -138,10 +177,10 @@ class Sandbox:
         self._encoded = [
             json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in self.records
         ]
-        self._desc = list(range(len(self.records)))
         self._position = {r["id"]: i for i, r in enumerate(self.records)}
         self.requests: list[SeenRequest] = []
         self._lock = threading.Lock()
+        self._pages = 0
         self._httpd = _HTTPServer((host, port), self)
         self._thread: threading.Thread | None = None
 
@@ -196,13 +235,8 @@ class Sandbox:
         if not authorized:
             return request._error(401, "Not authenticated", "NOT_AUTHENTICATED")
         injected = self.faults.draw()
-        if injected == 429:
-            retry_after = f"{self.faults.retry_after:g}"
-            return request._error(
-                429, "Too many requests", "LIMITS_REACHED", **{"Retry-After": retry_after}
-            )
         if injected is not None:
-            return request._error(injected, "Service unavailable", "GENERIC_ERROR")
+            return self._inject(request, injected)
         try:
             take = int(params.get("take", MAX_TAKE))
         except ValueError:
@@ -215,11 +249,45 @@ class Sandbox:
         cursor = params.get("cursor")
         if cursor and cursor not in self._position:
             return request._error(400, f"invalid cursor {cursor!r}", "BAD_REQUEST")
-        body = self._page(params, order, take, cursor)
+        served = min(take, self.faults.max_take or take)
+        with self._lock:
+            self._pages += 1
+            looping = self.faults.loop_after is not None and self._pages > self.faults.loop_after
+        body = self._page(params, order, served, cursor, repeat=cursor if looping else None)
         request._send(200, body)
         return 200
 
-    def _page(self, params: dict[str, str], order: str, take: int, cursor: str | None) -> bytes:
+    def _inject(self, request: _Handler, kind: str) -> int:
+        if kind == "drop":
+            # Close the connection without a word, as a crashed backend would.
+            request.close_connection = True
+            return 0
+        if kind == "html":
+            request.send_response(502)
+            request.send_header("Content-Type", "text/html")
+            request.send_header("Content-Length", str(len(HTML_502)))
+            request.end_headers()
+            request.wfile.write(HTML_502)
+            return 502
+        if kind == "malformed":
+            request._send(200, b'{"items":[{"id":"rec_cut","type":"OPENAI_GPT')
+            return 200
+        if kind == "429":
+            headers = {}
+            if self.faults.retry_after is not None:
+                headers["Retry-After"] = f"{self.faults.retry_after:g}"
+            return request._error(429, "Too many requests", "LIMITS_REACHED", **headers)
+        return request._error(int(kind), "Service unavailable", "GENERIC_ERROR")
+
+    def _page(
+        self,
+        params: dict[str, str],
+        order: str,
+        take: int,
+        cursor: str | None,
+        *,
+        repeat: str | None = None,
+    ) -> bytes:
         wanted = {
             name: set(params[name].split(",")) if name != "type" else {params[name]}
             for name in _FILTERS
@@ -250,5 +318,5 @@ class Sandbox:
         items = ",".join(self._encoded[i] for i in found)
         if not found:
             return b'{"items":[]}'
-        last = json.dumps(self.records[found[-1]]["id"])
+        last = json.dumps(repeat or self.records[found[-1]]["id"])
         return f'{{"items":[{items}],"cursor":{last}}}'.encode()

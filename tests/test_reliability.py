@@ -1,0 +1,227 @@
+"""A flaky API, a looping server, short pages, garbage bodies: finish or fail clearly."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from usage_cli.cli import run
+from usage_cli.client import RetryPolicy
+from usage_cli.sandbox import Sandbox
+from usage_cli.sandbox.server import Faults, parse_fault
+
+from .conftest import ANCHOR, subprocess_env, usage_command
+
+SECRET = "tok_LEAKCHECK_7f3a9c_never_print_me"
+
+
+def no_wait(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Record backoff waits instead of sleeping them."""
+    waits: list[float] = []
+    monkeypatch.setattr("usage_cli.client.time.sleep", waits.append)
+    return waits
+
+
+@pytest.fixture
+def faulty(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+    faults: Faults = request.param
+    with Sandbox(records=300, seed=5, token=SECRET, anchor=ANCHOR, faults=faults) as server:
+        yield server
+
+
+def invoke(capsys: pytest.CaptureFixture[str], server: Sandbox, *args: str) -> tuple[int, str, str]:
+    code = run(["--api-url", server.url, "--token", SECRET, *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_a_bad_day_export_has_every_record_exactly_once(tmp_path: Path) -> None:
+    """503 every 3rd, 429 every 7th, a dropped connection every 11th, HTML 502 every 13th."""
+    every = {"503": 3, "429": 7, "drop": 11, "html": 13}
+    faults = Faults(every=every, retry_after=0)
+    with Sandbox(records=2000, seed=9, token=SECRET, anchor=ANCHOR, faults=faults) as server:
+        target = tmp_path / "audit.jsonl"
+        env = subprocess_env(CHATBOTKIT_API_URL=server.url, CHATBOTKIT_API_TOKEN=SECRET)
+        done = subprocess.run(
+            [*usage_command(), "export", str(target), "-v"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        assert done.returncode == 0, done.stderr
+        ids = [json.loads(line)["id"] for line in target.read_text().splitlines()]
+        assert ids == [record["id"] for record in server.records]
+        assert len(set(ids)) == 2000
+        statuses = {seen.status for seen in server.requests}
+        assert {0, 429, 502, 503} <= statuses  # every kind of fault really happened
+        assert "retry 1/5 after RemoteProtocolError" in done.stderr
+        assert SECRET not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("faulty", [Faults(max_take=7)], indirect=True)
+def test_short_pages_lose_nothing(capsys: pytest.CaptureFixture[str], faulty: Sandbox) -> None:
+    code, out, _ = invoke(capsys, faulty, "list", "--all")
+    assert code == 0
+    assert [json.loads(line) for line in out.splitlines()] == faulty.records
+    assert len(faulty.requests) == -(-300 // 7) + 1
+
+
+@pytest.mark.parametrize("faulty", [Faults(loop_after=3)], indirect=True)
+def test_a_cursor_loop_ends_with_exit_5_in_bounded_time(
+    capsys: pytest.CaptureFixture[str], faulty: Sandbox
+) -> None:
+    started = time.monotonic()
+    code, out, err = invoke(capsys, faulty, "list", "--all", "--take", "10")
+    assert code == 5
+    assert time.monotonic() - started < 10
+    assert len(faulty.requests) == 4
+    assert "a second time" in err
+    assert len(out.splitlines()) == 40
+
+
+@pytest.mark.parametrize("faulty", [Faults(every={"malformed": 2})], indirect=True)
+def test_malformed_bodies_are_retried(
+    capsys: pytest.CaptureFixture[str], faulty: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    no_wait(monkeypatch)
+    code, out, err = invoke(capsys, faulty, "list", "--all", "-v")
+    assert code == 0
+    assert len(out.splitlines()) == 300
+    assert "after a malformed response" in err
+
+
+FAILING = [
+    (Faults(every={"malformed": 1}), "with a body that is not JSON", 5),
+    (Faults(every={"html": 1}), "HTTP 502: '<html> <head><title>502 Bad Gateway</title>", 5),
+    (Faults(every={"503": 1}), "Service unavailable (HTTP 503, GENERIC_ERROR)", 5),
+    (Faults(every={"drop": 1}), "cannot reach", 5),
+    (Faults(every={"429": 1}, retry_after=None), "Too many requests (HTTP 429, LIMITS_REACHED)", 5),
+]
+
+
+@pytest.mark.parametrize(
+    ("faulty", "message", "code"),
+    FAILING,
+    indirect=["faulty"],
+    ids=["malformed", "html", "503", "drop", "429"],
+)
+def test_persistent_failures_exit_5_with_one_clear_line(
+    capsys: pytest.CaptureFixture[str],
+    faulty: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    message: str,
+    code: int,
+) -> None:
+    waits = no_wait(monkeypatch)
+    status, out, err = invoke(capsys, faulty, "list", "--retries", "2")
+    assert status == code
+    assert out == ""
+    first = err.splitlines()[0]
+    assert first.startswith("error: ")
+    assert message in first
+    assert "gave up after 3 attempts" in first
+    assert "Traceback" not in err
+    assert len(waits) == 2
+    assert len(faulty.requests) == 3
+
+
+def test_429_without_retry_after_backs_off_on_the_rate_limit_scale() -> None:
+    policy = RetryPolicy()
+    assert max(policy.delay(4, rate_limited=True) for _ in range(200)) > policy.cap / 2
+    assert all(policy.delay(4, rate_limited=True) <= policy.rate_limit_cap for _ in range(200))
+    assert all(policy.delay(0) <= policy.base for _ in range(200))
+
+
+def test_debug_shows_requests_with_the_token_redacted(
+    capsys: pytest.CaptureFixture[str], sandbox: Sandbox
+) -> None:
+    code = run(
+        ["--api-url", sandbox.url, "--token", sandbox.token, "list", "--limit", "1", "--debug"]
+    )
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "debug: GET http://127.0.0.1" in err
+    assert "'authorization': 'Bearer ***'" in err
+    assert sandbox.token not in err
+
+
+def _leak_paths(server: Sandbox, tmp_path: Path) -> list[list[str]]:
+    return [
+        ["--api-url", server.url, "--token", SECRET + "x", "list"],  # 401
+        ["--api-url", server.url, "--token", SECRET, "list", "--cursor", "nope"],  # 400
+        ["--api-url", "http://127.0.0.1:9", "--token", SECRET, "--retries", "1", "list"],
+        ["--api-url", server.url, "--token", SECRET, "export", str(tmp_path / "a.csv")],
+        ["--api-url", server.url, "--token", SECRET, "export", str(tmp_path / "a.csv")],  # exists
+        ["--api-url", server.url, "--token", SECRET, "verify", str(tmp_path / "a.csv")],
+        ["--api-url", server.url, "--token", SECRET, "list", "--meta", "=bad"],
+        ["--api-url", "nonsense", "--token", SECRET, "list"],
+    ]
+
+
+@pytest.mark.parametrize("faulty", [Faults(every={"html": 5, "malformed": 7})], indirect=True)
+def test_the_token_appears_nowhere(
+    capsys: pytest.CaptureFixture[str],
+    faulty: Sandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    no_wait(monkeypatch)
+    for args in _leak_paths(faulty, tmp_path):
+        run([*args, "--debug", "-v"])
+        captured = capsys.readouterr()
+        assert SECRET not in captured.out + captured.err, args
+    for path in tmp_path.iterdir():
+        assert SECRET not in path.read_text(errors="replace"), path
+
+
+def test_the_token_stays_out_of_an_interrupted_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from usage_cli.client import Client
+
+    original = Client.fetch_page
+    calls: list[Any] = []
+
+    def interrupting(self: Client, *args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Client, "fetch_page", interrupting)
+    with Sandbox(records=500, token=SECRET, anchor=ANCHOR) as server:
+        code = run(
+            [
+                "--api-url",
+                server.url,
+                "--token",
+                SECRET,
+                "export",
+                str(tmp_path / "a.json"),
+                "--debug",
+            ]
+        )
+    captured = capsys.readouterr()
+    assert code == 130
+    assert SECRET not in captured.out + captured.err
+    checkpoint = tmp_path / ".a.json.checkpoint.json"
+    assert checkpoint.exists()
+    assert SECRET not in checkpoint.read_text()
+
+
+@pytest.mark.parametrize("text", ["drop=0", "nope=3", "503", "503=x", "429=-1"])
+def test_bad_fault_specs_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="KIND=N"):
+        parse_fault(text)
+
+
+def test_sandbox_refuses_a_bad_fault_option(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["sandbox", "--fail-every", "teapot=3"]) == 2
+    assert "KIND=N" in capsys.readouterr().err
