@@ -149,3 +149,12 @@ def test_connection_refused_is_retried_then_a_server_error() -> None:
     ):
         client.fetch_page(Query(), cursor=None, take=5)
     assert len(calls) == 3
+
+
+@pytest.mark.parametrize(
+    ("token", "run_as"), [("tok\u00e9", None), ("tok\nX", None), ("ok", "us\udcffer")]
+)
+def test_values_a_header_cannot_carry_are_input_errors(token: str, run_as: str | None) -> None:
+    with pytest.raises(InputError, match="HTTP header") as info:
+        Client(token=token, api_url="http://127.0.0.1:9", run_as=run_as)
+    assert token not in str(info.value)

@@ -120,6 +120,9 @@ def test_unset_filters_and_first_cursor_are_not_sent() -> None:
             "is after",
         ),
         ({"since": datetime(2026, 2, 1)}, "time zone"),
+        ({"bot_id": "bot\udcff"}, "not valid UTF-8"),
+        ({"meta": (("k", "\ud800"),)}, "not valid UTF-8"),
+        ({"cursor": "\udcff"}, "not valid UTF-8"),
     ],
 )
 def test_invalid_queries_are_refused(kwargs: dict[str, object], fragment: str) -> None:

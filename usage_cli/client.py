@@ -46,6 +46,10 @@ def list_url(api_url: str) -> str:
     return root + "/api/v1/usage/list"
 
 
+def _header_safe(value: str) -> bool:
+    return value.isascii() and value.isprintable()
+
+
 def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
     """`Retry-After` as seconds to wait: delta-seconds or an HTTP date."""
     if not value:
@@ -134,6 +138,11 @@ class Client:
             raise AuthError("no API token configured", hint=TOKEN_HINT)
         if timeout <= 0:
             raise InputError(f"--timeout must be more than 0 seconds, not {timeout}")
+        if not _header_safe(token):
+            # Never echo the token, not even a malformed one.
+            raise InputError("the API token has characters an HTTP header cannot carry")
+        if run_as and not _header_safe(run_as):
+            raise InputError(f"--run-as {run_as!r} has characters an HTTP header cannot carry")
         self.api_url = api_url
         self.run_as = run_as
         self.retry = retry or RetryPolicy()

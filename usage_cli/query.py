@@ -74,8 +74,10 @@ def parse_when(text: str, *, now: datetime | None = None, end_of_day: bool = Fal
     span = _SPAN.fullmatch(value)
     if span:
         amount, unit = int(span.group(1)), span.group(2).lower()
-        moment = (now or datetime.now(UTC)) - timedelta(**{_SPAN_UNITS[unit]: amount})
-        return moment
+        try:
+            return (now or datetime.now(UTC)) - timedelta(**{_SPAN_UNITS[unit]: amount})
+        except OverflowError:
+            raise InputError(f"{text!r} reaches back before the year 1") from None
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
             day = date.fromisoformat(value)
@@ -88,6 +90,14 @@ def parse_when(text: str, *, now: datetime | None = None, end_of_day: bool = Fal
             hint="use ISO 8601 (2026-01-31, 2026-01-31T12:00:00Z) or a span such as 30m, 12h, 7d",
         ) from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _require_utf8(value: str | None, flag: str) -> None:
+    # Undecodable bytes in argv arrive as lone surrogates, which no URL can carry.
+    try:
+        (value or "").encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(f"{flag} {value!r} is not valid UTF-8 text") from None
 
 
 def to_ms(moment: datetime) -> int:
@@ -120,6 +130,10 @@ class Query:
             value = getattr(self, attribute)
             if value is not None and not value.strip():
                 raise InputError(f"{flag_name(attribute)} must not be empty")
+            _require_utf8(value, flag_name(attribute))
+        _require_utf8(self.cursor, "--cursor")
+        for key, value in self.meta:
+            _require_utf8(f"{key}={value}", "--meta")
         try:
             object.__setattr__(self, "order", Order(self.order))
         except ValueError:

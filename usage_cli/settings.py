@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TextIO
 
 from usage_cli.errors import InputError
@@ -24,8 +24,7 @@ DEFAULT_RETRIES = 5
 DEFAULT_TIMEOUT = 30.0
 
 
-def _first(env: Mapping[str, str], names: tuple[str, ...]) -> str | None:
-    return next((env[name] for name in names if env.get(name)), None)
+ENVIRONMENT = {"token": TOKEN_ENV, "api_url": API_URL_ENV, "run_as": RUN_AS_ENV}
 
 
 @dataclass(frozen=True)
@@ -38,13 +37,16 @@ class Settings:
     verbose: int = 0
     debug: bool = False
     quiet: bool = False
+    profile: str | None = None
+    sources: Mapping[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         # Keep the token out of any traceback or debug print of the settings.
         shown = "***" if self.token else None
         return (
             f"Settings(token={shown!r}, api_url={self.api_url!r}, run_as={self.run_as!r}, "
-            f"timeout={self.timeout}, retries={self.retries})"
+            f"timeout={self.timeout}, retries={self.retries}, profile={self.profile!r})"
         )
 
 
@@ -54,6 +56,7 @@ def resolve(
     token_stdin: bool = False,
     api_url: str | None = None,
     run_as: str | None = None,
+    profile: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     retries: int = DEFAULT_RETRIES,
     verbose: int = 0,
@@ -62,7 +65,9 @@ def resolve(
     env: Mapping[str, str] | None = None,
     stdin: TextIO | None = None,
 ) -> Settings:
-    """Flags first, then the environment, then defaults."""
+    """Flags first, then the environment, then the profile, then defaults."""
+    from usage_cli import config
+
     env = os.environ if env is None else env
     if timeout <= 0:
         raise InputError(f"--timeout must be more than 0 seconds, not {timeout:g}")
@@ -76,13 +81,51 @@ def resolve(
         token = stdin.readline().strip()
         if not token:
             raise InputError("--token-stdin: standard input held no token")
+    chosen: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    flags = {
+        "token": (token, "--token-stdin" if token_stdin else "--token"),
+        "api_url": (api_url, "--api-url"),
+        "run_as": (run_as, "--run-as"),
+    }
+    for key, (value, flag) in flags.items():
+        if value:
+            chosen[key], sources[key] = value, flag
+            continue
+        name = next((name for name in ENVIRONMENT[key] if env.get(name)), None)
+        if name:
+            chosen[key], sources[key] = env[name], f"environment {name}"
+    profile_name = profile or env.get(config.PROFILE_ENV) or None
+    warnings: list[str] = []
+    if profile_name is not None or len(chosen) < len(flags):
+        path = config.config_path(env)
+        profiles = config.load(path)
+        name = config.check_profile_name(profile_name or config.DEFAULT_PROFILE)
+        if profile_name is not None and name not in profiles:
+            raise InputError(
+                f"no profile {name!r} in {str(path)!r}", hint="see `usage config list`"
+            )
+        found = profiles.get(name, {})
+        unsafe = config.exposure(path) if "token" in found else None
+        for key, value in found.items():
+            if key in chosen:
+                continue
+            if key == "token" and unsafe:
+                raise InputError(f"{unsafe}; not using it", hint=f"chmod 600 {path}")
+            chosen[key], sources[key] = value, f"profile {name!r} ({path})"
+        if unsafe:
+            warnings.append(f"{unsafe}; run: chmod 600 {path}")
+        profile = name if name in profiles else None
     return Settings(
-        token=token or _first(env, TOKEN_ENV),
-        api_url=api_url or _first(env, API_URL_ENV) or DEFAULT_API_URL,
-        run_as=run_as or _first(env, RUN_AS_ENV),
+        token=chosen.get("token"),
+        api_url=chosen.get("api_url", DEFAULT_API_URL),
+        run_as=chosen.get("run_as"),
         timeout=timeout,
         retries=retries,
         verbose=verbose,
         debug=debug,
         quiet=quiet,
+        profile=profile,
+        sources=sources,
+        warnings=tuple(warnings),
     )

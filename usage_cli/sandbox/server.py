@@ -28,9 +28,13 @@ PATHS = frozenset({"/api/v1/usage/list", "/v1/usage/list"})
 _FILTERS = ("type", *RELATIONS)
 
 
-@dataclass(frozen=True)
+@dataclass
 class SeenRequest:
-    """What the sandbox received, for tests to assert on (never the token)."""
+    """What the sandbox received, for tests to assert on (never the token).
+
+    It is logged before the answer goes out, so a client that has its answer
+    always finds its request in the log.
+    """
 
     path: str
     params: tuple[tuple[str, str], ...]
@@ -128,6 +132,13 @@ class _Handler(BaseHTTPRequestHandler):
             stream.write(f"sandbox: {self.address_string()} {format % args}\n")
             stream.flush()
 
+    seen: SeenRequest | None = None
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        if self.seen is not None:
+            self.seen.status = code
+        super().send_response(code, message)
+
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -218,12 +229,12 @@ class Sandbox:
         parts = urlsplit(request.path)
         params = tuple(parse_qsl(parts.query, keep_blank_values=True))
         authorized = request.headers.get("Authorization") == f"Bearer {self.token}"
-        status = self._respond(request, parts.path, dict(params), authorized)
-        seen = SeenRequest(
-            parts.path, params, request.headers.get("X-RunAs-User-Id"), authorized, status
+        request.seen = SeenRequest(
+            parts.path, params, request.headers.get("X-RunAs-User-Id"), authorized
         )
         with self._lock:
-            self.requests.append(seen)
+            self.requests.append(request.seen)
+        self._respond(request, parts.path, dict(params), authorized)
 
     def _respond(
         self, request: _Handler, path: str, params: dict[str, str], authorized: bool

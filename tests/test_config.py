@@ -1,0 +1,188 @@
+"""Profiles: `usage config set|show|list`, precedence, and file permissions."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from usage_cli.cli import run
+from usage_cli.config import load, mask, render
+from usage_cli.sandbox import Sandbox
+
+from .conftest import TOKEN, subprocess_env, usage_command
+
+
+@pytest.fixture
+def config_file() -> Path:
+    return Path(os.environ["USAGE_CONFIG"])
+
+
+def set_value(monkeypatch: pytest.MonkeyPatch, *args: str, stdin: str = "") -> int:
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    return run(["config", "set", *args])
+
+
+def test_set_token_from_stdin_writes_a_private_file(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], config_file: Path
+) -> None:
+    assert set_value(monkeypatch, "token", stdin=TOKEN + "\n") == 0
+    err = capsys.readouterr().err
+    assert TOKEN not in err
+    assert mask(TOKEN) in err
+    assert stat.S_IMODE(config_file.stat().st_mode) == 0o600
+    assert load(config_file) == {"default": {"token": TOKEN}}
+
+
+def test_a_new_config_directory_is_private(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    nested = tmp_path / "fresh" / "usage" / "config.toml"
+    monkeypatch.setenv("USAGE_CONFIG", str(nested))
+    assert set_value(monkeypatch, "run_as", "u1") == 0
+    assert stat.S_IMODE(nested.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(nested.stat().st_mode) == 0o600
+
+
+def test_a_token_in_argv_is_accepted_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], config_file: Path
+) -> None:
+    monkeypatch.setattr("sys.argv", ["usage", "config", "set", "token", TOKEN])
+    assert set_value(monkeypatch, "token", TOKEN) == 0
+    err = capsys.readouterr().err
+    assert "shows in `ps`" in err
+    assert TOKEN not in err
+
+
+def test_list_reads_token_and_api_url_from_the_profile(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], server: Sandbox
+) -> None:
+    assert set_value(monkeypatch, "token", stdin=TOKEN) == 0
+    assert set_value(monkeypatch, "api-url", server.url) == 0
+    assert set_value(monkeypatch, "run_as", "user_7") == 0
+    capsys.readouterr()
+    assert run(["list", "--limit", "2"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+    assert server.requests[0].authorized
+    assert server.requests[0].run_as == "user_7"
+
+
+def test_flags_and_environment_beat_the_profile(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], server: Sandbox
+) -> None:
+    assert set_value(monkeypatch, "token", stdin="profile-token-wrong") == 0
+    assert set_value(monkeypatch, "api_url", "http://127.0.0.1:9") == 0
+    monkeypatch.setenv("CHATBOTKIT_API_TOKEN", TOKEN)
+    assert run(["list", "--limit", "1", "--api-url", server.url]) == 0
+    assert server.requests[0].authorized
+    capsys.readouterr()
+    assert run(["config", "show", "--api-url", server.url]) == 0
+    out = capsys.readouterr().out
+    assert "# environment CHATBOTKIT_API_TOKEN" in out
+    assert "# --api-url" in out
+    assert TOKEN not in out
+    assert mask(TOKEN) in out
+
+
+def test_named_profiles_by_flag_and_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], server: Sandbox
+) -> None:
+    assert set_value(monkeypatch, "api_url", server.url, "--profile", "local") == 0
+    assert set_value(monkeypatch, "token", "--profile", "local", stdin=TOKEN) == 0
+    assert run(["--profile", "local", "list", "--limit", "1", "-q"]) == 0
+    monkeypatch.setenv("USAGE_PROFILE", "local")
+    assert run(["list", "--limit", "1", "-q"]) == 0
+    assert len(server.requests) == 2
+    capsys.readouterr()
+    assert run(["config", "list"]) == 0
+    assert capsys.readouterr().out == "local\ttoken, api_url\n"
+
+
+def test_a_missing_profile_is_bad_input(
+    capsys: pytest.CaptureFixture[str], server: Sandbox
+) -> None:
+    assert run(["list", "--profile", "nope", "--token", TOKEN, "--api-url", server.url]) == 2
+    assert "no profile 'nope'" in capsys.readouterr().err
+    assert server.requests == []
+
+
+def test_a_world_readable_token_is_refused_then_only_flagged(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    config_file: Path,
+    server: Sandbox,
+) -> None:
+    assert set_value(monkeypatch, "token", stdin=TOKEN) == 0
+    assert set_value(monkeypatch, "api_url", server.url) == 0
+    config_file.chmod(0o644)
+    capsys.readouterr()
+    assert run(["list"]) == 2
+    err = capsys.readouterr().err
+    assert "permissions 0644" in err
+    assert f"chmod 600 {config_file}" in err
+    assert server.requests == []
+    monkeypatch.setenv("CHATBOTKIT_API_TOKEN", TOKEN)
+    assert run(["list", "--limit", "1"]) == 0
+    assert "warning: permissions 0644" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["nonsense", "x"], "unknown setting"),
+        (["api_url", "not-a-url"], "not an http"),
+        (["token", "--profile", "bad name"], "profile name"),
+        (["run_as"], "no value given"),
+    ],
+)
+def test_bad_config_input(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    config_file: Path,
+    args: list[str],
+    fragment: str,
+) -> None:
+    assert set_value(monkeypatch, *args) == 2
+    assert fragment in capsys.readouterr().err
+    assert not config_file.exists()
+
+
+def test_a_broken_config_file_is_reported(
+    capsys: pytest.CaptureFixture[str], config_file: Path
+) -> None:
+    config_file.write_text("[profiles.default\ntoken = ")
+    config_file.chmod(0o600)
+    assert run(["list"]) == 2
+    assert "cannot read the config file" in capsys.readouterr().err
+
+
+def test_values_round_trip_through_toml(config_file: Path) -> None:
+    from usage_cli.config import save
+
+    awkward = {"default": {"token": 'a"b\\c\nd', "run_as": "ünï ☃", "api_url": "http://x/#[]"}}
+    save(config_file, awkward)
+    assert load(config_file) == awkward
+    assert render(awkward).count("[profiles.default]") == 1
+
+
+def test_mask_never_shows_a_short_token() -> None:
+    assert mask("short") == "********"
+    assert mask("tok_0123456789abcdef").endswith("cdef")
+    assert "0123" not in mask("tok_0123456789abcdef")
+
+
+def test_token_stdin_through_the_installed_command(server: Sandbox) -> None:
+    env = subprocess_env(CHATBOTKIT_API_URL=server.url)
+    done = subprocess.run(
+        [*usage_command(), "list", "--limit", "3", "--token-stdin"],
+        input=TOKEN + "\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 3
+    assert TOKEN not in done.stderr

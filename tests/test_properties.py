@@ -1,0 +1,140 @@
+"""Property-based: whatever the user types, it is parsed or refused cleanly (exit 2)."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from usage_cli.cli import run
+from usage_cli.columns import CSV_COLUMNS, parse_columns
+from usage_cli.errors import InputError
+from usage_cli.query import parse_meta, parse_when
+from usage_cli.sandbox import Sandbox
+
+from .conftest import TOKEN
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+keys = st.text(min_size=1).filter(lambda k: k.strip() and "=" not in k and not set("[]") & set(k))
+
+
+@given(key=keys, value=st.text())
+def test_any_key_value_pair_round_trips(key: str, value: str) -> None:
+    assert parse_meta([f"{key}={value}"]) == ((key, value),)
+
+
+@given(st.text())
+@example("=")
+@example("a")
+@example("[x]=1")
+def test_meta_words_parse_or_raise_input_error(word: str) -> None:
+    try:
+        pairs = parse_meta([word])
+    except InputError:
+        return
+    key, value = pairs[0]
+    assert f"{key}={value}" == word
+
+
+@given(st.text())
+@example("7d")
+@example("2026-02-29")
+@example("9999999999d")
+def test_times_parse_to_aware_utc_or_raise_input_error(text: str) -> None:
+    try:
+        moment = parse_when(text, now=NOW)
+    except InputError:
+        return
+    assert moment.tzinfo is not None
+    assert moment.utcoffset() == UTC.utcoffset(None)
+
+
+@given(st.integers(min_value=0, max_value=10**6), st.sampled_from("smhdw"))
+def test_spans_are_never_in_the_future(amount: int, unit: str) -> None:
+    try:
+        moment = parse_when(f"{amount}{unit}", now=NOW)
+    except InputError:
+        return  # too far back for a datetime: refused, not crashed
+    assert moment <= NOW
+
+
+@given(st.text(alphabet=string.ascii_letters + string.digits + ",._ -", max_size=60))
+@example("id,meta.reason")
+@example("meta.")
+def test_columns_parse_to_known_names_or_raise_input_error(text: str) -> None:
+    try:
+        names = parse_columns(text)
+    except InputError:
+        return
+    assert all(
+        name in CSV_COLUMNS or (name.startswith("meta.") and len(name) > 5) for name in names
+    )
+
+
+CLI_SETTINGS = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@pytest.fixture(scope="module")
+def quiet_sandbox() -> Iterator[Sandbox]:
+    with Sandbox(records=5, token=TOKEN) as server:
+        yield server
+
+
+def _run_list(server: Sandbox, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    server.requests.clear()
+    code = run(["--api-url", server.url, "--token", TOKEN, "list", "-q", *args])
+    return code, capsys.readouterr().err
+
+
+@CLI_SETTINGS
+@given(
+    st.integers(max_value=0)
+    | st.text(alphabet=string.ascii_letters + "-.", min_size=1).filter(
+        lambda t: not t.lstrip("-").isdigit()
+    )
+)
+def test_bad_take_exits_2_before_any_request(
+    quiet_sandbox: Sandbox, capsys: pytest.CaptureFixture[str], take: int | str
+) -> None:
+    code, err = _run_list(quiet_sandbox, capsys, f"--take={take}")
+    assert code == 2
+    assert err.startswith("error: ")
+    assert len(err.strip().splitlines()) <= 2
+    assert quiet_sandbox.requests == []
+
+
+@CLI_SETTINGS
+@given(st.text(max_size=30))
+def test_any_meta_word_is_sent_or_refused_before_a_request(
+    quiet_sandbox: Sandbox, capsys: pytest.CaptureFixture[str], word: str
+) -> None:
+    if "\x00" in word:
+        return  # cannot be passed in argv at all
+    code, err = _run_list(quiet_sandbox, capsys, f"--meta={word}")
+    if code == 2:
+        assert err.startswith("error: ")
+        assert quiet_sandbox.requests == []
+    else:
+        assert code == 0, err
+        key, _, value = word.partition("=")
+        assert quiet_sandbox.requests[0].param(f"meta[{key}]") == value
+
+
+@CLI_SETTINGS
+@given(st.text(max_size=25))
+def test_any_since_is_used_or_refused_before_a_request(
+    quiet_sandbox: Sandbox, capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    if "\x00" in text:
+        return
+    code, err = _run_list(quiet_sandbox, capsys, f"--since={text}")
+    assert code in (0, 2), err
+    if code == 2:
+        assert err.startswith("error: --since")
+        assert quiet_sandbox.requests == []
