@@ -217,3 +217,15 @@ def test_retries_reported_with_verbose() -> None:
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 30
     assert "retry 1/30 after HTTP 429" in result.stderr
+
+
+def test_demo_summary_totals_match_the_demo_listing() -> None:
+    listed = usage("list", "--demo", "--all", "-o", "jsonl")
+    records = [json.loads(line) for line in listed.stdout.splitlines()]
+    summary = json.loads(usage("summary", "--demo", "--by", "type", "-o", "json").stdout)
+    assert summary["total"]["records"] == len(records) == 1000
+    assert summary["total"]["count"] == sum(r["count"] for r in records)
+    per_type: dict[str, int] = {}
+    for record in records:
+        per_type[record["type"]] = per_type.get(record["type"], 0) + record["count"]
+    assert {g["key"]["type"]: g["count"] for g in summary["groups"]} == per_type

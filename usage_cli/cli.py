@@ -604,6 +604,94 @@ def _progress(settings: Settings, path: Any) -> Iterator[_Progress]:
         progress.stop()
 
 
+SUMMARY_EPILOG = """\
+[bold]Examples[/bold]
+
+  usage summary --demo --by type
+
+  usage summary --by bot --by day --since 7d --top 10
+
+  usage summary --by meta.reason -o csv > reasons.csv
+"""
+
+
+class SummaryFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+@_command("summary", epilog=SUMMARY_EPILOG + GLOBAL_NOTE)
+def summary_command(
+    ctx: typer.Context,
+    by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--by",
+            metavar="DIMENSION",
+            help="Group by type, bot, conversation, task, contact, blueprint, dataset, "
+            "skillset, ability, message, hour, day, week, month (UTC) or meta.KEY; "
+            "repeatable \\[default: type].",
+            rich_help_panel=OUTPUT_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+    top: Annotated[
+        int | None,
+        typer.Option(
+            help="Show the N largest groups and fold the rest into one '(other)' row.",
+            rich_help_panel=OUTPUT_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+    type_: TypeOpt = None,
+    conversation_id: ConversationOpt = None,
+    message_id: MessageOpt = None,
+    task_id: TaskOpt = None,
+    contact_id: ContactOpt = None,
+    blueprint_id: BlueprintOpt = None,
+    bot_id: BotOpt = None,
+    dataset_id: DatasetOpt = None,
+    skillset_id: SkillsetOpt = None,
+    ability_id: AbilityOpt = None,
+    meta: MetaOpt = None,
+    order: OrderOpt = Order.desc,
+    take: TakeOpt = DEFAULT_TAKE,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    output_format: Annotated[
+        SummaryFormat | None,
+        typer.Option(
+            "--format",
+            "-o",
+            help="table, json or csv \\[default: table on a terminal, json otherwise].",
+            rich_help_panel=OUTPUT_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+    demo: DemoOpt = False,
+) -> None:
+    """Who used what: records and total count per group, largest first, with a grand total."""
+    from usage_cli.pages import iter_records
+    from usage_cli.summary import Summary, parse_by, write_csv, write_json
+
+    query = _query(locals() | {"cursor": None})
+    dimensions = parse_by(by)
+    if top is not None and top < 1:
+        raise InputError(f"--top must be at least 1, not {top}")
+    fmt = output_format.value if output_format else ("table" if sys.stdout.isatty() else "json")
+    settings = _settings(ctx)
+    with _client(settings, demo=demo) as client:
+        summary = Summary(dimensions).add_all(iter_records(client, query))
+    if fmt == "table":
+        from usage_cli.formats.table import render_summary
+
+        render_summary(summary, sys.stdout, top)
+        return
+    with _data_stream() as out:
+        (write_json if fmt == "json" else write_csv)(summary, out, top)
+
+
 VERIFY_EPILOG = """\
 [bold]Examples[/bold]
 

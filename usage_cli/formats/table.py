@@ -51,3 +51,47 @@ class TableWriter:
     def close(self) -> None:
         if self.rows:
             self._console.print(self._table)
+
+
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+def bar(value: int, largest: int, width: int = 24) -> str:
+    """A proportional bar in eighth-of-a-cell steps."""
+    if largest <= 0 or value <= 0:
+        return ""
+    eighths = max(1, round(value / largest * width * 8))
+    full, rest = divmod(eighths, 8)
+    return "█" * full + (_EIGHTHS[rest] if rest else "")
+
+
+def render_summary(summary: Any, stream: TextIO, top: int | None = None) -> None:
+    """The summary as a rich table: groups, bars, and the grand total as a footer."""
+    from usage_cli.summary import NONE
+
+    groups = summary.groups(top)
+    tty = hasattr(stream, "isatty") and stream.isatty()
+    console = Console(file=stream, highlight=False, width=None if tty else 100_000)
+    table = Table(show_footer=True, header_style="bold", footer_style="bold")
+    for index, dimension in enumerate(summary.by):
+        table.add_column(dimension, footer="total" if index == 0 else "")
+    total = summary.total
+    table.add_column("records", justify="right", footer=f"{total.records:,}")
+    table.add_column("count", justify="right", footer=f"{total.count:,}")
+    table.add_column("share", footer="", no_wrap=True, overflow="crop")
+    table.add_column("first (UTC)", footer=_cell(total.first, "createdAt"))
+    table.add_column("last (UTC)", footer=_cell(total.last, "createdAt"))
+    largest = max((group.count for group in groups), default=0)
+    from rich.text import Text
+
+    for group in groups:
+        share = group.count / total.count * 100 if total.count else 0.0
+        table.add_row(
+            *(Text(part if part is not None else NONE) for part in group.key),
+            f"{group.records:,}",
+            f"{group.count:,}",
+            Text(f"{share:5.1f}% {bar(group.count, largest, 20)}", style="cyan"),
+            _cell(group.first, "createdAt"),
+            _cell(group.last, "createdAt"),
+        )
+    console.print(table)

@@ -1,0 +1,145 @@
+"""`usage summary` against the sandbox's own data."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from usage_cli.errors import InputError
+from usage_cli.formats.table import bar
+from usage_cli.sandbox import Sandbox
+from usage_cli.summary import parse_by
+
+
+def expected_groups(records: list[dict[str, Any]], key: Any) -> dict[Any, tuple[int, int]]:
+    groups: dict[Any, list[int]] = defaultdict(lambda: [0, 0])
+    for record in records:
+        group = groups[key(record)]
+        group[0] += 1
+        group[1] += record["count"]
+    return {k: (v[0], v[1]) for k, v in groups.items()}
+
+
+def test_by_type_matches_the_records(cli: Any, server: Sandbox) -> None:
+    result = cli("summary", "-o", "json")
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    got = {g["key"]["type"]: (g["records"], g["count"]) for g in data["groups"]}
+    assert got == expected_groups(server.records, lambda r: r["type"])
+    counts = [g["count"] for g in data["groups"]]
+    assert counts == sorted(counts, reverse=True)
+    assert data["total"]["records"] == len(server.records)
+    assert data["total"]["count"] == sum(r["count"] for r in server.records)
+    first = min(r["createdAt"] for r in server.records)
+    assert data["total"]["firstCreatedAt"] == datetime.fromtimestamp(first / 1000, UTC).isoformat(
+        timespec="milliseconds"
+    ).replace("+00:00", "Z")
+
+
+def test_by_bot_and_day_with_filters(cli: Any, server: Sandbox) -> None:
+    result = cli(
+        "summary", "--by", "bot", "--by", "day", "--type", "OPENAI_GPT_4O_TOKEN", "-o", "json"
+    )
+    data = json.loads(result.out)
+    records = [r for r in server.records if r["type"] == "OPENAI_GPT_4O_TOKEN"]
+
+    def key(r: dict[str, Any]) -> tuple[Any, str]:
+        return (r["botId"], datetime.fromtimestamp(r["createdAt"] / 1000, UTC).strftime("%Y-%m-%d"))
+
+    got = {(g["key"]["bot"], g["key"]["day"]): (g["records"], g["count"]) for g in data["groups"]}
+    assert got == expected_groups(records, key)
+    assert server.requests[0].param("type") == "OPENAI_GPT_4O_TOKEN"
+
+
+@pytest.mark.parametrize("unit", ["hour", "week", "month"])
+def test_time_buckets(cli: Any, server: Sandbox, unit: str) -> None:
+    data = json.loads(cli("summary", "--by", unit, "-o", "json").out)
+
+    def key(r: dict[str, Any]) -> str:
+        moment = datetime.fromtimestamp(r["createdAt"] / 1000, UTC)
+        if unit == "hour":
+            return moment.strftime("%Y-%m-%dT%H:00Z")
+        if unit == "week":
+            return (moment - timedelta(days=moment.weekday())).strftime("%Y-%m-%d")
+        return moment.strftime("%Y-%m")
+
+    got = {g["key"][unit]: (g["records"], g["count"]) for g in data["groups"]}
+    assert got == expected_groups(server.records, key)
+
+
+def test_by_meta_key_includes_records_without_it(cli: Any, server: Sandbox) -> None:
+    data = json.loads(cli("summary", "--by", "meta.reason", "-o", "json").out)
+    got = {g["key"]["meta.reason"]: (g["records"], g["count"]) for g in data["groups"]}
+    assert got == expected_groups(server.records, lambda r: (r["meta"] or {}).get("reason"))
+    assert None in got
+
+
+def test_top_folds_the_rest_into_other(cli: Any, server: Sandbox) -> None:
+    full = json.loads(cli("summary", "--by", "bot", "-o", "json").out)
+    top = json.loads(cli("summary", "--by", "bot", "--top", "2", "-o", "json").out)
+    assert top["groups"][:2] == full["groups"][:2]
+    other = top["groups"][2]
+    assert other["key"] == {"bot": "(other)"}
+    assert other["records"] == sum(g["records"] for g in full["groups"][2:])
+    assert other["count"] == sum(g["count"] for g in full["groups"][2:])
+    assert len(top["groups"]) == 3
+
+
+def test_csv_rows_sum_to_the_records(cli: Any, server: Sandbox) -> None:
+    result = cli("summary", "--by", "type", "--by", "bot", "-o", "csv")
+    rows = list(csv.DictReader(io.StringIO(result.out, newline="")))
+    assert list(rows[0]) == ["type", "bot", "records", "count", "firstCreatedAt", "lastCreatedAt"]
+    assert sum(int(row["records"]) for row in rows) == len(server.records)
+    assert sum(int(row["count"]) for row in rows) == sum(r["count"] for r in server.records)
+
+
+def test_table_has_bars_and_a_total(cli: Any, server: Sandbox) -> None:
+    result = cli("summary", "-o", "table")
+    assert "█" in result.out
+    assert "total" in result.out
+    assert f"{sum(r['count'] for r in server.records):,}" in result.out
+
+
+def test_since_window_applies(cli: Any, server: Sandbox) -> None:
+    data = json.loads(cli("summary", "--since", "2026-01-25", "-o", "json").out)
+    low = int(datetime(2026, 1, 25, tzinfo=UTC).timestamp() * 1000)
+    assert data["total"]["records"] == sum(1 for r in server.records if r["createdAt"] >= low)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--by", "bots"], "did you mean 'bot'"),
+        (["--by", "meta."], "cannot group by"),
+        (["--by", "day", "--by", "day"], "twice"),
+        (["--top", "0"], "--top"),
+        (["-o", "jsonl"], "--format"),
+        (["--meta", "nokey"], "KEY=VALUE"),
+    ],
+)
+def test_bad_summary_input_exits_2_before_any_request(
+    cli: Any, server: Sandbox, args: list[str], fragment: str
+) -> None:
+    result = cli("summary", *args)
+    assert result.code == 2
+    assert fragment in result.err.splitlines()[0]
+    assert server.requests == []
+
+
+def test_parse_by_defaults_to_type() -> None:
+    assert parse_by(None) == ("type",)
+    with pytest.raises(InputError):
+        parse_by(["nope"])
+
+
+def test_bar_is_proportional() -> None:
+    assert bar(10, 10, 8) == "█" * 8
+    assert bar(5, 10, 8) == "█" * 4
+    assert bar(1, 1000, 8) == "▏"
+    assert bar(0, 10) == ""

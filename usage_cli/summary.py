@@ -1,0 +1,194 @@
+"""`usage summary`: who used what, aggregated while the records stream past.
+
+Memory grows with the number of groups, never with the number of records.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from usage_cli.columns import compact_json, iso_ms
+from usage_cli.errors import InputError
+from usage_cli.records import UsageRecord
+
+RELATIONS_BY = {
+    "bot": "bot_id",
+    "conversation": "conversation_id",
+    "task": "task_id",
+    "contact": "contact_id",
+    "blueprint": "blueprint_id",
+    "dataset": "dataset_id",
+    "skillset": "skillset_id",
+    "ability": "ability_id",
+    "message": "message_id",
+}
+BUCKETS = ("hour", "day", "week", "month")
+DIMENSIONS = ("type", *RELATIONS_BY, *BUCKETS)
+OTHER = "(other)"
+NONE = "(none)"
+
+
+def _bucket(unit: str) -> Callable[[UsageRecord], str]:
+    def key(record: UsageRecord) -> str:
+        moment = datetime.fromtimestamp(record.created_at / 1000, UTC)
+        if unit == "hour":
+            return moment.strftime("%Y-%m-%dT%H:00Z")
+        if unit == "day":
+            return moment.strftime("%Y-%m-%d")
+        if unit == "week":
+            # The ISO week's Monday: sorts as text and reads as a date.
+            return (moment - timedelta(days=moment.weekday())).strftime("%Y-%m-%d")
+        return moment.strftime("%Y-%m")
+
+    return key
+
+
+def _relation(attribute: str) -> Callable[[UsageRecord], str | None]:
+    def key(record: UsageRecord) -> str | None:
+        value: str | None = getattr(record, attribute)
+        return value
+
+    return key
+
+
+def _meta(name: str) -> Callable[[UsageRecord], str | None]:
+    def key(record: UsageRecord) -> str | None:
+        value = (record.meta or {}).get(name)
+        if value is None:
+            return None
+        return value if isinstance(value, str) else compact_json(value)
+
+    return key
+
+
+def key_function(dimension: str) -> Callable[[UsageRecord], str | None]:
+    if dimension == "type":
+        return lambda record: record.type
+    if dimension in RELATIONS_BY:
+        return _relation(RELATIONS_BY[dimension])
+    if dimension in BUCKETS:
+        return _bucket(dimension)
+    return _meta(dimension[len("meta.") :])
+
+
+def parse_by(values: Sequence[str] | None) -> tuple[str, ...]:
+    """`--by` values, checked; `type` when none is given."""
+    chosen = tuple(value.strip() for value in values or ("type",))
+    for value in chosen:
+        if value.startswith("meta.") and len(value) > len("meta."):
+            continue
+        if value not in DIMENSIONS:
+            close = difflib.get_close_matches(value, DIMENSIONS, n=1)
+            raise InputError(
+                f"--by: cannot group by {value!r}"
+                + (f" (did you mean {close[0]!r}?)" if close else ""),
+                hint="group by " + ", ".join(DIMENSIONS) + ", or meta.KEY",
+            )
+    if len(set(chosen)) != len(chosen):
+        raise InputError("--by: the same grouping is given twice")
+    return chosen
+
+
+@dataclass
+class Group:
+    key: tuple[str | None, ...]
+    records: int = 0
+    count: int = 0
+    first: int | None = None
+    last: int | None = None
+
+    def add(self, record: UsageRecord) -> None:
+        self.records += 1
+        self.count += record.count
+        created = record.created_at
+        self.first = created if self.first is None else min(self.first, created)
+        self.last = created if self.last is None else max(self.last, created)
+
+    def absorb(self, other: Group) -> None:
+        self.records += other.records
+        self.count += other.count
+        for moment in (other.first, other.last):
+            if moment is not None:
+                self.first = moment if self.first is None else min(self.first, moment)
+                self.last = moment if self.last is None else max(self.last, moment)
+
+    def to_dict(self, by: Sequence[str]) -> dict[str, Any]:
+        return {
+            "key": dict(zip(by, self.key, strict=True)),
+            "records": self.records,
+            "count": self.count,
+            "firstCreatedAt": None if self.first is None else iso_ms(self.first),
+            "lastCreatedAt": None if self.last is None else iso_ms(self.last),
+        }
+
+
+class Summary:
+    """Groups of records by the `--by` dimensions, with a grand total."""
+
+    def __init__(self, by: Sequence[str]) -> None:
+        self.by = tuple(by)
+        self._keys = [key_function(dimension) for dimension in self.by]
+        self._groups: dict[tuple[str | None, ...], Group] = {}
+        self.total = Group(key=tuple("(total)" for _ in self.by))
+
+    def add(self, record: UsageRecord) -> None:
+        key = tuple(function(record) for function in self._keys)
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = Group(key)
+        group.add(record)
+        self.total.add(record)
+
+    def add_all(self, records: Iterable[UsageRecord]) -> Summary:
+        for record in records:
+            self.add(record)
+        return self
+
+    def groups(self, top: int | None = None) -> list[Group]:
+        """Largest total `count` first (then most records, then key); `top` folds the rest."""
+        ordered = sorted(
+            self._groups.values(),
+            key=lambda g: (-g.count, -g.records, tuple(part or "" for part in g.key)),
+        )
+        if top is None or len(ordered) <= top:
+            return ordered
+        other = Group(key=tuple(OTHER for _ in self.by))
+        for group in ordered[top:]:
+            other.absorb(group)
+        return [*ordered[:top], other]
+
+    def to_dict(self, top: int | None = None) -> dict[str, Any]:
+        return {
+            "by": list(self.by),
+            "groups": [group.to_dict(self.by) for group in self.groups(top)],
+            "total": {k: v for k, v in self.total.to_dict(self.by).items() if k != "key"},
+        }
+
+
+def write_json(summary: Summary, stream: Any, top: int | None = None) -> None:
+    import json
+
+    stream.write(json.dumps(summary.to_dict(top), ensure_ascii=False, indent=2) + "\n")
+
+
+def write_csv(summary: Summary, stream: Any, top: int | None = None) -> None:
+    """One row per group (the folded rest as `(other)`); no total row, so sums stay honest."""
+    import csv
+
+    writer = csv.writer(stream, lineterminator="\r\n")
+    writer.writerow([*summary.by, "records", "count", "firstCreatedAt", "lastCreatedAt"])
+    for group in summary.groups(top):
+        row = group.to_dict(summary.by)
+        writer.writerow(
+            [
+                *(part or "" for part in group.key),
+                group.records,
+                group.count,
+                row["firstCreatedAt"] or "",
+                row["lastCreatedAt"] or "",
+            ]
+        )
