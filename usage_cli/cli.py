@@ -20,6 +20,7 @@ import typer
 from typer.core import TyperCommand
 
 from usage_cli import __version__
+from usage_cli.completion import COMPLETE_VAR
 from usage_cli.errors import InputError, Interrupted, UsageCliError, VerifyError
 from usage_cli.query import DEFAULT_TAKE, Order
 from usage_cli.settings import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Settings, resolve
@@ -1010,6 +1011,10 @@ def run(args: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code."""
     argv = list(sys.argv[1:] if args is None else args)
     debug = "--debug" in argv
+    if COMPLETE_VAR in os.environ:
+        from usage_cli.completion import enable
+
+        enable()
     command: Any = typer.main.get_command(app)
     if hasattr(command, "commands"):
         argv = _hoist_global_options(argv, command)
