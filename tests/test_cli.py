@@ -350,3 +350,52 @@ def test_hoisting_global_options(args: list[str], expected: list[str]) -> None:
 
     group = typer.main.get_command(cli_module.app)
     assert _hoist_global_options(args, group) == expected
+
+
+def test_columns_in_a_pipe_default_to_csv(cli: Any, server: Sandbox) -> None:
+    result = cli("list", "--limit", "2", "--columns", "id,type")
+    assert result.code == 0
+    assert result.out.splitlines() == ["id,type"] + [
+        f"{r['id']},{r['type']}" for r in server.records[:2]
+    ]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["list"],
+        ["export"],
+        ["verify"],
+        ["summary"],
+        ["sandbox"],
+        ["config", "set"],
+        ["config", "show"],
+        ["config", "list"],
+    ],
+)
+def test_every_command_has_a_purpose_grouped_options_and_examples(
+    capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    assert run([*command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "Examples" in out
+    assert out.count("usage ") >= 3
+    assert "Global options" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "suggestion"),
+    [
+        (["lst"], "'list'"),
+        (["list", "--botid", "x"], "--bot-id"),
+        (["export", "--forse", "a.csv"], "--force"),
+        (["summary", "--bye", "type"], "--by"),
+    ],
+)
+def test_near_misses_suggest_the_right_name(
+    capsys: pytest.CaptureFixture[str], args: list[str], suggestion: str
+) -> None:
+    assert run(args) == 2
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first.startswith("error: ")
+    assert suggestion in first

@@ -388,7 +388,8 @@ def list_command(
     columns: Annotated[
         str | None,
         typer.Option(
-            help="Columns for csv and table, e.g. id,type,count,meta.reason.",
+            help="Columns for csv and table, e.g. id,type,count,meta.reason (in a pipe, "
+            "implies csv).",
             rich_help_panel=OUTPUT_PANEL,
         ),
     ] = None,
@@ -406,7 +407,13 @@ def list_command(
         raise InputError(
             f"--limit must be at least 1, not {limit}", hint="use --all for every record"
         )
-    fmt = output_format.value if output_format else ("table" if sys.stdout.isatty() else "jsonl")
+    if output_format:
+        fmt = output_format.value
+    elif sys.stdout.isatty():
+        fmt = "table"
+    else:
+        # Picking columns asks for rows: in a pipe that means CSV, not JSON lines.
+        fmt = "csv" if columns is not None else "jsonl"
     if columns is not None and fmt not in ("csv", "table"):
         raise InputError(f"--columns applies to csv and table output, not {fmt}")
     chosen = parse_columns(columns) if columns is not None else None
