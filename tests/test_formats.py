@@ -9,6 +9,7 @@ import pytest
 from usage_cli.columns import CSV_COLUMNS, iso_ms, parse_columns
 from usage_cli.errors import InputError
 from usage_cli.formats import make_writer
+from usage_cli.formats.table import TableWriter
 from usage_cli.records import UsageRecord
 
 AWKWARD = [
@@ -41,13 +42,22 @@ def records() -> list[UsageRecord]:
     return out
 
 
-def render(fmt: str, columns: tuple[str, ...] | None = None) -> str:
-    stream = io.StringIO(newline="")
+def render(fmt: str, columns: tuple[str, ...] | None = None, *, pages: int = 2) -> str:
+    """Everything written for `records()`, delivered in `pages` batches."""
+    if fmt == "table":
+        text = io.StringIO()
+        table = TableWriter(text, columns)
+        table.write(records())
+        table.close()
+        return text.getvalue()
+    stream = io.BytesIO()
     writer = make_writer(fmt, stream, columns)
-    for record in records():
-        writer.write(record)
+    batch = records()
+    size = -(-len(batch) // pages)
+    for start in range(0, len(batch), size):
+        writer.write(batch[start : start + size])
     writer.close()
-    return stream.getvalue()
+    return stream.getvalue().decode("utf-8")
 
 
 def test_jsonl_is_each_record_exactly_as_sent() -> None:
@@ -60,10 +70,27 @@ def test_json_is_one_array_of_the_raw_records() -> None:
 
 
 def test_json_of_nothing_is_an_empty_array() -> None:
-    stream = io.StringIO()
+    stream = io.BytesIO()
     writer = make_writer("json", stream)
+    writer.write([])
     writer.close()
     assert json.loads(stream.getvalue()) == []
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "csv"])
+def test_batching_does_not_change_the_bytes(fmt: str) -> None:
+    assert render(fmt, pages=1) == render(fmt, pages=5)
+
+
+def test_resumed_writers_add_no_second_preamble() -> None:
+    stream = io.BytesIO()
+    make_writer("csv", stream, resumed_after=3).write(records()[:1])
+    assert not stream.getvalue().startswith(b"id,")
+    stream = io.BytesIO()
+    writer = make_writer("json", stream, resumed_after=3)
+    writer.write(records()[:1])
+    writer.close()
+    assert stream.getvalue().startswith(b",\n{")
 
 
 def test_csv_round_trips_through_the_csv_module() -> None:
@@ -103,11 +130,13 @@ def test_table_shows_readable_times_and_grouped_counts() -> None:
 
 def test_table_does_not_interpret_markup_in_data() -> None:
     stream = io.StringIO()
-    writer = make_writer("table", stream, ("id", "name"))
+    writer = TableWriter(stream, ("id", "name"))
     writer.write(
-        UsageRecord.model_validate(
-            {"id": "x", "type": "T", "count": 1, "name": "[bold]hi[/bold]", "createdAt": 0}
-        )
+        [
+            UsageRecord.model_validate(
+                {"id": "x", "type": "T", "count": 1, "name": "[bold]hi[/bold]", "createdAt": 0}
+            )
+        ]
     )
     writer.close()
     assert "[bold]hi[/bold]" in stream.getvalue()
@@ -139,4 +168,4 @@ def test_columns_accept_known_and_meta_names() -> None:
 
 def test_unknown_format_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="xml"):
-        make_writer("xml", io.StringIO())
+        make_writer("xml", io.BytesIO())

@@ -24,9 +24,8 @@ def test_unknown_fields_are_kept_and_raw_is_exactly_what_was_sent() -> None:
     record = UsageRecord.model_validate(RAW)
     assert record.bot_id == "bot_1"
     assert record.created_at == 1767225602123
-    assert record.model_extra == {"futureField": {"kept": True}}
+    assert record.extra == {"futureField": {"kept": True}}
     assert record.raw == RAW
-    assert list(record.raw) == list(RAW)  # field order too
 
 
 def test_parse_page_reads_the_envelope() -> None:
@@ -64,6 +63,22 @@ def test_error_responses_map_to_the_hierarchy() -> None:
     assert isinstance(html, ServerError)
     assert "HTTP 502" in html.message
     assert "<h1>Bad Gateway</h1>" in html.message
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"count": "12"}, {"count": 12.0}, {"createdAt": "2026-01-01"}, {"meta": "text"}, {"id": 7}],
+)
+def test_values_are_never_coerced(change: dict[str, object]) -> None:
+    body = json.dumps({"items": [RAW | change]}).encode()
+    with pytest.raises(ServerError, match="malformed response"):
+        parse_page(body)
+
+
+def test_known_fields_come_in_the_documented_order_unknown_ones_after() -> None:
+    shuffled = {"futureField": 1, "createdAt": 5, "count": 2, "type": "T", "id": "a"}
+    record = parse_page(json.dumps({"items": [shuffled]}).encode()).items[0]
+    assert list(record.raw) == ["id", "type", "count", "createdAt", "futureField"]
 
 
 def test_page_without_cursor_is_valid() -> None:

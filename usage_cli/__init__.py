@@ -11,7 +11,9 @@ The package is usable as a library; nothing here imports Typer or rich::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+# Not `from typing import TYPE_CHECKING`: importing typing would double the cost
+# of `usage --version`, which reads only __version__ from here.
+TYPE_CHECKING = False
 
 __version__ = "0.1.0"
 
@@ -24,6 +26,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from usage_cli.client import Client
     from usage_cli.pages import iter_records
     from usage_cli.query import Query

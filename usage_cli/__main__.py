@@ -1,4 +1,4 @@
-from usage_cli.cli import main
+from usage_cli._entry import main
 
 if __name__ == "__main__":
     main()

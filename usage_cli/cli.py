@@ -397,7 +397,7 @@ def list_command(
 ) -> None:
     """List usage records, newest first: a table on a terminal, JSON lines in a pipe."""
     from usage_cli.columns import parse_columns
-    from usage_cli.formats import make_writer
+    from usage_cli.formats import Writer, make_writer
     from usage_cli.pages import iter_records
 
     query = _query(locals())
@@ -421,11 +421,17 @@ def list_command(
 
     with _client(settings, demo=demo) as client:
         stream = iter_records(client, query, limit=None if all_ else (limit or DEFAULT_LIMIT))
-        with _data_stream() if fmt != "table" else contextlib.nullcontext(sys.stdout) as out:
-            writer = make_writer(fmt, out, chosen)
-            for record in stream:
-                writer.write(record)
-            writer.close()
+        writer: Writer
+        if fmt == "table":
+            from usage_cli.formats.table import TableWriter
+
+            writer = TableWriter(sys.stdout, chosen)
+        else:
+            sys.stdout.flush()
+            writer = make_writer(fmt, sys.stdout.buffer, chosen)
+        for batch in stream.batches():
+            writer.write(batch.records)
+        writer.close()
         if settings.quiet:
             return
         if stream.records == 0:

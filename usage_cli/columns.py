@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import json
-from datetime import UTC, datetime
+import time
+from collections.abc import Callable
 from typing import Any
 
 from usage_cli.errors import InputError
@@ -50,16 +52,34 @@ def compact_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+@functools.lru_cache(maxsize=4096)
 def iso_ms(epoch_ms: int) -> str:
-    """`2026-01-01T00:00:02.123Z`."""
-    moment = datetime.fromtimestamp(epoch_ms / 1000, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+    """`2026-01-01T00:00:02.123Z` (cached: `updatedAt` usually repeats `createdAt`)."""
+    seconds, millis = divmod(epoch_ms, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
 
 def value_of(record: UsageRecord, column: str) -> Any:
     if column.startswith(META_PREFIX):
         return (record.meta or {}).get(column[len(META_PREFIX) :])
     return record.field(column)
+
+
+def getter(column: str) -> Callable[[dict[str, Any]], str]:
+    """A fast cell reader for one CSV column, over a record's raw dict."""
+    if column.startswith(META_PREFIX):
+        key = column[len(META_PREFIX) :]
+        return lambda raw: text_of((raw.get("meta") or {}).get(key), column)
+    if column in TIME_COLUMNS:
+        return lambda raw: text_of(raw.get(column), column)
+
+    def plain(raw: dict[str, Any]) -> str:
+        value = raw.get(column)
+        if value is None:
+            return ""
+        return value if type(value) is str else text_of(value, column)
+
+    return plain
 
 
 def text_of(value: Any, column: str) -> str:

@@ -161,13 +161,14 @@ class Progress:
     bytes: int
 
 
-def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
+def _write_json_atomically(path: Path, data: dict[str, Any], *, durable: bool = True) -> None:
     temporary = path.with_name(path.name + ".tmp")
     with open(temporary, "w", encoding="utf-8") as handle:
         json.dump(data, handle, indent=2, ensure_ascii=False)
         handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+        if durable:
+            handle.flush()
+            os.fsync(handle.fileno())
     os.replace(temporary, path)
 
 
@@ -205,6 +206,11 @@ def load_checkpoint(target: Target) -> dict[str, Any] | None:
         ) from None
     if data.get("version") != CHECKPOINT_VERSION:
         raise InputError(f"the checkpoint {str(target.checkpoint)!r} is from another version")
+    if target.partial.stat().st_size < data.get("bytes", 0):
+        raise InputError(
+            f"the partial file {str(target.partial)!r} is shorter than its checkpoint says",
+            hint="start over with --force",
+        )
     return data
 
 
@@ -271,10 +277,10 @@ class Exporter:
             return self._run_to_stdout()
         return self._run_to_file()
 
-    def _chunk(self, text: io.StringIO) -> bytes:
-        data = text.getvalue().encode("utf-8")
-        text.seek(0)
-        text.truncate()
+    def _chunk(self, buffer: io.BytesIO) -> bytes:
+        data = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
         if self.target.gzip and data:
             # One gzip member per page: the partial stays a valid gzip file at
             # every checkpoint, and mtime 0 keeps repeated exports identical.
@@ -282,23 +288,23 @@ class Exporter:
         return data
 
     def _pump(self, sink: BinaryIO, after_page: Callable[[str | None], None]) -> None:
-        text = io.StringIO(newline="")
+        buffer = io.BytesIO()
         resumed_after = None if self.checkpoint is None else self.stats.records
-        writer = make_writer(self.target.fmt, text, resumed_after=resumed_after)
+        writer = make_writer(self.target.fmt, buffer, resumed_after=resumed_after)
         query = self.query
         if self.checkpoint is not None:
             query = replace(query, cursor=self.checkpoint["cursor"])
         done = self.checkpoint is not None and self.checkpoint.get("end", False)
         if not done:
             for batch in RecordStream(self.client, query).batches():
+                writer.write(batch.records)
                 for record in batch.records:
-                    writer.write(record)
                     self.stats.add(record)
-                sink.write(self._chunk(text))
+                sink.write(self._chunk(buffer))
                 self.pages += 1
                 after_page(batch.cursor)
         writer.close()
-        sink.write(self._chunk(text))
+        sink.write(self._chunk(buffer))
 
     def _run_to_stdout(self) -> dict[str, Any]:
         import sys
@@ -335,6 +341,8 @@ class Exporter:
         def durable(cursor: str | None) -> None:
             handle.flush()
             os.fsync(handle.fileno())
+            # The data it points into is fsynced above; a checkpoint lost in a
+            # crash only means resuming from the one before, which is still true.
             _write_json_atomically(
                 target.checkpoint,
                 {
@@ -349,6 +357,7 @@ class Exporter:
                     "pages": self.pages,
                     "stats": self.stats.to_dict(),
                 },
+                durable=False,
             )
             self._report(handle.tell())
 

@@ -7,7 +7,10 @@ knows the cursor to continue from.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import queue
+import threading
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing
 from dataclasses import dataclass, replace
 
 from usage_cli.client import Client
@@ -18,13 +21,24 @@ from usage_cli.records import Page, UsageRecord
 Fetch = Callable[[str | None], Page]
 
 
-def iter_pages(fetch: Fetch, start: str | None = None) -> Iterator[Page]:
+def iter_pages(
+    fetch: Fetch, start: str | None = None, *, prefetch: bool = False
+) -> Generator[Page, None, None]:
     """Follow cursors from `start` until the end of the list.
 
     The end is an empty page or an absent/null/empty cursor. A short page is
     not the end: servers may cap `take` silently. A cursor seen before means
     the server is looping, which is an error rather than an endless stream.
+
+    With `prefetch`, the next page is fetched while the caller works on this
+    one (cursor pages form a strict chain, so one page ahead is all the
+    overlap there is).
     """
+    pages = _follow(fetch, start)
+    return _prefetched(pages) if prefetch else pages
+
+
+def _follow(fetch: Fetch, start: str | None) -> Generator[Page, None, None]:
     seen: set[str] = {start} if start else set()
     cursor = start
     while True:
@@ -41,6 +55,60 @@ def iter_pages(fetch: Fetch, start: str | None = None) -> Iterator[Page]:
             )
         seen.add(page.cursor)
         cursor = page.cursor
+
+
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+_END = object()
+_POLL = 0.1  # seconds: how soon either side notices the other has stopped
+
+
+def _prefetched(pages: Iterator[Page], depth: int = 1) -> Generator[Page, None, None]:
+    """`pages`, produced by a background thread at most `depth` pages ahead.
+
+    Order is kept (one producer, a FIFO hand-off). A failure in the producer is
+    raised in the consumer right after the pages before it; when the consumer
+    stops (an error, Ctrl-C, a closed pipe), the producer stops too.
+    """
+    handoff: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stopped = threading.Event()
+
+    def offer(item: object) -> bool:
+        while not stopped.is_set():
+            try:
+                handoff.put(item, timeout=_POLL)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                if not offer(page):
+                    return
+        except BaseException as error:
+            offer(_Failed(error))
+        else:
+            offer(_END)
+
+    threading.Thread(target=produce, name="usage-prefetch", daemon=True).start()
+    try:
+        while True:
+            try:
+                item = handoff.get(timeout=_POLL)
+            except queue.Empty:
+                continue
+            if item is _END:
+                return
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item  # type: ignore[misc]
+    finally:
+        stopped.set()
 
 
 @dataclass(frozen=True)
@@ -92,7 +160,13 @@ class RecordStream:
 
     def batches(self) -> Iterator[Batch]:
         """The kept records of each page, with the cursor to continue after them."""
-        for page in iter_pages(self._fetch, self.query.cursor):
+        # Without a limit every page will be read: fetch the next while this one is used.
+        pages = iter_pages(self._fetch, self.query.cursor, prefetch=self.limit is None)
+        with closing(pages):
+            yield from self._kept(pages)
+
+    def _kept(self, pages: Iterator[Page]) -> Iterator[Batch]:
+        for page in pages:
             kept: list[UsageRecord] = []
             stopped = False
             for record in page.items:

@@ -1,24 +1,21 @@
-"""Pydantic models for the usage-list envelope and its items.
+"""The usage-list envelope and its records, validated by pydantic a page at a time.
 
-Records keep every field the API sent, known or not, and remember the exact
-decoded JSON object so json/jsonl output can pass it through untouched.
+A page is validated in one call (`TypeAdapter.validate_json`: parsing and
+checking in Rust), strictly, so nothing the API sent is coerced into something
+it did not send. Each record keeps every field, known or not, in `raw`, which
+json/jsonl output writes back out unchanged. `UsageRecord` is a thin, typed
+view over that dict: building a full model per record would cost more than
+everything else the export does.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NotRequired
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ModelWrapValidatorHandler,
-    PrivateAttr,
-    ValidationError,
-    model_validator,
-)
-from pydantic.alias_generators import to_camel
+from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
+from typing_extensions import TypedDict
 
 from usage_cli.errors import ApiError, AuthError, ServerError
 
@@ -36,58 +33,108 @@ RELATIONS: tuple[str, ...] = (
 )
 
 
-class UsageRecord(BaseModel):
-    """One immutable usage record. Unknown fields are kept (`model_extra`)."""
+@with_config(ConfigDict(extra="allow", strict=True))
+class RecordSchema(TypedDict):
+    """One record as the API documents it; unknown fields are allowed and kept.
 
-    model_config = ConfigDict(
-        extra="allow", frozen=True, alias_generator=to_camel, populate_by_name=True
-    )
+    Fields are declared in the platform's own order, which validated dicts
+    follow (unknown fields come last).
+    """
 
     id: str
     type: str
     count: int
-    conversation_id: str | None = None
-    message_id: str | None = None
-    task_id: str | None = None
-    contact_id: str | None = None
-    blueprint_id: str | None = None
-    bot_id: str | None = None
-    dataset_id: str | None = None
-    skillset_id: str | None = None
-    ability_id: str | None = None
-    name: str | None = None
-    description: str | None = None
-    meta: dict[str, Any] | None = None
-    created_at: int = Field(description="epoch milliseconds")
-    updated_at: int | None = Field(default=None, description="epoch milliseconds")
+    conversationId: NotRequired[str | None]
+    messageId: NotRequired[str | None]
+    taskId: NotRequired[str | None]
+    contactId: NotRequired[str | None]
+    blueprintId: NotRequired[str | None]
+    botId: NotRequired[str | None]
+    datasetId: NotRequired[str | None]
+    skillsetId: NotRequired[str | None]
+    abilityId: NotRequired[str | None]
+    name: NotRequired[str | None]
+    description: NotRequired[str | None]
+    meta: NotRequired[dict[str, Any] | None]
+    createdAt: int
+    updatedAt: NotRequired[int | None]
 
-    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
 
-    @model_validator(mode="wrap")
+@with_config(ConfigDict(extra="allow", strict=True))
+class PageSchema(TypedDict):
+    items: list[RecordSchema]
+    cursor: NotRequired[str | None]
+
+
+_RECORD = TypeAdapter(RecordSchema)
+_PAGE = TypeAdapter(PageSchema)
+_KNOWN = frozenset(RecordSchema.__annotations__)
+
+
+class UsageRecord:
+    """One immutable usage record: typed attributes over the fields the API sent."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.raw = raw  # exactly the decoded JSON object, unknown fields included
+
     @classmethod
-    def _keep_raw(cls, data: Any, handler: ModelWrapValidatorHandler[UsageRecord]) -> UsageRecord:
-        record = handler(data)
-        if isinstance(data, dict):
-            record._raw = data
-        return record
+    def model_validate(cls, data: Any) -> UsageRecord:
+        """Validate one record (a dict as decoded from JSON)."""
+        return cls(_RECORD.validate_python(data))  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        return f"UsageRecord(id={self.id!r}, type={self.type!r}, count={self.count!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, UsageRecord) and other.raw == self.raw
+
+    __hash__ = None  # type: ignore[assignment]  # a mutable dict inside: not hashable
+
+    id = property(lambda self: self.raw["id"], doc="the record id")
+    type = property(lambda self: self.raw["type"], doc="the usage type")
+    count = property(lambda self: self.raw["count"], doc="units consumed")
+    created_at = property(lambda self: self.raw["createdAt"], doc="epoch milliseconds")
+    updated_at = property(lambda self: self.raw.get("updatedAt"), doc="epoch milliseconds")
+    name = property(lambda self: self.raw.get("name"))
+    description = property(lambda self: self.raw.get("description"))
+    meta = property(lambda self: self.raw.get("meta"))
+    conversation_id = property(lambda self: self.raw.get("conversationId"))
+    message_id = property(lambda self: self.raw.get("messageId"))
+    task_id = property(lambda self: self.raw.get("taskId"))
+    contact_id = property(lambda self: self.raw.get("contactId"))
+    blueprint_id = property(lambda self: self.raw.get("blueprintId"))
+    bot_id = property(lambda self: self.raw.get("botId"))
+    dataset_id = property(lambda self: self.raw.get("datasetId"))
+    skillset_id = property(lambda self: self.raw.get("skillsetId"))
+    ability_id = property(lambda self: self.raw.get("abilityId"))
 
     @property
-    def raw(self) -> dict[str, Any]:
-        """The record exactly as the API sent it (decoded JSON)."""
-        return self._raw or self.model_dump(by_alias=True, exclude_unset=True)
+    def extra(self) -> dict[str, Any]:
+        """Fields the API sent that this version does not know."""
+        return {key: value for key, value in self.raw.items() if key not in _KNOWN}
 
     def field(self, api_name: str) -> Any:
         """A top-level field by its API name (`botId`, `createdAt`, or an unknown one)."""
         return self.raw.get(api_name)
 
 
-class Page(BaseModel):
+@dataclass(frozen=True)
+class Page:
     """One page of the list: records and the cursor to the next page, if any."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     items: list[UsageRecord]
     cursor: str | None = None
+
+    @classmethod
+    def model_validate(cls, data: Any) -> Page:
+        """A page from decoded JSON (for tests and library callers)."""
+        return _page(_PAGE.validate_python(data))
+
+
+def _page(data: PageSchema) -> Page:
+    return Page([UsageRecord(item) for item in data["items"]], data.get("cursor"))  # type: ignore[arg-type]
 
 
 def _snippet(text: str, limit: int = 120) -> str:
@@ -98,6 +145,11 @@ def _snippet(text: str, limit: int = 120) -> str:
 
 def parse_page(body: bytes, *, status: int = 200) -> Page:
     """Decode a 200 response body into a Page, or raise the error it carries."""
+    try:
+        return _page(_PAGE.validate_json(body))
+    except ValidationError as exc:
+        failure = exc
+    # Slow path: say precisely what is wrong with the body.
     try:
         data = json.loads(body)
     except ValueError:
@@ -113,15 +165,13 @@ def parse_page(body: bytes, *, status: int = 200) -> Page:
         if code == "NOT_AUTHENTICATED":
             raise AuthError(message)
         raise ServerError(f"the API reported an error: {message} ({code or 'no code'})")
-    try:
-        return Page.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ServerError(
-            f"malformed response from the API: {where}: {first['msg']}"
-            + (f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else "")
-        ) from None
+    first = failure.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    more = failure.error_count() - 1
+    raise ServerError(
+        f"malformed response from the API: {where}: {first['msg']}"
+        + (f" (and {more} more)" if more else "")
+    )
 
 
 def error_from_response(status: int, body: bytes) -> AuthError | ApiError | ServerError:

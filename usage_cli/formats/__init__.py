@@ -1,13 +1,14 @@
-"""Output formats behind one interface: `write` each record, then `close`.
+"""Output formats behind one interface: `write` a batch of records, then `close`.
 
-The table writer needs rich and is imported only when asked for, so the
-machine formats stay usable without it.
+The machine formats (jsonl, json, csv) write UTF-8 bytes to a binary stream, a
+page at a time. The table (`formats.table`) needs rich and a text stream, and
+is imported only when asked for, so the machine formats stay usable without it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, TextIO
+from typing import BinaryIO, Protocol
 
 from usage_cli.records import UsageRecord
 
@@ -15,7 +16,8 @@ FORMATS: tuple[str, ...] = ("table", "json", "jsonl", "csv")
 
 
 class Writer(Protocol):
-    def write(self, record: UsageRecord) -> None: ...
+    def write(self, records: Sequence[UsageRecord]) -> None:
+        """Write a batch (usually one page) of records."""
 
     def close(self) -> None:
         """Finish the output (closing bracket, rendered table); not the stream."""
@@ -23,12 +25,12 @@ class Writer(Protocol):
 
 def make_writer(
     fmt: str,
-    stream: TextIO,
+    stream: BinaryIO,
     columns: Sequence[str] | None = None,
     *,
     resumed_after: int | None = None,
 ) -> Writer:
-    """A writer of `fmt` to `stream`.
+    """A writer of a machine format (`jsonl`, `json`, `csv`) to a binary stream.
 
     `resumed_after` continues an output that already holds its preamble and
     that many records (a resumed export): no second CSV header or bracket.
@@ -45,8 +47,4 @@ def make_writer(
         from usage_cli.formats.csv import CsvWriter
 
         return CsvWriter(stream, columns, resumed=resumed_after is not None)
-    if fmt == "table":
-        from usage_cli.formats.table import TableWriter
-
-        return TableWriter(stream, columns)
     raise ValueError(f"unknown format {fmt!r}")

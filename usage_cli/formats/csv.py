@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Sequence
-from typing import TextIO
+from typing import BinaryIO
 
-from usage_cli.columns import CSV_COLUMNS, text_of, value_of
+from usage_cli.columns import CSV_COLUMNS, getter
 from usage_cli.records import UsageRecord
 
 
@@ -12,16 +13,26 @@ class CsvWriter:
     """RFC 4180: a header row, CRLF line ends, quotes where a value needs them."""
 
     def __init__(
-        self, stream: TextIO, columns: Sequence[str] | None = None, *, resumed: bool = False
+        self, stream: BinaryIO, columns: Sequence[str] | None = None, *, resumed: bool = False
     ) -> None:
         self._stream = stream
         self._columns = tuple(columns or CSV_COLUMNS)
-        self._csv = csv.writer(stream, lineterminator="\r\n")
+        self._getters = [getter(column) for column in self._columns]
+        self._buffer = io.StringIO(newline="")
+        self._csv = csv.writer(self._buffer, lineterminator="\r\n")
         if not resumed:
             self._csv.writerow(self._columns)
+            self._drain()
 
-    def write(self, record: UsageRecord) -> None:
-        self._csv.writerow([text_of(value_of(record, c), c) for c in self._columns])
+    def _drain(self) -> None:
+        self._stream.write(self._buffer.getvalue().encode("utf-8"))
+        self._buffer.seek(0)
+        self._buffer.truncate()
+
+    def write(self, records: Sequence[UsageRecord]) -> None:
+        getters = self._getters
+        self._csv.writerows([[get(record.raw) for get in getters] for record in records])
+        self._drain()
 
     def close(self) -> None:
         self._stream.flush()

@@ -1,24 +1,29 @@
 from __future__ import annotations
 
-from typing import TextIO
+from collections.abc import Sequence
+from typing import BinaryIO
 
-from usage_cli.columns import compact_json
+from pydantic_core import to_json
+
 from usage_cli.records import UsageRecord
 
 
 class JsonWriter:
-    """One JSON array, streamed a record at a time so memory stays flat."""
+    """One JSON array, a record per line, streamed so memory stays flat."""
 
-    def __init__(self, stream: TextIO, *, resumed_after: int | None = None) -> None:
+    def __init__(self, stream: BinaryIO, *, resumed_after: int | None = None) -> None:
         self._stream = stream
         self._first = not resumed_after
         if resumed_after is None:
-            stream.write("[")
+            stream.write(b"[")
 
-    def write(self, record: UsageRecord) -> None:
-        self._stream.write(("\n" if self._first else ",\n") + compact_json(record.raw))
+    def write(self, records: Sequence[UsageRecord]) -> None:
+        if not records:
+            return
+        parts = [to_json(record.raw) for record in records]
+        self._stream.write((b"\n" if self._first else b",\n") + b",\n".join(parts))
         self._first = False
 
     def close(self) -> None:
-        self._stream.write("]\n" if self._first else "\n]\n")
+        self._stream.write(b"]\n" if self._first else b"\n]\n")
         self._stream.flush()

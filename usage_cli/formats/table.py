@@ -41,12 +41,13 @@ class TableWriter:
             )
         self.rows = 0
 
-    def write(self, record: UsageRecord) -> None:
+    def write(self, records: Sequence[UsageRecord]) -> None:
         # Markup in data must show as typed, never be interpreted by rich.
         from rich.text import Text
 
-        self._table.add_row(*(Text(_cell(value_of(record, c), c)) for c in self._columns))
-        self.rows += 1
+        for record in records:
+            self._table.add_row(*(Text(_cell(value_of(record, c), c)) for c in self._columns))
+            self.rows += 1
 
     def close(self) -> None:
         if self.rows:

@@ -165,6 +165,17 @@ class _HTTPServer(ThreadingHTTPServer):
         self.sandbox = sandbox
         super().__init__(address, _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up mid-answer (a prefetch cut short, Ctrl-C) is
+        # normal for a server; anything else is reported where the log goes.
+        import sys
+        import traceback
+
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError) or self.sandbox.log is None:
+            return
+        self.sandbox.log.write("sandbox: error while answering:\n" + traceback.format_exc())
+
 
 class Sandbox:
     """The emulator. `start()` serves in a background thread; `serve_forever()` blocks."""

@@ -1,0 +1,34 @@
+"""What start-up imports (no timings here: those live in benchmarks/)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import subprocess_env
+
+
+def imported(*args: str, **env: str) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "usage_cli", *args],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(**env),
+        timeout=60,
+    )
+    return {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+
+
+def test_version_imports_nothing_heavy() -> None:
+    modules = imported("--version")
+    assert "usage_cli" in modules
+    assert not {"typer", "httpx", "pydantic", "rich", "typing"} & modules
+
+
+@pytest.mark.parametrize("args", [["--help"], ["list", "--help"], ["export", "--help"]])
+def test_help_does_not_import_the_client_stack(args: list[str]) -> None:
+    modules = imported(*args)
+    assert "typer" in modules
+    assert not {"httpx", "pydantic", "usage_cli.client", "usage_cli.records"} & modules

@@ -1,0 +1,20 @@
+"""The console script: answers `usage --version` before importing anything heavy.
+
+Typer alone costs several times a bare interpreter start; a version check in a
+script or a prompt should not pay for it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> None:
+    if sys.argv[1:] == ["--version"]:
+        from usage_cli import __version__
+
+        sys.stdout.write(f"usage {__version__}\n")
+        return
+    from usage_cli.cli import main as cli_main
+
+    cli_main()
