@@ -846,12 +846,12 @@ def sandbox_command(
         if settings.token
         else f"export CHATBOTKIT_API_TOKEN={DEFAULT_TOKEN}"
     )
-    sys.stdout.write(
-        f"# usage sandbox: {records} records on {sandbox.url} (Ctrl-C to stop)\n"
-        f"export CHATBOTKIT_API_URL={sandbox.url}\n{token_line}\n"
-    )
-    sys.stdout.flush()
     try:
+        sys.stdout.write(
+            f"# usage sandbox: {records} records on {sandbox.url} (Ctrl-C to stop)\n"
+            f"export CHATBOTKIT_API_URL={sandbox.url}\n{token_line}\n"
+        )
+        sys.stdout.flush()
         sandbox.serve_forever()
     except KeyboardInterrupt:
         # Stopping is how a server's run ends, not a failure: exit 0.

@@ -5,9 +5,12 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import operator
 import time
 from collections.abc import Callable
 from typing import Any
+
+from pydantic_core import to_json
 
 from usage_cli.errors import InputError
 from usage_cli.records import RELATIONS, UsageRecord
@@ -65,21 +68,21 @@ def value_of(record: UsageRecord, column: str) -> Any:
     return record.field(column)
 
 
-def getter(column: str) -> Callable[[dict[str, Any]], str]:
-    """A fast cell reader for one CSV column, over a record's raw dict."""
+def getter(column: str) -> Callable[[dict[str, Any]], Any]:
+    """A fast cell reader for one CSV column, over a record's raw dict.
+
+    Validation guarantees the plain columns hold text, an int or None, which
+    the csv module writes as they are; so for them the reader is a bare,
+    C-level `raw.get(column)`.
+    """
     if column.startswith(META_PREFIX):
         key = column[len(META_PREFIX) :]
         return lambda raw: text_of((raw.get("meta") or {}).get(key), column)
     if column in TIME_COLUMNS:
-        return lambda raw: text_of(raw.get(column), column)
-
-    def plain(raw: dict[str, Any]) -> str:
-        value = raw.get(column)
-        if value is None:
-            return ""
-        return value if type(value) is str else text_of(value, column)
-
-    return plain
+        return lambda raw: "" if raw.get(column) is None else iso_ms(raw[column])
+    if column == "meta":
+        return lambda raw: "" if raw.get("meta") is None else to_json(raw["meta"]).decode()
+    return operator.methodcaller("get", column)
 
 
 def text_of(value: Any, column: str) -> str:

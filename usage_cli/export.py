@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from usage_cli.records import UsageRecord
 
 EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}
 CHECKPOINT_VERSION = 1
+CHECKPOINT_EVERY = 1.0  # seconds between checkpoints while an export runs
 GZIP_LEVEL = 6
 
 
@@ -120,11 +122,13 @@ class Stats:
     last_created: int | None = None
 
     def add(self, record: UsageRecord) -> None:
+        raw = record.raw  # the hot path: plain dict lookups
+        kind, count = raw["type"], raw["count"]
         self.records += 1
-        self.count_total += record.count
-        self.count_by_type[record.type] = self.count_by_type.get(record.type, 0) + record.count
-        self.records_by_type[record.type] = self.records_by_type.get(record.type, 0) + 1
-        created = record.created_at
+        self.count_total += count
+        self.count_by_type[kind] = self.count_by_type.get(kind, 0) + count
+        self.records_by_type[kind] = self.records_by_type.get(kind, 0) + 1
+        created = raw["createdAt"]
         if self.first_created is None or created < self.first_created:
             self.first_created = created
         if self.last_created is None or created > self.last_created:
@@ -164,7 +168,7 @@ class Progress:
 def _write_json_atomically(path: Path, data: dict[str, Any], *, durable: bool = True) -> None:
     temporary = path.with_name(path.name + ".tmp")
     with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, ensure_ascii=False)
+        json.dump(data, handle, indent=2 if durable else None, ensure_ascii=False)
         handle.write("\n")
         if durable:
             handle.flush()
@@ -298,9 +302,9 @@ class Exporter:
         if not done:
             for batch in RecordStream(self.client, query).batches():
                 writer.write(batch.records)
+                sink.write(self._chunk(buffer))
                 for record in batch.records:
                     self.stats.add(record)
-                sink.write(self._chunk(buffer))
                 self.pages += 1
                 after_page(batch.cursor)
         writer.close()
@@ -337,11 +341,18 @@ class Exporter:
             target.checkpoint.unlink(missing_ok=True)
             handle = open(target.partial, "wb")  # noqa: SIM115 (closed below)
         identity = self._identity()
+        # (bytes, cursor, pages, stats) after the last page written whole.
+        committed: tuple[int, str | None, int, dict[str, Any]] | None = None
+        last_saved = time.monotonic()
 
-        def durable(cursor: str | None) -> None:
+        def save() -> None:
+            """fsync the data, then checkpoint the last whole page in it."""
+            if committed is None:
+                return
+            size, cursor, pages, stats = committed
             handle.flush()
             os.fsync(handle.fileno())
-            # The data it points into is fsynced above; a checkpoint lost in a
+            # The data it points into is fsynced first; a checkpoint lost in a
             # crash only means resuming from the one before, which is still true.
             _write_json_atomically(
                 target.checkpoint,
@@ -353,16 +364,29 @@ class Exporter:
                     "startedAt": iso(self.started),
                     "cursor": cursor,
                     "end": cursor is None,
-                    "bytes": handle.tell(),
-                    "pages": self.pages,
-                    "stats": self.stats.to_dict(),
+                    "bytes": size,
+                    "pages": pages,
+                    "stats": stats,
                 },
                 durable=False,
             )
-            self._report(handle.tell())
+
+        def after_page(cursor: str | None) -> None:
+            nonlocal committed, last_saved
+            committed = (handle.tell(), cursor, self.pages, self.stats.to_dict())
+            # Checkpointing costs an fsync and a rename: do it about once a
+            # second, and always when the export stops early (below).
+            if time.monotonic() - last_saved >= CHECKPOINT_EVERY:
+                save()
+                last_saved = time.monotonic()
+            self._report(committed[0])
 
         with handle:
-            self._pump(handle, durable)
+            try:
+                self._pump(handle, after_page)
+            except BaseException:
+                save()
+                raise
             handle.flush()
             os.fsync(handle.fileno())
         manifest = {

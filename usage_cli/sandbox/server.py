@@ -205,6 +205,7 @@ class Sandbox:
         self._pages = 0
         self._httpd = _HTTPServer((host, port), self)
         self._thread: threading.Thread | None = None
+        self._serving = False
 
     @property
     def url(self) -> str:
@@ -212,15 +213,19 @@ class Sandbox:
         return f"http://{host!s}:{port}"
 
     def start(self) -> Sandbox:
+        self._serving = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
+        self._serving = True
         self._httpd.serve_forever()
 
     def stop(self) -> None:
-        self._httpd.shutdown()
+        # shutdown() waits for a serve loop to end: only ask when one began.
+        if self._serving:
+            self._httpd.shutdown()
         self._httpd.server_close()
 
     def __enter__(self) -> Sandbox:
