@@ -1,10 +1,11 @@
 """`usage export`: every matching record, exactly once, or nothing at the target.
 
-Records go to a hidden partial file beside the target. After each page the
-partial is flushed and fsynced, then a checkpoint records how many bytes of it
-are good and the cursor that follows them; `--resume` truncates the partial to
-that point and continues from that cursor. Only a complete file is renamed
-onto the target, after its manifest is in place.
+Records go to a hidden partial file beside the target, a page at a time. About
+once a second, and always when the export stops early, the partial is fsynced
+and a checkpoint records how many bytes of it are whole pages and the cursor
+that follows them; `--resume` truncates the partial to that point and
+continues from that cursor. Only a complete file is renamed onto the target,
+after its manifest is in place.
 """
 
 from __future__ import annotations
