@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from export_memory import TOKEN, peak_rss_of, start_sandbox, usage_command
+from export_memory import TOKEN, measure, start_sandbox, usage_command
 
 HERE = Path(__file__).resolve().parent
 
@@ -103,25 +103,7 @@ def latency(pages: int, per_page_ms: int = 50) -> None:
 
 def memory(sizes: list[int]) -> None:
     print("\npeak RSS of usage export:")
-    results: dict[tuple[int, str], float] = {}
-    for size in sizes:
-        sandbox, url = start_sandbox(size)
-        env = dict(os.environ, CHATBOTKIT_API_URL=url, CHATBOTKIT_API_TOKEN=TOKEN)
-        try:
-            with tempfile.TemporaryDirectory() as scratch:
-                for fmt in ("jsonl", "csv"):
-                    command = [*usage_command(), "export", f"{scratch}/m.{fmt}", "-q", "--force"]
-                    seconds, rss = peak_rss_of(command, env)
-                    results[(size, fmt)] = rss
-                    print(f"  {size:>8,} {fmt:>5}: {rss:6.1f} MiB ({seconds:.2f} s)")
-        finally:
-            sandbox.terminate()
-            sandbox.wait()
-    small, large = min(sizes), max(sizes)
-    for fmt in ("jsonl", "csv"):
-        print(
-            f"  {fmt}: {large:,} / {small:,} = {results[(large, fmt)] / results[(small, fmt)]:.2f}"
-        )
+    measure(sizes)
 
 
 def startup(repeats: int = 15) -> None:

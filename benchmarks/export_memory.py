@@ -55,13 +55,8 @@ def peak_rss_of(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     return elapsed, usage.ru_maxrss / 1024  # ru_maxrss is KiB on Linux
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10000,200000")
-    sizes = [int(size) for size in parser.parse_args().sizes.split(",")]
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    )
+def measure(sizes: list[int]) -> dict[tuple[int, str], float]:
+    """Peak RSS (MiB) of `usage export` per (records, format); prints each as it goes."""
     print(f"{'records':>8} {'format':>6} {'seconds':>8} {'peak RSS MiB':>13}")
     results: dict[tuple[int, str], float] = {}
     for size in sizes:
@@ -78,11 +73,21 @@ def main() -> None:
         finally:
             sandbox.terminate()
             sandbox.wait()
-    if len(sizes) >= 2:
-        small, large = min(sizes), max(sizes)
-        for fmt in ("jsonl", "csv"):
-            ratio = results[(large, fmt)] / results[(small, fmt)]
-            print(f"{fmt}: peak RSS at {large} / at {small} = {ratio:.2f}")
+    small, large = min(sizes), max(sizes)
+    for fmt in ("jsonl", "csv"):
+        ratio = results[(large, fmt)] / results[(small, fmt)]
+        print(f"{fmt}: peak RSS at {large} / at {small} = {ratio:.2f}")
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,200000")
+    sizes = [int(size) for size in parser.parse_args().sizes.split(",")]
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    measure(sizes)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import operator
@@ -12,7 +11,7 @@ from typing import Any
 
 from pydantic_core import to_json
 
-from usage_cli.errors import InputError
+from usage_cli.errors import InputError, unknown_choice
 from usage_cli.records import RELATIONS, UsageRecord
 
 CSV_COLUMNS: tuple[str, ...] = (
@@ -42,10 +41,10 @@ def parse_columns(text: str) -> tuple[str, ...]:
                 raise InputError(f"--columns: {name!r} needs a key after 'meta.'")
             continue
         if name not in CSV_COLUMNS:
-            close = difflib.get_close_matches(name, CSV_COLUMNS, n=1)
-            raise InputError(
-                f"--columns: unknown column {name!r}"
-                + (f" (did you mean {close[0]!r}?)" if close else ""),
+            raise unknown_choice(
+                f"--columns: unknown column {name!r}",
+                name,
+                CSV_COLUMNS,
                 hint="columns: " + ",".join(CSV_COLUMNS) + ", or meta.KEY",
             )
     return names

@@ -6,6 +6,8 @@ catch by meaning and the CLI needs no table of its own.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class UsageCliError(Exception):
     """Base of every error this package raises on purpose."""
@@ -68,3 +70,11 @@ class Interrupted(UsageCliError):
     """Ctrl-C or SIGTERM; carries a hint on how to pick up where it stopped."""
 
     exit_code = 130
+
+
+def unknown_choice(message: str, value: str, choices: Sequence[str], hint: str) -> InputError:
+    """`message`, plus the nearest of `choices` when `value` looks like a typo of it."""
+    import difflib
+
+    close = difflib.get_close_matches(value, choices, n=1)
+    return InputError(message + (f" (did you mean {close[0]!r}?)" if close else ""), hint=hint)

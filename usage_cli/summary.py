@@ -5,14 +5,13 @@ Memory grows with the number of groups, never with the number of records.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from usage_cli.columns import compact_json, iso_ms
-from usage_cli.errors import InputError
+from usage_cli.errors import InputError, unknown_choice
 from usage_cli.records import UsageRecord
 
 RELATIONS_BY = {
@@ -82,10 +81,10 @@ def parse_by(values: Sequence[str] | None) -> tuple[str, ...]:
         if value.startswith("meta.") and len(value) > len("meta."):
             continue
         if value not in DIMENSIONS:
-            close = difflib.get_close_matches(value, DIMENSIONS, n=1)
-            raise InputError(
-                f"--by: cannot group by {value!r}"
-                + (f" (did you mean {close[0]!r}?)" if close else ""),
+            raise unknown_choice(
+                f"--by: cannot group by {value!r}",
+                value,
+                DIMENSIONS,
                 hint="group by " + ", ".join(DIMENSIONS) + ", or meta.KEY",
             )
     if len(set(chosen)) != len(chosen):
