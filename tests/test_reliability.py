@@ -225,3 +225,15 @@ def test_bad_fault_specs_are_refused(text: str) -> None:
 def test_sandbox_refuses_a_bad_fault_option(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["sandbox", "--fail-every", "teapot=3"]) == 2
     assert "KIND=N" in capsys.readouterr().err
+
+
+def test_a_read_timeout_is_retried_then_explained(capsys: pytest.CaptureFixture[str]) -> None:
+    # No no_wait() here: it would also skip the sandbox's own latency sleep.
+    with Sandbox(records=5, token=SECRET, anchor=ANCHOR, faults=Faults(latency=0.6)) as slow:
+        code, out, err = invoke(capsys, slow, "list", "--timeout", "0.1", "--retries", "1", "-v")
+    assert code == 5, err
+    assert out == ""
+    assert "retry 1/1 after ReadTimeout" in err
+    failure = next(line for line in err.splitlines() if line.startswith("error: "))
+    assert failure.startswith("error: cannot reach 127.0.0.1")
+    assert failure.endswith("timed out (gave up after 2 attempts)")
