@@ -31,4 +31,12 @@ def test_version_imports_nothing_heavy() -> None:
 def test_help_does_not_import_the_client_stack(args: list[str]) -> None:
     modules = imported(*args)
     assert "typer" in modules
-    assert not {"httpx", "pydantic", "usage_cli.client", "usage_cli.records"} & modules
+    assert not {"httpx", "pydantic", "rich", "usage_cli.client", "usage_cli.records"} & modules
+
+
+def test_tab_completion_imports_nothing_heavy() -> None:
+    modules = imported(
+        COMP_WORDS="usage list --bo", COMP_CWORD="2", _USAGE_COMPLETE="complete_bash"
+    )
+    assert "typer" in modules
+    assert not {"httpx", "pydantic", "rich", "usage_cli.client"} & modules

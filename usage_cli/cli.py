@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO, TypeVar
 
 import typer
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
 
 from usage_cli import __version__
 from usage_cli.completion import COMPLETE_VAR
@@ -36,7 +36,7 @@ OUTPUT_PANEL = "Output"
 GLOBAL_PANEL = "Global options (also accepted after the command name)"
 GLOBAL_NOTE = (
     "\n\nGlobal options (--token, --token-stdin, --api-url, --run-as, --profile, --timeout, "
-    "--retries, -v, --debug, -q) work here too: see [bold]usage --help[/bold]."
+    "--retries, -v, --debug, -q) work here too: see usage --help."
 )
 
 
@@ -51,6 +51,28 @@ class PipeClosed(Exception):
     """The reader of stdout went away (`usage list --all | head`)."""
 
 
+def _format_grouped(command: Any, ctx: Any, formatter: Any) -> None:
+    """Options in their panels (Filters, Output, ...), in plain text.
+
+    Typer draws panels with rich, whose import alone costs more than the rest
+    of `--help`; the same grouping in click's own formatter keeps help fast.
+    """
+    sections: dict[str, list[tuple[str, str]]] = {"Arguments": [], "Options": []}
+    for param in command.get_params(ctx):
+        record = param.get_help_record(ctx)
+        if record is None:
+            continue
+        if param.param_type_name == "argument":
+            title = "Arguments"
+        else:
+            title = getattr(param, "rich_help_panel", None) or "Options"
+        sections.setdefault(title, []).append(record)
+    for title, rows in sections.items():
+        if rows:
+            with formatter.section(title):
+                formatter.write_dl(rows)
+
+
 class _Command(TyperCommand):
     def invoke(self, ctx: Any) -> Any:
         # Typer turns EPIPE into exit 1; a closed pipe is a normal end for us.
@@ -59,25 +81,35 @@ class _Command(TyperCommand):
         except BrokenPipeError as exc:
             raise PipeClosed from exc
 
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        _format_grouped(self, ctx, formatter)
+
+
+class _Group(TyperGroup):
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        _format_grouped(self, ctx, formatter)
+        self.format_commands(ctx, formatter)
+
 
 app = typer.Typer(
     name="usage",
+    cls=_Group,
     help=(
         "Audit ChatBotKit usage records: list, export, verify and summarise what was "
         "billed, record by record.\n\n"
-        "Try it with no account: [bold]usage list --demo[/bold]"
+        "Try it with no account: usage list --demo"
     ),
     epilog=(
-        "[bold]Examples[/bold]\n\n"
-        "  usage list --demo\n\n"
-        "  usage list --bot-id bot_1 --meta reason=retry --since 7d\n\n"
-        "  usage export audit.csv --since 30d && usage verify audit.csv\n\n"
+        "Examples:\n\n\b\n"
+        "  usage list --demo\n"
+        "  usage list --bot-id bot_1 --meta reason=retry --since 7d\n"
+        "  usage export audit.csv --since 30d && usage verify audit.csv\n"
         "  usage sandbox --port 8080"
     ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -110,7 +142,7 @@ def root(
     api_url: Annotated[
         str | None,
         typer.Option(
-            help="API root \\[env: CHATBOTKIT_API_URL; default: https://api.chatbotkit.com].",
+            help="API root [env: CHATBOTKIT_API_URL; default: https://api.chatbotkit.com].",
             rich_help_panel=GLOBAL_PANEL,
             show_default=False,
         ),
@@ -118,7 +150,7 @@ def root(
     run_as: Annotated[
         str | None,
         typer.Option(
-            help="Act as this user (X-RunAs-User-Id) \\[env: CHATBOTKIT_API_RUNAS_USERID].",
+            help="Act as this user (X-RunAs-User-Id) [env: CHATBOTKIT_API_RUNAS_USERID].",
             rich_help_panel=GLOBAL_PANEL,
             show_default=False,
         ),
@@ -126,7 +158,7 @@ def root(
     profile: Annotated[
         str | None,
         typer.Option(
-            help="Profile of the config file to use \\[env: USAGE_PROFILE; default: default].",
+            help="Profile of the config file to use [env: USAGE_PROFILE; default: default].",
             rich_help_panel=GLOBAL_PANEL,
             show_default=False,
         ),
@@ -274,21 +306,28 @@ def _command(name: str, **kwargs: Any) -> Callable[[F], F]:
 
 
 # The filter options, shared by every command that reads records.
+def _relation_option(label: str) -> Any:
+    return typer.Option(
+        help=f"Records of this {label} (several ids, comma-separated, match any).",
+        rich_help_panel=FILTERS_PANEL,
+    )
+
+
 TypeOpt = Annotated[
     str | None,
     typer.Option(
         "--type", help="Usage type, e.g. OPENAI_GPT_4O_TOKEN.", rich_help_panel=FILTERS_PANEL
     ),
 ]
-ConversationOpt = Annotated[str | None, typer.Option(rich_help_panel=FILTERS_PANEL)]
-MessageOpt = Annotated[str | None, typer.Option(rich_help_panel=FILTERS_PANEL)]
-TaskOpt = Annotated[str | None, typer.Option(rich_help_panel=FILTERS_PANEL)]
-ContactOpt = Annotated[str | None, typer.Option(rich_help_panel=FILTERS_PANEL)]
-BlueprintOpt = Annotated[str | None, typer.Option(rich_help_panel=FILTERS_PANEL)]
-BotOpt = Annotated[str | None, typer.Option(rich_help_panel=FILTERS_PANEL)]
-DatasetOpt = Annotated[str | None, typer.Option(rich_help_panel=FILTERS_PANEL)]
-SkillsetOpt = Annotated[str | None, typer.Option(rich_help_panel=FILTERS_PANEL)]
-AbilityOpt = Annotated[str | None, typer.Option(rich_help_panel=FILTERS_PANEL)]
+ConversationOpt = Annotated[str | None, _relation_option("conversation")]
+MessageOpt = Annotated[str | None, _relation_option("message")]
+TaskOpt = Annotated[str | None, _relation_option("task")]
+ContactOpt = Annotated[str | None, _relation_option("contact")]
+BlueprintOpt = Annotated[str | None, _relation_option("blueprint")]
+BotOpt = Annotated[str | None, _relation_option("bot")]
+DatasetOpt = Annotated[str | None, _relation_option("dataset")]
+SkillsetOpt = Annotated[str | None, _relation_option("skillset")]
+AbilityOpt = Annotated[str | None, _relation_option("ability")]
 MetaOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -333,14 +372,12 @@ DemoOpt = Annotated[
 ]
 
 LIST_EPILOG = """\
-[bold]Examples[/bold]
+Examples:
 
+\b
   usage list --demo
-
   usage list --bot-id bot_1 --meta reason=retry --since 7d
-
   usage list --all --type OPENAI_GPT_4O_TOKEN | jq .count
-
   usage list -o csv --columns id,type,count,meta.reason --limit 100
 """
 
@@ -365,7 +402,7 @@ def list_command(
     limit: Annotated[
         int | None,
         typer.Option(
-            help=f"Stop after this many records \\[default: {DEFAULT_LIMIT}].",
+            help=f"Stop after this many records [default: {DEFAULT_LIMIT}].",
             rich_help_panel=PAGING_PANEL,
             show_default=False,
         ),
@@ -380,7 +417,7 @@ def list_command(
         typer.Option(
             "--format",
             "-o",
-            help="Output format \\[default: table on a terminal, jsonl otherwise].",
+            help="Output format [default: table on a terminal, jsonl otherwise].",
             rich_help_panel=OUTPUT_PANEL,
             show_default=False,
         ),
@@ -447,14 +484,12 @@ def list_command(
 
 
 EXPORT_EPILOG = """\
-[bold]Examples[/bold]
+Examples:
 
+\b
   usage export audit.csv --bot-id bot_1 --since 30d
-
   usage export usage-2026-01.jsonl.gz --since 2026-01-01 --until 2026-01-31
-
   usage export audit.csv --resume        (after an interruption, same options)
-
   usage export - -o jsonl --type CHATBOTKIT_TASK_RUN | gzip > runs.jsonl.gz
 """
 
@@ -619,12 +654,11 @@ def _progress(settings: Settings, path: Any) -> Iterator[_Progress]:
 
 
 SUMMARY_EPILOG = """\
-[bold]Examples[/bold]
+Examples:
 
+\b
   usage summary --demo --by type
-
   usage summary --by bot --by day --since 7d --top 10
-
   usage summary --by meta.reason -o csv > reasons.csv
 """
 
@@ -645,7 +679,7 @@ def summary_command(
             metavar="DIMENSION",
             help="Group by type, bot, conversation, task, contact, blueprint, dataset, "
             "skillset, ability, message, hour, day, week, month (UTC) or meta.KEY; "
-            "repeatable \\[default: type].",
+            "repeatable [default: type].",
             rich_help_panel=OUTPUT_PANEL,
             show_default=False,
         ),
@@ -678,7 +712,7 @@ def summary_command(
         typer.Option(
             "--format",
             "-o",
-            help="table, json or csv \\[default: table on a terminal, json otherwise].",
+            help="table, json or csv [default: table on a terminal, json otherwise].",
             rich_help_panel=OUTPUT_PANEL,
             show_default=False,
         ),
@@ -707,10 +741,10 @@ def summary_command(
 
 
 VERIFY_EPILOG = """\
-[bold]Examples[/bold]
+Examples:
 
+\b
   usage verify audit.csv
-
   usage export audit.csv && usage verify audit.csv && upload audit.csv
 """
 
@@ -734,12 +768,11 @@ def verify_command(
 
 
 SANDBOX_EPILOG = """\
-[bold]Examples[/bold]
+Examples:
 
+\b
   usage sandbox --port 8080 --records 5000
-
   CHATBOTKIT_API_TOKEN=s3cret usage sandbox --rate-429 0.1 --latency 50
-
   usage sandbox --fail-every 503=3 --fail-every 429=7 --fail-every drop=11 --max-take 40
 """
 
@@ -752,7 +785,7 @@ def sandbox_command(
     seed: Annotated[int, typer.Option(help="Seed of the generated records.")] = 1,
     anchor: Annotated[
         str | None,
-        typer.Option(help="Newest possible createdAt (ISO 8601) \\[default: today 00:00 UTC]."),
+        typer.Option(help="Newest possible createdAt (ISO 8601) [default: today 00:00 UTC]."),
     ] = None,
     latency: Annotated[float, typer.Option(help="Milliseconds added to every response.")] = 0.0,
     rate_429: Annotated[
@@ -862,21 +895,20 @@ def sandbox_command(
 
 
 config_app = typer.Typer(
+    cls=_Group,
     help="Named profiles (token, api_url, run_as) in a private TOML file.",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
 )
 app.add_typer(config_app, name="config")
 
 CONFIG_EPILOG = """\
-[bold]Examples[/bold]
+Examples:
 
+\b
   usage config set token < token-file            (the token never touches argv)
-
   usage config set api_url http://127.0.0.1:8080 --profile sandbox
-
   usage config show --profile sandbox
-
   usage config list
 """
 
