@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from usage_cli import cli as cli_module
-from usage_cli.cli import _hoist_global_options, run
+from usage_cli._argv import hoist_global_options
+from usage_cli.cli import run
 from usage_cli.sandbox import Sandbox
 
 from .conftest import TOKEN, Result
@@ -349,7 +350,7 @@ def test_hoisting_global_options(args: list[str], expected: list[str]) -> None:
     import typer
 
     group = typer.main.get_command(cli_module.app)
-    assert _hoist_global_options(args, group) == expected
+    assert hoist_global_options(args, group) == expected
 
 
 def test_columns_in_a_pipe_default_to_csv(cli: Any, server: Sandbox) -> None:

@@ -20,6 +20,8 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from usage_cli import __version__
+from usage_cli._argv import hoist_global_options
+from usage_cli._progress import say as _say
 from usage_cli.completion import COMPLETE_VAR
 from usage_cli.errors import InputError, Interrupted, UsageCliError, VerifyError
 from usage_cli.query import DEFAULT_TAKE, Order
@@ -221,11 +223,6 @@ def _settings(ctx: typer.Context) -> Settings:
         for warning in settings.warnings:
             _say(f"warning: {warning}")
     return settings
-
-
-def _say(message: str) -> None:
-    sys.stderr.write(message + "\n")
-    sys.stderr.flush()
 
 
 @contextlib.contextmanager
@@ -545,6 +542,7 @@ def export_command(
     demo: DemoOpt = False,
 ) -> None:
     """Export every matching record to a file, atomically, with a manifest to verify it by."""
+    from usage_cli._progress import export_progress
     from usage_cli.export import Exporter, load_checkpoint, resolve_target, started_at
 
     fmt = output_format.value if output_format else None
@@ -561,7 +559,7 @@ def export_command(
     if resume and checkpoint is None and not settings.quiet:
         _say(f"no interrupted export of {path} to resume; starting a new one")
 
-    with _client(settings, demo=demo) as client, _progress(settings, target.path) as progress:
+    with _client(settings, demo=demo) as client, export_progress(settings, target.path) as progress:
         exporter = Exporter(
             client,
             query,
@@ -589,68 +587,6 @@ def export_command(
                 )
             raise
         progress.done(manifest)
-
-
-class _Progress:
-    """Progress of an export on stderr: live on a terminal, one line otherwise."""
-
-    def __init__(self, settings: Settings, path: Any) -> None:
-        import time
-
-        self._quiet = settings.quiet
-        self._path = path
-        self._started = time.monotonic()
-        self._live: Any = None
-        self._task: Any = None
-        if not self._quiet and sys.stderr.isatty():
-            from rich.console import Console
-            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-            self._live = Progress(
-                SpinnerColumn(),
-                TextColumn("[bold]{task.fields[records]:,}[/bold] records"),
-                TextColumn("{task.fields[pages]:,} pages"),
-                TextColumn("{task.fields[rate]:,.0f} records/s"),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-                transient=True,
-            )
-            self._task = self._live.add_task("export", records=0, pages=0, rate=0.0)
-            self._live.start()
-
-    def update(self, progress: Any) -> None:
-        if self._live is not None:
-            import time
-
-            rate = progress.records / max(time.monotonic() - self._started, 1e-6)
-            self._live.update(self._task, records=progress.records, pages=progress.pages, rate=rate)
-
-    def stop(self) -> None:
-        if self._live is not None:
-            self._live.stop()
-            self._live = None
-
-    def done(self, manifest: dict[str, Any]) -> None:
-        import time
-
-        self.stop()
-        if self._quiet or self._path is None:
-            return
-        elapsed = time.monotonic() - self._started
-        _say(
-            f"exported {manifest['records']:,} records ({manifest['pages']:,} pages, "
-            f"{manifest['file']['bytes']:,} bytes) to {self._path} in {elapsed:.1f}s; "
-            f"manifest {self._path}.manifest.json"
-        )
-
-
-@contextlib.contextmanager
-def _progress(settings: Settings, path: Any) -> Iterator[_Progress]:
-    progress = _Progress(settings, path)
-    try:
-        yield progress
-    finally:
-        progress.stop()
 
 
 SUMMARY_EPILOG = """\
@@ -992,60 +928,6 @@ def config_list() -> None:
 # Error handling: the one place where exceptions become exit codes -------------
 
 
-def _hoist_global_options(args: list[str], group: Any) -> list[str]:
-    """Move global options written after the command name to before it.
-
-    The contract lets `--token`, `--api-url`, `-v`, ... stand on either side of
-    the command name; the root callback owns them, so they must reach it.
-    """
-
-    def takes_value(param: Any) -> bool:
-        return not (getattr(param, "is_flag", False) or getattr(param, "count", False))
-
-    global_opts = {
-        opt: takes_value(param)
-        for param in group.params
-        for opt in param.opts
-        if opt not in ("--help", "-h", "--version")
-    }
-    index = 0
-    while index < len(args) and args[index].startswith("-") and args[index] != "--":
-        head = args[index].split("=", 1)[0]
-        index += 2 if global_opts.get(head) and "=" not in args[index] else 1
-    if index >= len(args) or args[index] not in group.commands:
-        return args
-    command = group.commands[args[index]]
-    commands = [command, *getattr(command, "commands", {}).values()]
-    own = {
-        opt: takes_value(p)
-        for each in commands
-        for p in each.params
-        for opt in (*p.opts, *p.secondary_opts)
-    }
-    hoisted: list[str] = []
-    rest: list[str] = []
-    position = index + 1
-    while position < len(args):
-        word = args[position]
-        if word == "--":
-            rest += args[position:]
-            break
-        head = word.split("=", 1)[0]
-        inline = "=" in word
-        if head in global_opts and head not in own:
-            target, takes = hoisted, global_opts[head]
-        elif word.startswith("-v") and set(word[1:]) == {"v"} and "-v" in global_opts:
-            target, takes = hoisted, False
-        else:
-            target, takes = rest, own.get(head, False)
-        target.append(word)
-        if takes and not inline and position + 1 < len(args):
-            position += 1
-            target.append(args[position])
-        position += 1
-    return [*args[:index], *hoisted, args[index], *rest]
-
-
 def _error(message: str, hint: str | None = None) -> None:
     _say(f"error: {message}")
     if hint:
@@ -1062,7 +944,7 @@ def run(args: Sequence[str] | None = None) -> int:
         enable()
     command: Any = typer.main.get_command(app)
     if hasattr(command, "commands"):
-        argv = _hoist_global_options(argv, command)
+        argv = hoist_global_options(argv, command)
     try:
         result = command.main(argv, prog_name="usage", standalone_mode=False)
     except UsageCliError as exc:
