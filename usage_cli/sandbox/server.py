@@ -148,10 +148,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _error(self, status: int, message: str, code: str, **headers: str) -> int:
+    def _error(self, status: int, message: str, code: str, **headers: str) -> None:
         body = json.dumps({"message": message, "code": code}).encode()
         self._send(status, body, headers)
-        return status
 
     def do_GET(self) -> None:
         self.server.sandbox.handle(self)
@@ -254,7 +253,7 @@ class Sandbox:
 
     def _respond(
         self, request: _Handler, path: str, params: dict[str, str], authorized: bool
-    ) -> int:
+    ) -> None:
         if self.faults.latency:
             time.sleep(self.faults.latency)
         if path not in PATHS:
@@ -282,23 +281,22 @@ class Sandbox:
             looping = self.faults.loop_after is not None and self._pages > self.faults.loop_after
         body = self._page(params, order, served, cursor, repeat=cursor if looping else None)
         request._send(200, body)
-        return 200
 
-    def _inject(self, request: _Handler, kind: str) -> int:
+    def _inject(self, request: _Handler, kind: str) -> None:
         if kind == "drop":
             # Close the connection without a word, as a crashed backend would.
             request.close_connection = True
-            return 0
+            return
         if kind == "html":
             request.send_response(502)
             request.send_header("Content-Type", "text/html")
             request.send_header("Content-Length", str(len(HTML_502)))
             request.end_headers()
             request.wfile.write(HTML_502)
-            return 502
+            return
         if kind == "malformed":
             request._send(200, b'{"items":[{"id":"rec_cut","type":"OPENAI_GPT')
-            return 200
+            return
         if kind == "429":
             headers = {}
             if self.faults.retry_after is not None:
