@@ -7,6 +7,8 @@ Heavy modules (httpx, pydantic, rich) are imported inside the commands so that
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import io
 import os
 import sys
@@ -368,6 +370,55 @@ DemoOpt = Annotated[
     typer.Option("--demo", help="Use a built-in sandbox with demo records: no account needed."),
 ]
 
+# The options every record-reading command shares: (parameter, annotation, default).
+_RECORD_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+    ("type_", TypeOpt, None),
+    ("conversation_id", ConversationOpt, None),
+    ("message_id", MessageOpt, None),
+    ("task_id", TaskOpt, None),
+    ("contact_id", ContactOpt, None),
+    ("blueprint_id", BlueprintOpt, None),
+    ("bot_id", BotOpt, None),
+    ("dataset_id", DatasetOpt, None),
+    ("skillset_id", SkillsetOpt, None),
+    ("ability_id", AbilityOpt, None),
+    ("meta", MetaOpt, None),
+    ("order", OrderOpt, Order.desc),
+    ("take", TakeOpt, DEFAULT_TAKE),
+    ("since", SinceOpt, None),
+    ("until", UntilOpt, None),
+)
+
+
+def _with_record_filters(func: F) -> F:
+    """Give a command the shared filter, order, take and window options.
+
+    Typer reads options from a function's signature; this one shows Typer the
+    command's own parameters plus the shared ones, and hands the shared values
+    to the command gathered in its `filters` parameter, so they are declared once.
+    """
+    own = inspect.signature(func, eval_str=True)
+    kept = [
+        parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        for parameter in own.parameters.values()
+        if parameter.name != "filters"
+    ]
+    shared = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind)
+        for name, kind, default in _RECORD_OPTIONS
+    ]
+
+    @functools.wraps(func)
+    def command(**kwargs: Any) -> Any:
+        filters = {name: kwargs.pop(name) for name, _, _ in _RECORD_OPTIONS}
+        return func(filters=filters, **kwargs)
+
+    parameters = [*kept[:1], *shared, *kept[1:]]  # the context first, then filters
+    command.__signature__ = own.replace(parameters=parameters)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in parameters}
+    return command  # type: ignore[return-value]
+
+
 LIST_EPILOG = """\
 Examples:
 
@@ -380,21 +431,10 @@ Examples:
 
 
 @_command("list", epilog=LIST_EPILOG + GLOBAL_NOTE)
+@_with_record_filters
 def list_command(
     ctx: typer.Context,
-    type_: TypeOpt = None,
-    conversation_id: ConversationOpt = None,
-    message_id: MessageOpt = None,
-    task_id: TaskOpt = None,
-    contact_id: ContactOpt = None,
-    blueprint_id: BlueprintOpt = None,
-    bot_id: BotOpt = None,
-    dataset_id: DatasetOpt = None,
-    skillset_id: SkillsetOpt = None,
-    ability_id: AbilityOpt = None,
-    meta: MetaOpt = None,
-    order: OrderOpt = Order.desc,
-    take: TakeOpt = DEFAULT_TAKE,
+    filters: dict[str, Any],
     cursor: CursorOpt = None,
     limit: Annotated[
         int | None,
@@ -407,8 +447,6 @@ def list_command(
     all_: Annotated[
         bool, typer.Option("--all", help="Every matching record.", rich_help_panel=PAGING_PANEL)
     ] = False,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
     output_format: Annotated[
         Format | None,
         typer.Option(
@@ -434,7 +472,7 @@ def list_command(
     from usage_cli.formats import Writer, make_writer
     from usage_cli.pages import iter_records
 
-    query = _query(locals())
+    query = _query(filters | {"cursor": cursor})
     if all_ and limit is not None:
         raise InputError("--limit and --all cannot be used together")
     if limit is not None and limit < 1:
@@ -492,8 +530,10 @@ Examples:
 
 
 @_command("export", epilog=EXPORT_EPILOG + GLOBAL_NOTE)
+@_with_record_filters
 def export_command(
     ctx: typer.Context,
+    filters: dict[str, Any],
     path: Annotated[
         str,
         typer.Argument(
@@ -502,21 +542,6 @@ def export_command(
             show_default=False,
         ),
     ],
-    type_: TypeOpt = None,
-    conversation_id: ConversationOpt = None,
-    message_id: MessageOpt = None,
-    task_id: TaskOpt = None,
-    contact_id: ContactOpt = None,
-    blueprint_id: BlueprintOpt = None,
-    bot_id: BotOpt = None,
-    dataset_id: DatasetOpt = None,
-    skillset_id: SkillsetOpt = None,
-    ability_id: AbilityOpt = None,
-    meta: MetaOpt = None,
-    order: OrderOpt = Order.desc,
-    take: TakeOpt = DEFAULT_TAKE,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
     output_format: Annotated[
         Format | None,
         typer.Option(
@@ -553,8 +578,7 @@ def export_command(
             f"an interrupted export of {path!r} is waiting ({target.partial.name})",
             hint="continue it with --resume, or start over with --force",
         )
-    params = locals()
-    query = _query(params | {"cursor": None}, now=started_at(checkpoint) if checkpoint else None)
+    query = _query(filters, now=started_at(checkpoint) if checkpoint else None)
     settings = _settings(ctx)
     if resume and checkpoint is None and not settings.quiet:
         _say(f"no interrupted export of {path} to resume; starting a new one")
@@ -606,8 +630,10 @@ class SummaryFormat(StrEnum):
 
 
 @_command("summary", epilog=SUMMARY_EPILOG + GLOBAL_NOTE)
+@_with_record_filters
 def summary_command(
     ctx: typer.Context,
+    filters: dict[str, Any],
     by: Annotated[
         list[str] | None,
         typer.Option(
@@ -628,21 +654,6 @@ def summary_command(
             show_default=False,
         ),
     ] = None,
-    type_: TypeOpt = None,
-    conversation_id: ConversationOpt = None,
-    message_id: MessageOpt = None,
-    task_id: TaskOpt = None,
-    contact_id: ContactOpt = None,
-    blueprint_id: BlueprintOpt = None,
-    bot_id: BotOpt = None,
-    dataset_id: DatasetOpt = None,
-    skillset_id: SkillsetOpt = None,
-    ability_id: AbilityOpt = None,
-    meta: MetaOpt = None,
-    order: OrderOpt = Order.desc,
-    take: TakeOpt = DEFAULT_TAKE,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
     output_format: Annotated[
         SummaryFormat | None,
         typer.Option(
@@ -659,7 +670,7 @@ def summary_command(
     from usage_cli.pages import iter_records
     from usage_cli.summary import Summary, parse_by, write_csv, write_json
 
-    query = _query(locals() | {"cursor": None})
+    query = _query(filters)
     dimensions = parse_by(by)
     if top is not None and top < 1:
         raise InputError(f"--top must be at least 1, not {top}")
