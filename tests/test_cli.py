@@ -236,7 +236,7 @@ def test_unexpected_errors_exit_1_with_a_debug_hint(
     def boom(*_: Any, **__: Any) -> Any:
         raise RuntimeError("kaput")
 
-    monkeypatch.setattr("usage_cli.pages.RecordStream.__iter__", boom)
+    monkeypatch.setattr("usage_cli.pages.RecordStream.batches", boom)
     result = cli("list")
     assert result.code == 1
     assert "error: unexpected internal error: RuntimeError: kaput" in result.err
@@ -250,7 +250,7 @@ def test_interrupt_exits_130(monkeypatch: pytest.MonkeyPatch, cli: Any) -> None:
     def interrupted(*_: Any, **__: Any) -> Any:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("usage_cli.pages.RecordStream.__iter__", interrupted)
+    monkeypatch.setattr("usage_cli.pages.RecordStream.batches", interrupted)
     result = cli("list")
     assert result.code == 130
     assert "interrupted" in result.err

@@ -1,0 +1,113 @@
+"""`usage config set|show|list`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from usage_cli._progress import say as _say
+from usage_cli.cli._app import (
+    GLOBAL_NOTE,
+    _Command,
+    _Group,
+    app,
+)
+from usage_cli.errors import InputError
+from usage_cli.settings import resolve
+
+config_app = typer.Typer(
+    cls=_Group,
+    help="Named profiles (token, api_url, run_as) in a private TOML file.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(config_app, name="config")
+
+CONFIG_EPILOG = """\
+Examples:
+
+\b
+  usage config set token < token-file            (the token never touches argv)
+  usage config set api_url http://127.0.0.1:8080 --profile sandbox
+  usage config show --profile sandbox
+  usage config list
+"""
+
+
+@config_app.command("set", cls=_Command, epilog=CONFIG_EPILOG + GLOBAL_NOTE)
+def config_set(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help="token, api_url or run_as.", show_default=False)],
+    value: Annotated[
+        str | None,
+        typer.Argument(help="The value; read from stdin when left out.", show_default=False),
+    ] = None,
+) -> None:
+    """Set a value in a profile (--profile, default: default); the file is kept at mode 0600."""
+    from usage_cli import config
+
+    name = config.normalise_key(key)
+    options = ctx.find_root().obj
+    profile = config.check_profile_name(
+        options["profile"] or os.environ.get(config.PROFILE_ENV) or config.DEFAULT_PROFILE
+    )
+    if value is None:
+        value = sys.stdin.readline().strip()
+    if not value.strip():
+        raise InputError(f"no value given for {name}")
+    if name == "token" and not options["quiet"] and len(sys.argv) > 1 and value in sys.argv:
+        _say(
+            "warning: a token on the command line shows in `ps` and shell history; "
+            "`usage config set token` reads it from stdin instead"
+        )
+    if name == "api_url":
+        from usage_cli.client import list_url
+
+        list_url(value)
+    path = config.config_path()
+    profiles = config.load(path)
+    profiles.setdefault(profile, {})[name] = value
+    config.save(path, profiles)
+    shown = config.mask(value) if name == "token" else value
+    if not options["quiet"]:
+        _say(f"set {name} = {shown} in profile {profile!r} ({path})")
+
+
+@config_app.command("show", cls=_Command, epilog=CONFIG_EPILOG + GLOBAL_NOTE)
+def config_show(ctx: typer.Context) -> None:
+    """Show the settings a command would use, and where each comes from; the token masked."""
+    from usage_cli import config
+
+    obj = dict(ctx.find_root().obj, token_stdin=False)
+    settings = resolve(**obj)
+    for warning in settings.warnings:
+        _say(f"warning: {warning}")
+    rows = [
+        ("profile", settings.profile or "(none)", str(config.config_path())),
+        (
+            "token",
+            config.mask(settings.token) if settings.token else "(not set)",
+            settings.sources.get("token", ""),
+        ),
+        ("api_url", settings.api_url, settings.sources.get("api_url", "default")),
+        ("run_as", settings.run_as or "(not set)", settings.sources.get("run_as", "")),
+    ]
+    for key, value, source in rows:
+        sys.stdout.write(f"{key:<8} {value}" + (f"    # {source}" if source else "") + "\n")
+
+
+@config_app.command("list", cls=_Command, epilog=CONFIG_EPILOG + GLOBAL_NOTE)
+def config_list() -> None:
+    """List the profiles in the config file and the settings each holds."""
+    from usage_cli import config
+
+    path = config.config_path()
+    profiles = config.load(path)
+    if not profiles:
+        _say(f"no profiles yet in {path}; add one with `usage config set KEY VALUE`")
+        return
+    for name in sorted(profiles):
+        sys.stdout.write(f"{name}\t{', '.join(k for k in config.KEYS if k in profiles[name])}\n")

@@ -1,0 +1,142 @@
+"""`usage sandbox`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from usage_cli._progress import say as _say
+from usage_cli.cli._app import (
+    GLOBAL_NOTE,
+    _command,
+    _settings,
+)
+from usage_cli.errors import InputError
+
+SANDBOX_EPILOG = """\
+Examples:
+
+\b
+  usage sandbox --port 8080 --records 5000
+  CHATBOTKIT_API_TOKEN=s3cret usage sandbox --rate-429 0.1 --latency 50
+  usage sandbox --fail-every 503=3 --fail-every 429=7 --fail-every drop=11 --max-take 40
+"""
+
+
+@_command("sandbox", epilog=SANDBOX_EPILOG + GLOBAL_NOTE)
+def sandbox_command(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8080,
+    records: Annotated[int, typer.Option(help="How many records to serve.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the generated records.")] = 1,
+    anchor: Annotated[
+        str | None,
+        typer.Option(help="Newest possible createdAt (ISO 8601) [default: today 00:00 UTC]."),
+    ] = None,
+    latency: Annotated[float, typer.Option(help="Milliseconds added to every response.")] = 0.0,
+    rate_429: Annotated[
+        float, typer.Option("--rate-429", help="Share of requests answered 429 (0..1).")
+    ] = 0.0,
+    rate_5xx: Annotated[
+        float, typer.Option("--rate-5xx", help="Share of requests answered 503 (0..1).")
+    ] = 0.0,
+    retry_after: Annotated[
+        float,
+        typer.Option(help="Retry-After seconds sent with an injected 429; below 0: none."),
+    ] = 1.0,
+    fail_every: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail-every",
+            metavar="KIND=N",
+            help="Every Nth request fails: KIND is 429, 500, 502, 503, 504, drop (close "
+            "the connection), html (a proxy's 502 page) or malformed (cut JSON). Repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    max_take: Annotated[
+        int | None,
+        typer.Option(help="Silently serve at most this many records a page.", show_default=False),
+    ] = None,
+    loop_after: Annotated[
+        int | None,
+        typer.Option(
+            help="After this many pages, hand back the cursor it was given (a cursor loop).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Serve a local, seeded emulator of the usage-list endpoint on 127.0.0.1.
+
+    The token it accepts is --token / CHATBOTKIT_API_TOKEN when set, else a
+    printed sandbox token.
+    """
+    from usage_cli.query import parse_when
+    from usage_cli.sandbox import DEFAULT_TOKEN, Sandbox
+    from usage_cli.sandbox.server import Faults, parse_fault
+
+    if not 0 <= port <= 65535:
+        raise InputError(f"--port must be between 0 and 65535, not {port}")
+    if records < 0:
+        raise InputError(f"--records must be 0 or more, not {records}")
+    if latency < 0:
+        raise InputError(f"--latency must be 0 or more, not {latency:g}")
+    for flag, rate in (("--rate-429", rate_429), ("--rate-5xx", rate_5xx)):
+        if not 0 <= rate <= 1:
+            raise InputError(f"{flag} must be between 0 and 1, not {rate:g}")
+    if rate_429 + rate_5xx > 1:
+        raise InputError("--rate-429 and --rate-5xx add up to more than 1")
+    settings = _settings(ctx)
+    moment = parse_when(anchor) if anchor else None
+    try:
+        every = dict(parse_fault(text) for text in fail_every or ())
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    for flag, value in (("--max-take", max_take), ("--loop-after", loop_after)):
+        if value is not None and value < 1:
+            raise InputError(f"{flag} must be at least 1, not {value}")
+    faults = Faults(
+        latency=latency / 1000,
+        rate_429=rate_429,
+        rate_5xx=rate_5xx,
+        retry_after=retry_after if retry_after >= 0 else None,
+        every=every,
+        max_take=max_take,
+        loop_after=loop_after,
+        seed=seed,
+    )
+    try:
+        sandbox = Sandbox(
+            records=records,
+            seed=seed,
+            token=settings.token or DEFAULT_TOKEN,
+            port=port,
+            anchor=moment,
+            faults=faults,
+            log=None if settings.quiet else sys.stderr,
+        )
+    except OSError as exc:
+        raise InputError(
+            f"cannot listen on 127.0.0.1:{port}: {exc.strerror}",
+            hint="pick another --port, or 0 for a free one",
+        ) from None
+    token_line = (
+        "# token: the one you set with --token or CHATBOTKIT_API_TOKEN"
+        if settings.token
+        else f"export CHATBOTKIT_API_TOKEN={DEFAULT_TOKEN}"
+    )
+    try:
+        sys.stdout.write(
+            f"# usage sandbox: {records} records on {sandbox.url} (Ctrl-C to stop)\n"
+            f"export CHATBOTKIT_API_URL={sandbox.url}\n{token_line}\n"
+        )
+        sys.stdout.flush()
+        sandbox.serve_forever()
+    except KeyboardInterrupt:
+        # Stopping is how a server's run ends, not a failure: exit 0.
+        if not settings.quiet:
+            _say("sandbox stopped")
+    finally:
+        sandbox.stop()
