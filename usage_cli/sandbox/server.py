@@ -62,7 +62,7 @@ class Faults:
     (the first kind in FAULT_KINDS order wins when several fall due).
     """
 
-    latency: float = 0.0  # seconds per request
+    latency: float = 0.0  # seconds from a request to its answer
     rate_429: float = 0.0
     rate_5xx: float = 0.0
     retry_after: float | None = 1.0  # None: a 429 without Retry-After, as the platform sends
@@ -134,9 +134,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     seen: SeenRequest | None = None
 
+    received = 0.0
+
     def send_response(self, code: int, message: str | None = None) -> None:
         if self.seen is not None:
             self.seen.status = code
+        # Injected latency is the time to answer, our own work included, so
+        # that a benchmark at 50 ms a page measures the client, not us.
+        wait = self.received + self.server.sandbox.faults.latency - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
         super().send_response(code, message)
 
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
@@ -151,6 +158,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(self, status: int, message: str, code: str, **headers: str) -> None:
         body = json.dumps({"message": message, "code": code}).encode()
         self._send(status, body, headers)
+
+    def parse_request(self) -> bool:
+        # The request line has just arrived: the answer is due `latency` after it.
+        self.received = time.monotonic()
+        return super().parse_request()
 
     def do_GET(self) -> None:
         self.server.sandbox.handle(self)
@@ -254,8 +266,6 @@ class Sandbox:
     def _respond(
         self, request: _Handler, path: str, params: dict[str, str], authorized: bool
     ) -> None:
-        if self.faults.latency:
-            time.sleep(self.faults.latency)
         if path not in PATHS:
             return request._error(404, f"no route for {path}", "NOT_FOUND")
         if not authorized:
