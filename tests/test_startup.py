@@ -34,9 +34,14 @@ def test_help_does_not_import_the_client_stack(args: list[str]) -> None:
     assert not {"httpx", "pydantic", "rich", "usage_cli.client", "usage_cli.records"} & modules
 
 
-def test_tab_completion_imports_nothing_heavy() -> None:
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_tab_completion_imports_nothing_heavy(shell: str) -> None:
     modules = imported(
-        COMP_WORDS="usage list --bo", COMP_CWORD="2", _USAGE_COMPLETE="complete_bash"
+        COMP_WORDS="usage list --bo",
+        COMP_CWORD="2",
+        _TYPER_COMPLETE_ARGS="usage list --bo",
+        _TYPER_COMPLETE_FISH_ACTION="get-args",
+        _USAGE_COMPLETE=f"complete_{shell}",
     )
     assert "typer" in modules
     assert not {"httpx", "pydantic", "rich", "usage_cli.client"} & modules

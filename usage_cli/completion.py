@@ -18,9 +18,17 @@ COMPLETE_VAR = "_USAGE_COMPLETE"
 
 def enable() -> None:
     """Register Typer's shell classes; called only when a shell asks for completions."""
-    from typer._completion_classes import completion_init
+    from typer import _completion_classes
 
-    completion_init()
+    _completion_classes.completion_init()
+    # zsh and fish show option help beside each candidate, and Typer passes it
+    # through rich to strip markup. Our help is plain text, and importing rich
+    # (markdown included) would be most of the time a TAB takes.
+    _completion_classes._sanitize_help_text = _plain
+
+
+def _plain(text: str) -> str:
+    return text
 
 
 def script(shell: str) -> str:
