@@ -48,20 +48,27 @@ def flag_name(attribute: str) -> str:
 def parse_meta(items: Iterable[str]) -> tuple[tuple[str, str], ...]:
     """`KEY=VALUE` words to pairs; split on the first `=`, so values may hold `=`."""
     pairs: list[tuple[str, str]] = []
-    seen: set[str] = set()
     for item in items:
         key, sep, value = item.partition("=")
         if not sep:
             raise InputError(f"--meta {item!r} is not KEY=VALUE", hint="e.g. --meta reason=retry")
+        pairs.append((key, value))
+    check_meta(pairs)
+    return tuple(pairs)
+
+
+def check_meta(pairs: Iterable[tuple[str, str]]) -> None:
+    """Keys the deep-object encoding `meta[KEY]=VALUE` can carry, each once."""
+    seen: set[str] = set()
+    for key, value in pairs:
         if not key.strip():
-            raise InputError(f"--meta {item!r} has an empty key", hint="e.g. --meta reason=retry")
+            word = f"{key}={value}"
+            raise InputError(f"--meta {word!r} has an empty key", hint="e.g. --meta reason=retry")
         if any(ch in key for ch in "[]"):
             raise InputError(f"--meta key {key!r} may not contain '[' or ']'")
         if key in seen:
             raise InputError(f"--meta key {key!r} is given more than once")
         seen.add(key)
-        pairs.append((key, value))
-    return tuple(pairs)
 
 
 def parse_when(text: str, *, now: datetime | None = None, end_of_day: bool = False) -> datetime:
@@ -142,7 +149,7 @@ class Query:
             raise InputError(f"--take must be a whole number of at least 1, not {self.take!r}")
         if self.cursor is not None and not self.cursor.strip():
             raise InputError("--cursor must not be empty")
-        parse_meta(f"{key}={value}" for key, value in self.meta)
+        check_meta(self.meta)
         for name in ("since", "until"):
             moment = getattr(self, name)
             if moment is not None and moment.tzinfo is None:
