@@ -169,7 +169,7 @@ class Progress:
 def _write_json_atomically(path: Path, data: dict[str, Any], *, durable: bool = True) -> None:
     temporary = path.with_name(path.name + ".tmp")
     with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2 if durable else None, ensure_ascii=False)
+        json.dump(data, handle, indent=2, ensure_ascii=False)
         handle.write("\n")
         if durable:
             handle.flush()
