@@ -17,7 +17,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -29,7 +29,7 @@ from usage_cli.errors import InputError
 from usage_cli.formats import make_writer
 from usage_cli.pages import RecordStream
 from usage_cli.query import Query
-from usage_cli.records import UsageRecord
+from usage_cli.summary import Group, Summary
 
 EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}
 CHECKPOINT_VERSION = 1
@@ -111,52 +111,40 @@ def resolve_target(text: str, fmt: str | None, *, force: bool, resume: bool) -> 
     return Target(path, found, compressed)
 
 
-@dataclass
 class Stats:
-    """Running figures for the manifest; small and independent of the record count."""
+    """The manifest's figures: a summary by type, kept while the records stream past."""
 
-    records: int = 0
-    count_total: int = 0
-    count_by_type: dict[str, int] = field(default_factory=dict)
-    records_by_type: dict[str, int] = field(default_factory=dict)
-    first_created: int | None = None
-    last_created: int | None = None
+    def __init__(self, summary: Summary | None = None) -> None:
+        self.summary = summary or Summary(("type",))
+        self.add = self.summary.add
 
-    def add(self, record: UsageRecord) -> None:
-        raw = record.raw  # the hot path: plain dict lookups
-        kind, count = raw["type"], raw["count"]
-        self.records += 1
-        self.count_total += count
-        self.count_by_type[kind] = self.count_by_type.get(kind, 0) + count
-        self.records_by_type[kind] = self.records_by_type.get(kind, 0) + 1
-        created = raw["createdAt"]
-        if self.first_created is None or created < self.first_created:
-            self.first_created = created
-        if self.last_created is None or created > self.last_created:
-            self.last_created = created
+    @property
+    def records(self) -> int:
+        return self.summary.total.records
 
     def to_dict(self) -> dict[str, Any]:
+        total = self.summary.total
+        by_type = sorted(self.summary.groups(), key=lambda group: str(group.key[0]))
         return {
-            "records": self.records,
-            "countTotal": self.count_total,
-            "countByType": dict(sorted(self.count_by_type.items())),
-            "recordsByType": dict(sorted(self.records_by_type.items())),
-            "firstCreatedAt": None if self.first_created is None else iso_ms(self.first_created),
-            "lastCreatedAt": None if self.last_created is None else iso_ms(self.last_created),
-            "firstCreatedAtMs": self.first_created,
-            "lastCreatedAtMs": self.last_created,
+            "records": total.records,
+            "countTotal": total.count,
+            "countByType": {str(group.key[0]): group.count for group in by_type},
+            "recordsByType": {str(group.key[0]): group.records for group in by_type},
+            "firstCreatedAt": None if total.first is None else iso_ms(total.first),
+            "lastCreatedAt": None if total.last is None else iso_ms(total.last),
+            "firstCreatedAtMs": total.first,
+            "lastCreatedAtMs": total.last,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Stats:
-        return cls(
-            records=data["records"],
-            count_total=data["countTotal"],
-            count_by_type=dict(data["countByType"]),
-            records_by_type=dict(data["recordsByType"]),
-            first_created=data["firstCreatedAtMs"],
-            last_created=data["lastCreatedAtMs"],
-        )
+        summary = Summary(("type",))
+        total = summary.total
+        total.records, total.count = data["records"], data["countTotal"]
+        total.first, total.last = data["firstCreatedAtMs"], data["lastCreatedAtMs"]
+        for kind, count in data["countByType"].items():
+            summary.restore(Group((kind,), records=data["recordsByType"][kind], count=count))
+        return cls(summary)
 
 
 @dataclass(frozen=True)

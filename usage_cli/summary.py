@@ -101,11 +101,14 @@ class Group:
     last: int | None = None
 
     def add(self, record: UsageRecord) -> None:
+        raw = record.raw  # the hot path of summary and export: plain dict lookups
         self.records += 1
-        self.count += record.count
-        created = record.created_at
-        self.first = created if self.first is None else min(self.first, created)
-        self.last = created if self.last is None else max(self.last, created)
+        self.count += raw["count"]
+        created = raw["createdAt"]
+        if self.first is None or created < self.first:
+            self.first = created
+        if self.last is None or created > self.last:
+            self.last = created
 
     def absorb(self, other: Group) -> None:
         self.records += other.records
@@ -135,12 +138,16 @@ class Summary:
         self.total = Group(key=tuple("(total)" for _ in self.by))
 
     def add(self, record: UsageRecord) -> None:
-        key = tuple(function(record) for function in self._keys)
+        key = tuple([function(record) for function in self._keys])
         group = self._groups.get(key)
         if group is None:
             group = self._groups[key] = Group(key)
         group.add(record)
         self.total.add(record)
+
+    def restore(self, group: Group) -> None:
+        """Take back a group saved earlier (a resumed export's per-type figures)."""
+        self._groups[group.key] = group
 
     def add_all(self, records: Iterable[UsageRecord]) -> Summary:
         for record in records:
