@@ -157,7 +157,6 @@ class Client:
         if run_as:
             headers["X-RunAs-User-Id"] = run_as
         self._http = httpx.Client(headers=headers, timeout=timeout, transport=transport)
-        self.requests = 0
 
     def __enter__(self) -> Client:
         return self
@@ -204,7 +203,6 @@ class Client:
                 self._sleep(wait)
 
     def _attempt(self, params: list[tuple[str, str | int | float | bool | None]]) -> Page:
-        self.requests += 1
         if self.debug:
             request = self._http.build_request("GET", self.url, params=params)
             shown = {

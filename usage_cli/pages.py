@@ -131,7 +131,6 @@ class RecordStream:
         self.client = client
         self.query = query
         self.limit = limit
-        self.pages = 0
         self.records = 0
         self.exhausted = False
         self.next_cursor: str | None = query.cursor
@@ -145,9 +144,7 @@ class RecordStream:
         return max(1, min(self.query.take, self.limit - self.records))
 
     def _fetch(self, cursor: str | None) -> Page:
-        page = self.client.fetch_page(self.query, cursor=cursor, take=self._take())
-        self.pages += 1
-        return page
+        return self.client.fetch_page(self.query, cursor=cursor, take=self._take())
 
     def _position(self, record: UsageRecord) -> int:
         """-1: before the window (skip), 0: inside, 1: past it (stop)."""

@@ -12,8 +12,6 @@ from typing import BinaryIO, Protocol
 
 from usage_cli.records import UsageRecord
 
-FORMATS: tuple[str, ...] = ("table", "json", "jsonl", "csv")
-
 
 class Writer(Protocol):
     def write(self, records: Sequence[UsageRecord]) -> None:
