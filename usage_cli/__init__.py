@@ -11,11 +11,11 @@ The package is usable as a library; nothing here imports Typer or rich::
 
 from __future__ import annotations
 
+from usage_cli._version import __version__
+
 # Not `from typing import TYPE_CHECKING`: importing typing would double the cost
 # of `usage --version`, which reads only __version__ from here.
 TYPE_CHECKING = False
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Client",

@@ -11,7 +11,7 @@ import sys
 
 def main() -> None:
     if sys.argv[1:] == ["--version"]:
-        from usage_cli import __version__
+        from usage_cli._version import __version__
 
         sys.stdout.write(f"usage {__version__}\n")
         return

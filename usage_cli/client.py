@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from usage_cli import __version__
+from usage_cli._version import __version__
 from usage_cli.errors import AuthError, InputError, ServerError, UsageCliError
 from usage_cli.query import Query
 from usage_cli.records import Page, error_from_response, parse_page

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from usage_cli import __version__
+from usage_cli._version import __version__
 from usage_cli.client import Client
 from usage_cli.columns import iso_ms
 from usage_cli.errors import InputError

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypeVar
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from usage_cli import __version__
 from usage_cli._progress import say as _say
+from usage_cli._version import __version__
 from usage_cli.errors import InputError
 from usage_cli.query import DEFAULT_TAKE, Order
 from usage_cli.settings import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Settings, resolve
