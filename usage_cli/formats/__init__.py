@@ -1,16 +1,32 @@
 """Output formats behind one interface: `write` a batch of records, then `close`.
 
-The machine formats (jsonl, json, csv) write UTF-8 bytes to a binary stream, a
-page at a time. The table (`formats.table`) needs rich and a text stream, and
-is imported only when asked for, so the machine formats stay usable without it.
+`Format` is the one vocabulary of formats (flags, file extensions, writers);
+`make_writer` maps each member to its writer and checks, for the type checker,
+that none is left out. Every writer takes a binary stream; the table, which
+needs rich, is imported only when asked for, and this module imports neither
+rich nor pydantic, so `--help` can name the formats for free.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import BinaryIO, Protocol
+from enum import StrEnum
+from typing import TYPE_CHECKING, BinaryIO, Protocol, assert_never
 
-from usage_cli.records import UsageRecord
+if TYPE_CHECKING:
+    from usage_cli.records import UsageRecord
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+
+    @property
+    def machine(self) -> bool:
+        """Whether programs read it (exports), as opposed to people (table)."""
+        return self is not Format.table
 
 
 class Writer(Protocol):
@@ -22,27 +38,32 @@ class Writer(Protocol):
 
 
 def make_writer(
-    fmt: str,
+    fmt: Format | str,
     stream: BinaryIO,
     columns: Sequence[str] | None = None,
     *,
     resumed_after: int | None = None,
 ) -> Writer:
-    """A writer of a machine format (`jsonl`, `json`, `csv`) to a binary stream.
+    """A writer of `fmt` to a binary stream.
 
     `resumed_after` continues an output that already holds its preamble and
     that many records (a resumed export): no second CSV header or bracket.
     """
-    if fmt == "jsonl":
+    fmt = Format(fmt)
+    if fmt is Format.jsonl:
         from usage_cli.formats.jsonl import JsonlWriter
 
         return JsonlWriter(stream)
-    if fmt == "json":
+    if fmt is Format.json:
         from usage_cli.formats.json import JsonWriter
 
         return JsonWriter(stream, resumed_after=resumed_after)
-    if fmt == "csv":
+    if fmt is Format.csv:
         from usage_cli.formats.csv import CsvWriter
 
         return CsvWriter(stream, columns, resumed=resumed_after is not None)
-    raise ValueError(f"unknown format {fmt!r}")
+    if fmt is Format.table:
+        from usage_cli.formats.table import TableWriter
+
+        return TableWriter.over_bytes(stream, columns)
+    assert_never(fmt)

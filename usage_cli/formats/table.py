@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from rich.console import Console
 from rich.table import Table
@@ -40,6 +41,15 @@ class TableWriter:
                 no_wrap=column == "count",
             )
         self.rows = 0
+        self._wrapper: io.TextIOWrapper | None = None
+
+    @classmethod
+    def over_bytes(cls, stream: BinaryIO, columns: Sequence[str] | None = None) -> TableWriter:
+        """A table written as UTF-8 to a binary stream, which `close` leaves open."""
+        text = io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=True)
+        writer = cls(text, columns)
+        writer._wrapper = text
+        return writer
 
     def write(self, records: Sequence[UsageRecord]) -> None:
         # Markup in data must show as typed, never be interpreted by rich.
@@ -52,6 +62,11 @@ class TableWriter:
     def close(self) -> None:
         if self.rows:
             self._console.print(self._table)
+        if self._wrapper is not None:
+            # Detached, the wrapper cannot close the caller's stream when collected.
+            self._wrapper.flush()
+            self._wrapper.detach()
+            self._wrapper = None
 
 
 _EIGHTHS = " ▏▎▍▌▋▊▉"

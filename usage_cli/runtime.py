@@ -1,0 +1,141 @@
+"""Everything a run takes from the outside world, in one frozen object.
+
+Standard streams (and whether each is a terminal), the environment, the clock,
+`sleep` and the HTTP transport come in through a `Runtime`, as gh's
+`iostreams` and httpx's `transport=` do: `run(args, runtime=...)` puts it on
+the context, and every command reads from it. This module is the only one in
+the package that touches `sys.std*`, `time.sleep` or `datetime.now`, so a test
+builds a `Runtime.memory(...)` and needs to patch nothing.
+
+Light on purpose: `usage --help` imports it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    import httpx
+
+
+def utc_now() -> datetime:
+    """The wall clock, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def system_sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+class _MemoryBytes(io.BytesIO):
+    """A byte stream that says whether it is a terminal, as a test wants it to."""
+
+    def __init__(self, initial: bytes = b"", *, tty: bool = False) -> None:
+        super().__init__(initial)
+        self._tty = tty
+
+    def isatty(self) -> bool:
+        return self._tty
+
+
+def memory_stream(text: str = "", *, tty: bool = False) -> TextIO:
+    """An in-memory text stream over bytes (it has a `.buffer`), like a real std stream."""
+    raw = _MemoryBytes(text.encode("utf-8"), tty=tty)
+    return io.TextIOWrapper(raw, encoding="utf-8", newline="", write_through=True)
+
+
+def written(stream: TextIO) -> str:
+    """What was written to a `memory_stream`, decoded."""
+    stream.flush()
+    raw = stream.buffer
+    assert isinstance(raw, io.BytesIO)
+    return raw.getvalue().decode("utf-8")
+
+
+@dataclass(frozen=True)
+class Recorder:
+    """A `sleep` that only notes how long it was asked to wait."""
+
+    waits: list[float] = field(default_factory=list)
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Runtime:
+    """The outside world of one run."""
+
+    stdin: TextIO
+    stdout: TextIO
+    stderr: TextIO
+    stdin_tty: bool = False
+    stdout_tty: bool = False
+    stderr_tty: bool = False
+    env: Mapping[str, str] = field(default_factory=dict)
+    argv: tuple[str, ...] = ()
+    now: Callable[[], datetime] = utc_now
+    monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = system_sleep
+    # An `httpx.BaseTransport` for every client of this run (tests: MockTransport).
+    transport: httpx.BaseTransport | None = None
+
+    @classmethod
+    def system(cls) -> Runtime:
+        """The process's own streams, environment and clock."""
+
+        def tty(stream: Any) -> bool:
+            try:
+                return bool(stream.isatty())
+            except (AttributeError, ValueError):
+                return False
+
+        return cls(
+            stdin=sys.stdin,
+            stdout=sys.stdout,
+            stderr=sys.stderr,
+            stdin_tty=tty(sys.stdin),
+            stdout_tty=tty(sys.stdout),
+            stderr_tty=tty(sys.stderr),
+            env=os.environ,
+            argv=tuple(sys.argv),
+        )
+
+    @classmethod
+    def memory(
+        cls,
+        *,
+        stdin: str = "",
+        env: Mapping[str, str] | None = None,
+        tty: bool = False,
+        sleep: Callable[[float], None] | None = None,
+        now: Callable[[], datetime] | None = None,
+        transport: httpx.BaseTransport | None = None,
+        argv: tuple[str, ...] = (),
+    ) -> Runtime:
+        """In-memory streams (read them back with `written`), for tests and embedding."""
+        return cls(
+            stdin=memory_stream(stdin),
+            stdout=memory_stream(tty=tty),
+            stderr=memory_stream(tty=tty),
+            stdin_tty=False,
+            stdout_tty=tty,
+            stderr_tty=tty,
+            env=dict(os.environ if env is None else env),
+            argv=argv,
+            now=now or utc_now,
+            sleep=sleep or Recorder(),
+            transport=transport,
+        )
+
+    def say(self, message: str) -> None:
+        """One line for a person, on stderr (stdout is for data)."""
+        self.stderr.write(message + "\n")
+        self.stderr.flush()
