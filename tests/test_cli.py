@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from usage_cli import cli as cli_module
-from usage_cli._argv import hoist_global_options
 from usage_cli.cli import run
+from usage_cli.cli._argv import hoist_global_options
 from usage_cli.sandbox import Sandbox
 
 from .conftest import TOKEN, Result

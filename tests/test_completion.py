@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from usage_cli.completion import SHELLS, script
+from usage_cli.cli.completion import SHELLS, script
 
 from .conftest import subprocess_env, usage_command
 
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.parametrize("shell", SHELLS)
 def test_committed_scripts_are_current(shell: str) -> None:
     committed = (ROOT / "completions" / f"usage.{shell}").read_text(encoding="utf-8")
-    assert committed == script(shell), "run: python -m usage_cli.completion completions/"
+    assert committed == script(shell), "run: python -m usage_cli.cli.completion completions/"
 
 
 def bash_complete(line: str) -> list[str]:

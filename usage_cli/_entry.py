@@ -6,6 +6,7 @@ script or a prompt should not pay for it.
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -13,7 +14,8 @@ def main() -> None:
     if sys.argv[1:] == ["--version"]:
         from usage_cli._version import __version__
 
-        sys.stdout.write(f"usage {__version__}\n")
+        # Straight to the descriptor: no runtime exists yet, and none is needed.
+        os.write(1, f"usage {__version__}\n".encode())
         return
     from usage_cli.cli import main as cli_main
 

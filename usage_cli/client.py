@@ -22,6 +22,7 @@ from usage_cli._version import __version__
 from usage_cli.errors import AuthError, InputError, ServerError, UsageCliError
 from usage_cli.query import Query
 from usage_cli.records import Page, error_from_response, parse_page
+from usage_cli.runtime import system_sleep, utc_now
 from usage_cli.settings import DEFAULT_API_URL
 
 # The official SDKs drop the `/api` prefix on the hosted platform, and only there.
@@ -65,7 +66,7 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
+    return max(0.0, (moment - (now or utc_now())).total_seconds())
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,8 @@ class Client:
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         on_event: Callable[[str], None] | None = None,
-        sleep: Callable[[float], None] | None = None,
+        sleep: Callable[[float], None] = system_sleep,
+        now: Callable[[], datetime] = utc_now,
         debug: bool = False,
     ) -> None:
         self.url = list_url(api_url)
@@ -148,7 +150,8 @@ class Client:
         self.retry = retry or RetryPolicy()
         self._on_event = on_event
         self.debug = debug
-        self._sleep = sleep if sleep is not None else time.sleep
+        self._sleep = sleep
+        self._now = now
         headers = {
             "Authorization": f"Bearer {token}",
             "Accept": "application/json",
@@ -237,7 +240,7 @@ class Client:
         refused = error_from_response(status, response.content)
         if status not in RETRY_STATUSES:
             raise refused
-        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"), now=self._now())
         raise _Transient(
             refused, f"HTTP {status}", retry_after=retry_after, rate_limited=status == 429
         )

@@ -7,13 +7,15 @@ request is sent; the errors are `InputError` (exit 2).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from usage_cli.errors import InputError
+from usage_cli.relations import TABLE
+from usage_cli.runtime import utc_now
 
 DEFAULT_TAKE = 100
 
@@ -24,37 +26,32 @@ class Order(StrEnum):
 
 
 # Query attribute -> API parameter, in the contract's order.
-FILTERS: dict[str, str] = {
-    "type": "type",
-    "conversation_id": "conversationId",
-    "message_id": "messageId",
-    "task_id": "taskId",
-    "contact_id": "contactId",
-    "blueprint_id": "blueprintId",
-    "bot_id": "botId",
-    "dataset_id": "datasetId",
-    "skillset_id": "skillsetId",
-    "ability_id": "abilityId",
-}
+FILTERS: dict[str, str] = {relation.attribute: relation.api for relation in TABLE}
+_FLAGS: dict[str, str] = {relation.attribute: relation.flag for relation in TABLE}
 
 _SPAN = re.compile(r"(\d+)\s*([smhdw])", re.IGNORECASE)
 _SPAN_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def flag_name(attribute: str) -> str:
-    return "--" + attribute.replace("_", "-")
+    return _FLAGS.get(attribute) or "--" + attribute.replace("_", "-")
 
 
-def parse_meta(items: Iterable[str]) -> tuple[tuple[str, str], ...]:
-    """`KEY=VALUE` words to pairs; split on the first `=`, so values may hold `=`."""
+def _split_meta(items: Iterable[str]) -> tuple[tuple[str, str], ...]:
     pairs: list[tuple[str, str]] = []
     for item in items:
         key, sep, value = item.partition("=")
         if not sep:
             raise InputError(f"--meta {item!r} is not KEY=VALUE", hint="e.g. --meta reason=retry")
         pairs.append((key, value))
-    check_meta(pairs)
     return tuple(pairs)
+
+
+def parse_meta(items: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    """`KEY=VALUE` words to checked pairs; split on the first `=`, so values may hold `=`."""
+    pairs = _split_meta(items)
+    check_meta(pairs)
+    return pairs
 
 
 def check_meta(pairs: Iterable[tuple[str, str]]) -> None:
@@ -82,7 +79,7 @@ def parse_when(text: str, *, now: datetime | None = None, end_of_day: bool = Fal
     if span:
         amount, unit = int(span.group(1)), span.group(2).lower()
         try:
-            return (now or datetime.now(UTC)) - timedelta(**{_SPAN_UNITS[unit]: amount})
+            return (now or utc_now()) - timedelta(**{_SPAN_UNITS[unit]: amount})
         except OverflowError:
             raise InputError(f"{text!r} reaches back before the year 1") from None
     try:
@@ -97,6 +94,15 @@ def parse_when(text: str, *, now: datetime | None = None, end_of_day: bool = Fal
             hint="use ISO 8601 (2026-01-31, 2026-01-31T12:00:00Z) or a span such as 30m, 12h, 7d",
         ) from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _when(text: str | None, flag: str, now: datetime) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_when(text, now=now, end_of_day=flag == "--until")
+    except InputError as exc:
+        raise InputError(f"{flag}: {exc.message}", hint=exc.hint) from None
 
 
 def _require_utf8(value: str | None, flag: str) -> None:
@@ -158,6 +164,37 @@ class Query:
             raise InputError(
                 f"--since ({self.since.isoformat()}) is after --until ({self.until.isoformat()})"
             )
+
+    @classmethod
+    def from_words(
+        cls,
+        *,
+        filters: Mapping[str, str | None] | None = None,
+        meta: Iterable[str] | None = None,
+        order: str = Order.desc,
+        take: int = DEFAULT_TAKE,
+        cursor: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        now: datetime,
+    ) -> Query:
+        """The query the command-line words describe, or one `InputError` naming the flag.
+
+        `filters` are keyed by `Query` attribute (`bot_id`); `meta` holds the
+        `KEY=VALUE` words as typed; `since`/`until` are read against `now`.
+        """
+        unknown = set(filters or {}) - set(FILTERS)
+        if unknown:
+            raise ValueError(f"not a filter: {', '.join(sorted(unknown))}")
+        return cls(
+            **dict(filters or {}),
+            meta=_split_meta(meta or ()),
+            order=order,  # type: ignore[arg-type]  # checked in __post_init__
+            take=take,
+            cursor=cursor,
+            since=_when(since, "--since", now),
+            until=_when(until, "--until", now),
+        )
 
     @property
     def since_ms(self) -> int | None:

@@ -12,11 +12,12 @@ Light on purpose: `usage --help` imports it.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
@@ -134,6 +135,24 @@ class Runtime:
             sleep=sleep or Recorder(),
             transport=transport,
         )
+
+    @contextlib.contextmanager
+    def bound(self) -> Iterator[None]:
+        """Point `sys.std*` at this runtime's streams while a run lasts.
+
+        Our code writes to the runtime's streams; this is for what click
+        writes on its own (help, usage errors), so that it lands there too.
+        """
+        saved = sys.stdin, sys.stdout, sys.stderr
+        sys.stdin, sys.stdout, sys.stderr = self.stdin, self.stdout, self.stderr
+        try:
+            yield
+        finally:
+            sys.stdin, sys.stdout, sys.stderr = saved
+
+    def stdout_is_process_stdout(self) -> bool:
+        """Whether stdout is the process's own (whose descriptor may be redirected)."""
+        return self.stdout is sys.__stdout__ or self.stdout is sys.stdout
 
     def say(self, message: str) -> None:
         """One line for a person, on stderr (stdout is for data)."""

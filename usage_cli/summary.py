@@ -13,18 +13,10 @@ from typing import Any
 from usage_cli.columns import compact_json, iso_ms
 from usage_cli.errors import InputError, unknown_choice
 from usage_cli.records import UsageRecord
+from usage_cli.relations import TABLE
 
-RELATIONS_BY = {
-    "bot": "bot_id",
-    "conversation": "conversation_id",
-    "task": "task_id",
-    "contact": "contact_id",
-    "blueprint": "blueprint_id",
-    "dataset": "dataset_id",
-    "skillset": "skillset_id",
-    "ability": "ability_id",
-    "message": "message_id",
-}
+# `--by` word -> record attribute, for every relation but `type` (a plain field).
+RELATIONS_BY = {r.word: r.attribute for r in TABLE if r.word != "type"}
 BUCKETS = ("hour", "day", "week", "month")
 DIMENSIONS = ("type", *RELATIONS_BY, *BUCKETS)
 OTHER = "(other)"

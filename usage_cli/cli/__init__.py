@@ -7,83 +7,82 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import traceback
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import typer
 
-from usage_cli._argv import hoist_global_options
-from usage_cli._progress import say as _say
 from usage_cli.cli import _config, _export, _list, _sandbox, _summary  # noqa: F401 (registers)
-from usage_cli.cli._app import PipeClosed, app
-from usage_cli.completion import COMPLETE_VAR
+from usage_cli.cli._app import app
+from usage_cli.cli._argv import hoist_global_options
+from usage_cli.cli._invocation import Invocation
+from usage_cli.cli._typer_internals import PipeClosed, is_no_args_help, usage_error_parts
+from usage_cli.cli.completion import COMPLETE_VAR
 from usage_cli.errors import UsageCliError
+from usage_cli.runtime import Runtime
 
 __all__ = ["app", "main", "run"]
 
 
-# Error handling: the one place where exceptions become exit codes -------------
+def run(args: Sequence[str] | None = None, *, runtime: Runtime | None = None) -> int:
+    """Run the CLI with `args` (default: the process's) and return its exit code.
 
-
-def _error(message: str, hint: str | None = None) -> None:
-    _say(f"error: {message}")
-    if hint:
-        _say(f"hint: {hint}")
-
-
-def run(args: Sequence[str] | None = None) -> int:
-    """Run the CLI and return its exit code."""
-    argv = list(sys.argv[1:] if args is None else args)
+    This is the one place where exceptions become exit codes.
+    """
+    runtime = runtime or Runtime.system()
+    argv = list(runtime.argv[1:] if args is None else args)
     debug = "--debug" in argv
-    if COMPLETE_VAR in os.environ:
-        from usage_cli.completion import enable
 
-        enable()
+    def error(message: str, hint: str | None = None) -> None:
+        runtime.say(f"error: {message}")
+        if hint:
+            runtime.say(f"hint: {hint}")
+
+    if COMPLETE_VAR in runtime.env:
+        from usage_cli.cli.completion import enable_completion
+
+        enable_completion()
     command: Any = typer.main.get_command(app)
-    if hasattr(command, "commands"):
-        argv = hoist_global_options(argv, command)
+    argv = hoist_global_options(argv, command)
     try:
-        result = command.main(argv, prog_name="usage", standalone_mode=False)
+        with runtime.bound():
+            result = command.main(
+                argv, prog_name="usage", standalone_mode=False, obj=Invocation(runtime)
+            )
     except UsageCliError as exc:
         if debug:
-            traceback.print_exc()
-        _error(exc.message, exc.hint)
+            runtime.stderr.write(traceback.format_exc())
+        error(exc.message, exc.hint)
         return exc.exit_code
     except typer.TyperException as exc:
-        if type(exc).__name__ == "NoArgsIsHelpError":
-            typer.echo(exc.format_message(), err=True)
+        if is_no_args_help(exc):
+            runtime.say(exc.format_message())
         else:
-            _error(exc.format_message().replace("\n", " "), _usage_hint(exc))
+            message, hint = usage_error_parts(exc)
+            error(message.replace("\n", " "), hint)
         return exc.exit_code
     except PipeClosed:
-        # Point stdout at /dev/null so the interpreter's final flush stays quiet.
-        with contextlib.suppress(OSError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
+        if runtime.stdout_is_process_stdout():
+            # Point stdout at /dev/null so the interpreter's final flush stays quiet.
+            with contextlib.suppress(OSError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, runtime.stdout.fileno())
         return 0
     except (KeyboardInterrupt, typer.Abort):
-        _error("interrupted")
+        error("interrupted")
         return 130
     except Exception as exc:
         if debug:
-            traceback.print_exc()
-        _error(
+            runtime.stderr.write(traceback.format_exc())
+        error(
             f"unexpected internal error: {type(exc).__name__}: {exc}",
             None if debug else "rerun with --debug for details, and report it",
         )
         return 1
     if result == 130:
-        _error("interrupted")
+        error("interrupted")
     return result if isinstance(result, int) else 0
-
-
-def _usage_hint(exc: Exception) -> str | None:
-    ctx = getattr(exc, "ctx", None)
-    if ctx is None:
-        return "try 'usage --help'"
-    return f"try '{ctx.command_path} --help'"
 
 
 def _terminate(signum: int, frame: Any) -> None:
@@ -93,6 +92,7 @@ def _terminate(signum: int, frame: Any) -> None:
 
 def main() -> NoReturn:
     import signal
+    import sys
 
     signal.signal(signal.SIGTERM, _terminate)
     sys.exit(run())

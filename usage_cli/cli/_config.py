@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from typing import Annotated
 
 import typer
 
-from usage_cli._progress import say as _say
-from usage_cli.cli._app import (
-    GLOBAL_NOTE,
-    _Command,
-    _Group,
-    app,
-)
+from usage_cli.cli._app import config_group
+from usage_cli.cli._invocation import invocation
+from usage_cli.cli._options import GLOBAL_NOTE
+from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import InputError
-from usage_cli.settings import resolve
 
-config_app = typer.Typer(
-    cls=_Group,
-    help="Named profiles (token, api_url, run_as) in a private TOML file.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
+config_app = config_group(
+    "config", "Named profiles (token, api_url, run_as) in a private TOML file."
 )
-app.add_typer(config_app, name="config")
 
 CONFIG_EPILOG = """\
 Examples:
@@ -37,7 +27,7 @@ Examples:
 """
 
 
-@config_app.command("set", cls=_Command, epilog=CONFIG_EPILOG + GLOBAL_NOTE)
+@config_app.command("set", cls=Command, epilog=CONFIG_EPILOG + GLOBAL_NOTE)
 def config_set(
     ctx: typer.Context,
     key: Annotated[str, typer.Argument(help="token, api_url or run_as.", show_default=False)],
@@ -50,16 +40,17 @@ def config_set(
     from usage_cli import config
 
     name = config.normalise_key(key)
-    options = ctx.find_root().obj
+    run = invocation(ctx)
+    env = run.runtime.env
     profile = config.check_profile_name(
-        options["profile"] or os.environ.get(config.PROFILE_ENV) or config.DEFAULT_PROFILE
+        run.options.profile or env.get(config.PROFILE_ENV) or config.DEFAULT_PROFILE
     )
     if value is None:
-        value = sys.stdin.readline().strip()
+        value = run.runtime.stdin.readline().strip()
     if not value.strip():
         raise InputError(f"no value given for {name}")
-    if name == "token" and not options["quiet"] and len(sys.argv) > 1 and value in sys.argv:
-        _say(
+    if name == "token" and value in run.runtime.argv[1:]:
+        run.note(
             "warning: a token on the command line shows in `ps` and shell history; "
             "`usage config set token` reads it from stdin instead"
         )
@@ -67,26 +58,23 @@ def config_set(
         from usage_cli.client import list_url
 
         list_url(value)
-    path = config.config_path()
+    path = config.config_path(env)
     profiles = config.load(path)
     profiles.setdefault(profile, {})[name] = value
     config.save(path, profiles)
     shown = config.mask(value) if name == "token" else value
-    if not options["quiet"]:
-        _say(f"set {name} = {shown} in profile {profile!r} ({path})")
+    run.note(f"set {name} = {shown} in profile {profile!r} ({path})")
 
 
-@config_app.command("show", cls=_Command, epilog=CONFIG_EPILOG + GLOBAL_NOTE)
+@config_app.command("show", cls=Command, epilog=CONFIG_EPILOG + GLOBAL_NOTE)
 def config_show(ctx: typer.Context) -> None:
     """Show the settings a command would use, and where each comes from; the token masked."""
     from usage_cli import config
 
-    obj = dict(ctx.find_root().obj, token_stdin=False)
-    settings = resolve(**obj)
-    for warning in settings.warnings:
-        _say(f"warning: {warning}")
+    run = invocation(ctx)
+    settings = run.settings(read_stdin=False)
     rows = [
-        ("profile", settings.profile or "(none)", str(config.config_path())),
+        ("profile", settings.profile or "(none)", str(config.config_path(run.runtime.env))),
         (
             "token",
             config.mask(settings.token) if settings.token else "(not set)",
@@ -96,18 +84,21 @@ def config_show(ctx: typer.Context) -> None:
         ("run_as", settings.run_as or "(not set)", settings.sources.get("run_as", "")),
     ]
     for key, value, source in rows:
-        sys.stdout.write(f"{key:<8} {value}" + (f"    # {source}" if source else "") + "\n")
+        run.runtime.stdout.write(f"{key:<8} {value}" + (f"    # {source}" if source else "") + "\n")
 
 
-@config_app.command("list", cls=_Command, epilog=CONFIG_EPILOG + GLOBAL_NOTE)
-def config_list() -> None:
+@config_app.command("list", cls=Command, epilog=CONFIG_EPILOG + GLOBAL_NOTE)
+def config_list(ctx: typer.Context) -> None:
     """List the profiles in the config file and the settings each holds."""
     from usage_cli import config
 
-    path = config.config_path()
+    run = invocation(ctx)
+    path = config.config_path(run.runtime.env)
     profiles = config.load(path)
     if not profiles:
-        _say(f"no profiles yet in {path}; add one with `usage config set KEY VALUE`")
+        run.say(f"no profiles yet in {path}; add one with `usage config set KEY VALUE`")
         return
     for name in sorted(profiles):
-        sys.stdout.write(f"{name}\t{', '.join(k for k in config.KEYS if k in profiles[name])}\n")
+        run.runtime.stdout.write(
+            f"{name}\t{', '.join(k for k in config.KEYS if k in profiles[name])}\n"
+        )

@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
-import sys
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from usage_cli._progress import say as _say
-from usage_cli.cli._app import (
+from usage_cli.cli._app import app
+from usage_cli.cli._invocation import invocation
+from usage_cli.cli._options import (
     GLOBAL_NOTE,
     OUTPUT_PANEL,
+    AbilityOpt,
+    BlueprintOpt,
+    BotOpt,
+    ContactOpt,
+    ConversationOpt,
+    DatasetOpt,
     DemoOpt,
-    Format,
-    _client,
-    _command,
-    _query,
-    _settings,
-    _with_record_filters,
+    MessageOpt,
+    MetaOpt,
+    OrderOpt,
+    SinceOpt,
+    SkillsetOpt,
+    TakeOpt,
+    TaskOpt,
+    TypeOpt,
+    UntilOpt,
 )
+from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import InputError, Interrupted, UsageCliError, VerifyError
+from usage_cli.formats import Format
+from usage_cli.query import DEFAULT_TAKE, Order
 
 EXPORT_EPILOG = """\
 Examples:
@@ -33,11 +44,26 @@ Examples:
 """
 
 
-@_command("export", epilog=EXPORT_EPILOG + GLOBAL_NOTE)
-@_with_record_filters
+@app.command("export", cls=Command, epilog=EXPORT_EPILOG + GLOBAL_NOTE)
 def export_command(
     ctx: typer.Context,
-    filters: dict[str, Any],
+    # The filters and window: read as a whole by `Invocation.query`.
+    type_: TypeOpt = None,
+    conversation_id: ConversationOpt = None,
+    message_id: MessageOpt = None,
+    task_id: TaskOpt = None,
+    contact_id: ContactOpt = None,
+    blueprint_id: BlueprintOpt = None,
+    bot_id: BotOpt = None,
+    dataset_id: DatasetOpt = None,
+    skillset_id: SkillsetOpt = None,
+    ability_id: AbilityOpt = None,
+    meta: MetaOpt = None,
+    order: OrderOpt = Order.desc,
+    take: TakeOpt = DEFAULT_TAKE,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    *,
     path: Annotated[
         str,
         typer.Argument(
@@ -71,9 +97,10 @@ def export_command(
     demo: DemoOpt = False,
 ) -> None:
     """Export every matching record to a file, atomically, with a manifest to verify it by."""
-    from usage_cli._progress import export_progress
+    from usage_cli.cli._progress import export_progress
     from usage_cli.export import Exporter, load_checkpoint, resolve_target, started_at
 
+    run = invocation(ctx)
     fmt = output_format.value if output_format else None
     target = resolve_target(path, fmt, force=force, resume=resume)
     checkpoint = load_checkpoint(target) if resume else None
@@ -82,17 +109,20 @@ def export_command(
             f"an interrupted export of {path!r} is waiting ({target.partial.name})",
             hint="continue it with --resume, or start over with --force",
         )
-    query = _query(filters, now=started_at(checkpoint) if checkpoint else None)
-    settings = _settings(ctx)
-    if resume and checkpoint is None and not settings.quiet:
-        _say(f"no interrupted export of {path} to resume; starting a new one")
+    query = run.query(ctx.params, now=started_at(checkpoint) if checkpoint else None)
+    settings = run.settings()
+    if resume and checkpoint is None:
+        run.note(f"no interrupted export of {path} to resume; starting a new one")
 
-    with _client(settings, demo=demo) as client, export_progress(settings, target.path) as progress:
+    with (
+        run.client(settings, demo=demo) as client,
+        export_progress(run.runtime, settings.quiet, target.path) as progress,
+    ):
         exporter = Exporter(
             client,
             query,
             target,
-            started=started_at(checkpoint) if checkpoint else datetime.now(UTC),
+            started=started_at(checkpoint) if checkpoint else run.runtime.now(),
             checkpoint=checkpoint,
             on_progress=progress.update,
             # The demo sandbox listens on a new port each run; name it instead.
@@ -114,7 +144,9 @@ def export_command(
                     f"nothing was written to {path}; rerun with --resume to continue"
                 )
             raise
-        progress.done(manifest)
+        progress.done(
+            manifest["records"], manifest.get("pages", 0), manifest.get("file", {}).get("bytes", 0)
+        )
 
 
 VERIFY_EPILOG = """\
@@ -126,8 +158,9 @@ Examples:
 """
 
 
-@_command("verify", epilog=VERIFY_EPILOG + GLOBAL_NOTE)
+@app.command("verify", cls=Command, epilog=VERIFY_EPILOG + GLOBAL_NOTE)
 def verify_command(
+    ctx: typer.Context,
     path: Annotated[str, typer.Argument(metavar="PATH", help="A file written by `usage export`.")],
 ) -> None:
     """Check an export against its manifest: hash, record count, duplicate ids. Offline."""
@@ -139,6 +172,6 @@ def verify_command(
     if not report.ok:
         raise VerifyError(f"{path} does not match its manifest: " + "; ".join(report.problems))
     sha = report.manifest["file"]["sha256"]
-    sys.stdout.write(
+    invocation(ctx).runtime.stdout.write(
         f"ok: {path} matches its manifest ({report.records:,} records, sha256 {sha})\n"
     )

@@ -2,27 +2,39 @@
 
 from __future__ import annotations
 
-import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from usage_cli._progress import say as _say
-from usage_cli.cli._app import (
+from usage_cli.cli._app import app
+from usage_cli.cli._invocation import invocation
+from usage_cli.cli._options import (
     DEFAULT_LIMIT,
     GLOBAL_NOTE,
     OUTPUT_PANEL,
     PAGING_PANEL,
+    AbilityOpt,
+    BlueprintOpt,
+    BotOpt,
+    ContactOpt,
+    ConversationOpt,
     CursorOpt,
+    DatasetOpt,
     DemoOpt,
-    Format,
-    _client,
-    _command,
-    _query,
-    _settings,
-    _with_record_filters,
+    MessageOpt,
+    MetaOpt,
+    OrderOpt,
+    SinceOpt,
+    SkillsetOpt,
+    TakeOpt,
+    TaskOpt,
+    TypeOpt,
+    UntilOpt,
 )
+from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import InputError
+from usage_cli.formats import Format
+from usage_cli.query import DEFAULT_TAKE, Order
 
 LIST_EPILOG = """\
 Examples:
@@ -35,11 +47,25 @@ Examples:
 """
 
 
-@_command("list", epilog=LIST_EPILOG + GLOBAL_NOTE)
-@_with_record_filters
+@app.command("list", cls=Command, epilog=LIST_EPILOG + GLOBAL_NOTE)
 def list_command(
     ctx: typer.Context,
-    filters: dict[str, Any],
+    # The filters and window: read as a whole by `Invocation.query`.
+    type_: TypeOpt = None,
+    conversation_id: ConversationOpt = None,
+    message_id: MessageOpt = None,
+    task_id: TaskOpt = None,
+    contact_id: ContactOpt = None,
+    blueprint_id: BlueprintOpt = None,
+    bot_id: BotOpt = None,
+    dataset_id: DatasetOpt = None,
+    skillset_id: SkillsetOpt = None,
+    ability_id: AbilityOpt = None,
+    meta: MetaOpt = None,
+    order: OrderOpt = Order.desc,
+    take: TakeOpt = DEFAULT_TAKE,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     cursor: CursorOpt = None,
     limit: Annotated[
         int | None,
@@ -74,10 +100,11 @@ def list_command(
 ) -> None:
     """List usage records, newest first: a table on a terminal, JSON lines in a pipe."""
     from usage_cli.columns import parse_columns
-    from usage_cli.formats import Writer, make_writer
+    from usage_cli.formats import make_writer
     from usage_cli.pages import iter_records
 
-    query = _query(filters | {"cursor": cursor})
+    run = invocation(ctx)
+    query = run.query(ctx.params)
     if all_ and limit is not None:
         raise InputError("--limit and --all cannot be used together")
     if limit is not None and limit < 1:
@@ -85,39 +112,32 @@ def list_command(
             f"--limit must be at least 1, not {limit}", hint="use --all for every record"
         )
     if output_format:
-        fmt = output_format.value
-    elif sys.stdout.isatty():
-        fmt = "table"
+        fmt = output_format
+    elif run.runtime.stdout_tty:
+        fmt = Format.table
     else:
         # Picking columns asks for rows: in a pipe that means CSV, not JSON lines.
-        fmt = "csv" if columns is not None else "jsonl"
-    if columns is not None and fmt not in ("csv", "table"):
+        fmt = Format.csv if columns is not None else Format.jsonl
+    if columns is not None and fmt not in (Format.csv, Format.table):
         raise InputError(f"--columns applies to csv and table output, not {fmt}")
     chosen = parse_columns(columns) if columns is not None else None
-    settings = _settings(ctx)
+    settings = run.settings()
 
-    with _client(settings, demo=demo) as client:
+    with run.client(settings, demo=demo) as client:
         stream = iter_records(client, query, limit=None if all_ else (limit or DEFAULT_LIMIT))
-        writer: Writer
-        if fmt == "table":
-            from usage_cli.formats.table import TableWriter
-
-            writer = TableWriter(sys.stdout, chosen)
-        else:
-            sys.stdout.flush()
-            writer = make_writer(fmt, sys.stdout.buffer, chosen)
+        stdout = run.runtime.stdout
+        stdout.flush()
+        writer = make_writer(fmt, stdout.buffer, chosen)
         for batch in stream.batches():
             writer.write(batch.records)
         writer.close()
-        if settings.quiet:
-            return
         if stream.records == 0:
-            _say("no records match")
-        if not all_ and stream.records and stream.more_exist():
+            run.note("no records match")
+        if not all_ and stream.records and not settings.quiet and stream.more_exist():
             if stream.next_cursor:
-                _say(
+                run.say(
                     f"showing the first {stream.records} records; more exist. "
                     f"Continue with --cursor {stream.next_cursor}, or use --all"
                 )
             else:
-                _say(f"showing the first {stream.records} records; more exist. Use --all")
+                run.say(f"showing the first {stream.records} records; more exist. Use --all")

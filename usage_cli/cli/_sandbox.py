@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
 
-from usage_cli._progress import say as _say
-from usage_cli.cli._app import (
-    GLOBAL_NOTE,
-    _command,
-    _settings,
-)
+from usage_cli.cli._app import app
+from usage_cli.cli._invocation import invocation
+from usage_cli.cli._options import GLOBAL_NOTE
+from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import InputError
 
 SANDBOX_EPILOG = """\
@@ -25,7 +22,7 @@ Examples:
 """
 
 
-@_command("sandbox", epilog=SANDBOX_EPILOG + GLOBAL_NOTE)
+@app.command("sandbox", cls=Command, epilog=SANDBOX_EPILOG + GLOBAL_NOTE)
 def sandbox_command(
     ctx: typer.Context,
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8080,
@@ -77,6 +74,7 @@ def sandbox_command(
     from usage_cli.sandbox import DEFAULT_TOKEN, Sandbox
     from usage_cli.sandbox.server import Faults, parse_fault
 
+    run = invocation(ctx)
     if not 0 <= port <= 65535:
         raise InputError(f"--port must be between 0 and 65535, not {port}")
     if records < 0:
@@ -88,8 +86,8 @@ def sandbox_command(
             raise InputError(f"{flag} must be between 0 and 1, not {rate:g}")
     if rate_429 + rate_5xx > 1:
         raise InputError("--rate-429 and --rate-5xx add up to more than 1")
-    settings = _settings(ctx)
-    moment = parse_when(anchor) if anchor else None
+    settings = run.settings()
+    moment = parse_when(anchor, now=run.runtime.now()) if anchor else None
     try:
         every = dict(parse_fault(text) for text in fail_every or ())
     except ValueError as exc:
@@ -115,7 +113,7 @@ def sandbox_command(
             port=port,
             anchor=moment,
             faults=faults,
-            log=None if settings.quiet else sys.stderr,
+            log=None if settings.quiet else run.runtime.stderr,
         )
     except OSError as exc:
         raise InputError(
@@ -128,15 +126,15 @@ def sandbox_command(
         else f"export CHATBOTKIT_API_TOKEN={DEFAULT_TOKEN}"
     )
     try:
-        sys.stdout.write(
+        stdout = run.runtime.stdout
+        stdout.write(
             f"# usage sandbox: {records} records on {sandbox.url} (Ctrl-C to stop)\n"
             f"export CHATBOTKIT_API_URL={sandbox.url}\n{token_line}\n"
         )
-        sys.stdout.flush()
+        stdout.flush()
         sandbox.serve_forever()
     except KeyboardInterrupt:
         # Stopping is how a server's run ends, not a failure: exit 0.
-        if not settings.quiet:
-            _say("sandbox stopped")
+        run.note("sandbox stopped")
     finally:
         sandbox.stop()

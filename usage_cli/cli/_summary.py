@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
-import sys
-from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from usage_cli.cli._app import (
+from usage_cli.cli._app import app
+from usage_cli.cli._invocation import invocation
+from usage_cli.cli._options import (
     GLOBAL_NOTE,
     OUTPUT_PANEL,
+    AbilityOpt,
+    BlueprintOpt,
+    BotOpt,
+    ContactOpt,
+    ConversationOpt,
+    DatasetOpt,
     DemoOpt,
-    _client,
-    _command,
-    _data_stream,
-    _query,
-    _settings,
-    _with_record_filters,
+    MessageOpt,
+    MetaOpt,
+    OrderOpt,
+    SinceOpt,
+    SkillsetOpt,
+    TakeOpt,
+    TaskOpt,
+    TypeOpt,
+    UntilOpt,
 )
+from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import InputError
+from usage_cli.formats import Format
+from usage_cli.query import DEFAULT_TAKE, Order
+from usage_cli.relations import TABLE
 
 SUMMARY_EPILOG = """\
 Examples:
@@ -29,26 +42,34 @@ Examples:
   usage summary --by bot --by day --since 7d --top 10
   usage summary --by meta.reason -o csv > reasons.csv
 """
+_BY_WORDS = ", ".join(relation.word for relation in TABLE)
 
 
-class SummaryFormat(StrEnum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-
-
-@_command("summary", epilog=SUMMARY_EPILOG + GLOBAL_NOTE)
-@_with_record_filters
+@app.command("summary", cls=Command, epilog=SUMMARY_EPILOG + GLOBAL_NOTE)
 def summary_command(
     ctx: typer.Context,
-    filters: dict[str, Any],
+    # The filters and window: read as a whole by `Invocation.query`.
+    type_: TypeOpt = None,
+    conversation_id: ConversationOpt = None,
+    message_id: MessageOpt = None,
+    task_id: TaskOpt = None,
+    contact_id: ContactOpt = None,
+    blueprint_id: BlueprintOpt = None,
+    bot_id: BotOpt = None,
+    dataset_id: DatasetOpt = None,
+    skillset_id: SkillsetOpt = None,
+    ability_id: AbilityOpt = None,
+    meta: MetaOpt = None,
+    order: OrderOpt = Order.desc,
+    take: TakeOpt = DEFAULT_TAKE,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     by: Annotated[
         list[str] | None,
         typer.Option(
             "--by",
             metavar="DIMENSION",
-            help="Group by type, bot, conversation, task, contact, blueprint, dataset, "
-            "skillset, ability, message, hour, day, week, month (UTC) or meta.KEY; "
+            help=f"Group by {_BY_WORDS}, hour, day, week, month (UTC) or meta.KEY; "
             "repeatable [default: type].",
             rich_help_panel=OUTPUT_PANEL,
             show_default=False,
@@ -63,7 +84,7 @@ def summary_command(
         ),
     ] = None,
     output_format: Annotated[
-        SummaryFormat | None,
+        Format | None,
         typer.Option(
             "--format",
             "-o",
@@ -78,18 +99,21 @@ def summary_command(
     from usage_cli.pages import iter_records
     from usage_cli.summary import Summary, parse_by, write_csv, write_json
 
-    query = _query(filters)
+    run = invocation(ctx)
+    query = run.query(ctx.params)
     dimensions = parse_by(by)
     if top is not None and top < 1:
         raise InputError(f"--top must be at least 1, not {top}")
-    fmt = output_format.value if output_format else ("table" if sys.stdout.isatty() else "json")
-    settings = _settings(ctx)
-    with _client(settings, demo=demo) as client:
+    if output_format is Format.jsonl:
+        raise InputError("--format jsonl does not apply to a summary: use table, json or csv")
+    fmt = output_format or (Format.table if run.runtime.stdout_tty else Format.json)
+    settings = run.settings()
+    with run.client(settings, demo=demo) as client:
         summary = Summary(dimensions).add_all(iter_records(client, query))
-    if fmt == "table":
+    if fmt is Format.table:
         from usage_cli.formats.table import render_summary
 
-        render_summary(summary, sys.stdout, top)
+        render_summary(summary, run.runtime.stdout, top)
         return
-    with _data_stream() as out:
-        (write_json if fmt == "json" else write_csv)(summary, out, top)
+    with run.data_stream() as out:
+        (write_json if fmt is Format.json else write_csv)(summary, out, top)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from usage_cli.cli._typer_internals import option_arity, subcommand
+
 
 def hoist_global_options(args: list[str], group: Any) -> list[str]:
     """Move global options written after the command name to before it.
@@ -11,30 +13,19 @@ def hoist_global_options(args: list[str], group: Any) -> list[str]:
     The contract lets `--token`, `--api-url`, `-v`, ... stand on either side of
     the command name; the root callback owns them, so they must reach it.
     """
-
-    def takes_value(param: Any) -> bool:
-        return not (getattr(param, "is_flag", False) or getattr(param, "count", False))
-
     global_opts = {
-        opt: takes_value(param)
-        for param in group.params
-        for opt in param.opts
+        opt: takes
+        for opt, takes in option_arity(group, secondary=False, nested=False).items()
         if opt not in ("--help", "-h", "--version")
     }
     index = 0
     while index < len(args) and args[index].startswith("-") and args[index] != "--":
         head = args[index].split("=", 1)[0]
         index += 2 if global_opts.get(head) and "=" not in args[index] else 1
-    if index >= len(args) or args[index] not in group.commands:
+    command = subcommand(group, args[index]) if index < len(args) else None
+    if command is None:
         return args
-    command = group.commands[args[index]]
-    commands = [command, *getattr(command, "commands", {}).values()]
-    own = {
-        opt: takes_value(p)
-        for each in commands
-        for p in each.params
-        for opt in (*p.opts, *p.secondary_opts)
-    }
+    own = option_arity(command)
     hoisted: list[str] = []
     rest: list[str] = []
     position = index + 1

@@ -4,7 +4,7 @@ The scripts in `completions/` are only glue: at TAB they run `usage` with
 `_USAGE_COMPLETE` set, and the CLI answers from its own definition (no network).
 Regenerate them after changing a command or flag:
 
-    python -m usage_cli.completion completions/
+    python -m usage_cli.cli.completion completions/
 """
 
 from __future__ import annotations
@@ -12,30 +12,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from usage_cli.cli._typer_internals import completion_script, enable_completion
+
 SHELLS = ("bash", "zsh", "fish")
 COMPLETE_VAR = "_USAGE_COMPLETE"
 
-
-def enable() -> None:
-    """Register Typer's shell classes; called only when a shell asks for completions."""
-    from typer import _completion_classes
-
-    _completion_classes.completion_init()
-    # zsh and fish show option help beside each candidate, and Typer passes it
-    # through rich to strip markup. Our help is plain text, and importing rich
-    # (markdown included) would be most of the time a TAB takes.
-    _completion_classes._sanitize_help_text = _plain
-
-
-def _plain(text: str) -> str:
-    return text
+__all__ = ["COMPLETE_VAR", "SHELLS", "enable_completion", "script", "write_all"]
 
 
 def script(shell: str) -> str:
-    from typer._completion_shared import get_completion_script
-
-    enable()
-    return get_completion_script(prog_name="usage", complete_var=COMPLETE_VAR, shell=shell) + "\n"
+    return completion_script("usage", COMPLETE_VAR, shell) + "\n"
 
 
 def write_all(directory: Path) -> list[Path]:

@@ -1,0 +1,132 @@
+"""What a command needs besides its own flags: the runtime, the global options, and
+the settings, client and query built from them.
+
+`run()` puts an `Invocation` on the root context; the root callback adds the
+global options; every command reads both through `invocation(ctx)`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TextIO
+
+from usage_cli.relations import TABLE
+from usage_cli.runtime import Runtime
+from usage_cli.settings import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Settings, resolve
+
+if TYPE_CHECKING:
+    from usage_cli.client import Client
+    from usage_cli.query import Query
+
+
+@dataclass(frozen=True)
+class GlobalOptions:
+    """The options every command accepts, as typed (before env and profile)."""
+
+    token: str | None = None
+    token_stdin: bool = False
+    api_url: str | None = None
+    run_as: str | None = None
+    profile: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    retries: int = DEFAULT_RETRIES
+    verbose: int = 0
+    debug: bool = False
+    quiet: bool = False
+
+    def __repr__(self) -> str:
+        return f"GlobalOptions(token={'***' if self.token else None!r}, api_url={self.api_url!r})"
+
+
+@dataclass(frozen=True)
+class Invocation:
+    runtime: Runtime
+    options: GlobalOptions = GlobalOptions()
+
+    def say(self, message: str) -> None:
+        self.runtime.say(message)
+
+    def note(self, message: str) -> None:
+        """A line for a person, unless --quiet."""
+        if not self.options.quiet:
+            self.runtime.say(message)
+
+    def settings(self, *, read_stdin: bool = True) -> Settings:
+        """Flags, then environment, then profile; warnings said once, here."""
+        options = asdict(self.options)
+        if not read_stdin:
+            options["token_stdin"] = False
+        settings = resolve(**options, env=self.runtime.env, stdin=self.runtime.stdin)
+        for warning in settings.warnings:
+            self.note(f"warning: {warning}")
+        return settings
+
+    @contextlib.contextmanager
+    def client(self, settings: Settings, *, demo: bool) -> Iterator[Client]:
+        """A client for the configured API, or for an in-process sandbox under --demo."""
+        from usage_cli.client import Client, RetryPolicy
+
+        verbose = settings.verbose or settings.debug
+        with contextlib.ExitStack() as stack:
+            token, api_url = settings.token, settings.api_url
+            if demo:
+                from usage_cli.sandbox import Sandbox
+
+                sandbox = stack.enter_context(Sandbox())
+                token, api_url = sandbox.token, sandbox.url
+                self.note(
+                    f"demo: {len(sandbox.records)} records from a built-in sandbox, no account"
+                )
+            client = Client(
+                token=token,
+                api_url=api_url,
+                run_as=settings.run_as,
+                timeout=settings.timeout,
+                retry=RetryPolicy(retries=settings.retries),
+                transport=self.runtime.transport,
+                on_event=self.runtime.say if verbose else None,
+                sleep=self.runtime.sleep,
+                now=self.runtime.now,
+                debug=settings.debug,
+            )
+            yield stack.enter_context(client)
+
+    @contextlib.contextmanager
+    def data_stream(self) -> Iterator[TextIO]:
+        """stdout as UTF-8 with no newline translation, whatever the locale says."""
+        stdout = self.runtime.stdout
+        buffer = getattr(stdout, "buffer", None)
+        if buffer is None:
+            yield stdout
+            return
+        stdout.flush()
+        stream = io.TextIOWrapper(buffer, encoding="utf-8", newline="")
+        try:
+            yield stream
+            stream.flush()
+        finally:
+            stream.detach()
+
+    def query(self, params: dict[str, Any], *, now: datetime | None = None) -> Query:
+        """The validated query of a record-reading command, from its parsed parameters."""
+        from usage_cli.query import Query
+
+        return Query.from_words(
+            filters={relation.attribute: params[relation.parameter] for relation in TABLE},
+            meta=params["meta"],
+            order=params["order"],
+            take=params["take"],
+            cursor=params.get("cursor"),
+            since=params["since"],
+            until=params["until"],
+            now=now or self.runtime.now(),
+        )
+
+
+def invocation(ctx: Any) -> Invocation:
+    found: Invocation = ctx.find_root().obj
+    return found

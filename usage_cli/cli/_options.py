@@ -1,0 +1,94 @@
+"""Options that several commands share, declared once as Annotated aliases.
+
+Each command spells the ones it takes in its own signature (Typer's public
+way); `Invocation.query` then reads them from the parsed parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from usage_cli.query import Order
+from usage_cli.relations import BY_WORD
+
+DEFAULT_LIMIT = 20
+FILTERS_PANEL = "Filters"
+PAGING_PANEL = "Paging and time window"
+OUTPUT_PANEL = "Output"
+GLOBAL_PANEL = "Global options (also accepted after the command name)"
+GLOBAL_NOTE = (
+    "\n\nGlobal options (--token, --token-stdin, --api-url, --run-as, --profile, --timeout, "
+    "--retries, -v, --debug, -q) work here too: see usage --help."
+)
+
+
+def _relation_option(word: str) -> Any:
+    relation = BY_WORD[word]
+    return typer.Option(
+        relation.flag,
+        help=f"Records of this {word} (several ids, comma-separated, match any).",
+        rich_help_panel=FILTERS_PANEL,
+    )
+
+
+TypeOpt = Annotated[
+    str | None,
+    typer.Option(
+        BY_WORD["type"].flag,
+        help="Usage type, e.g. OPENAI_GPT_4O_TOKEN.",
+        rich_help_panel=FILTERS_PANEL,
+    ),
+]
+ConversationOpt = Annotated[str | None, _relation_option("conversation")]
+MessageOpt = Annotated[str | None, _relation_option("message")]
+TaskOpt = Annotated[str | None, _relation_option("task")]
+ContactOpt = Annotated[str | None, _relation_option("contact")]
+BlueprintOpt = Annotated[str | None, _relation_option("blueprint")]
+BotOpt = Annotated[str | None, _relation_option("bot")]
+DatasetOpt = Annotated[str | None, _relation_option("dataset")]
+SkillsetOpt = Annotated[str | None, _relation_option("skillset")]
+AbilityOpt = Annotated[str | None, _relation_option("ability")]
+MetaOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--meta",
+        metavar="KEY=VALUE",
+        help="Match a metadata value; repeat for several keys (all must match).",
+        rich_help_panel=FILTERS_PANEL,
+        show_default=False,
+    ),
+]
+OrderOpt = Annotated[
+    Order,
+    typer.Option(help="Newest first (desc) or oldest first (asc).", rich_help_panel=PAGING_PANEL),
+]
+TakeOpt = Annotated[
+    int, typer.Option(help="Page size asked of the API.", rich_help_panel=PAGING_PANEL)
+]
+CursorOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Start after this cursor (as printed by a previous run).", rich_help_panel=PAGING_PANEL
+    ),
+]
+SinceOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Only records created at or after this: ISO 8601 (UTC if no zone) or a span "
+        "(30m, 12h, 7d).",
+        rich_help_panel=PAGING_PANEL,
+    ),
+]
+UntilOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Only records created at or before this; a bare date includes that whole day.",
+        rich_help_panel=PAGING_PANEL,
+    ),
+]
+DemoOpt = Annotated[
+    bool,
+    typer.Option("--demo", help="Use a built-in sandbox with demo records: no account needed."),
+]

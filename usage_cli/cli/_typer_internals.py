@@ -1,0 +1,174 @@
+"""The one door to Typer's and click's internals: every private name we use is here.
+
+Checked against typer 0.28.0, which vendors click as `typer._click`
+(so every click name is, for us, a Typer private). Each name below has a test
+in `tests/test_typer_internals.py`; after a Typer upgrade, a missing one fails
+there with the name and what it was for, rather than somewhere in a command.
+
+- `typer.core.TyperCommand`, `TyperGroup`: bases of our commands (grouped plain
+  help; a closed pipe is a quiet end), with `invoke`, `format_options`,
+  `format_commands`, `get_params`, `get_help_record`, `param_type_name`.
+- `TyperOption.rich_help_panel`: which help section an option belongs to.
+- `HelpFormatter.section`, `HelpFormatter.write_dl`: help sections without rich.
+- `Group.params`, `Group.commands`, `Parameter.opts`, `Parameter.secondary_opts`,
+  `Option.is_flag`, `Option.count`: the walk that hoists global options.
+- `typer._click.exceptions.NoArgsIsHelpError`: `usage` alone prints help.
+- `ClickException.format_message`, `UsageError.ctx`, `Context.command_path`:
+  one-line usage errors with a hint.
+- `typer._completion_classes.completion_init`: the shells' classes, at TAB.
+- `typer._completion_classes._sanitize_help_text`: replaced, because our help is
+  plain and the original imports rich.
+- `typer._completion_shared.get_completion_script`: writing `completions/`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from typer.core import TyperCommand, TyperGroup
+
+# (module, dotted attribute, why): what `tests/test_typer_internals.py` checks.
+PRIVATE_NAMES: tuple[tuple[str, str, str], ...] = (
+    ("typer.core", "TyperCommand.invoke", "a closed pipe ends a command quietly"),
+    ("typer.core", "TyperCommand.format_options", "plain, grouped help"),
+    ("typer.core", "TyperCommand.get_params", "plain, grouped help"),
+    ("typer.core", "TyperGroup.format_commands", "plain, grouped help"),
+    ("typer.core", "TyperOption.get_help_record", "plain, grouped help"),
+    ("typer.core", "TyperOption.param_type_name", "plain, grouped help"),
+    ("typer.core", "TyperArgument.param_type_name", "plain, grouped help"),
+    ("typer._click.formatting", "HelpFormatter.section", "plain, grouped help"),
+    ("typer._click.formatting", "HelpFormatter.write_dl", "plain, grouped help"),
+    ("typer._click.exceptions", "NoArgsIsHelpError", "`usage` alone prints help"),
+    ("typer._click.exceptions", "ClickException.format_message", "one-line usage errors"),
+    ("typer._click.core", "Context.command_path", "the hint of a usage error"),
+    ("typer._completion_classes", "completion_init", "completion at TAB"),
+    ("typer._completion_classes", "_sanitize_help_text", "completion without rich"),
+    ("typer._completion_shared", "get_completion_script", "writing completions/"),
+)
+# Attributes set on instances (not classes), checked on a built command instead.
+INSTANCE_NAMES: tuple[str, ...] = (
+    "commands",
+    "params",
+    "opts",
+    "secondary_opts",
+    "is_flag",
+    "count",
+    "rich_help_panel",
+)
+
+
+def missing_names() -> list[str]:
+    """The private names this Typer no longer has, each with what it was for."""
+    missing = []
+    for module_name, dotted, why in PRIVATE_NAMES:
+        try:
+            found: Any = importlib.import_module(module_name)
+            for part in dotted.split("."):
+                found = getattr(found, part)
+        except (ImportError, AttributeError):
+            missing.append(f"{module_name}.{dotted} (used for: {why})")
+    return missing
+
+
+class PipeClosed(Exception):
+    """The reader of stdout went away (`usage list --all | head`)."""
+
+
+def _format_grouped(command: Any, ctx: Any, formatter: Any) -> None:
+    """Options in their panels (Filters, Output, ...), in plain text.
+
+    Typer draws panels with rich, whose import alone costs more than the rest
+    of `--help`; the same grouping in click's own formatter keeps help fast.
+    """
+    sections: dict[str, list[tuple[str, str]]] = {"Arguments": [], "Options": []}
+    for param in command.get_params(ctx):
+        record = param.get_help_record(ctx)
+        if record is None:
+            continue
+        if param.param_type_name == "argument":
+            title = "Arguments"
+        else:
+            title = getattr(param, "rich_help_panel", None) or "Options"
+        sections.setdefault(title, []).append(record)
+    for title, rows in sections.items():
+        if rows:
+            with formatter.section(title):
+                formatter.write_dl(rows)
+
+
+class Command(TyperCommand):
+    def invoke(self, ctx: Any) -> Any:
+        # Typer turns EPIPE into exit 1; a closed pipe is a normal end for us.
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            raise PipeClosed from exc
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        _format_grouped(self, ctx, formatter)
+
+
+class Group(TyperGroup):
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        _format_grouped(self, ctx, formatter)
+        self.format_commands(ctx, formatter)
+
+
+def is_no_args_help(exc: BaseException) -> bool:
+    """`usage` (or `usage config`) with nothing after it: help, as a usage error."""
+    from typer._click.exceptions import NoArgsIsHelpError
+
+    return isinstance(exc, NoArgsIsHelpError)
+
+
+def usage_error_parts(exc: Any) -> tuple[str, str | None]:
+    """A usage error as one line, and a hint naming the command's --help."""
+    ctx = getattr(exc, "ctx", None)
+    hint = "try 'usage --help'" if ctx is None else f"try '{ctx.command_path} --help'"
+    message: str = exc.format_message()
+    return message, hint
+
+
+def _takes_value(param: Any) -> bool:
+    return not (getattr(param, "is_flag", False) or getattr(param, "count", False))
+
+
+def option_arity(command: Any, *, secondary: bool = True, nested: bool = True) -> dict[str, bool]:
+    """Every option word of `command` (`nested`: and of its subcommands), and whether it
+    takes a value; `secondary` adds the off-switches of on/off flags."""
+    commands = [command, *(getattr(command, "commands", {}).values() if nested else ())]
+    return {
+        opt: _takes_value(param)
+        for each in commands
+        for param in each.params
+        for opt in (*param.opts, *(param.secondary_opts if secondary else ()))
+    }
+
+
+def subcommand(group: Any, name: str) -> Any | None:
+    """The command called `name` directly under `group`, if there is one."""
+    commands: dict[str, Any] = getattr(group, "commands", {})
+    return commands.get(name)
+
+
+def enable_completion() -> None:
+    """Register Typer's shell classes; called only when a shell asks for completions."""
+    from typer import _completion_classes
+
+    _completion_classes.completion_init()
+    # zsh and fish show option help beside each candidate, and Typer passes it
+    # through rich to strip markup. Our help is plain text, and importing rich
+    # (markdown included) would be most of the time a TAB takes.
+    _completion_classes._sanitize_help_text = _plain
+
+
+def _plain(text: str) -> str:
+    return text
+
+
+def completion_script(prog_name: str, complete_var: str, shell: str) -> str:
+    from typer._completion_shared import get_completion_script
+
+    enable_completion()
+    return get_completion_script(prog_name=prog_name, complete_var=complete_var, shell=shell)
