@@ -4,7 +4,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from usage_cli.cli import run
+from usage_cli.runtime import Runtime, written
 from usage_cli.sandbox import Sandbox
 from usage_cli.settings import API_URL_ENV, RUN_AS_ENV, TOKEN_ENV
 
@@ -52,15 +53,20 @@ class Result:
         return [json.loads(line) for line in self.out.splitlines()]
 
 
+def run_in_memory(args: Sequence[str], **runtime: Any) -> Result:
+    """`usage ARGS` in-process with in-memory streams; `runtime` as `Runtime.memory` takes."""
+    memory = Runtime.memory(**runtime)
+    code = run(list(args), runtime=memory)
+    return Result(code, written(memory.stdout), written(memory.stderr))
+
+
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], server: Sandbox) -> Any:
+def cli(server: Sandbox) -> Any:
     """Run `usage ...` in-process against the sandbox; returns a Result."""
 
-    def invoke(*args: str, auth: bool = True) -> Result:
+    def invoke(*args: str, auth: bool = True, **runtime: Any) -> Result:
         base = ["--api-url", server.url, "--token", TOKEN] if auth else []
-        code = run([*base, *args])
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
+        return run_in_memory([*base, *args], **runtime)
 
     return invoke
 

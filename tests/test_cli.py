@@ -7,6 +7,7 @@ import io
 import json
 from typing import Any
 
+import httpx
 import pytest
 
 from usage_cli import cli as cli_module
@@ -14,7 +15,7 @@ from usage_cli.cli import run
 from usage_cli.cli._argv import hoist_global_options
 from usage_cli.sandbox import Sandbox
 
-from .conftest import TOKEN, Result
+from .conftest import TOKEN, Result, run_in_memory
 
 
 def test_list_defaults_to_jsonl_when_not_a_terminal_and_a_screenful(
@@ -210,48 +211,38 @@ def test_unreachable_host_exits_5(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Traceback" not in err
 
 
-def test_cursor_loop_exits_5(monkeypatch: pytest.MonkeyPatch, cli: Any) -> None:
-    from usage_cli.client import Client
-    from usage_cli.records import Page
-
-    def looping(self: Client, query: Any, *, cursor: str | None, take: int) -> Page:
+def test_cursor_loop_exits_5(cli: Any) -> None:
+    def looping(request: httpx.Request) -> httpx.Response:
+        cursor = request.url.params.get("cursor")
         n = 0 if cursor is None else int(cursor[1:]) + 1
-        return Page.model_validate(
-            {
-                "items": [{"id": f"r{n}", "type": "T", "count": 1, "createdAt": 1}],
-                "cursor": f"c{n % 3}",
-            }
-        )
+        item = {"id": f"r{n}", "type": "T", "count": 1, "createdAt": 1}
+        return httpx.Response(200, json={"items": [item], "cursor": f"c{n % 3}"})
 
-    monkeypatch.setattr(Client, "fetch_page", looping)
-    result = cli("list", "--all")
+    result = cli("list", "--all", transport=httpx.MockTransport(looping))
     assert result.code == 5
     assert "a second time" in result.err
     assert len(result.jsonl()) == 4
 
 
-def test_unexpected_errors_exit_1_with_a_debug_hint(
-    monkeypatch: pytest.MonkeyPatch, cli: Any
-) -> None:
-    def boom(*_: Any, **__: Any) -> Any:
-        raise RuntimeError("kaput")
+def _raising(error: BaseException) -> httpx.MockTransport:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise error
 
-    monkeypatch.setattr("usage_cli.pages.RecordStream.batches", boom)
-    result = cli("list")
+    return httpx.MockTransport(handler)
+
+
+def test_unexpected_errors_exit_1_with_a_debug_hint(cli: Any) -> None:
+    result = cli("list", transport=_raising(RuntimeError("kaput")))
     assert result.code == 1
     assert "error: unexpected internal error: RuntimeError: kaput" in result.err
     assert "--debug" in result.err
     assert "Traceback" not in result.err
-    debug = cli("list", "--debug")
+    debug = cli("list", "--debug", transport=_raising(RuntimeError("kaput")))
     assert "Traceback" in debug.err
 
 
-def test_interrupt_exits_130(monkeypatch: pytest.MonkeyPatch, cli: Any) -> None:
-    def interrupted(*_: Any, **__: Any) -> Any:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr("usage_cli.pages.RecordStream.batches", interrupted)
-    result = cli("list")
+def test_interrupt_exits_130(cli: Any) -> None:
+    result = cli("list", transport=_raising(KeyboardInterrupt()))
     assert result.code == 130
     assert "interrupted" in result.err
 
@@ -298,11 +289,9 @@ def test_flag_beats_environment(
     assert run(["list", "--limit", "1", "--api-url", server.url, "--token", TOKEN]) == 0
 
 
-def test_token_stdin(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], server: Sandbox
-) -> None:
-    monkeypatch.setattr("sys.stdin", io.StringIO(TOKEN + "\n"))
-    assert run(["list", "--limit", "1", "--api-url", server.url, "--token-stdin"]) == 0
+def test_token_stdin(server: Sandbox) -> None:
+    args = ["list", "--limit", "1", "--api-url", server.url, "--token-stdin"]
+    assert run_in_memory(args, stdin=TOKEN + "\n").code == 0
     assert server.requests[0].authorized
 
 

@@ -6,12 +6,14 @@ import io
 import os
 import stat
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from usage_cli.cli import run
 from usage_cli.config import load, mask, render
+from usage_cli.runtime import Runtime
 from usage_cli.sandbox import Sandbox
 
 from .conftest import TOKEN, subprocess_env, usage_command
@@ -22,15 +24,16 @@ def config_file() -> Path:
     return Path(os.environ["USAGE_CONFIG"])
 
 
-def set_value(monkeypatch: pytest.MonkeyPatch, *args: str, stdin: str = "") -> int:
-    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-    return run(["config", "set", *args])
+def set_value(*args: str, stdin: str = "", argv: tuple[str, ...] = ()) -> int:
+    """`usage config set ARGS` in-process, reading `stdin`; stdout and stderr as captured."""
+    runtime = replace(Runtime.system(), stdin=io.StringIO(stdin), argv=argv)
+    return run(["config", "set", *args], runtime=runtime)
 
 
 def test_set_token_from_stdin_writes_a_private_file(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], config_file: Path
 ) -> None:
-    assert set_value(monkeypatch, "token", stdin=TOKEN + "\n") == 0
+    assert set_value("token", stdin=TOKEN + "\n") == 0
     err = capsys.readouterr().err
     assert TOKEN not in err
     assert mask(TOKEN) in err
@@ -41,7 +44,7 @@ def test_set_token_from_stdin_writes_a_private_file(
 def test_a_new_config_directory_is_private(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     nested = tmp_path / "fresh" / "usage" / "config.toml"
     monkeypatch.setenv("USAGE_CONFIG", str(nested))
-    assert set_value(monkeypatch, "run_as", "u1") == 0
+    assert set_value("run_as", "u1") == 0
     assert stat.S_IMODE(nested.parent.stat().st_mode) == 0o700
     assert stat.S_IMODE(nested.stat().st_mode) == 0o600
 
@@ -49,8 +52,7 @@ def test_a_new_config_directory_is_private(monkeypatch: pytest.MonkeyPatch, tmp_
 def test_a_token_in_argv_is_accepted_with_a_warning(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], config_file: Path
 ) -> None:
-    monkeypatch.setattr("sys.argv", ["usage", "config", "set", "token", TOKEN])
-    assert set_value(monkeypatch, "token", TOKEN) == 0
+    assert set_value("token", TOKEN, argv=("usage", "config", "set", "token", TOKEN)) == 0
     err = capsys.readouterr().err
     assert "shows in `ps`" in err
     assert TOKEN not in err
@@ -59,9 +61,9 @@ def test_a_token_in_argv_is_accepted_with_a_warning(
 def test_list_reads_token_and_api_url_from_the_profile(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], server: Sandbox
 ) -> None:
-    assert set_value(monkeypatch, "token", stdin=TOKEN) == 0
-    assert set_value(monkeypatch, "api-url", server.url) == 0
-    assert set_value(monkeypatch, "run_as", "user_7") == 0
+    assert set_value("token", stdin=TOKEN) == 0
+    assert set_value("api-url", server.url) == 0
+    assert set_value("run_as", "user_7") == 0
     capsys.readouterr()
     assert run(["list", "--limit", "2"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 2
@@ -72,8 +74,8 @@ def test_list_reads_token_and_api_url_from_the_profile(
 def test_flags_and_environment_beat_the_profile(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], server: Sandbox
 ) -> None:
-    assert set_value(monkeypatch, "token", stdin="profile-token-wrong") == 0
-    assert set_value(monkeypatch, "api_url", "http://127.0.0.1:9") == 0
+    assert set_value("token", stdin="profile-token-wrong") == 0
+    assert set_value("api_url", "http://127.0.0.1:9") == 0
     monkeypatch.setenv("CHATBOTKIT_API_TOKEN", TOKEN)
     assert run(["list", "--limit", "1", "--api-url", server.url]) == 0
     assert server.requests[0].authorized
@@ -89,8 +91,8 @@ def test_flags_and_environment_beat_the_profile(
 def test_named_profiles_by_flag_and_environment(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], server: Sandbox
 ) -> None:
-    assert set_value(monkeypatch, "api_url", server.url, "--profile", "local") == 0
-    assert set_value(monkeypatch, "token", "--profile", "local", stdin=TOKEN) == 0
+    assert set_value("api_url", server.url, "--profile", "local") == 0
+    assert set_value("token", "--profile", "local", stdin=TOKEN) == 0
     assert run(["--profile", "local", "list", "--limit", "1", "-q"]) == 0
     monkeypatch.setenv("USAGE_PROFILE", "local")
     assert run(["list", "--limit", "1", "-q"]) == 0
@@ -114,8 +116,8 @@ def test_a_world_readable_token_is_refused_then_only_flagged(
     config_file: Path,
     server: Sandbox,
 ) -> None:
-    assert set_value(monkeypatch, "token", stdin=TOKEN) == 0
-    assert set_value(monkeypatch, "api_url", server.url) == 0
+    assert set_value("token", stdin=TOKEN) == 0
+    assert set_value("api_url", server.url) == 0
     config_file.chmod(0o644)
     capsys.readouterr()
     assert run(["list"]) == 2
@@ -144,7 +146,7 @@ def test_bad_config_input(
     args: list[str],
     fragment: str,
 ) -> None:
-    assert set_value(monkeypatch, *args) == 2
+    assert set_value(*args) == 2
     assert fragment in capsys.readouterr().err
     assert not config_file.exists()
 

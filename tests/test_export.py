@@ -9,17 +9,17 @@ import os
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from usage_cli.columns import CSV_COLUMNS, text_of
-from usage_cli.errors import ServerError
 from usage_cli.sandbox import Sandbox
 
 from .conftest import TOKEN, Result
 
 
-def export(cli: Any, target: Path | str, *args: str) -> Result:
-    return cli("export", str(target), *args)  # type: ignore[no-any-return]
+def export(cli: Any, target: Path | str, *args: str, **runtime: Any) -> Result:
+    return cli("export", str(target), *args, **runtime)  # type: ignore[no-any-return]
 
 
 def manifest_of(path: Path) -> dict[str, Any]:
@@ -159,29 +159,26 @@ def test_an_unwritable_directory_is_refused(
     assert server.requests == []
 
 
-def fail_after(monkeypatch: pytest.MonkeyPatch, pages: int) -> list[str | None]:
-    """Make the client fail on page `pages + 1`; returns the cursors asked for."""
-    from usage_cli.client import Client
+class FailAfter(httpx.HTTPTransport):
+    """Real HTTP for the first `pages` requests, then 503s; notes the cursors asked for."""
 
-    original = Client.fetch_page
-    asked: list[str | None] = []
+    def __init__(self, pages: int) -> None:
+        super().__init__()
+        self.pages = pages
+        self.asked: list[str | None] = []
 
-    def flaky(self: Client, query: Any, *, cursor: str | None, take: int) -> Any:
-        asked.append(cursor)
-        if len(asked) > pages:
-            raise ServerError("the API failed: HTTP 503 (simulated)")
-        return original(self, query, cursor=cursor, take=take)
-
-    monkeypatch.setattr(Client, "fetch_page", flaky)
-    return asked
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.asked.append(request.url.params.get("cursor"))
+        if len(self.asked) > self.pages:
+            return httpx.Response(503, json={"message": "simulated", "code": "GENERIC_ERROR"})
+        return super().handle_request(request)
 
 
 def test_a_failure_leaves_nothing_at_the_target_and_resume_completes_exactly(
     cli: Any, server: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = tmp_path / "audit.jsonl"
-    fail_after(monkeypatch, 3)
-    failed = export(cli, target, "--take", "20")
+    failed = export(cli, target, "--take", "20", transport=FailAfter(3))
     assert failed.code == 5
     assert "--resume" in failed.err
     assert not target.exists()
@@ -190,11 +187,12 @@ def test_a_failure_leaves_nothing_at_the_target_and_resume_completes_exactly(
     assert checkpoint["stats"]["records"] == 60
     assert TOKEN not in json.dumps(checkpoint)
 
-    monkeypatch.undo()
-    asked = fail_after(monkeypatch, 10_000)
-    resumed = export(cli, target, "--take", "20", "--resume")
+    counting = FailAfter(10_000)
+    resumed = export(cli, target, "--take", "20", "--resume", transport=counting)
     assert resumed.code == 0, resumed.err
-    assert asked[0] == checkpoint["cursor"]  # the pages already written are not fetched again
+    assert (
+        counting.asked[0] == checkpoint["cursor"]
+    )  # the pages already written are not fetched again
     assert read_records(target) == server.records
     assert cli("verify", str(target)).code == 0
     fresh = tmp_path / "fresh" / "audit.jsonl"
@@ -207,12 +205,10 @@ def test_resume_truncates_bytes_written_after_the_checkpoint(
     cli: Any, server: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = tmp_path / "audit.csv.gz"
-    fail_after(monkeypatch, 2)
-    assert export(cli, target, "--take", "50").code == 5
+    assert export(cli, target, "--take", "50", transport=FailAfter(2)).code == 5
     partial = tmp_path / ".audit.csv.gz.partial"
     with open(partial, "ab") as handle:
         handle.write(b"half a page that was never checkpointed")
-    monkeypatch.undo()
     assert export(cli, target, "--take", "50", "--resume").code == 0
     with gzip.open(target, "rt", encoding="utf-8", newline="") as handle:
         assert [row["id"] for row in csv.DictReader(handle)] == [r["id"] for r in server.records]
@@ -222,9 +218,8 @@ def test_resume_with_different_options_is_refused(
     cli: Any, server: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = tmp_path / "audit.csv"
-    fail_after(monkeypatch, 1)
-    assert export(cli, target, "--bot-id", "bot_1", "--take", "10").code == 5
-    monkeypatch.undo()
+    failing = FailAfter(1)
+    assert export(cli, target, "--bot-id", "bot_1", "--take", "10", transport=failing).code == 5
     server.requests.clear()
     refused = export(cli, target, "--bot-id", "bot_2", "--take", "10", "--resume")
     assert refused.code == 2

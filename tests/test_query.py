@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -143,3 +144,55 @@ def test_to_dict_is_json_ready() -> None:
     assert data["meta"] == {"k": "v"}
     assert data["since"] == "2026-01-01T00:00:00Z"
     assert data["order"] == "desc"
+
+
+def test_from_words_builds_the_query_the_flags_describe() -> None:
+    query = Query.from_words(
+        filters={"bot_id": "bot_1", "type": "T"},
+        meta=["reason=retry", "formula==SUM(A1)"],
+        order="asc",
+        take=50,
+        cursor="c1",
+        since="7d",
+        until="2026-03-09",
+        now=NOW,
+    )
+    assert query == Query(
+        bot_id="bot_1",
+        type="T",
+        meta=(("reason", "retry"), ("formula", "=SUM(A1)")),
+        order=Order.asc,
+        take=50,
+        cursor="c1",
+        since=NOW - timedelta(days=7),
+        until=datetime(2026, 3, 9, 23, 59, 59, 999000, tzinfo=UTC),
+    )
+
+
+@pytest.mark.parametrize(
+    ("words", "first"),
+    [
+        ({"filters": {"bot_id": " "}}, "--bot-id must not be empty"),
+        ({"filters": {"type": ""}}, "--type must not be empty"),
+        ({"meta": ["noequals"]}, "--meta 'noequals' is not KEY=VALUE"),
+        ({"meta": ["a=1", "a=2"]}, "--meta key 'a' is given more than once"),
+        ({"meta": ["=x"]}, "--meta '=x' has an empty key"),
+        ({"order": "sideways"}, "--order must be asc or desc"),
+        ({"take": 0}, "--take must be a whole number of at least 1"),
+        ({"cursor": " "}, "--cursor must not be empty"),
+        ({"since": "yesterday"}, "--since: cannot read 'yesterday'"),
+        ({"until": "31/01/2026"}, "--until: cannot read '31/01/2026'"),
+        ({"since": "2026-03-09", "until": "2026-03-01"}, "--since (2026-03-09"),
+    ],
+)
+def test_from_words_raises_one_input_error_naming_the_flag(
+    words: dict[str, Any], first: str
+) -> None:
+    with pytest.raises(InputError) as raised:
+        Query.from_words(now=NOW, **words)
+    assert raised.value.message.startswith(first), raised.value.message
+
+
+def test_from_words_refuses_a_name_that_is_not_a_filter() -> None:
+    with pytest.raises(ValueError, match="not a filter: botId"):
+        Query.from_words(filters={"botId": "b"}, now=NOW)

@@ -3,29 +3,22 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
+import httpx
 import pytest
 
 from usage_cli.cli import run
 from usage_cli.client import RetryPolicy
+from usage_cli.runtime import Recorder
 from usage_cli.sandbox import Sandbox
 from usage_cli.sandbox.server import Faults, parse_fault
 
-from .conftest import ANCHOR, subprocess_env, usage_command
+from .conftest import ANCHOR, run_in_memory
 
 SECRET = "tok_LEAKCHECK_7f3a9c_never_print_me"
-
-
-def no_wait(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Record backoff waits instead of sleeping them."""
-    waits: list[float] = []
-    monkeypatch.setattr("usage_cli.client.time.sleep", waits.append)
-    return waits
 
 
 @pytest.fixture
@@ -35,10 +28,12 @@ def faulty(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
         yield server
 
 
-def invoke(capsys: pytest.CaptureFixture[str], server: Sandbox, *args: str) -> tuple[int, str, str]:
-    code = run(["--api-url", server.url, "--token", SECRET, *args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+def invoke(server: Sandbox, *args: str, sleep: Recorder | None = None) -> tuple[int, str, str]:
+    """`usage ARGS` in-process against `server`; backoff waits are recorded, not slept."""
+    result = run_in_memory(
+        ["--api-url", server.url, "--token", SECRET, *args], sleep=sleep or Recorder()
+    )
+    return result.code, result.out, result.err
 
 
 def test_a_bad_day_export_has_every_record_exactly_once(tmp_path: Path) -> None:
@@ -47,38 +42,32 @@ def test_a_bad_day_export_has_every_record_exactly_once(tmp_path: Path) -> None:
     faults = Faults(every=every, retry_after=0)
     with Sandbox(records=2000, seed=9, token=SECRET, anchor=ANCHOR, faults=faults) as server:
         target = tmp_path / "audit.jsonl"
-        env = subprocess_env(CHATBOTKIT_API_URL=server.url, CHATBOTKIT_API_TOKEN=SECRET)
-        done = subprocess.run(
-            [*usage_command(), "export", str(target), "-v"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=240,
-        )
-        assert done.returncode == 0, done.stderr
+        waits = Recorder()
+        code, out, err = invoke(server, "export", str(target), "-v", sleep=waits)
+        assert code == 0, err
         ids = [json.loads(line)["id"] for line in target.read_text().splitlines()]
         assert ids == [record["id"] for record in server.records]
         assert len(set(ids)) == 2000
         statuses = {seen.status for seen in server.requests}
         assert {0, 429, 502, 503} <= statuses  # every kind of fault really happened
-        assert "retry 1/5 after RemoteProtocolError" in done.stderr
-        assert SECRET not in done.stdout + done.stderr
+        assert "retry 1/5 after RemoteProtocolError" in err
+        assert SECRET not in out + err
+    # Every fault was retried after a wait, and none was slept for real.
+    assert len(waits.waits) == err.count("retry ") > 0
 
 
 @pytest.mark.parametrize("faulty", [Faults(max_take=7)], indirect=True)
-def test_short_pages_lose_nothing(capsys: pytest.CaptureFixture[str], faulty: Sandbox) -> None:
-    code, out, _ = invoke(capsys, faulty, "list", "--all")
+def test_short_pages_lose_nothing(faulty: Sandbox) -> None:
+    code, out, _ = invoke(faulty, "list", "--all")
     assert code == 0
     assert [json.loads(line) for line in out.splitlines()] == faulty.records
     assert len(faulty.requests) == -(-300 // 7) + 1
 
 
 @pytest.mark.parametrize("faulty", [Faults(loop_after=3)], indirect=True)
-def test_a_cursor_loop_ends_with_exit_5_in_bounded_time(
-    capsys: pytest.CaptureFixture[str], faulty: Sandbox
-) -> None:
+def test_a_cursor_loop_ends_with_exit_5_in_bounded_time(faulty: Sandbox) -> None:
     started = time.monotonic()
-    code, out, err = invoke(capsys, faulty, "list", "--all", "--take", "10")
+    code, out, err = invoke(faulty, "list", "--all", "--take", "10")
     assert code == 5
     assert time.monotonic() - started < 10
     assert len(faulty.requests) == 4
@@ -87,11 +76,8 @@ def test_a_cursor_loop_ends_with_exit_5_in_bounded_time(
 
 
 @pytest.mark.parametrize("faulty", [Faults(every={"malformed": 2})], indirect=True)
-def test_malformed_bodies_are_retried(
-    capsys: pytest.CaptureFixture[str], faulty: Sandbox, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    no_wait(monkeypatch)
-    code, out, err = invoke(capsys, faulty, "list", "--all", "-v")
+def test_malformed_bodies_are_retried(faulty: Sandbox) -> None:
+    code, out, err = invoke(faulty, "list", "--all", "-v")
     assert code == 0
     assert len(out.splitlines()) == 300
     assert "after a malformed response" in err
@@ -113,14 +99,10 @@ FAILING = [
     ids=["malformed", "html", "503", "drop", "429"],
 )
 def test_persistent_failures_exit_5_with_one_clear_line(
-    capsys: pytest.CaptureFixture[str],
-    faulty: Sandbox,
-    monkeypatch: pytest.MonkeyPatch,
-    message: str,
-    code: int,
+    faulty: Sandbox, message: str, code: int
 ) -> None:
-    waits = no_wait(monkeypatch)
-    status, out, err = invoke(capsys, faulty, "list", "--retries", "2")
+    waits = Recorder()
+    status, out, err = invoke(faulty, "list", "--retries", "2", sleep=waits)
     assert status == code
     assert out == ""
     first = err.splitlines()[0]
@@ -128,7 +110,7 @@ def test_persistent_failures_exit_5_with_one_clear_line(
     assert message in first
     assert "gave up after 3 attempts" in first
     assert "Traceback" not in err
-    assert len(waits) == 2
+    assert len(waits.waits) == 2
     assert len(faulty.requests) == 3
 
 
@@ -166,51 +148,31 @@ def _leak_paths(server: Sandbox, tmp_path: Path) -> list[list[str]]:
 
 
 @pytest.mark.parametrize("faulty", [Faults(every={"html": 5, "malformed": 7})], indirect=True)
-def test_the_token_appears_nowhere(
-    capsys: pytest.CaptureFixture[str],
-    faulty: Sandbox,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    no_wait(monkeypatch)
+def test_the_token_appears_nowhere(faulty: Sandbox, tmp_path: Path) -> None:
     for args in _leak_paths(faulty, tmp_path):
-        run([*args, "--debug", "-v"])
-        captured = capsys.readouterr()
-        assert SECRET not in captured.out + captured.err, args
+        result = run_in_memory([*args, "--debug", "-v"])
+        assert SECRET not in result.out + result.err, args
     for path in tmp_path.iterdir():
         assert SECRET not in path.read_text(errors="replace"), path
 
 
-def test_the_token_stays_out_of_an_interrupted_export(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from usage_cli.client import Client
+def test_the_token_stays_out_of_an_interrupted_export(tmp_path: Path) -> None:
+    calls: list[httpx.Request] = []
 
-    original = Client.fetch_page
-    calls: list[Any] = []
+    class Interrupting(httpx.HTTPTransport):
+        """Real HTTP, until the third request: then Ctrl-C."""
 
-    def interrupting(self: Client, *args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return original(self, *args, **kwargs)
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            calls.append(request)
+            if len(calls) == 3:
+                raise KeyboardInterrupt
+            return super().handle_request(request)
 
-    monkeypatch.setattr(Client, "fetch_page", interrupting)
     with Sandbox(records=500, token=SECRET, anchor=ANCHOR) as server:
-        code = run(
-            [
-                "--api-url",
-                server.url,
-                "--token",
-                SECRET,
-                "export",
-                str(tmp_path / "a.json"),
-                "--debug",
-            ]
-        )
-    captured = capsys.readouterr()
-    assert code == 130
-    assert SECRET not in captured.out + captured.err
+        args = ["--api-url", server.url, "--token", SECRET, "export", str(tmp_path / "a.json")]
+        result = run_in_memory([*args, "--debug"], transport=Interrupting())
+    assert result.code == 130
+    assert SECRET not in result.out + result.err
     checkpoint = tmp_path / ".a.json.checkpoint.json"
     assert checkpoint.exists()
     assert SECRET not in checkpoint.read_text()
@@ -228,9 +190,8 @@ def test_sandbox_refuses_a_bad_fault_option(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_a_read_timeout_is_retried_then_explained(capsys: pytest.CaptureFixture[str]) -> None:
-    # No no_wait() here: it would also skip the sandbox's own latency sleep.
     with Sandbox(records=5, token=SECRET, anchor=ANCHOR, faults=Faults(latency=0.6)) as slow:
-        code, out, err = invoke(capsys, slow, "list", "--timeout", "0.1", "--retries", "1", "-v")
+        code, out, err = invoke(slow, "list", "--timeout", "0.1", "--retries", "1", "-v")
     assert code == 5, err
     assert out == ""
     assert "retry 1/1 after ReadTimeout" in err
