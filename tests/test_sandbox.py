@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import http.client
 import json
+import threading
+import time
 from typing import Any
 
 import httpx
 import pytest
 
 from usage_cli.sandbox import Sandbox, generate_records
+from usage_cli.sandbox.server import Faults
 
 from .conftest import ANCHOR, RECORDS, TOKEN
 
@@ -113,3 +117,102 @@ def test_auth_and_unknown_paths(server: Sandbox) -> None:
     assert get(server, token="wrong").status_code == 401
     assert get(server, token="wrong").json()["code"] == "NOT_AUTHENTICATED"
     assert get(server, "/api/v1/nothing").status_code == 404
+
+
+def test_answers_are_framed_for_keep_alive(server: Sandbox) -> None:
+    # The shell writes status, headers and body itself: a strict parser must
+    # read two answers, one after the other, off a single connection.
+    host, port = server.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=5)
+    try:
+        for take in (3, 5):
+            connection.request(
+                "GET", f"/v1/usage/list?take={take}", headers={"Authorization": f"Bearer {TOKEN}"}
+            )
+            response = connection.getresponse()
+            body = response.read()
+            assert response.status == 200
+            assert response.getheader("Content-Type") == "application/json; charset=utf-8"
+            assert response.getheader("Content-Length") == str(len(body))
+            assert len(json.loads(body)["items"]) == take
+    finally:
+        connection.close()
+    assert [seen.status for seen in server.requests] == [200, 200]
+
+
+def test_the_emulator_behind_the_server_is_a_mock_transport_on_the_same_data(
+    server: Sandbox,
+) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with httpx.Client(transport=server.emulator.transport(), headers=headers) as client:
+        mocked = client.get("http://sandbox.invalid/v1/usage/list", params={"take": 20})
+    assert mocked.json() == get(server, take=20).json()
+    assert [seen.path for seen in server.requests] == ["/v1/usage/list", "/api/v1/usage/list"]
+
+
+def test_latency_delays_a_real_answer() -> None:
+    with Sandbox(records=5, token=TOKEN, anchor=ANCHOR, faults=Faults(latency=0.3)) as slow:
+        started = time.monotonic()
+        response = get(slow)
+        elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    assert elapsed >= 0.3
+
+
+def test_a_drop_closes_the_connection_without_an_answer() -> None:
+    faults = Faults(every={"drop": 2})
+    with (
+        Sandbox(records=5, token=TOKEN, anchor=ANCHOR, faults=faults) as flaky,
+        httpx.Client(base_url=flaky.url, headers={"Authorization": f"Bearer {TOKEN}"}) as client,
+    ):
+        assert client.get("/v1/usage/list").status_code == 200
+        with pytest.raises(httpx.RemoteProtocolError):
+            client.get("/v1/usage/list")
+        assert client.get("/v1/usage/list").status_code == 200
+        assert [seen.status for seen in flaky.requests] == [200, 0, 200]
+
+
+def _timed_stop(sandbox: Sandbox) -> float:
+    started = time.monotonic()
+    sandbox.stop()
+    return time.monotonic() - started
+
+
+def test_stop_is_prompt_with_a_keep_alive_connection_open() -> None:
+    sandbox = Sandbox(records=5, token=TOKEN, anchor=ANCHOR).start()
+    with httpx.Client(base_url=sandbox.url, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        assert client.get("/v1/usage/list").status_code == 200
+        # A behavioural bound, not a benchmark: the stdlib serve loop's default
+        # 0.5 s poll made every teardown cost half a second.
+        assert _timed_stop(sandbox) < 0.2
+        with pytest.raises(httpx.TransportError):
+            client.get("/v1/usage/list")
+
+
+def test_stop_is_prompt_while_a_handler_waits_out_its_latency() -> None:
+    before = set(threading.enumerate())
+    sandbox = Sandbox(records=5, token=TOKEN, anchor=ANCHOR, faults=Faults(latency=30)).start()
+    failures: list[BaseException] = []
+
+    def ask() -> None:
+        try:
+            get(sandbox)
+        except httpx.TransportError as error:
+            failures.append(error)
+
+    asker = threading.Thread(target=ask)
+    asker.start()
+    deadline = time.monotonic() + 5
+    while not sandbox.requests and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sandbox.requests, "the request never reached the sandbox"
+    # Same bound: a handler 30 s from answering must not hold the stop.
+    assert _timed_stop(sandbox) < 0.2
+    asker.join(timeout=5)
+    assert not asker.is_alive()
+    assert len(failures) == 1  # the stopped server hung up instead of answering
+    # Nor does the handler linger in its wait after the stop.
+    deadline = time.monotonic() + 2
+    while set(threading.enumerate()) - before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not set(threading.enumerate()) - before

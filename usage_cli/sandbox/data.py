@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from usage_cli.records import RELATIONS
+from usage_cli.runtime import utc_now
 
 DAY_MS = 86_400_000
 SPAN_DAYS = 30
@@ -68,7 +69,7 @@ _AWKWARD: tuple[Any, ...] = (
 
 def default_anchor() -> datetime:
     """The start of the current UTC day: demo data stays recent, and stable for a day."""
-    now = datetime.now(UTC)
+    now = utc_now()
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
