@@ -6,7 +6,7 @@ import random
 from datetime import datetime
 from typing import Any
 
-from usage_cli.records import RELATIONS
+from usage_cli.relations import ID_FIELDS
 from usage_cli.runtime import utc_now
 
 DAY_MS = 86_400_000
@@ -89,7 +89,7 @@ def generate_records(
         ids.add(record_id)
         created = end_ms - rng.randrange(SPAN_DAYS * DAY_MS)
         record: dict[str, Any] = {"id": record_id, "type": kind, "count": rng.randint(low, high)}
-        for relation in RELATIONS:
+        for relation in ID_FIELDS:
             # Sparse: a relation the kind carries is still sometimes missing.
             if relation in carried and rng.random() < 0.85:
                 number = rng.randrange(_POOL_SIZES[relation]) + 1

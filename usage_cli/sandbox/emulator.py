@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from usage_cli.records import RELATIONS
+from usage_cli.relations import TABLE
 
 if TYPE_CHECKING:
     import httpx
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 DEFAULT_TOKEN = "sandbox-token"
 MAX_TAKE = 100
 PATHS = frozenset({"/api/v1/usage/list", "/v1/usage/list"})
-_FILTERS = ("type", *RELATIONS)
+_FILTERS = tuple(relation.api for relation in TABLE)
 JSON = "application/json; charset=utf-8"
 
 
