@@ -22,8 +22,15 @@ USAGE = usage_command()
 @pytest.fixture(scope="module")
 def slow() -> Iterator[Sandbox]:
     with Sandbox(
-        records=600, seed=11, token=TOKEN, anchor=ANCHOR, faults=Faults(latency=0.03)
+        records=600, seed=11, token=TOKEN, anchor=ANCHOR, faults=Faults(latency=0.01)
     ) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def fast() -> Iterator[Sandbox]:
+    """The same records as `slow`, served without latency: for reference copies."""
+    with Sandbox(records=600, seed=11, token=TOKEN, anchor=ANCHOR) as server:
         yield server
 
 
@@ -63,7 +70,7 @@ def fresh_copy(server: Sandbox, target: Path) -> bytes:
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupt_then_resume_gives_exactly_the_records(
-    slow: Sandbox, tmp_path: Path, signum: int
+    slow: Sandbox, fast: Sandbox, tmp_path: Path, signum: int
 ) -> None:
     target = tmp_path / "audit.csv"
     slow.requests.clear()
@@ -88,14 +95,16 @@ def test_interrupt_then_resume_gives_exactly_the_records(
     )
     assert resumed.returncode == 0, resumed.stderr
     assert slow.requests[0].param("cursor") == checkpoint["cursor"]
-    assert target.read_bytes() == fresh_copy(slow, target)
+    assert target.read_bytes() == fresh_copy(fast, target)
     verified = subprocess.run(
         [*USAGE, "verify", str(target)], capture_output=True, text=True, timeout=60
     )
     assert verified.returncode == 0, verified.stderr
 
 
-def test_a_killed_export_leaves_nothing_and_resumes(slow: Sandbox, tmp_path: Path) -> None:
+def test_a_killed_export_leaves_nothing_and_resumes(
+    slow: Sandbox, fast: Sandbox, tmp_path: Path
+) -> None:
     target = tmp_path / "audit.jsonl.gz"
     slow.requests.clear()
     process = start_export(slow, target)
@@ -111,14 +120,14 @@ def test_a_killed_export_leaves_nothing_and_resumes(slow: Sandbox, tmp_path: Pat
         timeout=120,
     )
     assert resumed.returncode == 0, resumed.stderr
-    assert target.read_bytes() == fresh_copy(slow, target)
+    assert target.read_bytes() == fresh_copy(fast, target)
 
 
-def test_verify_exit_6_after_one_byte_changes(slow: Sandbox, tmp_path: Path) -> None:
+def test_verify_exit_6_after_one_byte_changes(fast: Sandbox, tmp_path: Path) -> None:
     target = tmp_path / "audit.csv"
     done = subprocess.run(
         [*USAGE, "export", str(target), "--type", "CHATBOTKIT_TASK_RUN"],
-        env=env_for(slow),
+        env=env_for(fast),
         capture_output=True,
         text=True,
         timeout=120,

@@ -64,6 +64,7 @@ class _Failed:
 
 _END = object()
 _POLL = 0.1  # seconds: how soon either side notices the other has stopped
+_JOIN = 1.0  # seconds a stopping consumer waits for the producer's request in flight
 
 
 def _prefetched(pages: Iterator[Page], depth: int = 1) -> Generator[Page, None, None]:
@@ -95,7 +96,8 @@ def _prefetched(pages: Iterator[Page], depth: int = 1) -> Generator[Page, None, 
         else:
             offer(_END)
 
-    threading.Thread(target=produce, name="usage-prefetch", daemon=True).start()
+    producer = threading.Thread(target=produce, name="usage-prefetch", daemon=True)
+    producer.start()
     try:
         while True:
             try:
@@ -109,6 +111,9 @@ def _prefetched(pages: Iterator[Page], depth: int = 1) -> Generator[Page, None, 
             yield item  # type: ignore[misc]
     finally:
         stopped.set()
+        # Let a request already in flight finish, so that none is still running
+        # when the caller closes the client; bounded, so Ctrl-C stays prompt.
+        producer.join(_JOIN)
 
 
 @dataclass(frozen=True)
