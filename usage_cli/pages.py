@@ -67,34 +67,43 @@ _POLL = 0.1  # seconds: how soon either side notices the other has stopped
 _JOIN = 1.0  # seconds a stopping consumer waits for the producer's request in flight
 
 
-def _prefetched(pages: Iterator[Page], depth: int = 1) -> Generator[Page, None, None]:
-    """`pages`, produced by a background thread at most `depth` pages ahead.
+def _prefetched(pages: Iterator[Page]) -> Generator[Page, None, None]:
+    """`pages`, each fetched by a background thread while the caller uses the one before.
 
+    Exactly one page ahead: the next request starts when the caller takes a
+    page, never sooner, so stopping early costs at most one extra request.
     Order is kept (one producer, a FIFO hand-off). A failure in the producer is
     raised in the consumer right after the pages before it; when the consumer
     stops (an error, Ctrl-C, a closed pipe), the producer stops too.
     """
-    handoff: queue.Queue[object] = queue.Queue(maxsize=depth)
+    handoff: queue.Queue[object] = queue.Queue(maxsize=1)
+    may_fetch = threading.Semaphore(1)  # released each time the consumer takes a page
     stopped = threading.Event()
 
-    def offer(item: object) -> bool:
+    def wait_for(acquire: Callable[[float], bool]) -> bool:
         while not stopped.is_set():
-            try:
-                handoff.put(item, timeout=_POLL)
+            if acquire(_POLL):
                 return True
-            except queue.Full:
-                continue
         return False
+
+    def offer(item: object) -> bool:
+        def put(timeout: float) -> bool:
+            try:
+                handoff.put(item, timeout=timeout)
+            except queue.Full:
+                return False
+            return True
+
+        return wait_for(put)
 
     def produce() -> None:
         try:
-            for page in pages:
-                if not offer(page):
+            while wait_for(lambda timeout: may_fetch.acquire(timeout=timeout)):
+                page = next(pages, _END)
+                if not offer(page) or page is _END:
                     return
         except BaseException as error:
             offer(_Failed(error))
-        else:
-            offer(_END)
 
     producer = threading.Thread(target=produce, name="usage-prefetch", daemon=True)
     producer.start()
@@ -104,6 +113,7 @@ def _prefetched(pages: Iterator[Page], depth: int = 1) -> Generator[Page, None, 
                 item = handoff.get(timeout=_POLL)
             except queue.Empty:
                 continue
+            may_fetch.release()
             if item is _END:
                 return
             if isinstance(item, _Failed):
