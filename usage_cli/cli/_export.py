@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+import time
 from typing import Annotated, Any
 
 import typer
 
-from usage_cli._progress import say as _say
 from usage_cli.cli._app import (
     GLOBAL_NOTE,
     OUTPUT_PANEL,
     DemoOpt,
-    Format,
     _client,
     _command,
     _query,
     _settings,
     _with_record_filters,
 )
-from usage_cli.errors import InputError, Interrupted, UsageCliError, VerifyError
+from usage_cli.errors import VerifyError
+from usage_cli.formats import Format
 
 EXPORT_EPILOG = """\
 Examples:
@@ -71,50 +70,32 @@ def export_command(
     demo: DemoOpt = False,
 ) -> None:
     """Export every matching record to a file, atomically, with a manifest to verify it by."""
-    from usage_cli._progress import export_progress
-    from usage_cli.export import Exporter, load_checkpoint, resolve_target, started_at
+    from usage_cli._progress import export_progress, say
+    from usage_cli.export import plan_export
+    from usage_cli.runtime import utc_now
 
-    fmt = output_format.value if output_format else None
-    target = resolve_target(path, fmt, force=force, resume=resume)
-    checkpoint = load_checkpoint(target) if resume else None
-    if target.path is not None and not resume and not force and target.partial.exists():
-        raise InputError(
-            f"an interrupted export of {path!r} is waiting ({target.partial.name})",
-            hint="continue it with --resume, or start over with --force",
-        )
-    query = _query(filters, now=started_at(checkpoint) if checkpoint else None)
+    # The outside world the export touches, taken in one place.
+    stdout, now, monotonic = sys.stdout.buffer, utc_now, time.monotonic
+    plan = plan_export(path, output_format, force=force, resume=resume, now=now)
+    query = _query(filters, now=plan.started)
     settings = _settings(ctx)
-    if resume and checkpoint is None and not settings.quiet:
-        _say(f"no interrupted export of {path} to resume; starting a new one")
-
-    with _client(settings, demo=demo) as client, export_progress(settings, target.path) as progress:
-        exporter = Exporter(
+    if plan.note and not settings.quiet:
+        say(plan.note)
+    with _client(settings, demo=demo) as client, export_progress(settings, plan.target.path) as ui:
+        manifest = plan.run(
             client,
             query,
-            target,
-            started=started_at(checkpoint) if checkpoint else datetime.now(UTC),
-            checkpoint=checkpoint,
-            on_progress=progress.update,
             # The demo sandbox listens on a new port each run; name it instead.
             api_root="demo" if demo else settings.api_url,
+            stdout=stdout,
+            now=now,
+            monotonic=monotonic,
+            on_progress=ui.update,
         )
-        try:
-            manifest = exporter.run()
-        except KeyboardInterrupt:
-            if target.path is None:
-                raise
-            raise Interrupted(
-                f"interrupted after {exporter.stats.records} records; "
-                f"nothing was written to {path}",
-                hint="rerun the same command with --resume to continue from the last page",
-            ) from None
-        except UsageCliError as exc:
-            if target.path is not None and target.partial.exists():
-                exc.hint = (exc.hint + "; " if exc.hint else "") + (
-                    f"nothing was written to {path}; rerun with --resume to continue"
-                )
-            raise
-        progress.done(manifest)
+        if manifest is None:
+            ui.stop()
+        else:
+            ui.done(dict(manifest.to_json()))
 
 
 VERIFY_EPILOG = """\
@@ -138,7 +119,7 @@ def verify_command(
     report = verify(Path(path))
     if not report.ok:
         raise VerifyError(f"{path} does not match its manifest: " + "; ".join(report.problems))
-    sha = report.manifest["file"]["sha256"]
+    sha = report.manifest.file["sha256"]
     sys.stdout.write(
         f"ok: {path} matches its manifest ({report.records:,} records, sha256 {sha})\n"
     )
