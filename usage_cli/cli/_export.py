@@ -92,9 +92,7 @@ def export_command(
             monotonic=monotonic,
             on_progress=ui.update,
         )
-        if manifest is None:
-            ui.stop()
-        else:
+        if manifest is not None:
             ui.done(dict(manifest.to_json()))
 
 
