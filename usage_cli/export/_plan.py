@@ -53,15 +53,12 @@ class ExportPlan:
         api: ApiJson = {"url": api_root, "runAs": client.run_as}
         checkpoint = self.checkpoint
         if checkpoint is not None:
-            differs = checkpoint.differences(query, self.target.fmt, self.target.gzip, api)
-            if differs:
-                raise InputError(
-                    "the interrupted export was made with a different " + ", ".join(differs),
-                    hint="rerun with the original options, or drop --resume and use --force",
-                )
-        tally = Tally(Stats() if checkpoint is None else Stats.from_json(checkpoint.stats))
-        if checkpoint is not None:
-            tally.pages = checkpoint.pages
+            self._refuse_another_command_line(checkpoint, query, api)
+        tally = (
+            Tally(Stats())
+            if checkpoint is None
+            else Tally(Stats.from_json(checkpoint.stats), checkpoint.pages)
+        )
         batches = self._batches(client, query)
         target = self.target
         if isinstance(target, Stdout):
@@ -91,6 +88,16 @@ class ExportPlan:
         except UsageCliError as exc:
             self.add_resume_hint(exc)
             raise
+
+    def _refuse_another_command_line(
+        self, checkpoint: Checkpoint, query: Query, api: ApiJson
+    ) -> None:
+        differs = checkpoint.differences(query, self.target.fmt, self.target.gzip, api)
+        if differs:
+            raise InputError(
+                "the interrupted export was made with a different " + ", ".join(differs),
+                hint="rerun with the original options, or drop --resume and use --force",
+            )
 
     def _batches(self, client: Client, query: Query) -> Iterable[Batch]:
         """The pages still to fetch: after the checkpoint's cursor, or none at its end."""
