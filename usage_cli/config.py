@@ -102,15 +102,10 @@ def render(profiles: Profiles) -> str:
 
 def save(path: Path, profiles: Profiles) -> None:
     """Write atomically with mode 0600, creating the directory (0700) if needed."""
+    from usage_cli._files import write_atomically
+
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(render(profiles))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.chmod(temporary, 0o600)
-    os.replace(temporary, path)
+    write_atomically(path, render(profiles), mode=0o600)
 
 
 def mask(token: str) -> str:

@@ -8,16 +8,17 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from usage_cli.errors import InputError
-from usage_cli.export import format_of, manifest_path, sha256_of
+from usage_cli.export import Manifest, format_of, manifest_path, sha256_of
+from usage_cli.formats import Format
 
 
 @dataclass
 class Report:
     path: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     problems: list[str] = field(default_factory=list)
     records: int = 0
 
@@ -26,13 +27,13 @@ class Report:
         return not self.problems
 
 
-def _rows(handle: IO[str], fmt: str) -> Iterator[tuple[str, str, int]]:
+def _rows(handle: IO[str], fmt: Format) -> Iterator[tuple[str, str, int]]:
     """(id, type, count) of each record in an export's text."""
-    if fmt == "csv":
+    if fmt is Format.csv:
         for row in csv.DictReader(handle):
             yield row["id"], row["type"], int(row["count"])
         return
-    if fmt == "json":
+    if fmt is Format.json:
         items = json.load(handle)
         if not isinstance(items, list):
             raise ValueError("the file is not a JSON array")
@@ -49,25 +50,18 @@ def verify(path: Path) -> Report:
             f"no manifest for {str(path)!r} (looked for {manifest_file.name})",
             hint="verify checks a file written by `usage export`",
         )
-    try:
-        manifest: dict[str, Any] = json.loads(manifest_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read the manifest {str(manifest_file)!r}: {exc}") from None
+    manifest = Manifest.load(manifest_file)
     report = Report(path, manifest)
     if not path.exists():
         report.problems.append(f"{path} does not exist")
         return report
-    expected_file = manifest.get("file", {})
+    expected_file = manifest.file
     size = path.stat().st_size
-    if size != expected_file.get("bytes"):
-        report.problems.append(
-            f"size is {size} bytes, the manifest says {expected_file.get('bytes')}"
-        )
+    if size != expected_file["bytes"]:
+        report.problems.append(f"size is {size} bytes, the manifest says {expected_file['bytes']}")
     digest = sha256_of(path)
-    if digest != expected_file.get("sha256"):
-        report.problems.append(
-            f"sha256 is {digest}, the manifest says {expected_file.get('sha256')}"
-        )
+    if digest != expected_file["sha256"]:
+        report.problems.append(f"sha256 is {digest}, the manifest says {expected_file['sha256']}")
 
     fmt, compressed = format_of(path)
     seen: set[str] = set()
@@ -91,18 +85,16 @@ def verify(path: Path) -> Report:
     except (OSError, ValueError, KeyError, TypeError, EOFError, csv.Error) as exc:
         report.problems.append(f"cannot read the records: {type(exc).__name__}: {exc}")
         return report
-    if report.records != manifest.get("records"):
+    if report.records != manifest.records:
         report.problems.append(
-            f"holds {report.records} records, the manifest says {manifest.get('records')}"
+            f"holds {report.records} records, the manifest says {manifest.records}"
         )
     if duplicates:
         shown = ", ".join(sorted(duplicates)[:5])
         more = f" and {len(duplicates) - 5} more" if len(duplicates) > 5 else ""
         report.problems.append(f"{len(duplicates)} duplicate ids: {shown}{more}")
-    if total != manifest.get("countTotal"):
-        report.problems.append(
-            f"count sums to {total}, the manifest says {manifest.get('countTotal')}"
-        )
-    if dict(sorted(by_type.items())) != manifest.get("countByType"):
+    if total != manifest.count_total:
+        report.problems.append(f"count sums to {total}, the manifest says {manifest.count_total}")
+    if by_type != manifest.count_by_type:
         report.problems.append("count per type differs from the manifest")
     return report

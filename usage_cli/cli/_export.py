@@ -29,7 +29,7 @@ from usage_cli.cli._options import (
     UntilOpt,
 )
 from usage_cli.cli._typer_internals import Command
-from usage_cli.errors import InputError, Interrupted, UsageCliError, VerifyError
+from usage_cli.errors import VerifyError
 from usage_cli.formats import Format
 from usage_cli.query import DEFAULT_TAKE, Order
 
@@ -47,6 +47,14 @@ Examples:
 @app.command("export", cls=Command, epilog=EXPORT_EPILOG + GLOBAL_NOTE)
 def export_command(
     ctx: typer.Context,
+    path: Annotated[
+        str,
+        typer.Argument(
+            metavar="PATH",
+            help="Target file: .csv, .jsonl/.ndjson or .json, optionally .gz; - for stdout.",
+            show_default=False,
+        ),
+    ],
     # The filters and window: read as a whole by `Invocation.query`.
     type_: TypeOpt = None,
     conversation_id: ConversationOpt = None,
@@ -63,15 +71,6 @@ def export_command(
     take: TakeOpt = DEFAULT_TAKE,
     since: SinceOpt = None,
     until: UntilOpt = None,
-    *,
-    path: Annotated[
-        str,
-        typer.Argument(
-            metavar="PATH",
-            help="Target file: .csv, .jsonl/.ndjson or .json, optionally .gz; - for stdout.",
-            show_default=False,
-        ),
-    ],
     output_format: Annotated[
         Format | None,
         typer.Option(
@@ -98,55 +97,31 @@ def export_command(
 ) -> None:
     """Export every matching record to a file, atomically, with a manifest to verify it by."""
     from usage_cli.cli._progress import export_progress
-    from usage_cli.export import Exporter, load_checkpoint, resolve_target, started_at
+    from usage_cli.export import plan_export
 
     run = invocation(ctx)
-    fmt = output_format.value if output_format else None
-    target = resolve_target(path, fmt, force=force, resume=resume)
-    checkpoint = load_checkpoint(target) if resume else None
-    if target.path is not None and not resume and not force and target.partial.exists():
-        raise InputError(
-            f"an interrupted export of {path!r} is waiting ({target.partial.name})",
-            hint="continue it with --resume, or start over with --force",
-        )
-    query = run.query(ctx.params, now=started_at(checkpoint) if checkpoint else None)
+    runtime = run.runtime
+    plan = plan_export(path, output_format, force=force, resume=resume, now=runtime.now)
+    query = run.query(ctx.params, now=plan.started)
     settings = run.settings()
-    if resume and checkpoint is None:
-        run.note(f"no interrupted export of {path} to resume; starting a new one")
-
+    if plan.note:
+        run.note(plan.note)
     with (
         run.client(settings, demo=demo) as client,
-        export_progress(run.runtime, settings.quiet, target.path) as progress,
+        export_progress(runtime, settings.quiet, plan.target.path) as progress,
     ):
-        exporter = Exporter(
+        manifest = plan.run(
             client,
             query,
-            target,
-            started=started_at(checkpoint) if checkpoint else run.runtime.now(),
-            checkpoint=checkpoint,
-            on_progress=progress.update,
             # The demo sandbox listens on a new port each run; name it instead.
             api_root="demo" if demo else settings.api_url,
+            stdout=runtime.stdout.buffer,
+            now=runtime.now,
+            monotonic=runtime.monotonic,
+            on_progress=progress.update,
         )
-        try:
-            manifest = exporter.run()
-        except KeyboardInterrupt:
-            if target.path is None:
-                raise
-            raise Interrupted(
-                f"interrupted after {exporter.stats.records} records; "
-                f"nothing was written to {path}",
-                hint="rerun the same command with --resume to continue from the last page",
-            ) from None
-        except UsageCliError as exc:
-            if target.path is not None and target.partial.exists():
-                exc.hint = (exc.hint + "; " if exc.hint else "") + (
-                    f"nothing was written to {path}; rerun with --resume to continue"
-                )
-            raise
-        progress.done(
-            manifest["records"], manifest.get("pages", 0), manifest.get("file", {}).get("bytes", 0)
-        )
+        if manifest is not None:
+            progress.done(manifest)
 
 
 VERIFY_EPILOG = """\
@@ -171,7 +146,7 @@ def verify_command(
     report = verify(Path(path))
     if not report.ok:
         raise VerifyError(f"{path} does not match its manifest: " + "; ".join(report.problems))
-    sha = report.manifest["file"]["sha256"]
+    sha = report.manifest.file["sha256"]
     invocation(ctx).runtime.stdout.write(
         f"ok: {path} matches its manifest ({report.records:,} records, sha256 {sha})\n"
     )

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from usage_cli.runtime import Runtime
+
+if TYPE_CHECKING:
+    from usage_cli.export import Manifest
 
 
 class ExportProgress:
@@ -45,14 +48,14 @@ class ExportProgress:
             self._live.stop()
             self._live = None
 
-    def done(self, records: int, pages: int, size: int) -> None:
+    def done(self, manifest: Manifest) -> None:
         self.stop()
         if self._quiet or self._path is None:
             return
         elapsed = self._runtime.monotonic() - self._started
         self._runtime.say(
-            f"exported {records:,} records ({pages:,} pages, "
-            f"{size:,} bytes) to {self._path} in {elapsed:.1f}s; "
+            f"exported {manifest.records:,} records ({manifest.pages:,} pages, "
+            f"{manifest.file['bytes']:,} bytes) to {self._path} in {elapsed:.1f}s; "
             f"manifest {self._path}.manifest.json"
         )
 

@@ -1,0 +1,47 @@
+"""`usage export`: every matching record, exactly once, or nothing at the target.
+
+Records go to a hidden partial file beside the target, a page at a time. About
+once a second, and always when the export stops early, the partial is fsynced
+and a checkpoint records how many bytes of it are whole pages and the cursor
+that follows them; `--resume` truncates the partial to that point and
+continues from that cursor. Only a complete file is renamed onto the target,
+after its manifest is in place.
+
+    plan = plan_export(path, fmt, force=..., resume=..., now=...)  # no request yet
+    manifest = plan.run(client, query, api_root=..., stdout=..., now=...)
+"""
+
+from __future__ import annotations
+
+from usage_cli._files import sha256_of
+from usage_cli.export._checkpoint import CHECKPOINT_VERSION, Checkpoint
+from usage_cli.export._manifest import Manifest
+from usage_cli.export._partial import PartialFile
+from usage_cli.export._plan import ExportPlan, plan_export
+from usage_cli.export._run import CHECKPOINT_EVERY, Progress
+from usage_cli.export._target import (
+    EXTENSIONS,
+    Stdout,
+    Target,
+    format_of,
+    manifest_path,
+    resolve_target,
+)
+
+__all__ = [
+    "CHECKPOINT_EVERY",
+    "CHECKPOINT_VERSION",
+    "EXTENSIONS",
+    "Checkpoint",
+    "ExportPlan",
+    "Manifest",
+    "PartialFile",
+    "Progress",
+    "Stdout",
+    "Target",
+    "format_of",
+    "manifest_path",
+    "plan_export",
+    "resolve_target",
+    "sha256_of",
+]

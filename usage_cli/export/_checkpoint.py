@@ -1,0 +1,180 @@
+"""How far an interrupted export got, and what it was exporting.
+
+A checkpoint counts the bytes of the partial file that are whole pages and the
+cursor that follows them. It is only worth continuing by the same command
+line: `differences` says where this one departs from it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pydantic import TypeAdapter
+from typing_extensions import TypedDict
+
+from usage_cli.errors import InputError
+from usage_cli.export._json import (
+    ApiJson,
+    QueryJson,
+    StatsJson,
+    ToolJson,
+    dumps,
+    iso,
+    parse,
+    parse_iso,
+    this_tool,
+)
+from usage_cli.export._stats import Stats
+from usage_cli.export._target import Target
+from usage_cli.formats import Format
+from usage_cli.query import Query
+
+CHECKPOINT_VERSION = 1
+START_OVER = "remove it and the partial file beside it to start over"
+
+
+class CheckpointJson(TypedDict):
+    version: int
+    tool: ToolJson
+    query: QueryJson
+    format: Format
+    gzip: bool
+    api: ApiJson
+    target: str
+    startedAt: str
+    cursor: str | None
+    end: bool
+    bytes: int
+    pages: int
+    stats: StatsJson
+
+
+_SHAPE = TypeAdapter(CheckpointJson)
+
+
+def _no_stats() -> StatsJson:
+    return Stats().to_json()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Checkpoint:
+    """An export's command line, and the whole pages of its partial file."""
+
+    query: QueryJson
+    fmt: Format
+    gzip: bool
+    api: ApiJson
+    target: str
+    started_at: datetime
+    # Where the next page starts; None once the last page is in the file.
+    cursor: str | None = None
+    bytes: int = 0
+    pages: int = 0
+    stats: StatsJson = field(default_factory=_no_stats)
+    tool: ToolJson = field(default_factory=this_tool)
+
+    @property
+    def end(self) -> bool:
+        return self.cursor is None
+
+    def to_json(self) -> CheckpointJson:
+        return {
+            "version": CHECKPOINT_VERSION,
+            "tool": self.tool,
+            "query": self.query,
+            "format": self.fmt,
+            "gzip": self.gzip,
+            "api": self.api,
+            "target": self.target,
+            "startedAt": iso(self.started_at),
+            "cursor": self.cursor,
+            "end": self.end,
+            "bytes": self.bytes,
+            "pages": self.pages,
+            "stats": self.stats,
+        }
+
+    def to_text(self) -> str:
+        return dumps(self.to_json())
+
+    @classmethod
+    def from_text(cls, text: str) -> Checkpoint:
+        """A checkpoint this version wrote; ValueError for anything else."""
+        data = parse(_SHAPE, text)
+        stats = data["stats"]
+        if stats["countByType"].keys() != stats["recordsByType"].keys():
+            raise ValueError("stats: countByType and recordsByType name different types")
+        if data["bytes"] < 0 or data["pages"] < 0:
+            raise ValueError("bytes and pages cannot be negative")
+        return cls(
+            query=data["query"],
+            fmt=data["format"],
+            gzip=data["gzip"],
+            api=data["api"],
+            target=data["target"],
+            started_at=parse_iso(data["startedAt"]),
+            cursor=data["cursor"],
+            bytes=data["bytes"],
+            pages=data["pages"],
+            stats=stats,
+            tool=data["tool"],
+        )
+
+    @classmethod
+    def load(cls, target: Target) -> Checkpoint | None:
+        """The checkpoint of an interrupted export to `target`, if there is one.
+
+        InputError (before any request) when there is one but it cannot be
+        continued: unreadable, from another version, or ahead of its partial.
+        """
+        if not target.checkpoint.exists() or not target.partial.exists():
+            return None
+        name = str(target.checkpoint)
+        try:
+            text = target.checkpoint.read_text(encoding="utf-8")
+            version = _version_of(text)
+        except (OSError, ValueError):
+            raise InputError(f"the checkpoint {name!r} cannot be read", hint=START_OVER) from None
+        if version != CHECKPOINT_VERSION:
+            raise InputError(f"the checkpoint {name!r} is from another version", hint=START_OVER)
+        try:
+            checkpoint = cls.from_text(text)
+        except ValueError as exc:
+            raise InputError(
+                f"the checkpoint {name!r} cannot be read ({exc})", hint=START_OVER
+            ) from None
+        if target.partial.stat().st_size < checkpoint.bytes:
+            raise InputError(
+                f"the partial file {str(target.partial)!r} is shorter than its checkpoint says",
+                hint="start over with --force",
+            )
+        return checkpoint
+
+    def differences(self, query: Query, fmt: Format, gzip: bool, api: ApiJson) -> list[str]:
+        """What of this command line differs from the one that made the checkpoint."""
+        found: list[str] = []
+        mine = query.to_dict()
+        if self.query != mine:
+            detail = [
+                f"{name}: {self.query.get(name)!r} then, {value!r} now"
+                for name, value in mine.items()
+                if self.query.get(name) != value
+            ]
+            found.append("query" + (f" ({'; '.join(detail)})" if detail else ""))
+        if self.fmt != fmt:
+            found.append("format")
+        if self.gzip != gzip:
+            found.append("gzip")
+        if self.api != api:
+            found.append("api")
+        return found
+
+
+def _version_of(text: str) -> object:
+    """The `version` a checkpoint's JSON claims; ValueError when it is not a JSON object."""
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    return data.get("version")

@@ -1,0 +1,79 @@
+"""The JSON that checkpoints and manifests share, as types a checker can follow.
+
+People and scripts read these files, so their keys and layout are part of the
+interface; the shapes here say what each key holds, and `parse` holds a file
+to them strictly (a count written as "5" is wrong, not 5).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from pydantic import JsonValue, TypeAdapter, ValidationError
+from typing_extensions import TypedDict  # pydantic reads typing's own only from 3.12
+
+from usage_cli._version import __version__
+
+T = TypeVar("T")
+
+# The query as `Query.to_dict()` writes it; compared key by key, never rebuilt.
+QueryJson = dict[str, JsonValue]
+
+
+class ToolJson(TypedDict):
+    name: str
+    version: str
+
+
+class ApiJson(TypedDict):
+    url: str
+    runAs: str | None
+
+
+class StatsJson(TypedDict):
+    records: int
+    countTotal: int
+    countByType: dict[str, int]
+    recordsByType: dict[str, int]
+    firstCreatedAt: str | None
+    lastCreatedAt: str | None
+    firstCreatedAtMs: int | None
+    lastCreatedAtMs: int | None
+
+
+class FileJson(TypedDict):
+    name: str
+    bytes: int
+    sha256: str
+
+
+def this_tool() -> ToolJson:
+    return {"name": "usage", "version": __version__}
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> datetime:
+    """The moment `iso` wrote; ValueError for anything else."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone")
+    return moment
+
+
+def dumps(data: object) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def parse(shape: TypeAdapter[T], text: str) -> T:
+    """`text` held to `shape`; ValueError naming the first thing wrong with it."""
+    try:
+        return shape.validate_json(text, strict=True)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the top level"
+        raise ValueError(f"{where}: {first['msg'].lower()}") from None

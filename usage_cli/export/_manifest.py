@@ -1,0 +1,142 @@
+"""The proof beside a finished export: what was asked, what came, and the file's hash.
+
+`usage export` writes it and `usage verify` reads it; both go through `Manifest`,
+so the keys they agree on are written down once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import TypeAdapter
+from typing_extensions import TypedDict
+
+from usage_cli.errors import InputError
+from usage_cli.export._json import (
+    ApiJson,
+    FileJson,
+    QueryJson,
+    StatsJson,
+    ToolJson,
+    dumps,
+    iso,
+    parse,
+    parse_iso,
+    this_tool,
+)
+from usage_cli.formats import Format
+
+
+class ManifestJson(TypedDict):
+    tool: ToolJson
+    api: ApiJson
+    query: QueryJson
+    format: Format
+    gzip: bool
+    # The figures (StatsJson), flat at the top level where readers expect them.
+    records: int
+    countTotal: int
+    countByType: dict[str, int]
+    recordsByType: dict[str, int]
+    firstCreatedAt: str | None
+    lastCreatedAt: str | None
+    firstCreatedAtMs: int | None
+    lastCreatedAtMs: int | None
+    pages: int
+    file: FileJson
+    startedAt: str
+    finishedAt: str
+
+
+_SHAPE = TypeAdapter(ManifestJson)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Manifest:
+    api: ApiJson
+    query: QueryJson
+    fmt: Format
+    gzip: bool
+    figures: StatsJson
+    pages: int
+    file: FileJson
+    started_at: datetime
+    finished_at: datetime
+    tool: ToolJson = field(default_factory=this_tool)
+
+    @property
+    def records(self) -> int:
+        return self.figures["records"]
+
+    @property
+    def count_total(self) -> int:
+        return self.figures["countTotal"]
+
+    @property
+    def count_by_type(self) -> dict[str, int]:
+        return self.figures["countByType"]
+
+    def to_json(self) -> ManifestJson:
+        figures = self.figures
+        return {
+            "tool": self.tool,
+            "api": self.api,
+            "query": self.query,
+            "format": self.fmt,
+            "gzip": self.gzip,
+            "records": figures["records"],
+            "countTotal": figures["countTotal"],
+            "countByType": figures["countByType"],
+            "recordsByType": figures["recordsByType"],
+            "firstCreatedAt": figures["firstCreatedAt"],
+            "lastCreatedAt": figures["lastCreatedAt"],
+            "firstCreatedAtMs": figures["firstCreatedAtMs"],
+            "lastCreatedAtMs": figures["lastCreatedAtMs"],
+            "pages": self.pages,
+            "file": self.file,
+            "startedAt": iso(self.started_at),
+            "finishedAt": iso(self.finished_at),
+        }
+
+    def to_text(self) -> str:
+        return dumps(self.to_json())
+
+    @classmethod
+    def from_text(cls, text: str) -> Manifest:
+        """A manifest as `usage export` writes it; ValueError for anything else."""
+        data = parse(_SHAPE, text)
+        return cls(
+            tool=data["tool"],
+            api=data["api"],
+            query=data["query"],
+            fmt=data["format"],
+            gzip=data["gzip"],
+            figures={
+                "records": data["records"],
+                "countTotal": data["countTotal"],
+                "countByType": data["countByType"],
+                "recordsByType": data["recordsByType"],
+                "firstCreatedAt": data["firstCreatedAt"],
+                "lastCreatedAt": data["lastCreatedAt"],
+                "firstCreatedAtMs": data["firstCreatedAtMs"],
+                "lastCreatedAtMs": data["lastCreatedAtMs"],
+            },
+            pages=data["pages"],
+            file=data["file"],
+            started_at=parse_iso(data["startedAt"]),
+            finished_at=parse_iso(data["finishedAt"]),
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest:
+        """The manifest at `path`; InputError (exit 2) when it cannot be read as one.
+
+        A manifest that is not one cannot say what its export should hold, so
+        this is bad input to `verify` rather than a mismatch (exit 6).
+        """
+        try:
+            return cls.from_text(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read the manifest {str(path)!r}: {exc}") from None

@@ -1,0 +1,146 @@
+"""The page pump: records from the API, a page at a time, into a sink.
+
+The pump knows nothing of files: it writes each page whole and hands it back,
+so that the caller can count it and, for a file, checkpoint it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import BinaryIO
+
+from usage_cli.export._checkpoint import Checkpoint
+from usage_cli.export._manifest import Manifest
+from usage_cli.export._partial import PartialFile
+from usage_cli.export._stats import Stats
+from usage_cli.export._target import Target
+from usage_cli.formats import Format, make_writer
+from usage_cli.pages import Batch
+
+CHECKPOINT_EVERY = 1.0  # seconds between checkpoints while an export runs
+GZIP_LEVEL = 6
+
+
+@dataclass(frozen=True)
+class Progress:
+    records: int
+    pages: int
+    bytes: int
+
+
+OnProgress = Callable[[Progress], None]
+
+
+@dataclass
+class Tally:
+    """What has been written so far; kept by the caller, so it outlives a failure."""
+
+    stats: Stats
+    pages: int = 0
+
+
+def write_pages(
+    batches: Iterable[Batch],
+    fmt: Format,
+    sink: Callable[[bytes], object],
+    *,
+    compress: bool,
+    resumed_after: int | None,
+) -> Iterator[Batch]:
+    """Write each batch whole to `sink`, then yield it; finish the format at the end.
+
+    `resumed_after` continues an output that already holds that many records.
+    """
+    buffer = io.BytesIO()
+    writer = make_writer(fmt, buffer, resumed_after=resumed_after)
+
+    def chunk() -> bytes:
+        data = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        if compress and data:
+            # One gzip member per page: the partial stays a valid gzip file at
+            # every checkpoint, and mtime 0 keeps repeated exports identical.
+            return gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
+        return data
+
+    for batch in batches:
+        writer.write(batch.records)
+        sink(chunk())
+        yield batch
+    writer.close()
+    sink(chunk())
+
+
+def to_stream(
+    batches: Iterable[Batch],
+    fmt: Format,
+    stream: BinaryIO,
+    tally: Tally,
+    on_progress: OnProgress | None,
+) -> None:
+    """Every page to a stream as it comes (stdout: nothing to resume)."""
+    for batch in write_pages(batches, fmt, stream.write, compress=False, resumed_after=None):
+        tally.stats.add_all(batch.records)
+        tally.pages += 1
+        stream.flush()
+        if on_progress is not None:
+            on_progress(Progress(tally.stats.records, tally.pages, 0))
+    stream.flush()
+
+
+def to_file(
+    batches: Iterable[Batch],
+    target: Target,
+    origin: Checkpoint,
+    tally: Tally,
+    *,
+    resume_from: Checkpoint | None,
+    on_progress: OnProgress | None,
+    now: Callable[[], datetime],
+    monotonic: Callable[[], float],
+) -> Manifest:
+    """Every page to the target's partial file, checkpointed; then publish it."""
+    resumed_after = None if resume_from is None else tally.stats.records
+    with PartialFile.open(target, origin, resume_from=resume_from) as partial:
+        last_saved = monotonic()
+        try:
+            pages = write_pages(
+                batches,
+                target.fmt,
+                partial.write,
+                compress=target.gzip,
+                resumed_after=resumed_after,
+            )
+            for batch in pages:
+                tally.stats.add_all(batch.records)
+                tally.pages += 1
+                partial.commit(batch.cursor, tally.pages, tally.stats.to_json())
+                # Checkpointing costs an fsync and a rename: do it about once a
+                # second, and always when the export stops early (below).
+                if monotonic() - last_saved >= CHECKPOINT_EVERY:
+                    partial.save()
+                    last_saved = monotonic()
+                if on_progress is not None:
+                    on_progress(Progress(tally.stats.records, tally.pages, partial.size))
+        except BaseException:
+            partial.save()
+            raise
+        file = partial.seal()
+    manifest = Manifest(
+        api=origin.api,
+        query=origin.query,
+        fmt=target.fmt,
+        gzip=target.gzip,
+        figures=tally.stats.to_json(),
+        pages=tally.pages,
+        file=file,
+        started_at=origin.started_at,
+        finished_at=now(),
+    )
+    partial.finish(manifest)
+    return manifest

@@ -1,0 +1,89 @@
+"""Where an export goes: the format its name asks for, the files beside it, refusals."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from usage_cli.errors import InputError
+from usage_cli.formats import Format
+
+EXTENSIONS = {
+    ".csv": Format.csv,
+    ".jsonl": Format.jsonl,
+    ".ndjson": Format.jsonl,
+    ".json": Format.json,
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A file an export goes to, with the hidden files that make it exactly-once."""
+
+    path: Path
+    fmt: Format
+    gzip: bool = False
+
+    @property
+    def partial(self) -> Path:
+        return self.path.with_name(f".{self.path.name}.partial")
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.path.with_name(f".{self.path.name}.checkpoint.json")
+
+    @property
+    def manifest(self) -> Path:
+        return manifest_path(self.path)
+
+
+@dataclass(frozen=True)
+class Stdout:
+    """Standard output: no partial, no checkpoint, no manifest, so nothing to resume."""
+
+    fmt: Format
+    gzip: bool = False
+    path: None = None
+
+
+def manifest_path(path: Path) -> Path:
+    return path.with_name(path.name + ".manifest.json")
+
+
+def format_of(path: Path) -> tuple[Format, bool]:
+    """The format and compression an export path's extension asks for."""
+    name = path.name.lower()
+    compressed = name.endswith(".gz")
+    base = name[: -len(".gz")] if compressed else name
+    fmt = EXTENSIONS.get(Path(base).suffix)
+    if fmt is None:
+        raise InputError(
+            f"cannot tell the format of {str(path)!r} from its extension",
+            hint="use .csv, .jsonl, .ndjson or .json, optionally followed by .gz",
+        )
+    return fmt, compressed
+
+
+def resolve_target(text: str, fmt: Format | None, *, force: bool, resume: bool) -> Target | Stdout:
+    """Check the target before any request: format, directory, overwrite."""
+    if text == "-":
+        if fmt is None or not fmt.machine:
+            raise InputError("exporting to stdout (-) needs --format json, jsonl or csv")
+        if resume:
+            raise InputError("--resume needs a file target, not stdout (-)")
+        return Stdout(fmt)
+    path = Path(text)
+    found, compressed = format_of(path)
+    if fmt is not None and fmt != found:
+        raise InputError(f"--format {fmt} does not match the extension of {text!r} ({found})")
+    directory = path.parent
+    if not directory.is_dir():
+        raise InputError(f"directory {str(directory)!r} does not exist")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise InputError(f"directory {str(directory)!r} is not writable")
+    if path.is_dir():
+        raise InputError(f"{text!r} is a directory")
+    if path.exists() and not force:
+        raise InputError(f"{text!r} already exists", hint="use --force to replace it")
+    return Target(path, found, compressed)
