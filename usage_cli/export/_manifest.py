@@ -11,7 +11,6 @@ from datetime import datetime
 from pathlib import Path
 
 from pydantic import TypeAdapter
-from typing_extensions import TypedDict
 
 from usage_cli.errors import InputError
 from usage_cli.export._json import (
@@ -29,21 +28,14 @@ from usage_cli.export._json import (
 from usage_cli.formats import Format
 
 
-class ManifestJson(TypedDict):
+class ManifestJson(StatsJson):
+    """The figures (StatsJson) flat at the top level, where readers expect them, and:"""
+
     tool: ToolJson
     api: ApiJson
     query: QueryJson
     format: Format
     gzip: bool
-    # The figures (StatsJson), flat at the top level where readers expect them.
-    records: int
-    countTotal: int
-    countByType: dict[str, int]
-    recordsByType: dict[str, int]
-    firstCreatedAt: str | None
-    lastCreatedAt: str | None
-    firstCreatedAtMs: int | None
-    lastCreatedAtMs: int | None
     pages: int
     file: FileJson
     startedAt: str
