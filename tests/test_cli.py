@@ -31,7 +31,7 @@ def test_continuing_from_the_printed_cursor_gives_the_next_records(
     cli: Any, server: Sandbox
 ) -> None:
     first = cli("list", "--limit", "7")
-    cursor = first.err.split("--cursor ")[1].split(",")[0]
+    cursor = first.err.split("--cursor ")[1].split()[0]
     second = cli("list", "--limit", "7", "--cursor", cursor)
     assert [r["id"] for r in first.jsonl() + second.jsonl()] == [
         r["id"] for r in server.records[:14]

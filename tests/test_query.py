@@ -196,3 +196,16 @@ def test_from_words_raises_one_input_error_naming_the_flag(
 def test_from_words_refuses_a_name_that_is_not_a_filter() -> None:
     with pytest.raises(ValueError, match="not a filter: botId"):
         Query.from_words(filters={"botId": "b"}, now=NOW)
+
+
+@pytest.mark.parametrize(
+    "cursor", ["rec_1,", "rec_1.", "(rec_1)", "'rec_1'", "rec 1", "rec_1\n", "rec_1;", "--all"]
+)
+def test_a_cursor_that_no_api_gave_is_refused(cursor: str) -> None:
+    with pytest.raises(InputError, match="cannot be a cursor the API gave"):
+        Query(cursor=cursor)
+
+
+@pytest.mark.parametrize("cursor", ["rec_4387ee7b7d42646f", "cm1abc-XYZ_9", "a.b", "x:y"])
+def test_cursors_the_api_gives_are_accepted(cursor: str) -> None:
+    assert Query(cursor=cursor).cursor == cursor

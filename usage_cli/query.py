@@ -29,6 +29,9 @@ class Order(StrEnum):
 FILTERS: dict[str, str] = {relation.attribute: relation.api for relation in TABLE}
 _FLAGS: dict[str, str] = {relation.attribute: relation.flag for relation in TABLE}
 
+# A cursor is the id of the last record of a page: a word, never punctuation
+# around one (what a copy from a sentence drags along).
+_CURSOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(?:[.:][A-Za-z0-9_-]+)*")
 _SPAN = re.compile(r"(\d+)\s*([smhdw])", re.IGNORECASE)
 _SPAN_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -155,6 +158,12 @@ class Query:
             raise InputError(f"--take must be a whole number of at least 1, not {self.take!r}")
         if self.cursor is not None and not self.cursor.strip():
             raise InputError("--cursor must not be empty")
+        if self.cursor is not None and not _CURSOR.fullmatch(self.cursor):
+            raise InputError(
+                f"--cursor {self.cursor!r} cannot be a cursor the API gave "
+                "(a record id: letters, digits, '_' and '-')",
+                hint="paste the word printed after 'Continue with: --cursor', nothing around it",
+            )
         check_meta(self.meta)
         for name in ("since", "until"):
             moment = getattr(self, name)

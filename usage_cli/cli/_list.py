@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shlex import quote
 from typing import Annotated
 
 import typer
@@ -134,10 +135,11 @@ def list_command(
         if stream.records == 0:
             run.note("no records match")
         if not all_ and stream.records and not settings.quiet and stream.more_exist():
+            shown = f"showing the first {stream.records} records; more exist"
             if stream.next_cursor:
+                # The cursor last, as its own shell word: pasted as printed, it works.
                 run.say(
-                    f"showing the first {stream.records} records; more exist. "
-                    f"Continue with --cursor {stream.next_cursor}, or use --all"
+                    f"{shown} (--all for all). Continue with: --cursor {quote(stream.next_cursor)}"
                 )
             else:
-                run.say(f"showing the first {stream.records} records; more exist. Use --all")
+                run.say(f"{shown}. Use --all")
