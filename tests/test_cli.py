@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shlex
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -389,3 +391,26 @@ def test_near_misses_suggest_the_right_name(
     first = capsys.readouterr().err.splitlines()[0]
     assert first.startswith("error: ")
     assert suggestion in first
+
+
+def test_the_continuation_hint_pastes_as_printed(cli: Any, server: Sandbox) -> None:
+    first = cli("list", "--limit", "5")
+    words = shlex.split(first.err.strip().split("Continue with: ")[1])
+    second = cli("list", "--limit", "5", *words)
+    assert [r["id"] for r in first.jsonl() + second.jsonl()] == [
+        r["id"] for r in server.records[:10]
+    ]
+
+
+def test_an_old_until_reads_full_pages_then_continues_exactly(cli: Any, server: Sandbox) -> None:
+    oldest = sorted(r["createdAt"] for r in server.records)[30]
+    until = datetime.fromtimestamp(oldest / 1000, UTC).isoformat()
+    first = cli("list", "--until", until, "--limit", "20")
+    assert first.code == 0, first.err
+    in_window = [r for r in server.records if r["createdAt"] <= oldest]
+    assert first.jsonl() == in_window[:20]
+    # 250 records at 100 a page: the window is reached in 3 requests, not one per 20.
+    assert len(server.requests) <= 4
+    words = shlex.split(first.err.strip().split("Continue with: ")[1])
+    second = cli("list", "--until", until, "--limit", "20", *words)
+    assert second.jsonl() == in_window[20:40]

@@ -194,3 +194,23 @@ def test_prefetching_stops_when_the_consumer_stops() -> None:
     asked = len(fetch.asked)
     time.sleep(0.3)
     assert len(fetch.asked) == asked <= 3
+
+
+def test_records_skipped_outside_the_window_are_read_in_full_pages() -> None:
+    query = Query(until=datetime(2026, 1, 3, tzinfo=UTC), take=100)
+    newer = [{"items": [item(n, ms(10))], "cursor": f"r{n}"} for n in range(20, 30)]
+    client, records = stream(
+        [*newer, {"items": [item(2, ms(2)), item(1, ms(1))], "cursor": "r1"}, {"items": []}],
+        query,
+        limit=1,
+    )
+    assert [r.id for r in records] == ["r2"]
+    # Full pages while skipping; the limit shrinks nothing until a record is kept.
+    assert client.takes == [100] * 11
+
+
+def test_a_page_cut_by_the_limit_continues_after_the_last_shown_when_cursors_are_ids() -> None:
+    _, records = stream([{"items": [item(1), item(2), item(3)], "cursor": "r3"}], Query(), limit=2)
+    assert [r.id for r in records] == ["r1", "r2"]
+    assert records.next_cursor == "r2"
+    assert records.more_exist()

@@ -150,9 +150,15 @@ class RecordStream:
         self.exhausted = False
         self.next_cursor: str | None = query.cursor
         self.cut_mid_page = False
+        # Whether the first records may fall outside the window and be skipped:
+        # until one is kept, every request asks for a full page.
+        edge = query.until if query.order is Order.desc else query.since
+        self._skipping = edge is not None
 
     def _take(self) -> int:
-        if self.limit is None:
+        if self.limit is None or self._skipping:
+            # Each request counts against the API's per-minute window: skipping
+            # in small pages would spend it on records nobody sees.
             return self.query.take
         # Never ask for more than we will show, so a page's cursor is exactly
         # where the next invocation should continue.
@@ -189,13 +195,17 @@ class RecordStream:
                 if position < 0:
                     continue
                 if self.limit is not None and self.records >= self.limit:
-                    # The server sent more than we asked for: we know more
-                    # exist but have no cursor that starts at this record.
+                    # More came than we show (a full page while skipping, or a
+                    # server that ignores take): more exist, after the last kept.
                     self.cut_mid_page = stopped = True
                     break
                 self.records += 1
+                self._skipping = False
                 kept.append(record)
-            self.next_cursor = None if stopped else (page.cursor or None)
+            if self.cut_mid_page:
+                self.next_cursor = _cursor_after(kept[-1], page) if kept else None
+            else:
+                self.next_cursor = None if stopped else (page.cursor or None)
             yield Batch(kept, self.next_cursor)
             if stopped or (self.limit is not None and self.records >= self.limit):
                 return
@@ -216,6 +226,16 @@ class RecordStream:
             return False
         probe = RecordStream(self.client, replace(self.query, cursor=self.next_cursor), limit=1)
         return any(True for _ in probe)
+
+
+def _cursor_after(record: UsageRecord, page: Page) -> str | None:
+    """The cursor that continues right after `record`, where the server's cursors tell it.
+
+    The platform's cursor is the id of a page's last record; when this server's
+    page says so too, a record's own id continues after it. Otherwise there is
+    no cursor to offer (never a false one).
+    """
+    return record.id if page.items and page.cursor == page.items[-1].id else None
 
 
 def iter_records(client: Client, query: Query, *, limit: int | None = None) -> RecordStream:
