@@ -9,8 +9,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pydantic_core import to_json
+from pydantic_core import PydanticSerializationError, to_json
 
+from usage_cli._text import json_escaping_surrogates
 from usage_cli.errors import InputError, unknown_choice
 from usage_cli.records import RELATIONS, UsageRecord
 
@@ -51,7 +52,17 @@ def parse_columns(text: str) -> tuple[str, ...]:
 
 
 def compact_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON text; lone surrogates (cut emoji) escaped, so it stays valid UTF-8."""
+    return json_escaping_surrogates(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+
+def json_bytes(value: Any) -> bytes:
+    """Compact JSON as UTF-8, serialised in Rust; exact for any value the API sent."""
+    try:
+        return to_json(value)
+    except PydanticSerializationError:
+        # Only a lone surrogate gets here: pydantic-core will not encode one.
+        return compact_json(value).encode("utf-8")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -80,7 +91,7 @@ def getter(column: str) -> Callable[[dict[str, Any]], Any]:
     if column in TIME_COLUMNS:
         return lambda raw: "" if raw.get(column) is None else iso_ms(raw[column])
     if column == "meta":
-        return lambda raw: "" if raw.get("meta") is None else to_json(raw["meta"]).decode()
+        return lambda raw: "" if raw.get("meta") is None else json_bytes(raw["meta"]).decode()
     return operator.methodcaller("get", column)
 
 

@@ -10,6 +10,7 @@ everything else the export does.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any, NotRequired
@@ -149,6 +150,10 @@ def parse_page(body: bytes, *, status: int = 200) -> Page:
             f"{_snippet(body.decode('utf-8', 'replace'))!r}",
             hint="a proxy or gateway may be in the way; check --api-url",
         ) from None
+    # Python's decoder takes a lone UTF-16 surrogate escape (a cut emoji),
+    # which pydantic-core's refuses: such a page is valid, and kept exactly.
+    with contextlib.suppress(ValidationError):
+        return _page(_PAGE.validate_python(data, strict=True))
     if isinstance(data, dict) and "items" not in data and "message" in data:
         # The platform can commit a 200 and then report an error in the body.
         message = str(data.get("message"))

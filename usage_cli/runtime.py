@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
+from usage_cli._text import for_terminal
+
 if TYPE_CHECKING:
     import httpx
 
@@ -155,6 +157,10 @@ class Runtime:
         return self.stdout is sys.__stdout__ or self.stdout is sys.stdout
 
     def say(self, message: str) -> None:
-        """One line for a person, on stderr (stdout is for data)."""
-        self.stderr.write(message + "\n")
+        """One line for a person, on stderr (stdout is for data).
+
+        Messages quote API data (error bodies, ids): its control codes are shown
+        escaped, never sent to the terminal.
+        """
+        self.stderr.write(for_terminal(message) + "\n")
         self.stderr.flush()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from usage_cli._text import json_escaping_surrogates, without_surrogates
 from usage_cli.columns import compact_json, iso_ms
 from usage_cli.errors import InputError, unknown_choice
 from usage_cli.records import UsageRecord
@@ -170,7 +171,8 @@ class Summary:
 def write_json(summary: Summary, stream: Any, top: int | None = None) -> None:
     import json
 
-    stream.write(json.dumps(summary.to_dict(top), ensure_ascii=False, indent=2) + "\n")
+    text = json.dumps(summary.to_dict(top), ensure_ascii=False, indent=2)
+    stream.write(json_escaping_surrogates(text) + "\n")
 
 
 def write_csv(summary: Summary, stream: Any, top: int | None = None) -> None:
@@ -183,7 +185,7 @@ def write_csv(summary: Summary, stream: Any, top: int | None = None) -> None:
         row = group.to_dict(summary.by)
         writer.writerow(
             [
-                *(part or "" for part in group.key),
+                *(without_surrogates(part or "") for part in group.key),
                 group.records,
                 group.count,
                 row["firstCreatedAt"] or "",

@@ -5,6 +5,7 @@ import io
 from collections.abc import Sequence
 from typing import BinaryIO
 
+from usage_cli._text import utf8
 from usage_cli.columns import CSV_COLUMNS, getter
 from usage_cli.records import UsageRecord
 
@@ -25,7 +26,7 @@ class CsvWriter:
             self._drain()
 
     def _drain(self) -> None:
-        self._stream.write(self._buffer.getvalue().encode("utf-8"))
+        self._stream.write(utf8(self._buffer.getvalue()))
         self._buffer.seek(0)
         self._buffer.truncate()
 

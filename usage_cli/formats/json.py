@@ -3,8 +3,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import BinaryIO
 
-from pydantic_core import to_json
+from pydantic_core import PydanticSerializationError, to_json
 
+from usage_cli.columns import json_bytes
 from usage_cli.records import UsageRecord
 
 
@@ -20,7 +21,10 @@ class JsonWriter:
     def write(self, records: Sequence[UsageRecord]) -> None:
         if not records:
             return
-        parts = [to_json(record.raw) for record in records]
+        try:
+            parts = [to_json(record.raw) for record in records]
+        except PydanticSerializationError:
+            parts = [json_bytes(record.raw) for record in records]
         self._stream.write((b"\n" if self._first else b",\n") + b",\n".join(parts))
         self._first = False
 

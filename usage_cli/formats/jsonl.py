@@ -3,8 +3,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import BinaryIO
 
-from pydantic_core import to_json
+from pydantic_core import PydanticSerializationError, to_json
 
+from usage_cli.columns import json_bytes
 from usage_cli.records import UsageRecord
 
 
@@ -15,7 +16,11 @@ class JsonlWriter:
         self._stream = stream
 
     def write(self, records: Sequence[UsageRecord]) -> None:
-        self._stream.write(b"".join([to_json(record.raw) + b"\n" for record in records]))
+        try:
+            lines = b"".join([to_json(record.raw) + b"\n" for record in records])
+        except PydanticSerializationError:
+            lines = b"".join([json_bytes(record.raw) + b"\n" for record in records])
+        self._stream.write(lines)
 
     def close(self) -> None:
         self._stream.flush()

@@ -8,6 +8,7 @@ from typing import Any, BinaryIO, TextIO
 from rich.console import Console
 from rich.table import Table
 
+from usage_cli._text import for_terminal
 from usage_cli.columns import TABLE_COLUMNS, TIME_COLUMNS, text_of, value_of
 from usage_cli.records import UsageRecord
 
@@ -56,7 +57,9 @@ class TableWriter:
         from rich.text import Text
 
         for record in records:
-            self._table.add_row(*(Text(_cell(value_of(record, c), c)) for c in self._columns))
+            self._table.add_row(
+                *(Text(for_terminal(_cell(value_of(record, c), c))) for c in self._columns)
+            )
             self.rows += 1
 
     def close(self) -> None:
@@ -103,7 +106,7 @@ def render_summary(summary: Any, stream: TextIO, top: int | None = None) -> None
     for group in groups:
         share = group.count / total.count * 100 if total.count else 0.0
         table.add_row(
-            *(Text(part if part is not None else NONE) for part in group.key),
+            *(Text(for_terminal(part) if part is not None else NONE) for part in group.key),
             f"{group.records:,}",
             f"{group.count:,}",
             Text(f"{share:5.1f}% {bar(group.count, largest, 20)}", style="cyan"),

@@ -1,0 +1,95 @@
+"""Odd but valid data: lone surrogates kept exactly, control codes never raw on a terminal."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .conftest import TOKEN, Result, run_in_memory
+
+CUT_EMOJI = "cut \ud83d here"  # what JavaScript sends for half an emoji
+ESCAPES = "\x1b]0;pwned\x07\x1b[31mred\x9b2J"  # set the title, colour, clear (C1 CSI)
+BODY = (
+    b'{"items":[{"id":"r1","type":"T","count":1,"createdAt":1767225600000,'
+    b'"meta":{"note":"cut \\ud83d here","evil":"\\u001b]0;pwned\\u0007\\u001b[31mred\\u009b2J"},'
+    b'"name":"\\ud83d"}],"cursor":"r1"}'
+)
+END = b'{"items":[]}'
+
+
+def odd_api(request: httpx.Request) -> httpx.Response:
+    body = END if request.url.params.get("cursor") else BODY
+    return httpx.Response(200, content=body, headers={"Content-Type": "application/json"})
+
+
+def run(*args: str, tty: bool = False) -> Result:
+    transport = httpx.MockTransport(odd_api)
+    base = ["--api-url", "http://127.0.0.1:9", "--token", TOKEN]
+    return run_in_memory([*base, *args], transport=transport, tty=tty)
+
+
+def test_jsonl_and_json_keep_a_lone_surrogate_exactly() -> None:
+    lines = run("list", "-o", "jsonl")
+    assert lines.code == 0, lines.err
+    record: dict[str, Any] = json.loads(lines.out)
+    assert record["meta"]["note"] == CUT_EMOJI
+    assert record["name"] == "\ud83d"
+    assert record["meta"]["evil"] == ESCAPES
+    array = run("list", "-o", "json")
+    assert json.loads(array.out)[0] == record
+
+
+def test_csv_shows_a_replacement_character() -> None:
+    result = run("list", "-o", "csv", "--columns", "id,name,meta.note")
+    assert result.code == 0, result.err
+    rows = list(csv.DictReader(io.StringIO(result.out)))
+    assert rows[0]["name"] == "\ufffd"
+    assert rows[0]["meta.note"] == "cut \ufffd here"
+
+
+def test_a_table_escapes_control_codes_and_replaces_surrogates() -> None:
+    for tty in (False, True):
+        result = run("list", "-o", "table", "--columns", "id,meta.evil,meta.note", tty=tty)
+        assert result.code == 0, result.err
+        assert "\x07" not in result.out
+        assert "\x1b]0;pwned" not in result.out
+        assert "\x9b" not in result.out
+        assert "\\x1b]0;pwned\\x07" in result.out.replace("\n", "").replace("│", "")
+        if not tty:
+            assert "\x1b" not in result.out  # no colours off a terminal, so no ESC at all
+        assert "\ufffd" in result.out
+
+
+def test_summary_groups_by_an_odd_meta_value() -> None:
+    table = run("summary", "--by", "meta.evil", "-o", "table", tty=True)
+    assert table.code == 0, table.err
+    assert "\x1b]0;pwned" not in table.out
+    assert "\\x1b" in table.out
+    as_json = run("summary", "--by", "meta.note", "-o", "json")
+    assert json.loads(as_json.out)["groups"][0]["key"]["meta.note"] == CUT_EMOJI
+    as_csv = run("summary", "--by", "meta.note", "-o", "csv")
+    assert "cut \ufffd here" in as_csv.out
+
+
+def test_an_export_of_odd_data_is_valid_utf8_and_verifies(tmp_path: Path) -> None:
+    target = tmp_path / "odd.jsonl"
+    assert run("export", str(target)).code == 0
+    text = target.read_bytes().decode("utf-8")  # strict: valid UTF-8
+    assert json.loads(text)["meta"]["note"] == CUT_EMOJI
+    assert run("verify", str(target)).code == 0
+
+
+def test_an_error_message_from_the_api_is_shown_escaped() -> None:
+    def refusing(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, json={"message": "bad \x1b[2J input", "code": "BAD_REQUEST"})
+
+    base = ["--api-url", "http://127.0.0.1:9", "--token", TOKEN]
+    result = run_in_memory([*base, "list"], transport=httpx.MockTransport(refusing))
+    assert result.code == 4
+    assert "\x1b" not in result.err
+    assert "bad \\x1b[2J input" in result.err
