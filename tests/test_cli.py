@@ -161,6 +161,14 @@ BAD_INPUTS = [
     (["--api-url", "not a url"], "not an http"),
     (["--timeout", "0"], "--timeout"),
     (["--retries", "-1"], "--retries"),
+    (["--timeout", "nan"], "--timeout must be a number of seconds above 0, not nan"),
+    (["--timeout", "inf"], "--timeout must be a number of seconds above 0, not inf"),
+    (["--timeout", "-1"], "--timeout must be a number of seconds above 0, not -1"),
+    (["--since", "9999-12-31T23:59:59-01:00"], "outside the years 1 to 9999"),
+    (["--until", "0001-01-01T00:00:00+01:00"], "outside the years 1 to 9999"),
+    (["--since", "6M"], "'M' is ambiguous"),
+    (["--since", "99999mo"], "outside the years 1 to 9999"),
+    (["--cursor", "rec_1,"], "cannot be a cursor the API gave"),
 ]
 
 

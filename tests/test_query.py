@@ -209,3 +209,17 @@ def test_a_cursor_that_no_api_gave_is_refused(cursor: str) -> None:
 @pytest.mark.parametrize("cursor", ["rec_4387ee7b7d42646f", "cm1abc-XYZ_9", "a.b", "x:y"])
 def test_cursors_the_api_gives_are_accepted(cursor: str) -> None:
     assert Query(cursor=cursor).cursor == cursor
+
+
+def test_months_are_calendar_months_and_minutes_have_two_spellings() -> None:
+    end_of_march = datetime(2026, 3, 31, 12, tzinfo=UTC)
+    assert parse_when("1mo", now=end_of_march) == datetime(2026, 2, 28, 12, tzinfo=UTC)
+    assert parse_when("6mo", now=end_of_march) == datetime(2025, 9, 30, 12, tzinfo=UTC)
+    assert parse_when("30min", now=NOW) == parse_when("30m", now=NOW) == NOW - timedelta(minutes=30)
+    assert parse_when("7D", now=NOW) == NOW - timedelta(days=7)
+
+
+def test_a_capital_m_is_refused_with_both_readings() -> None:
+    with pytest.raises(InputError, match="ambiguous") as raised:
+        parse_when("6M", now=NOW)
+    assert raised.value.hint == "write 6mo for months or 6m for minutes"

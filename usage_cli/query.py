@@ -6,6 +6,7 @@ request is sent; the errors are `InputError` (exit 2).
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
@@ -32,8 +33,15 @@ _FLAGS: dict[str, str] = {relation.attribute: relation.flag for relation in TABL
 # A cursor is the id of the last record of a page: a word, never punctuation
 # around one (what a copy from a sentence drags along).
 _CURSOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(?:[.:][A-Za-z0-9_-]+)*")
-_SPAN = re.compile(r"(\d+)\s*([smhdw])", re.IGNORECASE)
-_SPAN_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_SPAN = re.compile(r"(\d+)\s*(mo|MO|Mo|min|MIN|[smhdwSMHDW])")
+_SPAN_UNITS = {
+    "s": "seconds",
+    "m": "minutes",
+    "min": "minutes",
+    "h": "hours",
+    "d": "days",
+    "w": "weeks",
+}
 
 
 def flag_name(attribute: str) -> str:
@@ -76,27 +84,44 @@ def parse_when(text: str, *, now: datetime | None = None, end_of_day: bool = Fal
 
     A bare date under `end_of_day` means the last millisecond of that day, so that
     `--until 2026-01-31` includes the 31st, as a reader of the flag expects.
+    Spans: `s`, `m`/`min`, `h`, `d`, `w` and `mo` (calendar months); a capital
+    `M` is refused, since it reads as months to some and minutes to others.
     """
     value = text.strip()
     span = _SPAN.fullmatch(value)
-    if span:
-        amount, unit = int(span.group(1)), span.group(2).lower()
-        try:
-            return (now or utc_now()) - timedelta(**{_SPAN_UNITS[unit]: amount})
-        except OverflowError:
-            raise InputError(f"{text!r} reaches back before the year 1") from None
     try:
+        if span:
+            return _span_back(int(span.group(1)), span.group(2), text, now or utc_now())
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
             day = date.fromisoformat(value)
             moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
             return moment + timedelta(days=1, milliseconds=-1) if end_of_day else moment
         moment = datetime.fromisoformat(value)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except ValueError:
         raise InputError(
             f"cannot read {text!r} as a date or time",
             hint="use ISO 8601 (2026-01-31, 2026-01-31T12:00:00Z) or a span such as 30m, 12h, 7d",
         ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:
+        raise InputError(f"{text!r} is outside the years 1 to 9999 in UTC") from None
+
+
+def _span_back(amount: int, unit: str, text: str, now: datetime) -> datetime:
+    if unit == "M":
+        raise InputError(
+            f"{text!r}: 'M' is ambiguous",
+            hint=f"write {amount}mo for months or {amount}m for minutes",
+        )
+    unit = unit.lower()
+    if unit == "mo":
+        months = now.year * 12 + now.month - 1 - amount
+        year, month = divmod(months, 12)
+        if year < 1:
+            raise OverflowError
+        last_day = calendar.monthrange(year, month + 1)[1]
+        return now.replace(year=year, month=month + 1, day=min(now.day, last_day))
+    return now - timedelta(**{_SPAN_UNITS[unit]: amount})
 
 
 def _when(text: str | None, flag: str, now: datetime) -> datetime | None:

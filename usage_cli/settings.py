@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -69,8 +70,8 @@ def resolve(
     from usage_cli import config
 
     env = os.environ if env is None else env
-    if timeout <= 0:
-        raise InputError(f"--timeout must be more than 0 seconds, not {timeout:g}")
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise InputError(f"--timeout must be a number of seconds above 0, not {timeout:g}")
     if retries < 0:
         raise InputError(f"--retries must be 0 or more, not {retries}")
     if token_stdin:

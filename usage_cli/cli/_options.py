@@ -77,7 +77,7 @@ SinceOpt = Annotated[
     str | None,
     typer.Option(
         help="Only records created at or after this: ISO 8601 (UTC if no zone) or a span "
-        "(30m, 12h, 7d).",
+        "(30m, 12h, 7d, 2w, 6mo).",
         rich_help_panel=PAGING_PANEL,
     ),
 ]
