@@ -65,8 +65,10 @@ def cli(server: Sandbox) -> Any:
     """Run `usage ...` in-process against the sandbox; returns a Result."""
 
     def invoke(*args: str, auth: bool = True, **runtime: Any) -> Result:
-        base = ["--api-url", server.url, "--token", TOKEN] if auth else []
-        return run_in_memory([*base, *args], **runtime)
+        base = {"--api-url": server.url, "--token": TOKEN} if auth else {}
+        # A test's own --api-url or --token replaces the default (repeating one is refused).
+        words = [w for flag, value in base.items() if flag not in args for w in (flag, value)]
+        return run_in_memory([*words, *args], **runtime)
 
     return invoke
 

@@ -169,6 +169,11 @@ BAD_INPUTS = [
     (["--since", "6M"], "'M' is ambiguous"),
     (["--since", "99999mo"], "outside the years 1 to 9999"),
     (["--cursor", "rec_1,"], "cannot be a cursor the API gave"),
+    (["--order", "asc", "--order", "desc"], "--order is given 2 times (--order asc, --order desc)"),
+    (["--type", "A", "--type", "B"], "--type is given 2 times"),
+    (["-o", "csv", "--format=json"], "-o is given 2 times (-o csv, --format json)"),
+    (["--limit", "1", "--timeout", "5", "--timeout", "6"], "--timeout is given 2 times"),
+    (["--bot-id", "a", "--bot-id", ""], "has an empty id"),
 ]
 
 
@@ -422,3 +427,10 @@ def test_an_old_until_reads_full_pages_then_continues_exactly(cli: Any, server: 
     words = shlex.split(first.err.strip().split("Continue with: ")[1])
     second = cli("list", "--until", until, "--limit", "20", *words)
     assert second.jsonl() == in_window[20:40]
+
+
+def test_a_repeated_relation_flag_is_the_apis_comma_list(cli: Any, server: Sandbox) -> None:
+    result = cli("list", "--all", "--bot-id", "bot_1", "--bot-id", "bot_2")
+    assert result.code == 0, result.err
+    assert server.requests[0].param("botId") == "bot_1,bot_2"
+    assert result.jsonl() == [r for r in server.records if r["botId"] in ("bot_1", "bot_2")]

@@ -171,6 +171,8 @@ class Query:
             value = getattr(self, attribute)
             if value is not None and not value.strip():
                 raise InputError(f"{flag_name(attribute)} must not be empty")
+            if value is not None and attribute != "type" and "" in value.split(","):
+                raise InputError(f"{flag_name(attribute)} {value!r} has an empty id in its list")
             _require_utf8(value, flag_name(attribute))
         _require_utf8(self.cursor, "--cursor")
         for key, value in self.meta:

@@ -15,7 +15,7 @@ import typer
 
 from usage_cli.cli import _config, _export, _list, _sandbox, _summary  # noqa: F401 (registers)
 from usage_cli.cli._app import app
-from usage_cli.cli._argv import hoist_global_options
+from usage_cli.cli._argv import hoist_global_options, refuse_repeated_options
 from usage_cli.cli._invocation import Invocation
 from usage_cli.cli._typer_internals import PipeClosed, is_no_args_help, usage_error_parts
 from usage_cli.cli.completion import COMPLETE_VAR
@@ -46,6 +46,7 @@ def run(args: Sequence[str] | None = None, *, runtime: Runtime | None = None) ->
     command: Any = typer.main.get_command(app)
     argv = hoist_global_options(argv, command)
     try:
+        refuse_repeated_options(argv, command)
         with runtime.bound():
             result = command.main(
                 argv, prog_name="usage", standalone_mode=False, obj=Invocation(runtime)

@@ -1,10 +1,28 @@
-"""Argument-vector preparation that click cannot express on its own."""
+"""Argument-vector checks and preparation that click cannot express on its own."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from usage_cli.cli._typer_internals import option_arity, subcommand
+from usage_cli.cli._typer_internals import option_arity, options_of, subcommand
+from usage_cli.errors import InputError
+
+
+def _global_options(group: Any) -> dict[str, bool]:
+    return {
+        opt: takes
+        for opt, takes in option_arity(group, secondary=False, nested=False).items()
+        if opt not in ("--help", "-h", "--version")
+    }
+
+
+def _command_index(args: list[str], global_opts: dict[str, bool]) -> int:
+    """Where the command name stands: after the global options (and their values)."""
+    index = 0
+    while index < len(args) and args[index].startswith("-") and args[index] != "--":
+        head = args[index].split("=", 1)[0]
+        index += 2 if global_opts.get(head) and "=" not in args[index] else 1
+    return index
 
 
 def hoist_global_options(args: list[str], group: Any) -> list[str]:
@@ -13,15 +31,8 @@ def hoist_global_options(args: list[str], group: Any) -> list[str]:
     The contract lets `--token`, `--api-url`, `-v`, ... stand on either side of
     the command name; the root callback owns them, so they must reach it.
     """
-    global_opts = {
-        opt: takes
-        for opt, takes in option_arity(group, secondary=False, nested=False).items()
-        if opt not in ("--help", "-h", "--version")
-    }
-    index = 0
-    while index < len(args) and args[index].startswith("-") and args[index] != "--":
-        head = args[index].split("=", 1)[0]
-        index += 2 if global_opts.get(head) and "=" not in args[index] else 1
+    global_opts = _global_options(group)
+    index = _command_index(args, global_opts)
     command = subcommand(group, args[index]) if index < len(args) else None
     if command is None:
         return args
@@ -48,3 +59,36 @@ def hoist_global_options(args: list[str], group: Any) -> list[str]:
             target.append(args[position])
         position += 1
     return [*args[:index], *hoisted, args[index], *rest]
+
+
+def refuse_repeated_options(args: list[str], group: Any) -> None:
+    """Refuse a single-value option given twice: never let the last one silently win.
+
+    `--order asc --order desc` could mean either; options that may repeat (the
+    relation ids, `--meta`, `--by`) say so in their declaration.
+    """
+    index = _command_index(args, _global_options(group))
+    command = subcommand(group, args[index]) if index < len(args) else None
+    known = options_of(group, nested=False)
+    if command is not None:
+        known |= options_of(command)
+    given: dict[str, list[str]] = {}
+    position = 0
+    while position < len(args) and args[position] != "--":
+        word = args[position]
+        position += 1
+        head, inline, value = word.partition("=")
+        name, takes, multiple = known.get(head, ("", False, True))
+        if not word.startswith("-") or not takes:
+            continue
+        if not inline and position < len(args):
+            value = args[position]
+            position += 1
+        if not multiple:
+            given.setdefault(name, []).append(f"{head} {value}")
+    for words in given.values():
+        if len(words) > 1:
+            raise InputError(
+                f"{words[0].split()[0]} is given {len(words)} times ({', '.join(words)})",
+                hint="give it once",
+            )

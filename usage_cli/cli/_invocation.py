@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
@@ -116,7 +116,7 @@ class Invocation:
         from usage_cli.query import Query
 
         return Query.from_words(
-            filters={relation.attribute: params[relation.parameter] for relation in TABLE},
+            filters={relation.attribute: _one(params[relation.parameter]) for relation in TABLE},
             meta=params["meta"],
             order=params["order"],
             take=params["take"],
@@ -125,6 +125,13 @@ class Invocation:
             until=params["until"],
             now=now or self.runtime.now(),
         )
+
+
+def _one(value: str | Sequence[str] | None) -> str | None:
+    """A relation filter as the API takes it: several ids as one comma list."""
+    if value is None or isinstance(value, str):
+        return value
+    return ",".join(value) if value else None
 
 
 def invocation(ctx: Any) -> Invocation:

@@ -28,7 +28,8 @@ def _relation_option(word: str) -> Any:
     relation = BY_WORD[word]
     return typer.Option(
         relation.flag,
-        help=f"Records of this {word} (several ids, comma-separated, match any).",
+        help=f"Records of this {word}; several ids (comma-separated or the flag repeated) "
+        "match any.",
         rich_help_panel=FILTERS_PANEL,
     )
 
@@ -41,15 +42,15 @@ TypeOpt = Annotated[
         rich_help_panel=FILTERS_PANEL,
     ),
 ]
-ConversationOpt = Annotated[str | None, _relation_option("conversation")]
-MessageOpt = Annotated[str | None, _relation_option("message")]
-TaskOpt = Annotated[str | None, _relation_option("task")]
-ContactOpt = Annotated[str | None, _relation_option("contact")]
-BlueprintOpt = Annotated[str | None, _relation_option("blueprint")]
-BotOpt = Annotated[str | None, _relation_option("bot")]
-DatasetOpt = Annotated[str | None, _relation_option("dataset")]
-SkillsetOpt = Annotated[str | None, _relation_option("skillset")]
-AbilityOpt = Annotated[str | None, _relation_option("ability")]
+ConversationOpt = Annotated[list[str] | None, _relation_option("conversation")]
+MessageOpt = Annotated[list[str] | None, _relation_option("message")]
+TaskOpt = Annotated[list[str] | None, _relation_option("task")]
+ContactOpt = Annotated[list[str] | None, _relation_option("contact")]
+BlueprintOpt = Annotated[list[str] | None, _relation_option("blueprint")]
+BotOpt = Annotated[list[str] | None, _relation_option("bot")]
+DatasetOpt = Annotated[list[str] | None, _relation_option("dataset")]
+SkillsetOpt = Annotated[list[str] | None, _relation_option("skillset")]
+AbilityOpt = Annotated[list[str] | None, _relation_option("ability")]
 MetaOpt = Annotated[
     list[str] | None,
     typer.Option(

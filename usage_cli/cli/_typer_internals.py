@@ -10,8 +10,9 @@ there with the name and what it was for, rather than somewhere in a command.
   `format_commands`, `get_params`, `get_help_record`, `param_type_name`.
 - `TyperOption.rich_help_panel`: which help section an option belongs to.
 - `HelpFormatter.section`, `HelpFormatter.write_dl`: help sections without rich.
-- `Group.params`, `Group.commands`, `Parameter.opts`, `Parameter.secondary_opts`,
-  `Option.is_flag`, `Option.count`: the walk that hoists global options.
+- `Group.params`, `Group.commands`, `Parameter.name`, `Parameter.opts`,
+  `Parameter.secondary_opts`, `Option.is_flag`, `Option.count`, `Option.multiple`:
+  the walks that hoist global options and find repeated single-value options.
 - `typer._click.exceptions.NoArgsIsHelpError`: `usage` alone prints help.
 - `ClickException.format_message`, `UsageError.ctx`, `Context.command_path`:
   one-line usage errors with a hint.
@@ -49,6 +50,8 @@ PRIVATE_NAMES: tuple[tuple[str, str, str], ...] = (
 # Attributes set on instances (not classes), checked on a built command instead.
 INSTANCE_NAMES: tuple[str, ...] = (
     "commands",
+    "multiple",
+    "name",
     "params",
     "opts",
     "secondary_opts",
@@ -137,11 +140,19 @@ def _takes_value(param: Any) -> bool:
 def option_arity(command: Any, *, secondary: bool = True, nested: bool = True) -> dict[str, bool]:
     """Every option word of `command` (`nested`: and of its subcommands), and whether it
     takes a value; `secondary` adds the off-switches of on/off flags."""
+    return {opt: takes for opt, (_, takes, _) in options_of(command, secondary, nested).items()}
+
+
+def options_of(
+    command: Any, secondary: bool = True, nested: bool = True
+) -> dict[str, tuple[str, bool, bool]]:
+    """Option word -> (parameter name, takes a value, may repeat), as `option_arity`."""
     commands = [command, *(getattr(command, "commands", {}).values() if nested else ())]
     return {
-        opt: _takes_value(param)
+        opt: (param.name, _takes_value(param), bool(getattr(param, "multiple", False)))
         for each in commands
         for param in each.params
+        if param.param_type_name == "option"
         for opt in (*param.opts, *(param.secondary_opts if secondary else ()))
     }
 
