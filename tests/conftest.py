@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from usage_cli.cli import run
@@ -89,3 +90,18 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in hidden}
     env.update(extra)
     return env
+
+
+class FailAfter(httpx.HTTPTransport):
+    """Real HTTP for the first `pages` requests, then 503s; notes the cursors asked for."""
+
+    def __init__(self, pages: int) -> None:
+        super().__init__()
+        self.pages = pages
+        self.asked: list[str | None] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.asked.append(request.url.params.get("cursor"))
+        if len(self.asked) > self.pages:
+            return httpx.Response(503, json={"message": "simulated", "code": "GENERIC_ERROR"})
+        return super().handle_request(request)

@@ -9,13 +9,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from usage_cli.columns import CSV_COLUMNS, text_of
 from usage_cli.sandbox import Sandbox
 
-from .conftest import TOKEN, Result
+from .conftest import TOKEN, FailAfter, Result
 
 
 def export(cli: Any, target: Path | str, *args: str, **runtime: Any) -> Result:
@@ -157,21 +156,6 @@ def test_an_unwritable_directory_is_refused(
     assert result.code == 2
     assert "is not writable" in result.err
     assert server.requests == []
-
-
-class FailAfter(httpx.HTTPTransport):
-    """Real HTTP for the first `pages` requests, then 503s; notes the cursors asked for."""
-
-    def __init__(self, pages: int) -> None:
-        super().__init__()
-        self.pages = pages
-        self.asked: list[str | None] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.asked.append(request.url.params.get("cursor"))
-        if len(self.asked) > self.pages:
-            return httpx.Response(503, json={"message": "simulated", "code": "GENERIC_ERROR"})
-        return super().handle_request(request)
 
 
 def test_a_failure_leaves_nothing_at_the_target_and_resume_completes_exactly(

@@ -22,7 +22,7 @@ USAGE = usage_command()
 @pytest.fixture(scope="module")
 def slow() -> Iterator[Sandbox]:
     with Sandbox(
-        records=600, seed=11, token=TOKEN, anchor=ANCHOR, faults=Faults(latency=0.01)
+        records=600, seed=11, token=TOKEN, anchor=ANCHOR, faults=Faults(latency=0.02)
     ) as server:
         yield server
 

@@ -12,7 +12,7 @@ from usage_cli.cli import app
 from usage_cli.columns import CSV_COLUMNS
 from usage_cli.query import FILTERS, Query
 from usage_cli.records import RecordSchema, UsageRecord
-from usage_cli.relations import ID_FIELDS, TABLE
+from usage_cli.relations import BY_ORDER, ID_FIELDS, TABLE
 from usage_cli.sandbox import generate_records
 from usage_cli.summary import DIMENSIONS
 
@@ -74,3 +74,8 @@ def test_summary_groups_and_csv_columns_derive_from_the_table() -> None:
 def test_sandbox_records_carry_every_relation_field() -> None:
     record = generate_records(1, seed=1)[0]
     assert set(ID_FIELDS) <= set(record)
+
+
+def test_the_by_order_lists_every_relation_once() -> None:
+    assert sorted(BY_ORDER) == sorted(relation.word for relation in TABLE)
+    assert DIMENSIONS[: len(BY_ORDER)] == BY_ORDER

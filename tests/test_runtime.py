@@ -71,3 +71,16 @@ def test_backoff_sleeps_through_the_runtime() -> None:
     assert code == 0
     assert len(waits.waits) == 1
     assert "retry 1/5 after HTTP 503" in written(runtime.stderr)
+
+
+def test_no_test_patches_the_package() -> None:
+    """Tests reach the package through a Runtime, never by patching its names."""
+    patching = re.compile(r"setattr\(\s*[\"']?usage_cli|setattr\(\s*(Client|RecordStream|Query)\b")
+    tests = pathlib.Path(__file__).resolve().parent
+    offenders = [
+        f"{path.name}:{number}"
+        for path in tests.glob("*.py")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if patching.search(line) and path.name != "test_runtime.py"
+    ]
+    assert offenders == []

@@ -143,3 +143,12 @@ def test_bar_is_proportional() -> None:
     assert bar(5, 10, 8) == "█" * 4
     assert bar(1, 1000, 8) == "▏"
     assert bar(0, 10) == ""
+
+
+def test_summary_formats_are_formats_but_jsonl() -> None:
+    from typing import get_args
+
+    from usage_cli.cli._summary import SummaryFormat
+    from usage_cli.formats import Format
+
+    assert set(get_args(SummaryFormat)) == {fmt.value for fmt in Format} - {"jsonl"}

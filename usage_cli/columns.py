@@ -13,13 +13,14 @@ from pydantic_core import PydanticSerializationError, to_json
 
 from usage_cli._text import json_escaping_surrogates
 from usage_cli.errors import InputError, unknown_choice
-from usage_cli.records import RELATIONS, UsageRecord
+from usage_cli.records import UsageRecord
+from usage_cli.relations import ID_FIELDS
 
 CSV_COLUMNS: tuple[str, ...] = (
     "id",
     "type",
     "count",
-    *RELATIONS,
+    *ID_FIELDS,
     "name",
     "description",
     "meta",

@@ -64,7 +64,7 @@ class _Failed:
 
 _END = object()
 _POLL = 0.1  # seconds: how soon either side notices the other has stopped
-_JOIN = 1.0  # seconds a stopping consumer waits for the producer's request in flight
+_JOIN = 0.25  # seconds a stopping consumer waits for the producer's request in flight
 
 
 def _prefetched(pages: Iterator[Page]) -> Generator[Page, None, None]:

@@ -45,7 +45,8 @@ _SPAN_UNITS = {
 
 
 def flag_name(attribute: str) -> str:
-    return _FLAGS.get(attribute) or "--" + attribute.replace("_", "-")
+    """The flag of a filter, by its `Query` attribute."""
+    return _FLAGS[attribute]
 
 
 def _split_meta(items: Iterable[str]) -> tuple[tuple[str, str], ...]:

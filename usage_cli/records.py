@@ -19,10 +19,6 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict
 
 from usage_cli.errors import ApiError, AuthError, ServerError
-from usage_cli.relations import ID_FIELDS
-
-# The API's relation ids, in the order of the contract's filter list.
-RELATIONS: tuple[str, ...] = ID_FIELDS
 
 
 @with_config(ConfigDict(extra="allow", strict=True))

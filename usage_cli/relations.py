@@ -45,3 +45,16 @@ TABLE: tuple[Relation, ...] = (
 BY_WORD = {relation.word: relation for relation in TABLE}
 # The relation ids proper (everything but `type`), by API field name.
 ID_FIELDS: tuple[str, ...] = tuple(relation.api for relation in TABLE if relation.word != "type")
+# The order `--by` offers relations in (help, hints): the most asked-for first.
+BY_ORDER: tuple[str, ...] = (
+    "type",
+    "bot",
+    "conversation",
+    "task",
+    "contact",
+    "blueprint",
+    "dataset",
+    "skillset",
+    "ability",
+    "message",
+)

@@ -14,10 +14,10 @@ from usage_cli._text import json_escaping_surrogates, without_surrogates
 from usage_cli.columns import compact_json, iso_ms
 from usage_cli.errors import InputError, unknown_choice
 from usage_cli.records import UsageRecord
-from usage_cli.relations import TABLE
+from usage_cli.relations import BY_ORDER, BY_WORD
 
 # `--by` word -> record attribute, for every relation but `type` (a plain field).
-RELATIONS_BY = {r.word: r.attribute for r in TABLE if r.word != "type"}
+RELATIONS_BY = {word: BY_WORD[word].attribute for word in BY_ORDER if word != "type"}
 BUCKETS = ("hour", "day", "week", "month")
 DIMENSIONS = ("type", *RELATIONS_BY, *BUCKETS)
 OTHER = "(other)"

@@ -9,13 +9,15 @@ from typing import TYPE_CHECKING, Any
 from usage_cli.runtime import Runtime
 
 if TYPE_CHECKING:
-    from usage_cli.export import Manifest
+    from pathlib import Path
+
+    from usage_cli.export import Manifest, Progress
 
 
 class ExportProgress:
     """Progress of an export on stderr: live on a terminal, one line otherwise."""
 
-    def __init__(self, runtime: Runtime, quiet: bool, path: Any) -> None:
+    def __init__(self, runtime: Runtime, quiet: bool, path: Path | None) -> None:
         self._runtime = runtime
         self._quiet = quiet
         self._path = path
@@ -38,7 +40,7 @@ class ExportProgress:
             self._task = self._live.add_task("export", records=0, pages=0, rate=0.0)
             self._live.start()
 
-    def update(self, progress: Any) -> None:
+    def update(self, progress: Progress) -> None:
         if self._live is not None:
             rate = progress.records / max(self._runtime.monotonic() - self._started, 1e-6)
             self._live.update(self._task, records=progress.records, pages=progress.pages, rate=rate)
@@ -52,16 +54,18 @@ class ExportProgress:
         self.stop()
         if self._quiet or self._path is None:
             return
+        from usage_cli.export import manifest_path
+
         elapsed = self._runtime.monotonic() - self._started
         self._runtime.say(
             f"exported {manifest.records:,} records ({manifest.pages:,} pages, "
             f"{manifest.file['bytes']:,} bytes) to {self._path} in {elapsed:.1f}s; "
-            f"manifest {self._path}.manifest.json"
+            f"manifest {manifest_path(self._path)}"
         )
 
 
 @contextlib.contextmanager
-def export_progress(runtime: Runtime, quiet: bool, path: Any) -> Iterator[ExportProgress]:
+def export_progress(runtime: Runtime, quiet: bool, path: Path | None) -> Iterator[ExportProgress]:
     progress = ExportProgress(runtime, quiet, path)
     try:
         yield progress

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -32,7 +32,7 @@ from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import InputError
 from usage_cli.formats import Format
 from usage_cli.query import DEFAULT_TAKE, Order
-from usage_cli.relations import TABLE
+from usage_cli.relations import BY_ORDER
 
 SUMMARY_EPILOG = """\
 Examples:
@@ -42,7 +42,10 @@ Examples:
   usage summary --by bot --by day --since 7d --top 10
   usage summary --by meta.reason -o csv > reasons.csv
 """
-_BY_WORDS = ", ".join(relation.word for relation in TABLE)
+_BY_WORDS = ", ".join(BY_ORDER)
+# A summary is a table or a document of groups: the formats but jsonl (a test
+# checks these are `Format` values).
+SummaryFormat = Literal["table", "json", "csv"]
 
 
 @app.command("summary", cls=Command, epilog=SUMMARY_EPILOG + GLOBAL_NOTE)
@@ -84,7 +87,7 @@ def summary_command(
         ),
     ] = None,
     output_format: Annotated[
-        Format | None,
+        SummaryFormat | None,
         typer.Option(
             "--format",
             "-o",
@@ -104,9 +107,10 @@ def summary_command(
     dimensions = parse_by(by)
     if top is not None and top < 1:
         raise InputError(f"--top must be at least 1, not {top}")
-    if output_format is Format.jsonl:
-        raise InputError("--format jsonl does not apply to a summary: use table, json or csv")
-    fmt = output_format or (Format.table if run.runtime.stdout_tty else Format.json)
+    if output_format is not None:
+        fmt = Format(output_format)
+    else:
+        fmt = Format.table if run.runtime.stdout_tty else Format.json
     settings = run.settings()
     with run.client(settings, demo=demo) as client:
         summary = Summary(dimensions).add_all(iter_records(client, query))
