@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shlex
 from datetime import UTC, datetime
 from typing import Any
@@ -434,3 +435,22 @@ def test_a_repeated_relation_flag_is_the_apis_comma_list(cli: Any, server: Sandb
     assert result.code == 0, result.err
     assert server.requests[0].param("botId") == "bot_1,bot_2"
     assert result.jsonl() == [r for r in server.records if r["botId"] in ("bot_1", "bot_2")]
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "stdin", "source"),
+    [
+        ({"CBK_API_TOKEN": "wrong"}, [], "", "the token came from environment CBK_API_TOKEN"),
+        ({}, ["--token", "wrong"], "", "the token came from --token"),
+        ({}, ["--token-stdin"], "wrong\n", "the token came from --token-stdin"),
+    ],
+)
+def test_a_refused_token_names_where_it_came_from(
+    server: Sandbox, env: dict[str, str], args: list[str], stdin: str, source: str
+) -> None:
+    environment = dict(os.environ, **env)
+    result = run_in_memory(["--api-url", server.url, *args, "list"], env=environment, stdin=stdin)
+    assert result.code == 3
+    hint = result.err.splitlines()[1]
+    assert hint.startswith(f"hint: {source}; check it")
+    assert "wrong" not in result.err

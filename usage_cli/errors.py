@@ -31,6 +31,10 @@ class AuthError(UsageCliError):
 
     exit_code = 3
 
+    def __init__(self, message: str, *, hint: str | None = None, refused: bool = False) -> None:
+        super().__init__(message, hint=hint)
+        self.refused_token = refused  # the API saw a token and said no (not: none was set)
+
 
 class ApiError(UsageCliError):
     """The API rejected the request (a 4xx other than 401/403)."""

@@ -155,7 +155,7 @@ def parse_page(body: bytes, *, status: int = 200) -> Page:
         message = str(data.get("message"))
         code = str(data.get("code") or "")
         if code == "NOT_AUTHENTICATED":
-            raise AuthError(message)
+            raise AuthError(message, refused=True)
         raise ServerError(f"the API reported an error: {message} ({code or 'no code'})")
     first = failure.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
@@ -186,6 +186,7 @@ def error_from_response(status: int, body: bytes) -> AuthError | ApiError | Serv
         return AuthError(
             f"the API refused the token: {message}",
             hint="check CHATBOTKIT_API_TOKEN (or --token) and, if set, --run-as",
+            refused=True,
         )
     if status == 429:
         # Still limited after every retry: a transient condition, not a rejection.

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
+from usage_cli.errors import AuthError
 from usage_cli.relations import TABLE
 from usage_cli.runtime import Runtime
 from usage_cli.settings import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Settings, resolve
@@ -93,7 +94,12 @@ class Invocation:
                 now=self.runtime.now,
                 debug=settings.debug,
             )
-            yield stack.enter_context(client)
+            try:
+                yield stack.enter_context(client)
+            except AuthError as refused:
+                if not demo and refused.refused_token:
+                    refused.hint = _token_hint(settings)
+                raise
 
     @contextlib.contextmanager
     def data_stream(self) -> Iterator[TextIO]:
@@ -125,6 +131,15 @@ class Invocation:
             until=params["until"],
             now=now or self.runtime.now(),
         )
+
+
+def _token_hint(settings: Settings) -> str:
+    """Where the refused token came from, so the user fixes the right one."""
+    source = settings.sources.get("token", "somewhere unknown")
+    hint = f"the token came from {source}; check it"
+    if settings.run_as:
+        hint += f", and --run-as {settings.run_as!r} ({settings.sources.get('run_as', '')})"
+    return hint
 
 
 def _one(value: str | Sequence[str] | None) -> str | None:
