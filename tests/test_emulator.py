@@ -422,5 +422,5 @@ def test_the_new_fault_kinds_parse(text: str) -> None:
     "faults", [{"rate_limit": 0}, {"drip": -0.1}, {"drip": float("nan")}], ids=str
 )
 def test_impossible_fault_settings_are_refused(faults: dict[str, Any]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="needs"):
         Faults(**faults)
