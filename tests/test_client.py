@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
-from usage_cli.client import Client, RetryPolicy, list_url, retry_after_seconds
-from usage_cli.errors import ApiError, AuthError, InputError, ServerError
+from usage_cli.client import WINDOW_HINT, Client, RetryPolicy, list_url, retry_after_seconds
+from usage_cli.errors import ApiError, AuthError, InputError, SchemaError, ServerError
 from usage_cli.pages import iter_records
 from usage_cli.query import Query
 from usage_cli.sandbox import Sandbox
@@ -25,6 +28,7 @@ NO_WAIT = RetryPolicy(retries=5, base=0.0, cap=0.0)
         ("https://api.chatbotkit.com/api", "https://api.chatbotkit.com/v1/usage/list"),
         ("http://localhost:3000", "http://localhost:3000/api/v1/usage/list"),
         ("https://proxy.example/cbk/", "https://proxy.example/cbk/api/v1/usage/list"),
+        ("https://api.chatbotkit.com/v1", "https://api.chatbotkit.com/v1/usage/list"),
     ],
 )
 def test_the_api_prefix_is_dropped_on_the_hosted_platform_only(root: str, url: str) -> None:
@@ -158,3 +162,322 @@ def test_values_a_header_cannot_carry_are_input_errors(token: str, run_as: str |
     with pytest.raises(InputError, match="HTTP header") as info:
         Client(token=token, api_url="http://127.0.0.1:9", run_as=run_as)
     assert token not in str(info.value)
+
+
+# An API root that already names part of the endpoint ------------------------
+
+
+@pytest.mark.parametrize(
+    ("root", "url"),
+    [
+        ("http://127.0.0.1:8080/api", "http://127.0.0.1:8080/api/v1/usage/list"),
+        ("http://127.0.0.1:8080/api/", "http://127.0.0.1:8080/api/v1/usage/list"),
+        ("http://127.0.0.1:8080/api/v1", "http://127.0.0.1:8080/api/v1/usage/list"),
+        ("http://localhost:3000/api/v1/usage/list", "http://localhost:3000/api/v1/usage/list"),
+        ("https://proxy.example/cbk/api", "https://proxy.example/cbk/api/v1/usage/list"),
+        # Only the path is looked at: a host called `api` keeps its prefix.
+        ("http://api", "http://api/api/v1/usage/list"),
+        ("http://api:3000/", "http://api:3000/api/v1/usage/list"),
+        ("http://h/myapi", "http://h/myapi/api/v1/usage/list"),
+        # The hosted rule still holds: no /api there, whatever the root says.
+        ("https://api.chatbotkit.com/api/v1", "https://api.chatbotkit.com/v1/usage/list"),
+        ("https://api.chatbotkit.com/v1/usage/list", "https://api.chatbotkit.com/v1/usage/list"),
+    ],
+)
+def test_a_root_ending_in_part_of_the_endpoint_is_not_doubled(root: str, url: str) -> None:
+    assert list_url(root) == url
+
+
+def test_a_root_ending_in_api_reaches_the_sandbox(server: Sandbox) -> None:
+    with Client(token=TOKEN, api_url=server.url + "/api", retry=NO_WAIT) as client:
+        page = client.fetch_page(Query(), cursor=None, take=3)
+    assert len(page.items) == 3
+    assert [seen.path for seen in server.requests] == ["/api/v1/usage/list"]
+
+
+# What is retried, and what never is --------------------------------------
+
+PAGE = b'{"items":[{"id":"rec_1","type":"T","count":1,"createdAt":1}],"cursor":"rec_1"}'
+
+
+def scripted(*answers: tuple[int, bytes]) -> tuple[httpx.MockTransport, list[httpx.Request]]:
+    """A transport answering `answers` in turn (status, body), then the last one forever."""
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        status, body = answers[min(len(seen), len(answers)) - 1]
+        return httpx.Response(status, content=body)
+
+    return httpx.MockTransport(handle), seen
+
+
+def scripted_client(
+    transport: httpx.BaseTransport, *, retries: int = 5, **kwargs: object
+) -> Client:
+    return Client(
+        token=TOKEN,
+        api_url="http://sandbox.invalid",
+        retry=RetryPolicy(retries=retries, base=0, cap=0),
+        transport=transport,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"items": "nope"}',
+        b'{"items": [{"id": "x"}]}',
+        b'{"items": [], "cursor": 5}',
+        b"[]",
+        b'"items"',
+        b'{"code": "GENERIC_ERROR"}',
+    ],
+    ids=["items-not-a-list", "record-missing-fields", "cursor-a-number", "array", "string", "code"],
+)
+def test_a_200_of_the_wrong_shape_fails_at_once(body: bytes) -> None:
+    waits: list[float] = []
+    transport, seen = scripted((200, body), (200, PAGE))
+    with (
+        scripted_client(transport, sleep=waits.append) as client,
+        pytest.raises(SchemaError, match="malformed response from the API") as info,
+    ):
+        client.fetch_page(Query(), cursor=None, take=5)
+    assert len(seen) == 1
+    assert waits == []
+    assert "gave up" not in info.value.message
+    assert info.value.exit_code == 5
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"items":[{"id":"rec_cut"', b"<html>oops</html>", b""],
+    ids=["cut", "html", "empty"],
+)
+def test_a_200_that_is_not_json_is_retried(body: bytes) -> None:
+    events: list[str] = []
+    transport, seen = scripted((200, body), (200, PAGE))
+    with scripted_client(transport, sleep=lambda _: None, on_event=events.append) as client:
+        page = client.fetch_page(Query(), cursor=None, take=5)
+    assert [record.id for record in page.items] == ["rec_1"]
+    assert len(seen) == 2
+    assert events == ["retry 1/5 after a malformed response: waiting 0.00s"]
+
+
+def test_an_error_carried_by_a_200_is_retried_as_a_server_error() -> None:
+    # The platform's slow request: a 200 committed, then {"message","code"}.
+    error = json.dumps({"message": "An unexpected error occurred", "code": "GENERIC_ERROR"})
+    events: list[str] = []
+    transport, seen = scripted((200, error.encode()), (200, PAGE))
+    with scripted_client(transport, sleep=lambda _: None, on_event=events.append) as client:
+        assert client.fetch_page(Query(), cursor=None, take=5).cursor == "rec_1"
+    assert len(seen) == 2
+    assert events == ["retry 1/5 after an error reported in a 200 response: waiting 0.00s"]
+
+
+def test_an_error_carried_by_every_200_gives_up_with_its_message() -> None:
+    error = b'{"message": "An unexpected error occurred", "code": "GENERIC_ERROR"}'
+    transport, seen = scripted((200, error))
+    with (
+        scripted_client(transport, retries=2, sleep=lambda _: None) as client,
+        pytest.raises(ServerError) as info,
+    ):
+        client.fetch_page(Query(), cursor=None, take=5)
+    assert info.value.message == (
+        "the API reported an error: An unexpected error occurred (GENERIC_ERROR) "
+        "(gave up after 3 attempts)"
+    )
+    assert len(seen) == 3
+
+
+@pytest.mark.parametrize("status", [408, 500, 502, 503, 504, 507, 520, 524])
+def test_statuses_a_later_attempt_can_cure_are_retried(status: int) -> None:
+    transport, seen = scripted((status, b""), (200, PAGE))
+    with scripted_client(transport, sleep=lambda _: None) as client:
+        client.fetch_page(Query(), cursor=None, take=5)
+    assert len(seen) == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(400, ApiError), (404, ApiError), (422, ApiError), (501, ServerError), (505, ServerError)],
+)
+def test_statuses_no_attempt_can_cure_are_not_retried(status: int, error: type[Exception]) -> None:
+    transport, seen = scripted((status, b'{"message": "no", "code": "X"}'), (200, PAGE))
+    with scripted_client(transport, sleep=lambda _: None) as client, pytest.raises(error):
+        client.fetch_page(Query(), cursor=None, take=5)
+    assert len(seen) == 1
+
+
+# The platform's rate-limit window ----------------------------------------
+
+LIMITED = (429, b'{"message": "Too many requests", "code": "LIMITS_REACHED"}')
+
+
+def test_window_waits_have_a_floor_and_a_jittered_top() -> None:
+    policy = RetryPolicy()
+    waits = [policy.delay(attempt % 6, rate_limited=True) for attempt in range(300)]
+    assert all(policy.rate_limit_floor <= wait <= policy.rate_limit_cap for wait in waits)
+    assert policy.rate_limit_floor >= 10
+    assert len({round(wait, 3) for wait in waits}) > 100  # jittered, not in lockstep
+    # Retry-After still wins when the server gives one.
+    assert policy.delay(0, 2.0, rate_limited=True) == 2.0
+
+
+@pytest.mark.parametrize("retries", [1, 2, 5, 20])
+def test_a_429_without_retry_after_is_waited_out_past_the_window(retries: int) -> None:
+    waits: list[float] = []
+    transport, seen = scripted(LIMITED)
+    policy = RetryPolicy(retries=retries)
+    with (
+        Client(
+            token=TOKEN,
+            api_url="http://sandbox.invalid",
+            retry=policy,
+            transport=transport,
+            sleep=waits.append,
+        ) as client,
+        pytest.raises(ServerError) as info,
+    ):
+        client.fetch_page(Query(), cursor=None, take=5)
+    # Every wait has the floor; together they outlast the 60 s window, and
+    # the last one was only needed because the budget was not yet spent.
+    assert all(wait >= policy.rate_limit_floor for wait in waits)
+    assert sum(waits) >= policy.rate_limit_budget > 60
+    assert sum(waits[:-1]) < policy.rate_limit_budget
+    assert len(seen) == len(waits) + 1
+    assert info.value.message.startswith(
+        "the API is rate-limiting these requests: Too many requests (HTTP 429, LIMITS_REACHED) "
+        f"(gave up after {len(seen)} attempts and {sum(waits):.0f}s waiting for the rate-limit "
+        "window)"
+    )
+    assert info.value.hint == WINDOW_HINT
+
+
+def test_retries_0_turns_the_window_wait_off_too() -> None:
+    waits: list[float] = []
+    transport, seen = scripted(LIMITED)
+    with (
+        scripted_client(transport, retries=0, sleep=waits.append) as client,
+        pytest.raises(ServerError, match="rate-limiting") as info,
+    ):
+        client.fetch_page(Query(), cursor=None, take=5)
+    assert (waits, len(seen)) == ([], 1)
+    assert "gave up" not in info.value.message
+
+
+def test_window_waits_do_not_spend_the_retries_of_other_failures() -> None:
+    waits: list[float] = []
+    transport, seen = scripted(LIMITED, LIMITED, LIMITED, (503, b""), (503, b""), (200, PAGE))
+    with (
+        Client(
+            token=TOKEN,
+            api_url="http://sandbox.invalid",
+            retry=RetryPolicy(retries=2, base=0, cap=0),
+            transport=transport,
+            sleep=waits.append,
+        ) as client,
+    ):
+        assert client.fetch_page(Query(), cursor=None, take=5).cursor == "rec_1"
+    assert len(seen) == 6
+    assert [wait >= 15 for wait in waits] == [True, True, True, False, False]
+
+
+def test_a_429_with_retry_after_counts_against_retries() -> None:
+    waits: list[float] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, headers={"Retry-After": "2"}, content=LIMITED[1])
+
+    with (
+        scripted_client(httpx.MockTransport(handle), retries=2, sleep=waits.append) as client,
+        pytest.raises(ServerError, match=r"gave up after 3 attempts\)$"),
+    ):
+        client.fetch_page(Query(), cursor=None, take=5)
+    assert waits == [2.0, 2.0]
+
+
+def test_window_waits_are_announced_on_on_wait_and_other_retries_on_on_event() -> None:
+    notices: list[str] = []
+    events: list[str] = []
+    transport, _ = scripted(LIMITED, (503, b""), (200, PAGE))
+    with scripted_client(
+        transport,
+        sleep=lambda _: None,
+        on_event=events.append,
+        on_wait=notices.append,
+    ) as client:
+        client.fetch_page(Query(), cursor=None, take=5)
+    (notice,) = notices
+    assert notice.startswith("rate limit reached (HTTP 429 without Retry-After): waiting ")
+    assert "for the API's 60-second window" in notice
+    assert events == ["retry 1/5 after HTTP 503: waiting 0.00s"]
+
+
+def test_without_on_wait_the_window_notice_goes_to_on_event() -> None:
+    events: list[str] = []
+    transport, _ = scripted(LIMITED, (200, PAGE))
+    with scripted_client(transport, sleep=lambda _: None, on_event=events.append) as client:
+        client.fetch_page(Query(), cursor=None, take=5)
+    assert len(events) == 1
+    assert "60-second window" in events[0]
+
+
+# --timeout bounds the whole response ---------------------------------------
+
+
+class Trickle(httpx.SyncByteStream):
+    """A body that arrives in small pieces, `pause` seconds apart."""
+
+    def __init__(self, body: bytes, pause: float) -> None:
+        self.body = body
+        self.pause = pause
+
+    def __iter__(self) -> Iterator[bytes]:
+        for index in range(0, len(self.body), 8):
+            time.sleep(self.pause)
+            yield self.body[index : index + 8]
+
+
+def trickling(pause: float) -> Callable[[httpx.Request], httpx.Response]:
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=Trickle(PAGE, pause))
+
+    return handle
+
+
+def test_a_trickling_body_without_a_socket_is_cut_at_the_deadline() -> None:
+    started = time.monotonic()
+    with (
+        scripted_client(httpx.MockTransport(trickling(0.05)), retries=0, timeout=0.2) as client,
+        pytest.raises(ServerError, match=r"no complete answer from .* within --timeout 0.2s"),
+    ):
+        client.fetch_page(Query(), cursor=None, take=5)
+    assert time.monotonic() - started < 0.2 + 0.5
+
+
+def test_a_body_inside_the_timeout_is_read_whole() -> None:
+    with scripted_client(httpx.MockTransport(trickling(0.001)), timeout=5) as client:
+        assert client.fetch_page(Query(), cursor=None, take=5).cursor == "rec_1"
+
+
+@pytest.mark.parametrize("timeout", [0.5, 1.0])
+def test_a_dripping_server_is_cut_off_at_the_timeout(timeout: float) -> None:
+    # Every byte arrives well inside a read timeout: only a bound on the
+    # whole response can end this one (it would drip for about 40 s).
+    faults = Faults(drip=0.1)
+    with Sandbox(records=5, token=TOKEN, anchor=ANCHOR, faults=faults) as dripping:
+        started = time.monotonic()
+        with (
+            Client(
+                token=TOKEN,
+                api_url=dripping.url,
+                timeout=timeout,
+                retry=RetryPolicy(retries=0),
+            ) as client,
+            pytest.raises(ServerError, match=f"within --timeout {timeout:g}s"),
+        ):
+            client.fetch_page(Query(), cursor=None, take=1)
+        elapsed = time.monotonic() - started
+    assert timeout - 0.05 < elapsed < timeout + 1.0

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from usage_cli.sandbox import Answer, Emulator, generate_records
+from usage_cli.sandbox.emulator import DEFAULT_DRIP, RATE_WINDOW, parse_fault
 from usage_cli.sandbox.server import FAULT_KINDS, HTML_502, Faults
 
 from .conftest import ANCHOR, TOKEN
@@ -245,7 +246,8 @@ def test_5xx_are_json_errors(status: int) -> None:
 def test_every_fault_kind_has_an_answer() -> None:
     for kind in FAULT_KINDS:
         answer = ask(emulator(Faults(every={kind: 1})))
-        assert answer.drop or answer.status != 200 or kind == "malformed", kind
+        # malformed, error200 and drip are 200s by design: what is wrong is the body.
+        assert answer.drop or answer.status != 200 or kind in ("malformed", "error200", "drip")
 
 
 def test_faults_are_scheduled_by_authorized_list_requests_only() -> None:
@@ -324,3 +326,101 @@ def test_the_transport_does_not_apply_latency() -> None:
     with httpx.Client(transport=endpoint.transport(), headers=AUTH) as client:
         assert client.get("http://sandbox.invalid" + LIST).status_code == 200
     assert time.monotonic() - started < 5
+
+
+# The platform's faults: the rate-limit window, a 200 error, a dripping body ---
+
+
+class Clock:
+    """A monotonic clock a test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_rate_limit_is_a_sliding_60_second_window_without_retry_after() -> None:
+    clock = Clock()
+    endpoint = emulator(Faults(rate_limit=3, clock=clock))
+    statuses = []
+    for _ in range(3):  # at t = 0, 10, 20
+        statuses.append(ask(endpoint, take=1).status)
+        clock.now += 10
+    assert statuses == [200, 200, 200]
+    limited = ask(endpoint, take=1)  # t = 30
+    assert limited.status == 429
+    assert limited.header("Retry-After") is None
+    assert limited.json() == {"message": "Too many requests", "code": "LIMITS_REACHED"}
+    # Refused requests do not count, and the window slides: the first request
+    # leaves it at t = 60, the second at t = 70.
+    clock.now += RATE_WINDOW - 31  # t = 59
+    assert ask(endpoint, take=1).status == 429
+    clock.now += 1  # t = 60
+    assert ask(endpoint, take=1).status == 200
+    assert ask(endpoint, take=1).status == 429
+    clock.now += 10  # t = 70
+    assert [ask(endpoint, take=1).status for _ in range(2)] == [200, 429]
+    clock.now += 2 * RATE_WINDOW
+    assert [ask(endpoint, take=1).status for _ in range(4)] == [200, 200, 200, 429]
+
+
+def test_the_rate_limit_counts_list_requests_only() -> None:
+    endpoint = emulator(Faults(rate_limit=1, clock=Clock()))
+    assert ask(endpoint, "/nope").status == 404
+    assert ask(endpoint, headers={}).status == 401
+    assert ask(endpoint).status == 200
+    assert ask(endpoint).status == 429
+
+
+def test_the_rate_limit_applies_through_the_transport() -> None:
+    endpoint = emulator(Faults(rate_limit=2, clock=Clock()))
+    with httpx.Client(transport=endpoint.transport(), headers=AUTH) as client:
+        statuses = [client.get("http://sandbox.invalid" + LIST).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+
+
+def test_error200_is_a_200_carrying_the_platforms_error_body() -> None:
+    endpoint = emulator(Faults(every={"error200": 2}))
+    assert "items" in ask(endpoint).json()
+    answer = ask(endpoint)
+    assert answer.status == 200
+    assert answer.header("content-type") == "application/json; charset=utf-8"
+    assert answer.json() == {"message": "An unexpected error occurred", "code": "GENERIC_ERROR"}
+
+
+def test_drip_paces_every_answer_or_only_the_scheduled_ones() -> None:
+    every = emulator(Faults(drip=0.2))
+    assert [ask(every, take=2).drip for _ in range(3)] == [0.2, 0.2, 0.2]
+    scheduled = emulator(Faults(every={"drip": 2}))
+    answers = [ask(scheduled, take=2) for _ in range(4)]
+    assert [answer.drip for answer in answers] == [0, DEFAULT_DRIP, 0, DEFAULT_DRIP]
+    # A dripped answer is the page it would have been, only slower.
+    assert answers[1].json()["items"] == RECORDS[:2]
+    paced = emulator(Faults(every={"drip": 1}, drip=0.01))
+    assert ask(paced).drip == 0.01
+    # Nothing drips before the request is known to be an authorized list request.
+    assert ask(emulator(Faults(drip=1.0)), headers={}).drip == 0
+
+
+def test_the_transport_does_not_drip() -> None:
+    endpoint = emulator(Faults(drip=30.0))
+    started = time.monotonic()
+    with httpx.Client(transport=endpoint.transport(), headers=AUTH) as client:
+        assert client.get("http://sandbox.invalid" + LIST).status_code == 200
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("text", ["error200=3", "drip=1"])
+def test_the_new_fault_kinds_parse(text: str) -> None:
+    kind, period = parse_fault(text)
+    assert f"{kind}={period}" == text
+
+
+@pytest.mark.parametrize(
+    "faults", [{"rate_limit": 0}, {"drip": -0.1}, {"drip": float("nan")}], ids=str
+)
+def test_impossible_fault_settings_are_refused(faults: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="needs"):
+        Faults(**faults)

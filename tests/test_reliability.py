@@ -88,7 +88,14 @@ FAILING = [
     (Faults(every={"html": 1}), "HTTP 502: '<html> <head><title>502 Bad Gateway</title>", 5),
     (Faults(every={"503": 1}), "Service unavailable (HTTP 503, GENERIC_ERROR)", 5),
     (Faults(every={"drop": 1}), "cannot reach", 5),
-    (Faults(every={"429": 1}, retry_after=None), "Too many requests (HTTP 429, LIMITS_REACHED)", 5),
+    # With Retry-After: counted by --retries. Without it (the platform's 60 s
+    # window) the waits go on for a minute: see test_rate_limit_window_*.
+    (Faults(every={"429": 1}, retry_after=1), "Too many requests (HTTP 429, LIMITS_REACHED)", 5),
+    (
+        Faults(every={"error200": 1}),
+        "the API reported an error: An unexpected error occurred (GENERIC_ERROR)",
+        5,
+    ),
 ]
 
 
@@ -96,7 +103,7 @@ FAILING = [
     ("faulty", "message", "code"),
     FAILING,
     indirect=["faulty"],
-    ids=["malformed", "html", "503", "drop", "429"],
+    ids=["malformed", "html", "503", "drop", "429", "error200"],
 )
 def test_persistent_failures_exit_5_with_one_clear_line(
     faulty: Sandbox, message: str, code: int
@@ -198,3 +205,130 @@ def test_a_read_timeout_is_retried_then_explained(capsys: pytest.CaptureFixture[
     failure = next(line for line in err.splitlines() if line.startswith("error: "))
     assert failure.startswith("error: cannot reach 127.0.0.1")
     assert failure.endswith("timed out (gave up after 2 attempts)")
+
+
+# Item 5: the platform's 60-second rate-limit window, without Retry-After ----
+
+
+class Clock:
+    """Monotonic seconds that pass only when the client sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.waits: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+
+def _window_run(*args: str, limit: int = 3) -> tuple[Sandbox, Clock, int, str, str]:
+    clock = Clock()
+    faults = Faults(rate_limit=limit, clock=clock)
+    with Sandbox(records=300, seed=5, token=SECRET, anchor=ANCHOR, faults=faults) as server:
+        result = run_in_memory(
+            ["--api-url", server.url, "--token", SECRET, *args], sleep=clock.sleep
+        )
+    return server, clock, result.code, result.out, result.err
+
+
+def test_a_busy_accounts_listing_outlasts_the_rate_limit_window() -> None:
+    # 7 requests, 3 a minute: the default --retries 5 must not end the run.
+    server, clock, code, out, err = _window_run("list", "--all", "--take", "50", "-v")
+    assert code == 0, err
+    assert [json.loads(line) for line in out.splitlines()] == server.records
+    assert all(wait >= 15 for wait in clock.waits)
+    assert [seen.status for seen in server.requests].count(200) == 7
+    assert "for the API's 60-second window" in err
+    assert "error" not in err
+
+
+def test_a_window_that_never_reopens_gives_up_after_more_than_a_minute() -> None:
+    clock = Clock()
+    faults = Faults(every={"429": 1}, retry_after=None)
+    with Sandbox(records=5, token=SECRET, anchor=ANCHOR, faults=faults) as server:
+        result = run_in_memory(
+            ["--api-url", server.url, "--token", SECRET, "list", "--retries", "2"],
+            sleep=clock.sleep,
+        )
+    assert result.code == 5
+    # Notices of each wait may come first; the failure is one line and a hint.
+    lines = [line for line in result.err.splitlines() if "60-second window" not in line]
+    assert len(lines) == 2, result.err
+    assert lines[0].startswith("error: the API is rate-limiting these requests")
+    assert lines[0].endswith("s waiting for the rate-limit window)")
+    assert lines[1].startswith("hint: the account is over the API's per-minute request limit")
+    assert sum(clock.waits) >= 65
+    assert len(server.requests) == len(clock.waits) + 1 > 3
+
+
+def test_the_window_wait_is_announced_without_verbose() -> None:
+    _, clock, code, _, err = _window_run("list", "--all", "--take", "50")
+    assert code == 0
+    notices = [line for line in err.splitlines() if "60-second window" in line]
+    assert len(notices) == len(clock.waits) > 0
+
+
+def test_quiet_keeps_the_window_wait_silent() -> None:
+    _, clock, code, _, err = _window_run("list", "--all", "--take", "50", "-q")
+    assert code == 0
+    assert clock.waits
+    assert err == ""
+
+
+# Item 6: --timeout bounds the whole response ----------------------------------
+
+
+@pytest.mark.parametrize("faulty", [Faults(every={"drip": 3}, drip=0.05)], indirect=True)
+def test_dripped_pages_are_cut_at_the_timeout_and_asked_again(faulty: Sandbox) -> None:
+    started = time.monotonic()
+    code, out, err = invoke(faulty, "list", "--all", "--take", "100", "--timeout", "0.5", "-v")
+    assert code == 0, err
+    assert [json.loads(line) for line in out.splitlines()] == faulty.records
+    assert "after a response slower than --timeout" in err
+    # 3 pages and the empty end, the 3rd request dripping: one cut attempt,
+    # which took its 0.5 s, not the 20 s the body would have dripped for.
+    assert err.count("slower than --timeout") == 1
+    assert time.monotonic() - started < 0.5 + 3
+
+
+# Item 11: a root ending in /api; answers that can never become valid ----------
+
+
+def test_an_api_root_ending_in_api_is_accepted(sandbox: Sandbox) -> None:
+    result = run_in_memory(
+        ["--api-url", sandbox.url + "/api", "--token", sandbox.token, "list", "--limit", "2"]
+    )
+    assert result.code == 0, result.err
+    assert len(result.out.splitlines()) == 2
+
+
+def test_a_200_of_the_wrong_shape_exits_5_at_once_with_one_line() -> None:
+    seen: list[httpx.Request] = []
+
+    def wrong_shape(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"items": [{"id": "rec_1", "count": "5"}]})
+
+    waits = Recorder()
+    result = run_in_memory(
+        ["--token", SECRET, "list"], transport=httpx.MockTransport(wrong_shape), sleep=waits
+    )
+    assert result.code == 5
+    assert result.out == ""
+    first, *rest = result.err.splitlines()
+    assert first.startswith("error: malformed response from the API: items.0.type: ")
+    assert "gave up" not in first
+    assert all(line.startswith("hint: ") for line in rest)
+    assert (len(seen), waits.waits) == (1, [])
+
+
+@pytest.mark.parametrize("faulty", [Faults(every={"error200": 2})], indirect=True)
+def test_an_error_carried_by_a_200_is_retried(faulty: Sandbox) -> None:
+    code, out, err = invoke(faulty, "list", "--all", "-v")
+    assert code == 0, err
+    assert len(out.splitlines()) == 300
+    assert "after an error reported in a 200 response" in err

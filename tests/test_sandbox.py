@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import signal
+import subprocess
 import threading
 import time
 from typing import Any
@@ -9,10 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
+from usage_cli.cli import run
 from usage_cli.sandbox import Sandbox, generate_records
 from usage_cli.sandbox.server import Faults
 
-from .conftest import ANCHOR, RECORDS, TOKEN
+from .conftest import ANCHOR, RECORDS, TOKEN, run_in_memory, subprocess_env, usage_command
 
 
 def get(
@@ -216,3 +219,131 @@ def test_stop_is_prompt_while_a_handler_waits_out_its_latency() -> None:
     while set(threading.enumerate()) - before and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not set(threading.enumerate()) - before
+
+
+# The platform's faults over HTTP, and from `usage sandbox` ------------------
+
+
+def test_drip_commits_the_head_then_trickles_the_body() -> None:
+    faults = Faults(drip=0.002)
+    with Sandbox(records=5, token=TOKEN, anchor=ANCHOR, faults=faults) as dripping:
+        host, port = dripping.url.removeprefix("http://").split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        started = time.monotonic()
+        connection.request(
+            "GET", "/api/v1/usage/list?take=1", headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        response = connection.getresponse()
+        head = time.monotonic() - started
+        body = response.read()
+        whole = time.monotonic() - started
+        connection.close()
+    assert response.status == 200
+    assert json.loads(body)["items"] == dripping.records[:1]  # slow, but the same page
+    assert head < 0.2
+    assert whole >= (len(body) - 1) * 0.002
+
+
+def test_stop_is_prompt_while_a_body_drips() -> None:
+    sandbox = Sandbox(records=5, token=TOKEN, anchor=ANCHOR, faults=Faults(drip=10)).start()
+    with (
+        httpx.Client(headers={"Authorization": f"Bearer {TOKEN}"}) as client,
+        client.stream("GET", sandbox.url + "/api/v1/usage/list") as response,
+    ):
+        assert response.status_code == 200
+        assert _timed_stop(sandbox) < 0.2
+        with pytest.raises(httpx.TransportError):
+            response.read()
+
+
+def test_error200_and_the_rate_limit_window_over_http() -> None:
+    clock = [0.0]
+    faults = Faults(every={"error200": 2}, rate_limit=2, clock=lambda: clock[0])
+    with Sandbox(records=5, token=TOKEN, anchor=ANCHOR, faults=faults) as server:
+        first, second, third = get(server), get(server), get(server)
+        clock[0] += 60
+        fourth = get(server)
+    assert first.status_code == 200
+    assert "items" in first.json()
+    assert second.status_code == 200
+    assert second.json() == {"message": "An unexpected error occurred", "code": "GENERIC_ERROR"}
+    assert third.status_code == 429
+    assert "retry-after" not in third.headers
+    assert third.json()["code"] == "LIMITS_REACHED"
+    assert fourth.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--rate-limit", "0"], "--rate-limit must be at least 1"),
+        (["--drip", "-1"], "--drip must be between 0 and 60"),
+        (["--drip", "nan"], "--drip must be between 0 and 60"),
+        (["--fail-every", "error=2"], "KIND=N"),
+    ],
+)
+def test_sandbox_refuses_impossible_new_fault_options(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["sandbox", "--port", "0", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_sandbox_help_names_the_new_faults() -> None:
+    result = run_in_memory(["sandbox", "--help"])
+    assert result.code == 0
+    flat = " ".join(result.out.split())
+    for words in ("--rate-limit N", "without Retry-After", "--drip SECONDS", "error200", "drip"):
+        assert words in flat, words
+
+
+def _serve(*args: str) -> tuple[subprocess.Popen[str], str]:
+    """`usage sandbox ARGS` in its own process, and the API root it printed."""
+    process = subprocess.Popen(
+        [*usage_command(), "sandbox", "--port", "0", "--token", TOKEN, "--quiet", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=subprocess_env(),
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("export CHATBOTKIT_API_URL="):
+            return process, line.split("=", 1)[1].strip()
+    process.kill()
+    raise AssertionError("the sandbox did not print its URL: " + process.communicate()[1])
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=30)
+    assert process.returncode == 0
+
+
+def test_the_sandbox_command_serves_the_rate_limit_and_error200() -> None:
+    process, url = _serve("--records", "20", "--rate-limit", "2", "--fail-every", "error200=2")
+    try:
+        with httpx.Client(headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+            answers = [client.get(url + "/api/v1/usage/list") for _ in range(3)]
+    finally:
+        _stop(process)
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    assert answers[1].json()["code"] == "GENERIC_ERROR"
+    assert "retry-after" not in answers[2].headers
+
+
+def test_list_against_a_dripping_sandbox_ends_at_its_timeout() -> None:
+    # The issue's case: before, `--timeout 2` let this run for 16 s.
+    process, url = _serve("--records", "20", "--drip", "0.05")
+    try:
+        started = time.monotonic()
+        args = ["list", "--limit", "1", "--timeout", "0.5", "--retries", "0"]
+        result = run_in_memory(["--api-url", url, "--token", TOKEN, *args])
+        elapsed = time.monotonic() - started
+    finally:
+        _stop(process)
+    assert result.code == 5
+    assert result.err.splitlines()[0] == (
+        f"error: no complete answer from {url.removeprefix('http://')} within --timeout 0.5s"
+    )
+    assert elapsed < 0.5 + 1.5

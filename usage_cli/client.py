@@ -7,7 +7,10 @@ response in hand, which a decorator-shaped library only makes harder to read.
 
 from __future__ import annotations
 
+import contextlib
 import random
+import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +22,14 @@ from urllib.parse import urlsplit
 import httpx
 
 from usage_cli._version import __version__
-from usage_cli.errors import AuthError, InputError, ServerError, UsageCliError
+from usage_cli.errors import (
+    AuthError,
+    InputError,
+    ReportedError,
+    SchemaError,
+    ServerError,
+    UsageCliError,
+)
 from usage_cli.query import Query
 from usage_cli.records import Page, error_from_response, parse_page
 from usage_cli.runtime import system_sleep, utc_now
@@ -27,8 +37,26 @@ from usage_cli.settings import DEFAULT_API_URL
 
 # The official SDKs drop the `/api` prefix on the hosted platform, and only there.
 HOSTED_HOSTS = frozenset({"api.chatbotkit.com"})
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+ENDPOINT = "/api/v1/usage/list"
+HOSTED_ENDPOINT = "/v1/usage/list"
+# Statuses a later attempt can cure. 501 and 505 are answers about the request
+# itself, which no amount of asking changes.
+RETRY_STATUSES = frozenset({408, 429}) | (frozenset(range(500, 600)) - {501, 505})
 TOKEN_HINT = "set CHATBOTKIT_API_TOKEN (or pass --token / --token-stdin)"
+
+
+def _strip_endpoint(path: str, endpoint: str) -> str:
+    """`path` without a trailing leading part of `endpoint` (`/api`, `/api/v1`, ...).
+
+    A root copied with part of the endpoint path on it (`http://host/api`)
+    would otherwise ask for `/api/api/v1/...` and get a 404.
+    """
+    segments = endpoint.strip("/").split("/")
+    for size in range(len(segments), 0, -1):
+        tail = "/" + "/".join(segments[:size])
+        if path.endswith(tail):
+            return path[: -len(tail)]
+    return path
 
 
 def list_url(api_url: str) -> str:
@@ -39,12 +67,11 @@ def list_url(api_url: str) -> str:
             f"--api-url {api_url!r} is not an http(s) URL",
             hint=f"e.g. {DEFAULT_API_URL} or http://127.0.0.1:8080",
         )
-    root = api_url.strip().rstrip("/")
+    path = _strip_endpoint(parts.path.rstrip("/"), ENDPOINT)
+    endpoint = ENDPOINT
     if parts.hostname in HOSTED_HOSTS:
-        if root.endswith("/api"):
-            root = root[: -len("/api")]
-        return root + "/v1/usage/list"
-    return root + "/api/v1/usage/list"
+        path, endpoint = _strip_endpoint(path, HOSTED_ENDPOINT), HOSTED_ENDPOINT
+    return f"{parts.scheme}://{parts.netloc}{path}{endpoint}"
 
 
 def _header_safe(value: str) -> bool:
@@ -71,17 +98,27 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff with full jitter; `Retry-After` wins, within `max_wait`.
+    """When to ask again, and how long to wait first.
 
-    A 429 without `Retry-After` backs off on a longer scale: the platform limits
-    `/list` paths over a 60 s sliding window and does not say when it reopens.
+    `retries` bounds the retries of one request after a network error, a
+    timeout, a 5xx, a cut body, an error in a 200 or a 429 with `Retry-After`
+    (which wins, within `max_wait`); the waits are exponential with full jitter.
+
+    A 429 without `Retry-After` is the platform's sliding 60 s window on
+    `/list` paths, which does not say when it reopens. Short waits would
+    spend every retry inside the window, so these waits are at least
+    `rate_limit_floor` (jittered up to `rate_limit_cap`, so that clients
+    limited together do not come back together) and go on, whatever
+    `retries` says, until `rate_limit_budget` seconds have been waited: by then
+    the whole window has slid past. Only `retries=0` turns them off.
     """
 
     retries: int = 5
     base: float = 0.5
     cap: float = 30.0
-    rate_limit_base: float = 4.0
-    rate_limit_cap: float = 60.0
+    rate_limit_floor: float = 15.0
+    rate_limit_cap: float = 20.0
+    rate_limit_budget: float = 65.0
     max_wait: float = 120.0
 
     def delay(
@@ -89,15 +126,9 @@ class RetryPolicy:
     ) -> float:
         if retry_after is not None:
             return min(retry_after, self.max_wait)
-        base, cap = (
-            (self.rate_limit_base, self.rate_limit_cap)
-            if rate_limited
-            else (
-                self.base,
-                self.cap,
-            )
-        )
-        return random.uniform(0, min(cap, base * 2**attempt))
+        if rate_limited:
+            return random.uniform(self.rate_limit_floor, self.rate_limit_cap)
+        return random.uniform(0, min(self.cap, self.base * 2**attempt))
 
 
 class _Transient(Exception):
@@ -117,9 +148,31 @@ class _Transient(Exception):
         self.retry_after = retry_after
         self.rate_limited = rate_limited
 
+    @property
+    def window(self) -> bool:
+        """A 429 that names no time: the platform's 60 s window."""
+        return self.rate_limited and self.retry_after is None
+
+
+class _Overdue(Exception):
+    """The whole response did not arrive within the timeout."""
+
+
+WINDOW_HINT = (
+    "the account is over the API's per-minute request limit: wait a minute and run "
+    "again, with fewer clients sharing the token"
+)
+
 
 class Client:
-    """Fetches pages of `/usage/list`. Use as a context manager."""
+    """Fetches pages of `/usage/list`. Use as a context manager.
+
+    `timeout` bounds each attempt as a whole: connecting, sending and the
+    entire response body, so a server that drips its answer cannot hold a
+    request longer than that. `on_event` hears every retry (for -v);
+    `on_wait`, when given, hears the long rate-limit waits instead, which a
+    person should see even without -v.
+    """
 
     def __init__(
         self,
@@ -131,6 +184,7 @@ class Client:
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         on_event: Callable[[str], None] | None = None,
+        on_wait: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] = system_sleep,
         now: Callable[[], datetime] = utc_now,
         debug: bool = False,
@@ -138,7 +192,7 @@ class Client:
         self.url = list_url(api_url)
         if not token:
             raise AuthError("no API token configured", hint=TOKEN_HINT)
-        if timeout <= 0:
+        if not timeout > 0 or timeout == float("inf"):
             raise InputError(f"--timeout must be more than 0 seconds, not {timeout}")
         if not _header_safe(token):
             # Never echo the token, not even a malformed one.
@@ -147,8 +201,10 @@ class Client:
             raise InputError(f"--run-as {run_as!r} has characters an HTTP header cannot carry")
         self.api_url = api_url
         self.run_as = run_as
+        self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self._on_event = on_event
+        self._on_wait = on_wait
         self.debug = debug
         self._sleep = sleep
         self._now = now
@@ -179,68 +235,161 @@ class Client:
         if self._on_event is not None:
             self._on_event(message)
 
+    def _notice(self, message: str) -> None:
+        notice = self._on_wait or self._on_event
+        if notice is not None:
+            notice(message)
+
     def fetch_page(self, query: Query, *, cursor: str | None, take: int) -> Page:
         """One page, retried on transient failures; raises the hierarchy's errors."""
         params: list[tuple[str, str | int | float | bool | None]] = list(
             query.params(cursor=cursor, take=take)
         )
-        attempt = 0
+        policy = self.retry
+        retried = 0  # retries counted against `policy.retries`
+        attempts = 0
+        waited_for_window = 0.0
         while True:
+            attempts += 1
             try:
                 return self._attempt(params)
             except _Transient as transient:
                 failure = transient.failure
-                if attempt >= self.retry.retries:
-                    if self.retry.retries:
-                        failure.message += f" (gave up after {attempt + 1} attempts)"
-                        failure.args = (failure.message,)
+                if transient.window and policy.retries:
+                    again = waited_for_window < policy.rate_limit_budget
+                else:
+                    again = retried < policy.retries
+                if not again:
+                    if transient.window and policy.retries:
+                        failure.message += (
+                            f" (gave up after {attempts} attempts and "
+                            f"{waited_for_window:.0f}s waiting for the rate-limit window)"
+                        )
+                        failure.hint = WINDOW_HINT
+                    elif policy.retries:
+                        failure.message += f" (gave up after {attempts} attempts)"
+                    failure.args = (failure.message,)
                     raise failure from None
-                wait = self.retry.delay(
-                    attempt, transient.retry_after, rate_limited=transient.rate_limited
+                wait = policy.delay(
+                    retried, transient.retry_after, rate_limited=transient.rate_limited
                 )
-                attempt += 1
-                self._event(
-                    f"retry {attempt}/{self.retry.retries} after {transient.label}: "
-                    f"waiting {wait:.2f}s"
-                )
+                if transient.window:
+                    waited_for_window += wait
+                    self._notice(
+                        f"rate limit reached (HTTP 429 without Retry-After): waiting "
+                        f"{wait:.0f}s for the API's 60-second window "
+                        f"({waited_for_window:.0f}s of at least "
+                        f"{policy.rate_limit_budget:.0f}s)"
+                    )
+                else:
+                    retried += 1
+                    self._event(
+                        f"retry {retried}/{policy.retries} after {transient.label}: "
+                        f"waiting {wait:.2f}s"
+                    )
                 self._sleep(wait)
 
     def _attempt(self, params: list[tuple[str, str | int | float | bool | None]]) -> Page:
+        request = self._http.build_request("GET", self.url, params=params)
         if self.debug:
-            request = self._http.build_request("GET", self.url, params=params)
             shown = {
                 k: ("Bearer ***" if k.lower() == "authorization" else v)
                 for k, v in request.headers.items()
             }
             self._event(f"debug: GET {request.url} headers={shown}")
         started = time.monotonic()
+        netloc = urlsplit(self.url).netloc
         try:
-            response = self._http.get(self.url, params=params)
+            status, headers, body = self._exchange(request, deadline=started + self.timeout)
+        except _Overdue:
+            failure = ServerError(
+                f"no complete answer from {netloc} within --timeout {self.timeout:g}s",
+                hint="the API or the network is slow: raise --timeout",
+            )
+            raise _Transient(failure, "a response slower than --timeout") from None
         except httpx.TransportError as exc:
             reason = str(exc) or type(exc).__name__
             failure = ServerError(
-                f"cannot reach {urlsplit(self.url).netloc}: {reason}",
+                f"cannot reach {netloc}: {reason}",
                 hint="check --api-url and your network; raise --timeout for a slow API",
             )
             raise _Transient(failure, type(exc).__name__) from None
         if self.debug:
             self._event(
-                f"debug: HTTP {response.status_code}, {len(response.content)} bytes "
-                f"in {time.monotonic() - started:.3f}s"
+                f"debug: HTTP {status}, {len(body)} bytes in {time.monotonic() - started:.3f}s"
             )
-        status = response.status_code
         if status == 200:
             try:
-                return parse_page(response.content)
-            except AuthError:
+                return parse_page(body)
+            except (AuthError, SchemaError):
+                # Valid JSON of the wrong shape comes back the same every time.
                 raise
+            except ReportedError as reported:
+                # The platform's slow-request failure: a later attempt is a new request.
+                raise _Transient(reported, "an error reported in a 200 response") from None
             except ServerError as malformed:
                 # A cut or garbled body is as transient as a 502: ask again.
                 raise _Transient(malformed, "a malformed response") from None
-        refused = error_from_response(status, response.content)
+        refused = error_from_response(status, body)
         if status not in RETRY_STATUSES:
             raise refused
-        retry_after = retry_after_seconds(response.headers.get("Retry-After"), now=self._now())
+        retry_after = retry_after_seconds(headers.get("Retry-After"), now=self._now())
         raise _Transient(
             refused, f"HTTP {status}", retry_after=retry_after, rate_limited=status == 429
         )
+
+    def _exchange(
+        self, request: httpx.Request, *, deadline: float
+    ) -> tuple[int, httpx.Headers, bytes]:
+        """Status, headers and the whole body, or `_Overdue` once `deadline` passes.
+
+        httpx's timeouts bound each read, not the response, and it reads a
+        streamed body's read timeout once, so a body dripping a byte at a
+        time would never time out. Connecting and the head get the whole
+        timeout as each phase's bound; the body is read against a watchdog
+        that shuts the socket when the deadline comes, which wakes the
+        blocked read at once.
+        """
+        response = self._http.send(request, stream=True)
+        try:
+            expired = threading.Event()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _Overdue
+            sock = _socket_of(response)
+
+            def cut() -> None:
+                expired.set()
+                if sock is not None:
+                    # A socket already closed needs no cutting.
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+
+            watchdog = threading.Timer(remaining, cut)
+            watchdog.daemon = True
+            watchdog.start()
+            chunks: list[bytes] = []
+            try:
+                for chunk in response.iter_bytes():
+                    chunks.append(chunk)
+                    # Transports without a socket (tests) are checked between chunks.
+                    if expired.is_set() or time.monotonic() > deadline:
+                        raise _Overdue
+            except httpx.TransportError:
+                if expired.is_set():
+                    raise _Overdue from None
+                raise
+            finally:
+                watchdog.cancel()
+            return response.status_code, response.headers, b"".join(chunks)
+        finally:
+            response.close()
+
+
+def _socket_of(response: httpx.Response) -> socket.socket | None:
+    """The socket under a streamed response, where the transport has one."""
+    stream = response.extensions.get("network_stream")
+    if stream is None:
+        return None
+    sock = stream.get_extra_info("socket")
+    return sock if isinstance(sock, socket.socket) else None

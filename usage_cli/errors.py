@@ -60,6 +60,21 @@ class ServerError(UsageCliError):
     exit_code = 5
 
 
+class ReportedError(ServerError):
+    """A 200 whose body is the API's own error (`{"message","code"}`), not a page.
+
+    The platform sends this when a slow request fails after committing its
+    status, so it is as transient as a 5xx and is retried.
+    """
+
+
+class SchemaError(ServerError):
+    """A 200 of valid JSON in a shape the API does not send: asking again gets the same.
+
+    Never retried: the answer can never become a valid page.
+    """
+
+
 class CursorLoopError(ServerError):
     """The server handed back a cursor it had already given: following it would loop."""
 

@@ -18,7 +18,7 @@ from typing import Any, NotRequired
 from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict
 
-from usage_cli.errors import ApiError, AuthError, ServerError
+from usage_cli.errors import ApiError, AuthError, ReportedError, SchemaError, ServerError
 
 
 @with_config(ConfigDict(extra="allow", strict=True))
@@ -156,13 +156,14 @@ def parse_page(body: bytes, *, status: int = 200) -> Page:
         code = str(data.get("code") or "")
         if code == "NOT_AUTHENTICATED":
             raise AuthError(message, refused=True)
-        raise ServerError(f"the API reported an error: {message} ({code or 'no code'})")
+        raise ReportedError(f"the API reported an error: {message} ({code or 'no code'})")
     first = failure.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
     more = failure.error_count() - 1
-    raise ServerError(
+    raise SchemaError(
         f"malformed response from the API: {where}: {first['msg']}"
-        + (f" (and {more} more)" if more else "")
+        + (f" (and {more} more)" if more else ""),
+        hint="asking again would get the same answer; rerun with --debug to see the request",
     )
 
 

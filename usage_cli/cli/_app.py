@@ -92,12 +92,17 @@ def root(
     ] = None,
     timeout: Annotated[
         float,
-        typer.Option(help="Seconds to wait for each response.", rich_help_panel=GLOBAL_PANEL),
+        typer.Option(
+            help="Seconds for each whole response: connecting, sending and reading all of it.",
+            rich_help_panel=GLOBAL_PANEL,
+        ),
     ] = DEFAULT_TIMEOUT,
     retries: Annotated[
         int,
         typer.Option(
-            help="Retries per request on 429, 5xx and network errors.",
+            help="Retries of each request after a network error, a timeout, a 5xx, a cut "
+            "response or a 429 (0: none). A 429 without Retry-After (the API's 60-second "
+            "window) is waited out for at least 65 s, however many tries that takes.",
             rich_help_panel=GLOBAL_PANEL,
         ),
     ] = DEFAULT_RETRIES,

@@ -90,6 +90,7 @@ class Invocation:
                 retry=RetryPolicy(retries=settings.retries),
                 transport=self.runtime.transport,
                 on_event=self.runtime.say if verbose else None,
+                on_wait=None if settings.quiet else self.runtime.say,
                 sleep=self.runtime.sleep,
                 now=self.runtime.now,
                 debug=settings.debug,

@@ -19,6 +19,9 @@ Examples:
   usage sandbox --port 8080 --records 5000
   CHATBOTKIT_API_TOKEN=s3cret usage sandbox --rate-429 0.1 --latency 50
   usage sandbox --fail-every 503=3 --fail-every 429=7 --fail-every drop=11 --max-take 40
+  usage sandbox --rate-limit 30          # the platform's 60 s window, 429s without Retry-After
+  usage sandbox --drip 0.01              # every body a byte per 10 ms: rehearse --timeout
+  usage sandbox --fail-every error200=5  # every 5th answer a 200 carrying an error
 """
 
 
@@ -49,7 +52,9 @@ def sandbox_command(
             "--fail-every",
             metavar="KIND=N",
             help="Every Nth request fails: KIND is 429, 500, 502, 503, 504, drop (close "
-            "the connection), html (a proxy's 502 page) or malformed (cut JSON). Repeatable.",
+            "the connection), html (a proxy's 502 page), malformed (cut JSON), error200 "
+            "(HTTP 200 carrying {message, code}, as a slow platform request ends) or drip "
+            "(the body trickles at --drip, default 0.05 s a byte). Repeatable.",
             show_default=False,
         ),
     ] = None,
@@ -64,6 +69,23 @@ def sandbox_command(
             show_default=False,
         ),
     ] = None,
+    rate_limit: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            help="Answer at most N list requests in any 60 seconds, the rest 429 "
+            "LIMITS_REACHED without Retry-After, as the platform's sliding window does.",
+            show_default=False,
+        ),
+    ] = None,
+    drip: Annotated[
+        float,
+        typer.Option(
+            metavar="SECONDS",
+            help="Seconds between the bytes of every response body (with --fail-every "
+            "drip=N: of every Nth only), to rehearse --timeout against a stalling server.",
+        ),
+    ] = 0.0,
 ) -> None:
     """Serve a local, seeded emulator of the usage-list endpoint on 127.0.0.1.
 
@@ -92,7 +114,13 @@ def sandbox_command(
         every = dict(parse_fault(text) for text in fail_every or ())
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    for flag, value in (("--max-take", max_take), ("--loop-after", loop_after)):
+    if not 0 <= drip <= 60:
+        raise InputError(f"--drip must be between 0 and 60 seconds a byte, not {drip:g}")
+    for flag, value in (
+        ("--max-take", max_take),
+        ("--loop-after", loop_after),
+        ("--rate-limit", rate_limit),
+    ):
         if value is not None and value < 1:
             raise InputError(f"{flag} must be at least 1, not {value}")
     faults = Faults(
@@ -103,6 +131,9 @@ def sandbox_command(
         every=every,
         max_take=max_take,
         loop_after=loop_after,
+        rate_limit=rate_limit,
+        drip=drip,
+        clock=run.runtime.monotonic,
         seed=seed,
     )
     try:

@@ -4,7 +4,8 @@ Routing, auth, filters, `meta[...]`, order, take, cursors, the end of the list
 and every injected fault are decided here and returned as values, so the same
 behaviour serves real HTTP (`server.Sandbox`, a thin shell) and in-memory
 tests (`Emulator.transport()`, an `httpx.MockTransport`). Nothing here touches
-a socket or a clock: latency belongs to the HTTP shell.
+a socket, and the one clock it reads (the rate-limit window's) is injected:
+latency and dripping belong to the HTTP shell.
 
 Pages are rendered from pre-encoded records so the emulator is never what a
 client benchmark measures.
@@ -15,8 +16,10 @@ from __future__ import annotations
 import json
 import random
 import threading
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from usage_cli.relations import TABLE
@@ -49,13 +52,30 @@ class SeenRequest:
         return next((v for k, v in self.params if k == name), None)
 
 
-FAULT_KINDS = ("drop", "html", "malformed", "500", "502", "503", "504", "429")
+FAULT_KINDS = (
+    "drop",
+    "html",
+    "malformed",
+    "error200",
+    "drip",
+    "500",
+    "502",
+    "503",
+    "504",
+    "429",
+)
 HTML_502 = (
     b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
     b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
     b"</body>\r\n</html>\r\n"
 )
 MALFORMED = b'{"items":[{"id":"rec_cut","type":"OPENAI_GPT'
+# What the platform sends when a slow request fails after committing its 200.
+ERROR_200 = {"message": "An unexpected error occurred", "code": "GENERIC_ERROR"}
+# The pace of a `drip` fault when `Faults.drip` does not set one.
+DEFAULT_DRIP = 0.05
+# The platform's rate limit on `/list` paths is a sliding window of this many seconds.
+RATE_WINDOW = 60.0
 
 
 @dataclass
@@ -64,6 +84,12 @@ class Faults:
 
     `every` maps a kind to N: every Nth request to the list gets that fault
     (the first kind in FAULT_KINDS order wins when several fall due).
+
+    `rate_limit` N admits at most N list requests in any `RATE_WINDOW`
+    seconds of `clock` and answers the rest 429 `LIMITS_REACHED` without
+    `Retry-After`, as the platform does; refused requests do not count.
+    `drip` is seconds between the bytes of a body: of every answer, or with
+    `every={"drip": N}` of every Nth only (at DEFAULT_DRIP when unset).
     """
 
     latency: float = 0.0  # seconds from a request to its answer (HTTP shell only)
@@ -73,18 +99,45 @@ class Faults:
     every: dict[str, int] = field(default_factory=dict)
     max_take: int | None = None  # silently serve at most this many items a page
     loop_after: int | None = None  # from this many pages on, hand back the cursor it was given
+    rate_limit: int | None = None  # list requests admitted per sliding RATE_WINDOW
+    drip: float = 0.0  # seconds between body bytes (HTTP shell only)
+    clock: Callable[[], float] = time.monotonic  # the rate-limit window's clock
     seed: int = 0
     _rng: random.Random = field(init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _count: int = field(default=0, init=False, repr=False)
+    _admitted: deque[float] = field(default_factory=deque, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
+        if self.rate_limit is not None and self.rate_limit < 1:
+            raise ValueError("rate_limit needs at least 1 request a window")
+        if not self.drip >= 0:
+            raise ValueError("drip needs 0 or more seconds a byte")
         for kind, period in self.every.items():
             if kind not in FAULT_KINDS:
                 raise ValueError(f"unknown fault {kind!r}; known: {', '.join(FAULT_KINDS)}")
             if period < 1:
                 raise ValueError(f"fault {kind!r} needs a period of at least 1")
+
+    def admit(self) -> bool:
+        """Whether the rate-limit window has room for one more list request (taking it)."""
+        if self.rate_limit is None:
+            return True
+        now = self.clock()
+        with self._lock:
+            while self._admitted and self._admitted[0] <= now - RATE_WINDOW:
+                self._admitted.popleft()
+            if len(self._admitted) >= self.rate_limit:
+                return False
+            self._admitted.append(now)
+            return True
+
+    def pace(self, kind: str | None) -> float:
+        """Seconds between body bytes for an answer drawn as `kind`."""
+        if "drip" in self.every:
+            return (self.drip or DEFAULT_DRIP) if kind == "drip" else 0.0
+        return self.drip
 
     def draw(self) -> str | None:
         """The fault for the next request, if any."""
@@ -125,6 +178,7 @@ class Answer:
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
     drop: bool = False
+    drip: float = 0.0  # seconds between body bytes, for the HTTP shell
 
     def header(self, name: str) -> str | None:
         """A header's value, whatever the case of `name`."""
@@ -199,7 +253,8 @@ class Emulator:
         """An `httpx.MockTransport` over `answer`: the same data and faults, no sockets.
 
         A dropped answer raises what httpx raises when a server hangs up
-        without a word; injected latency is not applied (it is an HTTP affair).
+        without a word; injected latency and dripping are not applied (they
+        are HTTP affairs).
         """
         import httpx
 
@@ -221,9 +276,14 @@ class Emulator:
             return _error(404, f"no route for {path}", "NOT_FOUND")
         if not authorized:
             return _error(401, "Not authenticated", "NOT_AUTHENTICATED")
+        if not self.faults.admit():
+            return _error(429, "Too many requests", "LIMITS_REACHED")
         injected = self.faults.draw()
-        if injected is not None:
-            return self._inject(injected)
+        answer = self._list(params) if injected in (None, "drip") else self._inject(injected)
+        pace = self.faults.pace(injected)
+        return replace(answer, drip=pace) if pace and not answer.drop else answer
+
+    def _list(self, params: dict[str, str]) -> Answer:
         try:
             take = int(params.get("take", MAX_TAKE))
         except ValueError:
@@ -251,6 +311,8 @@ class Emulator:
             return Answer(502, (("Content-Type", "text/html"),), HTML_502)
         if kind == "malformed":
             return Answer(200, (("Content-Type", JSON),), MALFORMED)
+        if kind == "error200":
+            return Answer(200, (("Content-Type", JSON),), json.dumps(ERROR_200).encode())
         if kind == "429":
             wait = self.faults.retry_after
             extra = () if wait is None else (("Retry-After", f"{wait:g}"),)

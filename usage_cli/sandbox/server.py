@@ -1,8 +1,9 @@
 """The sandbox HTTP server: a thin shell around the pure `Emulator`.
 
 It parses a request, asks the emulator for the `Answer`, and writes it in one
-go; what is HTTP's alone stays here: injected latency, keep-alive, TCP_NODELAY
-and closing the connection without a word for a dropped answer. `stop()` is
+go; what is HTTP's alone stays here: injected latency, a dripped body,
+keep-alive, TCP_NODELAY and closing the connection without a word for a
+dropped answer. `stop()` is
 prompt: the serve loop polls briefly, and a handler waiting out its latency
 wakes up when the server stops.
 """
@@ -105,8 +106,20 @@ class _Handler(BaseHTTPRequestHandler):
             f"Content-Length: {len(answer.body)}",
         ]
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        self.wfile.write(head + answer.body)
+        if answer.drip <= 0:
+            self.wfile.write(head + answer.body)
+            self.log_request(answer.status)
+            return
+        # A server that commits its head at once, then trickles the body: each
+        # read the client makes succeeds, so only a bound on the whole response
+        # ends it.
         self.log_request(answer.status)
+        self.wfile.write(head)
+        for index in range(len(answer.body)):
+            if self.server.stopping.wait(answer.drip):
+                self.close_connection = True
+                return
+            self.wfile.write(answer.body[index : index + 1])
 
 
 class _HTTPServer(ThreadingHTTPServer):
