@@ -93,3 +93,21 @@ def test_an_error_message_from_the_api_is_shown_escaped() -> None:
     assert result.code == 4
     assert "\x1b" not in result.err
     assert "bad \\x1b[2J input" in result.err
+
+
+def test_the_sandbox_serves_odd_data_for_rehearsal() -> None:
+    from usage_cli.sandbox import Sandbox
+    from usage_cli.sandbox.data import ODD_NOTES
+
+    with Sandbox(records=60, token=TOKEN, odd_data=True) as server:
+        base = ["--api-url", server.url, "--token", TOKEN, "list", "--all"]
+        lines = run_in_memory([*base, "-o", "jsonl"])
+        table = run_in_memory([*base, "-o", "table", "--columns", "id,meta.note"], tty=True)
+    assert lines.code == 0, lines.err
+    records = [json.loads(line) for line in lines.out.splitlines()]
+    notes = {(record["meta"] or {}).get("note") for record in records} & set(ODD_NOTES)
+    assert notes == set(ODD_NOTES)  # every odd value came through exactly
+    assert table.code == 0, table.err
+    for note in ODD_NOTES:
+        assert note not in table.out
+    assert "\\x1b]0;title changed\\x07" in table.out.replace("\n", "").replace("│", "")

@@ -69,6 +69,14 @@ def sandbox_command(
             show_default=False,
         ),
     ] = None,
+    odd_data: Annotated[
+        bool,
+        typer.Option(
+            "--odd-data",
+            help="Every 7th record's meta.note is valid but hostile: a lone surrogate "
+            "(half an emoji) or terminal escape sequences.",
+        ),
+    ] = False,
     rate_limit: Annotated[
         int | None,
         typer.Option(
@@ -145,6 +153,7 @@ def sandbox_command(
             anchor=moment,
             faults=faults,
             log=None if settings.quiet else run.runtime.stderr,
+            odd_data=odd_data,
         )
     except OSError as exc:
         raise InputError(

@@ -73,10 +73,25 @@ def default_anchor() -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+# Valid but hostile strings (`--odd-data`): half an emoji as JavaScript cuts
+# it (a lone surrogate), and terminal escape sequences a table must not obey.
+ODD_NOTES: tuple[str, ...] = (
+    "cut emoji \ud83d",
+    "\x1b]0;title changed\x07",
+    "\x1b[31mred\x1b[0m \x1b[2J cleared",
+    "bell \x07 and C1 \x9b2J",
+)
+ODD_EVERY = 7
+
+
 def generate_records(
-    count: int, *, seed: int = 1, anchor: datetime | None = None
+    count: int, *, seed: int = 1, anchor: datetime | None = None, odd: bool = False
 ) -> list[dict[str, Any]]:
-    """`count` records spread over the 30 days before `anchor`, newest first."""
+    """`count` records spread over the 30 days before `anchor`, newest first.
+
+    With `odd`, every 7th record's `meta.note` is one of `ODD_NOTES`; the other
+    records are the same as without it.
+    """
     rng = random.Random(seed)
     end_ms = int((anchor or default_anchor()).timestamp() * 1000)
     records: list[dict[str, Any]] = []
@@ -119,4 +134,8 @@ def generate_records(
             record["origin"] = rng.choice(("api", "widget", {"channel": "slack", "v": 2}))
         records.append(record)
     records.sort(key=lambda r: (r["createdAt"], r["id"]), reverse=True)
+    if odd:
+        for index in range(0, len(records), ODD_EVERY):
+            note = ODD_NOTES[index // ODD_EVERY % len(ODD_NOTES)]
+            records[index]["meta"] = {**(records[index]["meta"] or {}), "note": note}
     return records

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from usage_cli._text import json_escaping_surrogates
 from usage_cli.relations import TABLE
 
 if TYPE_CHECKING:
@@ -232,7 +233,11 @@ class Emulator:
         self.token = token
         self.faults = faults or Faults()
         self.requests: list[SeenRequest] = []
-        self._encoded = [json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in records]
+        # A lone surrogate (`--odd-data`) is written as its escape, as the platform does.
+        self._encoded = [
+            json_escaping_surrogates(json.dumps(r, ensure_ascii=False, separators=(",", ":")))
+            for r in records
+        ]
         self._position = {r["id"]: i for i, r in enumerate(records)}
         self._lock = threading.Lock()
         self._pages = 0

@@ -184,9 +184,12 @@ class Sandbox:
         anchor: datetime | None = None,
         faults: Faults | None = None,
         log: TextIO | None = None,
+        odd_data: bool = False,
     ) -> None:
         self.emulator = Emulator(
-            generate_records(records, seed=seed, anchor=anchor), token=token, faults=faults
+            generate_records(records, seed=seed, anchor=anchor, odd=odd_data),
+            token=token,
+            faults=faults,
         )
         self.log = log
         self._httpd = _HTTPServer((host, port), self)
