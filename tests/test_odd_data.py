@@ -105,7 +105,7 @@ def test_the_sandbox_serves_odd_data_for_rehearsal() -> None:
         table = run_in_memory([*base, "-o", "table", "--columns", "id,meta.note"], tty=True)
     assert lines.code == 0, lines.err
     records = [json.loads(line) for line in lines.out.splitlines()]
-    notes = {(record["meta"] or {}).get("note") for record in records} & set(ODD_NOTES)
+    notes = {str((record["meta"] or {}).get("note")) for record in records} & set(ODD_NOTES)
     assert notes == set(ODD_NOTES)  # every odd value came through exactly
     assert table.code == 0, table.err
     for note in ODD_NOTES:
