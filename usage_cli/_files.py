@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -29,7 +30,7 @@ def write_atomically(
     temporary = path.with_name(path.name + ".tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666 if mode is None else mode)
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with naming(temporary), os.fdopen(fd, "wb") as handle:
             if mode is not None:
                 # os.open's mode passes through the umask, and an old file keeps its own.
                 os.fchmod(handle.fileno(), mode)
@@ -81,6 +82,17 @@ def sha256_of_start(handle: BinaryIO, size: int | None) -> hashlib._Hash:
         if left is not None:
             left -= len(block)
     return digest
+
+
+@contextlib.contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """Errors of writes through a handle name no file by themselves: name `path` for them."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = str(path)
+        raise
 
 
 def reason(error: OSError) -> str:

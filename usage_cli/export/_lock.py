@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
+from usage_cli._files import naming
 from usage_cli.errors import InputError
 
 
@@ -58,13 +59,15 @@ class TargetLock:
             if current is not None and os.path.samestat(current, os.fstat(fd)):
                 break
             os.close(fd)
+        lock = cls(path, fd)
         try:
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode())
+            with naming(path):
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode())
         except BaseException:
-            os.close(fd)
+            lock.release()
             raise
-        return cls(path, fd)
+        return lock
 
     @property
     def held(self) -> bool:

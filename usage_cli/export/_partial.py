@@ -18,7 +18,13 @@ from dataclasses import replace
 from types import TracebackType
 from typing import BinaryIO
 
-from usage_cli._files import fsync_directory, sha256_of, sha256_of_start, write_atomically
+from usage_cli._files import (
+    fsync_directory,
+    naming,
+    sha256_of,
+    sha256_of_start,
+    write_atomically,
+)
 from usage_cli.errors import InputError, StorageError
 from usage_cli.export._checkpoint import Checkpoint
 from usage_cli.export._json import FileJson, StatsJson
@@ -92,7 +98,8 @@ class PartialFile:
         return self._handle.tell()
 
     def write(self, data: bytes) -> None:
-        self._handle.write(data)
+        with naming(self.target.partial):
+            self._handle.write(data)
         self._digest.update(data)
 
     def commit(self, cursor: str | None, pages: int, stats: StatsJson) -> Checkpoint:
@@ -112,8 +119,9 @@ class PartialFile:
         committed = self._committed
         if committed is None or committed is self._saved:
             return
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        with naming(self.target.partial):
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
         # The data it points into is fsynced first; a checkpoint lost in a crash
         # only means resuming from the one before, which is still true.
         write_atomically(self.target.checkpoint, committed.to_text(), durable=False)
@@ -134,10 +142,11 @@ class PartialFile:
         and the two must agree: what the manifest vouches for is what is on
         disk, and a file some other hand changed meanwhile is not blessed.
         """
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
-        self._handle.close()
         partial = self.target.partial
+        with naming(partial):
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
         on_disk = sha256_of(partial)
         if on_disk != self._digest.hexdigest():
             # Nothing in it can be trusted now, the checkpointed part included.

@@ -76,6 +76,8 @@ class ExportPlan:
         `api_root` names the API in the checkpoint and manifest. A failure of
         a file export says how to continue it (`--resume`).
         """
+        if isinstance(self.target, Target) and (self.lock is None or not self.lock.held):
+            raise RuntimeError("a file export runs only while its plan holds the target's lock")
         api: ApiJson = {"url": api_root, "runAs": client.run_as}
         checkpoint = self.checkpoint
         if checkpoint is not None:
@@ -95,8 +97,7 @@ class ExportPlan:
             except OSError as exc:
                 raise StorageError(f"cannot write to standard output: {reason(exc)}") from None
             return None
-        if self.lock is None or not self.lock.held:
-            raise RuntimeError("a file export runs only while its plan holds the target's lock")
+
         origin = Checkpoint(
             query=query.to_dict(),
             fmt=target.fmt,
@@ -191,7 +192,8 @@ def plan_export(
     except OSError as exc:
         # Found before any request (a name too long, a directory that refuses):
         # the user's input or environment, told in the system's words.
-        raise InputError(f"cannot export to {path_text!r}: {reason(exc)}") from None
+        said = exc.strerror if exc.filename == path_text else reason(exc)
+        raise InputError(f"cannot export to {path_text!r}: {said}") from None
     note = None
     if resume and checkpoint is None:
         note = f"no interrupted export of {path_text} to resume; starting a new one"
