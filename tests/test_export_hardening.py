@@ -58,6 +58,18 @@ def test_a_second_plan_on_a_held_target_is_refused_naming_the_holder(target: Tar
         pass
 
 
+def test_a_holder_that_has_not_written_its_pid_yet_is_another_process(target: Target) -> None:
+    fd = os.open(target.lock, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with pytest.raises(
+            InputError, match=r"is running \(another process, lock .audit.csv.lock\)"
+        ):
+            plan(target, force=True)
+    finally:
+        os.close(fd)
+
+
 def test_a_lock_file_left_by_a_dead_run_is_taken(target: Target) -> None:
     # What SIGKILL leaves: the file, with no one holding it (the kernel let go).
     target.lock.write_text("999999999\n")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -38,7 +39,7 @@ class TargetLock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = _pid_in(fd)
+                holder = _holder(fd)
                 os.close(fd)
                 who = f"process {holder}" if holder else "another process"
                 raise InputError(
@@ -96,6 +97,18 @@ class TargetLock:
         traceback: TracebackType | None,
     ) -> None:
         self.release()
+
+
+def _holder(fd: int) -> int | None:
+    """The PID of the run holding the lock, if it says within a moment."""
+    # It writes its PID right after taking the lock: two runs started together
+    # may look in that instant, and the PID is what makes the refusal useful.
+    deadline = time.monotonic() + 0.2
+    holder = _pid_in(fd)
+    while holder is None and time.monotonic() < deadline:
+        os.sched_yield()
+        holder = _pid_in(fd)
+    return holder
 
 
 def _pid_in(fd: int) -> int | None:
