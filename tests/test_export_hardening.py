@@ -214,15 +214,15 @@ def test_a_file_name_too_long_is_bad_input_before_any_request(
     assert hidden(tmp_path) == []
 
 
-def test_a_lock_name_too_long_is_bad_input_naming_it(
+def test_a_name_too_long_only_for_the_checkpoint_is_refused_before_any_request(
     cli: Any, server: Sandbox, tmp_path: Path
 ) -> None:
-    # The target's name fits; the hidden lock file's (6 characters more) does not.
-    name = "x" * 251 + ".csv"
+    name = "x" * 240 + ".csv"  # the target and its lock fit; `.NAME.checkpoint.json.tmp` not
     result = export(cli, tmp_path / name)
     assert result.code == 2, result.err
-    assert f"File name too long ({tmp_path / ('.' + name + '.lock')})" in result.err
+    assert f"File name too long ({tmp_path / ('.' + name + '.checkpoint.json.tmp')})" in result.err
     assert server.requests == []
+    assert hidden(tmp_path) == []
 
 
 def test_a_write_that_fails_is_exit_5_with_the_reason_and_the_resume_command(

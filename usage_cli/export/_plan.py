@@ -7,6 +7,8 @@ between the checks and the writing.
 
 from __future__ import annotations
 
+import errno
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -183,6 +185,7 @@ def plan_export(
         if isinstance(target, Target):
             # Before the partial and checkpoint are looked at: another run may
             # be writing them.
+            _check_name_length(target)
             lock = TargetLock.acquire(target.lock, path_text)
             try:
                 checkpoint = _waiting_checkpoint(target, path_text, force=force, resume=resume)
@@ -205,6 +208,16 @@ def plan_export(
         moment = now()
         started = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
     return ExportPlan(path_text, target, started, checkpoint, note, lock)
+
+
+def _check_name_length(target: Target) -> None:
+    """OSError now, before any request, for a name that would fail only when first written."""
+    longest = target.longest_hidden_name
+    limit = os.pathconf(target.path.parent, "PC_NAME_MAX")
+    if limit > 0 and len(os.fsencode(longest)) > limit:
+        raise OSError(
+            errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), str(target.path.with_name(longest))
+        )
 
 
 def _waiting_checkpoint(

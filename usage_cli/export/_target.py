@@ -43,6 +43,11 @@ class Target:
         return self.path.with_name(f".{self.path.name}.lock")
 
     @property
+    def longest_hidden_name(self) -> str:
+        """The longest name the export will write beside the target (a checkpoint's temporary)."""
+        return f"{self.checkpoint.name}.tmp"
+
+    @property
     def waiting(self) -> bool:
         """Whether an interrupted export can be resumed: a checkpoint and its partial file.
 
