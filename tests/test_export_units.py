@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -12,8 +13,15 @@ from pathlib import Path
 import pytest
 
 from usage_cli._files import write_atomically
-from usage_cli.errors import InputError
-from usage_cli.export import Checkpoint, Manifest, PartialFile, Target, plan_export
+from usage_cli.errors import InputError, VerifyError
+from usage_cli.export import (
+    CHECKPOINT_VERSION,
+    Checkpoint,
+    Manifest,
+    PartialFile,
+    Target,
+    plan_export,
+)
 from usage_cli.export._json import ApiJson
 from usage_cli.formats import Format
 from usage_cli.query import Query
@@ -102,7 +110,8 @@ def test_no_checkpoint_or_no_partial_is_nothing_to_resume(target: Target) -> Non
 
 
 def test_a_checkpoint_round_trips(target: Target) -> None:
-    written = replace(checkpoint_for(target), cursor="c_2", bytes=3, pages=2)
+    abc = hashlib.sha256(b"abc").hexdigest()
+    written = replace(checkpoint_for(target), cursor="c_2", bytes=3, sha256=abc, pages=2)
     saved(target, written.to_text(), b"abcdef")
     assert Checkpoint.load(target) == written
 
@@ -121,6 +130,7 @@ def test_the_checkpoint_json_keeps_its_keys_in_order(target: Target) -> None:
         "cursor",
         "end",
         "bytes",
+        "sha256",
         "pages",
         "stats",
     ]
@@ -139,7 +149,8 @@ def test_an_unreadable_checkpoint_says_how_to_start_over(target: Target) -> None
 
 def test_a_checkpoint_of_another_version_is_refused(target: Target) -> None:
     data = json.loads(checkpoint_for(target).to_text())
-    saved(target, json.dumps({**data, "version": 2}))
+    # 1 is the version before the running hash: its partial cannot be checked.
+    saved(target, json.dumps({**data, "version": CHECKPOINT_VERSION - 1}))
     error = load_error(target)
     assert "another version" in error.message
     assert error.hint is not None
@@ -318,10 +329,12 @@ def test_a_manifest_round_trips_with_its_keys_in_order(tmp_path: Path) -> None:
         (lambda data: {**data, "records": "2"}, "records"),
         (lambda data: {k: v for k, v in data.items() if k != "file"}, "file"),
         (lambda data: {**data, "file": {"name": "a", "bytes": 1}}, "file.sha256"),
+        (lambda data: {**data, "file": None}, "file"),
+        (lambda data: "a string", "the top level"),
     ],
-    ids=["a list", "a string for a number", "no file", "no hash"],
+    ids=["a list", "a string for a number", "no file", "no hash", "file null", "a string"],
 )
-def test_a_manifest_of_the_wrong_shape_is_bad_input_to_verify(
+def test_a_manifest_of_the_wrong_shape_cannot_prove_the_export(
     tmp_path: Path, change: object, fragment: str
 ) -> None:
     assert callable(change)
@@ -329,9 +342,11 @@ def test_a_manifest_of_the_wrong_shape_is_bad_input_to_verify(
     export.write_bytes(b"")
     manifest = tmp_path / "a.jsonl.gz.manifest.json"
     manifest.write_text(json.dumps(change(json.loads(a_manifest(export).to_text()))))
-    with pytest.raises(InputError) as caught:
+    # Issue 11 changed this from exit 2: a damaged proof proves nothing (exit 6).
+    with pytest.raises(VerifyError) as caught:
         verify(export)
-    assert caught.value.exit_code == 2
+    assert caught.value.exit_code == 6
+    assert "the export cannot be proven" in caught.value.message
     assert caught.value.message.startswith(f"cannot read the manifest {str(manifest)!r}: ")
     assert fragment in caught.value.message
 
@@ -340,32 +355,36 @@ def test_a_manifest_of_the_wrong_shape_is_bad_input_to_verify(
 
 
 def test_a_waiting_partial_blocks_a_plain_export(target: Target) -> None:
-    target.partial.write_bytes(b"")
+    # Waiting means a checkpoint and the partial it points at (issue 11, item 7).
+    saved(target, checkpoint_for(target).to_text())
     with pytest.raises(InputError) as caught:
         plan_export(str(target.path), None, force=False, resume=False, now=lambda: STARTED)
     assert "is waiting (.audit.csv.partial)" in caught.value.message
     assert caught.value.hint == "continue it with --resume, or start over with --force"
-    plan = plan_export(str(target.path), None, force=True, resume=False, now=lambda: STARTED)
-    assert plan.checkpoint is None
+    with plan_export(str(target.path), None, force=True, resume=False, now=lambda: STARTED) as plan:
+        assert plan.checkpoint is None
 
 
 def test_resume_with_nothing_to_resume_is_a_note_not_an_error(target: Target) -> None:
-    plan = plan_export(str(target.path), None, force=False, resume=True, now=lambda: STARTED)
+    with plan_export(str(target.path), None, force=False, resume=True, now=lambda: STARTED) as plan:
+        pass
     assert plan.note == f"no interrupted export of {target.path} to resume; starting a new one"
 
 
 def test_a_new_export_starts_now_to_the_millisecond(target: Target) -> None:
     moment = datetime(2026, 1, 2, 3, 4, 5, 678999, tzinfo=UTC)
-    plan = plan_export(str(target.path), None, force=False, resume=False, now=lambda: moment)
+    with plan_export(str(target.path), None, force=False, resume=False, now=lambda: moment) as plan:
+        pass
     assert plan.started == STARTED
     assert plan.note is None
 
 
 def test_a_resumed_export_keeps_its_start(target: Target) -> None:
     saved(target, checkpoint_for(target).to_text())
-    plan = plan_export(
+    with plan_export(
         str(target.path), None, force=False, resume=True, now=lambda: datetime.now(UTC)
-    )
+    ) as plan:
+        pass
     assert plan.checkpoint is not None
     assert plan.started == STARTED
 

@@ -8,9 +8,12 @@ and is renamed over it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 
 def write_atomically(
@@ -26,15 +29,21 @@ def write_atomically(
     payload = data.encode("utf-8") if isinstance(data, str) else data
     temporary = path.with_name(path.name + ".tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666 if mode is None else mode)
-    with os.fdopen(fd, "wb") as handle:
-        if mode is not None:
-            # os.open's mode passes through the umask, and an old file keeps its own.
-            os.fchmod(handle.fileno(), mode)
-        handle.write(payload)
-        if durable:
-            handle.flush()
-            os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    try:
+        with naming(temporary), os.fdopen(fd, "wb") as handle:
+            if mode is not None:
+                # os.open's mode passes through the umask, and an old file keeps its own.
+                os.fchmod(handle.fileno(), mode)
+            handle.write(payload)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        # A full disk must not leave a half-written stray behind as well.
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def fsync_directory(directory: Path) -> None:
@@ -52,8 +61,41 @@ def fsync_directory(directory: Path) -> None:
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return sha256_of_start(handle, None).hexdigest()
+
+
+def sha256_of_start(handle: BinaryIO, size: int | None) -> hashlib._Hash:
+    """The running hash of `handle`'s first `size` bytes (all of it for None), read from here.
+
+    Short of `size` bytes is EOFError: the caller asked about bytes that are not there.
+    """
+    digest = hashlib.sha256()
+    left = size
+    while left is None or left > 0:
+        block = handle.read(1 << 20 if left is None else min(left, 1 << 20))
+        if not block:
+            if left is not None:
+                raise EOFError(f"{left} bytes short")
+            break
+        digest.update(block)
+        if left is not None:
+            left -= len(block)
+    return digest
+
+
+@contextlib.contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """Errors of writes through a handle name no file by themselves: name `path` for them."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = str(path)
+        raise
+
+
+def reason(error: OSError) -> str:
+    """What the system said, and about which file: for a person, without a traceback."""
+    said = error.strerror or str(error)
+    return f"{said} ({error.filename})" if error.filename else said

@@ -75,6 +75,16 @@ class SchemaError(ServerError):
     """
 
 
+class StorageError(UsageCliError):
+    """The disk or file system refused: full, a size limit, an I/O error.
+
+    The user's environment rather than a bug, and as likely to pass as a
+    network failure once it is seen to, hence the same exit code.
+    """
+
+    exit_code = 5
+
+
 class CursorLoopError(ServerError):
     """The server handed back a cursor it had already given: following it would loop."""
 

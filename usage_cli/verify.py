@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from usage_cli._files import reason
 from usage_cli.errors import InputError
 from usage_cli.export import Manifest, format_of, manifest_path, sha256_of
 from usage_cli.formats import Format
@@ -44,6 +45,11 @@ def _rows(handle: IO[str], fmt: Format) -> Iterator[tuple[str, str, int]]:
 
 
 def verify(path: Path) -> Report:
+    if path.is_dir():
+        raise InputError(
+            f"{str(path)!r} is a directory, not an export",
+            hint="verify checks a file written by `usage export`, e.g. usage verify audit.csv",
+        )
     manifest_file = manifest_path(path)
     if not manifest_file.exists():
         raise InputError(
@@ -56,10 +62,14 @@ def verify(path: Path) -> Report:
         report.problems.append(f"{path} does not exist")
         return report
     expected_file = manifest.file
-    size = path.stat().st_size
+    try:
+        size = path.stat().st_size
+        digest = sha256_of(path)
+    except OSError as exc:
+        report.problems.append(f"cannot read it: {reason(exc)}")
+        return report
     if size != expected_file["bytes"]:
         report.problems.append(f"size is {size} bytes, the manifest says {expected_file['bytes']}")
-    digest = sha256_of(path)
     if digest != expected_file["sha256"]:
         report.problems.append(f"sha256 is {digest}, the manifest says {expected_file['sha256']}")
 

@@ -101,27 +101,28 @@ def export_command(
 
     run = invocation(ctx)
     runtime = run.runtime
-    plan = plan_export(path, output_format, force=force, resume=resume, now=runtime.now)
-    query = run.query(ctx.params, now=plan.started)
-    settings = run.settings()
-    if plan.note:
-        run.note(plan.note)
-    with (
-        run.client(settings, demo=demo) as client,
-        export_progress(runtime, settings.quiet, plan.target.path) as progress,
-    ):
-        manifest = plan.run(
-            client,
-            query,
-            # The demo sandbox listens on a new port each run; name it instead.
-            api_root="demo" if demo else settings.api_url,
-            stdout=runtime.stdout.buffer,
-            now=runtime.now,
-            monotonic=runtime.monotonic,
-            on_progress=progress.update,
-        )
-        if manifest is not None:
-            progress.done(manifest)
+    # The plan holds the target's lock until this run ends, however it ends.
+    with plan_export(path, output_format, force=force, resume=resume, now=runtime.now) as plan:
+        query = run.query(ctx.params, now=plan.started)
+        settings = run.settings()
+        if plan.note:
+            run.note(plan.note)
+        with (
+            run.client(settings, demo=demo) as client,
+            export_progress(runtime, settings.quiet, plan.target.path) as progress,
+        ):
+            manifest = plan.run(
+                client,
+                query,
+                # The demo sandbox listens on a new port each run; name it instead.
+                api_root="demo" if demo else settings.api_url,
+                stdout=runtime.stdout.buffer,
+                now=runtime.now,
+                monotonic=runtime.monotonic,
+                on_progress=progress.update,
+            )
+            if manifest is not None:
+                progress.done(manifest)
 
 
 VERIFY_EPILOG = """\

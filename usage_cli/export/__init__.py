@@ -1,14 +1,16 @@
 """`usage export`: every matching record, exactly once, or nothing at the target.
 
+One run at a time per target: the plan takes an exclusive lock beside it
+before looking at anything else, and a second run is refused naming the first.
 Records go to a hidden partial file beside the target, a page at a time. About
 once a second, and always when the export stops early, the partial is fsynced
-and a checkpoint records how many bytes of it are whole pages and the cursor
-that follows them; `--resume` truncates the partial to that point and
-continues from that cursor. Only a complete file is renamed onto the target,
-after its manifest is in place.
+and a checkpoint records how many bytes of it are whole pages, their sha256
+and the cursor that follows them; `--resume` checks the partial still holds
+those bytes, truncates it to that point and continues from that cursor. Only
+a complete file is renamed onto the target, after its manifest is in place.
 
-    plan = plan_export(path, fmt, force=..., resume=..., now=...)  # no request yet
-    manifest = plan.run(client, query, api_root=..., stdout=..., now=...)
+    with plan_export(path, fmt, force=..., resume=..., now=...) as plan:  # no request yet
+        manifest = plan.run(client, query, api_root=..., stdout=..., now=...)
 """
 
 from __future__ import annotations

@@ -1,19 +1,24 @@
 """How far an interrupted export got, and what it was exporting.
 
-A checkpoint counts the bytes of the partial file that are whole pages and the
+A checkpoint counts the bytes of the partial file that are whole pages, their
+sha256 (so that a resume appends only to the very bytes it wrote) and the
 cursor that follows them. It is only worth continuing by the same command
 line: `differences` says where this one departs from it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from pydantic import TypeAdapter
 from typing_extensions import TypedDict
 
+from usage_cli._files import reason, sha256_of_start
 from usage_cli.errors import InputError
 from usage_cli.export._json import (
     ApiJson,
@@ -31,7 +36,9 @@ from usage_cli.export._target import Target
 from usage_cli.formats import Format
 from usage_cli.query import Query
 
-CHECKPOINT_VERSION = 1
+# 2: `sha256` of the whole pages, so a partial changed since is refused.
+CHECKPOINT_VERSION = 2
+EMPTY_SHA256 = hashlib.sha256().hexdigest()
 START_OVER = "remove it and the partial file beside it to start over"
 
 
@@ -47,6 +54,7 @@ class CheckpointJson(TypedDict):
     cursor: str | None
     end: bool
     bytes: int
+    sha256: str
     pages: int
     stats: StatsJson
 
@@ -71,6 +79,8 @@ class Checkpoint:
     # Where the next page starts; None once the last page is in the file.
     cursor: str | None = None
     bytes: int = 0
+    # Of those `bytes` first bytes of the partial file.
+    sha256: str = EMPTY_SHA256
     pages: int = 0
     stats: StatsJson = field(default_factory=_no_stats)
     tool: ToolJson = field(default_factory=this_tool)
@@ -92,6 +102,7 @@ class Checkpoint:
             "cursor": self.cursor,
             "end": self.end,
             "bytes": self.bytes,
+            "sha256": self.sha256,
             "pages": self.pages,
             "stats": self.stats,
         }
@@ -108,6 +119,12 @@ class Checkpoint:
             raise ValueError("stats: countByType and recordsByType name different types")
         if data["bytes"] < 0 or data["pages"] < 0:
             raise ValueError("bytes and pages cannot be negative")
+        if not _SHA256.fullmatch(data["sha256"]):
+            raise ValueError("sha256: not a sha256 in hex")
+        if data["end"] != (data["cursor"] is None):
+            raise ValueError("end and cursor disagree")
+        if data["cursor"] == "":
+            raise ValueError("cursor: empty")
         return cls(
             query=data["query"],
             fmt=data["format"],
@@ -117,6 +134,7 @@ class Checkpoint:
             started_at=parse_iso(data["startedAt"]),
             cursor=data["cursor"],
             bytes=data["bytes"],
+            sha256=data["sha256"],
             pages=data["pages"],
             stats=stats,
             tool=data["tool"],
@@ -127,30 +145,50 @@ class Checkpoint:
         """The checkpoint of an interrupted export to `target`, if there is one.
 
         InputError (before any request) when there is one but it cannot be
-        continued: unreadable, from another version, or ahead of its partial.
+        continued: unreadable, from another version, or not what its partial
+        file holds (shorter, or changed since).
         """
-        if not target.checkpoint.exists() or not target.partial.exists():
+        if not target.waiting:
             return None
         name = str(target.checkpoint)
         try:
             text = target.checkpoint.read_text(encoding="utf-8")
             version = _version_of(text)
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             raise InputError(f"the checkpoint {name!r} cannot be read", hint=START_OVER) from None
         if version != CHECKPOINT_VERSION:
             raise InputError(f"the checkpoint {name!r} is from another version", hint=START_OVER)
         try:
             checkpoint = cls.from_text(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise InputError(
                 f"the checkpoint {name!r} cannot be read ({exc})", hint=START_OVER
             ) from None
-        if target.partial.stat().st_size < checkpoint.bytes:
+        checkpoint.check_partial(target)
+        return checkpoint
+
+    def check_partial(self, target: Target) -> None:
+        """InputError unless the partial file starts with the bytes this checkpoint counted."""
+        partial = str(target.partial)
+        try:
+            with open(target.partial, "rb") as handle:
+                if os.fstat(handle.fileno()).st_size < self.bytes:
+                    raise InputError(
+                        f"the partial file {partial!r} is shorter than its checkpoint says",
+                        hint="start over with --force",
+                    )
+                digest = sha256_of_start(handle, self.bytes).hexdigest()
+        except (OSError, EOFError) as exc:
+            detail = reason(exc) if isinstance(exc, OSError) else str(exc)
             raise InputError(
-                f"the partial file {str(target.partial)!r} is shorter than its checkpoint says",
+                f"the partial file {partial!r} cannot be read ({detail})",
+                hint="start over with --force",
+            ) from None
+        if digest != self.sha256:
+            raise InputError(
+                f"the partial file {partial!r} has changed since its checkpoint was written",
                 hint="start over with --force",
             )
-        return checkpoint
 
     def differences(self, query: Query, fmt: Format, gzip: bool, api: ApiJson) -> list[str]:
         """What of this command line differs from the one that made the checkpoint."""
@@ -170,6 +208,9 @@ class Checkpoint:
         if self.api != api:
             found.append("api")
         return found
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _version_of(text: str) -> object:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from pydantic import TypeAdapter
 
-from usage_cli.errors import InputError
+from usage_cli._files import reason
+from usage_cli.errors import VerifyError
 from usage_cli.export._json import (
     ApiJson,
     FileJson,
@@ -123,12 +124,20 @@ class Manifest:
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
-        """The manifest at `path`; InputError (exit 2) when it cannot be read as one.
+        """The manifest at `path`; VerifyError (exit 6) when it cannot be read as one.
 
-        A manifest that is not one cannot say what its export should hold, so
-        this is bad input to `verify` rather than a mismatch (exit 6).
+        The manifest is the proof: one that is damaged or of the wrong shape
+        proves nothing, so the export it stands for cannot be trusted, the
+        same answer as for a mismatch. (No manifest at all is another matter:
+        `verify` was pointed at something that is not an export, exit 2.)
         """
         try:
             return cls.from_text(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read the manifest {str(path)!r}: {exc}") from None
+        except OSError as exc:
+            detail = reason(exc)
+        except (ValueError, RecursionError) as exc:
+            detail = str(exc) or type(exc).__name__
+        raise VerifyError(
+            f"cannot read the manifest {str(path)!r}: {detail}; the export cannot be proven",
+            hint="export it again to get a new manifest",
+        )

@@ -1,19 +1,31 @@
 """The hidden file an export grows in, and the checkpoint that vouches for it.
 
 Nothing appears at the target until the export is whole: records go to
-`.NAME.partial`; `commit` notes each whole page; `save` makes the noted state
-durable (the data first, then the checkpoint that points into it); `finish`
-puts the manifest in place and renames the partial onto the target.
+`.NAME.partial`; `commit` notes each whole page (with the running sha256 of
+the file so far); `save` makes the noted state durable (the data first, then
+the checkpoint that points into it); `finish` puts the manifest in place and
+renames the partial onto the target. A partial no checkpoint vouches for is
+worth nothing to the next run, so a run that fails before its first save
+leaves none behind (`discard_unless_saved`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 from dataclasses import replace
 from types import TracebackType
 from typing import BinaryIO
 
-from usage_cli._files import fsync_directory, sha256_of, write_atomically
+from usage_cli._files import (
+    fsync_directory,
+    naming,
+    sha256_of,
+    sha256_of_start,
+    write_atomically,
+)
+from usage_cli.errors import InputError, StorageError
 from usage_cli.export._checkpoint import Checkpoint
 from usage_cli.export._json import FileJson, StatsJson
 from usage_cli.export._manifest import Manifest
@@ -21,11 +33,25 @@ from usage_cli.export._target import Target
 
 
 class PartialFile:
-    def __init__(self, target: Target, origin: Checkpoint, handle: BinaryIO) -> None:
+    def __init__(
+        self,
+        target: Target,
+        origin: Checkpoint,
+        handle: BinaryIO,
+        digest: hashlib._Hash,
+        *,
+        vouched: bool,
+    ) -> None:
         self.target = target
         self._origin = origin
         self._handle = handle
+        # Of every byte written to the file, kept as it grows: a checkpoint
+        # records it, and `seal` compares it with what the file holds.
+        self._digest = digest
         self._committed: Checkpoint | None = None
+        self._saved: Checkpoint | None = None
+        # Whether a checkpoint on disk points into this file (a resumed one: yes).
+        self._vouched = vouched
 
     @classmethod
     def open(
@@ -35,52 +61,105 @@ class PartialFile:
 
         Resuming cuts off whatever was written after the last checkpoint: a
         page that was cut short, or whole pages the checkpoint never heard of.
+        It hashes the bytes it keeps again, as it appends to these and no
+        others: InputError if they are not the ones the checkpoint counted.
         """
-        handle: BinaryIO
-        if resume_from is not None:
-            handle = open(target.partial, "r+b")  # noqa: SIM115 (owned by the object)
-            handle.truncate(resume_from.bytes)
-            handle.seek(resume_from.bytes)
-        else:
+        if resume_from is None:
             # A stale checkpoint must not vouch for the new file.
             target.checkpoint.unlink(missing_ok=True)
-            handle = open(target.partial, "wb")  # noqa: SIM115 (owned by the object)
-        return cls(target, origin, handle)
+            fresh = open(target.partial, "wb")  # noqa: SIM115 (owned by the object)
+            return cls(target, origin, fresh, hashlib.sha256(), vouched=False)
+        handle = open(target.partial, "r+b")  # noqa: SIM115 (owned by the object)
+        try:
+            digest = sha256_of_start(handle, resume_from.bytes)
+            if digest.hexdigest() != resume_from.sha256:
+                raise InputError(
+                    f"the partial file {str(target.partial)!r} has changed since its "
+                    "checkpoint was written",
+                    hint="start over with --force",
+                )
+            handle.truncate(resume_from.bytes)
+            handle.seek(resume_from.bytes)
+        except EOFError:
+            handle.close()
+            raise InputError(
+                f"the partial file {str(target.partial)!r} is shorter than its checkpoint says",
+                hint="start over with --force",
+            ) from None
+        except BaseException:
+            handle.close()
+            raise
+        partial = cls(target, origin, handle, digest, vouched=True)
+        partial._saved = resume_from
+        return partial
 
     @property
     def size(self) -> int:
         return self._handle.tell()
 
     def write(self, data: bytes) -> None:
-        self._handle.write(data)
+        with naming(self.target.partial):
+            self._handle.write(data)
+        self._digest.update(data)
 
     def commit(self, cursor: str | None, pages: int, stats: StatsJson) -> Checkpoint:
         """Note that the file so far is whole pages, and `cursor` follows them."""
         self._committed = replace(
-            self._origin, cursor=cursor, bytes=self.size, pages=pages, stats=stats
+            self._origin,
+            cursor=cursor,
+            bytes=self.size,
+            sha256=self._digest.copy().hexdigest(),
+            pages=pages,
+            stats=stats,
         )
         return self._committed
 
     def save(self) -> None:
-        """Make the last commit durable; before any commit there is nothing new to say."""
-        if self._committed is None:
+        """Make the last commit durable; with nothing new since the last save, nothing to say."""
+        committed = self._committed
+        if committed is None or committed is self._saved:
             return
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        with naming(self.target.partial):
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
         # The data it points into is fsynced first; a checkpoint lost in a crash
         # only means resuming from the one before, which is still true.
-        write_atomically(self.target.checkpoint, self._committed.to_text(), durable=False)
+        write_atomically(self.target.checkpoint, committed.to_text(), durable=False)
+        self._saved = committed
+        self._vouched = True
+
+    def discard_unless_saved(self) -> None:
+        """Remove the file if no checkpoint vouches for it: a rerun could only start over."""
+        if self._vouched:
+            return
+        self._close_quietly()
+        self.target.partial.unlink(missing_ok=True)
 
     def seal(self) -> FileJson:
-        """Close the complete file for good and describe it for the manifest."""
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
-        self._handle.close()
+        """Close the complete file for good and describe it for the manifest.
+
+        The hash is read back from the file, not taken from the running one,
+        and the two must agree: what the manifest vouches for is what is on
+        disk, and a file some other hand changed meanwhile is not blessed.
+        """
         partial = self.target.partial
+        with naming(partial):
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+        on_disk = sha256_of(partial)
+        if on_disk != self._digest.hexdigest():
+            # Nothing in it can be trusted now, the checkpointed part included.
+            self.target.checkpoint.unlink(missing_ok=True)
+            self._vouched = False
+            raise StorageError(
+                f"the partial file {str(partial)!r} changed while the export was writing it",
+                hint="start over with --force, and let no other program write beside the target",
+            )
         return {
             "name": self.target.path.name,
             "bytes": partial.stat().st_size,
-            "sha256": sha256_of(partial),
+            "sha256": on_disk,
         }
 
     def finish(self, manifest: Manifest) -> None:
@@ -95,6 +174,12 @@ class PartialFile:
     def close(self) -> None:
         self._handle.close()
 
+    def _close_quietly(self) -> None:
+        # Closing flushes; after a failed write the flush fails the same way,
+        # and that error says nothing the first one did not.
+        with contextlib.suppress(OSError):
+            self._handle.close()
+
     def __enter__(self) -> PartialFile:
         return self
 
@@ -104,4 +189,7 @@ class PartialFile:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self.close()
+        if error is None:
+            self.close()
+        else:
+            self._close_quietly()

@@ -1,17 +1,27 @@
-"""One export from start to finish: every check before the first request, then the run."""
+"""One export from start to finish: every check before the first request, then the run.
+
+A file export holds its target's lock from `plan_export` until the plan is
+closed (`with plan_export(...) as plan:`), so that no other run can slip in
+between the checks and the writing.
+"""
 
 from __future__ import annotations
 
+import errno
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from types import TracebackType
 from typing import BinaryIO
 
+from usage_cli._files import reason
 from usage_cli.client import Client
-from usage_cli.errors import InputError, Interrupted, UsageCliError
+from usage_cli.errors import InputError, Interrupted, StorageError, UsageCliError
 from usage_cli.export._checkpoint import Checkpoint
 from usage_cli.export._json import ApiJson
+from usage_cli.export._lock import TargetLock
 from usage_cli.export._manifest import Manifest
 from usage_cli.export._run import OnProgress, Tally, to_file, to_stream
 from usage_cli.export._stats import Stats
@@ -33,6 +43,24 @@ class ExportPlan:
     checkpoint: Checkpoint | None = None
     # A line for the user before the run (the core prints nothing itself).
     note: str | None = None
+    # Held by a file export until `close`; None for stdout.
+    lock: TargetLock | None = None
+
+    def close(self) -> None:
+        """Let go of the target (idempotent): another run may use it from now on."""
+        if self.lock is not None:
+            self.lock.release()
+
+    def __enter__(self) -> ExportPlan:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
     def run(
         self,
@@ -50,6 +78,8 @@ class ExportPlan:
         `api_root` names the API in the checkpoint and manifest. A failure of
         a file export says how to continue it (`--resume`).
         """
+        if isinstance(self.target, Target) and (self.lock is None or not self.lock.held):
+            raise RuntimeError("a file export runs only while its plan holds the target's lock")
         api: ApiJson = {"url": api_root, "runAs": client.run_as}
         checkpoint = self.checkpoint
         if checkpoint is not None:
@@ -62,8 +92,14 @@ class ExportPlan:
         batches = self._batches(client, query)
         target = self.target
         if isinstance(target, Stdout):
-            to_stream(batches, target.fmt, stdout, tally, on_progress)
+            try:
+                to_stream(batches, target.fmt, stdout, tally, on_progress)
+            except BrokenPipeError:
+                raise  # a reader that has had enough (`| head`): the CLI ends quietly
+            except OSError as exc:
+                raise StorageError(f"cannot write to standard output: {reason(exc)}") from None
             return None
+
         origin = Checkpoint(
             query=query.to_dict(),
             fmt=target.fmt,
@@ -88,6 +124,11 @@ class ExportPlan:
         except UsageCliError as exc:
             self.add_resume_hint(exc)
             raise
+        except OSError as exc:
+            # Disk full, a file-size limit, an I/O error: the user's to fix, then resume.
+            error = StorageError(f"cannot write the export of {self.text}: {reason(exc)}")
+            self.add_resume_hint(error)
+            raise error from None
 
     def _refuse_another_command_line(
         self, checkpoint: Checkpoint, query: Query, api: ApiJson
@@ -108,14 +149,17 @@ class ExportPlan:
         return RecordStream(client, replace(query, cursor=self.checkpoint.cursor)).batches()
 
     def interrupted(self, records: int) -> Interrupted:
+        resumable = isinstance(self.target, Target) and self.target.waiting
         return Interrupted(
             f"interrupted after {records} records; nothing was written to {self.text}",
-            hint="rerun the same command with --resume to continue from the last page",
+            hint="rerun the same command with --resume to continue from the last page"
+            if resumable
+            else "rerun the same command to start again",
         )
 
     def add_resume_hint(self, error: UsageCliError) -> None:
-        """Tell how to continue, when the failed export left a partial file to continue."""
-        if isinstance(self.target, Target) and self.target.partial.exists():
+        """Tell how to continue, when the failed export left a checkpoint to continue from."""
+        if isinstance(self.target, Target) and self.target.waiting:
             error.hint = (error.hint + "; " if error.hint else "") + (
                 f"nothing was written to {self.text}; rerun with --resume to continue"
             )
@@ -129,16 +173,30 @@ def plan_export(
     resume: bool,
     now: Callable[[], datetime],
 ) -> ExportPlan:
-    """Every check of an export that needs no server: target, checkpoint, a waiting partial."""
-    target = resolve_target(path_text, fmt, force=force, resume=resume)
-    checkpoint = None
-    if isinstance(target, Target):
-        checkpoint = Checkpoint.load(target) if resume else None
-        if not resume and not force and target.partial.exists():
-            raise InputError(
-                f"an interrupted export of {path_text!r} is waiting ({target.partial.name})",
-                hint="continue it with --resume, or start over with --force",
-            )
+    """Every check of an export that needs no server: target, lock, checkpoint, a waiting one.
+
+    A file export's plan holds the target's lock: close it (or use it as a
+    context manager) when the run is over.
+    """
+    try:
+        target = resolve_target(path_text, fmt, force=force, resume=resume)
+        lock = None
+        checkpoint = None
+        if isinstance(target, Target):
+            # Before the partial and checkpoint are looked at: another run may
+            # be writing them.
+            _check_name_length(target)
+            lock = TargetLock.acquire(target.lock, path_text)
+            try:
+                checkpoint = _waiting_checkpoint(target, path_text, force=force, resume=resume)
+            except BaseException:
+                lock.release()
+                raise
+    except OSError as exc:
+        # Found before any request (a name too long, a directory that refuses):
+        # the user's input or environment, told in the system's words.
+        said = exc.strerror if exc.filename == path_text else reason(exc)
+        raise InputError(f"cannot export to {path_text!r}: {said}") from None
     note = None
     if resume and checkpoint is None:
         note = f"no interrupted export of {path_text} to resume; starting a new one"
@@ -149,4 +207,27 @@ def plan_export(
         # `--since 7d` from exactly the moment this run does.
         moment = now()
         started = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-    return ExportPlan(path_text, target, started, checkpoint, note)
+    return ExportPlan(path_text, target, started, checkpoint, note, lock)
+
+
+def _check_name_length(target: Target) -> None:
+    """OSError now, before any request, for a name that would fail only when first written."""
+    longest = target.longest_hidden_name
+    limit = os.pathconf(target.path.parent, "PC_NAME_MAX")
+    if limit > 0 and len(os.fsencode(longest)) > limit:
+        raise OSError(
+            errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), str(target.path.with_name(longest))
+        )
+
+
+def _waiting_checkpoint(
+    target: Target, text: str, *, force: bool, resume: bool
+) -> Checkpoint | None:
+    if resume:
+        return Checkpoint.load(target)
+    if not force and target.waiting:
+        raise InputError(
+            f"an interrupted export of {text!r} is waiting ({target.partial.name})",
+            hint="continue it with --resume, or start over with --force",
+        )
+    return None

@@ -6,6 +6,7 @@ so that the caller can count it and, for a file, checkpoint it.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 from collections.abc import Callable, Iterable, Iterator
@@ -127,20 +128,28 @@ def to_file(
                     last_saved = monotonic()
                 if on_progress is not None:
                     on_progress(Progress(tally.stats.records, tally.pages, partial.size))
-        except BaseException:
+            # Every page is in: if publishing fails now (a full disk), a resume
+            # has only the publishing left to do.
             partial.save()
+            file = partial.seal()
+            manifest = Manifest(
+                api=origin.api,
+                query=origin.query,
+                fmt=target.fmt,
+                gzip=target.gzip,
+                figures=tally.stats.to_json(),
+                pages=tally.pages,
+                file=file,
+                started_at=origin.started_at,
+                finished_at=now(),
+            )
+            partial.finish(manifest)
+        except BaseException:
+            # A write that failed (the disk is full) fails again here; the
+            # checkpoint saved before it still tells the truth, and the first
+            # error is the one to report.
+            with contextlib.suppress(OSError):
+                partial.save()
+            partial.discard_unless_saved()
             raise
-        file = partial.seal()
-    manifest = Manifest(
-        api=origin.api,
-        query=origin.query,
-        fmt=target.fmt,
-        gzip=target.gzip,
-        figures=tally.stats.to_json(),
-        pages=tally.pages,
-        file=file,
-        started_at=origin.started_at,
-        finished_at=now(),
-    )
-    partial.finish(manifest)
     return manifest

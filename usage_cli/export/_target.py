@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,24 @@ class Target:
     def manifest(self) -> Path:
         return manifest_path(self.path)
 
+    @property
+    def lock(self) -> Path:
+        return self.path.with_name(f".{self.path.name}.lock")
+
+    @property
+    def longest_hidden_name(self) -> str:
+        """The longest name the export will write beside the target (a checkpoint's temporary)."""
+        return f"{self.checkpoint.name}.tmp"
+
+    @property
+    def waiting(self) -> bool:
+        """Whether an interrupted export can be resumed: a checkpoint and its partial file.
+
+        The one meaning of "waiting" for the refusal of a plain rerun, for
+        `--resume` and for the resume hint, so that they never disagree.
+        """
+        return self.checkpoint.exists() and self.partial.exists()
+
 
 @dataclass(frozen=True)
 class Stdout:
@@ -65,6 +84,16 @@ def format_of(path: Path) -> tuple[Format, bool]:
     return fmt, compressed
 
 
+_STREAM_NAMES = {"/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/tty"}
+_FD_DIRECTORIES = re.compile(r"/dev/fd|/proc/(self|thread-self|\d+)/fd")
+
+
+def _is_a_standard_stream(text: str) -> bool:
+    """A path naming a descriptor or a terminal, where no partial file can be renamed."""
+    absolute = os.path.normpath(os.path.abspath(text))
+    return absolute in _STREAM_NAMES or bool(_FD_DIRECTORIES.fullmatch(os.path.dirname(absolute)))
+
+
 def resolve_target(text: str, fmt: Format | None, *, force: bool, resume: bool) -> Target | Stdout:
     """Check the target before any request: format, directory, overwrite."""
     if text == "-":
@@ -73,6 +102,11 @@ def resolve_target(text: str, fmt: Format | None, *, force: bool, resume: bool) 
         if resume:
             raise InputError("--resume needs a file target, not stdout (-)")
         return Stdout(fmt)
+    if _is_a_standard_stream(text):
+        raise InputError(
+            f"{text!r} is a standard stream, not a file an export can be renamed onto",
+            hint="to write to standard output use - with --format, e.g. usage export - -o jsonl",
+        )
     path = Path(text)
     found, compressed = format_of(path)
     if fmt is not None and fmt != found:
