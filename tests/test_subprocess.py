@@ -229,3 +229,18 @@ def test_demo_summary_totals_match_the_demo_listing() -> None:
     for record in records:
         per_type[record["type"]] = per_type.get(record["type"], 0) + record["count"]
     assert {g["key"]["type"]: g["count"] for g in summary["groups"]} == per_type
+
+
+@pytest.mark.parametrize("command", [["list", "-o", "csv"], ["summary", "-o", "json"]])
+def test_output_to_a_full_device_is_exit_5_in_one_line(server: Sandbox, command: list[str]) -> None:
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [*USAGE, *command, "-q"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=configured(server),
+            timeout=60,
+        )
+    assert done.returncode == 5
+    assert done.stderr == "error: cannot write to standard output: No space left on device\n"

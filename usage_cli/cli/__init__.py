@@ -6,6 +6,7 @@ Each command lives in its own module; importing them registers them on `app`.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import traceback
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from usage_cli.cli._argv import hoist_global_options, refuse_repeated_options
 from usage_cli.cli._invocation import Invocation
 from usage_cli.cli._typer_internals import PipeClosed, is_no_args_help, usage_error_parts
 from usage_cli.cli.completion import COMPLETE_VAR
-from usage_cli.errors import UsageCliError
+from usage_cli.errors import StorageError, UsageCliError
 from usage_cli.runtime import Runtime
 
 __all__ = ["app", "main", "run"]
@@ -38,6 +39,15 @@ def run(args: Sequence[str] | None = None, *, runtime: Runtime | None = None) ->
         runtime.say(f"error: {message}")
         if hint:
             runtime.say(f"hint: {hint}")
+
+    def unexpected(exc: Exception) -> int:
+        if debug:
+            runtime.stderr.write(traceback.format_exc())
+        error(
+            f"unexpected internal error: {type(exc).__name__}: {exc}",
+            None if debug else "rerun with --debug for details, and report it",
+        )
+        return 1
 
     if COMPLETE_VAR in runtime.env:
         from usage_cli.cli.completion import enable_completion
@@ -70,20 +80,24 @@ def run(args: Sequence[str] | None = None, *, runtime: Runtime | None = None) ->
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, runtime.stdout.fileno())
         return 0
+    except OSError as exc:
+        if exc.errno not in _THE_DISKS_FAULT:
+            return unexpected(exc)
+        # Not a bug: the place the output goes has no room (`> /dev/full`, a quota).
+        error(f"cannot write to standard output: {exc.strerror or exc}")
+        return StorageError.exit_code
     except (KeyboardInterrupt, typer.Abort):
         error("interrupted")
         return 130
     except Exception as exc:
-        if debug:
-            runtime.stderr.write(traceback.format_exc())
-        error(
-            f"unexpected internal error: {type(exc).__name__}: {exc}",
-            None if debug else "rerun with --debug for details, and report it",
-        )
-        return 1
+        return unexpected(exc)
     if result == 130:
         error("interrupted")
     return result if isinstance(result, int) else 0
+
+
+# A write refused for want of room or by the device: the user's environment.
+_THE_DISKS_FAULT = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO, errno.EROFS})
 
 
 def _terminate(signum: int, frame: Any) -> None:
