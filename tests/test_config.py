@@ -188,3 +188,22 @@ def test_token_stdin_through_the_installed_command(server: Sandbox) -> None:
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.splitlines()) == 3
     assert TOKEN not in done.stderr
+
+
+def test_concurrent_config_writes_never_collide(config_file: Path) -> None:
+    """Each writer has its own temporary file: the last rename wins, whole."""
+    writers = [
+        subprocess.Popen(
+            [*usage_command(), "config", "set", "run_as", f"user_{n}"],
+            env=subprocess_env(USAGE_CONFIG=str(config_file)),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(6)
+    ]
+    for writer in writers:
+        _, err = writer.communicate(timeout=60)
+        assert writer.returncode == 0, err
+    assert load(config_file)["default"]["run_as"] in {f"user_{n}" for n in range(6)}
+    assert [path.name for path in config_file.parent.iterdir()] == [config_file.name]

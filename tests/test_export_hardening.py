@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from usage_cli._files import write_atomically
+from usage_cli._files import PID_MAX, temporary_for, write_atomically
 from usage_cli.errors import InputError, StorageError
 from usage_cli.export import Checkpoint, PartialFile, Target, plan_export
 from usage_cli.export._lock import TargetLock
@@ -215,10 +215,11 @@ def test_a_file_name_too_long_is_bad_input_before_any_request(
 def test_a_name_too_long_only_for_the_checkpoint_is_refused_before_any_request(
     cli: Any, server: Sandbox, tmp_path: Path
 ) -> None:
-    name = "x" * 240 + ".csv"  # the target and its lock fit; `.NAME.checkpoint.json.tmp` not
+    name = "x" * 240 + ".csv"  # the target and its lock fit; the checkpoint's temporary not
     result = export(cli, tmp_path / name)
     assert result.code == 2, result.err
-    assert f"File name too long ({tmp_path / ('.' + name + '.checkpoint.json.tmp')})" in result.err
+    longest = temporary_for(tmp_path / f".{name}.checkpoint.json", PID_MAX)
+    assert f"File name too long ({longest})" in result.err
     assert server.requests == []
     assert hidden(tmp_path) == []
 

@@ -27,7 +27,7 @@ def write_atomically(
     one.
     """
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    temporary = path.with_name(path.name + ".tmp")
+    temporary = temporary_for(path)
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666 if mode is None else mode)
     try:
         with naming(temporary), os.fdopen(fd, "wb") as handle:
@@ -44,6 +44,16 @@ def write_atomically(
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def temporary_for(path: Path, pid: int | None = None) -> Path:
+    """The temporary file a write to `path` goes through: one per process, so two
+    processes writing the same file (two `usage config set`) never share one."""
+    return path.with_name(f"{path.name}.{os.getpid() if pid is None else pid}.tmp")
+
+
+# The largest process id Linux hands out (pid_max's ceiling): for name-length checks.
+PID_MAX = 4_194_304
 
 
 def fsync_directory(directory: Path) -> None:

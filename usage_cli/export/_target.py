@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from usage_cli._files import PID_MAX, temporary_for
 from usage_cli.errors import InputError
 from usage_cli.formats import Format
 
@@ -45,7 +46,7 @@ class Target:
     @property
     def longest_hidden_name(self) -> str:
         """The longest name the export will write beside the target (a checkpoint's temporary)."""
-        return f"{self.checkpoint.name}.tmp"
+        return temporary_for(self.checkpoint, PID_MAX).name
 
     @property
     def waiting(self) -> bool:
