@@ -481,3 +481,15 @@ def test_a_dripping_server_is_cut_off_at_the_timeout(timeout: float) -> None:
             client.fetch_page(Query(), cursor=None, take=1)
         elapsed = time.monotonic() - started
     assert timeout - 0.05 < elapsed < timeout + 1.0
+
+
+def test_the_deadline_watch_is_one_thread_however_many_requests(sandbox: Sandbox) -> None:
+    import threading
+
+    with Client(token=TOKEN, api_url=sandbox.url, timeout=5) as client:
+        client.fetch_page(Query(), cursor=None, take=1)
+        before = threading.active_count()
+        cursor = None
+        for _ in range(30):
+            cursor = client.fetch_page(Query(), cursor=cursor, take=1).cursor
+        assert threading.active_count() == before

@@ -216,6 +216,7 @@ class Client:
         if run_as:
             headers["X-RunAs-User-Id"] = run_as
         self._http = httpx.Client(headers=headers, timeout=timeout, transport=transport)
+        self._watchdog = _Watchdog()
 
     def __enter__(self) -> Client:
         return self
@@ -352,38 +353,81 @@ class Client:
         """
         response = self._http.send(request, stream=True)
         try:
-            expired = threading.Event()
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise _Overdue
-            sock = _socket_of(response)
-
-            def cut() -> None:
-                expired.set()
-                if sock is not None:
-                    # A socket already closed needs no cutting.
-                    with contextlib.suppress(OSError):
-                        sock.shutdown(socket.SHUT_RDWR)
-
-            watchdog = threading.Timer(remaining, cut)
-            watchdog.daemon = True
-            watchdog.start()
+            alarm = self._watchdog.arm(deadline, _socket_of(response))
             chunks: list[bytes] = []
             try:
                 for chunk in response.iter_bytes():
                     chunks.append(chunk)
                     # Transports without a socket (tests) are checked between chunks.
-                    if expired.is_set() or time.monotonic() > deadline:
+                    if alarm.is_set() or time.monotonic() > deadline:
                         raise _Overdue
             except httpx.TransportError:
-                if expired.is_set():
+                if alarm.is_set():
                     raise _Overdue from None
                 raise
             finally:
-                watchdog.cancel()
+                self._watchdog.disarm(alarm)
             return response.status_code, response.headers, b"".join(chunks)
         finally:
             response.close()
+
+
+class _Watchdog:
+    """Shuts the socket of a response whose deadline has passed, waking its blocked read.
+
+    One thread for the client's life rather than a timer per request: starting
+    a thread per page cost more than parsing the page.
+    """
+
+    def __init__(self) -> None:
+        self._wake = threading.Condition()
+        self._armed: dict[threading.Event, tuple[float, socket.socket | None]] = {}
+        self._thread: threading.Thread | None = None
+        self._sleeping_until = float("inf")
+
+    def arm(self, deadline: float, sock: socket.socket | None) -> threading.Event:
+        """Watch `sock` until `disarm`; the event is set if the deadline came first."""
+        alarm = threading.Event()
+        with self._wake:
+            self._armed[alarm] = (deadline, sock)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._watch, name="usage-watchdog", daemon=True
+                )
+                self._thread.start()
+            # Deadlines only grow (now + timeout): the thread, asleep until an
+            # earlier one, finds this one when it wakes. Waking it per request
+            # would cost a thread switch a page.
+            if deadline < self._sleeping_until:
+                self._wake.notify()
+        return alarm
+
+    def disarm(self, alarm: threading.Event) -> None:
+        with self._wake:
+            self._armed.pop(alarm, None)
+
+    def _watch(self) -> None:
+        with self._wake:
+            while True:
+                if not self._armed:
+                    self._sleeping_until = float("inf")
+                    self._wake.wait()
+                    continue
+                alarm, (deadline, sock) = min(self._armed.items(), key=lambda item: item[1][0])
+                remaining = deadline - time.monotonic()
+                if remaining > 0:
+                    self._sleeping_until = deadline
+                    self._wake.wait(remaining)
+                    continue
+                del self._armed[alarm]
+                alarm.set()
+                if sock is not None:
+                    # A socket already closed needs no cutting.
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
 
 
 def _socket_of(response: httpx.Response) -> socket.socket | None:
