@@ -493,3 +493,5 @@ def test_the_deadline_watch_is_one_thread_however_many_requests(sandbox: Sandbox
         for _ in range(30):
             cursor = client.fetch_page(Query(), cursor=cursor, take=1).cursor
         assert threading.active_count() == before
+        watchers = [t for t in threading.enumerate() if t.name == "usage-watchdog"]
+        assert len(watchers) == 1
