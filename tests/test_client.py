@@ -495,3 +495,5 @@ def test_the_deadline_watch_is_one_thread_however_many_requests(sandbox: Sandbox
         assert threading.active_count() == before
         watchers = [t for t in threading.enumerate() if t.name == "usage-watchdog"]
         assert len(watchers) == 1
+    watchers[0].join(timeout=5)
+    assert not watchers[0].is_alive()  # it ends with its client

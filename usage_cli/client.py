@@ -230,6 +230,7 @@ class Client:
         self.close()
 
     def close(self) -> None:
+        self._watchdog.close()
         self._http.close()
 
     def _event(self, message: str) -> None:
@@ -387,6 +388,7 @@ class _Watchdog:
         self._armed: dict[threading.Event, tuple[float, socket.socket | None]] = {}
         self._thread: threading.Thread | None = None
         self._sleeping_until = float("inf")
+        self._closed = False
 
     def arm(self, deadline: float, sock: socket.socket | None) -> threading.Event:
         """Watch `sock` until `disarm`; the event is set if the deadline came first."""
@@ -409,9 +411,16 @@ class _Watchdog:
         with self._wake:
             self._armed.pop(alarm, None)
 
+    def close(self) -> None:
+        """End the thread (with the client): nothing is watched after this."""
+        with self._wake:
+            self._closed = True
+            self._armed.clear()
+            self._wake.notify()
+
     def _watch(self) -> None:
         with self._wake:
-            while True:
+            while not self._closed:
                 if not self._armed:
                     self._sleeping_until = float("inf")
                     self._wake.wait()
