@@ -162,9 +162,10 @@ BAD_INPUTS = [
     (["--api-url", "not a url"], "not an http"),
     (["--timeout", "0"], "--timeout"),
     (["--retries", "-1"], "--retries"),
-    (["--timeout", "nan"], "--timeout must be a number of seconds above 0, not nan"),
-    (["--timeout", "inf"], "--timeout must be a number of seconds above 0, not inf"),
-    (["--timeout", "-1"], "--timeout must be a number of seconds above 0, not -1"),
+    (["--timeout", "nan"], "--timeout must be a number of seconds above 0 and at most"),
+    (["--timeout", "inf"], "--timeout must be a number of seconds above 0 and at most"),
+    (["--timeout", "-1"], "not -1"),
+    (["--timeout", "1e10"], "at most 86400, not 1e+10"),
     (["--since", "9999-12-31T23:59:59-01:00"], "outside the years 1 to 9999"),
     (["--until", "0001-01-01T00:00:00+01:00"], "outside the years 1 to 9999"),
     (["--since", "6M"], "'M' is ambiguous"),
@@ -454,3 +455,15 @@ def test_a_refused_token_names_where_it_came_from(
     hint = result.err.splitlines()[1]
     assert hint.startswith(f"hint: {source}; check it")
     assert "wrong" not in result.err
+
+
+def test_an_odd_cursor_from_the_api_is_followed_and_printed_quoted(cli: Any) -> None:
+    def api(request: httpx.Request) -> httpx.Response:
+        after = request.url.params.get("cursor")
+        n = 1 if after is None else 2
+        item = {"id": f"r{n}", "type": "T", "count": 1, "createdAt": 1}
+        return httpx.Response(200, json={"items": [item], "cursor": f"odd cursor {n},"})
+
+    result = cli("list", "--limit", "1", transport=httpx.MockTransport(api))
+    assert result.code == 0, result.err
+    assert result.err.strip().endswith("Continue with: --cursor 'odd cursor 1,'")

@@ -203,12 +203,18 @@ def test_from_words_refuses_a_name_that_is_not_a_filter() -> None:
 )
 def test_a_cursor_that_no_api_gave_is_refused(cursor: str) -> None:
     with pytest.raises(InputError, match="cannot be a cursor the API gave"):
-        Query(cursor=cursor)
+        Query.from_words(cursor=cursor, now=NOW)
 
 
-@pytest.mark.parametrize("cursor", ["rec_4387ee7b7d42646f", "cm1abc-XYZ_9", "a.b", "x:y"])
+@pytest.mark.parametrize(
+    "cursor", ["rec_4387ee7b7d42646f", "cm1abc-XYZ_9", "a.b", "x:y", "eyJpZCI6MX0=", "a+b/c"]
+)
 def test_cursors_the_api_gives_are_accepted(cursor: str) -> None:
-    assert Query(cursor=cursor).cursor == cursor
+    assert Query.from_words(cursor=cursor, now=NOW).cursor == cursor
+
+
+def test_a_cursor_handed_back_by_the_api_is_followed_whatever_it_looks_like() -> None:
+    assert Query(cursor="bad cursor,").cursor == "bad cursor,"
 
 
 def test_months_are_calendar_months_and_minutes_have_two_spellings() -> None:

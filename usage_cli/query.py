@@ -30,9 +30,10 @@ class Order(StrEnum):
 FILTERS: dict[str, str] = {relation.attribute: relation.api for relation in TABLE}
 _FLAGS: dict[str, str] = {relation.attribute: relation.flag for relation in TABLE}
 
-# A cursor is the id of the last record of a page: a word, never punctuation
-# around one (what a copy from a sentence drags along).
-_CURSOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(?:[.:][A-Za-z0-9_-]+)*")
+# A cursor is the id of the last record of a page (or, from another server,
+# an opaque token): a word, never what a copy from a sentence drags along
+# (spaces, quotes, brackets, a trailing comma or full stop).
+_CURSOR = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_\-=+/~]|[.:](?=[A-Za-z0-9_\-=+/~]))*")
 _SPAN = re.compile(r"(\d+)\s*(mo|MO|Mo|min|MIN|[smhdwSMHDW])")
 _SPAN_UNITS = {
     "s": "seconds",
@@ -186,12 +187,6 @@ class Query:
             raise InputError(f"--take must be a whole number of at least 1, not {self.take!r}")
         if self.cursor is not None and not self.cursor.strip():
             raise InputError("--cursor must not be empty")
-        if self.cursor is not None and not _CURSOR.fullmatch(self.cursor):
-            raise InputError(
-                f"--cursor {self.cursor!r} cannot be a cursor the API gave "
-                "(a record id: letters, digits, '_' and '-')",
-                hint="paste the word printed after 'Continue with: --cursor', nothing around it",
-            )
         check_meta(self.meta)
         for name in ("since", "until"):
             moment = getattr(self, name)
@@ -223,6 +218,13 @@ class Query:
         unknown = set(filters or {}) - set(FILTERS)
         if unknown:
             raise ValueError(f"not a filter: {', '.join(sorted(unknown))}")
+        if cursor is not None and cursor.strip() and not _CURSOR.fullmatch(cursor):
+            # Only the user's words are held to this: a cursor the API hands
+            # back is followed whatever it looks like.
+            raise InputError(
+                f"--cursor {cursor!r} cannot be a cursor the API gave",
+                hint="paste the word printed after 'Continue with: --cursor', nothing around it",
+            )
         return cls(
             **dict(filters or {}),
             meta=_split_meta(meta or ()),

@@ -23,6 +23,8 @@ RUN_AS_ENV = ("CHATBOTKIT_API_RUNAS_USERID", "CBK_API_RUNAS_USERID")
 DEFAULT_API_URL = "https://api.chatbotkit.com"
 DEFAULT_RETRIES = 5
 DEFAULT_TIMEOUT = 30.0
+# A day: longer is no timeout at all, and sockets refuse what overflows a time_t.
+MAX_TIMEOUT = 86_400.0
 
 
 ENVIRONMENT = {"token": TOKEN_ENV, "api_url": API_URL_ENV, "run_as": RUN_AS_ENV}
@@ -70,8 +72,11 @@ def resolve(
     from usage_cli import config
 
     env = os.environ if env is None else env
-    if not (math.isfinite(timeout) and timeout > 0):
-        raise InputError(f"--timeout must be a number of seconds above 0, not {timeout:g}")
+    if not (math.isfinite(timeout) and 0 < timeout <= MAX_TIMEOUT):
+        raise InputError(
+            f"--timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}, "
+            f"not {timeout:g}"
+        )
     if retries < 0:
         raise InputError(f"--retries must be 0 or more, not {retries}")
     if token_stdin:
