@@ -467,3 +467,15 @@ def test_an_odd_cursor_from_the_api_is_followed_and_printed_quoted(cli: Any) -> 
     result = cli("list", "--limit", "1", transport=httpx.MockTransport(api))
     assert result.code == 0, result.err
     assert result.err.strip().endswith("Continue with: --cursor 'odd cursor 1,'")
+
+
+@pytest.mark.parametrize("form", ["--token {}", "--token={}"])
+def test_a_repeated_token_is_refused_without_echoing_it(form: str) -> None:
+    secrets = ["sk_live_SECRET1", "sk_live_SECRET2"]
+    words = [word for secret in secrets for word in form.format(secret).split()]
+    result = run_in_memory(["list", *words])
+    assert result.code == 2
+    assert (
+        result.err.splitlines()[0] == "error: --token is given 2 times (--token ***, --token ***)"
+    )
+    assert not any(secret in result.err for secret in secrets)

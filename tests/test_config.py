@@ -207,3 +207,14 @@ def test_concurrent_config_writes_never_collide(config_file: Path) -> None:
         assert writer.returncode == 0, err
     assert load(config_file)["default"]["run_as"] in {f"user_{n}" for n in range(6)}
     assert [path.name for path in config_file.parent.iterdir()] == [config_file.name]
+
+
+def test_a_password_in_the_api_url_is_never_shown(capsys: pytest.CaptureFixture[str]) -> None:
+    url = "http://user:s3cretpw@127.0.0.1:9"
+    assert set_value("api_url", url) == 0
+    assert run(["config", "show"]) == 0
+    assert run(["--token", TOKEN, "--retries", "0", "list"]) == 5
+    captured = capsys.readouterr()
+    assert "s3cretpw" not in captured.out + captured.err
+    assert "http://user:***@127.0.0.1:9" in captured.out
+    assert "cannot reach 127.0.0.1:9" in captured.err

@@ -300,7 +300,9 @@ class Client:
             }
             self._event(f"debug: GET {request.url} headers={shown}")
         started = time.monotonic()
-        netloc = urlsplit(self.url).netloc
+        # Host and port only: a password in the URL (user:pw@host) is a secret too.
+        parts = urlsplit(self.url)
+        netloc = f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
         try:
             status, headers, body = self._exchange(request, deadline=started + self.timeout)
         except _Overdue:

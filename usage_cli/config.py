@@ -111,3 +111,14 @@ def save(path: Path, profiles: Profiles) -> None:
 def mask(token: str) -> str:
     """Enough to tell tokens apart, never enough to use one."""
     return "*" * 12 + token[-4:] if len(token) >= 16 else "*" * 8
+
+
+def mask_url(url: str) -> str:
+    """`url` with any password in it (user:pw@host) masked."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))

@@ -7,6 +7,9 @@ from typing import Any
 from usage_cli.cli._typer_internals import option_arity, options_of, subcommand
 from usage_cli.errors import InputError
 
+# Parameters whose values are secrets (the token, and the sandbox's own).
+SECRET_OPTIONS = frozenset({"token"})
+
 
 def _global_options(group: Any) -> dict[str, bool]:
     return {
@@ -85,7 +88,9 @@ def refuse_repeated_options(args: list[str], group: Any) -> None:
             value = args[position]
             position += 1
         if not multiple:
-            given.setdefault(name, []).append(f"{head} {value}")
+            # A secret is never echoed, not even back to the one who typed it.
+            shown = "***" if name in SECRET_OPTIONS else value
+            given.setdefault(name, []).append(f"{head} {shown}")
     for words in given.values():
         if len(words) > 1:
             raise InputError(

@@ -62,7 +62,7 @@ def config_set(
     profiles = config.load(path)
     profiles.setdefault(profile, {})[name] = value
     config.save(path, profiles)
-    shown = config.mask(value) if name == "token" else value
+    shown = {"token": config.mask, "api_url": config.mask_url}.get(name, str)(value)
     run.note(f"set {name} = {shown} in profile {profile!r} ({path})")
 
 
@@ -80,7 +80,7 @@ def config_show(ctx: typer.Context) -> None:
             config.mask(settings.token) if settings.token else "(not set)",
             settings.sources.get("token", ""),
         ),
-        ("api_url", settings.api_url, settings.sources.get("api_url", "default")),
+        ("api_url", config.mask_url(settings.api_url), settings.sources.get("api_url", "default")),
         ("run_as", settings.run_as or "(not set)", settings.sources.get("run_as", "")),
     ]
     for key, value, source in rows:
