@@ -111,3 +111,26 @@ def test_the_sandbox_serves_odd_data_for_rehearsal() -> None:
     for note in ODD_NOTES:
         assert note not in table.out
     assert "\\x1b]0;title changed\\x07" in table.out.replace("\n", "").replace("│", "")
+
+
+FAR = 99_999_999_999_999_999  # a createdAt beyond the year 9999
+
+
+def far_future(request: httpx.Request) -> httpx.Response:
+    if request.url.params.get("cursor"):
+        return httpx.Response(200, content=END)
+    item = {"id": "r1", "type": "T", "count": 2, "createdAt": FAR, "updatedAt": FAR}
+    return httpx.Response(200, json={"items": [item], "cursor": "r1"})
+
+
+def test_a_time_beyond_the_calendar_is_shown_as_its_number() -> None:
+    base = ["--api-url", "http://127.0.0.1:9", "--token", TOKEN]
+    for args in (["list", "-o", "table"], ["list", "-o", "csv"], ["summary", "--by", "day"]):
+        result = run_in_memory([*base, *args], transport=httpx.MockTransport(far_future))
+        assert result.code == 0, (args, result.err)
+    table = run_in_memory([*base, "list", "-o", "table"], transport=httpx.MockTransport(far_future))
+    assert str(FAR) in table.out.replace("\n", "").replace(" ", "").replace("│", "")
+    summary = run_in_memory(
+        [*base, "summary", "--by", "day", "-o", "json"], transport=httpx.MockTransport(far_future)
+    )
+    assert json.loads(summary.out)["groups"][0]["key"]["day"] == "(time out of range)"

@@ -7,6 +7,7 @@ import json
 import operator
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic_core import PydanticSerializationError, to_json
@@ -68,9 +69,23 @@ def json_bytes(value: Any) -> bytes:
 
 @functools.lru_cache(maxsize=4096)
 def iso_ms(epoch_ms: int) -> str:
-    """`2026-01-01T00:00:02.123Z` (cached: `updatedAt` usually repeats `createdAt`)."""
+    """`2026-01-01T00:00:02.123Z` (cached: `updatedAt` usually repeats `createdAt`).
+
+    A time no calendar can show (far past the year 9999) stays its number.
+    """
     seconds, millis = divmod(epoch_ms, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+    except (OverflowError, OSError, ValueError):
+        return str(epoch_ms)
+
+
+def utc_moment(epoch_ms: int) -> datetime | None:
+    """The UTC moment of an epoch-ms time, or None for one beyond Python's calendar."""
+    try:
+        return datetime.fromtimestamp(epoch_ms / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def value_of(record: UsageRecord, column: str) -> Any:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from usage_cli._text import json_escaping_surrogates, without_surrogates
-from usage_cli.columns import compact_json, iso_ms
+from usage_cli.columns import compact_json, iso_ms, utc_moment
 from usage_cli.errors import InputError, unknown_choice
 from usage_cli.records import UsageRecord
 from usage_cli.relations import BY_ORDER, BY_WORD
@@ -22,11 +22,14 @@ BUCKETS = ("hour", "day", "week", "month")
 DIMENSIONS = ("type", *RELATIONS_BY, *BUCKETS)
 OTHER = "(other)"
 NONE = "(none)"
+OUT_OF_RANGE = "(time out of range)"
 
 
 def _bucket(unit: str) -> Callable[[UsageRecord], str]:
     def key(record: UsageRecord) -> str:
-        moment = datetime.fromtimestamp(record.created_at / 1000, UTC)
+        moment = utc_moment(record.created_at)
+        if moment is None:
+            return OUT_OF_RANGE
         if unit == "hour":
             return moment.strftime("%Y-%m-%dT%H:00Z")
         if unit == "day":

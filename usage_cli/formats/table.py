@@ -2,14 +2,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any, BinaryIO, TextIO
 
 from rich.console import Console
 from rich.table import Table
 
 from usage_cli._text import for_terminal
-from usage_cli.columns import TABLE_COLUMNS, TIME_COLUMNS, text_of, value_of
+from usage_cli.columns import TABLE_COLUMNS, TIME_COLUMNS, text_of, utc_moment, value_of
 from usage_cli.records import UsageRecord
 
 
@@ -17,7 +16,8 @@ def _cell(value: Any, column: str) -> str:
     if value is None:
         return ""
     if column in TIME_COLUMNS and isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        moment = utc_moment(int(value))
+        return str(value) if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S")
     if column == "count" and isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
     return text_of(value, column)
