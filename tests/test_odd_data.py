@@ -134,3 +134,17 @@ def test_a_time_beyond_the_calendar_is_shown_as_its_number() -> None:
         [*base, "summary", "--by", "day", "-o", "json"], transport=httpx.MockTransport(far_future)
     )
     assert json.loads(summary.out)["groups"][0]["key"]["day"] == "(time out of range)"
+
+
+def test_csv_and_jsonl_on_a_terminal_escape_control_codes() -> None:
+    csv_screen = run("list", "-o", "csv", "--columns", "id,meta.evil", tty=True)
+    assert csv_screen.code == 0, csv_screen.err
+    assert not any(code in csv_screen.out for code in ("\x1b", "\x07", "\x9b"))
+    assert "\\x1b]0;pwned\\x07" in csv_screen.out
+    assert csv_screen.out.endswith("\r\n")  # row ends survive
+    jsonl_screen = run("list", "-o", "jsonl", tty=True)
+    assert not any(code in jsonl_screen.out for code in ("\x1b", "\x07", "\x9b"))
+    # Still JSON, with the same values: the escapes are JSON's own.
+    assert json.loads(jsonl_screen.out)["meta"]["evil"] == ESCAPES
+    piped = run("list", "-o", "jsonl")  # a pipe gets the exact bytes
+    assert "\x9b" in piped.out

@@ -8,11 +8,18 @@ a replacement character or a visible escape, never a raw control code.
 
 from __future__ import annotations
 
+import io
 import re
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # C0 controls but newline and tab, DEL, and C1 controls (U+009B is a CSI too).
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# The same, but line ends stay: CSV ends its rows with CRLF.
+_CONTROL_IN_LINES = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|\r(?!\n)")
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -20,9 +27,39 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}"
 
 
+def _escape_json(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
 def for_terminal(text: str) -> str:
     """`text` as a person should see it: controls visibly escaped, surrogates replaced."""
     return _CONTROL.sub(_escape, _SURROGATE.sub("\ufffd", text))
+
+
+class EscapingStream(io.BytesIO):
+    """A binary stream that passes UTF-8 text on with control codes visibly escaped.
+
+    For machine formats (csv, json) written to a terminal: a person reads
+    them there, so API data must not drive the terminal. Each `write` is
+    whole text (writers write whole rows or pages). A `BytesIO` only so that
+    it is a `BinaryIO` to the writers; nothing is kept in it.
+    """
+
+    def __init__(self, target: BinaryIO, *, json: bool = False) -> None:
+        super().__init__()
+        self._target = target
+        # In JSON a control code can only stand inside a string, where its
+        # `\u00XX` spelling is the same value: the text stays valid JSON.
+        self._escape = _escape_json if json else _escape
+
+    def write(self, data: Buffer) -> int:
+        text = bytes(data).decode("utf-8", "surrogateescape")
+        escaped = _CONTROL_IN_LINES.sub(self._escape, text)
+        self._target.write(escaped.encode("utf-8", "surrogateescape"))
+        return len(bytes(data))
+
+    def flush(self) -> None:
+        self._target.flush()
 
 
 def without_surrogates(text: str) -> str:

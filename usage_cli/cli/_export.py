@@ -116,7 +116,7 @@ def export_command(
                 query,
                 # The demo sandbox listens on a new port each run; name it instead.
                 api_root="demo" if demo else settings.api_url,
-                stdout=runtime.stdout.buffer,
+                stdout=run.data_bytes(plan.target.fmt),
                 now=runtime.now,
                 monotonic=runtime.monotonic,
                 on_progress=progress.update,

@@ -12,9 +12,11 @@ import io
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
+from usage_cli._text import EscapingStream
 from usage_cli.errors import AuthError
+from usage_cli.formats import Format
 from usage_cli.relations import TABLE
 from usage_cli.runtime import Runtime
 from usage_cli.settings import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Settings, resolve
@@ -102,16 +104,23 @@ class Invocation:
                     refused.hint = _token_hint(settings)
                 raise
 
+    def data_bytes(self, fmt: Format) -> BinaryIO:
+        """stdout for data of `fmt` as bytes; on a terminal, API control codes escaped."""
+        stdout = self.runtime.stdout
+        stdout.flush()
+        if not self.runtime.stdout_tty:
+            return stdout.buffer
+        # Someone reads a terminal: API data must not drive it.
+        return EscapingStream(stdout.buffer, json=fmt in (Format.json, Format.jsonl))
+
     @contextlib.contextmanager
-    def data_stream(self) -> Iterator[TextIO]:
+    def data_stream(self, fmt: Format) -> Iterator[TextIO]:
         """stdout as UTF-8 with no newline translation, whatever the locale says."""
         stdout = self.runtime.stdout
-        buffer = getattr(stdout, "buffer", None)
-        if buffer is None:
+        if getattr(stdout, "buffer", None) is None:
             yield stdout
             return
-        stdout.flush()
-        stream = io.TextIOWrapper(buffer, encoding="utf-8", newline="")
+        stream = io.TextIOWrapper(self.data_bytes(fmt), encoding="utf-8", newline="")
         try:
             yield stream
             stream.flush()

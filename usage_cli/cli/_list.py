@@ -126,9 +126,12 @@ def list_command(
 
     with run.client(settings, demo=demo) as client:
         stream = iter_records(client, query, limit=None if all_ else (limit or DEFAULT_LIMIT))
-        stdout = run.runtime.stdout
-        stdout.flush()
-        writer = make_writer(fmt, stdout.buffer, chosen)
+        if fmt.machine:
+            out = run.data_bytes(fmt)
+        else:  # the table escapes its cells itself, and draws with escapes of its own
+            run.runtime.stdout.flush()
+            out = run.runtime.stdout.buffer
+        writer = make_writer(fmt, out, chosen)
         for batch in stream.batches():
             writer.write(batch.records)
         writer.close()

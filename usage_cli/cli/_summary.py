@@ -119,5 +119,5 @@ def summary_command(
 
         render_summary(summary, run.runtime.stdout, top)
         return
-    with run.data_stream() as out:
+    with run.data_stream(fmt) as out:
         (write_json if fmt is Format.json else write_csv)(summary, out, top)
