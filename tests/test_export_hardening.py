@@ -311,6 +311,23 @@ MORE_WRONG_SHAPES = {
     "an empty cursor": None,
     "deeply nested": "[" * 100_000 + "]" * 100_000,
     "not UTF-8": b"\xff\xfe{}",
+    "records below zero": None,
+    "records that are not the sum of their types": None,
+    "a countTotal that is not the sum of its types": None,
+    "records in no page": None,
+}
+
+
+# Figures that add up: two records of one type.
+FIGURES = {
+    "records": 2,
+    "countTotal": 5,
+    "countByType": {"T": 5},
+    "recordsByType": {"T": 2},
+    "firstCreatedAt": "2026-01-01T00:00:00.000Z",
+    "lastCreatedAt": "2026-01-01T00:00:00.001Z",
+    "firstCreatedAtMs": 1767225600000,
+    "lastCreatedAtMs": 1767225600001,
 }
 
 
@@ -321,6 +338,16 @@ def damaged(target: Target, case: str) -> str | bytes:
         "a sha256 that is no hash": {"sha256": "abc"},
         "end and cursor disagree": {"end": False},
         "an empty cursor": {"cursor": "", "end": False},
+        "records below zero": {"stats": {**data["stats"], "records": -1}},
+        "records that are not the sum of their types": {
+            "stats": {**FIGURES, "records": 841},
+            "pages": 1,
+        },
+        "a countTotal that is not the sum of its types": {
+            "stats": {**FIGURES, "countTotal": -7},
+            "pages": 1,
+        },
+        "records in no page": {"stats": FIGURES, "pages": 0},
     }
     given = MORE_WRONG_SHAPES[case]
     return given if given is not None else json.dumps({**data, **changes[case]})
@@ -391,3 +418,9 @@ def test_verify_of_a_directory_is_bad_input(
         result = cli("verify", path)
         assert result.code == 2, (path, result.err)
         assert "is a directory, not an export" in result.err.splitlines()[0]
+
+
+def test_figures_that_add_up_are_accepted(target: Target) -> None:
+    data = json.loads(checkpoint_for(target).to_text())
+    loaded = Checkpoint.from_text(json.dumps({**data, "stats": FIGURES, "pages": 1}))
+    assert loaded.stats["records"] == 2

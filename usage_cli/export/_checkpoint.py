@@ -119,6 +119,7 @@ class Checkpoint:
             raise ValueError("stats: countByType and recordsByType name different types")
         if data["bytes"] < 0 or data["pages"] < 0:
             raise ValueError("bytes and pages cannot be negative")
+        _check_figures(stats, data["pages"])
         if not _SHA256.fullmatch(data["sha256"]):
             raise ValueError("sha256: not a sha256 in hex")
         if data["end"] != (data["cursor"] is None):
@@ -219,3 +220,22 @@ def _version_of(text: str) -> object:
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
     return data.get("version")
+
+
+def _check_figures(stats: StatsJson, pages: int) -> None:
+    """The figures a manifest will be built on must add up; ValueError where they do not.
+
+    The partial's own hash vouches for its bytes, not for these: a checkpoint
+    edited or damaged here would otherwise yield a manifest its file fails.
+    """
+    by_type = stats["recordsByType"].values()
+    if stats["records"] < 0 or any(records < 1 for records in by_type):
+        raise ValueError("stats: record counts cannot be below zero (or zero for a type)")
+    if stats["records"] != sum(by_type):
+        raise ValueError("stats: records differ from the sum of recordsByType")
+    if stats["countTotal"] != sum(stats["countByType"].values()):
+        raise ValueError("stats: countTotal differs from the sum of countByType")
+    if (stats["records"] == 0) != (stats["firstCreatedAtMs"] is None):
+        raise ValueError("stats: times given without records, or records without times")
+    if stats["records"] and pages < 1:
+        raise ValueError("pages: records were written in no page")
