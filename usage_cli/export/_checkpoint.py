@@ -39,7 +39,7 @@ from usage_cli.query import Query
 # 2: `sha256` of the whole pages, so a partial changed since is refused.
 CHECKPOINT_VERSION = 2
 EMPTY_SHA256 = hashlib.sha256().hexdigest()
-START_OVER = "remove it and the partial file beside it to start over"
+START_OVER = "start over with --force (it replaces the checkpoint and the partial file)"
 
 
 class CheckpointJson(TypedDict):
