@@ -84,3 +84,27 @@ def test_no_test_patches_the_package() -> None:
         if patching.search(line) and path.name != "test_runtime.py"
     ]
     assert offenders == []
+
+
+def test_a_wait_notice_during_a_live_export_gets_a_line_of_its_own(tmp_path: pathlib.Path) -> None:
+    answers = iter(
+        [
+            httpx.Response(429, json={"message": "Too many requests", "code": "LIMITS_REACHED"}),
+            httpx.Response(
+                200, json={"items": [{"id": "r1", "type": "T", "count": 1, "createdAt": 1}]}
+            ),
+            httpx.Response(200, json={"items": []}),
+        ]
+    )
+    runtime = Runtime.memory(transport=httpx.MockTransport(lambda request: next(answers)), tty=True)
+    from usage_cli.cli import run
+
+    target = tmp_path / "a.jsonl"
+    code = run(
+        ["--api-url", "http://127.0.0.1:9", "--token", TOKEN, "export", str(target)],
+        runtime=runtime,
+    )
+    assert code == 0, written(runtime.stderr)
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", written(runtime.stderr))
+    notice = next(line for line in screen.splitlines() if "rate limit reached" in line)
+    assert "records/s" not in notice  # not glued to the progress line

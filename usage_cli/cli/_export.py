@@ -108,8 +108,8 @@ def export_command(
         if plan.note:
             run.note(plan.note)
         with (
-            run.client(settings, demo=demo) as client,
             export_progress(runtime, settings.quiet, plan.target.path) as progress,
+            run.client(settings, demo=demo, say=progress.say) as client,
         ):
             manifest = plan.run(
                 client,

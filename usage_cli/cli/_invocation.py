@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
@@ -69,10 +69,17 @@ class Invocation:
         return settings
 
     @contextlib.contextmanager
-    def client(self, settings: Settings, *, demo: bool) -> Iterator[Client]:
-        """A client for the configured API, or for an in-process sandbox under --demo."""
+    def client(
+        self, settings: Settings, *, demo: bool, say: Callable[[str], None] | None = None
+    ) -> Iterator[Client]:
+        """A client for the configured API, or for an in-process sandbox under --demo.
+
+        `say` takes the client's lines (retries, rate-limit waits) when something
+        else owns stderr for now, such as a live progress display.
+        """
         from usage_cli.client import Client, RetryPolicy
 
+        say = say or self.runtime.say
         verbose = settings.verbose or settings.debug
         with contextlib.ExitStack() as stack:
             token, api_url = settings.token, settings.api_url
@@ -91,8 +98,8 @@ class Invocation:
                 timeout=settings.timeout,
                 retry=RetryPolicy(retries=settings.retries),
                 transport=self.runtime.transport,
-                on_event=self.runtime.say if verbose else None,
-                on_wait=None if settings.quiet else self.runtime.say,
+                on_event=say if verbose else None,
+                on_wait=None if settings.quiet else say,
                 sleep=self.runtime.sleep,
                 now=self.runtime.now,
                 debug=settings.debug,

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from usage_cli._text import for_terminal
 from usage_cli.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -39,6 +40,15 @@ class ExportProgress:
             )
             self._task = self._live.add_task("export", records=0, pages=0, rate=0.0)
             self._live.start()
+
+    def say(self, message: str) -> None:
+        """A line for a person: above the live display while it runs, not through it."""
+        if self._live is None:
+            self._runtime.say(message)
+            return
+        from rich.text import Text
+
+        self._live.console.print(Text(for_terminal(message)), highlight=False)
 
     def update(self, progress: Progress) -> None:
         if self._live is not None:
