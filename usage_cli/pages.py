@@ -241,3 +241,72 @@ def _cursor_after(record: UsageRecord, page: Page) -> str | None:
 def iter_records(client: Client, query: Query, *, limit: int | None = None) -> RecordStream:
     """Every record of `query` (or the first `limit`), page after page."""
     return RecordStream(client, query, limit=limit)
+
+
+class Follower:
+    """The records of a query as they appear, oldest first: `usage list --follow`.
+
+    Each `poll` reads the newest page (and the pages after it, while every
+    record on them is new) and returns the records not returned before. The
+    first poll is a baseline: what already exists is skipped, unless a start
+    time is given (`--since`), when everything from then on is returned. Ids
+    are remembered only for an hour behind the newest record seen, so memory
+    stays flat over idle days.
+    """
+
+    FORGET_AFTER_MS = 3_600_000
+
+    def __init__(self, client: Client, query: Query, *, since_ms: int | None = None) -> None:
+        self.client = client
+        # Newest first, whatever the user's order: new records are on the first page.
+        self.query = replace(query, order=Order.desc, cursor=None, since=None, until=None)
+        self._since_ms = since_ms
+        self._seen: dict[str, int] = {}
+        self._started = since_ms is not None
+
+    def backlog(self, last: int) -> list[UsageRecord]:
+        """The newest `last` records, oldest first; later polls return only newer ones."""
+        page = self.client.fetch_page(self.query, cursor=None, take=max(1, min(last, 100)))
+        shown = page.items[:last]
+        self._remember(page.items)
+        if shown:
+            self._since_ms = min(record.created_at for record in shown)
+        self._started = True
+        return shown[::-1]
+
+    def poll(self) -> list[UsageRecord]:
+        """Records that appeared since the last poll, oldest first."""
+        if not self._started:
+            # The baseline: what exists now is history, not news. Its newest
+            # page is enough; new records come before it.
+            page = self.client.fetch_page(self.query, cursor=None, take=self.query.take)
+            self._remember(page.items)
+            self._since_ms = max((record.created_at for record in page.items), default=None)
+            self._started = True
+            return []
+        fresh: list[UsageRecord] = []
+        cursor: str | None = None
+        while True:
+            page = self.client.fetch_page(self.query, cursor=cursor, take=self.query.take)
+            new = [record for record in page.items if self._is_new(record)]
+            fresh += new
+            # A record seen before, or one older than the start, means the rest
+            # of the list was read already: stop there.
+            if len(new) < len(page.items) or not page.items or not page.cursor:
+                break
+            cursor = page.cursor
+        self._remember(fresh)
+        return fresh[::-1]
+
+    def _is_new(self, record: UsageRecord) -> bool:
+        if record.id in self._seen:
+            return False
+        return self._since_ms is None or record.created_at >= self._since_ms
+
+    def _remember(self, records: list[UsageRecord]) -> None:
+        for record in records:
+            self._seen[record.id] = record.created_at
+        if len(self._seen) > 10_000:
+            horizon = max(self._seen.values()) - self.FORGET_AFTER_MS
+            self._seen = {key: ms for key, ms in self._seen.items() if ms >= horizon}
+            self._since_ms = max(self._since_ms or horizon, horizon)

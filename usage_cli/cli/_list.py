@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from shlex import quote
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from usage_cli.cli._app import app
+from usage_cli.cli._follow import DEFAULT_INTERVAL
 from usage_cli.cli._invocation import invocation
 from usage_cli.cli._options import (
     DEFAULT_LIMIT,
@@ -97,6 +99,25 @@ def list_command(
             rich_help_panel=OUTPUT_PANEL,
         ),
     ] = None,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            "-f",
+            help="Keep printing new records as they appear, oldest first, until Ctrl-C "
+            "(--since or --limit N: start with older ones).",
+            rich_help_panel=PAGING_PANEL,
+        ),
+    ] = False,
+    interval: Annotated[
+        float | None,
+        typer.Option(
+            metavar="SECONDS",
+            help=f"With --follow: seconds between polls [default: {DEFAULT_INTERVAL:g}].",
+            rich_help_panel=PAGING_PANEL,
+            show_default=False,
+        ),
+    ] = None,
     demo: DemoOpt = False,
 ) -> None:
     """List usage records, newest first: a table on a terminal, JSON lines in a pipe."""
@@ -122,7 +143,25 @@ def list_command(
     if columns is not None and fmt not in (Format.csv, Format.table):
         raise InputError(f"--columns applies to csv and table output, not {fmt}")
     chosen = parse_columns(columns) if columns is not None else None
+    if follow:
+        _check_follow(ctx.params, fmt)
+    elif interval is not None:
+        raise InputError("--interval goes with --follow")
     settings = run.settings()
+    if follow:
+        from usage_cli.cli._follow import follow as follow_records
+
+        with run.client(settings, demo=demo) as client:
+            follow_records(
+                run,
+                client,
+                query,
+                fmt=fmt,
+                columns=chosen,
+                last=limit,
+                interval=DEFAULT_INTERVAL if interval is None else interval,
+            )
+        return
 
     with run.client(settings, demo=demo) as client:
         stream = iter_records(client, query, limit=None if all_ else (limit or DEFAULT_LIMIT))
@@ -146,3 +185,21 @@ def list_command(
                 )
             else:
                 run.say(f"{shown}. Use --all")
+
+
+def _check_follow(params: dict[str, Any], fmt: Format) -> None:
+    """What cannot go with --follow, refused before any request."""
+    for name, flag in (("all_", "--all"), ("cursor", "--cursor"), ("until", "--until")):
+        if params.get(name):
+            raise InputError(f"--follow cannot be used with {flag}: a follow has no end")
+    if params.get("since") and params.get("limit") is not None:
+        raise InputError(
+            "--follow starts either from --since or with the last --limit records, not both"
+        )
+    if params.get("order") == Order.asc:
+        raise InputError("--follow prints oldest first already; --order does not apply")
+    if fmt is Format.json:
+        raise InputError("--follow cannot write -o json (one array that never ends): use jsonl")
+    interval = params["interval"]
+    if interval is not None and not (math.isfinite(interval) and 1 <= interval <= 3600):
+        raise InputError(f"--interval must be between 1 and 3600 seconds, not {interval:g}")

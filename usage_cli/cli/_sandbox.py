@@ -77,6 +77,17 @@ def sandbox_command(
             "(half an emoji) or terminal escape sequences.",
         ),
     ] = False,
+    grow: Annotated[
+        int,
+        typer.Option(
+            metavar="N",
+            help="Add N new records, created now, every --grow-every seconds: usage to follow "
+            "with `usage list --follow`.",
+        ),
+    ] = 0,
+    grow_every: Annotated[
+        float, typer.Option(metavar="SECONDS", help="How often --grow adds records.")
+    ] = 5.0,
     rate_limit: Annotated[
         int | None,
         typer.Option(
@@ -109,8 +120,12 @@ def sandbox_command(
         raise InputError(f"--port must be between 0 and 65535, not {port}")
     if records < 0:
         raise InputError(f"--records must be 0 or more, not {records}")
-    if latency < 0:
+    if not latency >= 0:  # NaN too
         raise InputError(f"--latency must be 0 or more, not {latency:g}")
+    if grow < 0:
+        raise InputError(f"--grow must be 0 or more, not {grow}")
+    if not 0.1 <= grow_every <= 86_400:
+        raise InputError(f"--grow-every must be between 0.1 and 86400 seconds, not {grow_every:g}")
     for flag, rate in (("--rate-429", rate_429), ("--rate-5xx", rate_5xx)):
         if not 0 <= rate <= 1:
             raise InputError(f"{flag} must be between 0 and 1, not {rate:g}")
@@ -154,6 +169,8 @@ def sandbox_command(
             faults=faults,
             log=None if settings.quiet else run.runtime.stderr,
             odd_data=odd_data,
+            grow=grow,
+            grow_every=grow_every,
         )
     except OSError as exc:
         raise InputError(

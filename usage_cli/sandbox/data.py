@@ -139,3 +139,11 @@ def generate_records(
             note = ODD_NOTES[index // ODD_EVERY % len(ODD_NOTES)]
             records[index]["meta"] = {**(records[index]["meta"] or {}), "note": note}
     return records
+
+
+def arrivals(count: int, *, seed: int, now_ms: int) -> list[dict[str, Any]]:
+    """`count` records created in the second before `now_ms`, newest first: new usage."""
+    records = generate_records(count, seed=seed)
+    for offset, record in enumerate(records):
+        record["createdAt"] = record["updatedAt"] = now_ms - offset * (1000 // max(count, 1))
+    return records

@@ -215,8 +215,27 @@ def _meta_matches(meta: dict[str, Any] | None, key: str, wanted: str) -> bool:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False) == wanted
 
 
+@dataclass(frozen=True)
+class _Data:
+    """The records, pre-encoded, and where each id stands: swapped whole by `add`."""
+
+    records: list[dict[str, Any]]
+    encoded: list[str]
+    position: dict[str, int]
+
+    @classmethod
+    def of(cls, records: list[dict[str, Any]]) -> _Data:
+        # A lone surrogate (`--odd-data`) is written as its escape, as the platform does.
+        encoded = [
+            json_escaping_surrogates(json.dumps(r, ensure_ascii=False, separators=(",", ":")))
+            for r in records
+        ]
+        return cls(records, encoded, {r["id"]: i for i, r in enumerate(records)})
+
+
 class Emulator:
-    """The list endpoint over a fixed list of records (newest first), with a token and faults.
+    """The list endpoint over a list of records (newest first; `add` brings new ones),
+    with a token and faults.
 
     Safe to call from several threads at once: the request log, the page count
     and the fault schedule are each updated under a lock.
@@ -229,18 +248,24 @@ class Emulator:
         token: str = DEFAULT_TOKEN,
         faults: Faults | None = None,
     ) -> None:
-        self.records = records
         self.token = token
         self.faults = faults or Faults()
         self.requests: list[SeenRequest] = []
-        # A lone surrogate (`--odd-data`) is written as its escape, as the platform does.
-        self._encoded = [
-            json_escaping_surrogates(json.dumps(r, ensure_ascii=False, separators=(",", ":")))
-            for r in records
-        ]
-        self._position = {r["id"]: i for i, r in enumerate(records)}
         self._lock = threading.Lock()
         self._pages = 0
+        self._data = _Data.of(records)
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """Every record served, newest first (a snapshot: `add` makes a new list)."""
+        return self._data.records
+
+    def add(self, records: list[dict[str, Any]]) -> None:
+        """Serve `records` too, as the newest: usage arriving while a client follows it."""
+        with self._lock:
+            fresh = sorted(records, key=lambda r: (r["createdAt"], r["id"]), reverse=True)
+            # One assignment: a page being rendered keeps the snapshot it started with.
+            self._data = _Data.of([*fresh, *self._data.records])
 
     def answer(
         self, path: str, params: Sequence[tuple[str, str]], headers: Mapping[str, str]
@@ -299,7 +324,7 @@ class Emulator:
         if order not in ("asc", "desc"):
             return _error(400, "order must be asc or desc", "BAD_REQUEST")
         cursor = params.get("cursor")
-        if cursor and cursor not in self._position:
+        if cursor and cursor not in self._data.position:
             return _error(400, f"invalid cursor {cursor!r}", "BAD_REQUEST")
         served = min(take, self.faults.max_take or take)
         with self._lock:
@@ -344,16 +369,17 @@ class Emulator:
                 meta.append((key[5:-1], value))
             elif key.startswith("meta."):
                 meta.append((key[5:], value))
-        size = len(self.records)
+        data = self._data
+        size = len(data.records)
         ordered = range(size) if order == "desc" else range(size - 1, -1, -1)
         start = 0
         if cursor:
-            index = self._position[cursor]
+            index = data.position[cursor]
             start = (index if order == "desc" else size - 1 - index) + 1
         found: list[int] = []
         for step in range(start, size):
             index = ordered[step]
-            record = self.records[index]
+            record = data.records[index]
             if all(record.get(name) in values for name, values in wanted.items()) and all(
                 _meta_matches(record.get("meta"), key, value) for key, value in meta
             ):
@@ -362,6 +388,6 @@ class Emulator:
                     break
         if not found:
             return b'{"items":[]}'
-        items = ",".join(self._encoded[i] for i in found)
-        last = json.dumps(repeat or self.records[found[-1]]["id"])
+        items = ",".join(data.encoded[i] for i in found)
+        last = json.dumps(repeat or data.records[found[-1]]["id"])
         return f'{{"items":[{items}],"cursor":{last}}}'.encode()

@@ -20,7 +20,8 @@ from types import TracebackType
 from typing import Any, TextIO
 from urllib.parse import parse_qsl, urlsplit
 
-from usage_cli.sandbox.data import generate_records
+from usage_cli.runtime import utc_now
+from usage_cli.sandbox.data import arrivals, generate_records
 from usage_cli.sandbox.emulator import (
     DEFAULT_TOKEN,
     FAULT_KINDS,
@@ -185,6 +186,8 @@ class Sandbox:
         faults: Faults | None = None,
         log: TextIO | None = None,
         odd_data: bool = False,
+        grow: int = 0,
+        grow_every: float = 5.0,
     ) -> None:
         self.emulator = Emulator(
             generate_records(records, seed=seed, anchor=anchor, odd=odd_data),
@@ -195,6 +198,18 @@ class Sandbox:
         self._httpd = _HTTPServer((host, port), self)
         self._thread: threading.Thread | None = None
         self._serving = False
+        self._grow = (grow, grow_every, seed)
+        if grow > 0:
+            threading.Thread(target=self._growing, name="sandbox-grow", daemon=True).start()
+
+    def _growing(self) -> None:
+        """New usage every `grow_every` seconds, created now, until the sandbox stops."""
+        count, every, seed = self._grow
+        step = 0
+        while not self._httpd.stopping.wait(every):
+            step += 1
+            now_ms = int(utc_now().timestamp() * 1000)
+            self.emulator.add(arrivals(count, seed=seed * 1_000_003 + step, now_ms=now_ms))
 
     @property
     def token(self) -> str:
