@@ -3,7 +3,7 @@
 Commands come from ```sh blocks (also after `&&`), `- run:` lines of ```yaml
 blocks and ```crontab lines. A trailing `# exit N` comment names the expected
 exit code (default 0). `usage sandbox` commands are started on a free port and
-stopped once they serve. Other lines (`export`, `pip install`, `cp`) set the
+stopped once they serve; a `--follow` is sent Ctrl-C after two seconds. Other lines (`export`, `pip install`, `cp`) set the
 scene and are not run: the test provides that scene itself.
 """
 
@@ -127,6 +127,9 @@ def test_readme_command(scene: tuple[Path, dict[str, str]], command: str, expect
     if command.startswith("usage sandbox"):
         assert run_sandbox(command, home, env) == expected
         return
+    if "--follow" in command.split() or "-f" in command.split():
+        # A follow ends with Ctrl-C: send it after a moment, and expect its exit.
+        command = f"timeout --preserve-status -s INT 2 {command}"
     # The exit of `usage` itself (first in a pipe); the pipe's last command must succeed too.
     script = (
         f"{command}\n"
