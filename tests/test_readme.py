@@ -3,8 +3,9 @@
 Commands come from ```sh blocks (also after `&&`), `- run:` lines of ```yaml
 blocks and ```crontab lines. A trailing `# exit N` comment names the expected
 exit code (default 0). `usage sandbox` commands are started on a free port and
-stopped once they serve; a `--follow` is sent Ctrl-C after two seconds. Other lines (`export`, `pip install`, `cp`) set the
-scene and are not run: the test provides that scene itself.
+stopped once they serve; a `--follow` is sent Ctrl-C after two seconds. Other
+lines (`export`, `pip install`, `cp`) set the scene and are not run: the test
+provides that scene itself.
 """
 
 from __future__ import annotations
