@@ -178,3 +178,14 @@ def test_follow_in_a_pipe_against_a_growing_sandbox_then_sigint() -> None:
     assert process.returncode == 0, err
     assert first["id"] not in {r["id"] for r in generate_records(20, seed=1)}
     assert "Traceback" not in err
+
+
+def test_a_looping_server_cannot_keep_a_poll_going() -> None:
+    api = emulator(records=0, faults=Faults(loop_after=1))
+    with Client(token=TOKEN, api_url="http://127.0.0.1:9", transport=api.transport()) as client:
+        follower = Follower(client, Query(take=10))
+        follower.poll()
+        api.add(arrivals(25, seed=2, now_ms=NOW_MS))
+        shown = follower.poll()  # ends: the repeated page brings nothing new
+        assert 0 < len(shown) < 25
+        assert len({record.id for record in shown}) == len(shown)

@@ -289,13 +289,15 @@ class Follower:
         while True:
             page = self.client.fetch_page(self.query, cursor=cursor, take=self.query.take)
             new = [record for record in page.items if self._is_new(record)]
+            # Remembered page by page: a server that hands a page back twice
+            # (a cursor loop) then yields nothing new, and the poll ends.
+            self._remember(new)
             fresh += new
             # A record seen before, or one older than the start, means the rest
             # of the list was read already: stop there.
             if len(new) < len(page.items) or not page.items or not page.cursor:
                 break
             cursor = page.cursor
-        self._remember(fresh)
         return fresh[::-1]
 
     def _is_new(self, record: UsageRecord) -> bool:
