@@ -155,7 +155,7 @@ class Invocation:
         fits = self.runtime.stdout_tty and not wide
         return Display(
             width=self.runtime.width if fits else None,
-            color=self.color(),
+            color=self.runtime.stdout_tty and self.color(),
             zone=zones.zone(settings.tz, env),
             zone_name=zones.label(settings.tz, env),
             csv_zone=self.options.tz is not None,
