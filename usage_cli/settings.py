@@ -91,6 +91,8 @@ def resolve(
         token = stdin.readline().strip()
         if not token:
             raise InputError("--token-stdin: standard input held no token")
+    if tz is not None and not tz.strip():
+        raise InputError("--tz needs a zone: an IANA name such as Europe/Berlin, UTC or local")
     chosen: dict[str, str] = {}
     sources: dict[str, str] = {}
     flags = {
