@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import select
 import signal
 import subprocess
@@ -71,8 +72,11 @@ def test_terminal_output_is_a_table(server: Sandbox) -> None:
     os.close(leader)
     assert process.wait(timeout=30) == 0
     screen = b"".join(chunks).decode()
-    assert "┏" in screen
+    # Boxed when it fits in 160 columns, else compact (a rule under the header).
+    assert "┏" in screen or "────" in screen
     assert "createdAt (UTC)" in screen
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", screen)
+    assert max(len(line) for line in plain.splitlines()) <= 160
     for record in server.records[:3]:
         assert record["id"] in screen
     assert "{" not in screen.split("meta")[0]  # not JSON lines

@@ -7,7 +7,7 @@ import json
 import operator
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from pydantic_core import PydanticSerializationError, to_json
@@ -94,7 +94,18 @@ def value_of(record: UsageRecord, column: str) -> Any:
     return record.field(column)
 
 
-def getter(column: str) -> Callable[[dict[str, Any]], Any]:
+def iso_ms_in(epoch_ms: int, zone: tzinfo) -> str:
+    """`2026-01-01T01:00:02.123+01:00`: ISO 8601 in `zone`, with its offset that day."""
+    from usage_cli.zones import offset_text
+
+    moment = utc_moment(epoch_ms)
+    if moment is None:
+        return str(epoch_ms)
+    local = moment.astimezone(zone)
+    return local.strftime("%Y-%m-%dT%H:%M:%S") + f".{epoch_ms % 1000:03d}" + offset_text(local)
+
+
+def getter(column: str, zone: tzinfo | None = None) -> Callable[[dict[str, Any]], Any]:
     """A fast cell reader for one CSV column, over a record's raw dict.
 
     Validation guarantees the plain columns hold text, an int or None, which
@@ -104,6 +115,8 @@ def getter(column: str) -> Callable[[dict[str, Any]], Any]:
     if column.startswith(META_PREFIX):
         key = column[len(META_PREFIX) :]
         return lambda raw: text_of((raw.get("meta") or {}).get(key), column)
+    if column in TIME_COLUMNS and zone is not None:
+        return lambda raw: "" if raw.get(column) is None else iso_ms_in(raw[column], zone)
     if column in TIME_COLUMNS:
         return lambda raw: "" if raw.get(column) is None else iso_ms(raw[column])
     if column == "meta":

@@ -4,6 +4,7 @@
     token = "..."
     api_url = "https://api.chatbotkit.com"
     run_as = "user_123"
+    tz = "Europe/Berlin"
 
 The file is written with mode 0600. Like ssh with a private key, a file that
 holds a token and is readable by others is refused rather than used.
@@ -23,7 +24,7 @@ from usage_cli.errors import InputError
 CONFIG_ENV = "USAGE_CONFIG"
 PROFILE_ENV = "USAGE_PROFILE"
 DEFAULT_PROFILE = "default"
-KEYS = ("token", "api_url", "run_as")
+KEYS = ("token", "api_url", "run_as", "tz")
 Profiles = dict[str, dict[str, str]]
 
 

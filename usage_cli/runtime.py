@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -89,6 +90,8 @@ class Runtime:
     sleep: Callable[[float], None] = system_sleep
     # An `httpx.BaseTransport` for every client of this run (tests: MockTransport).
     transport: httpx.BaseTransport | None = None
+    # Columns of the terminal stdout is; None when unknown (tables keep their natural width).
+    width: int | None = None
 
     @classmethod
     def system(cls) -> Runtime:
@@ -109,6 +112,8 @@ class Runtime:
             stderr_tty=tty(sys.stderr),
             env=os.environ,
             argv=tuple(sys.argv),
+            # `COLUMNS` first (what `tmux`/CI set), then the terminal's own size.
+            width=shutil.get_terminal_size((80, 24)).columns if tty(sys.stdout) else None,
         )
 
     @classmethod
@@ -122,6 +127,7 @@ class Runtime:
         now: Callable[[], datetime] | None = None,
         transport: httpx.BaseTransport | None = None,
         argv: tuple[str, ...] = (),
+        width: int | None = None,
     ) -> Runtime:
         """In-memory streams (read them back with `written`), for tests and embedding."""
         return cls(
@@ -136,6 +142,7 @@ class Runtime:
             now=now or utc_now,
             sleep=sleep or Recorder(),
             transport=transport,
+            width=width,
         )
 
     @contextlib.contextmanager

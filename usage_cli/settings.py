@@ -27,7 +27,8 @@ DEFAULT_TIMEOUT = 30.0
 MAX_TIMEOUT = 86_400.0
 
 
-ENVIRONMENT = {"token": TOKEN_ENV, "api_url": API_URL_ENV, "run_as": RUN_AS_ENV}
+# `tz` has no variable of its own: `TZ` means the machine's zone, which is `--tz local`.
+ENVIRONMENT = {"token": TOKEN_ENV, "api_url": API_URL_ENV, "run_as": RUN_AS_ENV, "tz": ()}
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class Settings:
     debug: bool = False
     quiet: bool = False
     profile: str | None = None
+    # The zone of displayed times and time buckets (`--tz`, profile `tz`), checked.
+    tz: str = "UTC"
     sources: Mapping[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
@@ -65,6 +68,7 @@ def resolve(
     verbose: int = 0,
     debug: bool = False,
     quiet: bool = False,
+    tz: str | None = None,
     env: Mapping[str, str] | None = None,
     stdin: TextIO | None = None,
 ) -> Settings:
@@ -87,12 +91,15 @@ def resolve(
         token = stdin.readline().strip()
         if not token:
             raise InputError("--token-stdin: standard input held no token")
+    if tz is not None and not tz.strip():
+        raise InputError("--tz needs a zone: an IANA name such as Europe/Berlin, UTC or local")
     chosen: dict[str, str] = {}
     sources: dict[str, str] = {}
     flags = {
         "token": (token, "--token-stdin" if token_stdin else "--token"),
         "api_url": (api_url, "--api-url"),
         "run_as": (run_as, "--run-as"),
+        "tz": (tz, "--tz"),
     }
     for key, (value, flag) in flags.items():
         if value:
@@ -122,7 +129,18 @@ def resolve(
         if unsafe:
             warnings.append(f"{unsafe}; run: chmod 600 {path}")
         profile = name if name in profiles else None
+    from usage_cli import zones
+
+    zone = "UTC"
+    if "tz" in chosen:
+        try:
+            zone = zones.check(chosen["tz"])
+        except InputError as exc:
+            if sources["tz"] != "--tz":
+                exc.message += f" (from {sources['tz']})"
+            raise
     return Settings(
+        tz=zone,
         token=chosen.get("token"),
         api_url=chosen.get("api_url", DEFAULT_API_URL),
         run_as=chosen.get("run_as"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta, tzinfo
 from typing import Any
 
 from usage_cli._text import json_escaping_surrogates, without_surrogates
@@ -25,13 +25,17 @@ NONE = "(none)"
 OUT_OF_RANGE = "(time out of range)"
 
 
-def _bucket(unit: str) -> Callable[[UsageRecord], str]:
+def _bucket(unit: str, zone: tzinfo = UTC) -> Callable[[UsageRecord], str]:
+    from usage_cli.zones import offset_text
+
     def key(record: UsageRecord) -> str:
         moment = utc_moment(record.created_at)
         if moment is None:
             return OUT_OF_RANGE
+        # The calendar of `--tz`: a day there starts at its own midnight.
+        moment = moment.astimezone(zone)
         if unit == "hour":
-            return moment.strftime("%Y-%m-%dT%H:00Z")
+            return moment.strftime("%Y-%m-%dT%H:00") + offset_text(moment)
         if unit == "day":
             return moment.strftime("%Y-%m-%d")
         if unit == "week":
@@ -60,13 +64,13 @@ def _meta(name: str) -> Callable[[UsageRecord], str | None]:
     return key
 
 
-def key_function(dimension: str) -> Callable[[UsageRecord], str | None]:
+def key_function(dimension: str, zone: tzinfo = UTC) -> Callable[[UsageRecord], str | None]:
     if dimension == "type":
         return lambda record: record.type
     if dimension in RELATIONS_BY:
         return _relation(RELATIONS_BY[dimension])
     if dimension in BUCKETS:
-        return _bucket(dimension)
+        return _bucket(dimension, zone)
     return _meta(dimension[len("meta.") :])
 
 
@@ -127,9 +131,9 @@ class Group:
 class Summary:
     """Groups of records by the `--by` dimensions, with a grand total."""
 
-    def __init__(self, by: Sequence[str]) -> None:
+    def __init__(self, by: Sequence[str], *, zone: tzinfo = UTC) -> None:
         self.by = tuple(by)
-        self._keys = [key_function(dimension) for dimension in self.by]
+        self._keys = [key_function(dimension, zone) for dimension in self.by]
         self._groups: dict[tuple[str | None, ...], Group] = {}
         self.total = Group(key=tuple("(total)" for _ in self.by))
 

@@ -126,6 +126,25 @@ def root(
         bool,
         typer.Option("--quiet", "-q", help="Only data and errors.", rich_help_panel=GLOBAL_PANEL),
     ] = False,
+    tz: Annotated[
+        str | None,
+        typer.Option(
+            "--tz",
+            metavar="ZONE",
+            help="Time zone of shown times and of hour/day/week/month groups: an IANA name "
+            "(Europe/Berlin), local or UTC [default: UTC]. CSV uses it too when given here.",
+            rich_help_panel=GLOBAL_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+    no_color: Annotated[
+        bool,
+        typer.Option(
+            "--no-color",
+            help="Plain text: no colours or styles (also NO_COLOR=1 or TERM=dumb).",
+            rich_help_panel=GLOBAL_PANEL,
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -144,6 +163,8 @@ def root(
         verbose=verbose,
         debug=debug,
         quiet=quiet,
+        tz=tz,
+        no_color=no_color,
     )
     ctx.obj = replace(ctx.obj, options=options)
 

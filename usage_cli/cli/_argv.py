@@ -28,6 +28,20 @@ def _command_index(args: list[str], global_opts: dict[str, bool]) -> int:
     return index
 
 
+def _global_cluster(word: str, global_opts: dict[str, bool], own: dict[str, bool]) -> bool:
+    """Whether `word` is a cluster of global flags, such as `-qv` or `-vv`.
+
+    Only when every letter is a global flag that takes no value and that the
+    command does not claim for itself: `-o` in a cluster stays the command's.
+    """
+    letters = word[1:]
+    if not word.startswith("-") or word.startswith("--") or len(letters) < 2:
+        return False
+    return all(
+        global_opts.get(f"-{letter}") is False and f"-{letter}" not in own for letter in letters
+    )
+
+
 def hoist_global_options(args: list[str], group: Any) -> list[str]:
     """Move global options written after the command name to before it.
 
@@ -52,7 +66,7 @@ def hoist_global_options(args: list[str], group: Any) -> list[str]:
         inline = "=" in word
         if head in global_opts and head not in own:
             target, takes = hoisted, global_opts[head]
-        elif word.startswith("-v") and set(word[1:]) == {"v"} and "-v" in global_opts:
+        elif _global_cluster(word, global_opts, own):
             target, takes = hoisted, False
         else:
             target, takes = rest, own.get(head, False)

@@ -13,7 +13,7 @@ from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import InputError
 
 config_app = config_group(
-    "config", "Named profiles (token, api_url, run_as) in a private TOML file."
+    "config", "Named profiles (token, api_url, run_as, tz) in a private TOML file."
 )
 
 CONFIG_EPILOG = """\
@@ -22,6 +22,7 @@ Examples:
 \b
   usage config set token < token-file            (the token never touches argv)
   usage config set api_url http://127.0.0.1:8080 --profile sandbox
+  usage config set tz Europe/Berlin
   usage config show --profile sandbox
   usage config list
 """
@@ -30,7 +31,7 @@ Examples:
 @config_app.command("set", cls=Command, epilog=CONFIG_EPILOG + GLOBAL_NOTE)
 def config_set(
     ctx: typer.Context,
-    key: Annotated[str, typer.Argument(help="token, api_url or run_as.", show_default=False)],
+    key: Annotated[str, typer.Argument(help="token, api_url, run_as or tz.", show_default=False)],
     value: Annotated[
         str | None,
         typer.Argument(help="The value; read from stdin when left out.", show_default=False),
@@ -58,6 +59,10 @@ def config_set(
         from usage_cli.client import list_url
 
         list_url(value)
+    if name == "tz":
+        from usage_cli.zones import check
+
+        value = check(value)
     path = config.config_path(env)
     profiles = config.load(path)
     profiles.setdefault(profile, {})[name] = value
@@ -82,6 +87,7 @@ def config_show(ctx: typer.Context) -> None:
         ),
         ("api_url", config.mask_url(settings.api_url), settings.sources.get("api_url", "default")),
         ("run_as", settings.run_as or "(not set)", settings.sources.get("run_as", "")),
+        ("tz", settings.tz, settings.sources.get("tz", "default")),
     ]
     for key, value, source in rows:
         run.runtime.stdout.write(f"{key:<8} {value}" + (f"    # {source}" if source else "") + "\n")

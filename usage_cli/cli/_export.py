@@ -96,8 +96,9 @@ def export_command(
     demo: DemoOpt = False,
 ) -> None:
     """Export every matching record to a file, atomically, with a manifest to verify it by."""
-    from usage_cli.cli._progress import export_progress
+    from usage_cli.cli._progress import Window, export_progress
     from usage_cli.export import plan_export
+    from usage_cli.query import to_ms
 
     run = invocation(ctx)
     runtime = run.runtime
@@ -107,8 +108,15 @@ def export_command(
         settings = run.settings()
         if plan.note:
             run.note(plan.note)
+        window = None
+        if query.since is not None:
+            # No --until: the window ends when the export started.
+            end = query.until_ms if query.until_ms is not None else to_ms(plan.started)
+            window = Window(query.since_ms or 0, end, ascending=query.order is Order.asc)
         with (
-            export_progress(runtime, settings.quiet, plan.target.path) as progress,
+            export_progress(
+                runtime, settings.quiet, plan.target.path, window=window, color=run.color()
+            ) as progress,
             run.client(settings, demo=demo, say=progress.say) as client,
         ):
             manifest = plan.run(

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from usage_cli._text import EscapingStream
+from usage_cli.display import Display
 from usage_cli.errors import AuthError
 from usage_cli.formats import Format
 from usage_cli.relations import TABLE
@@ -40,6 +41,8 @@ class GlobalOptions:
     verbose: int = 0
     debug: bool = False
     quiet: bool = False
+    tz: str | None = None
+    no_color: bool = False
 
     def __repr__(self) -> str:
         return f"GlobalOptions(token={'***' if self.token else None!r}, api_url={self.api_url!r})"
@@ -63,6 +66,7 @@ class Invocation:
         options = asdict(self.options)
         if not read_stdin:
             options["token_stdin"] = False
+        del options["no_color"]  # the terminal's business, not a setting of the API's
         settings = resolve(**options, env=self.runtime.env, stdin=self.runtime.stdin)
         for warning in settings.warnings:
             self.note(f"warning: {warning}")
@@ -133,6 +137,30 @@ class Invocation:
             stream.flush()
         finally:
             stream.detach()
+
+    def color(self) -> bool:
+        """Whether what goes to a terminal may carry colour and styles.
+
+        Off with `--no-color`, `NO_COLOR` set to anything (no-color.org) or a
+        `TERM=dumb` terminal, which cannot show them.
+        """
+        env = self.runtime.env
+        return not (self.options.no_color or env.get("NO_COLOR") or env.get("TERM") == "dumb")
+
+    def display(self, settings: Settings, *, wide: bool = False) -> Display:
+        """How tables (and CSV, under `--tz`) show records to this run's reader."""
+        from usage_cli import zones
+
+        env = self.runtime.env
+        fits = self.runtime.stdout_tty and not wide
+        return Display(
+            width=self.runtime.width if fits else None,
+            color=self.runtime.stdout_tty and self.color(),
+            zone=zones.zone(settings.tz, env),
+            zone_name=zones.label(settings.tz, env),
+            csv_zone=self.options.tz is not None,
+            quiet=settings.quiet,
+        )
 
     def query(self, params: dict[str, Any], *, now: datetime | None = None) -> Query:
         """The validated query of a record-reading command, from its parsed parameters."""

@@ -33,6 +33,7 @@ from usage_cli.cli._options import (
     TaskOpt,
     TypeOpt,
     UntilOpt,
+    WideOpt,
 )
 from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import InputError
@@ -119,6 +120,7 @@ def list_command(
         ),
     ] = None,
     demo: DemoOpt = False,
+    wide: WideOpt = False,
 ) -> None:
     """List usage records, newest first: a table on a terminal, JSON lines in a pipe."""
     from usage_cli.columns import parse_columns
@@ -170,7 +172,7 @@ def list_command(
         else:  # the table escapes its cells itself, and draws with escapes of its own
             run.runtime.stdout.flush()
             out = run.runtime.stdout.buffer
-        writer = make_writer(fmt, out, chosen)
+        writer = make_writer(fmt, out, chosen, display=run.display(settings, wide=wide))
         for batch in stream.batches():
             writer.write(batch.records)
         writer.close()

@@ -20,7 +20,7 @@ OUTPUT_PANEL = "Output"
 GLOBAL_PANEL = "Global options (also accepted after the command name)"
 GLOBAL_NOTE = (
     "\n\nGlobal options (--token, --token-stdin, --api-url, --run-as, --profile, --timeout, "
-    "--retries, -v, --debug, -q) work here too: see usage --help."
+    "--retries, -v, --debug, -q, --tz, --no-color) work here too: see usage --help."
 )
 
 
@@ -92,4 +92,12 @@ UntilOpt = Annotated[
 DemoOpt = Annotated[
     bool,
     typer.Option("--demo", help="Use a built-in sandbox with demo records: no account needed."),
+]
+WideOpt = Annotated[
+    bool,
+    typer.Option(
+        "--wide",
+        help="Every column at its natural width, however wide the terminal is.",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
 ]

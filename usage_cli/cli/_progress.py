@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from usage_cli._text import for_terminal
@@ -15,17 +16,55 @@ if TYPE_CHECKING:
     from usage_cli.export import Manifest, Progress
 
 
+# Without colour or cursor movement, a plain line this often (seconds) instead.
+PLAIN_EVERY = 2.0
+
+
+@dataclass(frozen=True)
+class Window:
+    """The `--since/--until` span of an export, in epoch ms, and the order records come in."""
+
+    since: int
+    until: int
+    ascending: bool = False
+
+    def covered(self, oldest: int | None, newest: int | None) -> float | None:
+        """How far across the window the records written so far reach, 0 to 1.
+
+        Newest first (the default), the oldest written record walks back from
+        `until` towards `since`; oldest first, the newest walks forwards.
+        """
+        span = self.until - self.since
+        reached = newest if self.ascending else oldest
+        if span <= 0 or reached is None:
+            return None
+        done = reached - self.since if self.ascending else self.until - reached
+        return min(max(done / span, 0.0), 1.0)
+
+
 class ExportProgress:
     """Progress of an export on stderr: live on a terminal, one line otherwise."""
 
-    def __init__(self, runtime: Runtime, quiet: bool, path: Path | None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        quiet: bool,
+        path: Path | None,
+        *,
+        window: Window | None = None,
+        color: bool = True,
+    ) -> None:
         self._runtime = runtime
         self._quiet = quiet
         self._path = path
+        self._window = window
         self._started = runtime.monotonic()
         self._live: Any = None
         self._task: Any = None
-        if not self._quiet and runtime.stderr_tty:
+        # NO_COLOR, --no-color, TERM=dumb: plain lines now and then, no escapes at all.
+        self._plain = not quiet and runtime.stderr_tty and not color
+        self._last_line = self._started
+        if not self._quiet and runtime.stderr_tty and color:
             from rich.console import Console
             from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -34,11 +73,12 @@ class ExportProgress:
                 TextColumn("[bold]{task.fields[records]:,}[/bold] records"),
                 TextColumn("{task.fields[pages]:,} pages"),
                 TextColumn("{task.fields[rate]:,.0f} records/s"),
+                TextColumn("{task.fields[window]}"),
                 TimeElapsedColumn(),
                 console=Console(file=runtime.stderr, force_terminal=True),
                 transient=True,
             )
-            self._task = self._live.add_task("export", records=0, pages=0, rate=0.0)
+            self._task = self._live.add_task("export", records=0, pages=0, rate=0.0, window="")
             self._live.start()
 
     def say(self, message: str) -> None:
@@ -50,10 +90,30 @@ class ExportProgress:
 
         self._live.console.print(Text(for_terminal(message)), highlight=False)
 
+    def _covered(self, progress: Progress) -> str:
+        if self._window is None:
+            return ""
+        share = self._window.covered(progress.oldest, progress.newest)
+        return "" if share is None else f"{share:.0%} of the window"
+
     def update(self, progress: Progress) -> None:
+        now = self._runtime.monotonic()
         if self._live is not None:
-            rate = progress.records / max(self._runtime.monotonic() - self._started, 1e-6)
-            self._live.update(self._task, records=progress.records, pages=progress.pages, rate=rate)
+            rate = progress.records / max(now - self._started, 1e-6)
+            self._live.update(
+                self._task,
+                records=progress.records,
+                pages=progress.pages,
+                rate=rate,
+                window=self._covered(progress),
+            )
+        elif self._plain and now - self._last_line >= PLAIN_EVERY:
+            self._last_line = now
+            covered = self._covered(progress)
+            self._runtime.say(
+                f"exporting: {progress.records:,} records, {progress.pages:,} pages"
+                + (f", {covered}" if covered else "")
+            )
 
     def stop(self) -> None:
         if self._live is not None:
@@ -75,8 +135,15 @@ class ExportProgress:
 
 
 @contextlib.contextmanager
-def export_progress(runtime: Runtime, quiet: bool, path: Path | None) -> Iterator[ExportProgress]:
-    progress = ExportProgress(runtime, quiet, path)
+def export_progress(
+    runtime: Runtime,
+    quiet: bool,
+    path: Path | None,
+    *,
+    window: Window | None = None,
+    color: bool = True,
+) -> Iterator[ExportProgress]:
+    progress = ExportProgress(runtime, quiet, path, window=window, color=color)
     try:
         yield progress
     finally:

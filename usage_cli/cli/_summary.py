@@ -27,6 +27,7 @@ from usage_cli.cli._options import (
     TaskOpt,
     TypeOpt,
     UntilOpt,
+    WideOpt,
 )
 from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import InputError
@@ -72,7 +73,7 @@ def summary_command(
         typer.Option(
             "--by",
             metavar="DIMENSION",
-            help=f"Group by {_BY_WORDS}, hour, day, week, month (UTC) or meta.KEY; "
+            help=f"Group by {_BY_WORDS}, hour, day, week, month (in --tz) or meta.KEY; "
             "repeatable [default: type].",
             rich_help_panel=OUTPUT_PANEL,
             show_default=False,
@@ -97,6 +98,7 @@ def summary_command(
         ),
     ] = None,
     demo: DemoOpt = False,
+    wide: WideOpt = False,
 ) -> None:
     """Who used what: records and total count per group, largest first, with a grand total."""
     from usage_cli.pages import iter_records
@@ -113,11 +115,12 @@ def summary_command(
         fmt = Format.table if run.runtime.stdout_tty else Format.json
     settings = run.settings()
     with run.client(settings, demo=demo) as client:
-        summary = Summary(dimensions).add_all(iter_records(client, query))
+        zone = run.display(settings).zone
+        summary = Summary(dimensions, zone=zone).add_all(iter_records(client, query))
     if fmt is Format.table:
         from usage_cli.formats.table import render_summary
 
-        render_summary(summary, run.runtime.stdout, top)
+        render_summary(summary, run.runtime.stdout, top, run.display(settings, wide=wide))
         return
     with run.data_stream(fmt) as out:
         (write_json if fmt is Format.json else write_csv)(summary, out, top)

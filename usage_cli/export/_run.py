@@ -31,6 +31,9 @@ class Progress:
     records: int
     pages: int
     bytes: int
+    # The createdAt span (epoch ms) written so far: how far across a window it is.
+    oldest: int | None = None
+    newest: int | None = None
 
 
 OnProgress = Callable[[Progress], None]
@@ -42,6 +45,11 @@ class Tally:
 
     stats: Stats
     pages: int = 0
+
+
+def _progress(tally: Tally, size: int) -> Progress:
+    total = tally.stats.summary.total
+    return Progress(tally.stats.records, tally.pages, size, total.first, total.last)
 
 
 def write_pages(
@@ -90,7 +98,7 @@ def to_stream(
         tally.pages += 1
         stream.flush()
         if on_progress is not None:
-            on_progress(Progress(tally.stats.records, tally.pages, 0))
+            on_progress(_progress(tally, 0))
     stream.flush()
 
 
@@ -127,7 +135,7 @@ def to_file(
                     partial.save()
                     last_saved = monotonic()
                 if on_progress is not None:
-                    on_progress(Progress(tally.stats.records, tally.pages, partial.size))
+                    on_progress(_progress(tally, partial.size))
             # Every page is in: if publishing fails now (a full disk), a resume
             # has only the publishing left to do.
             partial.save()

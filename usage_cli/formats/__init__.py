@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, BinaryIO, Protocol, assert_never
 
 if TYPE_CHECKING:
+    from usage_cli.display import Display
     from usage_cli.records import UsageRecord
 
 
@@ -43,11 +44,14 @@ def make_writer(
     columns: Sequence[str] | None = None,
     *,
     resumed_after: int | None = None,
+    display: Display | None = None,
 ) -> Writer:
     """A writer of `fmt` to a binary stream.
 
     `resumed_after` continues an output that already holds its preamble and
     that many records (a resumed export): no second CSV header or bracket.
+    `display` is the reader's terminal (width, colour, zone) for a table; for
+    CSV, its zone when `--tz` asked for one.
     """
     fmt = Format(fmt)
     if fmt is Format.jsonl:
@@ -61,9 +65,10 @@ def make_writer(
     if fmt is Format.csv:
         from usage_cli.formats.csv import CsvWriter
 
-        return CsvWriter(stream, columns, resumed=resumed_after is not None)
+        zone = display.zone if display is not None and display.csv_zone else None
+        return CsvWriter(stream, columns, resumed=resumed_after is not None, zone=zone)
     if fmt is Format.table:
         from usage_cli.formats.table import TableWriter
 
-        return TableWriter.over_bytes(stream, columns)
+        return TableWriter.over_bytes(stream, columns, display)
     assert_never(fmt)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from datetime import tzinfo
 from typing import BinaryIO
 
 from usage_cli._text import utf8
@@ -14,11 +15,16 @@ class CsvWriter:
     """RFC 4180: a header row, CRLF line ends, quotes where a value needs them."""
 
     def __init__(
-        self, stream: BinaryIO, columns: Sequence[str] | None = None, *, resumed: bool = False
+        self,
+        stream: BinaryIO,
+        columns: Sequence[str] | None = None,
+        *,
+        resumed: bool = False,
+        zone: tzinfo | None = None,
     ) -> None:
         self._stream = stream
         self._columns = tuple(columns or CSV_COLUMNS)
-        self._getters = [getter(column) for column in self._columns]
+        self._getters = [getter(column, zone) for column in self._columns]
         self._buffer = io.StringIO(newline="")
         self._csv = csv.writer(self._buffer, lineterminator="\r\n")
         if not resumed:

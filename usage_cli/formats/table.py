@@ -1,70 +1,235 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from typing import Any, BinaryIO, TextIO
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from usage_cli._text import for_terminal
 from usage_cli.columns import TABLE_COLUMNS, TIME_COLUMNS, text_of, utc_moment, value_of
+from usage_cli.display import Display
 from usage_cli.records import UsageRecord
 
+# What a person needs to tell records apart and read their cost: never cut.
+LIST_KEYS = frozenset({"createdAt", "id", "type", "count"})
+# Narrowed text keeps this much (ellipsis included) before its column is dropped.
+NARROWEST = 8
+# Off a terminal nobody can resize the window: a width no row reaches.
+UNLIMITED = 100_000
 
-def _cell(value: Any, column: str) -> str:
+
+def _cell(value: Any, column: str, zone: tzinfo = UTC) -> str:
     if value is None:
         return ""
     if column in TIME_COLUMNS and isinstance(value, int | float) and not isinstance(value, bool):
         moment = utc_moment(int(value))
-        return str(value) if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S")
+        if moment is None:
+            return str(value)
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
     if column == "count" and isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
     return text_of(value, column)
 
 
-class TableWriter:
-    """A rich table for people; rows are kept until `close` renders them."""
+@dataclass
+class Column:
+    """One column of a table to lay out: its text, and how far it may give way."""
 
-    def __init__(self, stream: TextIO, columns: Sequence[str] | None = None) -> None:
-        self._columns = tuple(columns or TABLE_COLUMNS)
-        # Off a terminal nobody can resize the window, so render at natural width.
-        tty = hasattr(stream, "isatty") and stream.isatty()
-        self._console = Console(
-            file=stream, highlight=False, soft_wrap=False, width=None if tty else 100_000
+    header: str
+    cells: list[str]
+    footer: str = ""
+    justify: str = "left"
+    # A key column is never cut, wrapped or dropped.
+    key: bool = False
+    # Text that may be cut with an ellipsis (ids in meta, bot ids); times and
+    # numbers are dropped whole rather than cut.
+    narrows: bool = False
+    # A bar is redrawn shorter for its width (`render`), so it gives way first.
+    render: Callable[[int], list[str]] | None = None
+    natural: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        from rich.cells import cell_len
+
+        texts = [self.header, self.footer, *self.cells]
+        self.natural = max(cell_len(line) for text in texts for line in text.split("\n") or [""])
+
+    @property
+    def floor(self) -> int:
+        if self.render is not None:
+            return min(self.natural, _BAR_FLOOR)
+        return min(self.natural, NARROWEST) if self.narrows else self.natural
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Widths of the columns shown (None: hidden), and whether the compact style fits."""
+
+    widths: list[int | None]
+    compact: bool
+
+    @property
+    def width(self) -> int:
+        shown = [w for w in self.widths if w is not None]
+        return sum(shown) + (len(shown) - 1 if self.compact else 3 * len(shown) + 1)
+
+
+def fit(columns: Sequence[Column], width: int | None) -> Layout:
+    """Column widths for a terminal `width` columns wide (None: natural widths).
+
+    In order: the boxed table at natural width; then a compact one (no
+    borders, one space between columns) where bars shrink, then text narrows
+    with an ellipsis, rightmost first; then optional columns are dropped,
+    rightmost first, and the rest get their room back. Key columns keep their
+    natural width even when that overflows the terminal: cut, they would lie.
+    """
+    natural: list[int | None] = [column.natural for column in columns]
+    boxed = Layout(natural, compact=False)
+    if width is None or boxed.width <= width:
+        return boxed
+    optional = [index for index, column in enumerate(columns) if not column.key]
+    for dropped in range(len(optional) + 1):
+        hidden = set(optional[len(optional) - dropped :])
+        widths: list[int | None] = [
+            None if index in hidden else column.natural for index, column in enumerate(columns)
+        ]
+        over = Layout(widths, compact=True).width - width
+        shown = [index for index in reversed(range(len(columns))) if index not in hidden]
+        bars = [index for index in shown if columns[index].render is not None]
+        texts = [index for index in shown if columns[index].narrows and not columns[index].key]
+        for index in [*bars, *texts]:
+            current = widths[index]
+            assert current is not None
+            give = min(max(over, 0), current - columns[index].floor)
+            widths[index] = current - give
+            over -= give
+        if over <= 0:
+            return Layout(widths, compact=True)
+    return Layout(
+        [None if index in optional else column.natural for index, column in enumerate(columns)],
+        compact=True,
+    )
+
+
+def _console(stream: TextIO, display: Display, width: int) -> Console:
+    return Console(
+        file=stream,
+        highlight=False,
+        soft_wrap=False,
+        width=width,
+        # A table for a person either way: styles (bold headers) whenever colour is on.
+        force_terminal=display.color or None,
+        color_system="auto" if display.color else None,
+        no_color=not display.color,
+    )
+
+
+def render(
+    columns: Sequence[Column],
+    stream: TextIO,
+    display: Display,
+    *,
+    footer: bool = False,
+    style: Callable[[int], str | None] = lambda index: None,
+) -> None:
+    """Lay `columns` out for the display's width and print them, with a note of any hidden."""
+    layout = fit(columns, display.width)
+    if layout.compact:
+        table = Table(box=box.SIMPLE, show_edge=False, padding=0, show_footer=footer)
+    else:
+        table = Table(show_footer=footer)
+    table.header_style = "bold"
+    table.footer_style = "bold"
+    shown: list[tuple[int, list[str]]] = []
+    for index, (column, width) in enumerate(zip(columns, layout.widths, strict=True)):
+        if width is None:
+            continue
+        narrowed = width < column.natural
+        table.add_column(
+            column.header,
+            footer=column.footer,
+            justify="right" if column.justify == "right" else "left",
+            no_wrap=True,
+            overflow="ellipsis" if narrowed else "fold",
+            width=width if layout.compact else None,
+            style=style(index),
         )
-        self._table = Table(show_lines=False, header_style="bold")
-        for column in self._columns:
-            self._table.add_column(
-                column + (" (UTC)" if column in TIME_COLUMNS else ""),
-                justify="right" if column == "count" else "left",
-                overflow="fold",
-                no_wrap=column == "count",
-            )
+        cells = column.render(width) if column.render is not None else column.cells
+        shown.append((index, cells))
+    rows = len(columns[0].cells) if columns else 0
+    for row in range(rows):
+        # Markup in data must show as typed, never be interpreted by rich.
+        table.add_row(*(Text(cells[row]) for _, cells in shown))
+    console = _console(stream, display, max(display.width or UNLIMITED, layout.width))
+    console.print(table)
+    hidden = [
+        column.header for column, width in zip(columns, layout.widths, strict=True) if width is None
+    ]
+    if hidden and not display.quiet:
+        # One line, however narrow: it names what is missing, and how to see it.
+        console.print(
+            Text(f"hidden: {', '.join(hidden)}; --wide or --columns shows them", style="dim"),
+            soft_wrap=True,
+        )
+
+
+def _header(column: str, display: Display) -> str:
+    return column + (f" ({display.zone_name})" if column in TIME_COLUMNS else "")
+
+
+class TableWriter:
+    """A rich table for people; rows are kept until `close` lays them out."""
+
+    def __init__(
+        self, stream: TextIO, columns: Sequence[str] | None = None, display: Display | None = None
+    ) -> None:
+        self._stream = stream
+        self._columns = tuple(columns or TABLE_COLUMNS)
+        if display is None:
+            # Off a terminal nobody can resize the window, so render at natural width.
+            tty = hasattr(stream, "isatty") and stream.isatty()
+            display = Display(width=None, color=tty)
+        self._display = display
+        self._cells: list[list[str]] = [[] for _ in self._columns]
         self.rows = 0
         self._wrapper: io.TextIOWrapper | None = None
 
     @classmethod
-    def over_bytes(cls, stream: BinaryIO, columns: Sequence[str] | None = None) -> TableWriter:
+    def over_bytes(
+        cls, stream: BinaryIO, columns: Sequence[str] | None = None, display: Display | None = None
+    ) -> TableWriter:
         """A table written as UTF-8 to a binary stream, which `close` leaves open."""
         text = io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=True)
-        writer = cls(text, columns)
+        writer = cls(text, columns, display)
         writer._wrapper = text
         return writer
 
     def write(self, records: Sequence[UsageRecord]) -> None:
-        # Markup in data must show as typed, never be interpreted by rich.
-        from rich.text import Text
-
+        zone = self._display.zone
         for record in records:
-            self._table.add_row(
-                *(Text(for_terminal(_cell(value_of(record, c), c))) for c in self._columns)
-            )
+            for cells, column in zip(self._cells, self._columns, strict=True):
+                cells.append(for_terminal(_cell(value_of(record, column), column, zone)))
             self.rows += 1
 
     def close(self) -> None:
         if self.rows:
-            self._console.print(self._table)
+            columns = [
+                Column(
+                    _header(name, self._display),
+                    cells,
+                    justify="right" if name == "count" else "left",
+                    key=name in LIST_KEYS,
+                    narrows=name not in TIME_COLUMNS,
+                )
+                for name, cells in zip(self._columns, self._cells, strict=True)
+            ]
+            render(columns, self._stream, self._display)
         if self._wrapper is not None:
             # Detached, the wrapper cannot close the caller's stream when collected.
             self._wrapper.flush()
@@ -73,6 +238,10 @@ class TableWriter:
 
 
 _EIGHTHS = " ▏▎▍▌▋▊▉"
+# The share column: `  5.1%` and a bar of up to 20 cells after a space.
+_SHARE = 6
+_BAR = 20
+_BAR_FLOOR = _SHARE
 
 
 def bar(value: int, largest: int, width: int = 24) -> str:
@@ -84,33 +253,62 @@ def bar(value: int, largest: int, width: int = 24) -> str:
     return "█" * full + (_EIGHTHS[rest] if rest else "")
 
 
-def render_summary(summary: Any, stream: TextIO, top: int | None = None) -> None:
-    """The summary as a rich table: groups, bars, and the grand total as a footer."""
+def render_summary(
+    summary: Any, stream: TextIO, top: int | None = None, display: Display | None = None
+) -> None:
+    """The summary as a table: groups, bars, and the grand total as a footer."""
     from usage_cli.summary import NONE
 
+    if display is None:
+        tty = hasattr(stream, "isatty") and stream.isatty()
+        display = Display(width=None, color=tty)
+    zone = display.zone
     groups = summary.groups(top)
-    tty = hasattr(stream, "isatty") and stream.isatty()
-    console = Console(file=stream, highlight=False, width=None if tty else 100_000)
-    table = Table(show_footer=True, header_style="bold", footer_style="bold")
-    for index, dimension in enumerate(summary.by):
-        table.add_column(dimension, footer="total" if index == 0 else "")
     total = summary.total
-    table.add_column("records", justify="right", footer=f"{total.records:,}")
-    table.add_column("count", justify="right", footer=f"{total.count:,}")
-    table.add_column("share", footer="", no_wrap=True, overflow="crop")
-    table.add_column("first (UTC)", footer=_cell(total.first, "createdAt"))
-    table.add_column("last (UTC)", footer=_cell(total.last, "createdAt"))
     largest = max((group.count for group in groups), default=0)
-    from rich.text import Text
+    shares = [group.count / total.count * 100 if total.count else 0.0 for group in groups]
 
-    for group in groups:
-        share = group.count / total.count * 100 if total.count else 0.0
-        table.add_row(
-            *(Text(for_terminal(part) if part is not None else NONE) for part in group.key),
-            f"{group.records:,}",
-            f"{group.count:,}",
-            Text(f"{share:5.1f}% {bar(group.count, largest, 20)}", style="cyan"),
-            _cell(group.first, "createdAt"),
-            _cell(group.last, "createdAt"),
+    def share_cells(width: int) -> list[str]:
+        room = min(width - _SHARE - 1, _BAR)
+        return [
+            f"{share:5.1f}%" + (f" {bar(group.count, largest, room)}" if room > 0 else "")
+            for share, group in zip(shares, groups, strict=True)
+        ]
+
+    columns = [
+        Column(
+            dimension,
+            [
+                for_terminal(group.key[index]) if group.key[index] is not None else NONE
+                for group in groups
+            ],
+            footer="total" if index == 0 else "",
+            key=True,
         )
-    console.print(table)
+        for index, dimension in enumerate(summary.by)
+    ]
+    columns += [
+        Column(
+            "records", [f"{g.records:,}" for g in groups], f"{total.records:,}", "right", key=True
+        ),
+        Column("count", [f"{g.count:,}" for g in groups], f"{total.count:,}", "right", key=True),
+        Column("share", share_cells(_SHARE + 1 + _BAR), render=share_cells),
+        Column(
+            f"first ({display.zone_name})",
+            [_cell(g.first, "createdAt", zone) for g in groups],
+            _cell(total.first, "createdAt", zone),
+        ),
+        Column(
+            f"last ({display.zone_name})",
+            [_cell(g.last, "createdAt", zone) for g in groups],
+            _cell(total.last, "createdAt", zone),
+        ),
+    ]
+    share = len(summary.by) + 2
+    render(
+        columns,
+        stream,
+        display,
+        footer=True,
+        style=lambda index: "cyan" if index == share else None,
+    )

@@ -1,0 +1,304 @@
+"""The terminal at any width: tables that fit, time zones, colour, flag clusters, progress."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from usage_cli.cli import run
+from usage_cli.cli._progress import Window
+from usage_cli.runtime import Runtime, written
+
+from .conftest import TOKEN, Result
+
+BASE = ["--api-url", "http://127.0.0.1:9", "--token", TOKEN]
+# 2026-01-10 23:30:00 UTC and friends: fixed, so every layout below is exact.
+T0 = 1_768_087_800_000
+RECORDS: list[dict[str, Any]] = [
+    {
+        "id": "rec_0001",
+        "type": "ANTHROPIC_CLAUDE_SONNET_4_TOKEN",
+        "count": 1_234_567,
+        "botId": "bot_support",
+        "meta": {"reason": "conversation/complete"},
+        "createdAt": T0,
+    },
+    {
+        "id": "rec_0002",
+        "type": "OPENAI_GPT_4O_TOKEN",
+        "count": 8_900,
+        "botId": "bot_sales",
+        "meta": {"reason": "task/run", "note": True},
+        "createdAt": T0 - 3_600_000,
+    },
+    {
+        "id": "rec_0003",
+        "type": "CHATBOTKIT_TASK_RUN",
+        "count": 1,
+        "meta": {"reason": "retry"},
+        "createdAt": T0 - 86_400_000,
+    },
+]
+
+
+def serve(requests: list[httpx.Request] | None = None) -> httpx.MockTransport:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if requests is not None:
+            requests.append(request)
+        return httpx.Response(200, json={"items": RECORDS})
+
+    return httpx.MockTransport(answer)
+
+
+def usage(*args: str, **runtime: Any) -> Result:
+    memory = Runtime.memory(transport=serve(), **runtime)
+    code = run([*BASE, *args], runtime=memory)
+    return Result(code, written(memory.stdout), written(memory.stderr))
+
+
+def screen(*args: str, width: int) -> str:
+    result = usage(*args, "--no-color", tty=True, width=width)
+    assert result.code == 0, result.err
+    assert "\x1b" not in result.out
+    return "\n".join(line.rstrip() for line in result.out.splitlines())
+
+
+# Exact screens (`--no-color`, trailing blanks stripped: rich pads cells to width),
+# one file per command and width; wider than a source line may be.
+SCREENS = Path(__file__).parent / "screens"
+LAYOUTS = {
+    (command, width): (SCREENS / f"{command}-{width}.txt").read_text(encoding="utf-8")
+    for command in ("list", "summary")
+    for width in (60, 80, 120, 200)
+}
+
+
+@pytest.mark.parametrize(("command", "width"), sorted(LAYOUTS))
+def test_tables_fit_the_terminal_with_key_columns_whole(command: str, width: int) -> None:
+    shown = screen(command, width=width)
+    assert shown + "\n" == LAYOUTS[command, width]
+    for record in RECORDS:  # every type and every number whole, one line per record
+        line = next(line for line in shown.splitlines() if record["type"] in line)
+        assert f"{record['count']:,}" in line
+
+
+def test_wide_keeps_the_natural_width_on_a_narrow_terminal() -> None:
+    wide = screen("list", "--wide", width=60)
+    assert wide + "\n" == LAYOUTS["list", 200]
+    assert "hidden" not in wide
+
+
+def test_a_pipe_keeps_the_natural_width_and_no_note() -> None:
+    piped = usage("list", "-o", "table", width=60)
+    assert piped.out.splitlines()[0].startswith("┏")
+    assert "hidden" not in piped.out + piped.err
+
+
+def test_quiet_leaves_out_the_hidden_columns_note() -> None:
+    assert "hidden" not in screen("list", "-q", width=60)
+
+
+@pytest.mark.parametrize(
+    ("flags", "env"),
+    [
+        (["--no-color"], {}),
+        ([], {"NO_COLOR": "1"}),
+        ([], {"NO_COLOR": "anything"}),
+        ([], {"TERM": "dumb"}),
+    ],
+)
+def test_no_color_term_dumb_and_the_flag_give_plain_tables(
+    flags: list[str], env: dict[str, str]
+) -> None:
+    for command in ("list", "summary"):
+        result = usage(*flags, command, tty=True, width=200, env={"TERM": "xterm", **env})
+        assert result.code == 0, result.err
+        assert "\x1b" not in result.out
+    coloured = usage("list", tty=True, width=200, env={"TERM": "xterm"})
+    assert "\x1b[" in coloured.out  # and without any of them, a terminal gets styles
+
+
+def test_an_empty_no_color_is_no_request_for_plain_output() -> None:
+    result = usage("list", tty=True, width=200, env={"TERM": "xterm", "NO_COLOR": ""})
+    assert "\x1b[" in result.out
+
+
+@pytest.mark.parametrize("flag", ["--no-color=yes", "--wide=1"])
+def test_flags_refuse_a_value(flag: str) -> None:
+    args = ["list", flag] if flag.startswith("--wide") else [flag, "list"]
+    result = usage(*args)
+    assert result.code == 2
+    assert "does not take a value" in result.err
+
+
+@pytest.mark.parametrize("cluster", ["-qv", "-vq", "-vvq"])
+def test_clusters_of_global_flags_after_the_command_name(cluster: str) -> None:
+    result = usage("list", "-o", "jsonl", cluster)
+    assert result.code == 0, result.err
+    assert [record["id"] for record in result.jsonl()] == [r["id"] for r in RECORDS]
+    assert "No such option" not in result.err
+
+
+def test_a_cluster_with_a_command_letter_stays_the_commands() -> None:
+    # `-qo` would hide the command's own -o in a global cluster: it is not hoisted.
+    result = usage("list", "-qo", "jsonl")
+    assert result.code == 2
+
+
+# --- time zones -----------------------------------------------------------------------
+
+
+def test_tz_moves_day_buckets_as_a_hand_computation_says() -> None:
+    # By hand: 23:30 and 22:30 UTC on 10 January are 00:30 and 23:30 in Berlin
+    # (UTC+1 in winter), so the first moves to 11 January; 23:30 UTC on 9 January
+    # is 00:30 on the 10th. In UTC: two on the 10th, one on the 9th.
+    utc = json.loads(usage("summary", "--by", "day", "-o", "json").out)
+    berlin = json.loads(usage("--tz", "Europe/Berlin", "summary", "--by", "day", "-o", "json").out)
+    days = {g["key"]["day"]: g["records"] for g in utc["groups"]}
+    assert days == {"2026-01-10": 2, "2026-01-09": 1}
+    days = {g["key"]["day"]: g["records"] for g in berlin["groups"]}
+    assert days == {"2026-01-11": 1, "2026-01-10": 2}
+    # New York is UTC-5: 23:30 and 22:30 UTC stay on the 10th (18:30, 17:30).
+    york = json.loads(usage("summary", "--by", "day", "-o", "json", "--tz", "America/New_York").out)
+    assert {g["key"]["day"]: g["records"] for g in york["groups"]} == {
+        "2026-01-10": 2,
+        "2026-01-09": 1,
+    }
+    # Times of the groups stay UTC in JSON: the contract's epoch-ms/UTC rule.
+    assert berlin["total"]["lastCreatedAt"] == "2026-01-10T23:30:00.000Z"
+
+
+def test_tz_hour_buckets_carry_their_offset() -> None:
+    result = usage("summary", "--by", "hour", "-o", "json", "--tz", "Europe/Berlin")
+    hours = sorted(g["key"]["hour"] for g in json.loads(result.out)["groups"])
+    assert hours == ["2026-01-10T00:00+01:00", "2026-01-10T23:00+01:00", "2026-01-11T00:00+01:00"]
+    utc = usage("summary", "--by", "hour", "-o", "json")
+    assert "2026-01-10T23:00Z" in utc.out
+
+
+def test_tz_shows_table_times_in_the_zone_and_says_which() -> None:
+    shown = screen("--tz", "Asia/Tokyo", "list", width=200)
+    assert "createdAt (Asia/Tokyo)" in shown
+    assert "2026-01-11 08:30:00" in shown  # 23:30 UTC + 9 h
+    summary = screen("summary", "--tz", "asia/tokyo", width=200)
+    assert "first (Asia/Tokyo)" in summary
+
+
+def test_tz_local_follows_tz_of_the_environment() -> None:
+    result = usage(
+        "list", "--tz", "local", "--no-color", tty=True, width=200, env={"TZ": "Asia/Kolkata"}
+    )
+    assert "createdAt (Asia/Kolkata)" in result.out
+    assert "2026-01-11 05:00:00" in result.out
+
+
+def test_csv_keeps_utc_unless_tz_is_given() -> None:
+    plain = usage("list", "-o", "csv", "--columns", "id,createdAt")
+    assert "rec_0001,2026-01-10T23:30:00.000Z" in plain.out
+    zoned = usage("list", "-o", "csv", "--columns", "id,createdAt", "--tz", "Europe/Berlin")
+    assert "rec_0001,2026-01-11T00:30:00.000+01:00" in zoned.out
+    jsonl = usage("list", "-o", "jsonl", "--tz", "Europe/Berlin")
+    assert jsonl.jsonl()[0]["createdAt"] == T0  # JSON keeps epoch ms whatever the zone
+
+
+def test_tz_from_the_profile_shows_in_tables_but_leaves_csv_utc(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    env = {"USAGE_CONFIG": str(config)}
+    assert usage("config", "set", "tz", "europe/berlin", env=env).code == 0
+    assert 'tz = "Europe/Berlin"' in config.read_text()
+    table = usage("list", "--no-color", tty=True, width=200, env=env)
+    assert "createdAt (Europe/Berlin)" in table.out
+    csv = usage("list", "-o", "csv", "--columns", "createdAt", env=env)
+    assert "2026-01-10T23:30:00.000Z" in csv.out
+
+
+@pytest.mark.parametrize(
+    ("args", "suggestion"),
+    [
+        (["--tz", "Europe/Berln", "list"], "did you mean 'Europe/Berlin'?"),
+        (["list", "--tz", "Amerika/New_York"], "did you mean 'America/New_York'?"),
+        (["summary", "--tz", "Mars/Olympus", "--by", "day"], ""),
+        (["list", "--tz", ""], ""),
+    ],
+)
+def test_an_unknown_zone_is_exit_2_before_any_request(args: list[str], suggestion: str) -> None:
+    requests: list[httpx.Request] = []
+    memory = Runtime.memory(transport=serve(requests))
+    code = run([*BASE, *args], runtime=memory)
+    err = written(memory.stderr)
+    assert code == 2, err
+    assert "--tz" in err
+    assert suggestion in err
+    assert requests == []
+
+
+def test_a_bad_zone_in_the_profile_is_refused_and_named(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[profiles.default]\ntz = "Nowhere/City"\n')
+    config.chmod(0o600)
+    result = usage("list", env={"USAGE_CONFIG": str(config)})
+    assert result.code == 2
+    assert "from profile 'default'" in result.err
+    refused = usage("config", "set", "tz", "Nowhere/City", env={"USAGE_CONFIG": str(config)})
+    assert refused.code == 2
+
+
+# --- export progress ------------------------------------------------------------------
+
+
+def test_the_window_covered_follows_the_order() -> None:
+    window = Window(since=1_000, until=2_000)
+    assert window.covered(oldest=1_750, newest=2_000) == 0.25  # newest first: walks back
+    assert window.covered(oldest=None, newest=None) is None
+    assert window.covered(oldest=500, newest=2_000) == 1.0
+    ascending = Window(since=1_000, until=2_000, ascending=True)
+    assert ascending.covered(oldest=1_000, newest=1_600) == 0.6
+
+
+def test_plain_export_progress_shows_the_window_covered(tmp_path: Path) -> None:
+    pages = iter(
+        [
+            {"items": RECORDS[:1], "cursor": "c1"},
+            {"items": RECORDS[1:2], "cursor": "c2"},
+            {"items": RECORDS[2:], "cursor": None},
+        ]
+    )
+    clock = itertools.count(0.0, 5.0)
+    memory = dataclasses.replace(
+        Runtime.memory(
+            transport=httpx.MockTransport(lambda request: httpx.Response(200, json=next(pages))),
+            tty=True,
+            env={"NO_COLOR": "1", "TERM": "xterm"},
+        ),
+        monotonic=lambda: next(clock),
+    )
+    target = tmp_path / "a.jsonl"
+    # The window: 2026-01-09 23:30 to 2026-01-10 23:30 UTC, one day.
+    code = run(
+        [
+            *BASE,
+            "export",
+            str(target),
+            "--since",
+            "2026-01-09T23:30:00Z",
+            "--until",
+            "2026-01-10T23:30:00Z",
+        ],
+        runtime=memory,
+    )
+    err = written(memory.stderr)
+    assert code == 0, err
+    assert "\x1b" not in err
+    lines = [line for line in err.splitlines() if line.startswith("exporting:")]
+    # By hand: after rec_0001 (at the end) 0%, rec_0002 (1 h back) 4%, rec_0003 (the start) 100%.
+    assert lines == [
+        "exporting: 1 records, 1 pages, 0% of the window",
+        "exporting: 2 records, 2 pages, 4% of the window",
+        "exporting: 3 records, 3 pages, 100% of the window",
+    ]
