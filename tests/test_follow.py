@@ -189,3 +189,16 @@ def test_a_looping_server_cannot_keep_a_poll_going() -> None:
         shown = follower.poll()  # ends: the repeated page brings nothing new
         assert 0 < len(shown) < 25
         assert len({record.id for record in shown}) == len(shown)
+
+
+def test_a_followed_terminal_shows_times_in_the_chosen_zone() -> None:
+    api = emulator()
+    growing = Growing(api, [1])
+    result = follow(api, growing, "--tz", "Asia/Kolkata", tty=True)
+    assert result.code == 0, result.err
+    header, row = result.out.splitlines()[:2]
+    assert header.startswith("createdAt (Asia/Kolkata)")
+    created = datetime.fromtimestamp(growing.added[0]["createdAt"] / 1000, UTC)
+    from zoneinfo import ZoneInfo
+
+    assert row.startswith(f"{created.astimezone(ZoneInfo('Asia/Kolkata')):%Y-%m-%d %H:%M:%S}")

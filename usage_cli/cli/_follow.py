@@ -16,6 +16,7 @@ from usage_cli.formats import Format, make_writer
 if TYPE_CHECKING:
     from usage_cli.cli._invocation import Invocation
     from usage_cli.client import Client
+    from usage_cli.display import Display
     from usage_cli.formats import Writer
     from usage_cli.query import Query
     from usage_cli.records import UsageRecord
@@ -69,6 +70,7 @@ def follow(
     columns: tuple[str, ...] | None,
     last: int | None,
     interval: float,
+    display: Display,
 ) -> None:
     """Print the query's new records, oldest first, every `interval` seconds, until Ctrl-C."""
     from usage_cli.pages import Follower
@@ -78,10 +80,10 @@ def follow(
     if fmt is Format.table:
         from usage_cli.formats.lines import LineWriter
 
-        writer = LineWriter(runtime.stdout)
+        writer = LineWriter(runtime.stdout, display.zone, display.zone_name)
     else:
         out = run.data_bytes(fmt)
-        writer = make_writer(fmt, out, columns)
+        writer = make_writer(fmt, out, columns, display=display)
     status = _Status(run, live=runtime.stderr_tty and not run.options.quiet)
     follower = Follower(client, query, since_ms=query.since_ms)
     wait = interval

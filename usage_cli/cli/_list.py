@@ -162,6 +162,7 @@ def list_command(
                 columns=chosen,
                 last=limit,
                 interval=DEFAULT_INTERVAL if interval is None else interval,
+                display=run.display(settings, wide=wide),
             )
         return
 
