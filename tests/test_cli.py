@@ -479,3 +479,10 @@ def test_a_repeated_token_is_refused_without_echoing_it(form: str) -> None:
         result.err.splitlines()[0] == "error: --token is given 2 times (--token ***, --token ***)"
     )
     assert not any(secret in result.err for secret in secrets)
+
+
+@pytest.mark.parametrize("flag", ["--token", "--api-url", "--timeout", "--tz"])
+def test_a_global_option_left_without_its_value_says_so(flag: str) -> None:
+    result = run_in_memory(["list", flag])
+    assert result.code == 2
+    assert result.err.splitlines()[0] == f"error: {flag} needs a value"

@@ -54,8 +54,8 @@ def run(args: Sequence[str] | None = None, *, runtime: Runtime | None = None) ->
 
         enable_completion()
     command: Any = typer.main.get_command(app)
-    argv = hoist_global_options(argv, command)
     try:
+        argv = hoist_global_options(argv, command)
         refuse_repeated_options(argv, command)
         with runtime.bound():
             result = command.main(

@@ -70,6 +70,9 @@ def hoist_global_options(args: list[str], group: Any) -> list[str]:
             target, takes = hoisted, False
         else:
             target, takes = rest, own.get(head, False)
+        if target is hoisted and takes and not inline and position + 1 == len(args):
+            # Moved before the command name, it would take the name as its value.
+            raise InputError(f"{word} needs a value", hint=f"e.g. {word} VALUE")
         target.append(word)
         if takes and not inline and position + 1 < len(args):
             position += 1
