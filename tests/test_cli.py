@@ -486,3 +486,9 @@ def test_a_global_option_left_without_its_value_says_so(flag: str) -> None:
     result = run_in_memory(["list", flag])
     assert result.code == 2
     assert result.err.splitlines()[0] == f"error: {flag} needs a value"
+
+
+def test_demo_says_it_does_not_use_a_given_api_url() -> None:
+    result = run_in_memory(["list", "--demo", "--limit", "1", "--api-url", "http://127.0.0.1:9"])
+    assert result.code == 0, result.err
+    assert "(--api-url and the token are not used)" in result.err

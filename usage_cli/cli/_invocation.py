@@ -92,8 +92,10 @@ class Invocation:
 
                 sandbox = stack.enter_context(Sandbox())
                 token, api_url = sandbox.token, sandbox.url
+                ignored = " (--api-url and the token are not used)" if self.options.api_url else ""
                 self.note(
-                    f"demo: {len(sandbox.records)} records from a built-in sandbox, no account"
+                    f"demo: {len(sandbox.records)} records from a built-in sandbox, "
+                    f"no account{ignored}"
                 )
             client = Client(
                 token=token,
