@@ -302,3 +302,24 @@ def test_plain_export_progress_shows_the_window_covered(tmp_path: Path) -> None:
         "exporting: 2 records, 2 pages, 4% of the window",
         "exporting: 3 records, 3 pages, 100% of the window",
     ]
+
+
+def test_columns_the_user_named_are_narrowed_never_dropped() -> None:
+    chosen = "createdAt,id,type,count,meta.reason,botId"
+    result = usage("list", "--columns", chosen, "--no-color", tty=True, width=80)
+    assert result.code == 0, result.err
+    header = result.out.splitlines()[0].split()
+    assert "meta.reason" in header
+    assert "botId" in header
+    assert "hidden:" not in result.out + result.err
+
+
+def test_a_line_break_in_a_value_stays_on_its_row() -> None:
+    RECORDS[0]["meta"]["note"] = "line one\nline two"
+    try:
+        result = usage("list", "--columns", "id,meta.note", "--no-color", tty=True, width=120)
+    finally:
+        del RECORDS[0]["meta"]["note"]
+    assert result.code == 0, result.err
+    assert "line one\\nline two" in result.out
+    assert not any(line.strip().startswith("line two") for line in result.out.splitlines())

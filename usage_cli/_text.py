@@ -62,6 +62,11 @@ class EscapingStream(io.BytesIO):
         self._target.flush()
 
 
+def on_one_line(text: str) -> str:
+    """`for_terminal`, and line breaks and tabs escaped too: one cell, one line."""
+    return for_terminal(text).replace("\n", "\\n").replace("\t", "\\t")
+
+
 def without_surrogates(text: str) -> str:
     """`text` encodable as UTF-8: each lone surrogate becomes U+FFFD."""
     return _SURROGATE.sub("\ufffd", text)

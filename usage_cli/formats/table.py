@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from usage_cli._text import for_terminal
+from usage_cli._text import on_one_line
 from usage_cli.columns import TABLE_COLUMNS, TIME_COLUMNS, text_of, utc_moment, value_of
 from usage_cli.display import Display
 from usage_cli.records import UsageRecord
@@ -52,6 +52,8 @@ class Column:
     narrows: bool = False
     # A bar is redrawn shorter for its width (`render`), so it gives way first.
     render: Callable[[int], list[str]] | None = None
+    # Dropped when the terminal is too narrow; never a column the user asked for.
+    droppable: bool = True
     natural: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -93,7 +95,9 @@ def fit(columns: Sequence[Column], width: int | None) -> Layout:
     boxed = Layout(natural, compact=False)
     if width is None or boxed.width <= width:
         return boxed
-    optional = [index for index, column in enumerate(columns) if not column.key]
+    optional = [
+        index for index, column in enumerate(columns) if not column.key and column.droppable
+    ]
     for dropped in range(len(optional) + 1):
         hidden = set(optional[len(optional) - dropped :])
         widths: list[int | None] = [
@@ -137,6 +141,7 @@ def render(
     *,
     footer: bool = False,
     style: Callable[[int], str | None] = lambda index: None,
+    shows_hidden: str = "--wide or --columns shows them",
 ) -> None:
     """Lay `columns` out for the display's width and print them, with a note of any hidden."""
     layout = fit(columns, display.width)
@@ -174,7 +179,7 @@ def render(
     if hidden and not display.quiet:
         # One line, however narrow: it names what is missing, and how to see it.
         console.print(
-            Text(f"hidden: {', '.join(hidden)}; --wide or --columns shows them", style="dim"),
+            Text(f"hidden: {', '.join(hidden)}; {shows_hidden}", style="dim"),
             soft_wrap=True,
         )
 
@@ -191,6 +196,8 @@ class TableWriter:
     ) -> None:
         self._stream = stream
         self._columns = tuple(columns or TABLE_COLUMNS)
+        # Columns the user named are narrowed if need be, never dropped.
+        self._chosen = columns is not None
         if display is None:
             # Off a terminal nobody can resize the window, so render at natural width.
             tty = hasattr(stream, "isatty") and stream.isatty()
@@ -214,7 +221,7 @@ class TableWriter:
         zone = self._display.zone
         for record in records:
             for cells, column in zip(self._cells, self._columns, strict=True):
-                cells.append(for_terminal(_cell(value_of(record, column), column, zone)))
+                cells.append(on_one_line(_cell(value_of(record, column), column, zone)))
             self.rows += 1
 
     def close(self) -> None:
@@ -226,6 +233,7 @@ class TableWriter:
                     justify="right" if name == "count" else "left",
                     key=name in LIST_KEYS,
                     narrows=name not in TIME_COLUMNS,
+                    droppable=not self._chosen,
                 )
                 for name, cells in zip(self._columns, self._cells, strict=True)
             ]
@@ -279,7 +287,7 @@ def render_summary(
         Column(
             dimension,
             [
-                for_terminal(group.key[index]) if group.key[index] is not None else NONE
+                on_one_line(group.key[index]) if group.key[index] is not None else NONE
                 for group in groups
             ],
             footer="total" if index == 0 else "",
@@ -311,4 +319,5 @@ def render_summary(
         display,
         footer=True,
         style=lambda index: "cyan" if index == share else None,
+        shows_hidden="--wide shows them",
     )
