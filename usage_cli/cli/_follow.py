@@ -20,17 +20,25 @@ if TYPE_CHECKING:
     from usage_cli.formats import Writer
     from usage_cli.query import Query
     from usage_cli.records import UsageRecord
+    from usage_cli.settings import Settings
 
 DEFAULT_INTERVAL = 5.0  # 12 requests a minute: well inside the platform's per-minute limit
 MAX_BACKOFF = 60.0
 
 
 class _Status:
-    """One line on a terminal's stderr: the last minute's rate and the last poll."""
+    """One line on a terminal's stderr: the last minute's rate and the last poll.
 
-    def __init__(self, run: Invocation, live: bool) -> None:
+    Drawn only when stdout is that terminal too (in `| jq` the lines of the
+    reader would land on it), and never wider than the terminal, so that a
+    carriage return can take it back whole.
+    """
+
+    def __init__(self, run: Invocation, display: Display) -> None:
+        runtime = run.runtime
         self._run = run
-        self._live = live
+        self._display = display
+        self._live = runtime.stderr_tty and runtime.stdout_tty and not run.options.quiet
         self._recent: deque[tuple[float, int]] = deque()
         self._drawn = False
 
@@ -52,18 +60,24 @@ class _Status:
         while self._recent and self._recent[0][0] < now - 60:
             self._recent.popleft()
         count = sum(count for _, count in self._recent)
-        moment = runtime.now().astimezone()
-        runtime.stderr.write(
-            f"\r\x1b[Kfollowing: {len(self._recent):,} records, {count:,} count in the last "
-            f"minute; last poll {moment:%H:%M:%S} (Ctrl-C to stop)"
+        moment = runtime.now().astimezone(self._display.zone)
+        seen = len(self._recent)
+        # Most telling first: a narrow terminal cuts the end.
+        line = (
+            f"following: {seen:,} record{'' if seen == 1 else 's'}/min ({count:,} count); "
+            f"polled {moment:%H:%M:%S} {self._display.zone_name}; Ctrl-C stops"
         )
+        width = (self._display.width or runtime.width or 80) - 1
+        if len(line) > width:
+            line = line[: max(width - 1, 0)] + "…"
+        runtime.stderr.write(f"\r\x1b[K{line}")
         runtime.stderr.flush()
         self._drawn = True
 
 
 def follow(
     run: Invocation,
-    client: Client,
+    settings: Settings,
     query: Query,
     *,
     fmt: Format,
@@ -71,20 +85,37 @@ def follow(
     last: int | None,
     interval: float,
     display: Display,
+    demo: bool,
 ) -> None:
     """Print the query's new records, oldest first, every `interval` seconds, until Ctrl-C."""
-    from usage_cli.pages import Follower
-
     runtime = run.runtime
     writer: Writer
     if fmt is Format.table:
         from usage_cli.formats.lines import LineWriter
 
-        writer = LineWriter(runtime.stdout, display.zone, display.zone_name)
+        writer = LineWriter(runtime.stdout, display, columns)
     else:
         out = run.data_bytes(fmt)
         writer = make_writer(fmt, out, columns, display=display)
-    status = _Status(run, live=runtime.stderr_tty and not run.options.quiet)
+    status = _Status(run, display)
+    with run.client(settings, demo=demo, say=status.say) as client:
+        _follow(run, client, query, writer, status, fmt=fmt, last=last, interval=interval)
+
+
+def _follow(
+    run: Invocation,
+    client: Client,
+    query: Query,
+    writer: Writer,
+    status: _Status,
+    *,
+    fmt: Format,
+    last: int | None,
+    interval: float,
+) -> None:
+    from usage_cli.pages import Follower
+
+    runtime = run.runtime
     follower = Follower(client, query, since_ms=query.since_ms)
     wait = interval
     try:

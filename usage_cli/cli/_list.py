@@ -153,17 +153,17 @@ def list_command(
     if follow:
         from usage_cli.cli._follow import follow as follow_records
 
-        with run.client(settings, demo=demo) as client:
-            follow_records(
-                run,
-                client,
-                query,
-                fmt=fmt,
-                columns=chosen,
-                last=limit,
-                interval=DEFAULT_INTERVAL if interval is None else interval,
-                display=run.display(settings, wide=wide),
-            )
+        follow_records(
+            run,
+            settings,
+            query,
+            fmt=fmt,
+            columns=chosen,
+            last=limit,
+            interval=DEFAULT_INTERVAL if interval is None else interval,
+            display=run.display(settings, wide=wide),
+            demo=demo,
+        )
         return
 
     with run.client(settings, demo=demo) as client:

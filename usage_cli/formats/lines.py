@@ -1,52 +1,92 @@
 """Records as aligned lines, written as they come: the table of `list --follow`.
 
 A table needs every row before it can size its columns; a follow never ends.
-So the columns have fixed widths wide enough for the platform's values, and
-each record is one line, flushed at once.
+So each column has a fixed width, wide enough for the platform's values, and
+each record is one line, flushed at once. Columns are `list`'s; those that
+are not key columns are left out when the terminal is too narrow for them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, tzinfo
 from typing import TextIO
 
-from usage_cli._text import for_terminal
-from usage_cli.columns import utc_moment
+from usage_cli._text import on_one_line
+from usage_cli.columns import TABLE_COLUMNS, TIME_COLUMNS, text_of, utc_moment, value_of
+from usage_cli.display import Display
 from usage_cli.records import UsageRecord
 
-# (header, width): ids and type names as the platform makes them fit.
-_LAYOUT = (("createdAt", 19), ("type", 32), ("count", 9), ("id", 24), ("botId", 0))
+# Widths that hold what the platform sends: times, `rec_` + 16 hex, type names.
+# The key columns fill 80 exactly; a count past 9,999,999 pushes its line out.
+_WIDTHS = {"createdAt": 19, "updatedAt": 19, "id": 20, "type": 31, "count": 7}
+_OTHER = 14
+KEYS = ("createdAt", "id", "type", "count")
 
 
 class LineWriter:
-    def __init__(self, stream: TextIO, zone: tzinfo = UTC, zone_name: str = "UTC") -> None:
+    def __init__(
+        self, stream: TextIO, display: Display, columns: Sequence[str] | None = None
+    ) -> None:
         self._stream = stream
-        self._zone = zone
-        self._zone_name = zone_name
+        self._display = display
+        chosen = tuple(columns or TABLE_COLUMNS)
+        self._columns = chosen if columns else self._fitting(chosen, display.width)
         self._header_written = False
+
+    @staticmethod
+    def _fitting(columns: tuple[str, ...], width: int | None) -> tuple[str, ...]:
+        """The default columns that fit `width`, dropping the others from the right."""
+        kept = list(columns)
+        while width is not None and _span(kept) > width:
+            optional = [name for name in kept if name not in KEYS]
+            if not optional:
+                break
+            kept.remove(optional[-1])
+        return tuple(kept)
 
     def _line(self, cells: Sequence[str]) -> str:
         parts = []
-        for (name, width), cell in zip(_LAYOUT, cells, strict=True):
-            parts.append(cell.rjust(width) if name == "count" else cell.ljust(width))
-        return "  ".join(parts).rstrip() + "\n"
+        last = len(cells) - 1
+        for index, (name, cell) in enumerate(zip(self._columns, cells, strict=True)):
+            width = _WIDTHS.get(name, _OTHER)
+            if name == "count":
+                parts.append(cell.rjust(width))
+            else:
+                parts.append(cell if index == last else cell.ljust(width))
+        return " ".join(parts).rstrip()
+
+    def _header(self, column: str) -> str:
+        if column not in TIME_COLUMNS:
+            return column
+        # The zone where it fits; the status line names it in any case.
+        labelled = f"{column} ({self._display.zone_name})"
+        return labelled if len(labelled) <= _WIDTHS[column] else column
+
+    def _cell(self, record: UsageRecord, column: str) -> str:
+        value = value_of(record, column)
+        if value is None:
+            return ""
+        if column in TIME_COLUMNS and isinstance(value, int) and not isinstance(value, bool):
+            moment = utc_moment(value)
+            if moment is None:
+                return str(value)
+            return f"{moment.astimezone(self._display.zone):%Y-%m-%d %H:%M:%S}"
+        if column == "count" and isinstance(value, int) and not isinstance(value, bool):
+            return f"{value:,}"
+        return on_one_line(text_of(value, column))
 
     def write(self, records: Sequence[UsageRecord]) -> None:
         if not self._header_written:
-            names = [name for name, _ in _LAYOUT]
-            self._stream.write(self._line([f"createdAt ({self._zone_name})", *names[1:]]))
+            self._stream.write(self._line([self._header(name) for name in self._columns]) + "\n")
             self._header_written = True
         for record in records:
-            moment = utc_moment(record.created_at)
-            when = (
-                str(record.created_at)
-                if moment is None
-                else f"{moment.astimezone(self._zone):%Y-%m-%d %H:%M:%S}"
-            )
-            cells = [when, record.type, f"{record.count:,}", record.id, record.bot_id or ""]
-            self._stream.write(for_terminal(self._line(cells).rstrip("\n")) + "\n")
+            self._stream.write(self._line([self._cell(record, c) for c in self._columns]) + "\n")
         self._stream.flush()
 
     def close(self) -> None:
         self._stream.flush()
+
+
+def _span(columns: Sequence[str]) -> int:
+    widths = [_WIDTHS.get(name, _OTHER) for name in columns]
+    return sum(widths) + len(widths) - 1
