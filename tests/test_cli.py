@@ -349,6 +349,12 @@ def test_unknown_command_suggests(capsys: pytest.CaptureFixture[str]) -> None:
         ),
         (["--token", "list", "list", "-vv"], ["--token", "list", "-vv", "list"]),
         (["list", "--", "--token"], ["list", "--", "--token"]),
+        (["list", "--demo", "-qo", "csv"], ["-q", "list", "--demo", "-o", "csv"]),
+        (["list", "-qocsv"], ["-q", "list", "-o", "csv"]),
+        (["list", "-fq"], ["-q", "list", "-f"]),
+        (["list", "-vo", "json"], ["-v", "list", "-o", "json"]),
+        (["list", "-qx"], ["list", "-qx"]),
+        (["list", "--meta", "-qo=x"], ["list", "--meta", "-qo=x"]),
         (["nope", "--token", "t"], ["nope", "--token", "t"]),
     ],
 )

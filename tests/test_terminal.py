@@ -145,10 +145,14 @@ def test_clusters_of_global_flags_after_the_command_name(cluster: str) -> None:
     assert "No such option" not in result.err
 
 
-def test_a_cluster_with_a_command_letter_stays_the_commands() -> None:
-    # `-qo` would hide the command's own -o in a global cluster: it is not hoisted.
-    result = usage("list", "-qo", "jsonl")
-    assert result.code == 2
+def test_a_cluster_of_global_and_command_letters_is_split_between_them() -> None:
+    # `-qo jsonl`: -q is global (quiet), -o the command's, with its value after.
+    result = usage("list", "-qo", "jsonl", tty=True)
+    assert result.code == 0, result.err
+    assert [json.loads(line)["id"] for line in result.out.splitlines()] == [
+        record["id"] for record in RECORDS
+    ]
+    assert result.err == ""  # quiet: not even the "more exist" line
 
 
 # --- time zones -----------------------------------------------------------------------

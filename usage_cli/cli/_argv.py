@@ -42,6 +42,27 @@ def _global_cluster(word: str, global_opts: dict[str, bool], own: dict[str, bool
     )
 
 
+def _split_cluster(
+    word: str, global_opts: dict[str, bool], own: dict[str, bool]
+) -> list[str] | None:
+    """`-qo csv`'s `-qo` as `-q -o`, `-qocsv` as `-q -o csv`: a cluster mixing global
+    and command flags, split so that each goes where it belongs; None if `word` is none.
+    """
+    if not word.startswith("-") or word.startswith("--") or len(word) < 3 or word in own:
+        return None
+    known = {**global_opts, **own}
+    split: list[str] = []
+    for position, letter in enumerate(word[1:], start=1):
+        option = f"-{letter}"
+        if option not in known:
+            return None  # not a cluster of ours: click says what is wrong with it
+        split.append(option)
+        if known[option]:
+            value = word[position + 1 :]
+            return [*split, value] if value else split
+    return split
+
+
 def hoist_global_options(args: list[str], group: Any) -> list[str]:
     """Move global options written after the command name to before it.
 
@@ -64,6 +85,12 @@ def hoist_global_options(args: list[str], group: Any) -> list[str]:
             break
         head = word.split("=", 1)[0]
         inline = "=" in word
+        split = (
+            None if head in own or head in global_opts else _split_cluster(word, global_opts, own)
+        )
+        if split is not None and not _global_cluster(word, global_opts, own):
+            args = [*args[:position], *split, *args[position + 1 :]]
+            continue
         if head in global_opts and head not in own:
             target, takes = hoisted, global_opts[head]
         elif _global_cluster(word, global_opts, own):
