@@ -158,7 +158,7 @@ def test_in_a_pipe_no_status_line_lands_among_the_readers_lines() -> None:
     [
         (["--all"], "--follow cannot be used with --all"),
         (["--until", "2026-01-01"], "--follow cannot be used with --until"),
-        (["--cursor", "rec_1"], "--follow cannot be used with --cursor"),
+        (["--cursor", "rec_1"], "--follow cannot be used with --cursor: it starts from now"),
         (["--since", "1d", "--limit", "5"], "not both"),
         (["--order", "asc"], "--order does not apply"),
         (["-o", "json"], "use jsonl"),

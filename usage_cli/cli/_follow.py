@@ -126,7 +126,8 @@ def _follow(
                 fresh = follower.poll()
             except ServerError as failure:
                 wait = min(max(wait * 2, interval), MAX_BACKOFF)
-                status.say(f"following: {failure.message}; polling again in {wait:g}s")
+                reason = failure.message.rstrip(".")
+                status.say(f"following: {reason}; polling again in {wait:g}s")
             else:
                 wait = interval
                 status.clear()

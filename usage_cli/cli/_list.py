@@ -192,9 +192,13 @@ def list_command(
 
 def _check_follow(params: dict[str, Any], fmt: Format) -> None:
     """What cannot go with --follow, refused before any request."""
-    for name, flag in (("all_", "--all"), ("cursor", "--cursor"), ("until", "--until")):
+    for name, flag in (("all_", "--all"), ("until", "--until")):
         if params.get(name):
             raise InputError(f"--follow cannot be used with {flag}: a follow has no end")
+    if params.get("cursor"):
+        raise InputError(
+            "--follow cannot be used with --cursor: it starts from now, --since or --limit"
+        )
     if params.get("since") and params.get("limit") is not None:
         raise InputError(
             "--follow starts either from --since or with the last --limit records, not both"

@@ -186,7 +186,8 @@ def sandbox_command(
         stdout = run.runtime.stdout
         stdout.write(
             f"# usage sandbox: {records} records on {sandbox.url} (Ctrl-C to stop)\n"
-            f"export CHATBOTKIT_API_URL={sandbox.url}\n{token_line}\n"
+            + (f"# adding {grow} new records every {grow_every:g}s\n" if grow else "")
+            + f"export CHATBOTKIT_API_URL={sandbox.url}\n{token_line}\n"
         )
         stdout.flush()
         sandbox.serve_forever()
