@@ -232,3 +232,10 @@ def test_a_followed_terminal_shows_times_in_the_chosen_zone() -> None:
     from zoneinfo import ZoneInfo
 
     assert row.startswith(f"{created.astimezone(ZoneInfo('Asia/Kolkata')):%Y-%m-%d %H:%M:%S}")
+
+
+def test_a_backlog_longer_than_a_page_is_read_whole() -> None:
+    api = emulator(records=250)
+    result = follow(api, Growing(api, [0]), "-o", "jsonl", "--limit", "150", "--take", "100")
+    newest = sorted(api.records, key=lambda r: (r["createdAt"], r["id"]))[-150:]
+    assert [json.loads(line)["id"] for line in result.out.splitlines()] == [r["id"] for r in newest]

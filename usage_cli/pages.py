@@ -266,9 +266,8 @@ class Follower:
 
     def backlog(self, last: int) -> list[UsageRecord]:
         """The newest `last` records, oldest first; later polls return only newer ones."""
-        page = self.client.fetch_page(self.query, cursor=None, take=max(1, min(last, 100)))
-        shown = page.items[:last]
-        self._remember(page.items)
+        shown = list(RecordStream(self.client, self.query, limit=last))
+        self._remember(shown)
         if shown:
             self._since_ms = min(record.created_at for record in shown)
         self._started = True
