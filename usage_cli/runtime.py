@@ -90,6 +90,8 @@ class Runtime:
     sleep: Callable[[float], None] = system_sleep
     # An `httpx.BaseTransport` for every client of this run (tests: MockTransport).
     transport: httpx.BaseTransport | None = None
+    # Whether this is the process's own world (signals are the process's too).
+    process: bool = False
     # Columns of the terminal stdout is; None when unknown (tables keep their natural width).
     width: int | None = None
 
@@ -114,6 +116,7 @@ class Runtime:
             argv=tuple(sys.argv),
             # `COLUMNS` first (what `tmux`/CI set), then the terminal's own size.
             width=shutil.get_terminal_size((80, 24)).columns if tty(sys.stdout) else None,
+            process=True,
         )
 
     @classmethod
@@ -162,6 +165,18 @@ class Runtime:
     def stdout_is_process_stdout(self) -> bool:
         """Whether stdout is the process's own (whose descriptor may be redirected)."""
         return self.stdout is sys.__stdout__ or self.stdout is sys.stdout
+
+    def ignore_interrupts(self) -> None:
+        """From now on a Ctrl-C is ignored: a run that ends on one is already ending.
+
+        A second interrupt (a double Ctrl-C, or `timeout` signalling the child
+        and then its process group) would otherwise cut the ending short.
+        Only for the process's own runtime: an embedding program keeps its own.
+        """
+        if self.process:
+            import signal
+
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def say(self, message: str) -> None:
         """One line for a person, on stderr (stdout is for data).

@@ -139,6 +139,7 @@ def _follow(
             runtime.sleep(wait)
     except KeyboardInterrupt:
         # Ctrl-C is how a follow ends: not a failure.
+        runtime.ignore_interrupts()
         status.clear()
         writer.close()
         run.note("stopped following")
