@@ -112,7 +112,7 @@ def root(
             "--verbose",
             "-v",
             count=True,
-            help="Report requests and retries on stderr.",
+            help="Report retries and their waits on stderr (--debug: every request).",
             rich_help_panel=GLOBAL_PANEL,
         ),
     ] = 0,
