@@ -9,9 +9,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 
-from usage_cli.client import Client
+from usage_cli.client import Client, RetryPolicy
+from usage_cli.errors import ServerError
 from usage_cli.pages import Follower
 from usage_cli.query import Query
 from usage_cli.sandbox import Sandbox
@@ -241,3 +243,27 @@ def test_a_backlog_longer_than_a_page_is_read_whole() -> None:
     result = follow(api, Growing(api, [0]), "-o", "jsonl", "--limit", "150", "--take", "100")
     newest = sorted(api.records, key=lambda r: (r["createdAt"], r["id"]))[-150:]
     assert [json.loads(line)["id"] for line in result.out.splitlines()] == [r["id"] for r in newest]
+
+
+def test_a_fault_in_the_middle_of_a_poll_loses_nothing() -> None:
+    api = emulator(records=0)
+    failing = {"on": False}
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        if failing["on"] and request.url.params.get("cursor"):
+            return httpx.Response(503, json={"message": "down", "code": "GENERIC_ERROR"})
+        return api.transport().handle_request(request)
+
+    transport = httpx.MockTransport(flaky)
+    with Client(
+        token=TOKEN, api_url="http://127.0.0.1:9", transport=transport, retry=RetryPolicy(0)
+    ) as client:
+        follower = Follower(client, Query(take=5))
+        follower.poll()
+        burst = arrivals(12, seed=4, now_ms=NOW_MS)
+        api.add(burst)
+        failing["on"] = True
+        with pytest.raises(ServerError):
+            follower.poll()  # the second page fails
+        failing["on"] = False
+        assert len(follower.poll()) == 12

@@ -284,19 +284,22 @@ class Follower:
             self._started = True
             return []
         fresh: list[UsageRecord] = []
+        this_poll: set[str] = set()
         cursor: str | None = None
         while True:
             page = self.client.fetch_page(self.query, cursor=cursor, take=self.query.take)
-            new = [record for record in page.items if self._is_new(record)]
-            # Remembered page by page: a server that hands a page back twice
-            # (a cursor loop) then yields nothing new, and the poll ends.
-            self._remember(new)
+            # Ids of this poll are checked too: a server that hands a page back
+            # twice (a cursor loop) then yields nothing new, and the poll ends.
+            new = [r for r in page.items if self._is_new(r) and r.id not in this_poll]
+            this_poll.update(record.id for record in new)
             fresh += new
             # A record seen before, or one older than the start, means the rest
             # of the list was read already: stop there.
             if len(new) < len(page.items) or not page.items or not page.cursor:
                 break
             cursor = page.cursor
+        # Only now: a poll cut short by a fault forgets nothing it did not print.
+        self._remember(fresh)
         return fresh[::-1]
 
     def _is_new(self, record: UsageRecord) -> bool:
