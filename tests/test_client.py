@@ -497,3 +497,39 @@ def test_the_deadline_watch_is_one_thread_however_many_requests(sandbox: Sandbox
         assert len(watchers) == 1
     watchers[0].join(timeout=5)
     assert not watchers[0].is_alive()  # it ends with its client
+
+
+def test_a_body_that_cannot_be_decoded_is_retried_then_exit_5() -> None:
+    def garbled(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"not gzip at all", headers={"Content-Encoding": "gzip"})
+
+    waits: list[float] = []
+    with (
+        Client(
+            token=TOKEN,
+            api_url="http://127.0.0.1:9",
+            transport=httpx.MockTransport(garbled),
+            retry=RetryPolicy(retries=2),
+            sleep=waits.append,
+        ) as client,
+        pytest.raises(ServerError, match="cannot be decoded"),
+    ):
+        client.fetch_page(Query(), cursor=None, take=1)
+    assert len(waits) == 2
+
+
+def test_a_408_that_outlasts_the_retries_is_a_server_failure() -> None:
+    def slow(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(408, json={"message": "Request Timeout", "code": "TIMEOUT"})
+
+    with (
+        Client(
+            token=TOKEN,
+            api_url="http://127.0.0.1:9",
+            transport=httpx.MockTransport(slow),
+            retry=RetryPolicy(retries=1),
+            sleep=lambda seconds: None,
+        ) as client,
+        pytest.raises(ServerError, match="timed out the request"),
+    ):
+        client.fetch_page(Query(), cursor=None, take=1)

@@ -267,3 +267,26 @@ def test_a_fault_in_the_middle_of_a_poll_loses_nothing() -> None:
             follower.poll()  # the second page fails
         failing["on"] = False
         assert len(follower.poll()) == 12
+
+
+def test_a_fault_while_fetching_the_backlog_is_waited_out() -> None:
+    api = emulator()
+    calls: list[int] = []
+
+    def first_fails(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        if len(calls) == 1:
+            return httpx.Response(503, json={"message": "down", "code": "GENERIC_ERROR"})
+        return api.transport().handle_request(request)
+
+    growing = Growing(api, [0, 0], polls=2)
+    base = ["--api-url", "http://127.0.0.1:9", "--token", TOKEN, "--retries", "0"]
+    result = run_in_memory(
+        [*base, "list", "--follow", "-o", "jsonl", "--limit", "2"],
+        transport=httpx.MockTransport(first_fails),
+        sleep=growing,
+    )
+    assert result.code == 0, result.err
+    assert "polling again" in result.err
+    newest = sorted(api.records, key=lambda r: (r["createdAt"], r["id"]))[-2:]
+    assert [json.loads(line)["id"] for line in result.out.splitlines()] == [r["id"] for r in newest]

@@ -311,7 +311,11 @@ class Client:
                 hint="the API or the network is slow: raise --timeout",
             )
             raise _Transient(failure, "a response slower than --timeout") from None
-        except httpx.TransportError as exc:
+        except httpx.DecodingError as exc:
+            # A body whose Content-Encoding does not decode: as cut as a cut body.
+            failure = ServerError(f"the API sent a body that cannot be decoded: {exc}")
+            raise _Transient(failure, "a malformed response") from None
+        except httpx.RequestError as exc:
             reason = str(exc) or type(exc).__name__
             failure = ServerError(
                 f"cannot reach {netloc}: {reason}",

@@ -189,6 +189,9 @@ def error_from_response(status: int, body: bytes) -> AuthError | ApiError | Serv
             hint="check CHATBOTKIT_API_TOKEN (or --token) and, if set, --run-as",
             refused=True,
         )
+    if status == 408:
+        # Retried like a 5xx: still timing out after every retry is a server failure.
+        return ServerError(f"the API timed out the request: {message}")
     if status == 429:
         # Still limited after every retry: a transient condition, not a rejection.
         return ServerError(

@@ -118,12 +118,13 @@ def _follow(
     runtime = run.runtime
     follower = Follower(client, query, since_ms=query.since_ms)
     wait = interval
+    backlog = last
     try:
-        if last is not None:
-            writer.write(follower.backlog(last))
         while True:
             try:
-                fresh = follower.poll()
+                # The backlog is fetched in the loop too: a fault then is waited out.
+                fresh = follower.poll() if backlog is None else follower.backlog(backlog)
+                backlog = None
             except ServerError as failure:
                 wait = min(max(wait * 2, interval), MAX_BACKOFF)
                 reason = failure.message.rstrip(".")
