@@ -7,10 +7,11 @@ between the checks and the writing.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from types import TracebackType
@@ -89,7 +90,22 @@ class ExportPlan:
             if checkpoint is None
             else Tally(Stats.from_json(checkpoint.stats), checkpoint.pages)
         )
-        batches = self._batches(client, query)
+        # Closed however the run ends: its prefetch thread stops before the client closes.
+        with contextlib.closing(self._batches(client, query)) as batches:
+            return self._write(batches, query, api, tally, stdout, now, monotonic, on_progress)
+
+    def _write(
+        self,
+        batches: Iterator[Batch],
+        query: Query,
+        api: ApiJson,
+        tally: Tally,
+        stdout: BinaryIO,
+        now: Callable[[], datetime],
+        monotonic: Callable[[], float],
+        on_progress: OnProgress | None,
+    ) -> Manifest | None:
+        checkpoint = self.checkpoint
         target = self.target
         if isinstance(target, Stdout):
             try:
@@ -140,13 +156,13 @@ class ExportPlan:
                 hint="rerun with the original options, or drop --resume and use --force",
             )
 
-    def _batches(self, client: Client, query: Query) -> Iterable[Batch]:
+    def _batches(self, client: Client, query: Query) -> Generator[Batch, None, None]:
         """The pages still to fetch: after the checkpoint's cursor, or none at its end."""
-        if self.checkpoint is None:
-            return RecordStream(client, query).batches()
-        if self.checkpoint.end:
-            return ()
-        return RecordStream(client, replace(query, cursor=self.checkpoint.cursor)).batches()
+        if self.checkpoint is not None:
+            if self.checkpoint.end:
+                return
+            query = replace(query, cursor=self.checkpoint.cursor)
+        yield from RecordStream(client, query).batches()
 
     def interrupted(self, records: int) -> Interrupted:
         resumable = isinstance(self.target, Target) and self.target.waiting
