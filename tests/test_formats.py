@@ -169,3 +169,15 @@ def test_columns_accept_known_and_meta_names() -> None:
 def test_unknown_format_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="xml"):
         make_writer("xml", io.BytesIO())
+
+
+def test_a_table_dropped_unclosed_leaves_the_stream_open() -> None:
+    import gc
+
+    stream = io.BytesIO()
+    writer = TableWriter.over_bytes(stream)
+    writer.write(records()[:1])
+    del writer  # a run that failed before the table was drawn
+    gc.collect()
+    assert not stream.closed
+    stream.write(b"still usable")

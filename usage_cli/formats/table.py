@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -188,6 +189,19 @@ def _header(column: str, display: Display) -> str:
     return column + (f" ({display.zone_name})" if column in TIME_COLUMNS else "")
 
 
+class _Borrowed(io.TextIOWrapper):
+    """A text layer over a binary stream it does not own.
+
+    Closing it, or dropping it unclosed (a run that failed mid-table), flushes
+    and lets go of the stream rather than closing it: stdout stays usable.
+    """
+
+    def close(self) -> None:
+        with contextlib.suppress(ValueError):  # already let go
+            self.flush()
+            self.detach()
+
+
 class TableWriter:
     """A rich table for people; rows are kept until `close` lays them out."""
 
@@ -212,7 +226,7 @@ class TableWriter:
         cls, stream: BinaryIO, columns: Sequence[str] | None = None, display: Display | None = None
     ) -> TableWriter:
         """A table written as UTF-8 to a binary stream, which `close` leaves open."""
-        text = io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=True)
+        text = _Borrowed(stream, encoding="utf-8", newline="", write_through=True)
         writer = cls(text, columns, display)
         writer._wrapper = text
         return writer
@@ -239,9 +253,7 @@ class TableWriter:
             ]
             render(columns, self._stream, self._display)
         if self._wrapper is not None:
-            # Detached, the wrapper cannot close the caller's stream when collected.
-            self._wrapper.flush()
-            self._wrapper.detach()
+            self._wrapper.close()  # flushes, and leaves the caller's stream open
             self._wrapper = None
 
 
