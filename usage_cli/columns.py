@@ -30,6 +30,8 @@ CSV_COLUMNS: tuple[str, ...] = (
 )
 TABLE_COLUMNS: tuple[str, ...] = ("createdAt", "id", "type", "count", "botId", "meta")
 TIME_COLUMNS = frozenset({"createdAt", "updatedAt"})
+# What a person needs to tell records apart and read their cost: never cut.
+LIST_KEYS: tuple[str, ...] = ("createdAt", "id", "type", "count")
 META_PREFIX = "meta."
 
 
@@ -133,3 +135,17 @@ def text_of(value: Any, column: str) -> str:
     if isinstance(value, str):
         return value
     return compact_json(value)
+
+
+def shown(value: Any, column: str, zone: tzinfo = UTC) -> str:
+    """A cell as a person reads it (tables, a follow): local times, grouped counts."""
+    if value is None:
+        return ""
+    if column in TIME_COLUMNS and isinstance(value, int | float) and not isinstance(value, bool):
+        moment = utc_moment(int(value))
+        if moment is None:
+            return str(value)
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+    if column == "count" and isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return text_of(value, column)

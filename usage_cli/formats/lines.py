@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from usage_cli._text import on_one_line
-from usage_cli.columns import TABLE_COLUMNS, TIME_COLUMNS, text_of, utc_moment, value_of
+from usage_cli.columns import LIST_KEYS, TABLE_COLUMNS, TIME_COLUMNS, shown, value_of
 from usage_cli.display import Display
 from usage_cli.records import UsageRecord
 
@@ -20,7 +20,6 @@ from usage_cli.records import UsageRecord
 # The key columns fill 80 exactly; a count past 9,999,999 pushes its line out.
 _WIDTHS = {"createdAt": 19, "updatedAt": 19, "id": 20, "type": 31, "count": 7}
 _OTHER = 14
-KEYS = ("createdAt", "id", "type", "count")
 
 
 class LineWriter:
@@ -38,7 +37,7 @@ class LineWriter:
         """The default columns that fit `width`, dropping the others from the right."""
         kept = list(columns)
         while width is not None and _span(kept) > width:
-            optional = [name for name in kept if name not in KEYS]
+            optional = [name for name in kept if name not in LIST_KEYS]
             if not optional:
                 break
             kept.remove(optional[-1])
@@ -63,17 +62,7 @@ class LineWriter:
         return labelled if len(labelled) <= _WIDTHS[column] else column
 
     def _cell(self, record: UsageRecord, column: str) -> str:
-        value = value_of(record, column)
-        if value is None:
-            return ""
-        if column in TIME_COLUMNS and isinstance(value, int) and not isinstance(value, bool):
-            moment = utc_moment(value)
-            if moment is None:
-                return str(value)
-            return f"{moment.astimezone(self._display.zone):%Y-%m-%d %H:%M:%S}"
-        if column == "count" and isinstance(value, int) and not isinstance(value, bool):
-            return f"{value:,}"
-        return on_one_line(text_of(value, column))
+        return on_one_line(shown(value_of(record, column), column, self._display.zone))
 
     def write(self, records: Sequence[UsageRecord]) -> None:
         if not self._header_written:

@@ -4,7 +4,6 @@ import contextlib
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, tzinfo
 from typing import Any, BinaryIO, TextIO
 
 from rich import box
@@ -13,29 +12,14 @@ from rich.table import Table
 from rich.text import Text
 
 from usage_cli._text import on_one_line
-from usage_cli.columns import TABLE_COLUMNS, TIME_COLUMNS, text_of, utc_moment, value_of
+from usage_cli.columns import LIST_KEYS, TABLE_COLUMNS, TIME_COLUMNS, shown, value_of
 from usage_cli.display import Display
 from usage_cli.records import UsageRecord
 
-# What a person needs to tell records apart and read their cost: never cut.
-LIST_KEYS = frozenset({"createdAt", "id", "type", "count"})
 # Narrowed text keeps this much (ellipsis included) before its column is dropped.
 NARROWEST = 8
 # Off a terminal nobody can resize the window: a width no row reaches.
 UNLIMITED = 100_000
-
-
-def _cell(value: Any, column: str, zone: tzinfo = UTC) -> str:
-    if value is None:
-        return ""
-    if column in TIME_COLUMNS and isinstance(value, int | float) and not isinstance(value, bool):
-        moment = utc_moment(int(value))
-        if moment is None:
-            return str(value)
-        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
-    if column == "count" and isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return text_of(value, column)
 
 
 @dataclass
@@ -234,7 +218,7 @@ class TableWriter:
         zone = self._display.zone
         for record in records:
             for cells, column in zip(self._cells, self._columns, strict=True):
-                cells.append(on_one_line(_cell(value_of(record, column), column, zone)))
+                cells.append(on_one_line(shown(value_of(record, column), column, zone)))
             self.rows += 1
 
     def close(self) -> None:
@@ -314,13 +298,13 @@ def render_summary(
         Column("share", share_cells(_SHARE + 1 + _BAR), render=share_cells),
         Column(
             f"first ({display.zone_name})",
-            [_cell(g.first, "createdAt", zone) for g in groups],
-            _cell(total.first, "createdAt", zone),
+            [shown(g.first, "createdAt", zone) for g in groups],
+            shown(total.first, "createdAt", zone),
         ),
         Column(
             f"last ({display.zone_name})",
-            [_cell(g.last, "createdAt", zone) for g in groups],
-            _cell(total.last, "createdAt", zone),
+            [shown(g.last, "createdAt", zone) for g in groups],
+            shown(total.last, "createdAt", zone),
         ),
     ]
     share = len(summary.by) + 2
