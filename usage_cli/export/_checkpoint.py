@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import BinaryIO
 
 from pydantic import TypeAdapter
 from typing_extensions import TypedDict
@@ -170,26 +170,32 @@ class Checkpoint:
 
     def check_partial(self, target: Target) -> None:
         """InputError unless the partial file starts with the bytes this checkpoint counted."""
-        partial = str(target.partial)
         try:
             with open(target.partial, "rb") as handle:
-                if os.fstat(handle.fileno()).st_size < self.bytes:
-                    raise InputError(
-                        f"the partial file {partial!r} is shorter than its checkpoint says",
-                        hint="start over with --force",
-                    )
-                digest = sha256_of_start(handle, self.bytes).hexdigest()
-        except (OSError, EOFError) as exc:
-            detail = reason(exc) if isinstance(exc, OSError) else str(exc)
+                self.hash_kept(handle, target)
+        except OSError as exc:
             raise InputError(
-                f"the partial file {partial!r} cannot be read ({detail})",
+                f"the partial file {str(target.partial)!r} cannot be read ({reason(exc)})",
                 hint="start over with --force",
             ) from None
-        if digest != self.sha256:
+
+    def hash_kept(self, handle: BinaryIO, target: Target) -> hashlib._Hash:
+        """The running hash of the bytes this checkpoint counted, read from `handle`'s start;
+        InputError when the partial is shorter or they are not those bytes."""
+        partial = str(target.partial)
+        try:
+            digest = sha256_of_start(handle, self.bytes)
+        except EOFError:
+            raise InputError(
+                f"the partial file {partial!r} is shorter than its checkpoint says",
+                hint="start over with --force",
+            ) from None
+        if digest.hexdigest() != self.sha256:
             raise InputError(
                 f"the partial file {partial!r} has changed since its checkpoint was written",
                 hint="start over with --force",
             )
+        return digest
 
     def differences(self, query: Query, fmt: Format, gzip: bool, api: ApiJson) -> list[str]:
         """What of this command line differs from the one that made the checkpoint."""

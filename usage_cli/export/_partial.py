@@ -22,10 +22,9 @@ from usage_cli._files import (
     fsync_directory,
     naming,
     sha256_of,
-    sha256_of_start,
     write_atomically,
 )
-from usage_cli.errors import InputError, StorageError
+from usage_cli.errors import StorageError
 from usage_cli.export._checkpoint import Checkpoint
 from usage_cli.export._json import FileJson, StatsJson
 from usage_cli.export._manifest import Manifest
@@ -71,21 +70,9 @@ class PartialFile:
             return cls(target, origin, fresh, hashlib.sha256(), vouched=False)
         handle = open(target.partial, "r+b")  # noqa: SIM115 (owned by the object)
         try:
-            digest = sha256_of_start(handle, resume_from.bytes)
-            if digest.hexdigest() != resume_from.sha256:
-                raise InputError(
-                    f"the partial file {str(target.partial)!r} has changed since its "
-                    "checkpoint was written",
-                    hint="start over with --force",
-                )
+            digest = resume_from.hash_kept(handle, target)
             handle.truncate(resume_from.bytes)
             handle.seek(resume_from.bytes)
-        except EOFError:
-            handle.close()
-            raise InputError(
-                f"the partial file {str(target.partial)!r} is shorter than its checkpoint says",
-                hint="start over with --force",
-            ) from None
         except BaseException:
             handle.close()
             raise
