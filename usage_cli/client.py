@@ -190,6 +190,9 @@ class Client:
         debug: bool = False,
     ) -> None:
         self.url = list_url(api_url)
+        # Host and port only, for messages: a password in the URL (user:pw@host) is a secret.
+        parts = urlsplit(self.url)
+        self._host = f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
         if not token:
             raise AuthError("no API token configured", hint=TOKEN_HINT)
         if not timeout > 0 or timeout == float("inf"):
@@ -300,14 +303,11 @@ class Client:
             }
             self._event(f"debug: GET {request.url} headers={shown}")
         started = time.monotonic()
-        # Host and port only: a password in the URL (user:pw@host) is a secret too.
-        parts = urlsplit(self.url)
-        netloc = f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
         try:
             status, headers, body = self._exchange(request, deadline=started + self.timeout)
         except _Overdue:
             failure = ServerError(
-                f"no complete answer from {netloc} within --timeout {self.timeout:g}s",
+                f"no complete answer from {self._host} within --timeout {self.timeout:g}s",
                 hint="the API or the network is slow: raise --timeout",
             )
             raise _Transient(failure, "a response slower than --timeout") from None
@@ -318,7 +318,7 @@ class Client:
         except httpx.RequestError as exc:
             reason = str(exc) or type(exc).__name__
             failure = ServerError(
-                f"cannot reach {netloc}: {reason}",
+                f"cannot reach {self._host}: {reason}",
                 hint="check --api-url and your network; raise --timeout for a slow API",
             )
             raise _Transient(failure, type(exc).__name__) from None
