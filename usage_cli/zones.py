@@ -95,11 +95,10 @@ def zone(name: str, env: Mapping[str, str]) -> tzinfo:
     return zoneinfo.ZoneInfo(name)
 
 
-def label(name: str, env: Mapping[str, str]) -> str:
-    """How headers name the zone: `local` shows which zone that is."""
+def label(name: str, found: tzinfo) -> str:
+    """How headers name the zone `found` for `name`: `local` shows which zone that is."""
     if name != LOCAL:
         return name
-    found = zone(name, env)
     return str(getattr(found, "key", None) or found.tzname(datetime(2026, 1, 1)) or LOCAL)
 
 

@@ -153,13 +153,13 @@ class Invocation:
         """How tables (and CSV, under `--tz`) show records to this run's reader."""
         from usage_cli import zones
 
-        env = self.runtime.env
+        zone = zones.zone(settings.tz, self.runtime.env)
         fits = self.runtime.stdout_tty and not wide
         return Display(
             width=self.runtime.width if fits else None,
             color=self.runtime.stdout_tty and self.color(),
-            zone=zones.zone(settings.tz, env),
-            zone_name=zones.label(settings.tz, env),
+            zone=zone,
+            zone_name=zones.label(settings.tz, zone),
             csv_zone=self.options.tz is not None,
             quiet=settings.quiet,
         )
