@@ -12,13 +12,21 @@ import threading
 from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass, replace
+from typing import Protocol
 
-from usage_cli.client import Client
 from usage_cli.errors import CursorLoopError
 from usage_cli.query import Order, Query
 from usage_cli.records import Page, UsageRecord
 
 Fetch = Callable[[str | None], Page]
+
+
+class PageSource(Protocol):
+    """What answers the list endpoint: the API's `Client`, or an archive's reader."""
+
+    def fetch_page(self, query: Query, *, cursor: str | None, take: int) -> Page:
+        """One page of `query`'s records, after `cursor` (the list's head when None)."""
+        ...
 
 
 def iter_pages(
@@ -142,7 +150,7 @@ class RecordStream:
     continue when it was not.
     """
 
-    def __init__(self, client: Client, query: Query, *, limit: int | None = None) -> None:
+    def __init__(self, client: PageSource, query: Query, *, limit: int | None = None) -> None:
         self.client = client
         self.query = query
         self.limit = limit
@@ -238,7 +246,7 @@ def _cursor_after(record: UsageRecord, page: Page) -> str | None:
     return record.id if page.items and page.cursor == page.items[-1].id else None
 
 
-def iter_records(client: Client, query: Query, *, limit: int | None = None) -> RecordStream:
+def iter_records(client: PageSource, query: Query, *, limit: int | None = None) -> RecordStream:
     """Every record of `query` (or the first `limit`), page after page."""
     return RecordStream(client, query, limit=limit)
 
@@ -256,7 +264,7 @@ class Follower:
 
     FORGET_AFTER_MS = 3_600_000
 
-    def __init__(self, client: Client, query: Query, *, since_ms: int | None = None) -> None:
+    def __init__(self, client: PageSource, query: Query, *, since_ms: int | None = None) -> None:
         self.client = client
         # Newest first, whatever the user's order: new records are on the first page.
         self.query = replace(query, order=Order.desc, cursor=None, since=None, until=None)

@@ -7,6 +7,7 @@ request is sent; the errors are `InputError` (exit 2).
 from __future__ import annotations
 
 import calendar
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
@@ -145,6 +146,22 @@ def _require_utf8(value: str | None, flag: str) -> None:
 
 def to_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
+
+
+def meta_matches(meta: Mapping[str, Any] | None, key: str, wanted: str) -> bool:
+    """Whether `meta[KEY]=VALUE` matches a record's meta, as the platform decides it.
+
+    A string matches itself; `true`/`false` a boolean; anything else its
+    compact JSON. The sandbox answers by it and the archive filters by it.
+    """
+    if not meta or key not in meta:
+        return False
+    value = meta[key]
+    if isinstance(value, bool):
+        return wanted in ("true", "false") and value == (wanted == "true")
+    if isinstance(value, str):
+        return value == wanted
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False) == wanted
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -25,11 +25,12 @@ NONE = "(none)"
 OUT_OF_RANGE = "(time out of range)"
 
 
-def _bucket(unit: str, zone: tzinfo = UTC) -> Callable[[UsageRecord], str]:
+def bucket_of(unit: str, zone: tzinfo = UTC) -> Callable[[int], str]:
+    """The `--by hour|day|week|month` label of an epoch-ms time, in `zone`'s calendar."""
     from usage_cli.zones import offset_text
 
-    def key(record: UsageRecord) -> str:
-        moment = utc_moment(record.created_at)
+    def key(epoch_ms: int) -> str:
+        moment = utc_moment(epoch_ms)
         if moment is None:
             return OUT_OF_RANGE
         # The calendar of `--tz`: a day there starts at its own midnight.
@@ -44,6 +45,11 @@ def _bucket(unit: str, zone: tzinfo = UTC) -> Callable[[UsageRecord], str]:
         return moment.strftime("%Y-%m")
 
     return key
+
+
+def _bucket(unit: str, zone: tzinfo = UTC) -> Callable[[UsageRecord], str]:
+    label = bucket_of(unit, zone)
+    return lambda record: label(record.created_at)
 
 
 def _relation(attribute: str) -> Callable[[UsageRecord], str | None]:
@@ -148,6 +154,14 @@ class Summary:
     def restore(self, group: Group) -> None:
         """Take back a group saved earlier (a resumed export's per-type figures)."""
         self._groups[group.key] = group
+
+    def merge(self, group: Group) -> None:
+        """Add a group counted elsewhere (by SQL, say) to the group of its key, and the total."""
+        mine = self._groups.get(group.key)
+        if mine is None:
+            mine = self._groups[group.key] = Group(group.key)
+        mine.absorb(group)
+        self.total.absorb(group)
 
     def add_all(self, records: Iterable[UsageRecord]) -> Summary:
         for record in records:

@@ -14,9 +14,13 @@ from typing import Any, NoReturn
 
 import typer
 
-from usage_cli.cli import _config, _export, _list, _sandbox, _summary  # noqa: F401 (registers)
+from usage_cli.cli import _config, _export, _list, _sandbox, _summary, _sync  # noqa: F401
 from usage_cli.cli._app import app
-from usage_cli.cli._argv import hoist_global_options, refuse_repeated_options
+from usage_cli.cli._argv import (
+    fill_optional_values,
+    hoist_global_options,
+    refuse_repeated_options,
+)
 from usage_cli.cli._invocation import Invocation
 from usage_cli.cli._typer_internals import PipeClosed, is_no_args_help, usage_error_parts
 from usage_cli.cli.completion import COMPLETE_VAR
@@ -55,7 +59,7 @@ def run(args: Sequence[str] | None = None, *, runtime: Runtime | None = None) ->
         enable_completion()
     command: Any = typer.main.get_command(app)
     try:
-        argv = hoist_global_options(argv, command)
+        argv = hoist_global_options(fill_optional_values(argv), command)
         refuse_repeated_options(argv, command)
         with runtime.bound():
             result = command.main(

@@ -141,3 +141,27 @@ def refuse_repeated_options(args: list[str], group: Any) -> None:
                 f"{words[0].split()[0]} is given {len(words)} times ({', '.join(words)})",
                 hint="give it once",
             )
+
+
+# Options whose value may be left out: given bare, they take the empty value,
+# which means "the default" (`--db`: $USAGE_DB, else the default archive).
+OPTIONAL_VALUE_OPTIONS = frozenset({"--db"})
+
+
+def fill_optional_values(args: list[str]) -> list[str]:
+    """`--db` with no value (last, or before another option) as `--db=`.
+
+    The word after a bare `--db` is its value unless it starts with `-`: so
+    `usage list --db --bot-id X` and `usage list --bot-id X --db` read the
+    default archive, and `usage list --db my.db` reads `my.db`.
+    """
+    filled: list[str] = []
+    for position, word in enumerate(args):
+        if word == "--":
+            return [*filled, *args[position:]]
+        following = args[position + 1] if position + 1 < len(args) else None
+        if word in OPTIONAL_VALUE_OPTIONS and (following is None or following.startswith("-")):
+            filled.append(f"{word}=")
+        else:
+            filled.append(word)
+    return filled

@@ -17,12 +17,14 @@ from usage_cli.cli._options import (
     ContactOpt,
     ConversationOpt,
     DatasetOpt,
+    DbOpt,
     DemoOpt,
     MessageOpt,
     MetaOpt,
     OrderOpt,
     SinceOpt,
     SkillsetOpt,
+    SourceOpt,
     TakeOpt,
     TaskOpt,
     TypeOpt,
@@ -94,6 +96,8 @@ def export_command(
         ),
     ] = False,
     demo: DemoOpt = False,
+    db: DbOpt = None,
+    source: SourceOpt = None,
 ) -> None:
     """Export every matching record to a file, atomically, with a manifest to verify it by."""
     from usage_cli.cli._progress import Window, export_progress
@@ -117,13 +121,14 @@ def export_command(
             export_progress(
                 runtime, settings.quiet, plan.target.path, window=window, color=run.color()
             ) as progress,
-            run.client(settings, demo=demo, say=progress.say) as client,
+            run.reading(settings, demo=demo, db=db, source=source, say=progress.say) as reading,
         ):
             manifest = plan.run(
-                client,
+                reading.pages,
                 query,
-                # The demo sandbox listens on a new port each run; name it instead.
-                api_root="demo" if demo else settings.api_url,
+                # The demo sandbox listens on a new port each run; it is named instead.
+                api_root=reading.root,
+                run_as=reading.run_as,
                 stdout=run.data_bytes(plan.target.fmt),
                 now=runtime.now,
                 monotonic=runtime.monotonic,

@@ -16,15 +16,29 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from usage_cli._text import EscapingStream
 from usage_cli.display import Display
-from usage_cli.errors import AuthError
+from usage_cli.errors import AuthError, InputError
 from usage_cli.formats import Format
 from usage_cli.relations import TABLE
 from usage_cli.runtime import Runtime
 from usage_cli.settings import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Settings, resolve
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from usage_cli.archive import Archive, Source
     from usage_cli.client import Client
+    from usage_cli.pages import PageSource
     from usage_cli.query import Query
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Where a reading command's records come from: the API (or --demo) or an archive."""
+
+    pages: PageSource
+    # What the records' manifest names as their origin.
+    root: str
+    run_as: str | None
 
 
 @dataclass(frozen=True)
@@ -116,6 +130,81 @@ class Invocation:
                 if not demo and refused.refused_token:
                     refused.hint = _token_hint(settings)
                 raise
+
+    def archive_path(self, db: str | None) -> Path:
+        """The archive `--db` names: its PATH, else $USAGE_DB, else the default one."""
+        from pathlib import Path
+
+        from usage_cli.archive import default_path
+
+        return Path(db).expanduser() if db else default_path(self.runtime.env)
+
+    def source_label(self, settings: Settings, *, demo: bool = False) -> str:
+        """The archive's name for the records these settings read: profile, or API host,
+        with the run-as user."""
+        from urllib.parse import urlsplit
+
+        if demo:
+            return "demo"
+        base = settings.profile or urlsplit(settings.api_url).netloc or settings.api_url
+        return f"{base}+{settings.run_as}" if settings.run_as else base
+
+    def archive_source(self, archive: Archive, settings: Settings, chosen: str | None) -> Source:
+        """The source of `archive` a read narrows to: `--source`, else the only one, else
+        the one these settings sync into."""
+        sources = archive.sources()
+        labels = ", ".join(source.label for source in sources)
+        if chosen is not None:
+            found = archive.source(chosen)
+            if found is None:
+                raise InputError(
+                    f"--source {chosen!r}: the archive {archive.path} has no such source",
+                    hint=f"its sources: {labels}" if sources else "it holds nothing yet",
+                )
+            return found
+        if not sources:
+            raise InputError(
+                f"the archive {archive.path} holds no records yet",
+                hint=f"fill it with: usage sync --db {archive.path}",
+            )
+        if len(sources) == 1:
+            return sources[0]
+        found = archive.source(self.source_label(settings))
+        if found is None:
+            raise InputError(
+                f"the archive {archive.path} holds several sources ({labels})",
+                hint="pick one with --source NAME",
+            )
+        return found
+
+    @contextlib.contextmanager
+    def reading(
+        self,
+        settings: Settings,
+        *,
+        demo: bool,
+        db: str | None,
+        source: str | None,
+        say: Callable[[str], None] | None = None,
+    ) -> Iterator[Reading]:
+        """The pages a reading command reads: the archive under `--db`, else the API."""
+        if db is None:
+            if source is not None:
+                raise InputError("--source goes with --db: it picks a source of the archive")
+            with self.client(settings, demo=demo, say=say) as client:
+                yield Reading(client, "demo" if demo else settings.api_url, settings.run_as)
+            return
+        if demo:
+            raise InputError(
+                "--db and --demo cannot be used together: --db reads the archive, --demo a "
+                "built-in sandbox"
+            )
+        from usage_cli.archive import Archive, ArchiveReader
+
+        with Archive.open(self.archive_path(db)) as archive:
+            chosen = self.archive_source(archive, settings, source)
+            root = f"archive:{archive.path}#{chosen.label}"
+            yield Reading(ArchiveReader(archive, chosen), root, chosen.run_as)
 
     def data_bytes(self, fmt: Format) -> BinaryIO:
         """stdout for data of `fmt` as bytes; on a terminal, API control codes escaped."""

@@ -23,12 +23,14 @@ from usage_cli.cli._options import (
     ConversationOpt,
     CursorOpt,
     DatasetOpt,
+    DbOpt,
     DemoOpt,
     MessageOpt,
     MetaOpt,
     OrderOpt,
     SinceOpt,
     SkillsetOpt,
+    SourceOpt,
     TakeOpt,
     TaskOpt,
     TypeOpt,
@@ -120,6 +122,8 @@ def list_command(
         ),
     ] = None,
     demo: DemoOpt = False,
+    db: DbOpt = None,
+    source: SourceOpt = None,
     wide: WideOpt = False,
 ) -> None:
     """List usage records, newest first: a table on a terminal, JSON lines in a pipe."""
@@ -147,6 +151,8 @@ def list_command(
     chosen = parse_columns(columns) if columns is not None else None
     if follow:
         _check_follow(ctx.params, fmt)
+        if db is not None:
+            raise InputError("--follow reads the live API; it cannot be used with --db")
     elif interval is not None:
         raise InputError("--interval goes with --follow")
     settings = run.settings()
@@ -166,8 +172,9 @@ def list_command(
         )
         return
 
-    with run.client(settings, demo=demo) as client:
-        stream = iter_records(client, query, limit=None if all_ else (limit or DEFAULT_LIMIT))
+    with run.reading(settings, demo=demo, db=db, source=source) as reading:
+        most = None if all_ else (limit or DEFAULT_LIMIT)
+        stream = iter_records(reading.pages, query, limit=most)
         if fmt.machine:
             out = run.data_bytes(fmt)
         else:  # the table escapes its cells itself, and draws with escapes of its own

@@ -101,3 +101,26 @@ WideOpt = Annotated[
         rich_help_panel=OUTPUT_PANEL,
     ),
 ]
+ARCHIVE_PANEL = "Archive (offline)"
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        metavar="[PATH]",
+        help="Answer from the local archive that `usage sync` fills, offline, with no token: "
+        "PATH, else $USAGE_DB, else the default archive (a bare --db).",
+        rich_help_panel=ARCHIVE_PANEL,
+        show_default=False,
+    ),
+]
+SourceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--source",
+        metavar="NAME",
+        help="With --db: the archive's source to read, when it holds several (a profile's "
+        "name, or the API's host; `usage verify ARCHIVE` lists them).",
+        rich_help_panel=ARCHIVE_PANEL,
+        show_default=False,
+    ),
+]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from usage_cli._text import for_terminal
 from usage_cli.runtime import Runtime
@@ -13,7 +13,20 @@ from usage_cli.runtime import Runtime
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from usage_cli.export import Manifest, Progress
+    from usage_cli.export import Manifest
+
+
+class Progress(Protocol):
+    """What a run has read so far: an export's, or a sync's."""
+
+    @property
+    def records(self) -> int: ...
+    @property
+    def pages(self) -> int: ...
+    @property
+    def oldest(self) -> int | None: ...
+    @property
+    def newest(self) -> int | None: ...
 
 
 # Without colour or cursor movement, a plain line this often (seconds) instead.
@@ -53,8 +66,10 @@ class ExportProgress:
         *,
         window: Window | None = None,
         color: bool = True,
+        doing: str = "exporting",
     ) -> None:
         self._runtime = runtime
+        self._doing = doing
         self._quiet = quiet
         self._path = path
         self._window = window
@@ -111,7 +126,7 @@ class ExportProgress:
             self._last_line = now
             covered = self._covered(progress)
             self._runtime.say(
-                f"exporting: {progress.records:,} records, {progress.pages:,} pages"
+                f"{self._doing}: {progress.records:,} records, {progress.pages:,} pages"
                 + (f", {covered}" if covered else "")
             )
 
@@ -142,8 +157,9 @@ def export_progress(
     *,
     window: Window | None = None,
     color: bool = True,
+    doing: str = "exporting",
 ) -> Iterator[ExportProgress]:
-    progress = ExportProgress(runtime, quiet, path, window=window, color=color)
+    progress = ExportProgress(runtime, quiet, path, window=window, color=color, doing=doing)
     try:
         yield progress
     finally:

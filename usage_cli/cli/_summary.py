@@ -17,12 +17,14 @@ from usage_cli.cli._options import (
     ContactOpt,
     ConversationOpt,
     DatasetOpt,
+    DbOpt,
     DemoOpt,
     MessageOpt,
     MetaOpt,
     OrderOpt,
     SinceOpt,
     SkillsetOpt,
+    SourceOpt,
     TakeOpt,
     TaskOpt,
     TypeOpt,
@@ -98,6 +100,8 @@ def summary_command(
         ),
     ] = None,
     demo: DemoOpt = False,
+    db: DbOpt = None,
+    source: SourceOpt = None,
     wide: WideOpt = False,
 ) -> None:
     """Who used what: records and total count per group, largest first, with a grand total."""
@@ -114,9 +118,17 @@ def summary_command(
     else:
         fmt = Format.table if run.runtime.stdout_tty else Format.json
     settings = run.settings()
-    with run.client(settings, demo=demo) as client:
-        zone = run.display(settings).zone
-        summary = Summary(dimensions, zone=zone).add_all(iter_records(client, query))
+    zone = run.display(settings).zone
+    with run.reading(settings, demo=demo, db=db, source=source) as reading:
+        summary = None
+        if db is not None:
+            from usage_cli.archive import ArchiveReader
+
+            assert isinstance(reading.pages, ArchiveReader)
+            # Grouped by SQL, over the indexes, when the groups allow it.
+            summary = reading.pages.summary(query, dimensions, zone)
+        if summary is None:
+            summary = Summary(dimensions, zone=zone).add_all(iter_records(reading.pages, query))
     if fmt is Format.table:
         from usage_cli.formats.table import render_summary
 

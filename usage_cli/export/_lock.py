@@ -29,7 +29,7 @@ class TargetLock:
         self._fd = fd
 
     @classmethod
-    def acquire(cls, path: Path, target_text: str) -> TargetLock:
+    def acquire(cls, path: Path, target_text: str, *, doing: str = "export to") -> TargetLock:
         """The lock at `path`; InputError naming the other process when one holds it.
 
         OSError (the name is too long, the directory refuses) is the caller's to report.
@@ -43,7 +43,7 @@ class TargetLock:
                 os.close(fd)
                 who = f"process {holder}" if holder else "another process"
                 raise InputError(
-                    f"another export to {target_text!r} is running ({who}, lock {path.name})",
+                    f"another {doing} {target_text!r} is running ({who}, lock {path.name})",
                     hint="wait for it to finish, or stop it; two runs on one target would "
                     "corrupt it",
                 ) from None

@@ -18,7 +18,6 @@ from types import TracebackType
 from typing import BinaryIO
 
 from usage_cli._files import reason
-from usage_cli.client import Client
 from usage_cli.errors import InputError, Interrupted, StorageError, UsageCliError
 from usage_cli.export._checkpoint import Checkpoint
 from usage_cli.export._json import ApiJson
@@ -28,7 +27,7 @@ from usage_cli.export._run import OnProgress, Tally, to_file, to_stream
 from usage_cli.export._stats import Stats
 from usage_cli.export._target import Stdout, Target, resolve_target
 from usage_cli.formats import Format
-from usage_cli.pages import Batch, RecordStream
+from usage_cli.pages import Batch, PageSource, RecordStream
 from usage_cli.query import Query
 
 
@@ -65,10 +64,11 @@ class ExportPlan:
 
     def run(
         self,
-        client: Client,
+        client: PageSource,
         query: Query,
         *,
         api_root: str,
+        run_as: str | None = None,
         stdout: BinaryIO,
         now: Callable[[], datetime],
         monotonic: Callable[[], float] = time.monotonic,
@@ -76,12 +76,12 @@ class ExportPlan:
     ) -> Manifest | None:
         """Export; the manifest written beside a file target, None for stdout.
 
-        `api_root` names the API in the checkpoint and manifest. A failure of
+        `api_root` and `run_as` name the API in the checkpoint and manifest. A failure of
         a file export says how to continue it (`--resume`).
         """
         if isinstance(self.target, Target) and (self.lock is None or not self.lock.held):
             raise RuntimeError("a file export runs only while its plan holds the target's lock")
-        api: ApiJson = {"url": api_root, "runAs": client.run_as}
+        api: ApiJson = {"url": api_root, "runAs": run_as}
         checkpoint = self.checkpoint
         if checkpoint is not None:
             self._refuse_another_command_line(checkpoint, query, api)
@@ -156,7 +156,7 @@ class ExportPlan:
                 hint="rerun with the original options, or drop --resume and use --force",
             )
 
-    def _batches(self, client: Client, query: Query) -> Generator[Batch, None, None]:
+    def _batches(self, client: PageSource, query: Query) -> Generator[Batch, None, None]:
         """The pages still to fetch: after the checkpoint's cursor, or none at its end."""
         if self.checkpoint is not None:
             if self.checkpoint.end:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from usage_cli._text import json_escaping_surrogates
+from usage_cli.query import meta_matches
 from usage_cli.relations import TABLE
 
 if TYPE_CHECKING:
@@ -204,17 +205,6 @@ def _error(status: int, message: str, code: str, *headers: tuple[str, str]) -> A
     return Answer(status, (("Content-Type", JSON), *headers), body)
 
 
-def _meta_matches(meta: dict[str, Any] | None, key: str, wanted: str) -> bool:
-    if not meta or key not in meta:
-        return False
-    value = meta[key]
-    if isinstance(value, bool):
-        return wanted in ("true", "false") and value == (wanted == "true")
-    if isinstance(value, str):
-        return value == wanted
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False) == wanted
-
-
 @dataclass(frozen=True)
 class _Data:
     """The records, pre-encoded, and where each id stands: swapped whole by `add`."""
@@ -381,7 +371,7 @@ class Emulator:
             index = ordered[step]
             record = data.records[index]
             if all(record.get(name) in values for name, values in wanted.items()) and all(
-                _meta_matches(record.get("meta"), key, value) for key, value in meta
+                meta_matches(record.get("meta"), key, value) for key, value in meta
             ):
                 found.append(index)
                 if len(found) == take:

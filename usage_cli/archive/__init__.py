@@ -1,0 +1,27 @@
+"""The local archive: a SQLite file that `usage sync` fills and `--db` reads offline.
+
+`Archive` is the file and every write to it; `Sync` one run of `usage sync`;
+`ArchiveReader` answers pages as the list endpoint does, so every reading
+command works on it unchanged; `verify_archive` recomputes its hash chain.
+"""
+
+from __future__ import annotations
+
+from usage_cli.archive._read import ArchiveReader
+from usage_cli.archive._store import DB_ENV, Archive, Source, default_path, is_archive_file
+from usage_cli.archive._sync import OVERLAP_MS, Sync, SyncProgress
+from usage_cli.archive._verify import ArchiveReport, verify_archive
+
+__all__ = [
+    "DB_ENV",
+    "OVERLAP_MS",
+    "Archive",
+    "ArchiveReader",
+    "ArchiveReport",
+    "Source",
+    "Sync",
+    "SyncProgress",
+    "default_path",
+    "is_archive_file",
+    "verify_archive",
+]

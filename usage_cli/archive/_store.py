@@ -1,0 +1,373 @@
+"""The archive file: one SQLite database (WAL), its schema, and every write to it.
+
+A record is stored as the exact JSON the API sent (`raw`, the bytes `-o jsonl`
+writes) beside indexed copies of the fields the filters read. Records are keyed
+by source and id, so several sources (profiles, API roots, run-as users) share
+one file without mixing.
+
+Every record row carries `chain`, the sha256 of the previous row's chain and
+this row's source, run and JSON: rows only ever append, in `seq` order, and
+`usage verify` recomputes the chain to find a row changed, deleted or inserted
+outside a sync. `segments` say which stretches of a source's list are known to
+be stored whole; `runs` is the log of every sync.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from usage_cli.columns import json_bytes
+from usage_cli.errors import InputError, StorageError
+from usage_cli.records import UsageRecord
+from usage_cli.relations import TABLE
+
+# 'USAG': marks the file as ours (PRAGMA application_id) before any table is read.
+APPLICATION_ID = 0x55534147
+SCHEMA_VERSION = 1
+GENESIS = bytes(32)
+DB_ENV = "USAGE_DB"
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+# Relation columns in the table's order: (API field, column name).
+RELATION_COLUMNS = tuple(
+    (relation.api, relation.attribute) for relation in TABLE if relation.api != "type"
+)
+_RELATION_INDEXES = "".join(
+    f"CREATE INDEX records_by_{column} ON records (source, {column}, created_at, id);"
+    for _, column in RELATION_COLUMNS
+)
+
+_SCHEMA = f"""
+CREATE TABLE sources (
+    id INTEGER PRIMARY KEY,
+    label TEXT NOT NULL UNIQUE,
+    api_url TEXT NOT NULL,
+    run_as TEXT,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source INTEGER NOT NULL REFERENCES sources (id),
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER,
+    outcome TEXT NOT NULL,
+    added INTEGER NOT NULL DEFAULT 0,
+    requests INTEGER NOT NULL DEFAULT 0,
+    newest INTEGER,
+    oldest INTEGER,
+    first_seq INTEGER,
+    last_seq INTEGER,
+    head BLOB,
+    tool_version TEXT NOT NULL,
+    token_hint TEXT,
+    error TEXT
+);
+CREATE TABLE segments (
+    id INTEGER PRIMARY KEY,
+    source INTEGER NOT NULL REFERENCES sources (id),
+    newest INTEGER,
+    oldest INTEGER,
+    cursor TEXT,
+    bottom INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE records (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    source INTEGER NOT NULL REFERENCES sources (id),
+    id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    count INTEGER,
+    {", ".join(f"{column} TEXT" for _, column in RELATION_COLUMNS)},
+    raw TEXT NOT NULL,
+    run INTEGER NOT NULL REFERENCES runs (id),
+    chain BLOB NOT NULL,
+    UNIQUE (source, id)
+);
+CREATE INDEX records_by_time ON records (source, created_at, id, type, count);
+CREATE INDEX records_by_type ON records (source, type, created_at, id);
+{_RELATION_INDEXES}
+"""
+
+
+def default_path(env: Mapping[str, str]) -> Path:
+    """`USAGE_DB`, else `archive.sqlite3` in the user data directory."""
+    if env.get(DB_ENV):
+        return Path(env[DB_ENV]).expanduser()
+    import platformdirs
+
+    return platformdirs.user_data_path("usage", appauthor=False) / "archive.sqlite3"
+
+
+def link(previous: bytes, source: int, run: int, raw: str) -> bytes:
+    """The chain value of a row: it binds the row's content to every row before it."""
+    digest = hashlib.sha256(previous)
+    digest.update(f"\x00{source}\x00{run}\x00".encode())
+    digest.update(raw.encode("utf-8"))
+    return digest.digest()
+
+
+def columns_of(raw: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The indexed columns a record's JSON gives: id, created_at, type, count, relations."""
+    count = raw["count"]
+    if not -(2**63) <= count < 2**63:
+        count = None  # beyond SQLite's integers: `raw` keeps it, sums fall back to it
+    return (
+        raw["id"],
+        raw["createdAt"],
+        raw["type"],
+        count,
+        *(raw.get(field) for field, _ in RELATION_COLUMNS),
+    )
+
+
+@dataclass(frozen=True)
+class Source:
+    id: int
+    label: str
+    api_url: str
+    run_as: str | None
+
+
+@dataclass
+class Segment:
+    """A stretch of a source's list known to be stored whole, newest first.
+
+    Every record from `newest` down to the record before `cursor` is stored;
+    `bottom` says reading went on to the end of the list (its oldest record).
+    """
+
+    id: int
+    newest: int | None
+    oldest: int | None
+    cursor: str | None
+    bottom: bool
+
+
+def is_archive_file(path: Path) -> bool | None:
+    """True: ours; False: some other file; None: an empty file (a new archive)."""
+    with path.open("rb") as handle:
+        head = handle.read(100)
+    if not head:
+        return None
+    if len(head) < 100 or not head.startswith(_SQLITE_MAGIC):
+        return False
+    return int.from_bytes(head[68:72], "big") == APPLICATION_ID
+
+
+class Archive:
+    """An open archive. Writes go through `transaction()`; reads use `connection`."""
+
+    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+        self.path = path
+        self.connection = connection
+
+    # Opening -------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path, *, create: bool = False) -> Archive:
+        """The archive at `path`; with `create`, a new one when nothing is there.
+
+        Refusals (not an archive, a newer schema, nothing there to read, a
+        place that cannot hold one) are InputErrors: found before any request.
+        """
+        shown = str(path)
+        if path.is_dir():
+            raise InputError(f"{shown} is a directory, not an archive file")
+        exists = path.exists()
+        if exists:
+            try:
+                ours = is_archive_file(path)
+            except OSError as error:
+                raise InputError(f"cannot read the archive {shown}: {error.strerror}") from None
+            if ours is False:
+                raise InputError(
+                    f"{shown} is not a usage archive",
+                    hint="give --db the path of a file that `usage sync` wrote, or a new path",
+                )
+        elif not create:
+            raise InputError(
+                f"no archive at {shown}",
+                hint=f"create it with: usage sync --db {shown}",
+            )
+        else:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with path.open("xb"):
+                    pass
+            except FileExistsError:
+                pass
+            except OSError as error:
+                raise InputError(f"cannot create an archive at {shown}: {error.strerror}") from None
+        try:
+            connection = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+        except sqlite3.Error as error:
+            raise InputError(f"cannot open the archive {shown}: {error}") from None
+        archive = cls(path, connection)
+        try:
+            archive._prepare(writable=create)
+        except BaseException:
+            connection.close()
+            raise
+        return archive
+
+    def _prepare(self, *, writable: bool) -> None:
+        shown = str(self.path)
+        db = self.connection
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise InputError(
+                    f"{shown} was written by a newer version of usage (archive schema "
+                    f"{version}; this one reads up to {SCHEMA_VERSION})",
+                    hint="upgrade usage: pip install --upgrade usage-cli",
+                )
+            if writable:
+                # Readers never block the writer, nor it them; set before any table exists.
+                db.execute("PRAGMA journal_mode = WAL")
+                db.execute("PRAGMA synchronous = FULL")
+            if version == 0:
+                if not writable:
+                    raise InputError(f"{shown} is an empty archive: nothing synced yet")
+                with self.transaction():
+                    self._create()
+            db.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.DatabaseError as error:
+            raise InputError(f"{shown} is not a readable usage archive: {error}") from None
+        db.create_function("usage_meta_matches", 2, _meta_matches, deterministic=True)
+
+    def _create(self) -> None:
+        db = self.connection
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                db.execute(statement)
+        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write: all of it reaches the file, or none of it."""
+        db = self.connection
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    # Sources ---------------------------------------------------------------
+
+    def sources(self) -> list[Source]:
+        rows = self.connection.execute(
+            "SELECT id, label, api_url, run_as FROM sources ORDER BY label"
+        ).fetchall()
+        return [Source(*row) for row in rows]
+
+    def source(self, label: str) -> Source | None:
+        return next((s for s in self.sources() if s.label == label), None)
+
+    def add_source(self, label: str, api_url: str, run_as: str | None, now_ms: int) -> Source:
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO sources (label, api_url, run_as, created_at) VALUES (?, ?, ?, ?)",
+                (label, api_url, run_as, now_ms),
+            )
+        return Source(int(cursor.lastrowid or 0), label, api_url, run_as)
+
+    # Segments ------------------------------------------------------------
+
+    def segments(self, source: Source) -> list[Segment]:
+        """The source's stored stretches, newest first (one that read nothing yet, first)."""
+        rows = self.connection.execute(
+            "SELECT id, newest, oldest, cursor, bottom FROM segments WHERE source = ? "
+            "ORDER BY newest IS NOT NULL, newest DESC",
+            (source.id,),
+        ).fetchall()
+        return [Segment(row[0], row[1], row[2], row[3], bool(row[4])) for row in rows]
+
+    # Writing records -------------------------------------------------------
+
+    def last_chain(self) -> tuple[int, bytes]:
+        row = self.connection.execute(
+            "SELECT seq, chain FROM records ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        return (0, GENESIS) if row is None else (row[0], row[1])
+
+    def insert(
+        self, db: sqlite3.Connection, source: Source, run: int, records: Sequence[UsageRecord]
+    ) -> tuple[int, int | None, bytes | None]:
+        """Store the records not stored yet (inside a transaction); (added, last seq, chain)."""
+        if not records:
+            return 0, None, None
+        known = _existing(db, source, [record.id for record in records])
+        seq, chain = self.last_chain()
+        rows: list[tuple[Any, ...]] = []
+        for record in records:
+            if record.id in known:
+                continue
+            known.add(record.id)
+            raw = json_bytes(record.raw).decode("utf-8")
+            chain = link(chain, source.id, run, raw)
+            rows.append((source.id, *columns_of(record.raw), raw, run, chain))
+        if not rows:
+            return 0, None, None
+        placeholders = ", ".join("?" for _ in rows[0])
+        names = ", ".join(_RECORD_COLUMNS)
+        try:
+            db.executemany(f"INSERT INTO records ({names}) VALUES ({placeholders})", rows)
+        except OverflowError:
+            raise StorageError(
+                "a record's createdAt is beyond what the archive can order "
+                f"(one of {', '.join(record.id for record in records[:3])}...)"
+            ) from None
+        return len(rows), seq + len(rows), chain
+
+
+_RECORD_COLUMNS = (
+    "source",
+    "id",
+    "created_at",
+    "type",
+    "count",
+    *(column for _, column in RELATION_COLUMNS),
+    "raw",
+    "run",
+    "chain",
+)
+
+
+def _existing(db: sqlite3.Connection, source: Source, ids: list[str]) -> set[str]:
+    marks = ", ".join("?" for _ in ids)
+    rows = db.execute(
+        f"SELECT id FROM records WHERE source = ? AND id IN ({marks})", (source.id, *ids)
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def _meta_matches(meta_json: str | None, wanted_json: str) -> bool:
+    """The API's `meta[KEY]=VALUE` test, on a record's `meta` as the archive holds it."""
+    from usage_cli.query import meta_matches
+
+    if meta_json is None:
+        return False
+    meta = json.loads(meta_json)
+    wanted: list[list[str]] = json.loads(wanted_json)
+    return isinstance(meta, dict) and all(meta_matches(meta, key, value) for key, value in wanted)

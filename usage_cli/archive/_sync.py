@@ -1,0 +1,225 @@
+"""`usage sync`: copy a source's records into the archive, incrementally, with no gaps.
+
+The archive keeps, per source, *segments*: stretches of the list (newest
+first) known to be stored whole, each with the cursor where reading it would
+go on. A run first reads from the head of the list down to the newest stored
+segment (less an overlap, for records that arrive a little late) and joins
+it; then it finishes any segment an interrupted run left open, from its
+cursor down to the next one, or to the end of the list. Each page is one
+transaction: its records, the segment's new edge and the run's figures reach
+the file together or not at all, so a run killed at any instant leaves the
+archive consistent, and the next run carries on from the last page committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from usage_cli.archive._store import Archive, Segment, Source
+from usage_cli.errors import UsageCliError
+from usage_cli.pages import PageSource, iter_pages
+from usage_cli.query import Query
+from usage_cli.records import Page
+
+# Records created up to this long before the newest one stored are read
+# again: usage that reaches the list a little after its `createdAt`.
+OVERLAP_MS = 15 * 60 * 1000
+
+
+@dataclass
+class SyncProgress:
+    """A run's figures so far."""
+
+    run: int
+    added: int = 0
+    requests: int = 0
+    newest: int | None = None
+    oldest: int | None = None
+    # Segments finished by this run that an earlier, interrupted run left open.
+    resumed: int = 0
+
+    @property
+    def records(self) -> int:
+        return self.added
+
+    @property
+    def pages(self) -> int:
+        return self.requests
+
+    def saw(self, page: Page) -> None:
+        created = [record.created_at for record in page.items]
+        self.newest = max(created) if self.newest is None else max(self.newest, *created)
+        self.oldest = min(created) if self.oldest is None else min(self.oldest, *created)
+
+
+def token_hint(token: str | None) -> str | None:
+    """A short fingerprint of the token: tells two tokens apart, reveals nothing."""
+    return hashlib.sha256(token.encode()).hexdigest()[:12] if token else None
+
+
+class Sync:
+    """One run of `usage sync` for one source."""
+
+    def __init__(
+        self,
+        archive: Archive,
+        source: Source,
+        client: PageSource,
+        *,
+        now_ms: Callable[[], int],
+        version: str,
+        token: str | None = None,
+        overlap_ms: int = OVERLAP_MS,
+        on_page: Callable[[SyncProgress], None] | None = None,
+    ) -> None:
+        self.archive = archive
+        self.source = source
+        self.client = client
+        self.now_ms = now_ms
+        self.overlap_ms = overlap_ms
+        self.on_page = on_page
+        self._query = Query()
+        self._hint = token_hint(token)
+        db = archive.connection
+        with archive.transaction():
+            # Only one sync runs at a time (the caller holds the archive's
+            # lock): a run still marked running was killed.
+            db.execute(
+                "UPDATE runs SET outcome = 'interrupted', error = 'the run was killed' "
+                "WHERE source = ? AND outcome = 'running'",
+                (source.id,),
+            )
+            cursor = db.execute(
+                "INSERT INTO runs (source, started_at, outcome, tool_version, token_hint) "
+                "VALUES (?, ?, 'running', ?, ?)",
+                (source.id, now_ms(), version, self._hint),
+            )
+        self.progress = SyncProgress(run=int(cursor.lastrowid or 0))
+
+    def previous_token_hint(self) -> str | None:
+        """The token fingerprint of this source's last successful run, if any."""
+        row = self.archive.connection.execute(
+            "SELECT token_hint FROM runs WHERE source = ? AND outcome = 'complete' "
+            "ORDER BY id DESC LIMIT 1",
+            (self.source.id,),
+        ).fetchone()
+        return None if row is None else row[0]
+
+    @property
+    def token_changed(self) -> bool:
+        previous = self.previous_token_hint()
+        return previous is not None and self._hint is not None and previous != self._hint
+
+    def run(self) -> SyncProgress:
+        """Read what is new, then close what earlier runs left open; the run's figures."""
+        try:
+            segments = self.archive.segments(self.source)
+            self._read(None, segments[0] if segments else None)
+            while True:
+                segments = self.archive.segments(self.source)
+                index = next((i for i, s in enumerate(segments) if not s.bottom), None)
+                if index is None:
+                    break
+                older = segments[index + 1] if index + 1 < len(segments) else None
+                self.progress.resumed += 1
+                self._read(segments[index], older)
+        except BaseException as error:
+            outcome = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+            self._end(outcome, _describe(error))
+            raise
+        self._end("complete", None)
+        return self.progress
+
+    def _fetch(self, cursor: str | None) -> Page:
+        page = self.client.fetch_page(self._query, cursor=cursor, take=self._query.take)
+        self.progress.requests += 1
+        return page
+
+    def _read(self, segment: Segment | None, older: Segment | None) -> None:
+        """Read on from `segment`'s cursor (None: a new one, from the head) down to `older`."""
+        floor = None if older is None or older.newest is None else older.newest - self.overlap_ms
+        # One page at a time: the run stops at `older`, usually on the first page.
+        for page in iter_pages(self._fetch, segment.cursor if segment else None):
+            self.progress.saw(page)
+            joined = floor is not None and any(r.created_at < floor for r in page.items)
+            with self.archive.transaction() as db:
+                added, last_seq, head = self.archive.insert(
+                    db, self.source, self.progress.run, page.items
+                )
+                newest = max(r.created_at for r in page.items)
+                if segment is None:
+                    segment = Segment(0, newest, None, None, False)
+                    segment.id = int(
+                        db.execute(
+                            "INSERT INTO segments (source, newest) VALUES (?, ?)",
+                            (self.source.id, newest),
+                        ).lastrowid
+                        or 0
+                    )
+                segment.newest = newest if segment.newest is None else max(segment.newest, newest)
+                if joined:
+                    assert older is not None
+                    # The stretches meet: one segment, with the older one's edge.
+                    segment.oldest, segment.cursor = older.oldest, older.cursor
+                    segment.bottom = older.bottom
+                    db.execute("DELETE FROM segments WHERE id = ?", (older.id,))
+                else:
+                    segment.oldest = min(r.created_at for r in page.items)
+                    segment.cursor = page.cursor or None
+                self._save(segment, added, last_seq, head)
+            if self.on_page:
+                self.on_page(self.progress)
+            if joined:
+                return
+        if segment is not None:
+            # The end of the list: nothing older exists to read (now).
+            segment.cursor, segment.bottom = None, True
+            with self.archive.transaction():
+                self._save(segment, 0, None, None)
+
+    def _save(
+        self,
+        segment: Segment,
+        added: int,
+        last_seq: int | None,
+        head: bytes | None,
+    ) -> None:
+        progress = self.progress
+        progress.added += added
+        connection = self.archive.connection
+        connection.execute(
+            "UPDATE segments SET newest = ?, oldest = ?, cursor = ?, bottom = ? WHERE id = ?",
+            (segment.newest, segment.oldest, segment.cursor, int(segment.bottom), segment.id),
+        )
+        connection.execute(
+            "UPDATE runs SET added = ?, requests = ?, newest = ?, oldest = ?, "
+            "first_seq = COALESCE(first_seq, ?), last_seq = COALESCE(?, last_seq), "
+            "head = COALESCE(?, head) WHERE id = ?",
+            (
+                progress.added,
+                progress.requests,
+                progress.newest,
+                progress.oldest,
+                None if last_seq is None else last_seq - added + 1,
+                last_seq,
+                head,
+                progress.run,
+            ),
+        )
+
+    def _end(self, outcome: str, error: str | None) -> None:
+        with self.archive.transaction() as db:
+            db.execute(
+                "UPDATE runs SET outcome = ?, ended_at = ?, error = ?, requests = ? WHERE id = ?",
+                (outcome, self.now_ms(), error, self.progress.requests, self.progress.run),
+            )
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(error, UsageCliError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"

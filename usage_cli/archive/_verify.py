@@ -1,0 +1,152 @@
+"""`usage verify ARCHIVE`: recompute the chain, and find what no sync wrote.
+
+Rows only ever append, each chained to the one before. So a row edited in
+place breaks its own link; a row deleted leaves a hole in `seq` and breaks
+the next row's link; a row added by hand belongs to no run, or makes its run's
+figures wrong. Holes in what a source's syncs covered are reported too: those
+the API can still fill (an interrupted run), and those it could not.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from usage_cli.archive._store import GENESIS, Archive, columns_of, link
+from usage_cli.columns import iso_ms
+
+# Enough to act on; a tampered archive can have a million broken rows.
+_MAX_LISTED = 20
+
+
+@dataclass
+class ArchiveReport:
+    records: int = 0
+    runs: int = 0
+    sources: int = 0
+    head: bytes = GENESIS
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    unlisted: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.unlisted
+
+    def problem(self, text: str) -> None:
+        if len(self.problems) < _MAX_LISTED:
+            self.problems.append(text)
+        else:
+            self.unlisted += 1
+
+
+@dataclass
+class _Run:
+    id: int
+    source: int
+    added: int
+    first_seq: int | None
+    last_seq: int | None
+    head: bytes | None
+    outcome: str
+    seen: int = 0
+    seen_last: int | None = None
+    seen_head: bytes | None = None
+
+
+def verify_archive(archive: Archive) -> ArchiveReport:
+    report = ArchiveReport()
+    db = archive.connection
+    runs = {
+        row[0]: _Run(*row)
+        for row in db.execute(
+            "SELECT id, source, added, first_seq, last_seq, head, outcome FROM runs ORDER BY id"
+        )
+    }
+    report.runs = len(runs)
+    report.sources = db.execute("SELECT COUNT(*) FROM sources").fetchone()[0]
+    previous_seq, previous_chain = 0, GENESIS
+    names = "seq, source, run, raw, chain, id, created_at, type, count, " + ", ".join(
+        column for column in _relation_columns()
+    )
+    for row in db.execute(f"SELECT {names} FROM records ORDER BY seq"):
+        seq, source, run_id, raw, chain = row[:5]
+        report.records += 1
+        where = f"row {seq} (id {row[5]!r})"
+        expected = link(previous_chain, source, run_id, raw)
+        if seq != previous_seq + 1:
+            missing = seq - previous_seq - 1
+            report.problem(f"{missing:,} row(s) deleted before {where}")
+        elif chain != expected:
+            report.problem(f"{where} was changed after its sync wrote it")
+        elif _columns_differ(raw, row[5:]):
+            report.problem(f"{where}: its indexed columns were changed (they differ from its JSON)")
+        run = runs.get(run_id)
+        if run is None or run.source != source:
+            report.problem(f"{where} was inserted outside a sync (run {run_id} did not write it)")
+        else:
+            run.seen += 1
+            run.seen_last, run.seen_head = seq, chain
+        previous_seq, previous_chain = seq, chain
+    report.head = previous_chain
+    for run in runs.values():
+        _check_run(report, run)
+    last_written = max((run.last_seq or 0 for run in runs.values()), default=0)
+    if previous_seq < last_written:
+        report.problem(
+            f"{last_written - previous_seq:,} row(s) deleted from the end of the archive"
+        )
+    _check_segments(archive, report)
+    return report
+
+
+def _relation_columns() -> list[str]:
+    from usage_cli.archive._store import RELATION_COLUMNS
+
+    return [column for _, column in RELATION_COLUMNS]
+
+
+def _columns_differ(raw: str, stored: tuple[Any, ...]) -> bool:
+    try:
+        return columns_of(json.loads(raw)) != tuple(stored)
+    except (ValueError, KeyError, TypeError):
+        return True
+
+
+def _check_run(report: ArchiveReport, run: _Run) -> None:
+    if run.seen == run.added and (run.added == 0 or run.seen_last == run.last_seq):
+        if run.added and run.seen_head != run.head:
+            report.problem(f"sync run {run.id}: its last row is not the one it wrote")
+        return
+    if run.seen < run.added:
+        report.problem(
+            f"sync run {run.id} added {run.added:,} rows; {run.seen:,} are left "
+            f"({run.added - run.seen:,} deleted)"
+        )
+    elif run.seen > run.added:
+        report.problem(
+            f"sync run {run.id} added {run.added:,} rows; {run.seen:,} claim it "
+            f"({run.seen - run.added:,} inserted outside a sync)"
+        )
+    else:
+        report.problem(f"sync run {run.id}: its rows are not the ones it wrote")
+
+
+def _check_segments(archive: Archive, report: ArchiveReport) -> None:
+    for source in archive.sources():
+        segments = [s for s in archive.segments(source) if s.newest is not None]
+        for index, segment in enumerate(segments):
+            older = segments[index + 1] if index + 1 < len(segments) else None
+            below = iso_ms(segment.oldest) if segment.oldest is not None else "?"
+            if not segment.bottom:
+                until = f" down to {iso_ms(older.newest)}" if older and older.newest else ""
+                report.problem(
+                    f"{source.label}: a gap below {below}{until} that the API can still fill "
+                    "(a sync was interrupted); run `usage sync` to close it"
+                )
+            elif older is not None and older.newest is not None:
+                report.notes.append(
+                    f"{source.label}: no records between {iso_ms(older.newest)} and {below}: "
+                    "the API no longer returned them when the archive was synced"
+                )

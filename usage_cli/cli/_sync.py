@@ -1,0 +1,124 @@
+"""`usage sync`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from usage_cli.cli._app import app
+from usage_cli.cli._invocation import invocation
+from usage_cli.cli._options import GLOBAL_NOTE, DemoOpt
+from usage_cli.cli._typer_internals import Command
+from usage_cli.errors import InputError, Interrupted
+
+SYNC_EPILOG = """\
+Examples:
+
+\b
+  usage sync --demo --db demo.db
+  usage sync                          (into $USAGE_DB, else the default archive)
+  usage sync --profile prod --quiet   (from cron: a line only when it fails)
+  usage list --db --bot-id bot_1      (then read it offline)
+"""
+
+
+@app.command("sync", cls=Command, epilog=SYNC_EPILOG + GLOBAL_NOTE)
+def sync_command(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            metavar="PATH",
+            help="The archive to fill [default: $USAGE_DB, else archive.sqlite3 in the user "
+            "data directory].",
+            show_default=False,
+        ),
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            metavar="NAME",
+            help="The name these records are kept under in the archive [default: the "
+            "profile's name, else the API's host; +RUN_AS with --run-as].",
+            show_default=False,
+        ),
+    ] = None,
+    demo: DemoOpt = False,
+) -> None:
+    """Copy every record the token can see into a local archive: only what is new, with no gaps.
+
+    Records are kept as the API sent them, one transaction a page; an
+    interrupted sync is finished by the next. Read the archive offline with
+    --db on list, summary and export; check it with `usage verify ARCHIVE`.
+    """
+    from usage_cli._version import __version__
+    from usage_cli.archive import Archive, Sync
+    from usage_cli.cli._progress import export_progress
+    from usage_cli.export._lock import TargetLock
+    from usage_cli.query import to_ms
+
+    run = invocation(ctx)
+    runtime = run.runtime
+    if source is not None and not source.strip():
+        raise InputError("--source must not be empty")
+    settings = run.settings()
+    path = run.archive_path(db)
+    label = source or run.source_label(settings, demo=demo)
+    api_url = "demo" if demo else settings.api_url
+    with run.client(settings, demo=demo) as client:
+        # Every refusal comes before the first request: the client checks the
+        # token when it is made, the archive its file when it is opened.
+        lock_path = path.with_name(f".{path.name}.lock")
+        try:
+            lock = TargetLock.acquire(lock_path, str(path), doing="sync into")
+        except OSError as error:
+            raise InputError(f"cannot create an archive at {path}: {error.strerror}") from None
+        with lock, Archive.open(path, create=True) as archive:
+            found = archive.source(label)
+            if found is None:
+                found = archive.add_source(label, api_url, settings.run_as, to_ms(runtime.now()))
+            elif (found.api_url, found.run_as) != (api_url, settings.run_as):
+                raise InputError(
+                    f"the archive's source {label!r} holds records of {found.api_url}"
+                    + (f" as {found.run_as}" if found.run_as else "")
+                    + f"; this run reads {api_url}"
+                    + (f" as {settings.run_as}" if settings.run_as else ""),
+                    hint="keep them apart with --source NAME",
+                )
+            run.note(f"syncing {label} into {path}")
+            with export_progress(
+                runtime, settings.quiet, None, color=run.color(), doing="syncing"
+            ) as progress:
+                sync = Sync(
+                    archive,
+                    found,
+                    client,
+                    now_ms=lambda: to_ms(runtime.now()),
+                    version=__version__,
+                    token=None if demo else settings.token,
+                    on_page=progress.update,
+                )
+                if sync.token_changed:
+                    progress.say(
+                        f"warning: the token differs from the one the last sync of {label!r} "
+                        "used; if it belongs to another account, sync it under its own "
+                        "--source or --profile"
+                    )
+                try:
+                    done = sync.run()
+                except KeyboardInterrupt:
+                    raise Interrupted(
+                        "interrupted; every page synced so far is kept",
+                        hint="run the same `usage sync` again: it finishes what this one left",
+                    ) from None
+            stored = archive.connection.execute(
+                "SELECT COUNT(*) FROM records WHERE source = ?", (found.id,)
+            ).fetchone()[0]
+        closed = f", closing {done.resumed} gap(s) an interrupted sync left" if done.resumed else ""
+        run.note(
+            f"synced {done.added:,} new records in {done.requests:,} requests{closed}; "
+            f"{path} holds {stored:,} records of {label}"
+        )
