@@ -26,7 +26,7 @@ RECORDS = 250
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """No test sees the developer's real token, API root or config file."""
-    for name in (*TOKEN_ENV, *API_URL_ENV, *RUN_AS_ENV, "USAGE_PROFILE"):
+    for name in (*TOKEN_ENV, *API_URL_ENV, *RUN_AS_ENV, "USAGE_PROFILE", "USAGE_DB"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("USAGE_CONFIG", str(tmp_path_factory.mktemp("config") / "config.toml"))
 
@@ -86,7 +86,7 @@ def usage_command() -> list[str]:
 
 def subprocess_env(**extra: str) -> dict[str, str]:
     """The test's environment (with its private USAGE_CONFIG), minus any credentials."""
-    hidden = (*TOKEN_ENV, *API_URL_ENV, *RUN_AS_ENV, "USAGE_PROFILE")
+    hidden = (*TOKEN_ENV, *API_URL_ENV, *RUN_AS_ENV, "USAGE_PROFILE", "USAGE_DB")
     env = {k: v for k, v in os.environ.items() if k not in hidden}
     env.update(extra)
     return env

@@ -47,9 +47,11 @@ def test_bash_completes_subcommands() -> None:
         "list",
         "sandbox",
         "summary",
+        "sync",
         "verify",
     ]
     assert bash_complete("usage su") == ["summary"]
+    assert bash_complete("usage sy") == ["sync"]
 
 
 def test_bash_completes_flags_and_choices() -> None:

@@ -27,11 +27,17 @@ def test_version_imports_nothing_heavy() -> None:
     assert not {"typer", "httpx", "pydantic", "rich", "typing"} & modules
 
 
-@pytest.mark.parametrize("args", [["--help"], ["list", "--help"], ["export", "--help"]])
+# The archive's code paths (sqlite3) are no start-up cost either.
+HEAVY = {"httpx", "pydantic", "rich", "usage_cli.client", "sqlite3", "usage_cli.archive"}
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["list", "--help"], ["export", "--help"], ["sync", "--help"]]
+)
 def test_help_does_not_import_the_client_stack(args: list[str]) -> None:
     modules = imported(*args)
     assert "typer" in modules
-    assert not {"httpx", "pydantic", "rich", "usage_cli.client", "usage_cli.records"} & modules
+    assert not {*HEAVY, "usage_cli.records"} & modules
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
@@ -44,4 +50,4 @@ def test_tab_completion_imports_nothing_heavy(shell: str) -> None:
         _USAGE_COMPLETE=f"complete_{shell}",
     )
     assert "typer" in modules
-    assert not {"httpx", "pydantic", "rich", "usage_cli.client"} & modules
+    assert not HEAVY & modules

@@ -150,15 +150,31 @@ class Segment:
     bottom: bool
 
 
-def is_archive_file(path: Path) -> bool | None:
-    """True: ours; False: some other file; None: an empty file (a new archive)."""
+def _starts_as_sqlite(path: Path) -> bool | None:
+    """Whether the file starts as a SQLite database does; None when it is empty."""
     with path.open("rb") as handle:
-        head = handle.read(100)
-    if not head:
-        return None
-    if len(head) < 100 or not head.startswith(_SQLITE_MAGIC):
+        head = handle.read(len(_SQLITE_MAGIC))
+    return None if not head else head == _SQLITE_MAGIC
+
+
+def is_archive_file(path: Path) -> bool:
+    """Whether `path` is an archive (asked of SQLite: in WAL mode the header may be in the log)."""
+    try:
+        if not _starts_as_sqlite(path):
+            return False
+        uri = path.resolve().as_uri() + "?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as connection:
+            found: int = connection.execute("PRAGMA application_id").fetchone()[0]
+    except (OSError, sqlite3.Error):
         return False
-    return int.from_bytes(head[68:72], "big") == APPLICATION_ID
+    return found == APPLICATION_ID
+
+
+def _not_an_archive(shown: str) -> InputError:
+    return InputError(
+        f"{shown} is not a usage archive",
+        hint="give --db the path of a file that `usage sync` wrote, or a new path",
+    )
 
 
 class Archive:
@@ -183,14 +199,11 @@ class Archive:
         exists = path.exists()
         if exists:
             try:
-                ours = is_archive_file(path)
+                sqlite = _starts_as_sqlite(path)
             except OSError as error:
                 raise InputError(f"cannot read the archive {shown}: {error.strerror}") from None
-            if ours is False:
-                raise InputError(
-                    f"{shown} is not a usage archive",
-                    hint="give --db the path of a file that `usage sync` wrote, or a new path",
-                )
+            if sqlite is False:
+                raise _not_an_archive(shown)
         elif not create:
             raise InputError(
                 f"no archive at {shown}",
@@ -223,7 +236,12 @@ class Archive:
         shown = str(self.path)
         db = self.connection
         try:
+            ours = db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
             version = db.execute("PRAGMA user_version").fetchone()[0]
+            if not ours and (
+                version or db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
+            ):
+                raise _not_an_archive(shown)
             if version > SCHEMA_VERSION:
                 raise InputError(
                     f"{shown} was written by a newer version of usage (archive schema "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -34,6 +34,9 @@ from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import VerifyError
 from usage_cli.formats import Format
 from usage_cli.query import DEFAULT_TAKE, Order
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 EXPORT_EPILOG = """\
 Examples:
@@ -144,23 +147,58 @@ Examples:
 \b
   usage verify audit.csv
   usage export audit.csv && usage verify audit.csv && upload audit.csv
+  usage verify usage.db                (an archive: its hash chain and gaps)
 """
 
 
 @app.command("verify", cls=Command, epilog=VERIFY_EPILOG + GLOBAL_NOTE)
 def verify_command(
     ctx: typer.Context,
-    path: Annotated[str, typer.Argument(metavar="PATH", help="A file written by `usage export`.")],
+    path: Annotated[
+        str,
+        typer.Argument(
+            metavar="PATH",
+            help="A file written by `usage export`, or an archive `usage sync` fills.",
+        ),
+    ],
 ) -> None:
-    """Check an export against its manifest: hash, record count, duplicate ids. Offline."""
+    """Check an export against its manifest (hash, record count, duplicate ids), or an
+    archive against its hash chain. Offline."""
     from pathlib import Path
 
+    from usage_cli.archive import is_archive_file
+
+    out = invocation(ctx).runtime.stdout
+    target = Path(path)
+    if target.is_file() and is_archive_file(target):
+        _verify_archive(ctx, target)
+        return
     from usage_cli.verify import verify
 
-    report = verify(Path(path))
+    report = verify(target)
     if not report.ok:
         raise VerifyError(f"{path} does not match its manifest: " + "; ".join(report.problems))
     sha = report.manifest.file["sha256"]
-    invocation(ctx).runtime.stdout.write(
-        f"ok: {path} matches its manifest ({report.records:,} records, sha256 {sha})\n"
+    out.write(f"ok: {path} matches its manifest ({report.records:,} records, sha256 {sha})\n")
+
+
+def _verify_archive(ctx: typer.Context, path: Path) -> None:
+    from usage_cli.archive import Archive, verify_archive
+
+    run = invocation(ctx)
+    with Archive.open(path) as archive:
+        report = verify_archive(archive)
+        labels = ", ".join(source.label for source in archive.sources()) or "none"
+    for note in report.notes:
+        run.note(f"note: {note}")
+    if not report.ok:
+        more = f"; and {report.unlisted:,} more" if report.unlisted else ""
+        raise VerifyError(
+            f"{path} fails its check: " + "; ".join(report.problems) + more,
+            hint="an archive is only ever written by `usage sync`; restore it from a backup "
+            "or sync a new one",
+        )
+    run.runtime.stdout.write(
+        f"ok: {path} is intact ({report.records:,} records from {report.runs:,} sync runs; "
+        f"sources: {labels}; chain head {report.head.hex()})\n"
     )

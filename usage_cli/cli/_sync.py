@@ -117,8 +117,14 @@ def sync_command(
             stored = archive.connection.execute(
                 "SELECT COUNT(*) FROM records WHERE source = ?", (found.id,)
             ).fetchone()[0]
-        closed = f", closing {done.resumed} gap(s) an interrupted sync left" if done.resumed else ""
+        closed = ""
+        if done.resumed:
+            closed = f", closing {_plural(done.resumed, 'gap')} an interrupted sync left"
         run.note(
-            f"synced {done.added:,} new records in {done.requests:,} requests{closed}; "
+            f"synced {done.added:,} new records in {_plural(done.requests, 'request')}{closed}; "
             f"{path} holds {stored:,} records of {label}"
         )
+
+
+def _plural(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")

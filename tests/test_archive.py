@@ -1,0 +1,469 @@
+"""`usage sync` and `--db`: the archive as a real SQLite file, read back as the API reads."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from usage_cli.archive import Archive, verify_archive
+from usage_cli.export._lock import TargetLock
+from usage_cli.sandbox.data import arrivals, generate_records
+from usage_cli.sandbox.emulator import Emulator
+
+from .conftest import ANCHOR, Result, run_in_memory
+
+API = "http://sandbox.test"
+TOKEN = "tok_archive"
+NOW_MS = int(ANCHOR.timestamp() * 1000)
+
+
+@pytest.fixture
+def emulator() -> Emulator:
+    return Emulator(generate_records(1200, seed=11, anchor=ANCHOR, odd=True), token=TOKEN)
+
+
+def online(emulator: Emulator, *args: str, **runtime: Any) -> Result:
+    """`usage ARGS` against the emulated API, in-process."""
+    words = ["--api-url", API, "--token", TOKEN, *args]
+    return run_in_memory(words, transport=emulator.transport(), **runtime)
+
+
+def offline(db: Path, *args: str, **runtime: Any) -> Result:
+    """`usage ARGS --db DB` with no token and no network at all."""
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise AssertionError(f"an offline read sent a request: {request.url}")
+
+    return run_in_memory([*args, "--db", str(db)], transport=httpx.MockTransport(refuse), **runtime)
+
+
+def sync(emulator: Emulator, db: Path, *args: str) -> Result:
+    return online(emulator, "sync", "--db", str(db), *args)
+
+
+@pytest.fixture
+def synced(emulator: Emulator, tmp_path: Path) -> Path:
+    db = tmp_path / "usage.db"
+    done = sync(emulator, db)
+    assert done.code == 0, done.err
+    return db
+
+
+def stored_ids(db: Path) -> list[str]:
+    with sqlite3.connect(db) as connection:
+        return [row[0] for row in connection.execute("SELECT id FROM records ORDER BY seq")]
+
+
+def runs(db: Path) -> list[tuple[str, int, int]]:
+    with sqlite3.connect(db) as connection:
+        return list(connection.execute("SELECT outcome, added, requests FROM runs ORDER BY id"))
+
+
+# Syncing --------------------------------------------------------------------
+
+
+def test_a_first_sync_stores_every_record_once_and_says_where(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    db = tmp_path / "usage.db"
+    done = sync(emulator, db)
+    assert done.code == 0, done.err
+    assert f"syncing sandbox.test into {db}" in done.err
+    assert f"synced 1,200 new records in 13 requests; {db} holds 1,200 records" in done.err
+    assert sorted(stored_ids(db)) == sorted(r["id"] for r in emulator.records)
+    assert runs(db) == [("complete", 1200, 13)]
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_second_sync_with_nothing_new_costs_one_request(emulator: Emulator, synced: Path) -> None:
+    emulator.requests.clear()
+    done = sync(emulator, synced)
+    assert done.code == 0, done.err
+    assert len(emulator.requests) == 1
+    assert "synced 0 new records in 1 request;" in done.err
+    assert runs(synced)[-1] == ("complete", 0, 1)
+
+
+def test_new_records_are_picked_up_by_the_next_sync(emulator: Emulator, synced: Path) -> None:
+    newest = emulator.records[0]["createdAt"]
+    fresh = arrivals(150, seed=99, now_ms=newest + 3_600_000)
+    emulator.add(fresh)
+    done = sync(emulator, synced)
+    assert done.code == 0, done.err
+    assert "synced 150 new records in 2 requests" in done.err
+    assert sorted(stored_ids(synced)) == sorted(r["id"] for r in emulator.records)
+
+
+def test_a_late_record_inside_the_overlap_is_not_missed(emulator: Emulator, synced: Path) -> None:
+    # Created five minutes before the newest stored record, listed only now.
+    late = arrivals(1, seed=5, now_ms=emulator.records[0]["createdAt"] - 300_000)
+    records = sorted(
+        [*emulator.records, *late], key=lambda r: (r["createdAt"], r["id"]), reverse=True
+    )
+    emulator = Emulator(records, token=TOKEN)
+    done = sync(emulator, synced)
+    assert done.code == 0, done.err
+    assert late[0]["id"] in stored_ids(synced)
+
+
+class FailAfter(httpx.MockTransport):
+    """The emulated API for `pages` requests, then a 503 for every retry."""
+
+    def __init__(self, emulator: Emulator, pages: int) -> None:
+        inner = emulator.transport()
+        self.served = 0
+
+        def handle(request: httpx.Request) -> httpx.Response:
+            self.served += 1
+            if self.served > pages:
+                return httpx.Response(503, json={"message": "down", "code": "GENERIC_ERROR"})
+            return inner.handle_request(request)
+
+        super().__init__(handle)
+
+
+def test_a_failed_sync_keeps_its_pages_and_the_next_one_closes_the_gap(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    db = tmp_path / "usage.db"
+    failed = run_in_memory(
+        ["--api-url", API, "--token", TOKEN, "--retries", "0", "sync", "--db", str(db)],
+        transport=FailAfter(emulator, 4),
+    )
+    assert failed.code == 5, failed.err
+    assert len(stored_ids(db)) == 400  # four pages, each committed on its own
+    assert runs(db)[0][0] == "failed"
+    check = run_in_memory(["verify", str(db)])
+    assert check.code == 6
+    assert "a gap below" in check.err
+    assert "run `usage sync` to close it" in check.err
+
+    # Meanwhile, new usage arrives: the next run takes it, then closes the gap.
+    emulator.add(arrivals(30, seed=3, now_ms=emulator.records[0]["createdAt"] + 60_000))
+    done = sync(emulator, db)
+    assert done.code == 0, done.err
+    assert "closing 1 gap an interrupted sync left" in done.err
+    ids = stored_ids(db)
+    assert len(ids) == len(set(ids)) == 1230
+    assert set(ids) == {r["id"] for r in emulator.records}
+    assert run_in_memory(["verify", str(db)]).code == 0
+
+
+# Reading offline: the same bytes as online ---------------------------------
+
+
+READS = [
+    ("list", "--all", "-o", "jsonl"),
+    ("list", "--all", "-o", "json"),
+    ("list", "--all", "-o", "csv"),
+    ("list", "--all", "-o", "csv", "--columns", "id,count,meta.reason,meta.note"),
+    ("list", "--limit", "7", "-o", "jsonl"),
+    ("list", "--limit", "30", "-o", "table", "--wide"),
+    ("list", "--all", "--order", "asc", "-o", "jsonl"),
+    ("list", "--all", "--bot-id", "bot_1", "--bot-id", "bot_3", "-o", "jsonl"),
+    ("list", "--all", "--type", "OPENAI_GPT_4O_TOKEN", "--order", "asc", "-o", "csv"),
+    ("list", "--all", "--meta", "reason=retry", "-o", "jsonl"),
+    ("list", "--all", "--meta", "cached=true", "--meta", "reason=task/run", "-o", "jsonl"),
+    ("list", "--all", "--since", "2026-01-20", "--until", "2026-01-25T12:00:00Z", "-o", "jsonl"),
+    ("list", "--all", "--since", "2026-01-20", "--order", "asc", "-o", "jsonl"),
+    ("list", "--limit", "5", "--cursor", "CURSOR", "-o", "jsonl"),
+    ("summary", "--by", "type", "-o", "json"),
+    ("summary", "--by", "bot", "--by", "day", "-o", "csv"),
+    ("summary", "--by", "week", "--by", "type", "-o", "json", "--top", "5"),
+    ("summary", "--by", "hour", "--tz", "Asia/Kolkata", "-o", "json"),
+    ("summary", "--by", "day", "--tz", "America/New_York", "--bot-id", "bot_2", "-o", "json"),
+    ("summary", "--by", "meta.reason", "--by", "month", "-o", "csv"),
+    ("summary", "--by", "conversation", "--since", "2026-01-28", "-o", "json"),
+    ("summary", "--by", "type", "-o", "table", "--wide"),
+]
+
+
+@pytest.mark.parametrize("args", READS, ids=[" ".join(args) for args in READS])
+def test_reading_the_archive_prints_what_the_api_would(
+    emulator: Emulator, synced: Path, args: tuple[str, ...]
+) -> None:
+    words = [emulator.records[40]["id"] if word == "CURSOR" else word for word in args]
+    live = online(emulator, *words, tty="table" in words, width=200)
+    kept = offline(synced, *words, tty="table" in words, width=200)
+    assert live.code == kept.code == 0, kept.err
+    assert kept.out == live.out
+    assert kept.out.strip()
+    assert kept.err == live.err
+
+
+def test_export_from_the_archive_writes_the_same_file(
+    emulator: Emulator, synced: Path, tmp_path: Path
+) -> None:
+    for name, reader in (("online.csv", online), ("offline.csv", offline)):
+        target = str(tmp_path / name)
+        done = (
+            online(emulator, "export", target, "--since", "2026-01-10")
+            if reader is online
+            else offline(synced, "export", target, "--since", "2026-01-10")
+        )
+        assert done.code == 0, done.err
+    live, kept = (tmp_path / "online.csv").read_bytes(), (tmp_path / "offline.csv").read_bytes()
+    assert kept == live
+    assert kept.count(b"\n") > 100
+    manifest = json.loads((tmp_path / "offline.csv.manifest.json").read_text())
+    assert manifest["api"]["url"] == f"archive:{synced}#sandbox.test"
+    assert run_in_memory(["verify", str(tmp_path / "offline.csv")]).code == 0
+
+
+def test_an_unknown_cursor_is_refused_as_the_api_refuses_it(synced: Path) -> None:
+    done = offline(synced, "list", "--cursor", "rec_nope", "-o", "jsonl")
+    assert done.code == 4
+    assert "the archive has no record 'rec_nope' to continue after" in done.err
+
+
+# Sources ----------------------------------------------------------------------
+
+
+def test_sources_share_an_archive_without_mixing(emulator: Emulator, tmp_path: Path) -> None:
+    db = tmp_path / "usage.db"
+    other = Emulator(generate_records(300, seed=12, anchor=ANCHOR), token=TOKEN)
+    assert sync(emulator, db).code == 0
+    assert sync(other, db, "--source", "staging").code == 0
+    assert online(emulator, "--run-as", "user_9", "sync", "--db", str(db)).code == 0
+    both = offline(db, "list", "--all", "-o", "jsonl")
+    assert both.code == 2
+    assert "holds several sources (sandbox.test, sandbox.test+user_9, staging)" in both.err
+    assert "hint: pick one with --source NAME" in both.err
+    staging = offline(db, "list", "--all", "-o", "jsonl", "--source", "staging")
+    assert [r["id"] for r in staging.jsonl()] == [r["id"] for r in other.records]
+    # The settings' own source is the default when the archive has several.
+    mine = run_in_memory(["--api-url", API, "list", "--all", "-o", "jsonl", "--db", str(db)])
+    assert [r["id"] for r in mine.jsonl()] == [r["id"] for r in emulator.records]
+    summary = offline(db, "summary", "-o", "json", "--source", "staging")
+    assert json.loads(summary.out)["total"]["records"] == 300
+
+
+def test_a_source_keeps_the_api_it_was_synced_from(emulator: Emulator, synced: Path) -> None:
+    elsewhere = ["--api-url", "http://elsewhere.test", "--token", TOKEN, "sync"]
+    clash = run_in_memory(
+        [*elsewhere, "--db", str(synced), "--source", "sandbox.test"],
+        transport=httpx.MockTransport(no_requests),
+    )
+    assert clash.code == 2
+    assert (
+        "error: the archive's source 'sandbox.test' holds records of http://sandbox.test; "
+        "this run reads http://elsewhere.test\n"
+    ) in clash.err
+    assert "hint: keep them apart with --source NAME" in clash.err
+    # Another API root is another source by default.
+    apart = run_in_memory([*elsewhere, "--db", str(synced)], transport=emulator.transport())
+    assert apart.code == 0, apart.err
+    assert "syncing elsewhere.test into" in apart.err
+
+
+def test_a_different_token_is_pointed_out(emulator: Emulator, synced: Path) -> None:
+    emulator.token = "tok_other"
+    done = run_in_memory(
+        ["--api-url", API, "--token", "tok_other", "sync", "--db", str(synced)],
+        transport=emulator.transport(),
+    )
+    assert done.code == 0
+    assert "warning: the token differs from the one the last sync of 'sandbox.test' used" in (
+        done.err
+    )
+
+
+# Verify ---------------------------------------------------------------------
+
+
+def tamper(db: Path, sql: str, *params: Any) -> None:
+    with sqlite3.connect(db) as connection:
+        connection.execute(sql, params)
+
+
+def verify(db: Path) -> Result:
+    return run_in_memory(["verify", str(db)])
+
+
+def test_verify_passes_an_untouched_archive_and_names_its_head(synced: Path) -> None:
+    done = verify(synced)
+    assert done.code == 0, done.err
+    report = verify_archive(Archive.open(synced))
+    assert done.out == (
+        f"ok: {synced} is intact (1,200 records from 1 sync runs; sources: sandbox.test; "
+        f"chain head {report.head.hex()})\n"
+    )
+
+
+def test_verify_catches_an_edited_row(synced: Path) -> None:
+    tamper(
+        synced, "UPDATE records SET raw = replace(raw, '\"count\":', '\"count\":1') WHERE seq = 17"
+    )
+    done = verify(synced)
+    assert done.code == 6
+    assert "row 17 (id " in done.err
+    assert "was changed after its sync wrote it" in done.err
+
+
+def test_verify_catches_an_edited_column(synced: Path) -> None:
+    tamper(synced, "UPDATE records SET bot_id = 'bot_x' WHERE seq = 5")
+    done = verify(synced)
+    assert done.code == 6
+    assert "row 5 (id " in done.err
+    assert "indexed columns were changed" in done.err
+
+
+def test_verify_catches_a_deleted_row(synced: Path) -> None:
+    tamper(synced, "DELETE FROM records WHERE seq = 300")
+    done = verify(synced)
+    assert done.code == 6
+    assert "1 row(s) deleted before row 301" in done.err
+    assert "sync run 1 added 1,200 rows; 1,199 are left (1 deleted)" in done.err
+
+
+def test_verify_catches_the_newest_rows_deleted(synced: Path) -> None:
+    tamper(synced, "DELETE FROM records WHERE seq > 1195")
+    done = verify(synced)
+    assert done.code == 6
+    assert "5 row(s) deleted from the end of the archive" in done.err
+
+
+def test_verify_catches_a_row_inserted_outside_a_sync(synced: Path) -> None:
+    with sqlite3.connect(synced) as connection:
+        columns = [row[1] for row in connection.execute("PRAGMA table_info(records)")][1:]
+        row = connection.execute(
+            f"SELECT {', '.join(columns)} FROM records WHERE seq = 1"
+        ).fetchone()
+        forged = dict(zip(columns, row, strict=True))
+        forged["id"] = "rec_forged"
+        forged["raw"] = forged["raw"].replace(row[1], "rec_forged")
+        marks = ", ".join("?" for _ in columns)
+        connection.execute(
+            f"INSERT INTO records ({', '.join(columns)}) VALUES ({marks})", list(forged.values())
+        )
+    done = verify(synced)
+    assert done.code == 6
+    assert "row 1201 (id 'rec_forged')" in done.err
+    assert "inserted outside a sync" in done.err
+
+
+def test_verify_refuses_what_is_not_an_archive_or_an_export(tmp_path: Path) -> None:
+    stray = tmp_path / "notes.txt"
+    stray.write_text("hello")
+    done = verify(stray)
+    assert done.code == 2
+
+
+# Bad input: one line, exit 2, nothing written, no request -------------------------
+
+
+def no_requests(request: httpx.Request) -> httpx.Response:
+    raise AssertionError("a request was sent")
+
+
+def bad(*args: str, **runtime: Any) -> Result:
+    done = run_in_memory(
+        ["--api-url", API, "--token", TOKEN, *args],
+        transport=httpx.MockTransport(no_requests),
+        **runtime,
+    )
+    assert done.code == 2, done.err
+    assert done.err.startswith("error: ")
+    assert not done.out
+    return done
+
+
+def test_a_file_that_is_not_an_archive_is_refused_untouched(tmp_path: Path) -> None:
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as connection:
+        connection.execute("CREATE TABLE t (x)")
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database at all, but long enough to look like one " * 3)
+    for path in (other, text):
+        before = path.read_bytes()
+        for args in (("sync", "--db", str(path)), ("list", "--db", str(path))):
+            done = bad(*args)
+            assert f"error: {path} is not a usage archive\n" in done.err
+        assert path.read_bytes() == before
+
+
+def test_an_archive_from_a_newer_version_is_refused(synced: Path) -> None:
+    tamper(synced, "PRAGMA user_version = 99")
+    for args in (("sync", "--db", str(synced)), ("summary", "--db", str(synced))):
+        done = bad(*args)
+        assert "written by a newer version of usage (archive schema 99" in done.err
+    assert verify(synced).code == 2
+
+
+def test_an_archive_path_that_cannot_be_made_is_refused(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    done = bad("sync", "--db", str(blocker / "usage.db"))
+    assert "cannot create an archive at" in done.err
+    done = bad("sync", "--db", str(tmp_path))
+    assert "is a directory, not an archive file" in done.err
+
+
+def test_reading_a_missing_archive_creates_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.db"
+    done = bad("list", "--db", str(missing))
+    assert f"error: no archive at {missing}" in done.err
+    assert f"hint: create it with: usage sync --db {missing}" in done.err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("list", "--db", "DB", "--demo"), "--db and --demo cannot be used together"),
+        (("list", "--source", "x"), "--source goes with --db"),
+        (("list", "--db", "DB", "--source", "nope"), "--source 'nope': the archive"),
+        (("list", "--db", "DB", "--follow"), "--follow reads the live API"),
+        (("summary", "--db", "DB", "--by", "colour"), "--by: cannot group by 'colour'"),
+        (("sync", "--db", "DB", "--source", " "), "--source must not be empty"),
+    ],
+)
+def test_bad_archive_options(synced: Path, args: tuple[str, ...], message: str) -> None:
+    done = bad(*[str(synced) if word == "DB" else word for word in args])
+    assert message in done.err
+
+
+def test_sync_without_a_token_writes_nothing(tmp_path: Path) -> None:
+    done = run_in_memory(["sync", "--db", str(tmp_path / "usage.db")])
+    assert done.code == 3
+    assert "no API token configured" in done.err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_second_sync_into_the_same_archive_is_refused(emulator: Emulator, synced: Path) -> None:
+    with TargetLock.acquire(synced.with_name(f".{synced.name}.lock"), str(synced)):
+        done = bad("sync", "--db", str(synced))
+    assert f"another sync into '{synced}' is running" in done.err
+
+
+def test_reads_go_on_while_a_sync_writes(emulator: Emulator, synced: Path) -> None:
+    writer = sqlite3.connect(synced, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("DELETE FROM records WHERE seq > 1000")  # not committed: readers see all
+    try:
+        done = offline(synced, "list", "--all", "-o", "jsonl")
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert done.code == 0
+    assert len(done.jsonl()) == 1200
+
+
+def test_bare_db_means_usage_db_then_the_default(
+    emulator: Emulator, synced: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {"USAGE_DB": str(synced)}
+    for args in (("list", "--db", "-o", "jsonl"), ("list", "-o", "jsonl", "--db")):
+        done = run_in_memory(list(args), env=env)
+        assert done.code == 0, done.err
+        assert len(done.jsonl()) == 20
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    done = run_in_memory(["list", "--db"])
+    assert done.code == 2
+    assert f"no archive at {tmp_path / 'data' / 'usage' / 'archive.sqlite3'}" in done.err

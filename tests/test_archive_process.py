@@ -1,0 +1,125 @@
+"""`usage sync` as a process: killed, terminated, and against a sandbox that keeps growing."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from usage_cli.sandbox import Sandbox
+from usage_cli.sandbox.emulator import Faults
+
+from .conftest import ANCHOR, subprocess_env, usage_command
+
+TOKEN = "tok_process"
+
+
+@pytest.fixture
+def slow() -> Iterator[Sandbox]:
+    """3,000 records at 20 ms a page: a sync takes about a second, long enough to stop."""
+    with Sandbox(
+        records=3000, seed=21, token=TOKEN, anchor=ANCHOR, faults=Faults(latency=0.02)
+    ) as server:
+        yield server
+
+
+def start_sync(server: Sandbox, db: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*usage_command(), "--api-url", server.url, "sync", "--db", str(db)],
+        env=subprocess_env(CHATBOTKIT_API_TOKEN=TOKEN),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def stored(db: Path) -> list[str]:
+    if not db.exists():
+        return []
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
+            return [row[0] for row in connection.execute("SELECT id FROM records")]
+    except sqlite3.OperationalError:
+        return []  # not created yet
+
+
+def wait_for_rows(db: Path, at_least: int, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 30
+    while len(stored(db)) < at_least:
+        assert process.poll() is None, "the sync ended before it could be stopped"
+        assert time.monotonic() < deadline, "the sync wrote nothing"
+        time.sleep(0.02)
+
+
+def outcomes(db: Path) -> list[str]:
+    with sqlite3.connect(db) as connection:
+        return [row[0] for row in connection.execute("SELECT outcome FROM runs ORDER BY id")]
+
+
+def finish(server: Sandbox, db: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*usage_command(), "--api-url", server.url, "sync", "--db", str(db)],
+        env=subprocess_env(CHATBOTKIT_API_TOKEN=TOKEN),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_sync_killed_mid_run_loses_nothing_and_the_next_finishes_it(
+    slow: Sandbox, tmp_path: Path
+) -> None:
+    db = tmp_path / "usage.db"
+    process = start_sync(slow, db)
+    wait_for_rows(db, 500, process)
+    process.kill()
+    process.wait(timeout=10)
+    kept = stored(db)
+    assert 500 <= len(kept) < 3000
+    assert len(kept) % 100 == 0
+
+    done = finish(slow, db)
+    assert done.returncode == 0, done.stderr
+    assert "closing 1 gap an interrupted sync left" in done.stderr
+    ids = stored(db)
+    assert len(ids) == len(set(ids))
+    assert set(ids) == {record["id"] for record in slow.records}
+    assert outcomes(db) == ["interrupted", "complete"]
+    check = subprocess.run(
+        [*usage_command(), "verify", str(db)], capture_output=True, text=True, timeout=60
+    )
+    assert check.returncode == 0, check.stderr
+
+
+def test_sigterm_ends_a_sync_cleanly_with_exit_130(slow: Sandbox, tmp_path: Path) -> None:
+    db = tmp_path / "usage.db"
+    process = start_sync(slow, db)
+    wait_for_rows(db, 300, process)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=10)
+    assert process.returncode == 130
+    assert "error: interrupted; every page synced so far is kept" in err
+    assert "hint: run the same `usage sync` again" in err
+    assert outcomes(db) == ["interrupted"]
+    assert finish(slow, db).returncode == 0
+    assert set(stored(db)) == {record["id"] for record in slow.records}
+
+
+def test_a_growing_sandbox_is_followed_by_each_sync(tmp_path: Path) -> None:
+    db = tmp_path / "usage.db"
+    with Sandbox(records=400, seed=4, token=TOKEN, grow=7, grow_every=0.2) as server:
+        first = finish(server, db)
+        assert first.returncode == 0, first.stderr
+        time.sleep(0.5)
+        existing = {record["id"] for record in server.records}
+        second = finish(server, db)
+        assert second.returncode == 0, second.stderr
+    ids = stored(db)
+    assert len(ids) == len(set(ids))
+    assert existing <= set(ids)
+    assert len(existing) >= 400 + 14
