@@ -123,3 +123,34 @@ def test_a_growing_sandbox_is_followed_by_each_sync(tmp_path: Path) -> None:
     assert len(ids) == len(set(ids))
     assert existing <= set(ids)
     assert len(existing) >= 400 + 14
+
+
+def test_a_full_disk_is_exit_5_and_keeps_what_was_committed(tmp_path: Path) -> None:
+    import resource
+
+    def small_files() -> None:
+        # write() then fails with EFBIG, as on a full disk, instead of a kill.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (600_000, 600_000))
+
+    db = tmp_path / "usage.db"
+    with Sandbox(records=3000, seed=8, token=TOKEN, anchor=ANCHOR) as server:
+        failed = subprocess.run(
+            [*usage_command(), "--api-url", server.url, "sync", "--db", str(db)],
+            env=subprocess_env(CHATBOTKIT_API_TOKEN=TOKEN),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            preexec_fn=small_files,
+        )
+        assert failed.returncode == 5, failed.stderr
+        assert f"\nerror: cannot write the archive {db}: disk I/O error\n" in failed.stderr
+        assert "hint: see to the disk (space, permissions), then run `usage sync` again" in (
+            failed.stderr
+        )
+        assert "internal error" not in failed.stderr
+        kept = stored(db)
+        assert 0 < len(kept) < 3000
+        done = finish(server, db)
+        assert done.returncode == 0, done.stderr
+        assert set(stored(db)) == {record["id"] for record in server.records}

@@ -12,33 +12,28 @@ find the window's edge instead of reading up to it.
 
 from __future__ import annotations
 
-import functools
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, tzinfo
+from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
 
 from usage_cli.archive._store import RELATION_COLUMNS, Archive, Source
 from usage_cli.errors import ApiError
 from usage_cli.query import Order, Query
 from usage_cli.records import Page, UsageRecord
-from usage_cli.relations import TABLE
 
 if TYPE_CHECKING:
     from usage_cli.summary import Summary
 
-# Every zone in use changes its offset on a quarter hour: a slot this long
-# never straddles a bucket boundary, in any zone (a slot that would is caught).
+# The first step when looking for a bucket's end: shorter than any bucket.
 _QUARTER_HOUR_MS = 900_000
-_HOUR_MS = 3_600_000
-_DAY_MS = 86_400_000
+# Past the end of time as SQLite integers count it: one bucket holds the rest.
+_LAST_MS = 2**63 - 1
 
-_FILTER_COLUMNS = {
-    relation.attribute: relation.attribute for relation in TABLE
-}  # Query attribute -> column: the archive names its columns after them
-assert set(_FILTER_COLUMNS) - {"type"} == {column for _, column in RELATION_COLUMNS}
+# The archive names its columns after the `Query` attributes they filter.
+_FILTER_COLUMNS = ("type", *(column for _, column in RELATION_COLUMNS))
 
 
 @dataclass
@@ -53,12 +48,12 @@ def where(source: Source, query: Query) -> Where:
     """The WHERE clause of `query` (no cursor) over one source's records."""
     clauses = ["source = ?"]
     params: list[Any] = [source.id]
-    for attribute, column in _FILTER_COLUMNS.items():
-        value = getattr(query, attribute)
+    for column in _FILTER_COLUMNS:
+        value = getattr(query, column)
         if value is None:
             continue
         # The API takes one type, and a comma list of ids for a relation.
-        values = [value] if attribute == "type" else value.split(",")
+        values = [value] if column == "type" else value.split(",")
         clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
         params += values
     if query.since_ms is not None:
@@ -97,14 +92,17 @@ class ArchiveReader:
                     code="BAD_REQUEST",
                 )
             sign = "<" if descending else ">"
-            sql += f" AND (created_at {sign} ? OR (created_at = ? AND id {sign} ?))"
+            # Written so that the index can seek to the cursor (`a < x OR (a = x AND
+            # b < y)` would read the index from its start).
+            sql += f" AND created_at {sign}= ? AND (created_at {sign} ? OR id {sign} ?)"
             params += [row[0], row[0], row[1]]
         direction = "DESC" if descending else "ASC"
-        rows = self.archive.connection.execute(
-            f"SELECT raw FROM records WHERE {sql} "
-            f"ORDER BY created_at {direction}, id {direction} LIMIT ?",
-            (*params, take),
-        ).fetchall()
+        with self.archive.storage("read"):
+            rows = self.archive.connection.execute(
+                f"SELECT raw FROM records WHERE {sql} "
+                f"ORDER BY created_at {direction}, id {direction} LIMIT ?",
+                (*params, take),
+            ).fetchall()
         self.requests += 1
         items = [UsageRecord(json.loads(row[0])) for row in rows]
         # As the platform: a page's cursor is its last id, and the end an empty page.
@@ -114,8 +112,10 @@ class ArchiveReader:
         """The summary of `query` grouped by SQL, or None when only the records can tell.
 
         `meta.KEY` groups need each record's JSON; so does a count beyond
-        SQLite's integers. Time buckets are grouped by slots of time that lie
-        wholly inside one bucket of `zone`, then labelled here, once a slot.
+        SQLite's integers. Time buckets are not computed row by row: the
+        span of each bucket that holds records is found here, in `zone`'s
+        calendar, and SQL counts inside it over the `createdAt` index (one
+        range query a bucket, so no sort of the whole archive).
         """
         from usage_cli.summary import BUCKETS, RELATIONS_BY, Group, Summary, bucket_of
 
@@ -126,63 +126,81 @@ class ArchiveReader:
             for dimension in by
             if dimension not in BUCKETS
         ]
-        timed = [dimension for dimension in by if dimension in BUCKETS]
-        slot = _slot_ms(timed, zone)
-        grouped = [*columns, f"(created_at - ((created_at % {slot}) + {slot}) % {slot}) / {slot}"]
+        labellers = [bucket_of(dimension, zone) for dimension in by if dimension in BUCKETS]
+
+        def labels(epoch_ms: int) -> tuple[str, ...]:
+            return tuple(label(epoch_ms) for label in labellers)
+
         found = where(self.source, query)
-        sql = (
-            f"SELECT {', '.join(grouped)}, COUNT(*), SUM(count), COUNT(count), "
-            f"MIN(created_at), MAX(created_at) FROM records WHERE {found.sql} "
-            f"GROUP BY {', '.join(str(n) for n in range(1, len(grouped) + 1))}"
-        )
-        try:
-            rows = self.archive.connection.execute(sql, found.params).fetchall()
-        except sqlite3.OperationalError as error:
-            if "overflow" in str(error):
-                return None  # a sum beyond 64 bits: Python's integers will do it
-            raise
-        labels = {dimension: bucket_of(dimension, zone) for dimension in timed}
+        figures = "COUNT(*), SUM(count), COUNT(count), MIN(created_at), MAX(created_at)"
+        grouping = f" GROUP BY {', '.join(columns)}" if columns else ""
+        sql = f"SELECT {', '.join([*columns, figures])} FROM records WHERE {found.sql}"
+        window = " AND created_at BETWEEN ? AND ?"
         summary = Summary(by, zone=zone)
-        for row in rows:
-            *parts, number, records, total, known, first, last = row
-            if known != records:
-                return None  # a count beyond SQLite's integers is only in the JSON
-            fixed = iter(parts)
-            key: list[str | None] = []
-            for dimension in by:
-                if dimension in labels:
-                    label = _label(labels[dimension], number * slot, slot, first, last)
-                    if label is None:
-                        return None
-                    key.append(label)
-                else:
-                    key.append(next(fixed))
-            summary.merge(Group(tuple(key), records, total, first, last))
+        db = self.archive.connection
+        with self.archive.storage("read"):
+            try:
+                spans = _spans(db, found, labels) if labellers else [((), None, None)]
+                for bucket, start, end in spans:
+                    # No time buckets: one query, which the planner may answer
+                    # from the index of the grouped column alone.
+                    edges = [] if start is None else [start, end]
+                    sql_now = sql + (window if edges else "") + grouping
+                    for row in db.execute(sql_now, [*found.params, *edges]):
+                        *parts, records, total, known, first, last = row
+                        if not records:
+                            continue  # no GROUP BY: one row even when nothing matches
+                        if known != records:
+                            return None  # a count beyond SQLite's integers: only in the JSON
+                        fixed, timed = iter(parts), iter(bucket)
+                        key = tuple(
+                            next(timed) if dimension in BUCKETS else next(fixed) for dimension in by
+                        )
+                        summary.merge(Group(key, records, total, first, last))
+            except sqlite3.OperationalError as error:
+                if "overflow" in str(error):
+                    return None  # a sum beyond 64 bits: Python's integers will do it
+                raise
         return summary
 
-    def __enter__(self) -> ArchiveReader:
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.archive.close()
+Labels = Callable[[int], tuple[str, ...]]
 
 
-def _slot_ms(timed: Sequence[str], zone: tzinfo) -> int:
-    """How finely SQL must group times for the `--by` buckets in `zone`."""
-    if zone is not UTC:
-        return _QUARTER_HOUR_MS
-    return _HOUR_MS if "hour" in timed else _DAY_MS
+Span = tuple[tuple[str, ...], int | None, int | None]
 
 
-def _label(label: Callable[[int], str], start: int, slot: int, first: int, last: int) -> str | None:
-    """The bucket of a slot's records: its edges', else its records'; None if they differ."""
-    edges = _cached(label, start), _cached(label, start + slot - 1)
-    if edges[0] == edges[1]:
-        return edges[0]
-    ends = label(first), label(last)
-    return ends[0] if ends[0] == ends[1] else None
+def _spans(db: sqlite3.Connection, found: Where, labels: Labels) -> Iterator[Span]:
+    """Each bucket that holds records: its labels and its first and last millisecond."""
+    after = f"SELECT MIN(created_at) FROM records WHERE {found.sql} AND created_at > ?"
+    moment = db.execute(f"SELECT MIN(created_at) FROM records WHERE {found.sql}", found.params)
+    start: int | None = moment.fetchone()[0]
+    while start is not None:
+        bucket = labels(start)
+        end = _last_of_bucket(start, bucket, labels)
+        yield bucket, start, end
+        start = db.execute(after, [*found.params, end]).fetchone()[0]
 
 
-@functools.lru_cache(maxsize=65_536)
-def _cached(label: Callable[[int], str], epoch_ms: int) -> str:
-    return label(epoch_ms)
+def _last_of_bucket(start: int, bucket: tuple[str, ...], labels: Labels) -> int:
+    """The last millisecond labelled as `start` is: out by doubling steps, back by halving.
+
+    Buckets are spans of time (an hour, a day, a week, a month, in any zone's
+    calendar), so the labels change once at the bucket's end: exact to the
+    millisecond whatever the zone's offset.
+    """
+    step = _QUARTER_HOUR_MS
+    inside = start
+    while labels(inside + step) == bucket:
+        inside += step
+        step *= 2
+        if inside + step > _LAST_MS:
+            return _LAST_MS
+    outside = inside + step
+    while outside - inside > 1:
+        middle = (inside + outside) // 2
+        if labels(middle) == bucket:
+            inside = middle
+        else:
+            outside = middle
+    return inside

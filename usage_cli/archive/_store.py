@@ -39,9 +39,12 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 RELATION_COLUMNS = tuple(
     (relation.api, relation.attribute) for relation in TABLE if relation.api != "type"
 )
-_RELATION_INDEXES = "".join(
-    f"CREATE INDEX records_by_{column} ON records (source, {column}, created_at, id);"
-    for _, column in RELATION_COLUMNS
+# Each index ends in `count`, so that counting and summing per type, per
+# relation or per span of time reads the index alone, never the records' JSON.
+# A relation's index keeps the rows without one too: they are the `(none)` group.
+_INDEXES = "".join(
+    f"CREATE INDEX records_by_{column} ON records (source, {column}, created_at, count);"
+    for column in ("type", *(column for _, column in RELATION_COLUMNS))
 )
 
 _SCHEMA = f"""
@@ -90,9 +93,8 @@ CREATE TABLE records (
     chain BLOB NOT NULL,
     UNIQUE (source, id)
 );
-CREATE INDEX records_by_time ON records (source, created_at, id, type, count);
-CREATE INDEX records_by_type ON records (source, type, created_at, id);
-{_RELATION_INDEXES}
+CREATE INDEX records_by_time ON records (source, created_at, count);
+{_INDEXES}
 """
 
 
@@ -248,10 +250,15 @@ class Archive:
                     f"{version}; this one reads up to {SCHEMA_VERSION})",
                     hint="upgrade usage: pip install --upgrade usage-cli",
                 )
+            # More of the indexes in memory: a sync inserts ids all over one of them.
+            db.execute("PRAGMA cache_size = -65536")
             if writable:
                 # Readers never block the writer, nor it them; set before any table exists.
                 db.execute("PRAGMA journal_mode = WAL")
-                db.execute("PRAGMA synchronous = FULL")
+                # In WAL mode a killed process loses no commit; a power cut may
+                # lose the last few, whole (each page's records go with the edge
+                # of what is stored), and the next sync reads them again.
+                db.execute("PRAGMA synchronous = NORMAL")
             if version == 0:
                 if not writable:
                     raise InputError(f"{shown} is an empty archive: nothing synced yet")
@@ -281,15 +288,37 @@ class Archive:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic write: all of it reaches the file, or none of it."""
+        """One atomic write: all of it reaches the file, or none of it.
+
+        SQLite's refusals (a full disk, an I/O error, a file locked past the
+        timeout) are the environment's, not bugs: StorageError, exit 5.
+        """
         db = self.connection
-        db.execute("BEGIN IMMEDIATE")
+        with self.storage("write"):
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def storage(self, doing: str) -> Iterator[None]:
+        """SQLite errors while reading or writing the file, as StorageError."""
         try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+            yield
+        except sqlite3.Error as error:
+            hint = (
+                "see to the disk (space, permissions), then run `usage sync` again: it keeps "
+                "every page committed"
+                if doing == "write"
+                else None
+            )
+            raise StorageError(
+                f"cannot {doing} the archive {self.path}: {error}", hint=hint
+            ) from None
 
     # Sources ---------------------------------------------------------------
 

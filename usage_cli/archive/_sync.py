@@ -130,6 +130,12 @@ class Sync:
             self._end(outcome, _describe(error))
             raise
         self._end("complete", None)
+        if self.progress.added:
+            with self.archive.storage("write"):
+                # Fresh statistics, sampled (milliseconds, not a scan), so the
+                # planner picks the index that answers a read alone.
+                self.archive.connection.execute("PRAGMA analysis_limit = 1000")
+                self.archive.connection.execute("ANALYZE")
         return self.progress
 
     def _fetch(self, cursor: str | None) -> Page:
