@@ -514,3 +514,41 @@ def test_a_count_beyond_64_bits_is_summed_exactly(tmp_path: Path) -> None:
         offline(db, "list", "--all", "-o", "jsonl").out
         == online(emulator, "list", "--all", "-o", "jsonl").out
     )
+
+
+@pytest.mark.parametrize(
+    ("words", "filled"),
+    [
+        (["list", "--db"], ["list", "--db="]),
+        (["list", "--db", "--bot-id", "b"], ["list", "--db=", "--bot-id", "b"]),
+        (["list", "--db", "a.db", "--all"], ["list", "--db", "a.db", "--all"]),
+        (["export", "-", "--db", "-o", "csv"], ["export", "-", "--db=", "-o", "csv"]),
+        (["list", "--db=x.db"], ["list", "--db=x.db"]),
+        (["list", "--meta", "k=v", "--", "--db"], ["list", "--meta", "k=v", "--", "--db"]),
+    ],
+)
+def test_a_bare_db_takes_the_empty_value(words: list[str], filled: list[str]) -> None:
+    from usage_cli.cli._argv import fill_optional_values
+
+    assert fill_optional_values(words) == filled
+
+
+def test_a_gap_past_the_apis_horizon_is_closed_with_a_warning(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    db = tmp_path / "usage.db"
+    failed = run_in_memory(
+        ["--api-url", API, "--token", TOKEN, "--retries", "0", "sync", "--db", str(db)],
+        transport=FailAfter(emulator, 2),
+    )
+    assert failed.code == 5
+    # Months later the API has dropped everything older than the 150th record,
+    # the record the interrupted sync would have continued after among them.
+    kept = emulator.records[:150]
+    later = Emulator(kept, token=TOKEN)
+    done = sync(later, db)
+    assert done.code == 0, done.err
+    assert "warning: the API no longer continues the list below " in done.err
+    assert set(stored_ids(db)) == {r["id"] for r in emulator.records[:200]}
+    check = verify(db)
+    assert check.code == 0, check.err

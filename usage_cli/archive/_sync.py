@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from usage_cli.archive._store import Archive, Segment, Source
-from usage_cli.errors import UsageCliError
+from usage_cli.errors import ApiError, UsageCliError
 from usage_cli.pages import PageSource, iter_pages
 from usage_cli.query import Query
 from usage_cli.records import Page
@@ -39,6 +39,8 @@ class SyncProgress:
     oldest: int | None = None
     # Segments finished by this run that an earlier, interrupted run left open.
     resumed: int = 0
+    # Where the API refused to go on with such a segment (its `oldest`).
+    lost: list[int | None] = field(default_factory=list)
 
     @property
     def records(self) -> int:
@@ -124,7 +126,13 @@ class Sync:
                     break
                 older = segments[index + 1] if index + 1 < len(segments) else None
                 self.progress.resumed += 1
-                self._read(segments[index], older)
+                try:
+                    self._read(segments[index], older)
+                except ApiError:
+                    # The cursor is the id of the last record read; once the API
+                    # has dropped that record (past its horizon), the rest of the
+                    # stretch can no longer be asked for: say so, and close it.
+                    self._give_up(segments[index])
         except BaseException as error:
             outcome = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
             self._end(outcome, _describe(error))
@@ -137,6 +145,12 @@ class Sync:
                 self.archive.connection.execute("PRAGMA analysis_limit = 1000")
                 self.archive.connection.execute("ANALYZE")
         return self.progress
+
+    def _give_up(self, segment: Segment) -> None:
+        self.progress.lost.append(segment.oldest)
+        segment.cursor, segment.bottom = None, True
+        with self.archive.transaction():
+            self._save(segment, 0, None, None)
 
     def _fetch(self, cursor: str | None) -> Page:
         page = self.client.fetch_page(self._query, cursor=cursor, take=self._query.take)

@@ -22,7 +22,7 @@ app = typer.Typer(
     cls=Group,
     help=(
         "Audit ChatBotKit usage records: list, export, verify and summarise what was "
-        "billed, record by record.\n\n"
+        "billed, record by record, live or from a local archive.\n\n"
         "Try it with no account: usage list --demo"
     ),
     epilog=(
@@ -30,6 +30,7 @@ app = typer.Typer(
         "  usage list --demo\n"
         "  usage list --bot-id bot_1 --meta reason=retry --since 7d\n"
         "  usage export audit.csv --since 30d && usage verify audit.csv\n"
+        "  usage sync && usage summary --db --by day\n"
         "  usage sandbox --port 8080"
     ),
     no_args_is_help=True,

@@ -57,6 +57,7 @@ def sync_command(
     from usage_cli._version import __version__
     from usage_cli.archive import Archive, Sync
     from usage_cli.cli._progress import export_progress
+    from usage_cli.columns import iso_ms
     from usage_cli.export._lock import TargetLock
     from usage_cli.query import to_ms
 
@@ -117,6 +118,13 @@ def sync_command(
             stored = archive.connection.execute(
                 "SELECT COUNT(*) FROM records WHERE source = ?", (found.id,)
             ).fetchone()[0]
+        for oldest in done.lost:
+            below = iso_ms(oldest) if oldest is not None else "the oldest record synced"
+            run.say(
+                f"warning: the API no longer continues the list below {below}, where an "
+                "interrupted sync stopped; records older than that and newer than the "
+                "next stored stretch cannot be fetched any more (`usage verify` shows the gap)"
+            )
         closed = ""
         if done.resumed:
             closed = f", closing {_plural(done.resumed, 'gap')} an interrupted sync left"
