@@ -89,7 +89,7 @@ _STREAM_NAMES = {"/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/tty"}
 _FD_DIRECTORIES = re.compile(r"/dev/fd|/proc/(self|thread-self|\d+)/fd")
 
 
-def _is_a_standard_stream(text: str) -> bool:
+def is_a_standard_stream(text: str) -> bool:
     """A path naming a descriptor or a terminal, where no partial file can be renamed."""
     absolute = os.path.normpath(os.path.abspath(text))
     return absolute in _STREAM_NAMES or bool(_FD_DIRECTORIES.fullmatch(os.path.dirname(absolute)))
@@ -103,7 +103,7 @@ def resolve_target(text: str, fmt: Format | None, *, force: bool, resume: bool) 
         if resume:
             raise InputError("--resume needs a file target, not stdout (-)")
         return Stdout(fmt)
-    if _is_a_standard_stream(text):
+    if is_a_standard_stream(text):
         raise InputError(
             f"{text!r} is a standard stream, not a file an export can be renamed onto",
             hint="to write to standard output use - with --format, e.g. usage export - -o jsonl",
