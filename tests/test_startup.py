@@ -27,11 +27,14 @@ def test_version_imports_nothing_heavy() -> None:
     assert not {"typer", "httpx", "pydantic", "rich", "typing"} & modules
 
 
-@pytest.mark.parametrize("args", [["--help"], ["list", "--help"], ["export", "--help"]])
+@pytest.mark.parametrize(
+    "args", [["--help"], ["list", "--help"], ["export", "--help"], ["verify", "--help"]]
+)
 def test_help_does_not_import_the_client_stack(args: list[str]) -> None:
     modules = imported(*args)
     assert "typer" in modules
-    assert not {"httpx", "pydantic", "rich", "usage_cli.client", "usage_cli.records"} & modules
+    heavy = {"httpx", "pydantic", "rich", "pyarrow", "usage_cli.client", "usage_cli.records"}
+    assert not heavy & modules
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
@@ -44,4 +47,4 @@ def test_tab_completion_imports_nothing_heavy(shell: str) -> None:
         _USAGE_COMPLETE=f"complete_{shell}",
     )
     assert "typer" in modules
-    assert not {"httpx", "pydantic", "rich", "usage_cli.client"} & modules
+    assert not {"httpx", "pydantic", "rich", "pyarrow", "usage_cli.client"} & modules

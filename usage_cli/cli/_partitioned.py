@@ -15,8 +15,8 @@ from usage_cli.cli._options import OUTPUT_PANEL
 from usage_cli.partitions import Partition
 
 PARTITION_EXAMPLES = """\
-  usage export usage/ --partition day --since 90d      (date=YYYY-MM-DD/part-00000.jsonl.gz)
-  usage export usage/ --partition month -o parquet     (needs usage-cli[parquet])
+  usage export usage/ --partition day --since 90d   (usage/date=YYYY-MM-DD/part-00000.jsonl.gz)
+  usage export usage/ --partition month -o parquet  (needs usage-cli[parquet])
 """
 
 PartitionOpt = Annotated[

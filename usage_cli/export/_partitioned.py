@@ -151,7 +151,11 @@ class _Part:
         }
 
     def abandon(self) -> None:
-        # A write that failed fails again on the flush of closing; the first error tells it.
+        # The file is about to go: its writer is closed only so that it lets go
+        # of the handle (pyarrow's would otherwise complain when collected). A
+        # write that failed fails again on closing; the first error tells it.
+        with contextlib.suppress(Exception):
+            self._writer.close()
         with contextlib.suppress(OSError, ValueError):
             self._handle.close()
 

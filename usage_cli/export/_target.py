@@ -109,6 +109,11 @@ def resolve_target(text: str, fmt: Format | None, *, force: bool, resume: bool) 
             hint="to write to standard output use - with --format, e.g. usage export - -o jsonl",
         )
     path = Path(text)
+    if text.endswith(("/", os.sep)) or path.is_dir():
+        raise InputError(
+            f"{text!r} is a directory, not a file to export to",
+            hint="for a folder of parts, add --partition day or month",
+        )
     found, compressed = format_of(path)
     if fmt is not None and fmt != found:
         raise InputError(f"--format {fmt} does not match the extension of {text!r} ({found})")
@@ -117,8 +122,6 @@ def resolve_target(text: str, fmt: Format | None, *, force: bool, resume: bool) 
         raise InputError(f"directory {str(directory)!r} does not exist")
     if not os.access(directory, os.W_OK | os.X_OK):
         raise InputError(f"directory {str(directory)!r} is not writable")
-    if path.is_dir():
-        raise InputError(f"{text!r} is a directory")
     if path.exists() and not force:
         raise InputError(f"{text!r} already exists", hint="use --force to replace it")
     return Target(path, found, compressed)

@@ -8,10 +8,10 @@ The columns are the CSV's, typed: `count` int64, `createdAt`/`updatedAt`
 timestamp(ms, UTC), `meta` as compact JSON text (as in the CSV), and `raw`,
 the record exactly as `-o jsonl` writes it (unknown fields included). The
 typed columns are for queries; `raw` is the lossless copy. A lone surrogate
-in a string shows as U+FFFD in a typed column (parquet text is UTF-8, as for
-CSV) and stays escaped, exactly, in `raw`. A number the typed columns cannot
-hold (a count beyond int64) stops the export with an error instead of being
-written altered.
+(half an emoji) in a text column shows as U+FFFD (parquet text is UTF-8, as
+for CSV); in `meta` and `raw`, which are JSON, it stays escaped, exactly. A
+number the typed columns cannot hold (a count beyond int64) stops the export
+with an error instead of being written altered.
 """
 
 from __future__ import annotations
