@@ -681,3 +681,21 @@ def test_a_killed_process_leaves_only_a_hidden_sibling_the_next_run_clears(
     assert again.returncode == 0, again.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
     assert manifest_of(target)["records"] == 600
+
+
+def test_parquet_row_groups_gather_pages(server: Sandbox) -> None:
+    from usage_cli.formats.parquet import ParquetWriter
+    from usage_cli.records import UsageRecord
+
+    records = [UsageRecord(raw) for raw in server.records[:250]]
+    sink = io.BytesIO()
+    writer = ParquetWriter(sink, row_group=150)
+    for start in range(0, 250, 100):  # pages of 100, 100 and 50
+        writer.write(records[start : start + 100])
+    writer.write([])
+    writer.close()
+    parquet = pq.ParquetFile(io.BytesIO(sink.getvalue()))
+    meta = parquet.metadata
+    groups = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    assert groups == [200, 50]
+    assert parquet.read().column("id").to_pylist() == [r["id"] for r in server.records[:250]]

@@ -310,6 +310,10 @@ class PartitionedPlan:
             builder.abandon()
             shutil.rmtree(self.target.building, ignore_errors=True)
             raise self._told(exc, stats.records) from None
+        # The set is at DIR from here on: what is left only tidies up, and an
+        # interrupt now is not told that nothing was written.
+        shutil.rmtree(target.replaced, ignore_errors=True)
+        fsync_directory(target.path.parent)
         return manifest
 
     def _fill(
@@ -330,7 +334,10 @@ class PartitionedPlan:
         return pages
 
     def _publish(self, manifest: SetManifest) -> None:
-        """The manifest into the built set, everything durable, then the set onto DIR."""
+        """The manifest into the built set, everything durable, then the set onto DIR.
+
+        An existing set (`--force`) is left at `.DIR.old`, for the caller to remove.
+        """
         building, target = self.target.building, self.target.path
         write_atomically(building / MANIFEST_NAME, manifest.to_text())
         for folder in {part["path"].split("/")[0] for part in manifest.parts}:
@@ -352,9 +359,6 @@ class PartitionedPlan:
             except BaseException:
                 os.rename(replaced, target)
                 raise
-            fsync_directory(target.parent)
-            shutil.rmtree(replaced, ignore_errors=True)
-        fsync_directory(target.parent)
 
     def _told(self, exc: BaseException, records: int) -> BaseException:
         """The error to report, saying that nothing was written."""
