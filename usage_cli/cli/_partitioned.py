@@ -70,7 +70,6 @@ def export_partitioned(
                 query,
                 api_root="demo" if demo else settings.api_url,
                 now=runtime.now,
-                monotonic=runtime.monotonic,
                 on_progress=progress.update,
             )
             progress.done_set(manifest)

@@ -24,7 +24,6 @@ import errno
 import gzip
 import os
 import shutil
-import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -249,7 +248,6 @@ class PartitionedPlan:
     started: datetime
     force: bool
     lock: TargetLock
-    note: str | None = None
 
     def close(self) -> None:
         self.lock.release()
@@ -272,7 +270,6 @@ class PartitionedPlan:
         *,
         api_root: str,
         now: Callable[[], datetime],
-        monotonic: Callable[[], float] = time.monotonic,
         on_progress: OnProgress | None = None,
         part_records: int = PART_RECORDS,
     ) -> SetManifest:
@@ -392,8 +389,13 @@ def plan_partitioned(
     needs the `parquet` extra: without pyarrow it is refused here, before
     any request.
     """
-    part_format = _part_format(fmt, partition)
-    assert partition is not None  # _part_format refused its absence
+    if partition is None:
+        # Only -o parquet brings a caller here without --partition.
+        raise InputError(
+            "-o parquet writes a partitioned folder: add --partition day or month",
+            hint=f"e.g. {EXAMPLE} -o parquet",
+        )
+    part_format = _part_format(fmt)
     if resume:
         raise InputError(
             "--resume does not apply to --partition: an interrupted partitioned export leaves "
@@ -423,13 +425,7 @@ def plan_partitioned(
     return PartitionedPlan(path_text, target, started, force, lock)
 
 
-def _part_format(fmt: str | None, partition: Partition | None) -> PartFormat:
-    if partition is None:
-        # Only parquet brings a caller here without --partition.
-        raise InputError(
-            "-o parquet writes a partitioned folder: add --partition day or month",
-            hint=f"e.g. {EXAMPLE} -o parquet",
-        )
+def _part_format(fmt: str | None) -> PartFormat:
     if fmt is None:
         return PartFormat.jsonl
     if fmt not in PartFormat.__members__:
