@@ -57,7 +57,13 @@ def timed(command: list[str], repeats: int = 3) -> float:
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=dict(os.environ))
+        subprocess.run(
+            command,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=dict(os.environ),
+        )
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 

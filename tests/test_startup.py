@@ -27,12 +27,19 @@ def test_version_imports_nothing_heavy() -> None:
     assert not {"typer", "httpx", "pydantic", "rich", "typing"} & modules
 
 
-# The archive's code paths (sqlite3) are no start-up cost either.
-HEAVY = {"httpx", "pydantic", "rich", "usage_cli.client", "sqlite3", "usage_cli.archive"}
+# The archive's code paths (sqlite3) and parquet's (pyarrow) are no start-up cost either.
+HEAVY = {"httpx", "pydantic", "rich", "usage_cli.client", "sqlite3", "usage_cli.archive", "pyarrow"}
 
 
 @pytest.mark.parametrize(
-    "args", [["--help"], ["list", "--help"], ["export", "--help"], ["sync", "--help"]]
+    "args",
+    [
+        ["--help"],
+        ["list", "--help"],
+        ["export", "--help"],
+        ["verify", "--help"],
+        ["sync", "--help"],
+    ],
 )
 def test_help_does_not_import_the_client_stack(args: list[str]) -> None:
     modules = imported(*args)

@@ -89,6 +89,15 @@ class CursorLoopError(ServerError):
     """The server handed back a cursor it had already given: following it would loop."""
 
 
+class UnrepresentableError(ServerError):
+    """A record holds a value the chosen output cannot keep exactly (a count past int64
+    in parquet, a `createdAt` no calendar has a folder for).
+
+    The API's data, not the user's input: asking again gets the same record,
+    and writing it altered would be a silent lie. JSON lines keep any value.
+    """
+
+
 class VerifyError(UsageCliError):
     """An export does not match its manifest."""
 

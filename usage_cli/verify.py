@@ -1,4 +1,7 @@
-"""`usage verify`: prove a finished export is what its manifest says. Offline."""
+"""`usage verify`: prove a finished export is what its manifest says. Offline.
+
+A folder is a partitioned export, proven part by part by `verify_set`.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from usage_cli._files import reason
 from usage_cli.errors import InputError
 from usage_cli.export import Manifest, format_of, manifest_path, sha256_of
 from usage_cli.formats import Format
+from usage_cli.verify_set import SetReport, verify_set
 
 
 @dataclass
@@ -26,6 +30,11 @@ class Report:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def proof(self) -> str:
+        """What holds, in a few words, for the `ok:` line."""
+        return f"{self.records:,} records, sha256 {self.manifest.file['sha256']}"
 
 
 def _rows(handle: IO[str], fmt: Format) -> Iterator[tuple[str, str, int]]:
@@ -44,12 +53,10 @@ def _rows(handle: IO[str], fmt: Format) -> Iterator[tuple[str, str, int]]:
         yield item["id"], item["type"], int(item["count"])
 
 
-def verify(path: Path) -> Report:
+def verify(path: Path) -> Report | SetReport:
+    """A file export, or a folder written with `--partition`, against its manifest."""
     if path.is_dir():
-        raise InputError(
-            f"{str(path)!r} is a directory, not an export",
-            hint="verify checks a file written by `usage export`, e.g. usage verify audit.csv",
-        )
+        return verify_set(path)
     manifest_file = manifest_path(path)
     if not manifest_file.exists():
         raise InputError(

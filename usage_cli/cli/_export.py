@@ -30,15 +30,17 @@ from usage_cli.cli._options import (
     TypeOpt,
     UntilOpt,
 )
+from usage_cli.cli._partitioned import PARTITION_EXAMPLES, PartitionOpt, export_partitioned
 from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import VerifyError
-from usage_cli.formats import Format
+from usage_cli.formats import ExportFormat, Format
 from usage_cli.query import DEFAULT_TAKE, Order
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-EXPORT_EPILOG = """\
+EXPORT_EPILOG = (
+    """\
 Examples:
 
 \b
@@ -47,6 +49,8 @@ Examples:
   usage export audit.csv --resume        (after an interruption, same options)
   usage export - -o jsonl --type CHATBOTKIT_TASK_RUN | gzip > runs.jsonl.gz
 """
+    + PARTITION_EXAMPLES
+)
 
 
 @app.command("export", cls=Command, epilog=EXPORT_EPILOG + GLOBAL_NOTE)
@@ -56,7 +60,8 @@ def export_command(
         str,
         typer.Argument(
             metavar="PATH",
-            help="Target file: .csv, .jsonl/.ndjson or .json, optionally .gz; - for stdout.",
+            help="Target file: .csv, .jsonl/.ndjson or .json, optionally .gz; - for stdout; "
+            "a folder with --partition.",
             show_default=False,
         ),
     ],
@@ -77,11 +82,12 @@ def export_command(
     since: SinceOpt = None,
     until: UntilOpt = None,
     output_format: Annotated[
-        Format | None,
+        ExportFormat | None,
         typer.Option(
             "--format",
             "-o",
-            help="json, jsonl or csv; needed for - and otherwise taken from PATH.",
+            help="json, jsonl or csv; needed for - and otherwise taken from PATH. "
+            "With --partition: jsonl (default), csv or parquet.",
             rich_help_panel=OUTPUT_PANEL,
             show_default=False,
         ),
@@ -98,19 +104,34 @@ def export_command(
             rich_help_panel=OUTPUT_PANEL,
         ),
     ] = False,
+    partition: PartitionOpt = None,
     demo: DemoOpt = False,
     db: DbOpt = None,
     source: SourceOpt = None,
 ) -> None:
     """Export every matching record to a file, atomically, with a manifest to verify it by."""
+    if partition is not None or output_format is ExportFormat.parquet:
+        export_partitioned(
+            ctx,
+            path,
+            partition,
+            output_format,
+            force=force,
+            resume=resume,
+            demo=demo,
+            db=db,
+            source=source,
+        )
+        return
     from usage_cli.cli._progress import Window, export_progress
     from usage_cli.export import plan_export
     from usage_cli.query import to_ms
 
     run = invocation(ctx)
     runtime = run.runtime
+    fmt = None if output_format is None else Format(output_format)
     # The plan holds the target's lock until this run ends, however it ends.
-    with plan_export(path, output_format, force=force, resume=resume, now=runtime.now) as plan:
+    with plan_export(path, fmt, force=force, resume=resume, now=runtime.now) as plan:
         query = run.query(ctx.params, now=plan.started)
         settings = run.settings()
         if plan.note:
@@ -148,6 +169,7 @@ Examples:
   usage verify audit.csv
   usage export audit.csv && usage verify audit.csv && upload audit.csv
   usage verify usage.db                (an archive: its hash chain and gaps)
+  usage verify usage/                  (a folder written with --partition)
 """
 
 
@@ -158,7 +180,8 @@ def verify_command(
         str,
         typer.Argument(
             metavar="PATH",
-            help="A file written by `usage export`, or an archive `usage sync` fills.",
+            help="A file written by `usage export`, a folder written with --partition, or "
+            "an archive that `usage sync` fills.",
         ),
     ],
 ) -> None:
@@ -178,8 +201,7 @@ def verify_command(
     report = verify(target)
     if not report.ok:
         raise VerifyError(f"{path} does not match its manifest: " + "; ".join(report.problems))
-    sha = report.manifest.file["sha256"]
-    out.write(f"ok: {path} matches its manifest ({report.records:,} records, sha256 {sha})\n")
+    out.write(f"ok: {path} matches its manifest ({report.proof})\n")
 
 
 def _verify_archive(ctx: typer.Context, path: Path) -> None:

@@ -13,7 +13,7 @@ from usage_cli.runtime import Runtime
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from usage_cli.export import Manifest
+    from usage_cli.export import Manifest, SetManifest
 
 
 class Progress(Protocol):
@@ -146,6 +146,23 @@ class ExportProgress:
             f"exported {manifest.records:,} records ({manifest.pages:,} pages, "
             f"{manifest.file['bytes']:,} bytes) to {self._path} in {elapsed:.1f}s; "
             f"manifest {manifest_path(self._path)}"
+        )
+
+    def done_set(self, manifest: SetManifest) -> None:
+        """The closing line of a partitioned export."""
+        self.stop()
+        if self._quiet or self._path is None:
+            return
+        from usage_cli.partitions import MANIFEST_NAME
+
+        elapsed = self._runtime.monotonic() - self._started
+        folders = len({part["path"].split("/")[0] for part in manifest.parts})
+        parts = len(manifest.parts)
+        self._runtime.say(
+            f"exported {manifest.records:,} records ({manifest.pages:,} pages) to {self._path} "
+            f"in {elapsed:.1f}s: {parts:,} part{'s' * (parts != 1)} in {folders:,} "
+            f"folder{'s' * (folders != 1)}, {manifest.bytes:,} bytes; "
+            f"manifest {self._path / MANIFEST_NAME}"
         )
 
 

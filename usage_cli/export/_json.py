@@ -49,6 +49,15 @@ class FileJson(TypedDict):
     sha256: str
 
 
+class PartJson(TypedDict):
+    """One part of a partitioned export, as its manifest lists it."""
+
+    path: str  # inside the set, `/`-separated: `date=2026-11-24/part-00000.jsonl.gz`
+    records: int
+    bytes: int
+    sha256: str
+
+
 def this_tool() -> ToolJson:
     return {"name": "usage", "version": __version__}
 

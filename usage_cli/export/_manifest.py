@@ -1,7 +1,8 @@
 """The proof beside a finished export: what was asked, what came, and the file's hash.
 
-`usage export` writes it and `usage verify` reads it; both go through `Manifest`,
-so the keys they agree on are written down once.
+`usage export` writes it and `usage verify` reads it; both go through `Manifest`
+(or `SetManifest`, for a partitioned export), so the keys they agree on are
+written down once.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from usage_cli.errors import VerifyError
 from usage_cli.export._json import (
     ApiJson,
     FileJson,
+    PartJson,
     QueryJson,
     StatsJson,
     ToolJson,
@@ -27,6 +29,7 @@ from usage_cli.export._json import (
     this_tool,
 )
 from usage_cli.formats import Format
+from usage_cli.partitions import PartFormat, Partition
 
 
 class ManifestJson(StatsJson):
@@ -131,6 +134,120 @@ class Manifest:
         same answer as for a mismatch. (No manifest at all is another matter:
         `verify` was pointed at something that is not an export, exit 2.)
         """
+        try:
+            return cls.from_text(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            detail = reason(exc)
+        except (ValueError, RecursionError) as exc:
+            detail = str(exc) or type(exc).__name__
+        raise VerifyError(
+            f"cannot read the manifest {str(path)!r}: {detail}; the export cannot be proven",
+            hint="export it again to get a new manifest",
+        )
+
+
+class SetManifestJson(StatsJson):
+    """The manifest of a partitioned export: the figures of the whole set, and every part."""
+
+    tool: ToolJson
+    api: ApiJson
+    query: QueryJson
+    partition: Partition
+    format: PartFormat
+    pages: int
+    parts: list[PartJson]
+    startedAt: str
+    finishedAt: str
+
+
+_SET_SHAPE = TypeAdapter(SetManifestJson)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetManifest:
+    """`DIR/_manifest.json`: one proof for every part of a partitioned export."""
+
+    api: ApiJson
+    query: QueryJson
+    partition: Partition
+    fmt: PartFormat
+    figures: StatsJson
+    pages: int
+    parts: list[PartJson]
+    started_at: datetime
+    finished_at: datetime
+    tool: ToolJson = field(default_factory=this_tool)
+
+    @property
+    def records(self) -> int:
+        return self.figures["records"]
+
+    @property
+    def count_total(self) -> int:
+        return self.figures["countTotal"]
+
+    @property
+    def count_by_type(self) -> dict[str, int]:
+        return self.figures["countByType"]
+
+    @property
+    def bytes(self) -> int:
+        return sum(part["bytes"] for part in self.parts)
+
+    def to_json(self) -> SetManifestJson:
+        figures = self.figures
+        return {
+            "tool": self.tool,
+            "api": self.api,
+            "query": self.query,
+            "partition": self.partition,
+            "format": self.fmt,
+            "records": figures["records"],
+            "countTotal": figures["countTotal"],
+            "countByType": figures["countByType"],
+            "recordsByType": figures["recordsByType"],
+            "firstCreatedAt": figures["firstCreatedAt"],
+            "lastCreatedAt": figures["lastCreatedAt"],
+            "firstCreatedAtMs": figures["firstCreatedAtMs"],
+            "lastCreatedAtMs": figures["lastCreatedAtMs"],
+            "pages": self.pages,
+            "parts": self.parts,
+            "startedAt": iso(self.started_at),
+            "finishedAt": iso(self.finished_at),
+        }
+
+    def to_text(self) -> str:
+        return dumps(self.to_json())
+
+    @classmethod
+    def from_text(cls, text: str) -> SetManifest:
+        """A manifest as a partitioned `usage export` writes it; ValueError for anything else."""
+        data = parse(_SET_SHAPE, text)
+        return cls(
+            tool=data["tool"],
+            api=data["api"],
+            query=data["query"],
+            partition=data["partition"],
+            fmt=data["format"],
+            figures={
+                "records": data["records"],
+                "countTotal": data["countTotal"],
+                "countByType": data["countByType"],
+                "recordsByType": data["recordsByType"],
+                "firstCreatedAt": data["firstCreatedAt"],
+                "lastCreatedAt": data["lastCreatedAt"],
+                "firstCreatedAtMs": data["firstCreatedAtMs"],
+                "lastCreatedAtMs": data["lastCreatedAtMs"],
+            },
+            pages=data["pages"],
+            parts=data["parts"],
+            started_at=parse_iso(data["startedAt"]),
+            finished_at=parse_iso(data["finishedAt"]),
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> SetManifest:
+        """The manifest at `path`; VerifyError (exit 6) when it cannot be read as one."""
         try:
             return cls.from_text(path.read_text(encoding="utf-8"))
         except OSError as exc:

@@ -89,7 +89,7 @@ _STREAM_NAMES = {"/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/tty"}
 _FD_DIRECTORIES = re.compile(r"/dev/fd|/proc/(self|thread-self|\d+)/fd")
 
 
-def _is_a_standard_stream(text: str) -> bool:
+def is_a_standard_stream(text: str) -> bool:
     """A path naming a descriptor or a terminal, where no partial file can be renamed."""
     absolute = os.path.normpath(os.path.abspath(text))
     return absolute in _STREAM_NAMES or bool(_FD_DIRECTORIES.fullmatch(os.path.dirname(absolute)))
@@ -103,12 +103,17 @@ def resolve_target(text: str, fmt: Format | None, *, force: bool, resume: bool) 
         if resume:
             raise InputError("--resume needs a file target, not stdout (-)")
         return Stdout(fmt)
-    if _is_a_standard_stream(text):
+    if is_a_standard_stream(text):
         raise InputError(
             f"{text!r} is a standard stream, not a file an export can be renamed onto",
             hint="to write to standard output use - with --format, e.g. usage export - -o jsonl",
         )
     path = Path(text)
+    if text.endswith(("/", os.sep)) or path.is_dir():
+        raise InputError(
+            f"{text!r} is a directory, not a file to export to",
+            hint="for a folder of parts, add --partition day or month",
+        )
     found, compressed = format_of(path)
     if fmt is not None and fmt != found:
         raise InputError(f"--format {fmt} does not match the extension of {text!r} ({found})")
@@ -117,8 +122,6 @@ def resolve_target(text: str, fmt: Format | None, *, force: bool, resume: bool) 
         raise InputError(f"directory {str(directory)!r} does not exist")
     if not os.access(directory, os.W_OK | os.X_OK):
         raise InputError(f"directory {str(directory)!r} is not writable")
-    if path.is_dir():
-        raise InputError(f"{text!r} is a directory")
     if path.exists() and not force:
         raise InputError(f"{text!r} already exists", hint="use --force to replace it")
     return Target(path, found, compressed)

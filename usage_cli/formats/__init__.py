@@ -30,6 +30,20 @@ class Format(StrEnum):
         return self is not Format.table
 
 
+class ExportFormat(StrEnum):
+    """What `usage export -o` takes: the formats, and parquet for a partitioned export.
+
+    Parquet is no `Format`: it is written only as the parts of a folder
+    (`--partition`), by `usage_cli.formats.parquet`, never by `make_writer`.
+    """
+
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+    parquet = "parquet"
+
+
 class Writer(Protocol):
     def write(self, records: Sequence[UsageRecord]) -> None:
         """Write a batch (usually one page) of records."""

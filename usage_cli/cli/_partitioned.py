@@ -1,0 +1,78 @@
+"""`usage export DIR --partition day|month`: the wiring of a partitioned export.
+
+`export_command` hands over here when `--partition` (or `-o parquet`) is
+given; the work is `usage_cli.export.plan_partitioned`'s.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from usage_cli.cli._invocation import invocation
+from usage_cli.cli._options import OUTPUT_PANEL
+from usage_cli.partitions import Partition
+
+PARTITION_EXAMPLES = """\
+  usage export usage/ --partition day --since 90d   (usage/date=YYYY-MM-DD/part-00000.jsonl.gz)
+  usage export usage/ --partition month -o parquet  (needs usage-cli[parquet])
+"""
+
+PartitionOpt = Annotated[
+    Partition | None,
+    typer.Option(
+        "--partition",
+        help="Write PATH as a folder of Hive-style parts, one folder per UTC day "
+        "(date=YYYY-MM-DD/) or month (month=YYYY-MM/) of createdAt, with one "
+        "_manifest.json for the set.",
+        rich_help_panel=OUTPUT_PANEL,
+        show_default=False,
+    ),
+]
+
+
+def export_partitioned(
+    ctx: typer.Context,
+    path: str,
+    partition: Partition | None,
+    fmt: str | None,
+    *,
+    force: bool,
+    resume: bool,
+    demo: bool,
+    db: str | None,
+    source: str | None,
+) -> None:
+    from usage_cli.cli._progress import Window, export_progress
+    from usage_cli.export import plan_partitioned
+    from usage_cli.query import Order, to_ms
+
+    run = invocation(ctx)
+    runtime = run.runtime
+    # The plan holds DIR's lock until this run ends, however it ends.
+    with plan_partitioned(
+        path, partition, fmt, force=force, resume=resume, now=runtime.now
+    ) as plan:
+        params: dict[str, Any] = ctx.params
+        query = run.query(params, now=plan.started)
+        settings = run.settings()
+        window = None
+        if query.since is not None:
+            end = query.until_ms if query.until_ms is not None else to_ms(plan.started)
+            window = Window(query.since_ms or 0, end, ascending=query.order is Order.asc)
+        with (
+            export_progress(
+                runtime, settings.quiet, plan.target.path, window=window, color=run.color()
+            ) as progress,
+            run.reading(settings, demo=demo, db=db, source=source, say=progress.say) as reading,
+        ):
+            manifest = plan.run(
+                reading.pages,
+                query,
+                api_root=reading.root,
+                run_as=reading.run_as,
+                now=runtime.now,
+                on_progress=progress.update,
+            )
+            progress.done_set(manifest)

@@ -1,0 +1,501 @@
+"""`usage export DIR --partition day|month`: a folder of parts, complete or nothing at DIR.
+
+The set is built in a hidden sibling, `.DIR.partial/`: each record goes to
+the part of its folder (`date=2026-11-24/part-00000.jsonl.gz`, see
+`usage_cli.partitions`), a part is closed, fsynced and hashed when the
+records move on to another folder or when it is full, and `_manifest.json`
+lists every part last. Only then is the sibling renamed onto DIR (an
+existing DIR, with `--force`, is moved aside first and removed after), so a
+reader finds the old set or the new one, never half of either. Any failure,
+Ctrl-C included, removes the sibling; one left by a killed run is removed by
+the next run, which holds the lock (`.DIR.lock`) and so knows it is stale.
+
+There is no `--resume`: parts are rebuilt whole, as their order and hashes
+depend on every record before them.
+
+    with plan_partitioned(path, Partition.day, "parquet", force=..., ...) as plan:
+        manifest = plan.run(client, query, api_root=..., now=...)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import gzip
+import os
+import shutil
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO, cast
+
+from usage_cli._files import fsync_directory, naming, reason, sha256_of, write_atomically
+from usage_cli.errors import (
+    InputError,
+    Interrupted,
+    StorageError,
+    UnrepresentableError,
+    UsageCliError,
+)
+from usage_cli.export._json import ApiJson, PartJson
+from usage_cli.export._lock import TargetLock
+from usage_cli.export._manifest import SetManifest
+from usage_cli.export._run import GZIP_LEVEL, OnProgress, Progress
+from usage_cli.export._stats import Stats
+from usage_cli.export._target import EXTENSIONS, is_a_standard_stream
+from usage_cli.formats import Format, Writer, make_writer
+from usage_cli.pages import Batch, PageSource, RecordStream
+from usage_cli.partitions import (
+    MANIFEST_NAME,
+    PART_RECORDS,
+    Folders,
+    PartFormat,
+    Partition,
+    part_path,
+)
+from usage_cli.query import Query
+from usage_cli.records import UsageRecord
+
+EXAMPLE = "usage export usage/ --partition day"
+
+
+@dataclass(frozen=True)
+class SetTarget:
+    """The folder a partitioned export goes to, and the hidden names beside it."""
+
+    path: Path
+    partition: Partition
+    fmt: PartFormat
+
+    def _beside(self, suffix: str) -> Path:
+        return self.path.with_name(f".{self.path.name}.{suffix}")
+
+    @property
+    def building(self) -> Path:
+        return self._beside("partial")
+
+    @property
+    def lock(self) -> Path:
+        return self._beside("lock")
+
+    @property
+    def replaced(self) -> Path:
+        """Where an existing set waits, for an instant, while the new one takes its name."""
+        return self._beside("old")
+
+    @property
+    def manifest(self) -> Path:
+        return self.path / MANIFEST_NAME
+
+
+class _Part:
+    """One part file as it is written: gzipped lines, or parquet."""
+
+    def __init__(self, root: Path, folder: str, number: int, fmt: PartFormat) -> None:
+        self.folder = folder
+        self.name = part_path(folder, number, fmt)
+        self.file = root / self.name
+        self.records = 0
+        self.file.parent.mkdir(exist_ok=True)
+        self._handle = open(self.file, "wb")  # noqa: SIM115 (owned by the object)
+        self._gzip: gzip.GzipFile | None = None
+        self._writer: Writer
+        try:
+            if fmt is PartFormat.parquet:
+                from usage_cli.formats.parquet import ParquetWriter
+
+                self._writer = ParquetWriter(self._handle)
+            else:
+                # One gzip member per part; no name or time in its header, so
+                # the same records give the same bytes.
+                self._gzip = gzip.GzipFile(
+                    filename="",
+                    mode="wb",
+                    fileobj=self._handle,
+                    compresslevel=GZIP_LEVEL,
+                    mtime=0,
+                )
+                self._writer = make_writer(Format(fmt.value), cast(BinaryIO, self._gzip))
+        except BaseException:
+            self._handle.close()
+            raise
+
+    @property
+    def size(self) -> int:
+        return self._handle.tell()
+
+    def write(self, records: Sequence[UsageRecord]) -> None:
+        with naming(self.file):
+            self._writer.write(records)
+        self.records += len(records)
+
+    def finish(self) -> PartJson:
+        """Close the part for good, durable, and describe it for the manifest."""
+        with naming(self.file):
+            self._writer.close()
+            if self._gzip is not None:
+                self._gzip.close()
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+        return {
+            "path": self.name,
+            "records": self.records,
+            "bytes": self.file.stat().st_size,
+            # Read back from the disk: the manifest vouches for what is there.
+            "sha256": sha256_of(self.file),
+        }
+
+    def abandon(self) -> None:
+        # The file is about to go: its writer is closed only so that it lets go
+        # of the handle (pyarrow's would otherwise complain when collected). A
+        # write that failed fails again on closing; the first error tells it.
+        with contextlib.suppress(Exception):
+            self._writer.close()
+        with contextlib.suppress(OSError, ValueError):
+            self._handle.close()
+
+
+def _batches(client: PageSource, query: Query) -> Generator[Batch, None, None]:
+    yield from RecordStream(client, query).batches()
+
+
+def _runs(
+    records: Sequence[UsageRecord], folders: Folders
+) -> Iterator[tuple[str, Sequence[UsageRecord]]]:
+    """Consecutive records of one folder, with the folder: a page usually spans one or two."""
+    start = 0
+    current: str | None = None
+    for index, record in enumerate(records):
+        try:
+            folder = folders.of(record.created_at)
+        except ValueError as exc:
+            raise UnrepresentableError(
+                f"record {record.id!r}: {exc}, so it cannot be partitioned",
+                hint="export it as -o jsonl without --partition, which keeps every value",
+            ) from None
+        if folder != current:
+            if current is not None:
+                yield current, records[start:index]
+            current, start = folder, index
+    if current is not None:
+        yield current, records[start:]
+
+
+class _Builder:
+    """The parts of one set as records arrive, in the hidden folder it is built in."""
+
+    def __init__(self, root: Path, partition: Partition, fmt: PartFormat, part_records: int):
+        self.root = root
+        self.fmt = fmt
+        self.part_records = part_records
+        self.folders = Folders(partition)
+        self.parts: list[PartJson] = []
+        self.current: _Part | None = None
+        self._numbers: dict[str, int] = {}
+        self._finished_bytes = 0
+
+    @property
+    def size(self) -> int:
+        return self._finished_bytes + (self.current.size if self.current is not None else 0)
+
+    def add(self, records: Sequence[UsageRecord]) -> None:
+        for folder, run in _runs(records, self.folders):
+            start = 0
+            while start < len(run):
+                part = self._part_for(folder)
+                chunk = run[start : start + self.part_records - part.records]
+                part.write(chunk)
+                start += len(chunk)
+
+    def _part_for(self, folder: str) -> _Part:
+        part = self.current
+        if part is not None and part.folder == folder and part.records < self.part_records:
+            return part
+        self.close_current()
+        # Records out of createdAt order may come back to a folder already
+        # closed: they go to its next part, never into a finished one.
+        number = self._numbers.get(folder, 0)
+        self._numbers[folder] = number + 1
+        self.current = _Part(self.root, folder, number, self.fmt)
+        return self.current
+
+    def close_current(self) -> None:
+        if self.current is not None:
+            part = self.current.finish()
+            self.current = None
+            self.parts.append(part)
+            self._finished_bytes += part["bytes"]
+
+    def abandon(self) -> None:
+        if self.current is not None:
+            self.current.abandon()
+            self.current = None
+
+
+@dataclass(frozen=True)
+class PartitionedPlan:
+    """A partitioned export that has passed every check that needs no server.
+
+    It holds the lock beside DIR until `close`.
+    """
+
+    text: str  # DIR as the user wrote it, for messages
+    target: SetTarget
+    started: datetime
+    force: bool
+    lock: TargetLock
+
+    def close(self) -> None:
+        self.lock.release()
+
+    def __enter__(self) -> PartitionedPlan:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def run(
+        self,
+        client: PageSource,
+        query: Query,
+        *,
+        api_root: str,
+        run_as: str | None = None,
+        now: Callable[[], datetime],
+        on_progress: OnProgress | None = None,
+        part_records: int = PART_RECORDS,
+    ) -> SetManifest:
+        """Export every record of `query` into the set; its manifest once it is at DIR.
+
+        `part_records` is how many records a part holds before the next begins.
+        """
+        if not self.lock.held:
+            raise RuntimeError("a partitioned export runs only while its plan holds the lock")
+        if part_records < 1:
+            raise ValueError("a part holds at least one record")
+        api: ApiJson = {"url": api_root, "runAs": run_as}
+        stats = Stats()
+        target = self.target
+        builder = _Builder(target.building, target.partition, target.fmt, part_records)
+        try:
+            target.building.mkdir()
+            # Closed however the run ends: its prefetch thread stops before the client closes.
+            with contextlib.closing(_batches(client, query)) as batches:
+                pages = self._fill(builder, batches, stats, on_progress)
+            builder.close_current()
+            manifest = SetManifest(
+                api=api,
+                query=query.to_dict(),
+                partition=self.target.partition,
+                fmt=self.target.fmt,
+                figures=stats.to_json(),
+                pages=pages,
+                parts=builder.parts,
+                started_at=self.started,
+                finished_at=now(),
+            )
+            self._publish(manifest)
+        except BaseException as exc:
+            builder.abandon()
+            shutil.rmtree(self.target.building, ignore_errors=True)
+            raise self._told(exc, stats.records) from None
+        # The set is at DIR from here on: what is left only tidies up, and an
+        # interrupt now is not told that nothing was written.
+        shutil.rmtree(target.replaced, ignore_errors=True)
+        fsync_directory(target.path.parent)
+        return manifest
+
+    def _fill(
+        self,
+        builder: _Builder,
+        batches: Iterable[Batch],
+        stats: Stats,
+        on_progress: OnProgress | None,
+    ) -> int:
+        pages = 0
+        for batch in batches:
+            builder.add(batch.records)
+            stats.add_all(batch.records)
+            pages += 1
+            if on_progress is not None:
+                total = stats.summary.total
+                on_progress(Progress(stats.records, pages, builder.size, total.first, total.last))
+        return pages
+
+    def _publish(self, manifest: SetManifest) -> None:
+        """The manifest into the built set, everything durable, then the set onto DIR.
+
+        An existing set (`--force`) is left at `.DIR.old`, for the caller to remove.
+        """
+        building, target = self.target.building, self.target.path
+        write_atomically(building / MANIFEST_NAME, manifest.to_text())
+        for folder in {part["path"].split("/")[0] for part in manifest.parts}:
+            fsync_directory(building / folder)
+        fsync_directory(building)
+        if not (target.exists() or target.is_symlink()):
+            # An empty folder made meanwhile is replaced by the rename; anything else refuses it.
+            os.rename(building, target)
+        elif not self.force:
+            raise StorageError(
+                f"{self.text!r} appeared while the export ran; it was left as it is",
+                hint="use --force to replace it",
+            )
+        else:
+            replaced = self.target.replaced
+            os.rename(target, replaced)
+            try:
+                os.rename(building, target)
+            except BaseException:
+                os.rename(replaced, target)
+                raise
+
+    def _told(self, exc: BaseException, records: int) -> BaseException:
+        """The error to report, saying that nothing was written."""
+        nothing = f"nothing was written to {self.text}"
+        if isinstance(exc, KeyboardInterrupt):
+            return Interrupted(
+                f"interrupted after {records} records; {nothing}",
+                hint="rerun the same command to start again",
+            )
+        if isinstance(exc, UsageCliError):
+            exc.hint = (exc.hint + "; " if exc.hint else "") + nothing
+            return exc
+        if isinstance(exc, OSError):
+            # Disk full, a file-size limit, an I/O error: the user's to fix, then rerun.
+            return StorageError(f"cannot write the export of {self.text}: {reason(exc)}; {nothing}")
+        return exc
+
+
+def plan_partitioned(
+    path_text: str,
+    partition: Partition | None,
+    fmt: str | None,
+    *,
+    force: bool,
+    resume: bool,
+    now: Callable[[], datetime],
+) -> PartitionedPlan:
+    """Every check of a partitioned export that needs no server; the plan holds DIR's lock.
+
+    `fmt` is the `-o` word: jsonl (the default), csv or parquet. Parquet
+    needs the `parquet` extra: without pyarrow it is refused here, before
+    any request.
+    """
+    if partition is None:
+        # Only -o parquet brings a caller here without --partition.
+        raise InputError(
+            "-o parquet writes a partitioned folder: add --partition day or month",
+            hint=f"e.g. {EXAMPLE} -o parquet",
+        )
+    part_format = _part_format(fmt)
+    if resume:
+        raise InputError(
+            "--resume does not apply to --partition: an interrupted partitioned export leaves "
+            "nothing to continue",
+            hint="rerun without --resume; the set is built again from the start",
+        )
+    path = _folder_of(path_text)
+    if part_format is PartFormat.parquet:
+        from usage_cli.formats.parquet import require_pyarrow
+
+        require_pyarrow()
+    target = SetTarget(path, partition, part_format)
+    try:
+        _check_name_length(target)
+        lock = TargetLock.acquire(target.lock, path_text)
+        try:
+            _check_existing(target, path_text, force=force)
+        except BaseException:
+            lock.release()
+            raise
+    except OSError as exc:
+        said = exc.strerror if exc.filename == path_text else reason(exc)
+        raise InputError(f"cannot export to {path_text!r}: {said}") from None
+    # To the millisecond, as a single-file export keeps it.
+    moment = now()
+    started = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    return PartitionedPlan(path_text, target, started, force, lock)
+
+
+def _part_format(fmt: str | None) -> PartFormat:
+    if fmt is None:
+        return PartFormat.jsonl
+    if fmt not in PartFormat.__members__:
+        raise InputError(
+            f"--partition writes jsonl, csv or parquet parts, not {fmt}",
+            hint="-o jsonl (the default) holds the same records as json, one a line, "
+            "which engines read part by part",
+        )
+    return PartFormat(fmt)
+
+
+def _folder_of(text: str) -> Path:
+    """The folder `text` names; InputError for stdout, a file's name or no new name at all."""
+    if text == "-" or is_a_standard_stream(text):
+        raise InputError(
+            "--partition writes a folder of parts, not to "
+            + ("standard output (-)" if text == "-" else repr(text)),
+            hint=f"name a folder, e.g. {EXAMPLE}",
+        )
+    path = Path(text)
+    if path.name in ("", ".", "..") or os.path.normpath(os.path.abspath(text)) == os.sep:
+        raise InputError(
+            f"--partition needs a new folder to create, not {text!r}",
+            hint=f"name one inside it, e.g. {os.path.join(text, 'usage')}",
+        )
+    if not text.endswith(("/", os.sep)) and not path.is_dir():
+        name = path.name.lower()
+        base = name[: -len(".gz")] if name.endswith(".gz") else name
+        suffix = Path(base).suffix
+        if suffix in EXTENSIONS or suffix == ".parquet":
+            raise InputError(
+                f"--partition writes a folder, but {text!r} names a {suffix[1:]} file",
+                hint=f"name a folder, e.g. {EXAMPLE}; or drop --partition for one file",
+            )
+    directory = path.parent
+    if not directory.is_dir():
+        raise InputError(f"directory {str(directory)!r} does not exist")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise InputError(f"directory {str(directory)!r} is not writable")
+    if path.exists() and not path.is_dir():
+        raise InputError(
+            f"{text!r} is a file, not a folder; --partition writes a folder of parts there",
+            hint="name another path (--force replaces only a folder)",
+        )
+    return path
+
+
+def _check_name_length(target: SetTarget) -> None:
+    longest = target.building.name
+    limit = os.pathconf(target.path.parent, "PC_NAME_MAX")
+    if limit > 0 and len(os.fsencode(longest)) > limit:
+        raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), str(target.building))
+
+
+def _check_existing(target: SetTarget, text: str, *, force: bool) -> None:
+    """Under the lock: what a killed run left, and whether DIR may be replaced."""
+    path = target.path
+    if target.replaced.is_dir() and not (path.exists() or path.is_symlink()):
+        # Killed between moving the old set aside and putting the new one in
+        # place: the old set is still the last complete one. Put it back.
+        os.rename(target.replaced, path)
+    shutil.rmtree(target.replaced, ignore_errors=True)
+    shutil.rmtree(target.building, ignore_errors=True)
+    if not path.exists():
+        return
+    if not force:
+        raise InputError(f"{text!r} already exists", hint="use --force to replace it")
+    if path.is_dir() and not target.manifest.exists() and any(path.iterdir()):
+        raise InputError(
+            f"{text!r} is a folder but not a partitioned export (no {MANIFEST_NAME} in it); "
+            "--force replaces only an export or an empty folder",
+            hint="name a new folder, or empty this one yourself",
+        )

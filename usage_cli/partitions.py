@@ -1,0 +1,92 @@
+"""The layout of a partitioned export: Hive-style folders of parts, and their names.
+
+`usage export DIR --partition day|month` puts each record in the folder of
+the UTC day (`date=2026-11-24/`) or month (`month=2026-11/`) of its
+`createdAt`, in parts named `part-00000.jsonl.gz`, `part-00001...`; the
+manifest for the whole set is `DIR/_manifest.json`. The writer and `usage
+verify` both name things through this module, so they cannot disagree.
+
+`key=value` folders are what DuckDB, Spark, BigQuery and ClickHouse read as a
+partition column. The manifest's name starts with `_` because Spark and
+Hadoop skip such files when they list a folder of data (as they skip
+`_SUCCESS`): `spark.read.parquet("DIR")` must not try to read it as a part.
+
+Light on purpose: `usage export --help` names the choices from here.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from enum import StrEnum
+
+MANIFEST_NAME = "_manifest.json"
+# Records per part before the next part of the same folder begins: small
+# enough that one part is a sensible unit of work for an engine, large
+# enough that a folder of a busy day holds few files.
+PART_RECORDS = 1_000_000
+_DAY_MS = 86_400_000
+
+
+class Partition(StrEnum):
+    day = "day"
+    month = "month"
+
+    @property
+    def key(self) -> str:
+        """The Hive column the folders name: `date` (a DATE to engines) or `month`."""
+        return "date" if self is Partition.day else "month"
+
+
+class PartFormat(StrEnum):
+    """What a part holds: the two line formats, gzipped, or parquet."""
+
+    jsonl = "jsonl"
+    csv = "csv"
+    parquet = "parquet"
+
+    @property
+    def suffix(self) -> str:
+        return ".parquet" if self is PartFormat.parquet else f".{self.value}.gz"
+
+
+def part_name(number: int, fmt: PartFormat) -> str:
+    return f"part-{number:05d}{fmt.suffix}"
+
+
+def part_path(folder: str, number: int, fmt: PartFormat) -> str:
+    """A part's path inside the set, `/`-separated as the manifest keeps it."""
+    return f"{folder}/{part_name(number, fmt)}"
+
+
+def is_part_path(path: str, partition: Partition, fmt: PartFormat) -> bool:
+    """Whether `path` is one this layout writes (never absolute, never `..`)."""
+    value = r"\d{4}-\d{2}-\d{2}" if partition is Partition.day else r"\d{4}-\d{2}"
+    pattern = rf"{partition.key}={value}/part-\d{{5}}{re.escape(fmt.suffix)}"
+    return re.fullmatch(pattern, path) is not None
+
+
+class Folders:
+    """The folder of a `createdAt`, cached per UTC day (most records share a few days)."""
+
+    def __init__(self, partition: Partition) -> None:
+        self.partition = partition
+        self._by_day: dict[int, str] = {}
+
+    def of(self, created_ms: int) -> str:
+        """`date=2026-11-24` or `month=2026-11`; ValueError for a time no calendar shows."""
+        day = created_ms // _DAY_MS
+        folder = self._by_day.get(day)
+        if folder is None:
+            try:
+                moment = time.gmtime(day * 86_400)
+            except (OverflowError, OSError, ValueError):
+                moment = None
+            if moment is None or not 1 <= moment.tm_year <= 9999:
+                raise ValueError(f"createdAt {created_ms} is not a date a folder can name")
+            value = f"{moment.tm_year:04d}-{moment.tm_mon:02d}"
+            if self.partition is Partition.day:
+                value += f"-{moment.tm_mday:02d}"
+            folder = f"{self.partition.key}={value}"
+            self._by_day[day] = folder
+        return folder

@@ -1,0 +1,239 @@
+"""`usage verify DIR`: prove a partitioned export is what its `_manifest.json` says. Offline.
+
+Every part listed is there with its size, sha256 and record count; nothing
+else is in the folder (a stray file or folder is named); no record id
+appears twice across the parts; each record is in the folder of its
+`createdAt`; and the figures of the whole set add up to the manifest's.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from usage_cli._files import reason, sha256_of
+from usage_cli.errors import InputError
+from usage_cli.export import SetManifest
+from usage_cli.export._json import PartJson
+from usage_cli.partitions import MANIFEST_NAME, Folders, PartFormat, is_part_path
+
+# Problems named one by one before the rest are only counted: the line stays readable.
+SHOWN = 20
+# Records of one part named as misfiled before the rest are only counted.
+_MISFILED_SHOWN = 3
+
+Row = tuple[str, str, int, int]  # id, type, count, createdAt (epoch ms)
+
+
+@dataclass
+class SetReport:
+    path: Path
+    manifest: SetManifest
+    found: list[str] = field(default_factory=list)
+    records: int = 0
+
+    @property
+    def problems(self) -> list[str]:
+        if len(self.found) <= SHOWN:
+            return self.found
+        return [*self.found[:SHOWN], f"and {len(self.found) - SHOWN} more problems"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.found
+
+    @property
+    def proof(self) -> str:
+        parts = len(self.manifest.parts)
+        return f"{self.records:,} records in {parts:,} part{'s' * (parts != 1)}, every sha256"
+
+
+def _ms(text: str) -> int:
+    """A CSV time back to epoch ms (a time no calendar shows was written as its number)."""
+    if text.lstrip("-").isdigit():
+        return int(text)
+    moment = datetime.fromisoformat(text)
+    # Whole seconds, then the milliseconds: exact, where a float of the whole might not be.
+    return int(moment.replace(microsecond=0).timestamp()) * 1000 + moment.microsecond // 1000
+
+
+def _rows(path: Path, fmt: PartFormat) -> Iterator[Row]:
+    if fmt is PartFormat.parquet:
+        yield from _parquet_rows(path)
+        return
+    with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
+        if fmt is PartFormat.csv:
+            for row in csv.DictReader(handle):
+                yield row["id"], row["type"], int(row["count"]), _ms(row["createdAt"])
+            return
+        for line in handle:
+            if line.strip():
+                item = json.loads(line)
+                yield item["id"], item["type"], int(item["count"]), int(item["createdAt"])
+
+
+def _parquet_rows(path: Path) -> Iterator[Row]:
+    from usage_cli.formats.parquet import require_pyarrow
+
+    parquet = require_pyarrow()
+    import pyarrow as pa
+
+    columns = ["id", "type", "count", "createdAt"]
+    for batch in parquet.ParquetFile(path).iter_batches(columns=columns):
+        created = batch.column("createdAt").cast(pa.int64()).to_pylist()
+        yield from zip(
+            batch.column("id").to_pylist(),
+            batch.column("type").to_pylist(),
+            batch.column("count").to_pylist(),
+            created,
+            strict=True,
+        )
+
+
+class _Checker:
+    def __init__(self, report: SetReport) -> None:
+        self.report = report
+        self.manifest = report.manifest
+        self.folders = Folders(self.manifest.partition)
+        self.first_part_of: dict[str, str] = {}
+        self.twice: dict[str, list[str]] = {}
+        self.count_by_type: dict[str, int] = {}
+
+    def problem(self, text: str) -> None:
+        self.report.found.append(text)
+
+    def part(self, part: PartJson) -> None:
+        name = part["path"]
+        file = self.report.path / name
+        if not file.is_file():
+            self.problem(f"{name}: missing")
+            return
+        try:
+            size = file.stat().st_size
+            digest = sha256_of(file)
+        except OSError as exc:
+            self.problem(f"{name}: cannot read it: {reason(exc)}")
+            return
+        if size != part["bytes"]:
+            self.problem(f"{name}: size is {size} bytes, the manifest says {part['bytes']}")
+        if digest != part["sha256"]:
+            self.problem(f"{name}: sha256 is {digest}, the manifest says {part['sha256']}")
+        folder = name.split("/")[0]
+        records = 0
+        misfiled: list[str] = []
+        try:
+            for record_id, kind, count, created in _rows(file, self.manifest.fmt):
+                records += 1
+                self._record(name, record_id, kind, count)
+                try:
+                    belongs = self.folders.of(created)
+                except ValueError:
+                    belongs = "no folder"
+                if belongs != folder:
+                    misfiled.append(f"{record_id} belongs in {belongs}")
+        except InputError:
+            raise  # parquet without pyarrow: the tool cannot check, the set is not at fault
+        except (OSError, ValueError, KeyError, TypeError, EOFError, csv.Error) as exc:
+            self.problem(f"{name}: cannot read the records: {type(exc).__name__}: {exc}")
+            return
+        finally:
+            self.report.records += records
+        if records != part["records"]:
+            self.problem(f"{name}: holds {records} records, the manifest says {part['records']}")
+        if misfiled:
+            more = len(misfiled) - _MISFILED_SHOWN
+            shown = ", ".join(misfiled[:_MISFILED_SHOWN]) + (
+                f" and {more} more" if more > 0 else ""
+            )
+            self.problem(f"{name}: {len(misfiled)} records in the wrong folder ({shown})")
+
+    def _record(self, part: str, record_id: str, kind: str, count: int) -> None:
+        first = self.first_part_of.get(record_id)
+        if first is None:
+            self.first_part_of[record_id] = part
+        else:
+            self.twice.setdefault(record_id, [first]).append(part)
+        self.count_by_type[kind] = self.count_by_type.get(kind, 0) + count
+
+
+def verify_set(directory: Path) -> SetReport:
+    """A folder written by `usage export DIR --partition ...`, against its manifest."""
+    manifest_file = directory / MANIFEST_NAME
+    if not manifest_file.is_file():
+        raise InputError(
+            f"{str(directory)!r} is a directory, not an export: no {MANIFEST_NAME} in it",
+            hint="verify checks a file written by `usage export` (usage verify audit.csv), "
+            "or a folder written by `usage export DIR --partition day|month`",
+        )
+    manifest = SetManifest.load(manifest_file)
+    report = SetReport(directory, manifest)
+    checker = _Checker(report)
+    listed: list[str] = []
+    for part in manifest.parts:
+        name = part["path"]
+        if not is_part_path(name, manifest.partition, manifest.fmt):
+            # Never read outside the set (`../x`) or what this layout does not write.
+            checker.problem(f"{name!r}: not a part this export writes ({manifest.fmt} parts)")
+        elif name in listed:
+            checker.problem(f"{name}: listed twice in the manifest")
+        else:
+            listed.append(name)
+            checker.part(part)
+    _strays(directory, set(listed), checker)
+    _duplicates(checker)
+    _totals(checker)
+    return report
+
+
+def _strays(directory: Path, listed: set[str], checker: _Checker) -> None:
+    """Files and folders the manifest does not list: a set is exactly its parts."""
+    holding = {name.split("/")[0] for name in listed}
+    for root, folders, files in os.walk(directory):
+        here = Path(root).relative_to(directory).as_posix()
+        folders.sort()
+        for name in sorted(files):
+            path = name if here == "." else f"{here}/{name}"
+            if path != MANIFEST_NAME and path not in listed:
+                checker.problem(f"{path}: not in the manifest (an extra file)")
+        if here == ".":
+            for name in folders:
+                if name not in holding and not any(Path(directory, name).iterdir()):
+                    checker.problem(f"{name}/: an empty folder the manifest does not list")
+        elif "/" not in here:
+            for name in folders:
+                checker.problem(f"{here}/{name}/: a folder inside a partition folder")
+
+
+def _duplicates(checker: _Checker) -> None:
+    twice = checker.twice
+    if not twice:
+        return
+    shown = [
+        f"{record_id} (in {' and '.join(parts)})" for record_id, parts in list(twice.items())[:5]
+    ]
+    more = f" and {len(twice) - 5} more" if len(twice) > 5 else ""
+    checker.problem(f"{len(twice)} ids appear more than once: {', '.join(shown)}{more}")
+
+
+def _totals(checker: _Checker) -> None:
+    report, manifest = checker.report, checker.manifest
+    if report.records != manifest.records:
+        checker.problem(
+            f"the parts hold {report.records} records, the manifest says {manifest.records}"
+        )
+    total = sum(checker.count_by_type.values())
+    if total != manifest.count_total:
+        checker.problem(f"count sums to {total}, the manifest says {manifest.count_total}")
+    elif checker.count_by_type != manifest.count_by_type:
+        checker.problem("count per type differs from the manifest")
+    listed = sum(part["records"] for part in manifest.parts)
+    if listed != manifest.records:
+        checker.problem(
+            f"the parts listed hold {listed} records, the manifest's total is {manifest.records}"
+        )
