@@ -488,7 +488,19 @@ def python_summary(emulator: Emulator, by: tuple[str, ...], zone: Any) -> dict[s
     [UTC, ZoneInfo("Asia/Kathmandu"), ZoneInfo("America/St_Johns"), timezone(timedelta(minutes=7))],
     ids=str,
 )
-@pytest.mark.parametrize("by", [("day",), ("hour", "type"), ("week", "bot"), ("month",)], ids=str)
+@pytest.mark.parametrize(
+    "by",
+    [
+        ("day",),
+        ("hour", "type"),
+        ("week", "bot"),
+        ("month",),
+        ("meta.note",),
+        ("meta.cached", "type"),
+        ("meta.region", "day"),
+    ],
+    ids=str,
+)
 def test_sql_groups_match_python_groups(
     emulator: Emulator, synced: Path, zone: Any, by: tuple[str, ...]
 ) -> None:
@@ -552,3 +564,32 @@ def test_a_gap_past_the_apis_horizon_is_closed_with_a_warning(
     assert set(stored_ids(db)) == {r["id"] for r in emulator.records[:200]}
     check = verify(db)
     assert check.code == 0, check.err
+
+
+def test_a_meta_key_no_json_path_can_spell_is_left_to_python(synced: Path) -> None:
+    with Archive.open(synced) as archive:
+        reader = ArchiveReader(archive, archive.sources()[0])
+        assert reader.summary(Query(), ('meta.a"b',), UTC) is None
+    done = offline(synced, "summary", "--by", 'meta.a"b', "-o", "json")
+    assert done.code == 0
+    assert json.loads(done.out)["groups"][0]["key"] == {'meta.a"b': None}
+
+
+def test_a_partitioned_export_from_the_archive_holds_the_same_parts(
+    emulator: Emulator, synced: Path, tmp_path: Path
+) -> None:
+    import gzip
+
+    live = online(emulator, "export", str(tmp_path / "live"), "--partition", "day")
+    kept = offline(synced, "export", str(tmp_path / "kept"), "--partition", "day")
+    assert live.code == kept.code == 0, kept.err
+
+    def parts(folder: Path) -> dict[str, bytes]:
+        return {
+            str(part.relative_to(folder)): gzip.decompress(part.read_bytes())
+            for part in sorted(folder.rglob("*.jsonl.gz"))
+        }
+
+    assert parts(tmp_path / "kept") == parts(tmp_path / "live")
+    assert len(parts(tmp_path / "kept")) >= 25
+    assert run_in_memory(["verify", str(tmp_path / "kept")]).code == 0

@@ -60,14 +60,15 @@ def _relation(attribute: str) -> Callable[[UsageRecord], str | None]:
     return key
 
 
-def _meta(name: str) -> Callable[[UsageRecord], str | None]:
-    def key(record: UsageRecord) -> str | None:
-        value = (record.meta or {}).get(name)
-        if value is None:
-            return None
-        return value if isinstance(value, str) else compact_json(value)
+def meta_key(value: Any) -> str | None:
+    """The group of a `meta.KEY` value: a string as it is, anything else as compact JSON."""
+    if value is None:
+        return None
+    return value if isinstance(value, str) else compact_json(value)
 
-    return key
+
+def _meta(name: str) -> Callable[[UsageRecord], str | None]:
+    return lambda record: meta_key((record.meta or {}).get(name))
 
 
 def key_function(dimension: str, zone: tzinfo = UTC) -> Callable[[UsageRecord], str | None]:

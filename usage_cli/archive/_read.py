@@ -111,21 +111,28 @@ class ArchiveReader:
     def summary(self, query: Query, by: tuple[str, ...], zone: tzinfo) -> Summary | None:
         """The summary of `query` grouped by SQL, or None when only the records can tell.
 
-        `meta.KEY` groups need each record's JSON; so does a count beyond
-        SQLite's integers. Time buckets are not computed row by row: the
+        A count beyond SQLite's integers is only in the records' JSON, and
+        so is a `meta.KEY` whose key a JSON path cannot spell; `meta.KEY`
+        groups otherwise come from the JSON text SQLite finds at that path,
+        made a key here as `summary` makes one. Time buckets are not computed
+        row by row: the
         span of each bucket that holds records is found here, in `zone`'s
         calendar, and SQL counts inside it over the `createdAt` index (one
         range query a bucket, so no sort of the whole archive).
         """
         from usage_cli.summary import BUCKETS, RELATIONS_BY, Group, Summary, bucket_of
 
-        if any(dimension.startswith("meta.") for dimension in by):
-            return None
-        columns = [
-            dimension if dimension == "type" else RELATIONS_BY[dimension]
-            for dimension in by
-            if dimension not in BUCKETS
-        ]
+        columns: list[str] = []
+        paths: list[str] = []
+        for dimension in by:
+            if dimension.startswith("meta."):
+                name = dimension[len("meta.") :]
+                if '"' in name or "\\" in name:
+                    return None
+                columns.append("raw -> ?")
+                paths.append(f'$.meta."{name}"')
+            elif dimension not in BUCKETS:
+                columns.append(dimension if dimension == "type" else RELATIONS_BY[dimension])
         labellers = [bucket_of(dimension, zone) for dimension in by if dimension in BUCKETS]
 
         def labels(epoch_ms: int) -> tuple[str, ...]:
@@ -133,7 +140,8 @@ class ArchiveReader:
 
         found = where(self.source, query)
         figures = "COUNT(*), SUM(count), COUNT(count), MIN(created_at), MAX(created_at)"
-        grouping = f" GROUP BY {', '.join(columns)}" if columns else ""
+        grouping = f" GROUP BY {', '.join(str(n + 1) for n in range(len(columns)))}"
+        grouping = grouping if columns else ""
         sql = f"SELECT {', '.join([*columns, figures])} FROM records WHERE {found.sql}"
         window = " AND created_at BETWEEN ? AND ?"
         summary = Summary(by, zone=zone)
@@ -146,7 +154,7 @@ class ArchiveReader:
                     # from the index of the grouped column alone.
                     edges = [] if start is None else [start, end]
                     sql_now = sql + (window if edges else "") + grouping
-                    for row in db.execute(sql_now, [*found.params, *edges]):
+                    for row in db.execute(sql_now, [*paths, *found.params, *edges]):
                         *parts, records, total, known, first, last = row
                         if not records:
                             continue  # no GROUP BY: one row even when nothing matches
@@ -154,7 +162,12 @@ class ArchiveReader:
                             return None  # a count beyond SQLite's integers: only in the JSON
                         fixed, timed = iter(parts), iter(bucket)
                         key = tuple(
-                            next(timed) if dimension in BUCKETS else next(fixed) for dimension in by
+                            next(timed)
+                            if dimension in BUCKETS
+                            else _meta_key(next(fixed))
+                            if dimension.startswith("meta.")
+                            else next(fixed)
+                            for dimension in by
                         )
                         summary.merge(Group(key, records, total, first, last))
             except sqlite3.OperationalError as error:
@@ -162,6 +175,13 @@ class ArchiveReader:
                     return None  # a sum beyond 64 bits: Python's integers will do it
                 raise
         return summary
+
+
+def _meta_key(text: str | None) -> str | None:
+    """A `meta.KEY` group's key from the JSON text at its path, as `summary` makes it."""
+    from usage_cli.summary import meta_key
+
+    return meta_key(None if text is None else json.loads(text))
 
 
 Labels = Callable[[int], tuple[str, ...]]
