@@ -468,9 +468,15 @@ def test_bare_db_means_usage_db_then_the_default(
         assert done.code == 0, done.err
         assert len(done.jsonl()) == 20
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    default = tmp_path / "data" / "usage" / "archive.sqlite3"
     done = run_in_memory(["list", "--db"])
     assert done.code == 2
-    assert f"no archive at {tmp_path / 'data' / 'usage' / 'archive.sqlite3'}" in done.err
+    assert f"no archive at {default}" in done.err
+    # A first sync makes the folders of the default archive.
+    done = online(emulator, "sync")
+    assert done.code == 0, done.err
+    assert f"syncing sandbox.test into {default}" in done.err
+    assert len(stored_ids(default)) == 1200
 
 
 # Summary in SQL: the same groups as counting record by record -------------------

@@ -135,7 +135,7 @@ def test_readme_command(scene: tuple[Path, dict[str, str]], command: str, expect
     script = (
         f"{command}\n"
         'status=("${PIPESTATUS[@]}")\n'
-        '[ "${status[-1]}" = 0 ] || exit 99\n'
+        '[ "${#status[@]}" = 1 ] || [ "${status[-1]}" = 0 ] || exit 99\n'
         'exit "${status[0]}"'
     )
     done = subprocess.run(
