@@ -26,6 +26,8 @@ class Report:
     manifest: Manifest
     problems: list[str] = field(default_factory=list)
     records: int = 0
+    # Every record id in the file: a chain of exports checks none is in two.
+    ids: set[str] = field(default_factory=set, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -81,7 +83,7 @@ def verify(path: Path) -> Report | SetReport:
         report.problems.append(f"sha256 is {digest}, the manifest says {expected_file['sha256']}")
 
     fmt, compressed = format_of(path)
-    seen: set[str] = set()
+    seen = report.ids
     duplicates: set[str] = set()
     total = 0
     by_type: dict[str, int] = {}

@@ -37,6 +37,8 @@ class SetReport:
     manifest: SetManifest
     found: list[str] = field(default_factory=list)
     records: int = 0
+    # Every record id in the set: a chain of exports checks none is in two.
+    ids: set[str] = field(default_factory=set, repr=False)
 
     @property
     def problems(self) -> list[str]:
@@ -188,6 +190,7 @@ def verify_set(directory: Path) -> SetReport:
     _strays(directory, set(listed), checker)
     _duplicates(checker)
     _totals(checker)
+    report.ids = set(checker.first_part_of)
     return report
 
 

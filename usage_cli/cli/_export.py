@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from usage_cli.cli._app import app
+from usage_cli.cli._evidence import ChainOpt, SignOpt, WindowOpt, evidence
 from usage_cli.cli._invocation import invocation
 from usage_cli.cli._options import (
     GLOBAL_NOTE,
@@ -32,12 +33,11 @@ from usage_cli.cli._options import (
 )
 from usage_cli.cli._partitioned import PARTITION_EXAMPLES, PartitionOpt, export_partitioned
 from usage_cli.cli._typer_internals import Command
-from usage_cli.errors import VerifyError
 from usage_cli.formats import ExportFormat, Format
 from usage_cli.query import DEFAULT_TAKE, Order
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    pass
 
 EXPORT_EPILOG = (
     """\
@@ -105,6 +105,9 @@ def export_command(
         ),
     ] = False,
     partition: PartitionOpt = None,
+    chain: ChainOpt = None,
+    window: WindowOpt = None,
+    sign: SignOpt = None,
     demo: DemoOpt = False,
     db: DbOpt = None,
     source: SourceOpt = None,
@@ -121,29 +124,26 @@ def export_command(
             demo=demo,
             db=db,
             source=source,
-        )
+        )  # --chain, --window and --sign are read from ctx.params there
         return
     from usage_cli.cli._progress import Window, export_progress
-    from usage_cli.export import plan_export
-    from usage_cli.query import to_ms
+    from usage_cli.export import Target, plan_export
 
     run = invocation(ctx)
     runtime = run.runtime
     fmt = None if output_format is None else Format(output_format)
     # The plan holds the target's lock until this run ends, however it ends.
     with plan_export(path, fmt, force=force, resume=resume, now=runtime.now) as plan:
-        query = run.query(ctx.params, now=plan.started)
+        params, proof = evidence(run, ctx.params, to_stdout=path == "-", started=plan.started)
+        query = run.query(params, now=plan.started)
+        proof.check(query)
         settings = run.settings()
         if plan.note:
             run.note(plan.note)
-        window = None
-        if query.since is not None:
-            # No --until: the window ends when the export started.
-            end = query.until_ms if query.until_ms is not None else to_ms(plan.started)
-            window = Window(query.since_ms or 0, end, ascending=query.order is Order.asc)
+        span = Window.of(query, plan.started)
         with (
             export_progress(
-                runtime, settings.quiet, plan.target.path, window=window, color=run.color()
+                runtime, settings.quiet, plan.target.path, window=span, color=run.color()
             ) as progress,
             run.reading(settings, demo=demo, db=db, source=source, say=progress.say) as reading,
         ):
@@ -157,70 +157,9 @@ def export_command(
                 now=runtime.now,
                 monotonic=runtime.monotonic,
                 on_progress=progress.update,
+                chain=proof.chain,
             )
             if manifest is not None:
                 progress.done(manifest)
-
-
-VERIFY_EPILOG = """\
-Examples:
-
-\b
-  usage verify audit.csv
-  usage export audit.csv && usage verify audit.csv && upload audit.csv
-  usage verify usage.db                (an archive: its hash chain and gaps)
-  usage verify usage/                  (a folder written with --partition)
-"""
-
-
-@app.command("verify", cls=Command, epilog=VERIFY_EPILOG + GLOBAL_NOTE)
-def verify_command(
-    ctx: typer.Context,
-    path: Annotated[
-        str,
-        typer.Argument(
-            metavar="PATH",
-            help="A file written by `usage export`, a folder written with --partition, or "
-            "an archive that `usage sync` fills.",
-        ),
-    ],
-) -> None:
-    """Check an export against its manifest (hash, record count, duplicate ids), or an
-    archive against its hash chain. Offline."""
-    from pathlib import Path
-
-    from usage_cli.archive import is_archive_file
-
-    out = invocation(ctx).runtime.stdout
-    target = Path(path)
-    if target.is_file() and is_archive_file(target):
-        _verify_archive(ctx, target)
-        return
-    from usage_cli.verify import verify
-
-    report = verify(target)
-    if not report.ok:
-        raise VerifyError(f"{path} does not match its manifest: " + "; ".join(report.problems))
-    out.write(f"ok: {path} matches its manifest ({report.proof})\n")
-
-
-def _verify_archive(ctx: typer.Context, path: Path) -> None:
-    from usage_cli.archive import Archive, verify_archive
-
-    run = invocation(ctx)
-    with Archive.open(path) as archive:
-        report = verify_archive(archive)
-        labels = ", ".join(source.label for source in archive.sources()) or "none"
-    for note in report.notes:
-        run.note(f"note: {note}")
-    if not report.ok:
-        more = f"; and {report.unlisted:,} more" if report.unlisted else ""
-        raise VerifyError(
-            f"{path} fails its check: " + "; ".join(report.problems) + more,
-            hint="an archive is only ever written by `usage sync`; restore it from a backup "
-            "or sync a new one",
-        )
-    run.runtime.stdout.write(
-        f"ok: {path} is intact ({report.records:,} records from {report.runs:,} sync runs; "
-        f"sources: {labels}; chain head {report.head.hex()})\n"
-    )
+        if manifest is not None and isinstance(plan.target, Target):
+            proof.seal(run, plan.target.manifest)

@@ -6,13 +6,14 @@ given; the work is `usage_cli.export.plan_partitioned`'s.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from usage_cli.cli._evidence import evidence
 from usage_cli.cli._invocation import invocation
 from usage_cli.cli._options import OUTPUT_PANEL
-from usage_cli.partitions import Partition
+from usage_cli.partitions import MANIFEST_NAME, Partition
 
 PARTITION_EXAMPLES = """\
   usage export usage/ --partition day --since 90d   (usage/date=YYYY-MM-DD/part-00000.jsonl.gz)
@@ -46,7 +47,6 @@ def export_partitioned(
 ) -> None:
     from usage_cli.cli._progress import Window, export_progress
     from usage_cli.export import plan_partitioned
-    from usage_cli.query import Order, to_ms
 
     run = invocation(ctx)
     runtime = run.runtime
@@ -54,13 +54,11 @@ def export_partitioned(
     with plan_partitioned(
         path, partition, fmt, force=force, resume=resume, now=runtime.now
     ) as plan:
-        params: dict[str, Any] = ctx.params
+        params, proof = evidence(run, ctx.params, to_stdout=False, started=plan.started)
         query = run.query(params, now=plan.started)
+        proof.check(query)
         settings = run.settings()
-        window = None
-        if query.since is not None:
-            end = query.until_ms if query.until_ms is not None else to_ms(plan.started)
-            window = Window(query.since_ms or 0, end, ascending=query.order is Order.asc)
+        window = Window.of(query, plan.started)
         with (
             export_progress(
                 runtime, settings.quiet, plan.target.path, window=window, color=run.color()
@@ -74,5 +72,7 @@ def export_partitioned(
                 run_as=reading.run_as,
                 now=runtime.now,
                 on_progress=progress.update,
+                chain=proof.chain,
             )
             progress.done_set(manifest)
+        proof.seal(run, plan.target.path / MANIFEST_NAME)

@@ -11,9 +11,11 @@ from usage_cli._text import for_terminal
 from usage_cli.runtime import Runtime
 
 if TYPE_CHECKING:
+    from datetime import datetime
     from pathlib import Path
 
     from usage_cli.export import Manifest, SetManifest
+    from usage_cli.query import Query
 
 
 class Progress(Protocol):
@@ -40,6 +42,16 @@ class Window:
     since: int
     until: int
     ascending: bool = False
+
+    @classmethod
+    def of(cls, query: Query, started: datetime) -> Window | None:
+        """An export's window: none without --since; without --until, it ends at the start."""
+        if query.since_ms is None:
+            return None
+        from usage_cli.query import Order, to_ms
+
+        end = query.until_ms if query.until_ms is not None else to_ms(started)
+        return cls(query.since_ms, end, ascending=query.order is Order.asc)
 
     def covered(self, oldest: int | None, newest: int | None) -> float | None:
         """How far across the window the records written so far reach, 0 to 1.

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from usage_cli._files import sha256_of
 from usage_cli.export._checkpoint import CHECKPOINT_VERSION, Checkpoint
+from usage_cli.export._json import ChainJson, WindowJson
 from usage_cli.export._manifest import Manifest, SetManifest
 from usage_cli.export._partial import PartialFile
 from usage_cli.export._partitioned import PartitionedPlan, SetTarget, plan_partitioned
@@ -38,6 +39,7 @@ __all__ = [
     "CHECKPOINT_EVERY",
     "CHECKPOINT_VERSION",
     "EXTENSIONS",
+    "ChainJson",
     "Checkpoint",
     "ExportPlan",
     "Manifest",
@@ -48,6 +50,7 @@ __all__ = [
     "SetTarget",
     "Stdout",
     "Target",
+    "WindowJson",
     "format_of",
     "manifest_path",
     "plan_export",

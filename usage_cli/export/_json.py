@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import (
+    NotRequired,  # pydantic reads typing's own only from 3.12
+    TypeVar,
+)
 
 from pydantic import JsonValue, TypeAdapter, ValidationError
-from typing_extensions import TypedDict  # pydantic reads typing's own only from 3.12
+from typing_extensions import TypedDict
 
 from usage_cli._version import __version__
 
@@ -41,6 +44,30 @@ class StatsJson(TypedDict):
     lastCreatedAt: str | None
     firstCreatedAtMs: int | None
     lastCreatedAtMs: int | None
+    # The ids of the oldest and newest records (by createdAt, then id).
+    firstId: NotRequired[str | None]
+    lastId: NotRequired[str | None]
+
+
+class WindowJson(TypedDict):
+    """The span of `createdAt` an export was asked for, inclusive, in epoch ms.
+
+    `until` is the export's start when no `--until` was given: what existed
+    then is what it could hold. Windows of a chain meet with no gap when each
+    `sinceMs` is the `untilMs` before it plus one.
+    """
+
+    since: str | None
+    until: str
+    sinceMs: int | None
+    untilMs: int
+
+
+class ChainJson(TypedDict):
+    """The manifest before this one in a series (`--chain`), by the sha256 of its bytes."""
+
+    previous: str
+    previousName: str
 
 
 class FileJson(TypedDict):

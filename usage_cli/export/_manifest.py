@@ -10,18 +10,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, NotRequired
 
 from pydantic import TypeAdapter
+from typing_extensions import TypedDict
 
 from usage_cli._files import reason
 from usage_cli.errors import VerifyError
 from usage_cli.export._json import (
     ApiJson,
+    ChainJson,
     FileJson,
     PartJson,
     QueryJson,
     StatsJson,
     ToolJson,
+    WindowJson,
     dumps,
     iso,
     parse,
@@ -30,6 +34,57 @@ from usage_cli.export._json import (
 )
 from usage_cli.formats import Format
 from usage_cli.partitions import PartFormat, Partition
+
+if TYPE_CHECKING:
+    from usage_cli.query import Query
+
+
+def window_of(query: Query, started: datetime) -> WindowJson:
+    """The span an export covers: as asked, ending when it started if no end was asked."""
+    from usage_cli.columns import iso_ms
+    from usage_cli.query import to_ms
+
+    until = query.until_ms if query.until_ms is not None else to_ms(started)
+    since = query.since_ms
+    return {
+        "since": None if since is None else iso_ms(since),
+        "until": iso_ms(until),
+        "sinceMs": since,
+        "untilMs": until,
+    }
+
+
+def _figures(data: StatsJson) -> StatsJson:
+    """The figures of a manifest's JSON, or for it: the same keys either way."""
+    figures: StatsJson = {
+        "records": data["records"],
+        "countTotal": data["countTotal"],
+        "countByType": data["countByType"],
+        "recordsByType": data["recordsByType"],
+        "firstCreatedAt": data["firstCreatedAt"],
+        "lastCreatedAt": data["lastCreatedAt"],
+        "firstCreatedAtMs": data["firstCreatedAtMs"],
+        "lastCreatedAtMs": data["lastCreatedAtMs"],
+    }
+    # Manifests written before the ids were kept have none: absent, not null.
+    for key in ("firstId", "lastId"):
+        if key in data:
+            figures[key] = data[key]
+    return figures
+
+
+class _Series(TypedDict, total=False):
+    window: WindowJson
+    chain: ChainJson
+
+
+def _series(window: WindowJson | None, chain: ChainJson | None) -> _Series:
+    series: _Series = {}
+    if window is not None:
+        series["window"] = window
+    if chain is not None:
+        series["chain"] = chain
+    return series
 
 
 class ManifestJson(StatsJson):
@@ -44,6 +99,8 @@ class ManifestJson(StatsJson):
     file: FileJson
     startedAt: str
     finishedAt: str
+    window: NotRequired[WindowJson]
+    chain: NotRequired[ChainJson]
 
 
 _SHAPE = TypeAdapter(ManifestJson)
@@ -61,6 +118,9 @@ class Manifest:
     started_at: datetime
     finished_at: datetime
     tool: ToolJson = field(default_factory=this_tool)
+    # Where this export stands in a series (`--chain`), and what span it covers.
+    window: WindowJson | None = None
+    chain: ChainJson | None = None
 
     @property
     def records(self) -> int:
@@ -82,18 +142,12 @@ class Manifest:
             "query": self.query,
             "format": self.fmt,
             "gzip": self.gzip,
-            "records": figures["records"],
-            "countTotal": figures["countTotal"],
-            "countByType": figures["countByType"],
-            "recordsByType": figures["recordsByType"],
-            "firstCreatedAt": figures["firstCreatedAt"],
-            "lastCreatedAt": figures["lastCreatedAt"],
-            "firstCreatedAtMs": figures["firstCreatedAtMs"],
-            "lastCreatedAtMs": figures["lastCreatedAtMs"],
+            **_figures(figures),
             "pages": self.pages,
             "file": self.file,
             "startedAt": iso(self.started_at),
             "finishedAt": iso(self.finished_at),
+            **_series(self.window, self.chain),
         }
 
     def to_text(self) -> str:
@@ -109,16 +163,9 @@ class Manifest:
             query=data["query"],
             fmt=data["format"],
             gzip=data["gzip"],
-            figures={
-                "records": data["records"],
-                "countTotal": data["countTotal"],
-                "countByType": data["countByType"],
-                "recordsByType": data["recordsByType"],
-                "firstCreatedAt": data["firstCreatedAt"],
-                "lastCreatedAt": data["lastCreatedAt"],
-                "firstCreatedAtMs": data["firstCreatedAtMs"],
-                "lastCreatedAtMs": data["lastCreatedAtMs"],
-            },
+            figures=_figures(data),
+            window=data.get("window"),
+            chain=data.get("chain"),
             pages=data["pages"],
             file=data["file"],
             started_at=parse_iso(data["startedAt"]),
@@ -158,6 +205,8 @@ class SetManifestJson(StatsJson):
     parts: list[PartJson]
     startedAt: str
     finishedAt: str
+    window: NotRequired[WindowJson]
+    chain: NotRequired[ChainJson]
 
 
 _SET_SHAPE = TypeAdapter(SetManifestJson)
@@ -177,6 +226,9 @@ class SetManifest:
     started_at: datetime
     finished_at: datetime
     tool: ToolJson = field(default_factory=this_tool)
+    # Where this export stands in a series (`--chain`), and what span it covers.
+    window: WindowJson | None = None
+    chain: ChainJson | None = None
 
     @property
     def records(self) -> int:
@@ -202,18 +254,12 @@ class SetManifest:
             "query": self.query,
             "partition": self.partition,
             "format": self.fmt,
-            "records": figures["records"],
-            "countTotal": figures["countTotal"],
-            "countByType": figures["countByType"],
-            "recordsByType": figures["recordsByType"],
-            "firstCreatedAt": figures["firstCreatedAt"],
-            "lastCreatedAt": figures["lastCreatedAt"],
-            "firstCreatedAtMs": figures["firstCreatedAtMs"],
-            "lastCreatedAtMs": figures["lastCreatedAtMs"],
+            **_figures(figures),
             "pages": self.pages,
             "parts": self.parts,
             "startedAt": iso(self.started_at),
             "finishedAt": iso(self.finished_at),
+            **_series(self.window, self.chain),
         }
 
     def to_text(self) -> str:
@@ -229,16 +275,9 @@ class SetManifest:
             query=data["query"],
             partition=data["partition"],
             fmt=data["format"],
-            figures={
-                "records": data["records"],
-                "countTotal": data["countTotal"],
-                "countByType": data["countByType"],
-                "recordsByType": data["recordsByType"],
-                "firstCreatedAt": data["firstCreatedAt"],
-                "lastCreatedAt": data["lastCreatedAt"],
-                "firstCreatedAtMs": data["firstCreatedAtMs"],
-                "lastCreatedAtMs": data["lastCreatedAtMs"],
-            },
+            figures=_figures(data),
+            window=data.get("window"),
+            chain=data.get("chain"),
             pages=data["pages"],
             parts=data["parts"],
             started_at=parse_iso(data["startedAt"]),

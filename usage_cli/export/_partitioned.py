@@ -39,9 +39,9 @@ from usage_cli.errors import (
     UnrepresentableError,
     UsageCliError,
 )
-from usage_cli.export._json import ApiJson, PartJson
+from usage_cli.export._json import ApiJson, ChainJson, PartJson
 from usage_cli.export._lock import TargetLock
-from usage_cli.export._manifest import SetManifest
+from usage_cli.export._manifest import SetManifest, window_of
 from usage_cli.export._run import GZIP_LEVEL, OnProgress, Progress
 from usage_cli.export._stats import Stats
 from usage_cli.export._target import EXTENSIONS, is_a_standard_stream
@@ -272,6 +272,7 @@ class PartitionedPlan:
         now: Callable[[], datetime],
         on_progress: OnProgress | None = None,
         part_records: int = PART_RECORDS,
+        chain: ChainJson | None = None,
     ) -> SetManifest:
         """Export every record of `query` into the set; its manifest once it is at DIR.
 
@@ -301,6 +302,8 @@ class PartitionedPlan:
                 parts=builder.parts,
                 started_at=self.started,
                 finished_at=now(),
+                window=window_of(query, self.started),
+                chain=chain,
             )
             self._publish(manifest)
         except BaseException as exc:

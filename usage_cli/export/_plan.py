@@ -20,9 +20,9 @@ from typing import BinaryIO
 from usage_cli._files import reason
 from usage_cli.errors import InputError, Interrupted, StorageError, UsageCliError
 from usage_cli.export._checkpoint import Checkpoint
-from usage_cli.export._json import ApiJson
+from usage_cli.export._json import ApiJson, ChainJson
 from usage_cli.export._lock import TargetLock
-from usage_cli.export._manifest import Manifest
+from usage_cli.export._manifest import Manifest, window_of
 from usage_cli.export._run import OnProgress, Tally, to_file, to_stream
 from usage_cli.export._stats import Stats
 from usage_cli.export._target import Stdout, Target, resolve_target
@@ -73,11 +73,13 @@ class ExportPlan:
         now: Callable[[], datetime],
         monotonic: Callable[[], float] = time.monotonic,
         on_progress: OnProgress | None = None,
+        chain: ChainJson | None = None,
     ) -> Manifest | None:
         """Export; the manifest written beside a file target, None for stdout.
 
-        `api_root` and `run_as` name the API in the checkpoint and manifest. A failure of
-        a file export says how to continue it (`--resume`).
+        `api_root` and `run_as` name the API in the checkpoint and manifest;
+        `chain` links the manifest to the one before it in a series. A failure
+        of a file export says how to continue it (`--resume`).
         """
         if isinstance(self.target, Target) and (self.lock is None or not self.lock.held):
             raise RuntimeError("a file export runs only while its plan holds the target's lock")
@@ -92,7 +94,9 @@ class ExportPlan:
         )
         # Closed however the run ends: its prefetch thread stops before the client closes.
         with contextlib.closing(self._batches(client, query)) as batches:
-            return self._write(batches, query, api, tally, stdout, now, monotonic, on_progress)
+            return self._write(
+                batches, query, api, tally, stdout, now, monotonic, on_progress, chain
+            )
 
     def _write(
         self,
@@ -104,6 +108,7 @@ class ExportPlan:
         now: Callable[[], datetime],
         monotonic: Callable[[], float],
         on_progress: OnProgress | None,
+        chain: ChainJson | None,
     ) -> Manifest | None:
         checkpoint = self.checkpoint
         target = self.target
@@ -134,6 +139,8 @@ class ExportPlan:
                 on_progress=on_progress,
                 now=now,
                 monotonic=monotonic,
+                window=window_of(query, self.started),
+                chain=chain,
             )
         except KeyboardInterrupt:
             raise self.interrupted(tally.stats.records) from None

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import BinaryIO
 
 from usage_cli.export._checkpoint import Checkpoint
+from usage_cli.export._json import ChainJson, WindowJson
 from usage_cli.export._manifest import Manifest
 from usage_cli.export._partial import PartialFile
 from usage_cli.export._stats import Stats
@@ -112,6 +113,8 @@ def to_file(
     on_progress: OnProgress | None,
     now: Callable[[], datetime],
     monotonic: Callable[[], float],
+    window: WindowJson | None = None,
+    chain: ChainJson | None = None,
 ) -> Manifest:
     """Every page to the target's partial file, checkpointed; then publish it."""
     resumed_after = None if resume_from is None else tally.stats.records
@@ -150,6 +153,8 @@ def to_file(
                 file=file,
                 started_at=origin.started_at,
                 finished_at=now(),
+                window=window,
+                chain=chain,
             )
             partial.finish(manifest)
         except BaseException:

@@ -2,24 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from usage_cli.columns import iso_ms
 from usage_cli.export._json import StatsJson
 from usage_cli.records import UsageRecord
 from usage_cli.summary import Group, Summary
 
+Edge = tuple[int, str]  # (createdAt, id): how the list orders records
+
 
 class Stats:
-    def __init__(self, summary: Summary | None = None) -> None:
+    def __init__(
+        self,
+        summary: Summary | None = None,
+        oldest: Edge | None = None,
+        newest: Edge | None = None,
+    ) -> None:
         self.summary = summary or Summary(("type",))
+        self.oldest = oldest
+        self.newest = newest
 
     @property
     def records(self) -> int:
         return self.summary.total.records
 
-    def add_all(self, records: Iterable[UsageRecord]) -> None:
+    def add_all(self, records: Sequence[UsageRecord]) -> None:
         self.summary.add_all(records)
+        if not records:
+            return
+        # Pages come in list order, so a page's extremes are at its two ends.
+        for record in (records[0], records[-1]):
+            edge = (record.created_at, record.id)
+            if self.oldest is None or edge < self.oldest:
+                self.oldest = edge
+            if self.newest is None or edge > self.newest:
+                self.newest = edge
 
     def to_json(self) -> StatsJson:
         total = self.summary.total
@@ -33,6 +51,8 @@ class Stats:
             "lastCreatedAt": None if total.last is None else iso_ms(total.last),
             "firstCreatedAtMs": total.first,
             "lastCreatedAtMs": total.last,
+            "firstId": None if self.oldest is None else self.oldest[1],
+            "lastId": None if self.newest is None else self.newest[1],
         }
 
     @classmethod
@@ -44,4 +64,7 @@ class Stats:
         total.first, total.last = data["firstCreatedAtMs"], data["lastCreatedAtMs"]
         for kind, count in data["countByType"].items():
             summary.restore(Group((kind,), records=data["recordsByType"][kind], count=count))
-        return cls(summary)
+        first, last = data.get("firstId"), data.get("lastId")
+        oldest = None if first is None or total.first is None else (total.first, first)
+        newest = None if last is None or total.last is None else (total.last, last)
+        return cls(summary, oldest, newest)

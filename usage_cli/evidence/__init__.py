@@ -1,0 +1,111 @@
+"""Evidence an auditor can check: chained manifests (`--chain`), and signed ones (`--sign`).
+
+`_chain` proves a series of exports whole and in order; `_sign` signs and
+checks manifests with `ssh-keygen -Y`. This module has what `usage export`
+needs before it starts: the link to the previous manifest, and the window of
+the last whole period (`--window day`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from usage_cli.errors import InputError, VerifyError
+from usage_cli.evidence._chain import ChainReport, Link, manifests_in, verify_chain
+from usage_cli.evidence._sign import (
+    NAMESPACE,
+    check_signers_file,
+    check_signing_key,
+    sign,
+    signature_path,
+    signer_of,
+)
+from usage_cli.export import ChainJson, Manifest, SetManifest, WindowJson
+from usage_cli.partitions import MANIFEST_NAME
+
+PERIODS = ("hour", "day", "month")
+
+__all__ = [
+    "NAMESPACE",
+    "PERIODS",
+    "ChainReport",
+    "Link",
+    "chain_to",
+    "check_follows",
+    "check_signers_file",
+    "check_signing_key",
+    "last_whole",
+    "manifests_in",
+    "sign",
+    "signature_path",
+    "signer_of",
+    "verify_chain",
+]
+
+
+def chain_to(previous: Path) -> tuple[ChainJson, WindowJson | None]:
+    """The link to the manifest before, and the window it covered; InputError if it is none."""
+    if not previous.name.endswith(".manifest.json") and previous.name != MANIFEST_NAME:
+        raise InputError(
+            f"--chain {previous}: not a manifest (a name ending .manifest.json, or a "
+            f"partitioned export's {MANIFEST_NAME})",
+            hint="give the manifest of the previous export: --chain audit-2026-11-24.csv"
+            ".manifest.json",
+        )
+    try:
+        data = previous.read_bytes()
+    except OSError as error:
+        raise InputError(f"--chain {previous}: {error.strerror}") from None
+    try:
+        loaded = (
+            SetManifest.load(previous)
+            if previous.name == MANIFEST_NAME
+            else Manifest.load(previous)
+        )
+    except VerifyError as damaged:
+        raise InputError(f"--chain {previous}: {damaged.message}") from None
+    link: ChainJson = {
+        "previous": hashlib.sha256(data).hexdigest(),
+        "previousName": previous.name,
+    }
+    return link, loaded.window
+
+
+def check_follows(previous: Path, before: WindowJson | None, since_ms: int | None) -> None:
+    """Refuse an export that would leave a gap after, or overlap, the one it chains to."""
+    if before is None:
+        return  # made before windows were recorded: `verify --chain` says what it can
+    expected = before["untilMs"] + 1
+    if since_ms == expected:
+        return
+    from usage_cli.columns import iso_ms
+
+    start = "no --since" if since_ms is None else f"--since {iso_ms(since_ms)}"
+    raise InputError(
+        f"--chain {previous}: that export ends at {before['until']}, so this one must start "
+        f"at {iso_ms(expected)}, not with {start}: the series would have "
+        + ("an overlap" if since_ms is not None and since_ms < expected else "a gap"),
+        hint=f"use --since {iso_ms(expected)}, or --window with the same period each run",
+    )
+
+
+def last_whole(period: str, now: datetime) -> tuple[str, str]:
+    """`--since` and `--until` of the last whole hour, day or month before `now`, in UTC."""
+    now = now.astimezone(UTC)
+    if period == "hour":
+        end = now.replace(minute=0, second=0, microsecond=0)
+        start = end - timedelta(hours=1)
+    elif period == "day":
+        end = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        start = end - timedelta(days=1)
+    else:
+        end = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        start = (end - timedelta(days=1)).replace(day=1)
+    last = end - timedelta(milliseconds=1)
+    return _text(start), _text(last)
+
+
+def _text(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

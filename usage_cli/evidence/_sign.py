@@ -1,0 +1,127 @@
+"""Signed manifests, with the SSH keys people already have: `ssh-keygen -Y sign/verify`.
+
+A signature is `MANIFEST.sig` beside the manifest, made in the `usage-audit`
+namespace (a signature made for git or for anything else does not verify
+here). Checking one needs an allowed-signers file (`ssh-keygen(1)`, ALLOWED
+SIGNERS): each line a principal, then a public key.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from usage_cli.errors import InputError, VerifyError
+
+NAMESPACE = "usage-audit"
+# ssh-keygen answers at once, or waits for a passphrase nobody can type.
+_TIMEOUT = 60.0
+
+
+def signature_path(manifest: Path) -> Path:
+    return manifest.with_name(manifest.name + ".sig")
+
+
+def _ssh_keygen(flag: str) -> str:
+    found = shutil.which("ssh-keygen")
+    if found is None:
+        raise InputError(
+            f"{flag} needs ssh-keygen (OpenSSH 8.2 or newer), which is not on PATH",
+            hint="install OpenSSH (apt install openssh-client, brew install openssh)",
+        )
+    return found
+
+
+def _run(command: list[str], *, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        command,
+        input=stdin,
+        capture_output=True,
+        timeout=_TIMEOUT,
+        # Never a prompt on the terminal: a passphrase is refused before the run.
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+        env={**os.environ, "SSH_ASKPASS_REQUIRE": "never"},
+        check=False,
+    )
+
+
+def _said(done: subprocess.CompletedProcess[bytes]) -> str:
+    text = done.stderr.decode("utf-8", "replace").strip().splitlines()
+    return text[-1] if text else f"exit {done.returncode}"
+
+
+def check_signing_key(key: Path, *, interactive: bool) -> None:
+    """Refuse, before any request, a key that `sign` could not use."""
+    tool = _ssh_keygen("--sign")
+    if not key.is_file():
+        raise InputError(f"--sign {key}: no such key file")
+    # Prints the public half of a private key with no passphrase; fails otherwise.
+    done = _run([tool, "-y", "-P", "", "-f", str(key)])
+    if done.returncode == 0:
+        return
+    said = _said(done)
+    if "passphrase" in said.lower():
+        if interactive:
+            return  # ssh-keygen asks for it on the terminal when it signs
+        raise InputError(
+            f"--sign {key}: the key has a passphrase, and this run cannot ask for it",
+            hint="in CI use a key made for signing, without a passphrase (ssh-keygen -t "
+            "ed25519 -N '' -f audit_key), kept as a secret",
+        )
+    raise InputError(f"--sign {key}: not a usable SSH private key ({said})")
+
+
+def sign(manifest: Path, key: Path) -> Path:
+    """Sign `manifest` with `key`; the signature's path."""
+    tool = _ssh_keygen("--sign")
+    signature = signature_path(manifest)
+    signature.unlink(missing_ok=True)  # a stale one would be kept, or asked about
+    done = _run([tool, "-Y", "sign", "-f", str(key), "-n", NAMESPACE, str(manifest)])
+    if done.returncode != 0 or not signature.exists():
+        raise InputError(
+            f"cannot sign {manifest} with {key}: {_said(done)}",
+            hint=f"the export is complete; sign it by hand with: ssh-keygen -Y sign -f {key} "
+            f"-n {NAMESPACE} {manifest}",
+        )
+    return signature
+
+
+def check_signers_file(allowed: Path) -> None:
+    _ssh_keygen("--signers")
+    if not allowed.is_file():
+        raise InputError(f"--signers {allowed}: no such allowed-signers file")
+
+
+def signer_of(manifest: Path, allowed: Path) -> str:
+    """Who signed `manifest`, by the allowed-signers file; VerifyError when nobody allowed did."""
+    tool = _ssh_keygen("--signers")
+    signature = signature_path(manifest)
+    if not signature.is_file():
+        raise VerifyError(f"{manifest} is not signed (no {signature.name})")
+    found = _run([tool, "-Y", "find-principals", "-s", str(signature), "-f", str(allowed)])
+    principals = found.stdout.decode("utf-8", "replace").split()
+    if found.returncode != 0 or not principals:
+        raise VerifyError(f"{manifest} is signed by a key that {allowed} does not allow")
+    data = manifest.read_bytes()
+    for principal in principals:
+        checked = _run(
+            [
+                tool,
+                "-Y",
+                "verify",
+                "-f",
+                str(allowed),
+                "-I",
+                principal,
+                "-n",
+                NAMESPACE,
+                "-s",
+                str(signature),
+            ],
+            stdin=data,
+        )
+        if checked.returncode == 0:
+            return principal
+    raise VerifyError(f"the signature of {manifest} does not match it: the manifest was changed")
