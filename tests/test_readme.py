@@ -92,6 +92,24 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict
     home = tmp_path_factory.mktemp("home")
     (home / ".cbk-token").write_text(TOKEN + "\n")
     (home / "audit").mkdir()
+    # The audit-trail recipe's signing key and allowed signers, made as it says.
+    subprocess.run(
+        [
+            "ssh-keygen",
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "ci@example.com",
+            "-f",
+            str(home / "audit_key"),
+        ],
+        check=True,
+    )
+    public = (home / "audit_key.pub").read_text()
+    (home / "allowed_signers").write_text(f"ci@example.com {public}")
     with Sandbox(records=500, token=TOKEN) as server:
         env = subprocess_env(
             CHATBOTKIT_API_URL=server.url,

@@ -202,7 +202,8 @@ def _strays(directory: Path, listed: set[str], checker: _Checker) -> None:
         folders.sort()
         for name in sorted(files):
             path = name if here == "." else f"{here}/{name}"
-            if path != MANIFEST_NAME and path not in listed:
+            # The manifest, and its signature (`--sign`), stand beside the parts.
+            if path not in (MANIFEST_NAME, f"{MANIFEST_NAME}.sig") and path not in listed:
                 checker.problem(f"{path}: not in the manifest (an extra file)")
         if here == ".":
             for name in folders:

@@ -1,0 +1,380 @@
+"""Chained and signed exports, checked with the real `ssh-keygen`, as an auditor would."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from usage_cli.sandbox import Sandbox
+
+from .conftest import TOKEN, Result, run_in_memory
+
+pytestmark = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="needs ssh-keygen")
+
+DAYS = ["2026-01-25", "2026-01-26", "2026-01-27", "2026-01-28", "2026-01-29"]
+
+
+def keygen(path: Path, comment: str, passphrase: str = "") -> Path:
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", passphrase, "-C", comment, "-f", str(path)],
+        check=True,
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("keys")
+    auditor = keygen(folder / "auditor", "ci@example.com")
+    intruder = keygen(folder / "intruder", "intruder@example.com")
+    allowed = folder / "allowed_signers"
+    allowed.write_text(f"ci@example.com {(folder / 'auditor.pub').read_text()}")
+    return {"auditor": auditor, "intruder": intruder, "allowed": allowed}
+
+
+def export(server: Sandbox, *args: str) -> Result:
+    return run_in_memory(["--api-url", server.url, "--token", TOKEN, "export", *args, "-q"])
+
+
+def daily(server: Sandbox, folder: Path, key: Path | None, days: list[str] = DAYS) -> list[Path]:
+    """One chained (and signed) export a day, as a daily CI job makes them."""
+    files: list[Path] = []
+    for day in days:
+        target = folder / f"usage-{day}.jsonl"
+        args = [str(target), "--since", day, "--until", f"{day}T23:59:59.999Z"]
+        if files:
+            args += ["--chain", f"{files[-1]}.manifest.json"]
+        if key is not None:
+            args += ["--sign", str(key)]
+        done = export(server, *args)
+        assert done.code == 0, done.err
+        files.append(target)
+    return files
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def verify(*args: str | Path) -> Result:
+    return run_in_memory(["verify", *(str(arg) for arg in args)])
+
+
+@pytest.fixture
+def series(server: Sandbox, tmp_path: Path, keys: dict[str, Path]) -> list[Path]:
+    return daily(server, tmp_path, keys["auditor"])
+
+
+def remove(export_file: Path) -> None:
+    for path in export_file.parent.glob(f"{export_file.name}*"):
+        path.unlink()
+
+
+def test_five_daily_chained_signed_exports_verify_clean(
+    series: list[Path], keys: dict[str, Path]
+) -> None:
+    folder = series[0].parent
+    done = verify("--chain", folder, "--signers", keys["allowed"])
+    assert done.code == 0, done.err
+    head = f"{series[-1]}.manifest.json"
+    assert done.out == (
+        "ok: a series of 5 exports from 2026-01-25T00:00:00.000Z to 2026-01-29T23:59:59.999Z, "
+        f"{sum(len(path.read_text().splitlines()) for path in series):,} records, no gap, no "
+        "overlap, no record twice; every manifest signed by ci@example.com; head "
+        f"{series[-1].name} sha256 {sha256(Path(head))}\n"
+    )
+    # In any order, as files, manifests or both.
+    shuffled = [series[3], f"{series[0]}.manifest.json", series[4], series[1], series[2]]
+    assert verify("--chain", *shuffled, "--expect-head", sha256(Path(head))).code == 0
+
+
+def test_each_manifest_records_its_window_and_link(series: list[Path]) -> None:
+    first = json.loads(Path(f"{series[0]}.manifest.json").read_text())
+    second = json.loads(Path(f"{series[1]}.manifest.json").read_text())
+    assert "chain" not in first
+    assert second["chain"] == {
+        "previous": sha256(Path(f"{series[0]}.manifest.json")),
+        "previousName": f"{series[0].name}.manifest.json",
+    }
+    assert second["window"] == {
+        "since": "2026-01-26T00:00:00.000Z",
+        "until": "2026-01-26T23:59:59.999Z",
+        "sinceMs": int(datetime(2026, 1, 26, tzinfo=UTC).timestamp() * 1000),
+        "untilMs": int(datetime(2026, 1, 27, tzinfo=UTC).timestamp() * 1000) - 1,
+    }
+    records = [json.loads(line) for line in series[1].read_text().splitlines()]
+    oldest = min(records, key=lambda r: (r["createdAt"], r["id"]))
+    newest = max(records, key=lambda r: (r["createdAt"], r["id"]))
+    assert (second["firstId"], second["firstCreatedAtMs"]) == (oldest["id"], oldest["createdAt"])
+    assert (second["lastId"], second["lastCreatedAtMs"]) == (newest["id"], newest["createdAt"])
+
+
+def test_a_missing_export_in_the_middle_is_a_broken_link(series: list[Path]) -> None:
+    remove(series[2])
+    done = verify("--chain", series[0].parent)
+    assert done.code == 6
+    assert (
+        f"a link is broken after {series[1].name}: {series[3].name} names the export before it "
+        f"({series[2].name}.manifest.json" in done.err
+    )
+    assert "1 day of records in no export" in done.err
+
+
+def test_two_missing_exports_in_a_row_are_caught(series: list[Path]) -> None:
+    remove(series[1])
+    remove(series[2])
+    done = verify("--chain", series[0].parent)
+    assert done.code == 6
+    assert f"{series[3].name} names the export before it ({series[2].name}" in done.err
+    assert (
+        f"a gap between {series[0].name} (to 2026-01-25T23:59:59.999Z) and {series[3].name} "
+        "(from 2026-01-28T00:00:00.000Z): 2 days of records in no export"
+    ) in done.err
+
+
+def test_a_swapped_pair_is_caught(series: list[Path]) -> None:
+    one, two = series[1], series[2]
+    one_bytes, two_bytes = one.read_bytes(), two.read_bytes()
+    one.write_bytes(two_bytes)
+    two.write_bytes(one_bytes)
+    done = verify("--chain", series[0].parent)
+    assert done.code == 6
+    assert f"{one.name}: sha256 is {hashlib.sha256(two_bytes).hexdigest()}" in done.err
+    assert f"{two.name}: sha256 is {hashlib.sha256(one_bytes).hexdigest()}" in done.err
+
+
+def rewrite(export_file: Path) -> None:
+    """Edit a record, then write its manifest again to match, as a forger would."""
+    lines = export_file.read_text().splitlines()
+    record = json.loads(lines[0])
+    record["count"] += 1000
+    lines[0] = json.dumps(record, separators=(",", ":"))
+    export_file.write_text("\n".join(lines) + "\n")
+    manifest_file = Path(f"{export_file}.manifest.json")
+    manifest = json.loads(manifest_file.read_text())
+    data = export_file.read_bytes()
+    manifest["file"].update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+    manifest["countTotal"] += 1000
+    manifest["countByType"][record["type"]] += 1000
+    manifest_file.write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def test_an_edited_export_with_its_manifest_rewritten_breaks_the_next_link(
+    series: list[Path],
+) -> None:
+    rewrite(series[2])
+    assert verify(series[2]).code == 0  # alone, the forgery holds
+    done = verify("--chain", series[0].parent)
+    assert done.code == 6
+    assert f"a link is broken after {series[2].name}: {series[3].name} names" in done.err
+
+
+def test_the_newest_export_needs_the_head_anchor(series: list[Path]) -> None:
+    head = sha256(Path(f"{series[-1]}.manifest.json"))
+    rewrite(series[-1])
+    # Nothing after the newest can show it was rewritten: only the anchor can.
+    assert verify("--chain", series[0].parent).code == 0
+    done = verify("--chain", series[0].parent, "--expect-head", head)
+    assert done.code == 6
+    assert f"the expected head {head[:12]}… is not among the manifests" in done.err
+
+
+def test_a_dropped_newest_export_is_caught_by_the_head_anchor(series: list[Path]) -> None:
+    head = sha256(Path(f"{series[-1]}.manifest.json"))
+    remove(series[-1])
+    done = verify("--chain", series[0].parent, "--expect-head", head)
+    assert done.code == 6
+    assert f"(the newest here is {series[3].name}" in done.err
+
+
+def test_an_older_anchor_is_fine_when_newer_exports_follow(series: list[Path]) -> None:
+    anchor = sha256(Path(f"{series[2]}.manifest.json"))
+    done = verify("--chain", series[0].parent, "--expect-head", anchor)
+    assert done.code == 0, done.err
+    assert f"note: 2 newer export(s) follow the expected head ({series[2].name})" in done.err
+
+
+def test_a_manifest_signed_by_a_key_not_allowed_is_caught(
+    series: list[Path], keys: dict[str, Path]
+) -> None:
+    manifest = Path(f"{series[1]}.manifest.json")
+    Path(f"{manifest}.sig").unlink()
+    subprocess.run(
+        [
+            "ssh-keygen",
+            "-q",
+            "-Y",
+            "sign",
+            "-f",
+            str(keys["intruder"]),
+            "-n",
+            "usage-audit",
+            str(manifest),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    done = verify("--chain", series[0].parent, "--signers", keys["allowed"])
+    assert done.code == 6
+    assert f"{manifest} is signed by a key that {keys['allowed']} does not allow" in done.err
+
+
+def test_a_signed_manifest_changed_afterwards_is_caught(
+    series: list[Path], keys: dict[str, Path]
+) -> None:
+    manifest = Path(f"{series[0]}.manifest.json")
+    manifest.write_text(manifest.read_text().replace('"pages"', '"pages" ', 1))
+    done = verify(series[0], "--signers", keys["allowed"])
+    assert done.code == 6
+    assert f"the signature of {manifest} does not match it" in done.err
+
+
+def test_a_single_signed_export_names_its_signer(series: list[Path], keys: dict[str, Path]) -> None:
+    done = verify(series[0], "--signers", keys["allowed"])
+    assert done.code == 0, done.err
+    assert done.out.endswith("; signed by ci@example.com)\n")
+
+
+def test_an_unsigned_manifest_fails_a_signers_check(
+    server: Sandbox, tmp_path: Path, keys: Any
+) -> None:
+    files = daily(server, tmp_path, None, DAYS[:2])
+    done = verify("--chain", *files, "--signers", keys["allowed"])
+    assert done.code == 6
+    assert f"{files[0]}.manifest.json is not signed" in done.err
+
+
+def test_window_day_tiles_time_run_after_run(server: Sandbox, tmp_path: Path) -> None:
+    files = []
+    for day in (26, 27, 28):
+        now = datetime(2026, 1, day, 6, 15, tzinfo=UTC)
+        target = tmp_path / f"d{day}.csv"
+        args = ["--api-url", server.url, "--token", TOKEN, "export", str(target), "--window", "day"]
+        if files:
+            args += ["--chain", f"{files[-1]}.manifest.json"]
+        done = run_in_memory(args, now=lambda moment=now: moment)
+        assert done.code == 0, done.err
+        files.append(target)
+    window = json.loads(Path(f"{files[0]}.manifest.json").read_text())["window"]
+    assert (window["since"], window["until"]) == (
+        "2026-01-25T00:00:00.000Z",
+        "2026-01-25T23:59:59.999Z",
+    )
+    assert verify("--chain", *files).code == 0
+
+
+def test_a_chained_series_of_partitioned_exports(
+    server: Sandbox, tmp_path: Path, keys: dict[str, Path]
+) -> None:
+    first, second = tmp_path / "w1", tmp_path / "w2"
+    assert (
+        export(
+            server,
+            str(first),
+            "--partition",
+            "day",
+            "--since",
+            "2026-01-01",
+            "--until",
+            "2026-01-14T23:59:59.999Z",
+            "--sign",
+            str(keys["auditor"]),
+        ).code
+        == 0
+    )
+    done = export(
+        server,
+        str(second),
+        "--partition",
+        "day",
+        "--since",
+        "2026-01-15",
+        "--until",
+        "2026-01-28T23:59:59.999Z",
+        "--chain",
+        str(first / "_manifest.json"),
+        "--sign",
+        str(keys["auditor"]),
+    )
+    assert done.code == 0, done.err
+    checked = verify("--chain", second, first, "--signers", keys["allowed"])
+    assert checked.code == 0, checked.err
+    assert "a series of 2 exports from 2026-01-01T00:00:00.000Z" in checked.out
+
+
+# Bad input: one line, exit 2, before any request ------------------------------------
+
+
+def refuse(request: httpx.Request) -> httpx.Response:
+    raise AssertionError("a request was sent")
+
+
+def bad(*args: str, **runtime: Any) -> Result:
+    done = run_in_memory(
+        ["--token", TOKEN, *args], transport=httpx.MockTransport(refuse), **runtime
+    )
+    assert done.code == 2, done.err
+    assert done.err.startswith("error: ")
+    return done
+
+
+def test_a_chain_that_would_leave_a_gap_or_an_overlap_is_refused(series: list[Path]) -> None:
+    previous = f"{series[-1]}.manifest.json"
+    folder = series[0].parent
+    gap = bad("export", str(folder / "next.csv"), "--since", "2026-01-31", "--chain", previous)
+    assert "so this one must start at 2026-01-30T00:00:00.000Z, not with --since " in gap.err
+    assert gap.err.splitlines()[0].endswith("the series would have a gap")
+    overlap = bad("export", str(folder / "next.csv"), "--since", "2026-01-29", "--chain", previous)
+    assert overlap.err.splitlines()[0].endswith("the series would have an overlap")
+    assert not (folder / "next.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["export", "x.csv", "--chain", "missing.csv.manifest.json"], "--chain missing.csv"),
+        (["export", "x.csv", "--chain", "notes.txt"], "--chain notes.txt: not a manifest"),
+        (["export", "-", "-o", "csv", "--chain", "a.manifest.json"], "--chain needs a file"),
+        (["export", "-", "-o", "csv", "--sign", "key"], "--sign needs a file target"),
+        (["export", "x.csv", "--window", "week"], "--window must be one of hour, day, month"),
+        (["export", "x.csv", "--window", "day", "--since", "1d"], "--window sets --since"),
+        (["export", "x.csv", "--sign", "no-such-key"], "--sign no-such-key: no such key file"),
+        (["export", "x.csv", "--sign", "notes.txt"], "--sign notes.txt: not a usable SSH"),
+        (["verify", "a.csv", "--expect-head", "ab" * 32], "--expect-head goes with --chain"),
+        (["verify", "--chain", "a.csv", "--expect-head", "xyz"], "is not a sha256"),
+        (["verify", "a.csv", "--signers", "nowhere"], "--signers nowhere: no such allowed"),
+        (["verify", "a.csv", "b.csv"], "verify takes one PATH, not 2"),
+    ],
+)
+def test_bad_evidence_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("not a key, not a manifest\n")
+    done = bad(*args)
+    assert message in done.err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_a_key_with_a_passphrase_is_refused_when_nobody_can_type_it(
+    tmp_path: Path,
+) -> None:
+    key = keygen(tmp_path / "locked", "locked", passphrase="secret words")
+    done = bad("export", str(tmp_path / "x.csv"), "--sign", str(key))
+    assert "the key has a passphrase, and this run cannot ask for it" in done.err
+
+
+def test_signing_without_ssh_keygen_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keys: dict[str, Path]
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    done = bad("export", str(tmp_path / "x.csv"), "--sign", str(keys["auditor"]))
+    assert "--sign needs ssh-keygen (OpenSSH 8.2 or newer), which is not on PATH" in done.err
