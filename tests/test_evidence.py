@@ -151,6 +151,20 @@ def test_a_swapped_pair_is_caught(series: list[Path]) -> None:
     assert f"{two.name}: sha256 is {hashlib.sha256(one_bytes).hexdigest()}" in done.err
 
 
+def test_a_pair_renamed_with_their_manifests_is_caught(series: list[Path]) -> None:
+    one, two = series[1], series[2]
+    for path in (one, Path(f"{one}.manifest.json"), Path(f"{one}.manifest.json.sig")):
+        path.rename(path.with_name(path.name.replace(one.name, "swap")))
+    for path in (two, Path(f"{two}.manifest.json"), Path(f"{two}.manifest.json.sig")):
+        path.rename(path.with_name(path.name.replace(two.name, one.name)))
+    for path in one.parent.glob("swap*"):
+        path.rename(path.with_name(path.name.replace("swap", two.name)))
+    done = verify("--chain", series[0].parent)
+    assert done.code == 6
+    assert f"{one.name} was written as {two.name}" in done.err
+    assert f"{two.name} was written as {one.name}" in done.err
+
+
 def rewrite(export_file: Path) -> None:
     """Edit a record, then write its manifest again to match, as a forger would."""
     lines = export_file.read_text().splitlines()

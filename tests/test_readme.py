@@ -84,7 +84,7 @@ COMMANDS = commands()
 
 def test_the_readme_shows_every_command_of_the_tool() -> None:
     shown = {command.split()[1] for command, _ in COMMANDS if len(command.split()) > 1}
-    assert {"list", "export", "verify", "summary", "sandbox", "config"} <= shown
+    assert {"list", "export", "verify", "summary", "sandbox", "config", "sync"} <= shown
 
 
 @pytest.fixture(scope="module")

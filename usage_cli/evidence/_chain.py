@@ -128,6 +128,10 @@ def _link(manifest: Path, signers: Path | None) -> Link:
     )
     data = manifest.parent if is_set else manifest.with_name(manifest.name[: -len(_SUFFIX)])
     link = Link(manifest, sha, loaded, data)
+    if isinstance(loaded, Manifest) and loaded.file["name"] != data.name:
+        # In a series a name says which period a file is: one renamed (two
+        # swapped, file and manifest together) would read as another day.
+        link.problems.append(f"{data.name} was written as {loaded.file['name']}")
     report = verify(data)
     link.problems += [f"{link.name}: {problem}" for problem in report.problems]
     link.ids = report.ids
