@@ -92,7 +92,13 @@ def test_five_daily_chained_signed_exports_verify_clean(
         f"{series[-1].name} sha256 {sha256(Path(head))}\n"
     )
     # In any order, as files, manifests or both.
-    shuffled = [series[3], f"{series[0]}.manifest.json", series[4], series[1], series[2]]
+    shuffled: list[str | Path] = [
+        series[3],
+        f"{series[0]}.manifest.json",
+        series[4],
+        series[1],
+        series[2],
+    ]
     assert verify("--chain", *shuffled, "--expect-head", sha256(Path(head))).code == 0
 
 
@@ -267,7 +273,7 @@ def test_an_unsigned_manifest_fails_a_signers_check(
 
 
 def test_window_day_tiles_time_run_after_run(server: Sandbox, tmp_path: Path) -> None:
-    files = []
+    files: list[Path] = []
     for day in (26, 27, 28):
         now = datetime(2026, 1, day, 6, 15, tzinfo=UTC)
         target = tmp_path / f"d{day}.csv"
