@@ -97,7 +97,7 @@ class FakeClient:
 
 def stream(pages: list[dict[str, Any]], query: Query, limit: int | None = None) -> Any:
     client = FakeClient(pages)
-    return client, RecordStream(client, query, limit=limit)  # type: ignore[arg-type]
+    return client, RecordStream(client, query, limit=limit)  # type: ignore[arg-type, unused-ignore]
 
 
 def test_limit_asks_for_no_more_than_it_shows_and_keeps_the_cursor() -> None:
