@@ -32,7 +32,15 @@ HEAVY = {"httpx", "pydantic", "rich", "usage_cli.client", "sqlite3", "usage_cli.
 
 
 @pytest.mark.parametrize(
-    "args", [["--help"], ["list", "--help"], ["export", "--help"], ["sync", "--help"]]
+    "args",
+    [
+        ["--help"],
+        ["list", "--help"],
+        ["export", "--help"],
+        ["sync", "--help"],
+        ["check", "--help"],
+        ["prices", "--help"],
+    ],
 )
 def test_help_does_not_import_the_client_stack(args: list[str]) -> None:
     modules = imported(*args)

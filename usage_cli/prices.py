@@ -132,10 +132,36 @@ class PriceTable:
                 return entry
         return None
 
+    def cost_of(self, raw: Mapping[str, Any]) -> Decimal | None:
+        """The exact cost of one record (its raw dict), or None when it is unpriced."""
+        entry = self.price_for(raw["type"], raw["createdAt"])
+        return None if entry is None else entry.cost(raw["count"])
+
     def boundaries(self) -> list[int]:
         """Every moment (epoch ms) at which some price starts or stops, sorted."""
         moments = {m for e in self.entries for m in (e.start_ms, e.end_ms) if m is not None}
         return sorted(moments)
+
+    def ordered(self) -> list[Price]:
+        """Every entry in the order entries are tried: first table first, most specific first."""
+        return sorted(
+            self.entries,
+            key=lambda e: (e.layer, not e.exact, -e.specificity, e.pattern, e.start_ms or 0),
+        )
+
+    def entry_dict(self, entry: Price) -> dict[str, Any]:
+        from usage_cli.columns import iso_ms
+
+        return {
+            "type": entry.pattern,
+            "price": exact(entry.price),
+            "per": entry.per,
+            "from": None if entry.start_ms is None else iso_ms(entry.start_ms),
+            "until": None if entry.end_ms is None else iso_ms(entry.end_ms),
+            "origin": entry.origin,
+            "source": entry.source,
+            "notes": entry.notes,
+        }
 
     def label(self) -> str:
         return " + ".join(f"{layer.origin} {layer.version}" for layer in self.layers)
@@ -200,7 +226,7 @@ def _table(files: list[tuple[str, bytes]], *, flag: str = "--prices") -> PriceTa
         layers.append(Layer(origin, version, hashlib.sha256(data).hexdigest()))
     if len(currencies) > 1:
         raise InputError(
-            f"{flag}: the price file's currency differs from the bundled table's "
+            f"{flag} {files[0][0]}: the price file's currency differs from the bundled table's "
             f"({', '.join(sorted(currencies))})",
             hint="add `replace = true` to the file to use it alone",
         )

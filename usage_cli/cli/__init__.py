@@ -14,7 +14,16 @@ from typing import Any, NoReturn
 
 import typer
 
-from usage_cli.cli import _config, _export, _list, _sandbox, _summary, _sync  # noqa: F401
+from usage_cli.cli import (  # noqa: F401
+    _check,
+    _config,
+    _export,
+    _list,
+    _prices,
+    _sandbox,
+    _summary,
+    _sync,
+)
 from usage_cli.cli._app import app
 from usage_cli.cli._argv import (
     fill_optional_values,

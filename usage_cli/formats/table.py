@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from usage_cli._text import on_one_line
-from usage_cli.columns import LIST_KEYS, TABLE_COLUMNS, TIME_COLUMNS, shown, value_of
+from usage_cli.columns import LIST_KEYS, TABLE_COLUMNS, TIME_COLUMNS, Derived, shown, value_of
 from usage_cli.display import Display
 from usage_cli.records import UsageRecord
 
@@ -189,9 +189,14 @@ class TableWriter:
     """A rich table for people; rows are kept until `close` lays them out."""
 
     def __init__(
-        self, stream: TextIO, columns: Sequence[str] | None = None, display: Display | None = None
+        self,
+        stream: TextIO,
+        columns: Sequence[str] | None = None,
+        display: Display | None = None,
+        derived: Derived | None = None,
     ) -> None:
         self._stream = stream
+        self._derived = derived or {}
         self._columns = tuple(columns or TABLE_COLUMNS)
         # Columns the user named are narrowed if need be, never dropped.
         self._chosen = columns is not None
@@ -206,18 +211,26 @@ class TableWriter:
 
     @classmethod
     def over_bytes(
-        cls, stream: BinaryIO, columns: Sequence[str] | None = None, display: Display | None = None
+        cls,
+        stream: BinaryIO,
+        columns: Sequence[str] | None = None,
+        display: Display | None = None,
+        derived: Derived | None = None,
     ) -> TableWriter:
         """A table written as UTF-8 to a binary stream, which `close` leaves open."""
         text = _Borrowed(stream, encoding="utf-8", newline="", write_through=True)
-        writer = cls(text, columns, display)
+        writer = cls(text, columns, display, derived)
         writer._wrapper = text
         return writer
 
     def write(self, records: Sequence[UsageRecord]) -> None:
         zone = self._display.zone
+        derived = self._derived
         for record in records:
             for cells, column in zip(self._cells, self._columns, strict=True):
+                if column in derived:
+                    cells.append(derived[column](record.raw))
+                    continue
                 cells.append(on_one_line(shown(value_of(record, column), column, zone)))
             self.rows += 1
 
@@ -227,7 +240,7 @@ class TableWriter:
                 Column(
                     _header(name, self._display),
                     cells,
-                    justify="right" if name == "count" else "left",
+                    justify="right" if name in ("count", *self._derived) else "left",
                     key=name in LIST_KEYS,
                     narrows=name not in TIME_COLUMNS,
                     droppable=not self._chosen,
@@ -497,3 +510,62 @@ def render_comparison(
         lines.append(prices.note())
     stream.write("".join(line + "\n" for line in lines))
     stream.flush()
+
+
+def render_check(
+    rows: Sequence[Sequence[str]], stream: TextIO, display: Display, window: str, prices: Any
+) -> None:
+    """The results of `usage check`, breaches first; the window and prices beneath."""
+    from usage_cli.check import HEADERS
+
+    columns = [
+        Column(
+            header,
+            [row[index] for row in rows],
+            justify="right" if index >= 3 else "left",
+            key=index in (0, 2, 3),
+            narrows=index in (1, 4),
+        )
+        for index, header in enumerate(HEADERS)
+    ]
+    render(columns, stream, display)
+    lines = [f"window {window} (UTC)"]
+    if prices is not None:
+        lines.append(prices.note())
+    stream.write("".join(line + "\n" for line in lines))
+
+
+def render_prices(table: Any, stream: TextIO, display: Display) -> None:
+    """The price table in effect: each entry in the order it is tried, and where it is from."""
+    from usage_cli.columns import iso_ms
+
+    def day(moment: int | None) -> str:
+        return "" if moment is None else iso_ms(moment).replace("T00:00:00.000Z", "")
+
+    entries = table.ordered()
+    headers = ("type", "price", "per", "from", "until", "origin", "source", "notes")
+    cells = [
+        [
+            e.pattern,
+            f"{e.price:f}",
+            f"{e.per:,}",
+            day(e.start_ms),
+            day(e.end_ms),
+            e.origin,
+            on_one_line(e.source),
+            on_one_line(e.notes),
+        ]
+        for e in entries
+    ]
+    columns = [
+        Column(
+            header,
+            [row[index] for row in cells],
+            justify="right" if header in ("price", "per") else "left",
+            key=index < 3,
+            narrows=index >= 5,
+        )
+        for index, header in enumerate(headers)
+    ]
+    render(columns, stream, display)
+    stream.write(f"currency {table.currency}; {table.note()}\n")
