@@ -74,6 +74,9 @@ def sync_command(
         # token when it is made, the archive its file when it is opened.
         lock_path = path.with_name(f".{path.name}.lock")
         try:
+            # The lock sits beside the archive: a first sync into the default
+            # data directory must make that directory before taking it.
+            path.parent.mkdir(parents=True, exist_ok=True)
             lock = TargetLock.acquire(lock_path, str(path), doing="sync into")
         except OSError as error:
             raise InputError(f"cannot create an archive at {path}: {error.strerror}") from None
