@@ -42,9 +42,11 @@ printf '%s\\n' "${{COMPREPLY[@]}}"
 
 def test_bash_completes_subcommands() -> None:
     assert sorted(bash_complete("usage ")) == [
+        "check",
         "config",
         "export",
         "list",
+        "prices",
         "sandbox",
         "summary",
         "sync",

@@ -84,7 +84,8 @@ COMMANDS = commands()
 
 def test_the_readme_shows_every_command_of_the_tool() -> None:
     shown = {command.split()[1] for command, _ in COMMANDS if len(command.split()) > 1}
-    assert {"list", "export", "verify", "summary", "sandbox", "config", "sync"} <= shown
+    expected = {"list", "export", "verify", "summary", "sandbox", "config", "sync", "check"}
+    assert expected | {"prices"} <= shown
 
 
 @pytest.fixture(scope="module")
@@ -110,15 +111,27 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict
     )
     public = (home / "audit_key.pub").read_text()
     (home / "allowed_signers").write_text(f"ci@example.com {public}")
-    with Sandbox(records=500, token=TOKEN) as server:
+    # The recipes' price file, and the page a GitHub job's summary goes to.
+    (home / "contract-prices.toml").write_text(contract_prices(), encoding="utf-8")
+    # The sandbox the README's `usage sandbox --spike 30` starts: bot_2 runs away.
+    with Sandbox(records=500, token=TOKEN, spike=30) as server:
         env = subprocess_env(
             CHATBOTKIT_API_URL=server.url,
             CHATBOTKIT_API_TOKEN=TOKEN,
             HOME=str(home),
             USAGE_CONFIG=str(home / "config.toml"),
+            GITHUB_STEP_SUMMARY=str(home / "step-summary.md"),
         )
         env["PATH"] = str(Path(usage_command()[0]).parent) + ":" + env["PATH"]
         yield home, env
+
+
+def contract_prices() -> str:
+    """The README's own example price file, as it shows it."""
+    for language, lines in blocks():
+        if language == "toml" and lines and lines[0] == "# contract-prices.toml":
+            return "\n".join(lines) + "\n"
+    raise AssertionError("the README shows no contract-prices.toml")
 
 
 def run_sandbox(command: str, home: Path, env: dict[str, str]) -> int:
@@ -149,7 +162,8 @@ def test_readme_command(scene: tuple[Path, dict[str, str]], command: str, expect
     if "--follow" in command.split() or "-f" in command.split():
         # A follow ends with Ctrl-C: send it after a moment, and expect its exit.
         command = f"timeout --preserve-status -s INT 2 {command}"
-    # The exit of `usage` itself (first in a pipe); the pipe's last command must succeed too.
+    # The exit of `usage` itself (first in a pipe); the pipe's last command, if it is
+    # another, must succeed too.
     script = (
         f"{command}\n"
         'status=("${PIPESTATUS[@]}")\n'

@@ -39,6 +39,8 @@ HEAVY = {"httpx", "pydantic", "rich", "usage_cli.client", "sqlite3", "usage_cli.
         ["export", "--help"],
         ["verify", "--help"],
         ["sync", "--help"],
+        ["check", "--help"],
+        ["prices", "--help"],
     ],
 )
 def test_help_does_not_import_the_client_stack(args: list[str]) -> None:

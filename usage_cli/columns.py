@@ -6,7 +6,7 @@ import functools
 import json
 import operator
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
@@ -33,10 +33,15 @@ TIME_COLUMNS = frozenset({"createdAt", "updatedAt"})
 # What a person needs to tell records apart and read their cost: never cut.
 LIST_KEYS: tuple[str, ...] = ("createdAt", "id", "type", "count")
 META_PREFIX = "meta."
+# Columns no record carries, worked out from one (`cost`, from the price table).
+Derived = Mapping[str, Callable[[dict[str, Any]], Any]]
 
 
-def parse_columns(text: str) -> tuple[str, ...]:
-    """`id,type,meta.reason` to a tuple; unknown names are refused with a suggestion."""
+def parse_columns(text: str, computed: Sequence[str] = ()) -> tuple[str, ...]:
+    """`id,type,meta.reason` to a tuple; unknown names are refused with a suggestion.
+
+    `computed` names the derived columns the command can fill (`cost`).
+    """
     names = tuple(part.strip() for part in text.split(","))
     if not text.strip() or any(not name for name in names):
         raise InputError(f"--columns {text!r} has an empty column name")
@@ -45,12 +50,13 @@ def parse_columns(text: str) -> tuple[str, ...]:
             if not name[len(META_PREFIX) :]:
                 raise InputError(f"--columns: {name!r} needs a key after 'meta.'")
             continue
-        if name not in CSV_COLUMNS:
+        if name not in CSV_COLUMNS and name not in computed:
+            known = (*CSV_COLUMNS, *computed)
             raise unknown_choice(
                 f"--columns: unknown column {name!r}",
                 name,
-                CSV_COLUMNS,
-                hint="columns: " + ",".join(CSV_COLUMNS) + ", or meta.KEY",
+                known,
+                hint="columns: " + ",".join(known) + ", or meta.KEY",
             )
     return names
 
@@ -107,13 +113,17 @@ def iso_ms_in(epoch_ms: int, zone: tzinfo) -> str:
     return local.strftime("%Y-%m-%dT%H:%M:%S") + f".{epoch_ms % 1000:03d}" + offset_text(local)
 
 
-def getter(column: str, zone: tzinfo | None = None) -> Callable[[dict[str, Any]], Any]:
+def getter(
+    column: str, zone: tzinfo | None = None, derived: Derived | None = None
+) -> Callable[[dict[str, Any]], Any]:
     """A fast cell reader for one CSV column, over a record's raw dict.
 
     Validation guarantees the plain columns hold text, an int or None, which
     the csv module writes as they are; so for them the reader is a bare,
     C-level `raw.get(column)`.
     """
+    if derived and column in derived:
+        return derived[column]
     if column.startswith(META_PREFIX):
         key = column[len(META_PREFIX) :]
         return lambda raw: text_of((raw.get("meta") or {}).get(key), column)

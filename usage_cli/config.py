@@ -5,6 +5,7 @@
     api_url = "https://api.chatbotkit.com"
     run_as = "user_123"
     tz = "Europe/Berlin"
+    prices = "/home/me/contract-prices.toml"
 
 The file is written with mode 0600. Like ssh with a private key, a file that
 holds a token and is readable by others is refused rather than used.
@@ -24,7 +25,7 @@ from usage_cli.errors import InputError
 CONFIG_ENV = "USAGE_CONFIG"
 PROFILE_ENV = "USAGE_PROFILE"
 DEFAULT_PROFILE = "default"
-KEYS = ("token", "api_url", "run_as", "tz")
+KEYS = ("token", "api_url", "run_as", "tz", "prices")
 Profiles = dict[str, dict[str, str]]
 
 

@@ -104,6 +104,12 @@ class VerifyError(UsageCliError):
     exit_code = 6
 
 
+class ThresholdBreached(UsageCliError):
+    """`usage check` found a threshold breached: the gate is closed."""
+
+    exit_code = 7
+
+
 class Interrupted(UsageCliError):
     """Ctrl-C or SIGTERM; carries a hint on how to pick up where it stopped."""
 

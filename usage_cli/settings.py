@@ -20,6 +20,7 @@ TOKEN_ENV = (
 )
 API_URL_ENV = ("CHATBOTKIT_API_URL", "CBK_API_URL")
 RUN_AS_ENV = ("CHATBOTKIT_API_RUNAS_USERID", "CBK_API_RUNAS_USERID")
+PRICES_ENV = ("USAGE_PRICES",)
 DEFAULT_API_URL = "https://api.chatbotkit.com"
 DEFAULT_RETRIES = 5
 DEFAULT_TIMEOUT = 30.0
@@ -28,7 +29,13 @@ MAX_TIMEOUT = 86_400.0
 
 
 # `tz` has no variable of its own: `TZ` means the machine's zone, which is `--tz local`.
-ENVIRONMENT = {"token": TOKEN_ENV, "api_url": API_URL_ENV, "run_as": RUN_AS_ENV, "tz": ()}
+ENVIRONMENT = {
+    "token": TOKEN_ENV,
+    "api_url": API_URL_ENV,
+    "run_as": RUN_AS_ENV,
+    "tz": (),
+    "prices": PRICES_ENV,
+}
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,8 @@ class Settings:
     profile: str | None = None
     # The zone of displayed times and time buckets (`--tz`, profile `tz`), checked.
     tz: str = "UTC"
+    # A price file (`--prices`, $USAGE_PRICES, profile `prices`); None: the bundled table.
+    prices: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
@@ -69,6 +78,7 @@ def resolve(
     debug: bool = False,
     quiet: bool = False,
     tz: str | None = None,
+    prices: str | None = None,
     env: Mapping[str, str] | None = None,
     stdin: TextIO | None = None,
 ) -> Settings:
@@ -100,6 +110,7 @@ def resolve(
         "api_url": (api_url, "--api-url"),
         "run_as": (run_as, "--run-as"),
         "tz": (tz, "--tz"),
+        "prices": (prices, "--prices"),
     }
     for key, (value, flag) in flags.items():
         if value:
@@ -144,6 +155,7 @@ def resolve(
         token=chosen.get("token"),
         api_url=chosen.get("api_url", DEFAULT_API_URL),
         run_as=chosen.get("run_as"),
+        prices=chosen.get("prices"),
         timeout=timeout,
         retries=retries,
         verbose=verbose,

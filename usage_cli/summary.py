@@ -8,13 +8,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, timedelta, tzinfo
-from typing import Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from usage_cli._text import json_escaping_surrogates, without_surrogates
 from usage_cli.columns import compact_json, iso_ms, utc_moment
 from usage_cli.errors import InputError, unknown_choice
 from usage_cli.records import UsageRecord
 from usage_cli.relations import BY_ORDER, BY_WORD
+
+if TYPE_CHECKING:
+    from usage_cli.prices import Costs, PriceTable
 
 # `--by` word -> record attribute, for every relation but `type` (a plain field).
 RELATIONS_BY = {word: BY_WORD[word].attribute for word in BY_ORDER if word != "type"}
@@ -23,6 +27,7 @@ DIMENSIONS = ("type", *RELATIONS_BY, *BUCKETS)
 OTHER = "(other)"
 NONE = "(none)"
 OUT_OF_RANGE = "(time out of range)"
+SORTS = ("count", "records", "cost")
 
 
 def bucket_of(unit: str, zone: tzinfo = UTC) -> Callable[[int], str]:
@@ -106,6 +111,8 @@ class Group:
     count: int = 0
     first: int | None = None
     last: int | None = None
+    # With a price table (`--cost`): the group's cost, kept exact.
+    costs: Costs | None = None
 
     def add(self, record: UsageRecord) -> None:
         raw = record.raw  # the hot path of summary and export: plain dict lookups
@@ -116,10 +123,18 @@ class Group:
             self.first = created
         if self.last is None or created > self.last:
             self.last = created
+        if self.costs is not None:
+            self.costs.add(raw["type"], created, 1, raw["count"])
 
     def absorb(self, other: Group) -> None:
         self.records += other.records
         self.count += other.count
+        if other.costs is not None:
+            if self.costs is None:
+                from usage_cli.prices import Costs
+
+                self.costs = Costs(other.costs.table)
+            self.costs.absorb(other.costs)
         for moment in (other.first, other.last):
             if moment is not None:
                 self.first = moment if self.first is None else min(self.first, moment)
@@ -134,21 +149,49 @@ class Group:
             "lastCreatedAt": None if self.last is None else iso_ms(self.last),
         }
 
+    def cost_dict(self, whole: Decimal | None) -> dict[str, Any]:
+        """The group's money: exact cost (text), its share of `whole`, and what is unpriced."""
+        from usage_cli.prices import exact, share
+
+        assert self.costs is not None
+        amount = self.costs.amount
+        return {
+            "cost": exact(amount),
+            "costShare": None if whole is None else share(amount, whole),
+            "pricedCount": self.costs.priced_count,
+            "unpriced": {
+                "records": self.costs.unpriced_records,
+                "count": self.costs.unpriced_count,
+                "types": {kind: c for kind, (_, c) in sorted(self.costs.unpriced.items())},
+            },
+        }
+
 
 class Summary:
     """Groups of records by the `--by` dimensions, with a grand total."""
 
-    def __init__(self, by: Sequence[str], *, zone: tzinfo = UTC) -> None:
+    def __init__(
+        self, by: Sequence[str], *, zone: tzinfo = UTC, prices: PriceTable | None = None
+    ) -> None:
         self.by = tuple(by)
+        self.prices = prices
         self._keys = [key_function(dimension, zone) for dimension in self.by]
         self._groups: dict[tuple[str | None, ...], Group] = {}
-        self.total = Group(key=tuple("(total)" for _ in self.by))
+        self.total = self.new_group(tuple("(total)" for _ in self.by))
+
+    def new_group(self, key: tuple[str | None, ...]) -> Group:
+        """An empty group, with a cost tally when this summary has prices."""
+        if self.prices is None:
+            return Group(key)
+        from usage_cli.prices import Costs
+
+        return Group(key, costs=Costs(self.prices))
 
     def add(self, record: UsageRecord) -> None:
         key = tuple([function(record) for function in self._keys])
         group = self._groups.get(key)
         if group is None:
-            group = self._groups[key] = Group(key)
+            group = self._groups[key] = self.new_group(key)
         group.add(record)
         self.total.add(record)
 
@@ -160,7 +203,7 @@ class Summary:
         """Add a group counted elsewhere (by SQL, say) to the group of its key, and the total."""
         mine = self._groups.get(group.key)
         if mine is None:
-            mine = self._groups[group.key] = Group(group.key)
+            mine = self._groups[group.key] = self.new_group(group.key)
         mine.absorb(group)
         self.total.absorb(group)
 
@@ -169,48 +212,104 @@ class Summary:
             self.add(record)
         return self
 
-    def groups(self, top: int | None = None) -> list[Group]:
-        """Largest total `count` first (then most records, then key); `top` folds the rest."""
-        ordered = sorted(
-            self._groups.values(),
-            key=lambda g: (-g.count, -g.records, tuple(part or "" for part in g.key)),
-        )
+    def keyed(self) -> dict[tuple[str | None, ...], Group]:
+        """Every group by its key (no order, nothing folded)."""
+        return dict(self._groups)
+
+    def groups(self, top: int | None = None, sort: str = "count") -> list[Group]:
+        """Largest total `count` first (then most records, then key); `top` folds the rest.
+
+        `sort` puts the largest `records` or `cost` first instead.
+        """
+        ordered = sorted(self._groups.values(), key=sort_key(sort))
         if top is None or len(ordered) <= top:
             return ordered
-        other = Group(key=tuple(OTHER for _ in self.by))
+        other = self.new_group(tuple(OTHER for _ in self.by))
         for group in ordered[top:]:
             other.absorb(group)
         return [*ordered[:top], other]
 
-    def to_dict(self, top: int | None = None) -> dict[str, Any]:
-        return {
-            "by": list(self.by),
-            "groups": [group.to_dict(self.by) for group in self.groups(top)],
-            "total": {k: v for k, v in self.total.to_dict(self.by).items() if k != "key"},
-        }
+    def to_dict(self, top: int | None = None, sort: str = "count") -> dict[str, Any]:
+        whole = self.total.costs.amount if self.total.costs is not None else None
+        groups = []
+        for group in self.groups(top, sort):
+            row = group.to_dict(self.by)
+            if group.costs is not None:
+                row.update(group.cost_dict(whole))
+            groups.append(row)
+        total = {k: v for k, v in self.total.to_dict(self.by).items() if k != "key"}
+        out: dict[str, Any] = {"by": list(self.by), "groups": groups, "total": total}
+        if self.prices is not None and self.total.costs is not None:
+            money = self.total.cost_dict(None)
+            del money["costShare"]
+            money["coverage"] = coverage(self.total)
+            total.update(money)
+            out["prices"] = self.prices.to_json()
+        return out
 
 
-def write_json(summary: Summary, stream: Any, top: int | None = None) -> None:
+def coverage(group: Group) -> float | None:
+    """The share of the group's count that has a price (None: no count at all)."""
+    if group.costs is None or not group.count:
+        return None
+    return round(group.costs.priced_count / group.count, 6)
+
+
+def sort_key(sort: str) -> Callable[[Group], tuple[Any, ...]]:
+    """Largest first by `sort`, then by count and records; the key text breaks ties."""
+
+    def key(g: Group) -> tuple[Any, ...]:
+        text = tuple(part or "" for part in g.key)
+        if sort == "records":
+            return (-g.records, -g.count, text)
+        if sort == "cost" and g.costs is not None:
+            return (-g.costs.amount, -g.count, -g.records, text)
+        return (-g.count, -g.records, text)
+
+    return key
+
+
+def write_json(summary: Summary, stream: Any, top: int | None = None, sort: str = "count") -> None:
     import json
 
-    text = json.dumps(summary.to_dict(top), ensure_ascii=False, indent=2)
+    text = json.dumps(summary.to_dict(top, sort), ensure_ascii=False, indent=2)
     stream.write(json_escaping_surrogates(text) + "\n")
 
 
-def write_csv(summary: Summary, stream: Any, top: int | None = None) -> None:
-    """One row per group (the folded rest as `(other)`); no total row, so sums stay honest."""
+def write_csv(summary: Summary, stream: Any, top: int | None = None, sort: str = "count") -> None:
+    """One row per group (the folded rest as `(other)`); no total row, so sums stay honest.
+
+    With prices: the exact cost, its share, the unpriced count, and the table's
+    sha256 on every row, so a row read alone still says what priced it.
+    """
     import csv
 
+    from usage_cli.prices import exact
+
     writer = csv.writer(stream, lineterminator="\r\n")
-    writer.writerow([*summary.by, "records", "count", "firstCreatedAt", "lastCreatedAt"])
-    for group in summary.groups(top):
+    money = summary.prices is not None
+    header = [*summary.by, "records", "count", "firstCreatedAt", "lastCreatedAt"]
+    if money:
+        header += ["cost", "costShare", "unpricedCount", "pricesSha256"]
+    writer.writerow(header)
+    whole = summary.total.costs.amount if summary.total.costs is not None else None
+    for group in summary.groups(top, sort):
         row = group.to_dict(summary.by)
-        writer.writerow(
-            [
-                *(without_surrogates(part or "") for part in group.key),
-                group.records,
-                group.count,
-                row["firstCreatedAt"] or "",
-                row["lastCreatedAt"] or "",
+        cells: list[Any] = [
+            *(without_surrogates(part or "") for part in group.key),
+            group.records,
+            group.count,
+            row["firstCreatedAt"] or "",
+            row["lastCreatedAt"] or "",
+        ]
+        if money and group.costs is not None and summary.prices is not None:
+            from usage_cli.prices import share
+
+            part = share(group.costs.amount, whole) if whole is not None else None
+            cells += [
+                exact(group.costs.amount),
+                "" if part is None else part,
+                group.costs.unpriced_count,
+                summary.prices.sha256,
             ]
-        )
+        writer.writerow(cells)

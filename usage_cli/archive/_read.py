@@ -25,6 +25,7 @@ from usage_cli.query import Order, Query
 from usage_cli.records import Page, UsageRecord
 
 if TYPE_CHECKING:
+    from usage_cli.prices import PriceTable
     from usage_cli.summary import Summary
 
 # The first step when looking for a bucket's end: shorter than any bucket.
@@ -108,7 +109,13 @@ class ArchiveReader:
         # As the platform: a page's cursor is its last id, and the end an empty page.
         return Page(items, items[-1].id if items else None)
 
-    def summary(self, query: Query, by: tuple[str, ...], zone: tzinfo) -> Summary | None:
+    def summary(
+        self,
+        query: Query,
+        by: tuple[str, ...],
+        zone: tzinfo,
+        prices: PriceTable | None = None,
+    ) -> Summary | None:
         """The summary of `query` grouped by SQL, or None when only the records can tell.
 
         A count beyond SQLite's integers is only in the records' JSON, and
@@ -119,7 +126,12 @@ class ArchiveReader:
         span of each bucket that holds records is found here, in `zone`'s
         calendar, and SQL counts inside it over the `createdAt` index (one
         range query a bucket, so no sort of the whole archive).
+
+        With `prices`, each group is further split by type and by the spans
+        between the table's price changes, so that every row has one price:
+        the cost comes out exactly as record by record.
         """
+        from usage_cli.prices import Costs
         from usage_cli.summary import BUCKETS, RELATIONS_BY, Group, Summary, bucket_of
 
         columns: list[str] = []
@@ -140,11 +152,21 @@ class ArchiveReader:
 
         found = where(self.source, query)
         figures = "COUNT(*), SUM(count), COUNT(count), MIN(created_at), MAX(created_at)"
-        grouping = f" GROUP BY {', '.join(str(n + 1) for n in range(len(columns)))}"
-        grouping = grouping if columns else ""
-        sql = f"SELECT {', '.join([*columns, figures])} FROM records WHERE {found.sql}"
+        splits: list[str] = []
+        split_params: list[int] = []
+        if prices is not None:
+            # The price era: how many of the table's price changes lie at or before it.
+            changes = prices.boundaries()
+            era = " + ".join("(created_at >= ?)" for _ in changes) or "0"
+            splits = ["type", f"({era})"]
+            split_params = changes
+        grouped = [*columns, *splits]
+        # By position: an expression with parameters is not written (nor bound) twice.
+        grouping = f" GROUP BY {', '.join(str(n + 1) for n in range(len(grouped)))}"
+        grouping = grouping if grouped else ""
+        sql = f"SELECT {', '.join([*grouped, figures])} FROM records WHERE {found.sql}"
         window = " AND created_at BETWEEN ? AND ?"
-        summary = Summary(by, zone=zone)
+        summary = Summary(by, zone=zone, prices=prices)
         db = self.archive.connection
         with self.archive.storage("read"):
             try:
@@ -154,13 +176,20 @@ class ArchiveReader:
                     # from the index of the grouped column alone.
                     edges = [] if start is None else [start, end]
                     sql_now = sql + (window if edges else "") + grouping
-                    for row in db.execute(sql_now, [*paths, *found.params, *edges]):
+                    params = [*paths, *split_params, *found.params, *edges]
+                    for row in db.execute(sql_now, params):
                         *parts, records, total, known, first, last = row
                         if not records:
                             continue  # no GROUP BY: one row even when nothing matches
                         if known != records:
                             return None  # a count beyond SQLite's integers: only in the JSON
-                        fixed, timed = iter(parts), iter(bucket)
+                        costs = None
+                        if prices is not None:
+                            kind, _ = parts[len(columns) :]
+                            costs = Costs(prices)
+                            # One era: the price at its first record is the price of all.
+                            costs.add(kind, first, records, total)
+                        fixed, timed = iter(parts[: len(columns)]), iter(bucket)
                         key = tuple(
                             next(timed)
                             if dimension in BUCKETS
@@ -169,7 +198,7 @@ class ArchiveReader:
                             else next(fixed)
                             for dimension in by
                         )
-                        summary.merge(Group(key, records, total, first, last))
+                        summary.merge(Group(key, records, total, first, last, costs))
             except sqlite3.OperationalError as error:
                 if "overflow" in str(error):
                     return None  # a sum beyond 64 bits: Python's integers will do it

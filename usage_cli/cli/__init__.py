@@ -15,9 +15,11 @@ from typing import Any, NoReturn
 import typer
 
 from usage_cli.cli import (  # noqa: F401 (each registers its command)
+    _check,
     _config,
     _export,
     _list,
+    _prices,
     _sandbox,
     _summary,
     _sync,

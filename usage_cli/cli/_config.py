@@ -13,7 +13,7 @@ from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import InputError
 
 config_app = config_group(
-    "config", "Named profiles (token, api_url, run_as, tz) in a private TOML file."
+    "config", "Named profiles (token, api_url, run_as, tz, prices) in a private TOML file."
 )
 
 CONFIG_EPILOG = """\
@@ -31,7 +31,9 @@ Examples:
 @config_app.command("set", cls=Command, epilog=CONFIG_EPILOG + GLOBAL_NOTE)
 def config_set(
     ctx: typer.Context,
-    key: Annotated[str, typer.Argument(help="token, api_url, run_as or tz.", show_default=False)],
+    key: Annotated[
+        str, typer.Argument(help="token, api_url, run_as, tz or prices.", show_default=False)
+    ],
     value: Annotated[
         str | None,
         typer.Argument(help="The value; read from stdin when left out.", show_default=False),
@@ -63,6 +65,14 @@ def config_set(
         from usage_cli.zones import check
 
         value = check(value)
+    if name == "prices":
+        from pathlib import Path
+
+        from usage_cli import prices
+
+        prices.load(value)  # a file that cannot price anything is refused now, not later
+        # Kept absolute: a profile is read from whatever directory a command runs in.
+        value = str(Path(value).expanduser().resolve())
     path = config.config_path(env)
     profiles = config.load(path)
     profiles.setdefault(profile, {})[name] = value
@@ -88,6 +98,7 @@ def config_show(ctx: typer.Context) -> None:
         ("api_url", config.mask_url(settings.api_url), settings.sources.get("api_url", "default")),
         ("run_as", settings.run_as or "(not set)", settings.sources.get("run_as", "")),
         ("tz", settings.tz, settings.sources.get("tz", "default")),
+        ("prices", settings.prices or "(bundled)", settings.sources.get("prices", "default")),
     ]
     for key, value, source in rows:
         run.runtime.stdout.write(f"{key:<8} {value}" + (f"    # {source}" if source else "") + "\n")

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from usage_cli.archive import Archive, Source
     from usage_cli.client import Client
     from usage_cli.pages import PageSource
+    from usage_cli.prices import PriceTable
     from usage_cli.query import Query
 
 
@@ -75,13 +76,16 @@ class Invocation:
         if not self.options.quiet:
             self.runtime.say(message)
 
-    def settings(self, *, read_stdin: bool = True) -> Settings:
-        """Flags, then environment, then profile; warnings said once, here."""
+    def settings(self, *, read_stdin: bool = True, prices: str | None = None) -> Settings:
+        """Flags, then environment, then profile; warnings said once, here.
+
+        `prices` is the command's own `--prices`, which the other sources back up.
+        """
         options = asdict(self.options)
         if not read_stdin:
             options["token_stdin"] = False
         del options["no_color"]  # the terminal's business, not a setting of the API's
-        settings = resolve(**options, env=self.runtime.env, stdin=self.runtime.stdin)
+        settings = resolve(**options, prices=prices, env=self.runtime.env, stdin=self.runtime.stdin)
         for warning in settings.warnings:
             self.note(f"warning: {warning}")
         return settings
@@ -130,6 +134,14 @@ class Invocation:
                 if not demo and refused.refused_token:
                     refused.hint = _token_hint(settings)
                 raise
+
+    def prices(self, settings: Settings) -> PriceTable:
+        """The price table in effect, checked whole before any request."""
+        from usage_cli import prices
+
+        source = settings.sources.get("prices", "--prices")
+        flag = "--prices" if source == "--prices" else f"prices (from {source})"
+        return prices.load(settings.prices, flag=flag)
 
     def archive_path(self, db: str | None) -> Path:
         """The archive `--db` names: its PATH, else $USAGE_DB, else the default one."""

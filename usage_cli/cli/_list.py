@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from shlex import quote
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -28,6 +28,7 @@ from usage_cli.cli._options import (
     MessageOpt,
     MetaOpt,
     OrderOpt,
+    PricesOpt,
     SinceOpt,
     SkillsetOpt,
     SourceOpt,
@@ -41,6 +42,9 @@ from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import InputError
 from usage_cli.formats import Format
 from usage_cli.query import DEFAULT_TAKE, Order
+
+if TYPE_CHECKING:
+    from decimal import Decimal
 
 LIST_EPILOG = """\
 Examples:
@@ -98,8 +102,8 @@ def list_command(
     columns: Annotated[
         str | None,
         typer.Option(
-            help="Columns for csv and table, e.g. id,type,count,meta.reason (in a pipe, "
-            "implies csv).",
+            help="Columns for csv and table, e.g. id,type,count,meta.reason,cost (in a pipe, "
+            "implies csv; cost: from the price table, empty or 'unpriced' without a price).",
             rich_help_panel=OUTPUT_PANEL,
         ),
     ] = None,
@@ -122,6 +126,7 @@ def list_command(
             show_default=False,
         ),
     ] = None,
+    prices: PricesOpt = None,
     demo: DemoOpt = False,
     db: DbOpt = None,
     source: SourceOpt = None,
@@ -149,14 +154,27 @@ def list_command(
         fmt = Format.csv if columns is not None else Format.jsonl
     if columns is not None and fmt not in (Format.csv, Format.table):
         raise InputError(f"--columns applies to csv and table output, not {fmt}")
-    chosen = parse_columns(columns) if columns is not None else None
+    chosen = parse_columns(columns, computed=("cost",)) if columns is not None else None
+    costed = chosen is not None and "cost" in chosen
     if follow:
         _check_follow(ctx.params, fmt)
         if db is not None:
             raise InputError("--follow reads the live API; it cannot be used with --db")
+        if costed:
+            raise InputError("--follow does not show a cost column; use usage list without it")
     elif interval is not None:
         raise InputError("--interval goes with --follow")
-    settings = run.settings()
+    if prices is not None and not costed:
+        raise InputError("--prices goes with a cost column: --columns ...,cost")
+    settings = run.settings(prices=prices)
+    derived = None
+    table = run.prices(settings) if costed else None
+    if table is not None:
+        if fmt is Format.csv:
+            derived = {"cost": lambda raw: _exact_or_empty(table.cost_of(raw))}
+        else:
+            currency = table.currency
+            derived = {"cost": lambda raw: _shown_or_unpriced(table.cost_of(raw), currency)}
     if follow:
         from usage_cli.cli._follow import follow as follow_records
 
@@ -181,12 +199,15 @@ def list_command(
         else:  # the table escapes its cells itself, and draws with escapes of its own
             run.runtime.stdout.flush()
             out = run.runtime.stdout.buffer
-        writer = make_writer(fmt, out, chosen, display=run.display(settings, wide=wide))
+        display = run.display(settings, wide=wide)
+        writer = make_writer(fmt, out, chosen, display=display, derived=derived)
         for batch in stream.batches():
             writer.write(batch.records)
         writer.close()
         if stream.records == 0:
             run.note("no records match")
+        if table is not None:
+            run.note(table.note())
         if not all_ and stream.records and not settings.quiet and stream.more_exist():
             shown = f"showing the first {stream.records} records; more exist"
             if stream.next_cursor:
@@ -196,6 +217,19 @@ def list_command(
                 )
             else:
                 run.say(f"{shown}. Use --all")
+
+
+def _exact_or_empty(amount: Decimal | None) -> str:
+    from usage_cli.prices import exact
+
+    # Unpriced is an empty cell, never 0.
+    return "" if amount is None else exact(amount)
+
+
+def _shown_or_unpriced(amount: Decimal | None, currency: str) -> str:
+    from usage_cli.prices import shown
+
+    return "unpriced" if amount is None else shown(amount, currency)
 
 
 def _check_follow(params: dict[str, Any], fmt: Format) -> None:

@@ -124,3 +124,25 @@ SourceOpt = Annotated[
         show_default=False,
     ),
 ]
+MONEY_PANEL = "Money"
+PricesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--prices",
+        metavar="FILE",
+        help="A price table (TOML) over the bundled one: its entries first, the bundled "
+        "ones for the rest; with `replace = true` in it, alone [env: USAGE_PRICES; profile "
+        "key: prices]. `usage prices` shows the table in effect.",
+        rich_help_panel=MONEY_PANEL,
+        show_default=False,
+    ),
+]
+CostOpt = Annotated[
+    bool,
+    typer.Option(
+        "--cost",
+        help="Add the cost of each group and its share, from the price table; types without "
+        "a price are reported as unpriced, never as 0.",
+        rich_help_panel=MONEY_PANEL,
+    ),
+]

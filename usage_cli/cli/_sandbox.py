@@ -22,6 +22,7 @@ Examples:
   usage sandbox --rate-limit 30          # the platform's 60 s window, 429s without Retry-After
   usage sandbox --drip 0.01              # every body a byte per 10 ms: rehearse --timeout
   usage sandbox --fail-every error200=5  # every 5th answer a 200 carrying an error
+  usage sandbox --spike 40               # bot_2 runs away in the last hour: usage check --spike
 """
 
 
@@ -97,6 +98,14 @@ def sandbox_command(
             show_default=False,
         ),
     ] = None,
+    spike: Annotated[
+        int,
+        typer.Option(
+            metavar="N",
+            help="Add N large OPENAI_GPT_4O_TOKEN records of bot_2 in the hour before the "
+            "sandbox starts: a runaway bot for `usage check --spike` to find.",
+        ),
+    ] = 0,
     drip: Annotated[
         float,
         typer.Option(
@@ -124,6 +133,8 @@ def sandbox_command(
         raise InputError(f"--latency must be 0 or more, not {latency:g}")
     if grow < 0:
         raise InputError(f"--grow must be 0 or more, not {grow}")
+    if not 0 <= spike <= 100_000:
+        raise InputError(f"--spike must be between 0 and 100000 records, not {spike}")
     if not 0.1 <= grow_every <= 86_400:
         raise InputError(f"--grow-every must be between 0.1 and 86400 seconds, not {grow_every:g}")
     for flag, rate in (("--rate-429", rate_429), ("--rate-5xx", rate_5xx)):
@@ -171,6 +182,7 @@ def sandbox_command(
             odd_data=odd_data,
             grow=grow,
             grow_every=grow_every,
+            spike=spike,
         )
     except OSError as exc:
         raise InputError(
@@ -185,7 +197,8 @@ def sandbox_command(
     try:
         stdout = run.runtime.stdout
         stdout.write(
-            f"# usage sandbox: {records} records on {sandbox.url} (Ctrl-C to stop)\n"
+            f"# usage sandbox: {len(sandbox.records)} records on {sandbox.url} (Ctrl-C to stop)\n"
+            + (f"# with a spike: {spike} records of bot_2 in the last hour\n" if spike else "")
             + (f"# adding {grow} new records every {grow_every:g}s\n" if grow else "")
             + f"export CHATBOTKIT_API_URL={sandbox.url}\n{token_line}\n"
         )

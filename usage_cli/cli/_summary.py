@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -16,12 +16,14 @@ from usage_cli.cli._options import (
     BotOpt,
     ContactOpt,
     ConversationOpt,
+    CostOpt,
     DatasetOpt,
     DbOpt,
     DemoOpt,
     MessageOpt,
     MetaOpt,
     OrderOpt,
+    PricesOpt,
     SinceOpt,
     SkillsetOpt,
     SourceOpt,
@@ -37,6 +39,14 @@ from usage_cli.formats import Format
 from usage_cli.query import DEFAULT_TAKE, Order
 from usage_cli.relations import BY_ORDER
 
+if TYPE_CHECKING:
+    from datetime import tzinfo
+
+    from usage_cli.cli._invocation import Reading
+    from usage_cli.prices import PriceTable
+    from usage_cli.query import Query
+    from usage_cli.summary import Summary
+
 SUMMARY_EPILOG = """\
 Examples:
 
@@ -44,11 +54,14 @@ Examples:
   usage summary --demo --by type
   usage summary --by bot --by day --since 7d --top 10
   usage summary --by meta.reason -o csv > reasons.csv
+  usage summary --demo --by bot --cost --sort cost
+  usage summary --by bot --since 7d --compare previous   (these 7 days against the 7 before)
 """
 _BY_WORDS = ", ".join(BY_ORDER)
 # A summary is a table or a document of groups: the formats but jsonl (a test
 # checks these are `Format` values).
 SummaryFormat = Literal["table", "json", "csv"]
+SortBy = Literal["count", "records", "cost"]
 
 
 @app.command("summary", cls=Command, epilog=SUMMARY_EPILOG + GLOBAL_NOTE)
@@ -99,17 +112,42 @@ def summary_command(
             show_default=False,
         ),
     ] = None,
+    sort: Annotated[
+        SortBy | None,
+        typer.Option(
+            "--sort",
+            help="Largest first by count, records or cost (cost implies --cost) [default: count].",
+            rich_help_panel=OUTPUT_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+    compare: Annotated[
+        str | None,
+        typer.Option(
+            "--compare",
+            metavar="previous|SPAN|START..END",
+            help="Set the --since window against another: previous (the equal window just "
+            "before), a span (7d: the same window a week earlier) or dates; change per group, "
+            "groups new or gone named as such.",
+            rich_help_panel=OUTPUT_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+    cost: CostOpt = False,
+    prices: PricesOpt = None,
     demo: DemoOpt = False,
     db: DbOpt = None,
     source: SourceOpt = None,
     wide: WideOpt = False,
 ) -> None:
     """Who used what: records and total count per group, largest first, with a grand total."""
-    from usage_cli.pages import iter_records
-    from usage_cli.summary import Summary, parse_by, write_csv, write_json
+    from dataclasses import replace
 
     run = invocation(ctx)
-    query = run.query(ctx.params)
+    now = run.runtime.now()
+    query = run.query(ctx.params, now=now)
+    from usage_cli.summary import parse_by
+
     dimensions = parse_by(by)
     if top is not None and top < 1:
         raise InputError(f"--top must be at least 1, not {top}")
@@ -117,22 +155,76 @@ def summary_command(
         fmt = Format(output_format)
     else:
         fmt = Format.table if run.runtime.stdout_tty else Format.json
-    settings = run.settings()
+    ranking = sort or "count"
+    cost = cost or ranking == "cost"
+    comparison = None
+    if compare is not None:
+        from usage_cli.compare import Window, baseline, check_dimensions
+
+        check_dimensions(dimensions)
+        if query.since_ms is None:
+            raise InputError("--compare needs a --since window to compare", hint="e.g. --since 7d")
+        end = query.until_ms if query.until_ms is not None else int(now.timestamp() * 1000)
+        window = Window(query.since_ms, end)
+        against = baseline(window, compare)
+        since_at, until_at = against.moments()
+        earlier = replace(query, since=since_at, until=until_at)
+        query = replace(query, until=window.moments()[1])
+    settings = run.settings(prices=prices)
+    table = run.prices(settings) if cost else None
     zone = run.display(settings).zone
     with run.reading(settings, demo=demo, db=db, source=source) as reading:
-        summary = None
-        if db is not None:
-            from usage_cli.archive import ArchiveReader
+        summary = summarise(reading, query, dimensions, zone, table, archive=db is not None)
+        if compare is not None:
+            from usage_cli.compare import Comparison
 
-            assert isinstance(reading.pages, ArchiveReader)
-            # Grouped by SQL, over the indexes, when the groups allow it.
-            summary = reading.pages.summary(query, dimensions, zone)
-        if summary is None:
-            summary = Summary(dimensions, zone=zone).add_all(iter_records(reading.pages, query))
+            before = summarise(reading, earlier, dimensions, zone, table, archive=db is not None)
+            comparison = Comparison(summary, before, window, against)
+    if comparison is not None:
+        from usage_cli import compare as compared
+
+        if fmt is Format.table:
+            from usage_cli.formats.table import render_comparison
+
+            display = run.display(settings, wide=wide)
+            render_comparison(comparison, run.runtime.stdout, top, display, ranking)
+            return
+        with run.data_stream(fmt) as out:
+            writer = compared.write_json if fmt is Format.json else compared.write_csv
+            writer(comparison, out, top, ranking)
+        return
+    from usage_cli.summary import write_csv, write_json
+
     if fmt is Format.table:
         from usage_cli.formats.table import render_summary
 
-        render_summary(summary, run.runtime.stdout, top, run.display(settings, wide=wide))
+        display = run.display(settings, wide=wide)
+        render_summary(summary, run.runtime.stdout, top, display, ranking)
         return
     with run.data_stream(fmt) as out:
-        (write_json if fmt is Format.json else write_csv)(summary, out, top)
+        (write_json if fmt is Format.json else write_csv)(summary, out, top, ranking)
+
+
+def summarise(
+    reading: Reading,
+    query: Query,
+    dimensions: tuple[str, ...],
+    zone: tzinfo,
+    prices: PriceTable | None,
+    *,
+    archive: bool,
+) -> Summary:
+    """The groups of `query`'s records: by SQL from an archive when it can, else streamed."""
+    from usage_cli.pages import iter_records
+    from usage_cli.summary import Summary
+
+    if archive:
+        from usage_cli.archive import ArchiveReader
+
+        assert isinstance(reading.pages, ArchiveReader)
+        # Grouped by SQL, over the indexes, when the groups allow it.
+        found = reading.pages.summary(query, dimensions, zone, prices)
+        if found is not None:
+            return found
+    summary = Summary(dimensions, zone=zone, prices=prices)
+    return summary.add_all(iter_records(reading.pages, query))

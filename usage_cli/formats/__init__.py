@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, BinaryIO, Protocol, assert_never
 
 if TYPE_CHECKING:
+    from usage_cli.columns import Derived
     from usage_cli.display import Display
     from usage_cli.records import UsageRecord
 
@@ -59,13 +60,15 @@ def make_writer(
     *,
     resumed_after: int | None = None,
     display: Display | None = None,
+    derived: Derived | None = None,
 ) -> Writer:
     """A writer of `fmt` to a binary stream.
 
     `resumed_after` continues an output that already holds its preamble and
     that many records (a resumed export): no second CSV header or bracket.
     `display` is the reader's terminal (width, colour, zone) for a table; for
-    CSV, its zone when `--tz` asked for one.
+    CSV, its zone when `--tz` asked for one. `derived` fills columns no record
+    carries (`cost`), for csv and table.
     """
     fmt = Format(fmt)
     if fmt is Format.jsonl:
@@ -80,9 +83,11 @@ def make_writer(
         from usage_cli.formats.csv import CsvWriter
 
         zone = display.zone if display is not None and display.csv_zone else None
-        return CsvWriter(stream, columns, resumed=resumed_after is not None, zone=zone)
+        return CsvWriter(
+            stream, columns, resumed=resumed_after is not None, zone=zone, derived=derived
+        )
     if fmt is Format.table:
         from usage_cli.formats.table import TableWriter
 
-        return TableWriter.over_bytes(stream, columns, display)
+        return TableWriter.over_bytes(stream, columns, display, derived)
     assert_never(fmt)

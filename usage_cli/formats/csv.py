@@ -7,7 +7,7 @@ from datetime import tzinfo
 from typing import BinaryIO
 
 from usage_cli._text import utf8
-from usage_cli.columns import CSV_COLUMNS, getter
+from usage_cli.columns import CSV_COLUMNS, Derived, getter
 from usage_cli.records import UsageRecord
 
 
@@ -21,10 +21,11 @@ class CsvWriter:
         *,
         resumed: bool = False,
         zone: tzinfo | None = None,
+        derived: Derived | None = None,
     ) -> None:
         self._stream = stream
         self._columns = tuple(columns or CSV_COLUMNS)
-        self._getters = [getter(column, zone) for column in self._columns]
+        self._getters = [getter(column, zone, derived) for column in self._columns]
         self._buffer = io.StringIO(newline="")
         self._csv = csv.writer(self._buffer, lineterminator="\r\n")
         if not resumed:

@@ -147,3 +147,33 @@ def arrivals(count: int, *, seed: int, now_ms: int) -> list[dict[str, Any]]:
     for offset, record in enumerate(records):
         record["createdAt"] = record["updatedAt"] = now_ms - offset * (1000 // max(count, 1))
     return records
+
+
+SPIKE_BOT = "bot_2"
+SPIKE_TYPE = "OPENAI_GPT_4O_TOKEN"
+HOUR_MS = 3_600_000
+
+
+def with_spike(
+    records: list[dict[str, Any]], count: int, *, seed: int = 1, at_ms: int
+) -> list[dict[str, Any]]:
+    """`records` plus a runaway: `count` large `OPENAI_GPT_4O_TOKEN` records of `bot_2`
+    in the hour before `at_ms`, newest first, so that `usage check --spike` has one to find.
+    """
+    rng = random.Random(seed * 7_919 + count)
+    burst = []
+    for record in generate_records(count, seed=seed * 104_729 + 1):
+        created = at_ms - 1 - rng.randrange(HOUR_MS)
+        record |= {
+            "type": SPIKE_TYPE,
+            "botId": SPIKE_BOT,
+            "count": rng.randint(20_000, 60_000),
+            "createdAt": created,
+            "updatedAt": created,
+            "meta": {"reason": "retry"},
+        }
+        record["id"] = "rec_spike" + record["id"][len("rec_") + len("spike") :]
+        burst.append(record)
+    merged = [*records, *burst]
+    merged.sort(key=lambda r: (r["createdAt"], r["id"]), reverse=True)
+    return merged

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from urllib.parse import parse_qsl, urlsplit
 
 from usage_cli.runtime import utc_now
-from usage_cli.sandbox.data import arrivals, generate_records
+from usage_cli.sandbox.data import arrivals, generate_records, with_spike
 from usage_cli.sandbox.emulator import (
     DEFAULT_TOKEN,
     FAULT_KINDS,
@@ -188,12 +188,13 @@ class Sandbox:
         odd_data: bool = False,
         grow: int = 0,
         grow_every: float = 5.0,
+        spike: int = 0,
     ) -> None:
-        self.emulator = Emulator(
-            generate_records(records, seed=seed, anchor=anchor, odd=odd_data),
-            token=token,
-            faults=faults,
-        )
+        data = generate_records(records, seed=seed, anchor=anchor, odd=odd_data)
+        if spike:
+            # In the hour before now, so `--since 1d` (or `1h`) always holds it.
+            data = with_spike(data, spike, seed=seed, at_ms=int(utc_now().timestamp() * 1000))
+        self.emulator = Emulator(data, token=token, faults=faults)
         self.log = log
         self._httpd = _HTTPServer((host, port), self)
         self._thread: threading.Thread | None = None

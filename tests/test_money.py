@@ -1,0 +1,544 @@
+"""Money and gates: prices, `--cost`, `summary --compare`, `usage check` (exit 7)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import statistics
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from usage_cli import prices
+from usage_cli.errors import ThresholdBreached
+from usage_cli.sandbox import Emulator, Sandbox, generate_records
+from usage_cli.sandbox.data import SPIKE_BOT, with_spike
+
+from .conftest import ANCHOR, TOKEN, Result, run_in_memory
+
+API = "http://sandbox.test"
+ANCHOR_MS = int(ANCHOR.timestamp() * 1000)
+DAY_MS = 86_400_000
+BUNDLED = prices.bundled_bytes()
+
+
+def at(**delta: float) -> Any:
+    """A clock fixed at the sandbox's anchor, moved by `delta`."""
+    moment = ANCHOR + timedelta(**delta)
+    return lambda: moment
+
+
+def online(emulator: Emulator, *args: str, **runtime: Any) -> Result:
+    words = ["--api-url", API, "--token", TOKEN, *args]
+    runtime.setdefault("now", at())
+    return run_in_memory(words, transport=emulator.transport(), **runtime)
+
+
+def price_file(tmp_path: Path, text: str, name: str = "prices.toml") -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def cost_by_hand(records: list[dict[str, Any]]) -> tuple[Decimal, dict[str, int]]:
+    """The bundled table applied by hand (every demo record is after 2025-05-22)."""
+    per_million = {
+        "OPENAI_GPT_4O_MINI_TOKEN": Decimal("0.2625"),
+        "OPENAI_GPT_4O_TOKEN": Decimal("4.375"),
+        "ANTHROPIC_CLAUDE_SONNET_4_TOKEN": Decimal("6.00"),
+    }
+    total = Decimal(0)
+    unpriced: dict[str, int] = defaultdict(int)
+    for record in records:
+        price = per_million.get(record["type"])
+        if price is None:
+            unpriced[record["type"]] += record["count"]
+        else:
+            total += Decimal(record["count"]) * price / 1_000_000
+    return total, dict(unpriced)
+
+
+# The table ---------------------------------------------------------------------
+
+
+def test_the_bundled_table_is_versioned_and_hashed_as_its_bytes() -> None:
+    table = prices.load()
+    assert table.sha256 == hashlib.sha256(BUNDLED).hexdigest()
+    assert table.layers[0].version
+    assert table.currency == "USD"
+    assert all(entry.source for entry in table.entries)
+
+
+def test_the_most_specific_wildcard_wins_and_dates_pick_the_price() -> None:
+    table = prices.load()
+    now = ANCHOR_MS
+    mini = table.price_for("OPENAI_GPT_4O_MINI_TOKEN", now)
+    assert mini is not None
+    assert mini.pattern == "OPENAI_GPT_4O_MINI*"
+    big = table.price_for("OPENAI_GPT_4O_TOKEN", now)
+    assert big is not None
+    assert big.price == Decimal("4.375")
+    # Before the price change of 2024-10-02, the launch price; before launch, none.
+    sept = int(datetime(2024, 9, 1, tzinfo=UTC).timestamp() * 1000)
+    launch = table.price_for("OPENAI_GPT_4O_TOKEN", sept)
+    assert launch is not None
+    assert launch.price == Decimal("7.50")
+    assert table.price_for("OPENAI_GPT_4O_TOKEN", sept - 365 * DAY_MS) is None
+    assert table.price_for("CHATBOTKIT_CONVERSATION", now) is None
+
+
+def test_an_exact_type_beats_any_wildcard(tmp_path: Path) -> None:
+    path = price_file(
+        tmp_path,
+        'version = "t"\nreplace = true\n'
+        '[[price]]\ntype = "OPENAI_*"\nprice = 1\nsource = "s"\n'
+        '[[price]]\ntype = "OPENAI_GPT_4O_TOKEN"\nprice = 2\nsource = "s"\n'
+        '[[price]]\ntype = "*_TOKEN"\nprice = 3\nsource = "s"\n',
+    )
+    table = prices.load(path)
+    assert table.price_for("OPENAI_GPT_4O_TOKEN", 0).price == 2  # type: ignore[union-attr]
+    # OPENAI_ (7 characters) is more specific than _TOKEN (6).
+    assert table.price_for("OPENAI_GPT_4O_MINI_TOKEN", 0).price == 1  # type: ignore[union-attr]
+    assert table.price_for("ANTHROPIC_X_TOKEN", 0).price == 3  # type: ignore[union-attr]
+
+
+def test_a_file_extends_the_bundled_table_unless_it_replaces_it(tmp_path: Path) -> None:
+    text = (
+        'version = "contract-7"\n[[price]]\ntype = "CHATBOTKIT_CONVERSATION"\nprice = 0.01\n'
+        'source = "contract"\n'
+    )
+    path = price_file(tmp_path, text)
+    extended = prices.load(path)
+    assert extended.price_for("CHATBOTKIT_CONVERSATION", 0).price == Decimal("0.01")  # type: ignore[union-attr]
+    assert extended.price_for("OPENAI_GPT_4O_TOKEN", ANCHOR_MS) is not None
+    # The hash of what is in effect: the bundled bytes, then the file's.
+    assert extended.sha256 == hashlib.sha256(BUNDLED + text.encode()).hexdigest()
+    replacing = prices.load(price_file(tmp_path, "replace = true\n" + text, "only.toml"))
+    assert replacing.price_for("OPENAI_GPT_4O_TOKEN", ANCHOR_MS) is None
+    assert replacing.sha256 == hashlib.sha256(("replace = true\n" + text).encode()).hexdigest()
+
+
+def test_money_is_decimal_where_floats_would_be_wrong(cli: Any, tmp_path: Path) -> None:
+    # 0.1 + 0.1 + 0.1 is not 0.3 in binary floating point; it is in Decimal.
+    assert 0.1 + 0.1 + 0.1 != 0.3
+    path = price_file(
+        tmp_path,
+        'version = "t"\nreplace = true\n[[price]]\ntype = "CHATBOTKIT_TASK_RUN"\nprice = 0.1\n'
+        'source = "test"\n',
+    )
+    records = [
+        {**r, "type": "CHATBOTKIT_TASK_RUN", "count": 1}
+        for r in generate_records(3, seed=5, anchor=ANCHOR)
+    ]
+    done = online(
+        Emulator(records, token=TOKEN), "summary", "--cost", "--prices", path, "-o", "json"
+    )
+    assert done.code == 0, done.err
+    data = json.loads(done.out)
+    assert data["total"]["cost"] == "0.3"
+    assert data["groups"][0]["cost"] == "0.3"
+
+
+BAD_FILES = [
+    ("version = \n", "not a valid TOML price file"),
+    ('[[price]]\ntype = "A"\nprice = 1\nsource = "s"\n', "needs a version"),
+    ('version = "v"\n[[price]]\ntype = "A"\nprice = 1\n', "needs a source"),
+    ('version = "v"\n[[price]]\ntype = "A"\nprice = -1\nsource = "s"\n', "price must be"),
+    ('version = "v"\n[[price]]\ntype = "A"\nprice = 1\nper = 0\nsource = "s"\n', "per must be"),
+    ('version = "v"\n[[price]]\ntype = "A"\nprice = 1\nsource = "s"\ncost = 2\n', "unknown key"),
+    ('version = "v"\n[[price]]\ntype = "a b"\nprice = 1\nsource = "s"\n', "type must be"),
+    (
+        'version = "v"\n[[price]]\ntype = "A"\nprice = 1\nsource = "s"\nfrom = 2025-01-01\n'
+        '[[price]]\ntype = "A"\nprice = 2\nsource = "s"\nuntil = 2025-02-01\n',
+        "two prices in force at once",
+    ),
+    ('version = "v"\ncurrency = "EUR"\n', "currency differs"),
+]
+
+
+@pytest.mark.parametrize(("text", "fragment"), BAD_FILES, ids=[f for _, f in BAD_FILES])
+def test_a_bad_price_file_is_one_line_and_exit_2_before_any_request(
+    cli: Any, server: Sandbox, tmp_path: Path, text: str, fragment: str
+) -> None:
+    path = price_file(tmp_path, text)
+    result = cli("summary", "--cost", "--prices", path)
+    assert result.code == 2
+    lines = result.err.splitlines()
+    assert lines[0].startswith(f"error: --prices {path}")
+    assert fragment in lines[0]
+    assert server.requests == []
+
+
+def test_a_missing_price_file_is_exit_2(cli: Any, server: Sandbox, tmp_path: Path) -> None:
+    result = cli("list", "--columns", "id,cost", "--prices", str(tmp_path / "nope.toml"))
+    assert result.code == 2
+    assert "cannot read the price file" in result.err
+    assert server.requests == []
+
+
+# --cost ------------------------------------------------------------------------
+
+
+def test_summary_cost_matches_a_hand_computation(cli: Any, server: Sandbox) -> None:
+    result = cli("summary", "--by", "bot", "--cost", "-o", "json")
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    total, unpriced = cost_by_hand(server.records)
+    assert Decimal(data["total"]["cost"]) == total
+    assert data["total"]["unpriced"]["types"] == dict(sorted(unpriced.items()))
+    assert data["prices"]["sha256"] == hashlib.sha256(BUNDLED).hexdigest()
+    for group in data["groups"]:
+        mine = [r for r in server.records if r["botId"] == group["key"]["bot"]]
+        assert Decimal(group["cost"]) == cost_by_hand(mine)[0]
+    assert sum(Decimal(g["cost"]) for g in data["groups"]) == total
+    covered = sum(r["count"] for r in server.records) - sum(unpriced.values())
+    assert data["total"]["coverage"] == round(covered / data["total"]["count"], 6)
+
+
+def test_summary_cost_table_calls_out_the_unpriced_and_the_hash(cli: Any) -> None:
+    result = cli("summary", "--by", "type", "--cost", "-o", "table")
+    assert result.code == 0, result.err
+    assert "unpriced" in result.out
+    assert "not $0" in result.out
+    assert hashlib.sha256(BUNDLED).hexdigest() in result.out
+    row = next(line for line in result.out.splitlines() if "CHATBOTKIT_CONVERSATION" in line)
+    assert "unpriced" in row
+    assert "$0.00" not in row
+
+
+def test_summary_cost_csv_and_sort_by_cost(cli: Any) -> None:
+    result = cli("summary", "--by", "type", "--sort", "cost", "-o", "csv")
+    assert result.code == 0, result.err
+    rows = list(csv.DictReader(io.StringIO(result.out, newline="")))
+    assert {"cost", "costShare", "unpricedCount", "pricesSha256"} <= set(rows[0])
+    costs = [Decimal(row["cost"]) for row in rows]
+    assert costs == sorted(costs, reverse=True)
+    assert {row["pricesSha256"] for row in rows} == {hashlib.sha256(BUNDLED).hexdigest()}
+
+
+def test_a_custom_price_file_changes_the_figures_and_the_hash(cli: Any, tmp_path: Path) -> None:
+    text = (
+        'version = "contract"\n[[price]]\ntype = "OPENAI_GPT_4O_TOKEN"\nprice = 10\n'
+        'per = 1_000_000\nsource = "our contract"\n'
+    )
+    path = price_file(tmp_path, text)
+    plain = json.loads(cli("summary", "--cost", "-o", "json").out)
+    custom = json.loads(cli("summary", "--cost", "--prices", path, "-o", "json").out)
+    assert custom["prices"]["sha256"] == hashlib.sha256(BUNDLED + text.encode()).hexdigest()
+    assert custom["prices"]["sha256"] != plain["prices"]["sha256"]
+
+    def gpt(data: dict[str, Any]) -> Decimal:
+        group = next(g for g in data["groups"] if g["key"]["type"] == "OPENAI_GPT_4O_TOKEN")
+        assert group["cost"] is not None
+        per_unit: Decimal = Decimal(group["cost"]) * 1_000_000 / group["count"]
+        return per_unit
+
+    assert gpt(plain) == Decimal("4.375")
+    assert gpt(custom) == Decimal(10)
+
+
+def test_prices_come_from_the_environment_and_the_profile(cli: Any, tmp_path: Path) -> None:
+    text = 'version = "env"\n[[price]]\ntype = "CHATBOTKIT_*"\nprice = 1\nsource = "s"\n'
+    path = price_file(tmp_path, text)
+    env = json.loads(cli("prices", "-o", "json", env={"USAGE_PRICES": path}).out)
+    assert [table["origin"] for table in env["tables"]] == ["bundled", path]
+    config = tmp_path / "config.toml"
+    run_in_memory(["config", "set", "prices", path], env={"USAGE_CONFIG": str(config)})
+    profiled = run_in_memory(["prices", "-o", "json"], env={"USAGE_CONFIG": str(config)})
+    assert json.loads(profiled.out)["sha256"] == env["sha256"]
+    shown = run_in_memory(["config", "show"], env={"USAGE_CONFIG": str(config)})
+    assert f"prices   {path}" in shown.out
+
+
+def test_list_cost_column(cli: Any, server: Sandbox) -> None:
+    result = cli("list", "--all", "--columns", "id,type,count,cost")
+    assert result.code == 0, result.err
+    assert hashlib.sha256(BUNDLED).hexdigest() in result.err
+    rows = list(csv.DictReader(io.StringIO(result.out, newline="")))
+    by_id = {r["id"]: r for r in server.records}
+    for row in rows:
+        cost, unpriced = cost_by_hand([by_id[row["id"]]])
+        assert row["cost"] == ("" if unpriced else prices.exact(cost))
+    table = cli("list", "--columns", "id,type,cost", "-o", "table", "--limit", "50")
+    assert "unpriced" in table.out
+    assert "$" in table.out
+
+
+def test_list_refuses_prices_without_a_cost_column(cli: Any, server: Sandbox) -> None:
+    result = cli("list", "--prices", "x.toml")
+    assert result.code == 2
+    assert "--columns ...,cost" in result.err
+    assert server.requests == []
+
+
+def test_usage_prices_shows_the_table_and_where_each_entry_came_from(tmp_path: Path) -> None:
+    path = price_file(
+        tmp_path, 'version = "v"\n[[price]]\ntype = "X_TOKEN"\nprice = 1\nsource = "mine"\n'
+    )
+    data = json.loads(run_in_memory(["prices", "--prices", path, "-o", "json"]).out)
+    origins = [entry["origin"] for entry in data["entries"]]
+    assert origins[0] == path
+    assert set(origins) == {path, "bundled"}
+    only = json.loads(run_in_memory(["prices", "OPENAI_GPT_4O_MINI_TOKEN", "-o", "json"]).out)
+    assert only["entries"][0]["type"] == "OPENAI_GPT_4O_MINI*"
+    assert {e["type"] for e in only["entries"]} == {"OPENAI_GPT_4O_MINI*", "OPENAI_GPT_4O*"}
+    table = run_in_memory(["prices", "-o", "table"], tty=True, width=200)
+    assert "bundled" in table.out
+    assert hashlib.sha256(BUNDLED).hexdigest() in table.out
+
+
+# summary --compare --------------------------------------------------------------
+
+WINDOW = ("--since", "2026-01-24", "--until", "2026-01-30")
+
+
+def exported(cli: Any, tmp_path: Path, since: str, until: str) -> list[dict[str, Any]]:
+    target = tmp_path / f"{since}.jsonl"
+    done = cli("export", str(target), "--since", since, "--until", until)
+    assert done.code == 0, done.err
+    return [json.loads(line) for line in target.read_text().splitlines()]
+
+
+def test_compare_previous_matches_a_hand_computation_from_exports(cli: Any, tmp_path: Path) -> None:
+    result = cli("summary", *WINDOW, "--by", "bot", "--compare", "previous", "-o", "json")
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert data["previous"] == {
+        "since": "2026-01-17T00:00:00.000Z",
+        "until": "2026-01-23T23:59:59.999Z",
+    }
+    now = exported(cli, tmp_path, "2026-01-24", "2026-01-30")
+    before = exported(cli, tmp_path, "2026-01-17", "2026-01-23")
+
+    def per_bot(records: list[dict[str, Any]]) -> dict[Any, int]:
+        totals: dict[Any, int] = defaultdict(int)
+        for record in records:
+            totals[record["botId"]] += record["count"]
+        return dict(totals)
+
+    mine, theirs = per_bot(now), per_bot(before)
+    for group in data["groups"]:
+        bot = group["key"]["bot"]
+        assert group["count"] == mine.get(bot)
+        assert group["previousCount"] == theirs.get(bot)
+        if bot in mine and bot in theirs:
+            assert group["countChange"] == mine[bot] - theirs[bot]
+            ratio = round((mine[bot] - theirs[bot]) / theirs[bot], 6)
+            assert group["countChangeRatio"] == pytest.approx(ratio)
+    assert data["total"]["count"] == sum(mine.values())
+    assert data["total"]["previousCount"] == sum(theirs.values())
+
+
+def test_groups_that_appear_or_vanish_are_new_or_gone_not_zero(cli: Any) -> None:
+    result = cli("summary", *WINDOW, "--by", "task", "--compare", "7d", "-o", "json")
+    data = json.loads(result.out)
+    statuses = {g["status"] for g in data["groups"]}
+    assert statuses <= {"new", "gone", "both"}
+    for group in data["groups"]:
+        if group["status"] == "new":
+            assert group["previousCount"] is None
+            assert group["countChange"] is None
+        if group["status"] == "gone":
+            assert group["count"] is None
+            assert group["previousCount"] > 0
+
+
+def test_compare_csv_and_table_with_cost(cli: Any) -> None:
+    csv_out = cli(
+        "summary", *WINDOW, "--by", "type", "--compare", "previous", "--cost", "-o", "csv"
+    )
+    assert csv_out.code == 0, csv_out.err
+    rows = list(csv.DictReader(io.StringIO(csv_out.out, newline="")))
+    assert {
+        "status",
+        "previousCount",
+        "countChange",
+        "cost",
+        "previousCost",
+        "pricesSha256",
+    } <= set(rows[0])
+    table = cli("summary", *WINDOW, "--by", "bot", "--compare", "previous", "-o", "table")
+    assert table.code == 0, table.err
+    assert "previous" in table.out
+    assert "against" in table.out
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--compare", "previous"], "needs a --since"),
+        ([*WINDOW, "--by", "day", "--compare", "previous"], "cannot group by day"),
+        ([*WINDOW, "--compare", "lastweek"], "not previous, a span or START..END"),
+        ([*WINDOW, "--compare", "2026-01-10..2026-01-01"], "start is after its end"),
+    ],
+)
+def test_bad_compare_is_exit_2_before_any_request(
+    cli: Any, server: Sandbox, args: list[str], fragment: str
+) -> None:
+    result = cli("summary", *args)
+    assert result.code == 2
+    assert fragment in result.err.splitlines()[0]
+    assert server.requests == []
+
+
+# usage check ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def emulator() -> Emulator:
+    return Emulator(generate_records(1500, seed=3, anchor=ANCHOR), token=TOKEN)
+
+
+def window_total(emulator: Emulator, days: int = 30) -> tuple[int, Decimal]:
+    low = ANCHOR_MS - days * DAY_MS
+    records = [r for r in emulator.records if r["createdAt"] >= low]
+    return sum(r["count"] for r in records), cost_by_hand(records)[0]
+
+
+def test_check_exits_0_under_a_generous_budget_7_over_a_tight_one_and_warns_between(
+    emulator: Emulator,
+) -> None:
+    count, cost = window_total(emulator, 7)
+    assert ThresholdBreached.exit_code == 7
+    generous = online(emulator, "check", "--since", "7d", "--max-cost", str(cost * 10))
+    assert generous.code == 0, generous.err
+    assert json.loads(generous.out)["status"] == "ok"
+    tight = online(emulator, "check", "--since", "7d", "--max-cost", str(cost / 2))
+    assert tight.code == 7
+    assert tight.err.splitlines()[-1].startswith("error: 1 of 1 checks breached")
+    assert json.loads(tight.out)["status"] == "breach"
+    between = online(
+        emulator, "check", "--since", "7d", "--max-count", str(int(count * 1.1)), "--warn-at", "80%"
+    )
+    assert between.code == 0, between.err
+    assert "warning: near a limit" in between.err
+    assert json.loads(between.out)["results"][0]["status"] == "warn"
+
+
+def test_check_per_group_with_a_selector(emulator: Emulator) -> None:
+    done = online(
+        emulator,
+        "check",
+        "--since",
+        "30d",
+        "--by",
+        "bot",
+        "--max-count",
+        "type=OPENAI_GPT_4O_TOKEN:20k",
+    )
+    data = json.loads(done.out)
+    for result in data["results"]:
+        bot = result["group"]["bot"]
+        expected = sum(
+            r["count"]
+            for r in emulator.records
+            if r["botId"] == bot and r["type"] == "OPENAI_GPT_4O_TOKEN"
+        )
+        assert result["value"] == expected
+        assert result["status"] == ("breach" if expected > 20_000 else "ok")
+    assert done.code == (7 if any(r["status"] == "breach" for r in data["results"]) else 0)
+
+
+def test_check_flags_the_spike_the_sandbox_was_seeded_with() -> None:
+    records = generate_records(1500, seed=3, anchor=ANCHOR)
+    quiet = Emulator(records, token=TOKEN)
+    args = ("check", "--since", "1d", "--by", "bot", "--spike", "3x")
+    calm = online(quiet, *args)
+    spiked = online(Emulator(with_spike(records, 30, at_ms=ANCHOR_MS), token=TOKEN), *args)
+    assert spiked.code == 7, spiked.err
+    flagged = [r for r in json.loads(spiked.out)["results"] if r["status"] == "breach"]
+    assert [r["group"]["bot"] for r in flagged] == [SPIKE_BOT]
+    # Its baseline: the median of bot_2's count in each of the 7 days before.
+    days = [
+        sum(
+            r["count"]
+            for r in records
+            if r["botId"] == SPIKE_BOT
+            and ANCHOR_MS - (k + 1) * DAY_MS <= r["createdAt"] < ANCHOR_MS - k * DAY_MS
+        )
+        for k in range(1, 8)
+    ]
+    assert Decimal(str(flagged[0]["baseline"])) == Decimal(statistics.median(days))
+    assert SPIKE_BOT not in [
+        r["group"]["bot"] for r in json.loads(calm.out)["results"] if r["status"] == "breach"
+    ]
+
+
+def test_the_sandbox_serves_a_spike(server: Sandbox) -> None:
+    with Sandbox(records=50, seed=2, token=TOKEN, spike=5) as spiked:
+        assert len(spiked.records) == 55
+        assert sum(1 for r in spiked.records if r["id"].startswith("rec_spike")) == 5
+
+
+def test_check_markdown_and_table(emulator: Emulator) -> None:
+    markdown = online(emulator, "check", "--since", "7d", "--max-records", "1", "-o", "markdown")
+    assert markdown.code == 7
+    assert markdown.out.startswith("### usage check: 1 breached")
+    assert "| ❌ breach | --max-records 1 | overall |" in markdown.out
+    table = online(
+        emulator, "check", "--since", "7d", "--max-cost", "1000", "-o", "table", tty=True, width=150
+    )
+    assert table.code == 0, table.err
+    assert "ok" in table.out
+    assert hashlib.sha256(BUNDLED).hexdigest() in table.out
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        ([], "nothing to check"),
+        (["--max-count", "2Q"], "cannot read '2Q' as an amount"),
+        (["--max-count", "1.5"], "not a whole number"),
+        (["--max-count", "nope=x:5"], "unknown group 'nope'"),
+        (["--max-count", "type=X"], "DIMENSION=VALUE:AMOUNT"),
+        (["--by", "bots", "--max-cost", "5"], "did you mean 'bot'"),
+        (["--by", "day", "--max-cost", "5"], "unknown group 'day'"),
+        (["--max-cost", "5", "--warn-at", "120%"], "--warn-at"),
+        (["--spike", "0.5x"], "above 1"),
+        (["--spike", "money:3x"], "cannot measure"),
+        (["--spike", "3x", "--baseline", "0"], "--baseline"),
+        (["--max-cost", "5", "--spike-floor", "3"], "--spike-floor goes with --spike"),
+        (["--max-cost", "5", "-o", "csv"], "--format"),
+    ],
+)
+def test_bad_thresholds_are_exit_2_before_any_request(
+    cli: Any, server: Sandbox, args: list[str], fragment: str
+) -> None:
+    result = cli("check", *args)
+    assert result.code == 2, result.err
+    assert fragment in result.err.splitlines()[0]
+    assert server.requests == []
+
+
+# The archive answers as the API does ---------------------------------------------
+
+
+def test_cost_compare_and_check_read_the_archive_as_online(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    db = tmp_path / "usage.db"
+    assert online(emulator, "sync", "--db", str(db)).code == 0
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise AssertionError(f"an offline read sent a request: {request.url}")
+
+    for words in (
+        ("summary", "--by", "bot", "--cost", "-o", "json"),
+        ("summary", "--by", "type", "--by", "week", "--cost", "-o", "csv"),
+        ("summary", "--by", "meta.reason", "--cost", "-o", "json"),
+        ("summary", *WINDOW, "--by", "type", "--compare", "previous", "--cost", "-o", "json"),
+        ("check", "--since", "1d", "--by", "bot", "--spike", "3x", "--max-cost", "0.5"),
+    ):
+        live = online(emulator, *words)
+        kept = run_in_memory(
+            [*words, "--db", str(db)], transport=httpx.MockTransport(refuse), now=at()
+        )
+        assert kept.code == live.code, kept.err
+        assert kept.out == live.out
