@@ -152,3 +152,10 @@ def test_summary_formats_are_formats_but_jsonl() -> None:
     from usage_cli.formats import Format
 
     assert set(get_args(SummaryFormat)) == {fmt.value for fmt in Format} - {"jsonl"}
+
+
+def test_all_is_accepted_and_changes_nothing(cli: Any) -> None:
+    plain = cli("summary", "--by", "type", "-o", "json")
+    every = cli("summary", "--by", "type", "-o", "json", "--all")
+    assert plain.code == every.code == 0
+    assert every.out == plain.out

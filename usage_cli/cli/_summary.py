@@ -11,6 +11,7 @@ from usage_cli.cli._invocation import invocation
 from usage_cli.cli._options import (
     GLOBAL_NOTE,
     OUTPUT_PANEL,
+    PAGING_PANEL,
     AbilityOpt,
     BlueprintOpt,
     BotOpt,
@@ -135,6 +136,14 @@ def summary_command(
     ] = None,
     cost: CostOpt = False,
     prices: PricesOpt = None,
+    all_: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Accepted as list spells it: a summary always reads every matching record.",
+            rich_help_panel=PAGING_PANEL,
+        ),
+    ] = False,
     demo: DemoOpt = False,
     db: DbOpt = None,
     source: SourceOpt = None,
