@@ -259,7 +259,7 @@ def test_a_source_keeps_the_api_it_was_synced_from(emulator: Emulator, synced: P
         "error: the archive's source 'sandbox.test' holds records of http://sandbox.test; "
         "this run reads http://elsewhere.test\n"
     ) in clash.err
-    assert "hint: keep them apart with --source NAME" in clash.err
+    assert "hint: sync this API under a name of its own with --source NAME" in clash.err
     # Another API root is another source by default.
     apart = run_in_memory([*elsewhere, "--db", str(synced)], transport=emulator.transport())
     assert apart.code == 0, apart.err
@@ -404,9 +404,20 @@ def test_an_archive_path_that_cannot_be_made_is_refused(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
     done = bad("sync", "--db", str(blocker / "usage.db"))
-    assert "cannot create an archive at" in done.err
-    done = bad("sync", "--db", str(tmp_path))
-    assert "is a directory, not an archive file" in done.err
+    assert f"{blocker} is not a directory, so {blocker / 'usage.db'} cannot be an archive" in (
+        done.err
+    )
+    for folder in (str(tmp_path), "/", "."):
+        done = bad("sync", "--db", folder)
+        assert f"error: {folder} is a directory, not an archive file" in done.err
+    done = bad("sync", "--db", "/dev/null")
+    assert "/dev/null is not a regular file: an archive is a SQLite file" in done.err
+    done = bad("sync", "--db", str(tmp_path / "typo" / "usage.db"))
+    assert f"directory '{tmp_path / 'typo'}' does not exist" in done.err
+    for command in ("sync", "list"):
+        done = bad(command, "--db", "")
+        assert "error: --db needs a path, not an empty one" in done.err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["file"]
 
 
 def test_reading_a_missing_archive_creates_nothing(tmp_path: Path) -> None:
@@ -537,10 +548,10 @@ def test_a_count_beyond_64_bits_is_summed_exactly(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("words", "filled"),
     [
-        (["list", "--db"], ["list", "--db="]),
-        (["list", "--db", "--bot-id", "b"], ["list", "--db=", "--bot-id", "b"]),
+        (["list", "--db"], ["list", "--db=\x00"]),
+        (["list", "--db", "--bot-id", "b"], ["list", "--db=\x00", "--bot-id", "b"]),
         (["list", "--db", "a.db", "--all"], ["list", "--db", "a.db", "--all"]),
-        (["export", "-", "--db", "-o", "csv"], ["export", "-", "--db=", "-o", "csv"]),
+        (["export", "-", "--db", "-o", "csv"], ["export", "-", "--db=\x00", "-o", "csv"]),
         (["list", "--db=x.db"], ["list", "--db=x.db"]),
         (["list", "--meta", "k=v", "--", "--db"], ["list", "--meta", "k=v", "--", "--db"]),
     ],
@@ -599,3 +610,64 @@ def test_a_partitioned_export_from_the_archive_holds_the_same_parts(
     assert parts(tmp_path / "kept") == parts(tmp_path / "live")
     assert len(parts(tmp_path / "kept")) >= 25
     assert run_in_memory(["verify", str(tmp_path / "kept")]).code == 0
+
+
+def test_a_first_sync_that_fails_leaves_nothing_and_binds_nothing(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    db = tmp_path / "usage.db"
+    wrong = run_in_memory(
+        [
+            "--api-url",
+            "http://127.0.0.1:1",
+            "--token",
+            TOKEN,
+            "--retries",
+            "0",
+            "sync",
+            "--db",
+            str(db),
+            "--source",
+            "prod",
+        ],
+    )
+    assert wrong.code == 5
+    assert list(tmp_path.iterdir()) == []
+    # An archive that holds a source whose first sync failed: the next run may rebind it.
+    assert sync(emulator, db).code == 0
+    failed = run_in_memory(
+        [
+            "--api-url",
+            "http://127.0.0.1:1",
+            "--token",
+            TOKEN,
+            "--retries",
+            "0",
+            "sync",
+            "--db",
+            str(db),
+            "--source",
+            "prod",
+        ],
+    )
+    assert failed.code == 5
+    assert "every page synced so far" not in failed.err  # nothing of prod was kept
+    fixed = online(emulator, "sync", "--db", str(db), "--source", "prod")
+    assert fixed.code == 0, fixed.err
+    # The same API with a slash at the end is the same source.
+    slash = run_in_memory(
+        ["--api-url", API + "/", "--token", TOKEN, "sync", "--db", str(db)],
+        transport=emulator.transport(),
+    )
+    assert slash.code == 0, slash.err
+    assert "syncing sandbox.test into" in slash.err
+
+
+def test_a_failed_sync_says_how_to_carry_on(emulator: Emulator, tmp_path: Path) -> None:
+    db = tmp_path / "usage.db"
+    failed = run_in_memory(
+        ["--api-url", API, "--token", TOKEN, "--retries", "0", "sync", "--db", str(db)],
+        transport=FailAfter(emulator, 3),
+    )
+    assert failed.code == 5
+    assert "hint: every page synced so far is kept; run the same `usage sync` again" in (failed.err)

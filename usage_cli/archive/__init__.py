@@ -8,7 +8,14 @@ command works on it unchanged; `verify_archive` recomputes its hash chain.
 from __future__ import annotations
 
 from usage_cli.archive._read import ArchiveReader
-from usage_cli.archive._store import DB_ENV, Archive, Source, default_path, is_archive_file
+from usage_cli.archive._store import (
+    DB_ENV,
+    Archive,
+    Source,
+    default_path,
+    is_archive_file,
+    refuse_place,
+)
 from usage_cli.archive._sync import OVERLAP_MS, Sync, SyncProgress
 from usage_cli.archive._verify import ArchiveReport, verify_archive
 
@@ -23,5 +30,6 @@ __all__ = [
     "SyncProgress",
     "default_path",
     "is_archive_file",
+    "refuse_place",
     "verify_archive",
 ]

@@ -172,6 +172,22 @@ def is_archive_file(path: Path) -> bool:
     return found == APPLICATION_ID
 
 
+def refuse_place(path: Path) -> None:
+    """Refuse a path no archive can be at: a folder, a device, a missing or odd folder."""
+    if path.is_dir() or not path.name:
+        raise InputError(f"{path} is a directory, not an archive file")
+    if path.exists() and not path.is_file():
+        raise InputError(f"{path} is not a regular file: an archive is a SQLite file")
+    parent = path.parent
+    if parent.exists() and not parent.is_dir():
+        raise InputError(f"{parent} is not a directory, so {path} cannot be an archive in it")
+    if not parent.exists():
+        raise InputError(
+            f"directory {str(parent)!r} does not exist",
+            hint="create it first: an archive's folder is never made up from a typo",
+        )
+
+
 def _not_an_archive(shown: str) -> InputError:
     return InputError(
         f"{shown} is not a usage archive",
@@ -196,9 +212,11 @@ class Archive:
         place that cannot hold one) are InputErrors: found before any request.
         """
         shown = str(path)
-        if path.is_dir():
+        if path.is_dir() or not path.name:
             raise InputError(f"{shown} is a directory, not an archive file")
         exists = path.exists()
+        if exists or create:
+            refuse_place(path)
         if exists:
             try:
                 sqlite = _starts_as_sqlite(path)
@@ -213,7 +231,6 @@ class Archive:
             )
         else:
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
                 with path.open("xb"):
                     pass
             except FileExistsError:
@@ -330,6 +347,36 @@ class Archive:
 
     def source(self, label: str) -> Source | None:
         return next((s for s in self.sources() if s.label == label), None)
+
+    def bind_source(self, label: str, api_url: str, run_as: str | None, now_ms: int) -> Source:
+        """The source `label` a sync of `api_url` (as `run_as`) fills: made on first use.
+
+        A source keeps the API it holds records of; one that holds none yet
+        (its first sync failed) takes the API this run names.
+        """
+        found = self.source(label)
+        if found is None:
+            return self.add_source(label, api_url, run_as, now_ms)
+        if (found.api_url, found.run_as) == (api_url, run_as):
+            return found
+        holds = self.connection.execute(
+            "SELECT EXISTS (SELECT 1 FROM records WHERE source = ?)", (found.id,)
+        ).fetchone()[0]
+        if not holds:
+            with self.transaction() as db:
+                db.execute(
+                    "UPDATE sources SET api_url = ?, run_as = ? WHERE id = ?",
+                    (api_url, run_as, found.id),
+                )
+            return Source(found.id, label, api_url, run_as)
+        raise InputError(
+            f"the archive's source {label!r} holds records of {found.api_url}"
+            + (f" as {found.run_as}" if found.run_as else "")
+            + f"; this run reads {api_url}"
+            + (f" as {run_as}" if run_as else ""),
+            hint="sync this API under a name of its own with --source NAME: a source never "
+            "mixes two",
+        )
 
     def add_source(self, label: str, api_url: str, run_as: str | None, now_ms: int) -> Source:
         with self.transaction() as db:

@@ -143,13 +143,16 @@ def refuse_repeated_options(args: list[str], group: Any) -> None:
             )
 
 
-# Options whose value may be left out: given bare, they take the empty value,
-# which means "the default" (`--db`: $USAGE_DB, else the default archive).
+# Options whose value may be left out: given bare, they take BARE, which means
+# "the default" (`--db`: $USAGE_DB, else the default archive). A NUL is the one
+# value no shell can pass, so BARE is never a path someone typed (nor is "",
+# which an unset variable gives, and which is refused).
 OPTIONAL_VALUE_OPTIONS = frozenset({"--db"})
+BARE = "\x00"
 
 
 def fill_optional_values(args: list[str]) -> list[str]:
-    """`--db` with no value (last, or before another option) as `--db=`.
+    """`--db` with no value (last, or before another option) as `--db=BARE`.
 
     The word after a bare `--db` is its value unless it starts with `-`: so
     `usage list --db --bot-id X` and `usage list --bot-id X --db` read the
@@ -161,7 +164,7 @@ def fill_optional_values(args: list[str]) -> list[str]:
             return [*filled, *args[position:]]
         following = args[position + 1] if position + 1 < len(args) else None
         if word in OPTIONAL_VALUE_OPTIONS and (following is None or following.startswith("-")):
-            filled.append(f"{word}=")
+            filled.append(f"{word}={BARE}")
         else:
             filled.append(word)
     return filled

@@ -148,8 +148,14 @@ class Invocation:
         from pathlib import Path
 
         from usage_cli.archive import default_path
+        from usage_cli.cli._argv import BARE
 
-        return Path(db).expanduser() if db else default_path(self.runtime.env)
+        if db == "":
+            raise InputError(
+                "--db needs a path, not an empty one",
+                hint="give --db alone, with no value, for $USAGE_DB or the default archive",
+            )
+        return default_path(self.runtime.env) if db in (None, BARE) else Path(db).expanduser()
 
     def source_label(self, settings: Settings, *, demo: bool = False) -> str:
         """The archive's name for the records these settings read: profile, or API host,

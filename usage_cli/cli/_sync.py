@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from usage_cli.cli._app import app
-from usage_cli.cli._invocation import invocation
+from usage_cli.cli._argv import BARE
+from usage_cli.cli._invocation import Invocation, invocation
 from usage_cli.cli._options import GLOBAL_NOTE, DemoOpt
 from usage_cli.cli._typer_internals import Command
-from usage_cli.errors import InputError, Interrupted
+from usage_cli.errors import InputError, Interrupted, UsageCliError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from usage_cli.archive import SyncProgress
+    from usage_cli.pages import PageSource
+    from usage_cli.settings import Settings
 
 SYNC_EPILOG = """\
 Examples:
@@ -54,72 +62,39 @@ def sync_command(
     interrupted sync is finished by the next. Read the archive offline with
     --db on list, summary and export; check it with `usage verify ARCHIVE`.
     """
-    from usage_cli._version import __version__
-    from usage_cli.archive import Archive, Sync
-    from usage_cli.cli._progress import export_progress
+    from usage_cli.archive import refuse_place
     from usage_cli.columns import iso_ms
     from usage_cli.export._lock import TargetLock
-    from usage_cli.query import to_ms
 
     run = invocation(ctx)
-    runtime = run.runtime
     if source is not None and not source.strip():
         raise InputError("--source must not be empty")
     settings = run.settings()
     path = run.archive_path(db)
+    if db is None or db == BARE:
+        # The default archive's folder is made on first use; a typed one never is.
+        _make_folder(path.parent)
+    refuse_place(path)
     label = source or run.source_label(settings, demo=demo)
-    api_url = "demo" if demo else settings.api_url
+    # `https://host/` and `https://host` are one API, as online.
+    api_url = "demo" if demo else settings.api_url.rstrip("/")
     with run.client(settings, demo=demo) as client:
         # Every refusal comes before the first request: the client checks the
         # token when it is made, the archive its file when it is opened.
-        lock_path = path.with_name(f".{path.name}.lock")
         try:
-            # The default archive's folder may not exist yet: the lock lives in it.
-            path.parent.mkdir(parents=True, exist_ok=True)
-            lock = TargetLock.acquire(lock_path, str(path), doing="sync into")
+            lock = TargetLock.acquire(
+                path.with_name(f".{path.name}.lock"), str(path), doing="sync into"
+            )
         except OSError as error:
             raise InputError(f"cannot create an archive at {path}: {error.strerror}") from None
-        with lock, Archive.open(path, create=True) as archive:
-            found = archive.source(label)
-            if found is None:
-                found = archive.add_source(label, api_url, settings.run_as, to_ms(runtime.now()))
-            elif (found.api_url, found.run_as) != (api_url, settings.run_as):
-                raise InputError(
-                    f"the archive's source {label!r} holds records of {found.api_url}"
-                    + (f" as {found.run_as}" if found.run_as else "")
-                    + f"; this run reads {api_url}"
-                    + (f" as {settings.run_as}" if settings.run_as else ""),
-                    hint="keep them apart with --source NAME",
-                )
-            run.note(f"syncing {label} into {path}")
-            with export_progress(
-                runtime, settings.quiet, None, color=run.color(), doing="syncing"
-            ) as progress:
-                sync = Sync(
-                    archive,
-                    found,
-                    client,
-                    now_ms=lambda: to_ms(runtime.now()),
-                    version=__version__,
-                    token=None if demo else settings.token,
-                    on_page=progress.update,
-                )
-                if sync.token_changed:
-                    progress.say(
-                        f"warning: the token differs from the one the last sync of {label!r} "
-                        "used; if it belongs to another account, sync it under its own "
-                        "--source or --profile"
-                    )
-                try:
-                    done = sync.run()
-                except KeyboardInterrupt:
-                    raise Interrupted(
-                        "interrupted; every page synced so far is kept",
-                        hint="run the same `usage sync` again: it finishes what this one left",
-                    ) from None
-            stored = archive.connection.execute(
-                "SELECT COUNT(*) FROM records WHERE source = ?", (found.id,)
-            ).fetchone()[0]
+        with lock:
+            created = not path.exists()
+            try:
+                done, stored = _sync(run, settings, path, label, api_url, client, demo=demo)
+            except BaseException:
+                if created:
+                    _forget(path)  # like a failed export: nothing left behind
+                raise
         for oldest in done.lost:
             below = iso_ms(oldest) if oldest is not None else "the oldest record synced"
             run.say(
@@ -134,6 +109,89 @@ def sync_command(
             f"synced {done.added:,} new records in {_plural(done.requests, 'request')}{closed}; "
             f"{path} holds {stored:,} records of {label}"
         )
+
+
+def _sync(
+    run: Invocation,
+    settings: Settings,
+    path: Path,
+    label: str,
+    api_url: str,
+    client: PageSource,
+    *,
+    demo: bool,
+) -> tuple[SyncProgress, int]:
+    """One sync into the archive at `path` (its lock held); its figures, and what it holds."""
+    from usage_cli._version import __version__
+    from usage_cli.archive import Archive, Sync
+    from usage_cli.cli._progress import export_progress
+    from usage_cli.query import to_ms
+
+    runtime = run.runtime
+    with Archive.open(path, create=True) as archive:
+        found = archive.bind_source(label, api_url, settings.run_as, to_ms(runtime.now()))
+        run.note(f"syncing {label} into {path}")
+        with export_progress(
+            runtime, settings.quiet, None, color=run.color(), doing="syncing"
+        ) as progress:
+            sync = Sync(
+                archive,
+                found,
+                client,
+                now_ms=lambda: to_ms(runtime.now()),
+                version=__version__,
+                token=None if demo else settings.token,
+                on_page=progress.update,
+            )
+            if sync.token_changed:
+                progress.say(
+                    f"warning: the token differs from the one the last sync of {label!r} "
+                    "used; if it belongs to another account, sync it under its own "
+                    "--source or --profile"
+                )
+            try:
+                done = sync.run()
+            except KeyboardInterrupt:
+                raise Interrupted(
+                    "interrupted; every page synced so far is kept", hint=_AGAIN
+                ) from None
+            except UsageCliError as failed:
+                if failed.hint is None and sync.progress.added:
+                    failed.hint = "every page synced so far is kept; " + _AGAIN
+                raise
+        stored: int = archive.connection.execute(
+            "SELECT COUNT(*) FROM records WHERE source = ?", (found.id,)
+        ).fetchone()[0]
+    return done, stored
+
+
+_AGAIN = "run the same `usage sync` again: it finishes what this one left"
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"cannot create the folder {folder}: {error.strerror}") from None
+
+
+def _forget(path: Path) -> None:
+    """Remove an archive this run created, if it holds no record (its first sync failed)."""
+    import contextlib
+    import sqlite3
+
+    try:
+        with contextlib.closing(sqlite3.connect(path)) as connection:
+            holds = connection.execute("SELECT EXISTS (SELECT 1 FROM records)").fetchone()[0]
+    except sqlite3.Error:
+        holds = 0  # not even its tables: nothing worth keeping
+    if not holds:
+        for leftover in (
+            path,
+            path.with_name(path.name + "-wal"),
+            path.with_name(path.name + "-shm"),
+        ):
+            leftover.unlink(missing_ok=True)
 
 
 def _plural(number: int, noun: str) -> str:
