@@ -145,8 +145,8 @@ def test_a_failed_sync_keeps_its_pages_and_the_next_one_closes_the_gap(
     assert runs(db)[0][0] == "failed"
     check = run_in_memory(["verify", str(db)])
     assert check.code == 6
-    assert "a gap below" in check.err
-    assert "run `usage sync` to close it" in check.err
+    assert f"error: {db} is not complete: sandbox.test: a gap below " in check.err
+    assert f"hint: run `usage sync --db {db}` (with the same profile) to close it" in check.err
 
     # Meanwhile, new usage arrives: the next run takes it, then closes the gap.
     emulator.add(arrivals(30, seed=3, now_ms=emulator.records[0]["createdAt"] + 60_000))
@@ -295,7 +295,7 @@ def test_verify_passes_an_untouched_archive_and_names_its_head(synced: Path) -> 
     assert done.code == 0, done.err
     report = verify_archive(Archive.open(synced))
     assert done.out == (
-        f"ok: {synced} is intact (1,200 records from 1 sync runs; sources: sandbox.test; "
+        f"ok: {synced} is intact (1,200 records from 1 sync run; sources: sandbox.test; "
         f"chain head {report.head.hex()})\n"
     )
 
@@ -322,7 +322,7 @@ def test_verify_catches_a_deleted_row(synced: Path) -> None:
     tamper(synced, "DELETE FROM records WHERE seq = 300")
     done = verify(synced)
     assert done.code == 6
-    assert "1 row(s) deleted before row 301" in done.err
+    assert "1 row deleted before row 301" in done.err
     assert "sync run 1 added 1,200 rows; 1,199 are left (1 deleted)" in done.err
 
 
@@ -330,7 +330,7 @@ def test_verify_catches_the_newest_rows_deleted(synced: Path) -> None:
     tamper(synced, "DELETE FROM records WHERE seq > 1195")
     done = verify(synced)
     assert done.code == 6
-    assert "5 row(s) deleted from the end of the archive" in done.err
+    assert "5 rows deleted from the end of the archive" in done.err
 
 
 def test_verify_catches_a_row_inserted_outside_a_sync(synced: Path) -> None:
@@ -671,3 +671,27 @@ def test_a_failed_sync_says_how_to_carry_on(emulator: Emulator, tmp_path: Path) 
     )
     assert failed.code == 5
     assert "hint: every page synced so far is kept; run the same `usage sync` again" in (failed.err)
+
+
+def test_reading_an_archive_with_a_gap_warns(emulator: Emulator, tmp_path: Path) -> None:
+    db = tmp_path / "usage.db"
+    failed = run_in_memory(
+        ["--api-url", API, "--token", TOKEN, "--retries", "0", "sync", "--db", str(db)],
+        transport=FailAfter(emulator, 2),
+    )
+    assert failed.code == 5
+    for args in (("summary", "-o", "json"), ("list", "--all", "-o", "jsonl")):
+        done = offline(db, *args)
+        assert done.code == 0
+        assert "warning: a sync of sandbox.test was interrupted: records from the start to " in (
+            done.err
+        )
+        assert f"hint: run `usage sync --db {db}` to finish it" in done.err
+    assert "warning" not in sync(emulator, db).err
+    assert "warning" not in offline(db, "summary", "-o", "json").err
+
+
+def test_run_as_reads_only_its_own_source(emulator: Emulator, synced: Path) -> None:
+    done = run_in_memory(["--run-as", "user_9", "summary", "--db", str(synced)])
+    assert done.code == 2
+    assert "has no source 'api.chatbotkit.com+user_9' (its sources: sandbox.test)" in done.err

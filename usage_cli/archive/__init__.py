@@ -14,6 +14,7 @@ from usage_cli.archive._store import (
     Source,
     default_path,
     is_archive_file,
+    lock_path,
     refuse_place,
 )
 from usage_cli.archive._sync import OVERLAP_MS, Sync, SyncProgress
@@ -30,6 +31,7 @@ __all__ = [
     "SyncProgress",
     "default_path",
     "is_archive_file",
+    "lock_path",
     "refuse_place",
     "verify_archive",
 ]

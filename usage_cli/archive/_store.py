@@ -172,6 +172,11 @@ def is_archive_file(path: Path) -> bool:
     return found == APPLICATION_ID
 
 
+def lock_path(path: Path) -> Path:
+    """Where a sync into the archive at `path` holds its lock."""
+    return path.with_name(f".{path.name}.lock")
+
+
 def refuse_place(path: Path) -> None:
     """Refuse a path no archive can be at: a folder, a device, a missing or odd folder."""
     if path.is_dir() or not path.name:
@@ -396,6 +401,24 @@ class Archive:
             (source.id,),
         ).fetchall()
         return [Segment(row[0], row[1], row[2], row[3], bool(row[4])) for row in rows]
+
+    def gaps(self, source: Source) -> list[tuple[Segment, Segment | None]]:
+        """The source's stretches a sync left open, each with the stored one below it."""
+        segments = [s for s in self.segments(source) if s.newest is not None]
+        return [
+            (segment, segments[index + 1] if index + 1 < len(segments) else None)
+            for index, segment in enumerate(segments)
+            if not segment.bottom
+        ]
+
+    @property
+    def lock_path(self) -> Path:
+        return lock_path(self.path)
+
+    def sync_running(self) -> bool:
+        from usage_cli.export._lock import held
+
+        return held(self.lock_path)
 
     # Writing records -------------------------------------------------------
 

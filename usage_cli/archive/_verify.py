@@ -26,13 +26,16 @@ class ArchiveReport:
     runs: int = 0
     sources: int = 0
     head: bytes = GENESIS
+    # Rows changed, deleted or added outside a sync: the archive was tampered with.
     problems: list[str] = field(default_factory=list)
+    # Stretches a stopped sync left open: the next `usage sync` closes them.
+    gaps: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     unlisted: int = 0
 
     @property
     def ok(self) -> bool:
-        return not self.problems and not self.unlisted
+        return not self.problems and not self.unlisted and not self.gaps
 
     def problem(self, text: str) -> None:
         if len(self.problems) < _MAX_LISTED:
@@ -75,17 +78,23 @@ def verify_archive(archive: Archive) -> ArchiveReport:
         report.records += 1
         where = f"row {seq} (id {row[5]!r})"
         expected = link(previous_chain, source, run_id, raw)
-        if seq != previous_seq + 1:
-            missing = seq - previous_seq - 1
-            report.problem(f"{missing:,} row(s) deleted before {where}")
+        run = runs.get(run_id)
+        written = (
+            run is not None
+            and run.source == source
+            and run.first_seq is not None
+            and run.last_seq is not None
+            and run.first_seq <= seq <= run.last_seq
+        )
+        if not written:
+            report.problem(f"{where} was inserted outside a sync (run {run_id} did not write it)")
+        elif seq != previous_seq + 1:
+            report.problem(f"{_rows(seq - previous_seq - 1)} deleted before {where}")
         elif chain != expected:
             report.problem(f"{where} was changed after its sync wrote it")
         elif _columns_differ(raw, row[5:]):
             report.problem(f"{where}: its indexed columns were changed (they differ from its JSON)")
-        run = runs.get(run_id)
-        if run is None or run.source != source:
-            report.problem(f"{where} was inserted outside a sync (run {run_id} did not write it)")
-        else:
+        if run is not None and written:
             run.seen += 1
             run.seen_last, run.seen_head = seq, chain
         previous_seq, previous_chain = seq, chain
@@ -94,11 +103,13 @@ def verify_archive(archive: Archive) -> ArchiveReport:
         _check_run(report, run)
     last_written = max((run.last_seq or 0 for run in runs.values()), default=0)
     if previous_seq < last_written:
-        report.problem(
-            f"{last_written - previous_seq:,} row(s) deleted from the end of the archive"
-        )
+        report.problem(f"{_rows(last_written - previous_seq)} deleted from the end of the archive")
     _check_segments(archive, report)
     return report
+
+
+def _rows(number: int) -> str:
+    return f"{number:,} row{'s' * (number != 1)}"
 
 
 def _relation_columns() -> list[str]:
@@ -134,6 +145,7 @@ def _check_run(report: ArchiveReport, run: _Run) -> None:
 
 
 def _check_segments(archive: Archive, report: ArchiveReport) -> None:
+    running = archive.sync_running()
     for source in archive.sources():
         segments = [s for s in archive.segments(source) if s.newest is not None]
         for index, segment in enumerate(segments):
@@ -141,9 +153,16 @@ def _check_segments(archive: Archive, report: ArchiveReport) -> None:
             below = iso_ms(segment.oldest) if segment.oldest is not None else "?"
             if not segment.bottom:
                 until = f" down to {iso_ms(older.newest)}" if older and older.newest else ""
-                report.problem(
+                if running:
+                    # A sync holds the archive: its stretch is open because it is
+                    # being read, which is no fault.
+                    report.notes.append(
+                        f"{source.label}: a sync is running; it is reading below {below}{until}"
+                    )
+                    continue
+                report.gaps.append(
                     f"{source.label}: a gap below {below}{until} that the API can still fill "
-                    "(a sync was interrupted); run `usage sync` to close it"
+                    "(a sync was interrupted)"
                 )
             elif older is not None and older.newest is not None:
                 report.notes.append(

@@ -185,9 +185,17 @@ class Invocation:
                 f"the archive {archive.path} holds no records yet",
                 hint=f"fill it with: usage sync --db {archive.path}",
             )
-        if len(sources) == 1:
+        named = settings.run_as is not None or settings.profile is not None
+        if len(sources) == 1 and not named:
             return sources[0]
         found = archive.source(self.source_label(settings))
+        if found is None and named:
+            # --run-as or a profile names whose records to read: never another's.
+            raise InputError(
+                f"the archive {archive.path} has no source {self.source_label(settings)!r} "
+                f"(its sources: {labels})",
+                hint="sync it first, or pick a source with --source NAME",
+            )
         if found is None:
             raise InputError(
                 f"the archive {archive.path} holds several sources ({labels})",
@@ -221,8 +229,27 @@ class Invocation:
 
         with Archive.open(self.archive_path(db)) as archive:
             chosen = self.archive_source(archive, settings, source)
+            self._warn_of_gaps(archive, chosen)
             root = f"archive:{archive.path}#{chosen.label}"
             yield Reading(ArchiveReader(archive, chosen), root, chosen.run_as)
+
+    def _warn_of_gaps(self, archive: Archive, source: Source) -> None:
+        """An archive read while a sync is open reads a stretch with a hole in it: say so."""
+        from usage_cli.columns import iso_ms
+
+        gaps = archive.gaps(source)
+        if not gaps:
+            return
+        state = "is running" if archive.sync_running() else "was interrupted"
+        for segment, below in gaps:
+            top = "?" if segment.oldest is None else iso_ms(segment.oldest)
+            bottom = "the start" if below is None or below.newest is None else iso_ms(below.newest)
+            self.note(
+                f"warning: a sync of {source.label} {state}: records from {bottom} to {top} "
+                "may be missing from the archive"
+            )
+        if state == "was interrupted":
+            self.note(f"hint: run `usage sync --db {archive.path}` to finish it")
 
     def data_bytes(self, fmt: Format) -> BinaryIO:
         """stdout for data of `fmt` as bytes; on a terminal, API control codes escaped."""

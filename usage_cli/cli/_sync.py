@@ -62,7 +62,7 @@ def sync_command(
     interrupted sync is finished by the next. Read the archive offline with
     --db on list, summary and export; check it with `usage verify ARCHIVE`.
     """
-    from usage_cli.archive import refuse_place
+    from usage_cli.archive import lock_path, refuse_place
     from usage_cli.columns import iso_ms
     from usage_cli.export._lock import TargetLock
 
@@ -82,9 +82,7 @@ def sync_command(
         # Every refusal comes before the first request: the client checks the
         # token when it is made, the archive its file when it is opened.
         try:
-            lock = TargetLock.acquire(
-                path.with_name(f".{path.name}.lock"), str(path), doing="sync into"
-            )
+            lock = TargetLock.acquire(lock_path(path), str(path), doing="sync into")
         except OSError as error:
             raise InputError(f"cannot create an archive at {path}: {error.strerror}") from None
         with lock:

@@ -157,14 +157,20 @@ def _verify_archive(run: Invocation, path: Path) -> None:
         labels = ", ".join(source.label for source in archive.sources()) or "none"
     for note in report.notes:
         run.note(f"note: {note}")
-    if not report.ok:
+    if report.problems or report.unlisted:
         more = f"; and {report.unlisted:,} more" if report.unlisted else ""
         raise VerifyError(
-            f"{path} fails its check: " + "; ".join(report.problems) + more,
-            hint="an archive is only ever written by `usage sync`; restore it from a backup "
+            f"{path} fails its check: " + "; ".join(report.problems + report.gaps) + more,
+            hint="an archive is only ever written by `usage sync`: restore it from a backup, "
             "or sync a new one",
         )
+    if report.gaps:
+        raise VerifyError(
+            f"{path} is not complete: " + "; ".join(report.gaps),
+            hint=f"run `usage sync --db {path}` (with the same profile) to close it",
+        )
+    runs = f"{report.runs:,} sync run{'s' * (report.runs != 1)}"
     run.runtime.stdout.write(
-        f"ok: {path} is intact ({report.records:,} records from {report.runs:,} sync runs; "
+        f"ok: {path} is intact ({report.records:,} records from {runs}; "
         f"sources: {labels}; chain head {report.head.hex()})\n"
     )
