@@ -242,7 +242,11 @@ class Checkpoint:
             found.append("api")
         then = None if self.prices is None else self.prices["sha256"]
         if (then is None) != (prices is None):
-            found.append("--cost (" + ("with" if prices is None else "without") + " it then)")
+            found.append(
+                "--cost ("
+                + ("used then, not now" if prices is None else "not used then, used now")
+                + ")"
+            )
         elif then != prices:
             found.append(f"price table (sha256 {then} then, {prices} now)")
         return found
