@@ -137,6 +137,11 @@ class PriceTable:
         entry = self.price_for(raw["type"], raw["createdAt"])
         return None if entry is None else entry.cost(raw["count"])
 
+    def cost_cell(self, raw: Mapping[str, Any]) -> str:
+        """One record's cost as a CSV cell: the exact amount, or empty when unpriced (never 0)."""
+        amount = self.cost_of(raw)
+        return "" if amount is None else exact(amount)
+
     def boundaries(self) -> list[int]:
         """Every moment (epoch ms) at which some price starts or stops, sorted."""
         moments = {m for e in self.entries for m in (e.start_ms, e.end_ms) if m is not None}

@@ -16,6 +16,7 @@ from typing import IO
 from usage_cli._files import reason
 from usage_cli.errors import InputError
 from usage_cli.export import Manifest, format_of, manifest_path, sha256_of
+from usage_cli.export._costs import COST_COLUMN, CostColumn, cost_of
 from usage_cli.formats import Format
 from usage_cli.verify_set import SetReport, verify_set
 
@@ -36,14 +37,19 @@ class Report:
     @property
     def proof(self) -> str:
         """What holds, in a few words, for the `ok:` line."""
-        return f"{self.records:,} records, sha256 {self.manifest.file['sha256']}"
+        return f"{self.records:,} records, sha256 {self.manifest.file['sha256']}" + cost_of(
+            self.manifest.prices
+        )
 
 
-def _rows(handle: IO[str], fmt: Format) -> Iterator[tuple[str, str, int]]:
-    """(id, type, count) of each record in an export's text."""
+def _rows(handle: IO[str], fmt: Format) -> Iterator[tuple[str, str, int, str | None]]:
+    """(id, type, count, cost cell) of each record in an export's text.
+
+    The cost cell is None when there is no cost column (JSON has none).
+    """
     if fmt is Format.csv:
         for row in csv.DictReader(handle):
-            yield row["id"], row["type"], int(row["count"])
+            yield row["id"], row["type"], int(row["count"]), row.get(COST_COLUMN)
         return
     if fmt is Format.json:
         items = json.load(handle)
@@ -52,7 +58,7 @@ def _rows(handle: IO[str], fmt: Format) -> Iterator[tuple[str, str, int]]:
     else:
         items = (json.loads(line) for line in handle if line.strip())
     for item in items:
-        yield item["id"], item["type"], int(item["count"])
+        yield item["id"], item["type"], int(item["count"]), None
 
 
 def verify(path: Path) -> Report | SetReport:
@@ -87,6 +93,7 @@ def verify(path: Path) -> Report | SetReport:
     duplicates: set[str] = set()
     total = 0
     by_type: dict[str, int] = {}
+    costs = CostColumn()
     try:
         text: IO[str] = (
             gzip.open(path, "rt", encoding="utf-8", newline="")  # noqa: SIM115
@@ -94,8 +101,9 @@ def verify(path: Path) -> Report | SetReport:
             else open(path, encoding="utf-8", newline="")  # noqa: SIM115
         )
         with text:
-            for record_id, kind, count in _rows(text, fmt):
+            for record_id, kind, count, cell in _rows(text, fmt):
                 report.records += 1
+                costs.add(record_id, kind, count, cell)
                 if record_id in seen:
                     duplicates.add(record_id)
                 seen.add(record_id)
@@ -116,4 +124,5 @@ def verify(path: Path) -> Report | SetReport:
         report.problems.append(f"count sums to {total}, the manifest says {manifest.count_total}")
     if by_type != manifest.count_by_type:
         report.problems.append("count per type differs from the manifest")
+    report.problems += costs.problems(manifest.prices, records=report.records)
     return report

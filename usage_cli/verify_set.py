@@ -20,6 +20,7 @@ from pathlib import Path
 from usage_cli._files import reason, sha256_of
 from usage_cli.errors import InputError
 from usage_cli.export import SetManifest
+from usage_cli.export._costs import COST_COLUMN, CostColumn, cost_of
 from usage_cli.export._json import PartJson
 from usage_cli.partitions import MANIFEST_NAME, Folders, PartFormat, is_part_path
 
@@ -28,7 +29,8 @@ SHOWN = 20
 # Records of one part named as misfiled before the rest are only counted.
 _MISFILED_SHOWN = 3
 
-Row = tuple[str, str, int, int]  # id, type, count, createdAt (epoch ms)
+# id, type, count, createdAt (epoch ms), cost cell (None: no cost column)
+Row = tuple[str, str, int, int, str | None]
 
 
 @dataclass
@@ -53,7 +55,10 @@ class SetReport:
     @property
     def proof(self) -> str:
         parts = len(self.manifest.parts)
-        return f"{self.records:,} records in {parts:,} part{'s' * (parts != 1)}, every sha256"
+        return (
+            f"{self.records:,} records in {parts:,} part{'s' * (parts != 1)}, every sha256"
+            + cost_of(self.manifest.prices)
+        )
 
 
 def _ms(text: str) -> int:
@@ -72,12 +77,13 @@ def _rows(path: Path, fmt: PartFormat) -> Iterator[Row]:
     with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
         if fmt is PartFormat.csv:
             for row in csv.DictReader(handle):
-                yield row["id"], row["type"], int(row["count"]), _ms(row["createdAt"])
+                cell = row.get(COST_COLUMN)
+                yield row["id"], row["type"], int(row["count"]), _ms(row["createdAt"]), cell
             return
         for line in handle:
             if line.strip():
                 item = json.loads(line)
-                yield item["id"], item["type"], int(item["count"]), int(item["createdAt"])
+                yield item["id"], item["type"], int(item["count"]), int(item["createdAt"]), None
 
 
 def _parquet_rows(path: Path) -> Iterator[Row]:
@@ -94,6 +100,7 @@ def _parquet_rows(path: Path) -> Iterator[Row]:
             batch.column("type").to_pylist(),
             batch.column("count").to_pylist(),
             created,
+            [None] * batch.num_rows,
             strict=True,
         )
 
@@ -106,6 +113,7 @@ class _Checker:
         self.first_part_of: dict[str, str] = {}
         self.twice: dict[str, list[str]] = {}
         self.count_by_type: dict[str, int] = {}
+        self.costs = CostColumn()
 
     def problem(self, text: str) -> None:
         self.report.found.append(text)
@@ -130,9 +138,10 @@ class _Checker:
         records = 0
         misfiled: list[str] = []
         try:
-            for record_id, kind, count, created in _rows(file, self.manifest.fmt):
+            for record_id, kind, count, created, cell in _rows(file, self.manifest.fmt):
                 records += 1
                 self._record(name, record_id, kind, count)
+                self.costs.add(record_id, kind, count, cell)
                 try:
                     belongs = self.folders.of(created)
                 except ValueError:
@@ -236,6 +245,8 @@ def _totals(checker: _Checker) -> None:
         checker.problem(f"count sums to {total}, the manifest says {manifest.count_total}")
     elif checker.count_by_type != manifest.count_by_type:
         checker.problem("count per type differs from the manifest")
+    for problem in checker.costs.problems(manifest.prices, records=report.records):
+        checker.problem(problem)
     listed = sum(part["records"] for part in manifest.parts)
     if listed != manifest.records:
         checker.problem(

@@ -20,9 +20,11 @@ from usage_cli.cli._options import (
     DatasetOpt,
     DbOpt,
     DemoOpt,
+    ExportCostOpt,
     MessageOpt,
     MetaOpt,
     OrderOpt,
+    PricesOpt,
     SinceOpt,
     SkillsetOpt,
     SourceOpt,
@@ -33,11 +35,15 @@ from usage_cli.cli._options import (
 )
 from usage_cli.cli._partitioned import PARTITION_EXAMPLES, PartitionOpt, export_partitioned
 from usage_cli.cli._typer_internals import Command
+from usage_cli.errors import InputError
 from usage_cli.formats import ExportFormat, Format
 from usage_cli.query import DEFAULT_TAKE, Order
 
 if TYPE_CHECKING:
-    pass
+    from usage_cli.cli._invocation import Invocation
+    from usage_cli.export._json import PricesJson
+    from usage_cli.prices import PriceTable
+    from usage_cli.settings import Settings
 
 EXPORT_EPILOG = (
     """\
@@ -48,6 +54,7 @@ Examples:
   usage export usage-2026-01.jsonl.gz --since 2026-01-01 --until 2026-01-31
   usage export audit.csv --resume        (after an interruption, same options)
   usage export - -o jsonl --type CHATBOTKIT_TASK_RUN | gzip > runs.jsonl.gz
+  usage export costed.csv --cost --since 30d   (a cost column; the price table in the manifest)
 """
     + PARTITION_EXAMPLES
 )
@@ -108,11 +115,15 @@ def export_command(
     chain: ChainOpt = None,
     window: WindowOpt = None,
     sign: SignOpt = None,
+    cost: ExportCostOpt = False,
+    prices: PricesOpt = None,
     demo: DemoOpt = False,
     db: DbOpt = None,
     source: SourceOpt = None,
 ) -> None:
     """Export every matching record to a file, atomically, with a manifest to verify it by."""
+    if prices is not None and not cost:
+        raise InputError("--prices goes with --cost")
     if partition is not None or output_format is ExportFormat.parquet:
         export_partitioned(
             ctx,
@@ -124,6 +135,8 @@ def export_command(
             demo=demo,
             db=db,
             source=source,
+            cost=cost,
+            prices=prices,
         )  # --chain, --window and --sign are read from ctx.params there
         return
     from usage_cli.cli._progress import Window, export_progress
@@ -137,7 +150,13 @@ def export_command(
         params, proof = evidence(run, ctx.params, to_stdout=path == "-", started=plan.started)
         query = run.query(params, now=plan.started)
         proof.check(query)
-        settings = run.settings()
+        settings = run.settings(prices=prices)
+        table = None
+        if cost:
+            from usage_cli.export._costs import refuse_cost_unless_csv
+
+            refuse_cost_unless_csv(plan.target.fmt)
+            table = costed(run, settings)
         if plan.note:
             run.note(plan.note)
         span = Window.of(query, plan.started)
@@ -158,8 +177,36 @@ def export_command(
                 monotonic=runtime.monotonic,
                 on_progress=progress.update,
                 chain=proof.chain,
+                prices=table,
             )
             if manifest is not None:
                 progress.done(manifest)
+        if table is not None:
+            tell_cost(run, table, None if manifest is None else manifest.prices)
         if manifest is not None and isinstance(plan.target, Target):
             proof.seal(run, plan.target.manifest)
+
+
+def costed(run: Invocation, settings: Settings) -> PriceTable:
+    """The price table of `--cost`: a bad price file is exit 2 here, before any request."""
+    return run.prices(settings)
+
+
+def tell_cost(run: Invocation, table: PriceTable, money: PricesJson | None) -> None:
+    """The cost of what was exported (a file's manifest has it), and the table, on stderr."""
+    if money is not None:
+        from decimal import Decimal
+
+        from usage_cli.prices import shown
+
+        line = f"cost {shown(Decimal(money['cost']), money['currency'])}"
+        unpriced = money["unpriced"]
+        if unpriced["types"]:
+            share = money["coverage"]
+            priced = "" if share is None else f"; {share:.1%} of the count priced"
+            line += (
+                f" ({unpriced['count']:,} of the count unpriced: "
+                f"{', '.join(unpriced['types'])}{priced})"
+            )
+        run.note(line)
+    run.note(table.note())

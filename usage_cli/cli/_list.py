@@ -171,7 +171,7 @@ def list_command(
     table = run.prices(settings) if costed else None
     if table is not None:
         if fmt is Format.csv:
-            derived = {"cost": lambda raw: _exact_or_empty(table.cost_of(raw))}
+            derived = {"cost": table.cost_cell}
         else:
             currency = table.currency
             derived = {"cost": lambda raw: _shown_or_unpriced(table.cost_of(raw), currency)}
@@ -217,13 +217,6 @@ def list_command(
                 )
             else:
                 run.say(f"{shown}. Use --all")
-
-
-def _exact_or_empty(amount: Decimal | None) -> str:
-    from usage_cli.prices import exact
-
-    # Unpriced is an empty cell, never 0.
-    return "" if amount is None else exact(amount)
 
 
 def _shown_or_unpriced(amount: Decimal | None, currency: str) -> str:

@@ -146,3 +146,12 @@ CostOpt = Annotated[
         rich_help_panel=MONEY_PANEL,
     ),
 ]
+ExportCostOpt = Annotated[
+    bool,
+    typer.Option(
+        "--cost",
+        help="CSV only: add a cost column after the contract's columns (exact, empty when "
+        "unpriced, never 0); the manifest records the price table's sha256 and the cost total.",
+        rich_help_panel=MONEY_PANEL,
+    ),
+]

@@ -44,10 +44,18 @@ def export_partitioned(
     demo: bool,
     db: str | None,
     source: str | None,
+    cost: bool = False,
+    prices: str | None = None,
 ) -> None:
+    from usage_cli.cli._export import costed, tell_cost
     from usage_cli.cli._progress import Window, export_progress
     from usage_cli.export import plan_partitioned
 
+    if cost and partition is not None:
+        from usage_cli.export._costs import refuse_cost_unless_csv
+
+        # Before the folder is looked at: csv parts, or no cost column.
+        refuse_cost_unless_csv(fmt or "jsonl", partitioned=True)
     run = invocation(ctx)
     runtime = run.runtime
     # The plan holds DIR's lock until this run ends, however it ends.
@@ -57,7 +65,8 @@ def export_partitioned(
         params, proof = evidence(run, ctx.params, to_stdout=False, started=plan.started)
         query = run.query(params, now=plan.started)
         proof.check(query)
-        settings = run.settings()
+        settings = run.settings(prices=prices)
+        table = costed(run, settings) if cost else None
         window = Window.of(query, plan.started)
         with (
             export_progress(
@@ -73,6 +82,9 @@ def export_partitioned(
                 now=runtime.now,
                 on_progress=progress.update,
                 chain=proof.chain,
+                prices=table,
             )
             progress.done_set(manifest)
+        if table is not None:
+            tell_cost(run, table, manifest.prices)
         proof.seal(run, plan.target.path / MANIFEST_NAME)

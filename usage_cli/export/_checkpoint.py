@@ -13,7 +13,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO
+from typing import BinaryIO, NotRequired
 
 from pydantic import TypeAdapter
 from typing_extensions import TypedDict
@@ -22,6 +22,7 @@ from usage_cli._files import reason, sha256_of_start
 from usage_cli.errors import InputError
 from usage_cli.export._json import (
     ApiJson,
+    PricesJson,
     QueryJson,
     StatsJson,
     ToolJson,
@@ -38,6 +39,10 @@ from usage_cli.query import Query
 
 # 2: `sha256` of the whole pages, so a partial changed since is refused.
 CHECKPOINT_VERSION = 2
+# 3: an export with `--cost`, whose checkpoint keeps the price table's sha256 and
+# the cost so far. A tool that knows only 2 refuses it rather than resume it
+# without the cost column; an export without `--cost` still writes 2.
+COST_CHECKPOINT_VERSION = 3
 EMPTY_SHA256 = hashlib.sha256().hexdigest()
 START_OVER = "start over with --force (it replaces the checkpoint and the partial file)"
 
@@ -57,6 +62,7 @@ class CheckpointJson(TypedDict):
     sha256: str
     pages: int
     stats: StatsJson
+    prices: NotRequired[PricesJson]
 
 
 _SHAPE = TypeAdapter(CheckpointJson)
@@ -83,6 +89,8 @@ class Checkpoint:
     sha256: str = EMPTY_SHA256
     pages: int = 0
     stats: StatsJson = field(default_factory=_no_stats)
+    # `--cost`: the price table in effect and the cost column so far; None without it.
+    prices: PricesJson | None = None
     tool: ToolJson = field(default_factory=this_tool)
 
     @property
@@ -90,8 +98,8 @@ class Checkpoint:
         return self.cursor is None
 
     def to_json(self) -> CheckpointJson:
-        return {
-            "version": CHECKPOINT_VERSION,
+        data: CheckpointJson = {
+            "version": CHECKPOINT_VERSION if self.prices is None else COST_CHECKPOINT_VERSION,
             "tool": self.tool,
             "query": self.query,
             "format": self.fmt,
@@ -106,6 +114,9 @@ class Checkpoint:
             "pages": self.pages,
             "stats": self.stats,
         }
+        if self.prices is not None:
+            data["prices"] = self.prices
+        return data
 
     def to_text(self) -> str:
         return dumps(self.to_json())
@@ -120,6 +131,15 @@ class Checkpoint:
         if data["bytes"] < 0 or data["pages"] < 0:
             raise ValueError("bytes and pages cannot be negative")
         _check_figures(stats, data["pages"])
+        prices = data.get("prices")
+        if (prices is not None) != (data["version"] == COST_CHECKPOINT_VERSION):
+            raise ValueError(f"prices: given with version {data['version']}")
+        if prices is not None:
+            from usage_cli.export._costs import check_prices
+
+            check_prices(prices, stats["countTotal"], stats["records"])
+            if not _SHA256.fullmatch(prices["sha256"]):
+                raise ValueError("prices.sha256: not a sha256 in hex")
         if not _SHA256.fullmatch(data["sha256"]):
             raise ValueError("sha256: not a sha256 in hex")
         if data["end"] != (data["cursor"] is None):
@@ -138,6 +158,7 @@ class Checkpoint:
             sha256=data["sha256"],
             pages=data["pages"],
             stats=stats,
+            prices=prices,
             tool=data["tool"],
         )
 
@@ -157,7 +178,7 @@ class Checkpoint:
             version = _version_of(text)
         except (OSError, ValueError, RecursionError):
             raise InputError(f"the checkpoint {name!r} cannot be read", hint=START_OVER) from None
-        if version != CHECKPOINT_VERSION:
+        if version not in (CHECKPOINT_VERSION, COST_CHECKPOINT_VERSION):
             raise InputError(f"the checkpoint {name!r} is from another version", hint=START_OVER)
         try:
             checkpoint = cls.from_text(text)
@@ -197,8 +218,13 @@ class Checkpoint:
             )
         return digest
 
-    def differences(self, query: Query, fmt: Format, gzip: bool, api: ApiJson) -> list[str]:
-        """What of this command line differs from the one that made the checkpoint."""
+    def differences(
+        self, query: Query, fmt: Format, gzip: bool, api: ApiJson, prices: str | None = None
+    ) -> list[str]:
+        """What of this command line differs from the one that made the checkpoint.
+
+        `prices` is the sha256 of the price table of `--cost`, None without it.
+        """
         found: list[str] = []
         mine = query.to_dict()
         if self.query != mine:
@@ -214,6 +240,15 @@ class Checkpoint:
             found.append("gzip")
         if self.api != api:
             found.append("api")
+        then = None if self.prices is None else self.prices["sha256"]
+        if (then is None) != (prices is None):
+            found.append(
+                "--cost ("
+                + ("used then, not now" if prices is None else "not used then, used now")
+                + ")"
+            )
+        elif then != prices:
+            found.append(f"price table (sha256 {then} then, {prices} now)")
         return found
 
 

@@ -70,6 +70,38 @@ class ChainJson(TypedDict):
     previousName: str
 
 
+class PriceFileJson(TypedDict):
+    """One file of the price table in effect: `bundled` or the path given, and its edition."""
+
+    origin: str
+    version: str
+    sha256: str
+
+
+class UnpricedJson(TypedDict):
+    """Records the table has no price for: never $0, counted apart."""
+
+    records: int
+    count: int
+    types: dict[str, int]  # sum of `count` per unpriced type
+
+
+class PricesJson(TypedDict):
+    """The money of an export made with `--cost`: the table in effect and what it priced.
+
+    `cost` is the exact sum of the file's `cost` column, as decimal text;
+    `coverage` the share of `countTotal` that has a price (null: no count).
+    """
+
+    sha256: str
+    currency: str
+    tables: list[PriceFileJson]
+    cost: str
+    pricedCount: int
+    unpriced: UnpricedJson
+    coverage: float | None
+
+
 class FileJson(TypedDict):
     name: str
     bytes: int

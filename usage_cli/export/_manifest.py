@@ -22,6 +22,7 @@ from usage_cli.export._json import (
     ChainJson,
     FileJson,
     PartJson,
+    PricesJson,
     QueryJson,
     StatsJson,
     ToolJson,
@@ -76,14 +77,20 @@ def _figures(data: StatsJson) -> StatsJson:
 class _Series(TypedDict, total=False):
     window: WindowJson
     chain: ChainJson
+    prices: PricesJson
 
 
-def _series(window: WindowJson | None, chain: ChainJson | None) -> _Series:
+def _series(
+    window: WindowJson | None, chain: ChainJson | None, prices: PricesJson | None = None
+) -> _Series:
+    """The keys only some exports have: absent, not null, when they do not apply."""
     series: _Series = {}
     if window is not None:
         series["window"] = window
     if chain is not None:
         series["chain"] = chain
+    if prices is not None:
+        series["prices"] = prices
     return series
 
 
@@ -101,6 +108,8 @@ class ManifestJson(StatsJson):
     finishedAt: str
     window: NotRequired[WindowJson]
     chain: NotRequired[ChainJson]
+    # `--cost`: the price table in effect and the sum of the cost column.
+    prices: NotRequired[PricesJson]
 
 
 _SHAPE = TypeAdapter(ManifestJson)
@@ -121,6 +130,8 @@ class Manifest:
     # Where this export stands in a series (`--chain`), and what span it covers.
     window: WindowJson | None = None
     chain: ChainJson | None = None
+    # `--cost`: the price table in effect and what the cost column sums to.
+    prices: PricesJson | None = None
 
     @property
     def records(self) -> int:
@@ -147,7 +158,7 @@ class Manifest:
             "file": self.file,
             "startedAt": iso(self.started_at),
             "finishedAt": iso(self.finished_at),
-            **_series(self.window, self.chain),
+            **_series(self.window, self.chain, self.prices),
         }
 
     def to_text(self) -> str:
@@ -166,6 +177,7 @@ class Manifest:
             figures=_figures(data),
             window=data.get("window"),
             chain=data.get("chain"),
+            prices=data.get("prices"),
             pages=data["pages"],
             file=data["file"],
             started_at=parse_iso(data["startedAt"]),
@@ -207,6 +219,8 @@ class SetManifestJson(StatsJson):
     finishedAt: str
     window: NotRequired[WindowJson]
     chain: NotRequired[ChainJson]
+    # `--cost`: the price table in effect and the sum of the cost column.
+    prices: NotRequired[PricesJson]
 
 
 _SET_SHAPE = TypeAdapter(SetManifestJson)
@@ -229,6 +243,8 @@ class SetManifest:
     # Where this export stands in a series (`--chain`), and what span it covers.
     window: WindowJson | None = None
     chain: ChainJson | None = None
+    # `--cost`: the price table in effect and what the cost column sums to.
+    prices: PricesJson | None = None
 
     @property
     def records(self) -> int:
@@ -259,7 +275,7 @@ class SetManifest:
             "parts": self.parts,
             "startedAt": iso(self.started_at),
             "finishedAt": iso(self.finished_at),
-            **_series(self.window, self.chain),
+            **_series(self.window, self.chain, self.prices),
         }
 
     def to_text(self) -> str:
@@ -278,6 +294,7 @@ class SetManifest:
             figures=_figures(data),
             window=data.get("window"),
             chain=data.get("chain"),
+            prices=data.get("prices"),
             pages=data["pages"],
             parts=data["parts"],
             started_at=parse_iso(data["startedAt"]),

@@ -26,7 +26,7 @@ from usage_cli._files import (
 )
 from usage_cli.errors import StorageError
 from usage_cli.export._checkpoint import Checkpoint
-from usage_cli.export._json import FileJson, StatsJson
+from usage_cli.export._json import FileJson, PricesJson, StatsJson
 from usage_cli.export._manifest import Manifest
 from usage_cli.export._target import Target
 
@@ -89,8 +89,13 @@ class PartialFile:
             self._handle.write(data)
         self._digest.update(data)
 
-    def commit(self, cursor: str | None, pages: int, stats: StatsJson) -> Checkpoint:
-        """Note that the file so far is whole pages, and `cursor` follows them."""
+    def commit(
+        self, cursor: str | None, pages: int, stats: StatsJson, prices: PricesJson | None = None
+    ) -> Checkpoint:
+        """Note that the file so far is whole pages, and `cursor` follows them.
+
+        `prices`: with `--cost`, the cost column of those pages.
+        """
         self._committed = replace(
             self._origin,
             cursor=cursor,
@@ -98,6 +103,7 @@ class PartialFile:
             sha256=self._digest.copy().hexdigest(),
             pages=pages,
             stats=stats,
+            prices=prices,
         )
         return self._committed
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, cast
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 from usage_cli._files import fsync_directory, naming, reason, sha256_of, write_atomically
 from usage_cli.errors import (
@@ -39,10 +39,11 @@ from usage_cli.errors import (
     UnrepresentableError,
     UsageCliError,
 )
+from usage_cli.export._costs import CostTally, refuse_cost_unless_csv
 from usage_cli.export._json import ApiJson, ChainJson, PartJson
 from usage_cli.export._lock import TargetLock
 from usage_cli.export._manifest import SetManifest, window_of
-from usage_cli.export._run import GZIP_LEVEL, OnProgress, Progress
+from usage_cli.export._run import GZIP_LEVEL, OnProgress, Progress, cost_column
 from usage_cli.export._stats import Stats
 from usage_cli.export._target import EXTENSIONS, is_a_standard_stream
 from usage_cli.formats import Format, Writer, make_writer
@@ -57,6 +58,9 @@ from usage_cli.partitions import (
 )
 from usage_cli.query import Query
 from usage_cli.records import UsageRecord
+
+if TYPE_CHECKING:
+    from usage_cli.prices import PriceTable
 
 EXAMPLE = "usage export usage/ --partition day"
 
@@ -93,7 +97,14 @@ class SetTarget:
 class _Part:
     """One part file as it is written: gzipped lines, or parquet."""
 
-    def __init__(self, root: Path, folder: str, number: int, fmt: PartFormat) -> None:
+    def __init__(
+        self,
+        root: Path,
+        folder: str,
+        number: int,
+        fmt: PartFormat,
+        prices: PriceTable | None = None,
+    ) -> None:
         self.folder = folder
         self.name = part_path(folder, number, fmt)
         self.file = root / self.name
@@ -117,7 +128,9 @@ class _Part:
                     compresslevel=GZIP_LEVEL,
                     mtime=0,
                 )
-                self._writer = make_writer(Format(fmt.value), cast(BinaryIO, self._gzip))
+                self._writer = make_writer(
+                    Format(fmt.value), cast(BinaryIO, self._gzip), **cost_column(prices)
+                )
         except BaseException:
             self._handle.close()
             raise
@@ -187,9 +200,17 @@ def _runs(
 class _Builder:
     """The parts of one set as records arrive, in the hidden folder it is built in."""
 
-    def __init__(self, root: Path, partition: Partition, fmt: PartFormat, part_records: int):
+    def __init__(
+        self,
+        root: Path,
+        partition: Partition,
+        fmt: PartFormat,
+        part_records: int,
+        prices: PriceTable | None = None,
+    ):
         self.root = root
         self.fmt = fmt
+        self.prices = prices
         self.part_records = part_records
         self.folders = Folders(partition)
         self.parts: list[PartJson] = []
@@ -219,7 +240,7 @@ class _Builder:
         # closed: they go to its next part, never into a finished one.
         number = self._numbers.get(folder, 0)
         self._numbers[folder] = number + 1
-        self.current = _Part(self.root, folder, number, self.fmt)
+        self.current = _Part(self.root, folder, number, self.fmt, self.prices)
         return self.current
 
     def close_current(self) -> None:
@@ -273,24 +294,30 @@ class PartitionedPlan:
         on_progress: OnProgress | None = None,
         part_records: int = PART_RECORDS,
         chain: ChainJson | None = None,
+        prices: PriceTable | None = None,
     ) -> SetManifest:
         """Export every record of `query` into the set; its manifest once it is at DIR.
 
         `part_records` is how many records a part holds before the next begins.
+        `prices` (`--cost`, csv parts only) adds a cost column to every part,
+        and the table and the column's sum to the manifest.
         """
         if not self.lock.held:
             raise RuntimeError("a partitioned export runs only while its plan holds the lock")
         if part_records < 1:
             raise ValueError("a part holds at least one record")
+        if prices is not None:
+            refuse_cost_unless_csv(self.target.fmt, partitioned=True)
         api: ApiJson = {"url": api_root, "runAs": run_as}
         stats = Stats()
+        costs = None if prices is None else CostTally(prices)
         target = self.target
-        builder = _Builder(target.building, target.partition, target.fmt, part_records)
+        builder = _Builder(target.building, target.partition, target.fmt, part_records, prices)
         try:
             target.building.mkdir()
             # Closed however the run ends: its prefetch thread stops before the client closes.
             with contextlib.closing(_batches(client, query)) as batches:
-                pages = self._fill(builder, batches, stats, on_progress)
+                pages = self._fill(builder, batches, stats, costs, on_progress)
             builder.close_current()
             manifest = SetManifest(
                 api=api,
@@ -304,6 +331,7 @@ class PartitionedPlan:
                 finished_at=now(),
                 window=window_of(query, self.started),
                 chain=chain,
+                prices=None if costs is None else costs.to_json(),
             )
             self._publish(manifest)
         except BaseException as exc:
@@ -321,12 +349,15 @@ class PartitionedPlan:
         builder: _Builder,
         batches: Iterable[Batch],
         stats: Stats,
+        costs: CostTally | None,
         on_progress: OnProgress | None,
     ) -> int:
         pages = 0
         for batch in batches:
             builder.add(batch.records)
             stats.add_all(batch.records)
+            if costs is not None:
+                costs.add_all(batch.records)
             pages += 1
             if on_progress is not None:
                 total = stats.summary.total

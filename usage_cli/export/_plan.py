@@ -15,11 +15,12 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from types import TracebackType
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from usage_cli._files import reason
 from usage_cli.errors import InputError, Interrupted, StorageError, UsageCliError
 from usage_cli.export._checkpoint import Checkpoint
+from usage_cli.export._costs import CostTally, refuse_cost_unless_csv
 from usage_cli.export._json import ApiJson, ChainJson
 from usage_cli.export._lock import TargetLock
 from usage_cli.export._manifest import Manifest, window_of
@@ -29,6 +30,9 @@ from usage_cli.export._target import Stdout, Target, resolve_target
 from usage_cli.formats import Format
 from usage_cli.pages import Batch, PageSource, RecordStream
 from usage_cli.query import Query
+
+if TYPE_CHECKING:
+    from usage_cli.prices import PriceTable
 
 
 @dataclass(frozen=True)
@@ -74,24 +78,32 @@ class ExportPlan:
         monotonic: Callable[[], float] = time.monotonic,
         on_progress: OnProgress | None = None,
         chain: ChainJson | None = None,
+        prices: PriceTable | None = None,
     ) -> Manifest | None:
         """Export; the manifest written beside a file target, None for stdout.
 
         `api_root` and `run_as` name the API in the checkpoint and manifest;
-        `chain` links the manifest to the one before it in a series. A failure
-        of a file export says how to continue it (`--resume`).
+        `chain` links the manifest to the one before it in a series; `prices`
+        (`--cost`, CSV only) adds a cost column, and the table and the
+        column's sum to the manifest. A failure of a file export says how to
+        continue it (`--resume`).
         """
         if isinstance(self.target, Target) and (self.lock is None or not self.lock.held):
             raise RuntimeError("a file export runs only while its plan holds the target's lock")
+        if prices is not None:
+            refuse_cost_unless_csv(self.target.fmt)
         api: ApiJson = {"url": api_root, "runAs": run_as}
         checkpoint = self.checkpoint
         if checkpoint is not None:
-            self._refuse_another_command_line(checkpoint, query, api)
+            self._refuse_another_command_line(checkpoint, query, api, prices)
         tally = (
             Tally(Stats())
             if checkpoint is None
             else Tally(Stats.from_json(checkpoint.stats), checkpoint.pages)
         )
+        if prices is not None:
+            saved = None if checkpoint is None else checkpoint.prices
+            tally.costs = CostTally(prices) if saved is None else CostTally.from_json(prices, saved)
         # Closed however the run ends: its prefetch thread stops before the client closes.
         with contextlib.closing(self._batches(client, query)) as batches:
             return self._write(
@@ -154,9 +166,10 @@ class ExportPlan:
             raise error from None
 
     def _refuse_another_command_line(
-        self, checkpoint: Checkpoint, query: Query, api: ApiJson
+        self, checkpoint: Checkpoint, query: Query, api: ApiJson, prices: PriceTable | None
     ) -> None:
-        differs = checkpoint.differences(query, self.target.fmt, self.target.gzip, api)
+        sha256 = None if prices is None else prices.sha256
+        differs = checkpoint.differences(query, self.target.fmt, self.target.gzip, api, sha256)
         if differs:
             raise InputError(
                 "the interrupted export was made with a different " + ", ".join(differs),

@@ -12,16 +12,20 @@ import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from usage_cli.export._checkpoint import Checkpoint
-from usage_cli.export._json import ChainJson, WindowJson
+from usage_cli.export._costs import COST_COLUMN, CostTally
+from usage_cli.export._json import ChainJson, PricesJson, WindowJson
 from usage_cli.export._manifest import Manifest
 from usage_cli.export._partial import PartialFile
 from usage_cli.export._stats import Stats
 from usage_cli.export._target import Target
 from usage_cli.formats import Format, make_writer
 from usage_cli.pages import Batch
+
+if TYPE_CHECKING:
+    from usage_cli.prices import PriceTable
 
 CHECKPOINT_EVERY = 1.0  # seconds between checkpoints while an export runs
 GZIP_LEVEL = 6
@@ -46,6 +50,18 @@ class Tally:
 
     stats: Stats
     pages: int = 0
+    # With `--cost`: the cost column so far.
+    costs: CostTally | None = None
+
+    def add(self, batch: Batch) -> None:
+        self.stats.add_all(batch.records)
+        if self.costs is not None:
+            self.costs.add_all(batch.records)
+        self.pages += 1
+
+    def priced(self) -> PricesJson | None:
+        """The cost column so far, for a checkpoint or the manifest; None without `--cost`."""
+        return None if self.costs is None else self.costs.to_json()
 
 
 def _progress(tally: Tally, size: int) -> Progress:
@@ -60,13 +76,15 @@ def write_pages(
     *,
     compress: bool,
     resumed_after: int | None,
+    prices: PriceTable | None = None,
 ) -> Iterator[Batch]:
     """Write each batch whole to `sink`, then yield it; finish the format at the end.
 
     `resumed_after` continues an output that already holds that many records.
+    `prices` (CSV only) adds a `cost` column after the contract's columns.
     """
     buffer = io.BytesIO()
-    writer = make_writer(fmt, buffer, resumed_after=resumed_after)
+    writer = make_writer(fmt, buffer, resumed_after=resumed_after, **cost_column(prices))
 
     def chunk() -> bytes:
         data = buffer.getvalue()
@@ -86,6 +104,18 @@ def write_pages(
     sink(chunk())
 
 
+def cost_column(prices: PriceTable | None) -> dict[str, Any]:
+    """`make_writer`'s columns and derived cells for a CSV with a `cost` column, or nothing."""
+    if prices is None:
+        return {}
+    from usage_cli.columns import CSV_COLUMNS
+
+    return {
+        "columns": (*CSV_COLUMNS, COST_COLUMN),
+        "derived": {COST_COLUMN: prices.cost_cell},
+    }
+
+
 def to_stream(
     batches: Iterable[Batch],
     fmt: Format,
@@ -94,9 +124,12 @@ def to_stream(
     on_progress: OnProgress | None,
 ) -> None:
     """Every page to a stream as it comes (stdout: nothing to resume)."""
-    for batch in write_pages(batches, fmt, stream.write, compress=False, resumed_after=None):
-        tally.stats.add_all(batch.records)
-        tally.pages += 1
+    prices = None if tally.costs is None else tally.costs.table
+    pages = write_pages(
+        batches, fmt, stream.write, compress=False, resumed_after=None, prices=prices
+    )
+    for batch in pages:
+        tally.add(batch)
         stream.flush()
         if on_progress is not None:
             on_progress(_progress(tally, 0))
@@ -127,11 +160,11 @@ def to_file(
                 partial.write,
                 compress=target.gzip,
                 resumed_after=resumed_after,
+                prices=None if tally.costs is None else tally.costs.table,
             )
             for batch in pages:
-                tally.stats.add_all(batch.records)
-                tally.pages += 1
-                partial.commit(batch.cursor, tally.pages, tally.stats.to_json())
+                tally.add(batch)
+                partial.commit(batch.cursor, tally.pages, tally.stats.to_json(), tally.priced())
                 # Checkpointing costs an fsync and a rename: do it about once a
                 # second, and always when the export stops early (below).
                 if monotonic() - last_saved >= CHECKPOINT_EVERY:
@@ -155,6 +188,7 @@ def to_file(
                 finished_at=now(),
                 window=window,
                 chain=chain,
+                prices=tally.priced(),
             )
             partial.finish(manifest)
         except BaseException:
