@@ -695,3 +695,11 @@ def test_run_as_reads_only_its_own_source(emulator: Emulator, synced: Path) -> N
     done = run_in_memory(["--run-as", "user_9", "summary", "--db", str(synced)])
     assert done.code == 2
     assert "has no source 'api.chatbotkit.com+user_9' (its sources: sandbox.test)" in done.err
+
+
+def test_verify_of_nothing_says_so(tmp_path: Path) -> None:
+    done = verify(tmp_path / "nope.db")
+    assert done.code == 2
+    assert f"error: nothing to verify at '{tmp_path / 'nope.db'}': no such file or folder" in (
+        done.err
+    )

@@ -66,6 +66,12 @@ def verify(path: Path) -> Report | SetReport:
     if path.is_dir():
         return verify_set(path)
     manifest_file = manifest_path(path)
+    if not manifest_file.exists() and not path.exists():
+        raise InputError(
+            f"nothing to verify at {str(path)!r}: no such file or folder",
+            hint="verify checks an export (and its .manifest.json), a folder written with "
+            "--partition, or an archive that `usage sync` fills",
+        )
     if not manifest_file.exists():
         raise InputError(
             f"no manifest for {str(path)!r} (looked for {manifest_file.name})",

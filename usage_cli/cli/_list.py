@@ -54,7 +54,7 @@ Examples:
   usage list --bot-id bot_1 --meta reason=retry --since 7d
   usage list --all --type OPENAI_GPT_4O_TOKEN | jq .count
   usage list -o csv --columns id,type,count,meta.reason --limit 100
-  usage list --db --since 365d --bot-id bot_1     (offline, from `usage sync`'s archive)
+  usage list --db --since 365d     (offline, from `usage sync`)
 """
 
 

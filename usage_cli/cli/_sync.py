@@ -25,9 +25,9 @@ Examples:
 
 \b
   usage sync --demo --db demo.db
-  usage sync                          (into $USAGE_DB, else the default archive)
-  usage sync --profile prod --quiet   (from cron: a line only when it fails)
-  usage list --db --bot-id bot_1      (then read it offline)
+  usage sync                       (into $USAGE_DB or the default)
+  usage sync --profile prod -q     (cron: a line only on failure)
+  usage list --db --bot-id bot_1   (then read it offline)
 """
 
 

@@ -67,8 +67,12 @@ def verify_command(
         ),
     ] = None,
 ) -> None:
-    """Check an export against its manifest (hash, record count, duplicate ids), a series
-    of chained exports, or an archive against its hash chain. Offline."""
+    """Prove an export, a chained series of them, or an archive untouched and whole. Offline.
+
+    An export is checked against its manifest (hash, records, figures, ids);
+    a series (--chain) by its links, windows and signatures; an archive by
+    its hash chain and the stretches its syncs covered.
+    """
     run = invocation(ctx)
     allowed = _signers(signers)
     if expect_head is not None and not chain:
