@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from usage_cli.cli._app import app
-from usage_cli.cli._evidence import ChainOpt, SignOpt, WindowOpt, evidence
+from usage_cli.cli._evidence import ChainOpt, Evidence, SignOpt, WindowOpt, evidence
 from usage_cli.cli._invocation import invocation
 from usage_cli.cli._options import (
     GLOBAL_NOTE,
@@ -40,9 +42,14 @@ from usage_cli.formats import ExportFormat, Format
 from usage_cli.query import DEFAULT_TAKE, Order
 
 if TYPE_CHECKING:
-    from usage_cli.cli._invocation import Invocation
+    from datetime import datetime
+    from pathlib import Path
+
+    from usage_cli.cli._invocation import Invocation, Reading
+    from usage_cli.cli._progress import ExportProgress
     from usage_cli.export._json import PricesJson
     from usage_cli.prices import PriceTable
+    from usage_cli.query import Query
     from usage_cli.settings import Settings
 
 EXPORT_EPILOG = (
@@ -139,7 +146,6 @@ def export_command(
             prices=prices,
         )  # --chain, --window and --sign are read from ctx.params there
         return
-    from usage_cli.cli._progress import Window, export_progress
     from usage_cli.export import Target, plan_export
 
     run = invocation(ctx)
@@ -147,10 +153,9 @@ def export_command(
     fmt = None if output_format is None else Format(output_format)
     # The plan holds the target's lock until this run ends, however it ends.
     with plan_export(path, fmt, force=force, resume=resume, now=runtime.now) as plan:
-        params, proof = evidence(run, ctx.params, to_stdout=path == "-", started=plan.started)
-        query = run.query(params, now=plan.started)
-        proof.check(query)
-        settings = run.settings(prices=prices)
+        query, proof, settings = prepare(
+            run, ctx.params, started=plan.started, to_stdout=path == "-", prices=prices
+        )
         table = None
         if cost:
             from usage_cli.export._costs import refuse_cost_unless_csv
@@ -159,13 +164,9 @@ def export_command(
             table = costed(run, settings)
         if plan.note:
             run.note(plan.note)
-        span = Window.of(query, plan.started)
-        with (
-            export_progress(
-                runtime, settings.quiet, plan.target.path, window=span, color=run.color()
-            ) as progress,
-            run.reading(settings, demo=demo, db=db, source=source, say=progress.say) as reading,
-        ):
+        with progress_and_reading(
+            run, settings, query, plan.target.path, plan.started, demo=demo, db=db, source=source
+        ) as (progress, reading):
             manifest = plan.run(
                 reading.pages,
                 query,
@@ -185,6 +186,47 @@ def export_command(
             tell_cost(run, table, None if manifest is None else manifest.prices)
         if manifest is not None and isinstance(plan.target, Target):
             proof.seal(run, plan.target.manifest)
+
+
+def prepare(
+    run: Invocation,
+    params: dict[str, Any],
+    *,
+    started: datetime,
+    to_stdout: bool,
+    prices: str | None,
+) -> tuple[Query, Evidence, Settings]:
+    """An export's query, evidence and settings: every check before a request."""
+    params, proof = evidence(run, params, to_stdout=to_stdout, started=started)
+    query = run.query(params, now=started)
+    proof.check(query)
+    return query, proof, run.settings(prices=prices)
+
+
+@contextlib.contextmanager
+def progress_and_reading(
+    run: Invocation,
+    settings: Settings,
+    query: Query,
+    target: Path | None,
+    started: datetime,
+    *,
+    demo: bool,
+    db: str | None,
+    source: str | None,
+) -> Iterator[tuple[ExportProgress, Reading]]:
+    """The progress display, and the records' source (whose notes go above it)."""
+    from usage_cli.cli._progress import Window, export_progress
+
+    runtime = run.runtime
+    window = Window.of(query, started)
+    with (
+        export_progress(
+            runtime, settings.quiet, target, window=window, color=run.color()
+        ) as progress,
+        run.reading(settings, demo=demo, db=db, source=source, say=progress.say) as reading,
+    ):
+        yield progress, reading
 
 
 def costed(run: Invocation, settings: Settings) -> PriceTable:

@@ -10,7 +10,6 @@ from typing import Annotated
 
 import typer
 
-from usage_cli.cli._evidence import evidence
 from usage_cli.cli._invocation import invocation
 from usage_cli.cli._options import OUTPUT_PANEL
 from usage_cli.partitions import MANIFEST_NAME, Partition
@@ -47,8 +46,7 @@ def export_partitioned(
     cost: bool = False,
     prices: str | None = None,
 ) -> None:
-    from usage_cli.cli._export import costed, tell_cost
-    from usage_cli.cli._progress import Window, export_progress
+    from usage_cli.cli._export import costed, prepare, progress_and_reading, tell_cost
     from usage_cli.export import plan_partitioned
 
     if cost and partition is not None:
@@ -62,18 +60,13 @@ def export_partitioned(
     with plan_partitioned(
         path, partition, fmt, force=force, resume=resume, now=runtime.now
     ) as plan:
-        params, proof = evidence(run, ctx.params, to_stdout=False, started=plan.started)
-        query = run.query(params, now=plan.started)
-        proof.check(query)
-        settings = run.settings(prices=prices)
+        query, proof, settings = prepare(
+            run, ctx.params, started=plan.started, to_stdout=False, prices=prices
+        )
         table = costed(run, settings) if cost else None
-        window = Window.of(query, plan.started)
-        with (
-            export_progress(
-                runtime, settings.quiet, plan.target.path, window=window, color=run.color()
-            ) as progress,
-            run.reading(settings, demo=demo, db=db, source=source, say=progress.say) as reading,
-        ):
+        with progress_and_reading(
+            run, settings, query, plan.target.path, plan.started, demo=demo, db=db, source=source
+        ) as (progress, reading):
             manifest = plan.run(
                 reading.pages,
                 query,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, NotRequired
+from typing import TYPE_CHECKING, Any, NotRequired, Self, cast
 
 from pydantic import TypeAdapter
 from typing_extensions import TypedDict
@@ -115,96 +115,6 @@ class ManifestJson(StatsJson):
 _SHAPE = TypeAdapter(ManifestJson)
 
 
-@dataclass(frozen=True, kw_only=True)
-class Manifest:
-    api: ApiJson
-    query: QueryJson
-    fmt: Format
-    gzip: bool
-    figures: StatsJson
-    pages: int
-    file: FileJson
-    started_at: datetime
-    finished_at: datetime
-    tool: ToolJson = field(default_factory=this_tool)
-    # Where this export stands in a series (`--chain`), and what span it covers.
-    window: WindowJson | None = None
-    chain: ChainJson | None = None
-    # `--cost`: the price table in effect and what the cost column sums to.
-    prices: PricesJson | None = None
-
-    @property
-    def records(self) -> int:
-        return self.figures["records"]
-
-    @property
-    def count_total(self) -> int:
-        return self.figures["countTotal"]
-
-    @property
-    def count_by_type(self) -> dict[str, int]:
-        return self.figures["countByType"]
-
-    def to_json(self) -> ManifestJson:
-        figures = self.figures
-        return {
-            "tool": self.tool,
-            "api": self.api,
-            "query": self.query,
-            "format": self.fmt,
-            "gzip": self.gzip,
-            **_figures(figures),
-            "pages": self.pages,
-            "file": self.file,
-            "startedAt": iso(self.started_at),
-            "finishedAt": iso(self.finished_at),
-            **_series(self.window, self.chain, self.prices),
-        }
-
-    def to_text(self) -> str:
-        return dumps(self.to_json())
-
-    @classmethod
-    def from_text(cls, text: str) -> Manifest:
-        """A manifest as `usage export` writes it; ValueError for anything else."""
-        data = parse(_SHAPE, text)
-        return cls(
-            tool=data["tool"],
-            api=data["api"],
-            query=data["query"],
-            fmt=data["format"],
-            gzip=data["gzip"],
-            figures=_figures(data),
-            window=data.get("window"),
-            chain=data.get("chain"),
-            prices=data.get("prices"),
-            pages=data["pages"],
-            file=data["file"],
-            started_at=parse_iso(data["startedAt"]),
-            finished_at=parse_iso(data["finishedAt"]),
-        )
-
-    @classmethod
-    def load(cls, path: Path) -> Manifest:
-        """The manifest at `path`; VerifyError (exit 6) when it cannot be read as one.
-
-        The manifest is the proof: one that is damaged or of the wrong shape
-        proves nothing, so the export it stands for cannot be trusted, the
-        same answer as for a mismatch. (No manifest at all is another matter:
-        `verify` was pointed at something that is not an export, exit 2.)
-        """
-        try:
-            return cls.from_text(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            detail = reason(exc)
-        except (ValueError, RecursionError) as exc:
-            detail = str(exc) or type(exc).__name__
-        raise VerifyError(
-            f"cannot read the manifest {str(path)!r}: {detail}; the export cannot be proven",
-            hint="export it again to get a new manifest",
-        )
-
-
 class SetManifestJson(StatsJson):
     """The manifest of a partitioned export: the figures of the whole set, and every part."""
 
@@ -227,16 +137,13 @@ _SET_SHAPE = TypeAdapter(SetManifestJson)
 
 
 @dataclass(frozen=True, kw_only=True)
-class SetManifest:
-    """`DIR/_manifest.json`: one proof for every part of a partitioned export."""
+class _Proof:
+    """What every manifest says, a file's or a folder's: the run, its figures, its place."""
 
     api: ApiJson
     query: QueryJson
-    partition: Partition
-    fmt: PartFormat
     figures: StatsJson
     pages: int
-    parts: list[PartJson]
     started_at: datetime
     finished_at: datetime
     tool: ToolJson = field(default_factory=this_tool)
@@ -258,52 +165,57 @@ class SetManifest:
     def count_by_type(self) -> dict[str, int]:
         return self.figures["countByType"]
 
-    @property
-    def bytes(self) -> int:
-        return sum(part["bytes"] for part in self.parts)
-
-    def to_json(self) -> SetManifestJson:
-        figures = self.figures
+    def _json(self, kind: dict[str, Any], contents: dict[str, Any]) -> dict[str, Any]:
+        """The manifest's keys in the order people read them: the run, what kind of
+        export, its figures, what it holds, when, and its place in a series."""
         return {
             "tool": self.tool,
             "api": self.api,
             "query": self.query,
-            "partition": self.partition,
-            "format": self.fmt,
-            **_figures(figures),
+            **kind,
+            **_figures(self.figures),
             "pages": self.pages,
-            "parts": self.parts,
+            **contents,
             "startedAt": iso(self.started_at),
             "finishedAt": iso(self.finished_at),
             **_series(self.window, self.chain, self.prices),
         }
 
+    @staticmethod
+    def _shared(data: ManifestJson | SetManifestJson) -> dict[str, Any]:
+        """The constructor's arguments every manifest's JSON gives."""
+        return {
+            "tool": data["tool"],
+            "api": data["api"],
+            "query": data["query"],
+            "figures": _figures(data),
+            "window": data.get("window"),
+            "chain": data.get("chain"),
+            "prices": data.get("prices"),
+            "pages": data["pages"],
+            "started_at": parse_iso(data["startedAt"]),
+            "finished_at": parse_iso(data["finishedAt"]),
+        }
+
+    def to_json(self) -> Any:
+        raise NotImplementedError
+
     def to_text(self) -> str:
         return dumps(self.to_json())
 
     @classmethod
-    def from_text(cls, text: str) -> SetManifest:
-        """A manifest as a partitioned `usage export` writes it; ValueError for anything else."""
-        data = parse(_SET_SHAPE, text)
-        return cls(
-            tool=data["tool"],
-            api=data["api"],
-            query=data["query"],
-            partition=data["partition"],
-            fmt=data["format"],
-            figures=_figures(data),
-            window=data.get("window"),
-            chain=data.get("chain"),
-            prices=data.get("prices"),
-            pages=data["pages"],
-            parts=data["parts"],
-            started_at=parse_iso(data["startedAt"]),
-            finished_at=parse_iso(data["finishedAt"]),
-        )
+    def from_text(cls, text: str) -> Self:
+        raise NotImplementedError
 
     @classmethod
-    def load(cls, path: Path) -> SetManifest:
-        """The manifest at `path`; VerifyError (exit 6) when it cannot be read as one."""
+    def load(cls, path: Path) -> Self:
+        """The manifest at `path`; VerifyError (exit 6) when it cannot be read as one.
+
+        The manifest is the proof: one that is damaged or of the wrong shape
+        proves nothing, so the export it stands for cannot be trusted, the
+        same answer as for a mismatch. (No manifest at all is another matter:
+        `verify` was pointed at something that is not an export, exit 2.)
+        """
         try:
             return cls.from_text(path.read_text(encoding="utf-8"))
         except OSError as exc:
@@ -313,4 +225,51 @@ class SetManifest:
         raise VerifyError(
             f"cannot read the manifest {str(path)!r}: {detail}; the export cannot be proven",
             hint="export it again to get a new manifest",
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Manifest(_Proof):
+    """`FILE.manifest.json`: the proof beside a file export."""
+
+    fmt: Format
+    gzip: bool
+    file: FileJson
+
+    def to_json(self) -> ManifestJson:
+        kind = {"format": self.fmt, "gzip": self.gzip}
+        return cast(ManifestJson, self._json(kind, {"file": self.file}))
+
+    @classmethod
+    def from_text(cls, text: str) -> Self:
+        """A manifest as `usage export` writes it; ValueError for anything else."""
+        data = parse(_SHAPE, text)
+        return cls(fmt=data["format"], gzip=data["gzip"], file=data["file"], **cls._shared(data))
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetManifest(_Proof):
+    """`DIR/_manifest.json`: one proof for every part of a partitioned export."""
+
+    partition: Partition
+    fmt: PartFormat
+    parts: list[PartJson]
+
+    @property
+    def bytes(self) -> int:
+        return sum(part["bytes"] for part in self.parts)
+
+    def to_json(self) -> SetManifestJson:
+        kind = {"partition": self.partition, "format": self.fmt}
+        return cast(SetManifestJson, self._json(kind, {"parts": self.parts}))
+
+    @classmethod
+    def from_text(cls, text: str) -> Self:
+        """A manifest as a partitioned `usage export` writes it; ValueError for anything else."""
+        data = parse(_SET_SHAPE, text)
+        return cls(
+            partition=data["partition"],
+            fmt=data["format"],
+            parts=data["parts"],
+            **cls._shared(data),
         )
