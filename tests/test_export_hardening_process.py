@@ -117,7 +117,8 @@ def test_resume_or_force_while_a_run_holds_the_target_is_refused_before_any_requ
 ) -> None:
     target = tmp_path / "a.csv"
     slow.requests.clear()
-    running = start(slow, "export", str(target), "--take", "10")
+    # Eighty pages of 50 ms: still running after three refused runs, even on a busy machine.
+    running = start(slow, "export", str(target), "--take", "5")
     wait_for_requests(slow, 3)
     for extra in (["--resume"], ["--force"], []):
         # A dead API root: a request would end in exit 5, so exit 2 means none was made.
@@ -128,7 +129,7 @@ def test_resume_or_force_while_a_run_holds_the_target_is_refused_before_any_requ
     _, err = running.communicate(timeout=30)
     assert running.returncode == 130, err
     assert ".a.csv.lock" not in hidden(tmp_path)
-    resumed = usage(slow, "export", str(target), "--take", "10", "--resume", "-q")
+    resumed = usage(slow, "export", str(target), "--take", "5", "--resume", "-q")
     assert resumed.returncode == 0, resumed.stderr
     assert usage(slow, "verify", str(target)).returncode == 0
 
