@@ -109,6 +109,25 @@ def test_an_exact_type_beats_any_wildcard(tmp_path: Path) -> None:
     assert table.price_for("ANTHROPIC_X_TOKEN", 0).price == 3  # type: ignore[union-attr]
 
 
+def test_a_file_wildcard_does_not_override_a_more_specific_bundled_price(
+    tmp_path: Path,
+) -> None:
+    path = price_file(
+        tmp_path,
+        'version = "contract"\n'
+        '[[price]]\ntype = "OPENAI_GPT_4O*"\nprice = 3.10\nper = 1_000_000\nsource = "c"\n',
+    )
+    table = prices.load(path)
+    big = table.price_for("OPENAI_GPT_4O_TOKEN", ANCHOR_MS)
+    mini = table.price_for("OPENAI_GPT_4O_MINI_TOKEN", ANCHOR_MS)
+    assert big is not None
+    assert mini is not None
+    # As specific as the bundled GPT-4o entry: the file's wins the tie.
+    assert big.price == Decimal("3.10")
+    # GPT-4o mini has a closer bundled pattern: the file's wildcard does not reach it.
+    assert (mini.pattern, mini.price) == ("OPENAI_GPT_4O_MINI*", Decimal("0.2625"))
+
+
 def test_a_file_extends_the_bundled_table_unless_it_replaces_it(tmp_path: Path) -> None:
     text = (
         'version = "contract-7"\n[[price]]\ntype = "CHATBOTKIT_CONVERSATION"\nprice = 0.01\n'
@@ -218,9 +237,31 @@ def test_summary_cost_csv_and_sort_by_cost(cli: Any) -> None:
     assert result.code == 0, result.err
     rows = list(csv.DictReader(io.StringIO(result.out, newline="")))
     assert {"cost", "costShare", "unpricedCount", "pricesSha256"} <= set(rows[0])
-    costs = [Decimal(row["cost"]) for row in rows]
+    costs = [Decimal(row["cost"]) for row in rows if row["cost"]]
     assert costs == sorted(costs, reverse=True)
     assert {row["pricesSha256"] for row in rows} == {hashlib.sha256(BUNDLED).hexdigest()}
+    # A type no price covers has no cost (an empty cell), never 0, and comes last.
+    unpriced = [row for row in rows if row["type"].startswith("CHATBOTKIT_")]
+    assert unpriced
+    assert all(row["cost"] == "" and row["costShare"] == "" for row in unpriced)
+    assert rows[-len(unpriced) :] == unpriced
+
+
+def test_unpriced_groups_have_no_cost_in_json_and_no_verdict_in_check(cli: Any) -> None:
+    summary = json.loads(cli("summary", "--by", "type", "--cost", "-o", "json").out)
+    groups = {g["key"]["type"]: g for g in summary["groups"]}
+    assert groups["CHATBOTKIT_CONVERSATION"]["cost"] is None
+    assert groups["CHATBOTKIT_CONVERSATION"]["costShare"] is None
+    assert groups["OPENAI_GPT_4O_TOKEN"]["cost"] not in (None, "0")
+    checked = cli(
+        "check", "--since", "2026-01-01", "--by", "type", "--max-cost", "1000", "-o", "json"
+    )
+    assert checked.code == 0, checked.err
+    results = {r["group"]["type"]: r for r in json.loads(checked.out)["results"]}
+    conversation = results["CHATBOTKIT_CONVERSATION"]
+    assert (conversation["status"], conversation["value"]) == ("unpriced", None)
+    assert results["OPENAI_GPT_4O_TOKEN"]["status"] == "ok"
+    assert "note: cost limits cover priced usage only" in checked.err
 
 
 def test_a_custom_price_file_changes_the_figures_and_the_hash(cli: Any, tmp_path: Path) -> None:

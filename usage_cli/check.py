@@ -26,6 +26,8 @@ _AMOUNT = re.compile(r"\$?\s*(\d+(?:\.\d+)?)\s*([kKMGB]?)")
 # A spike below this (in the window) pages nobody: quiet groups stay quiet.
 DEFAULT_FLOORS = {"records": Decimal(10), "count": Decimal(1000), "cost": Decimal(1)}
 OK, WARN, BREACH = "ok", "warn", "breach"
+# A cost with no price for any of its records: never $0, and no verdict.
+UNPRICED = "unpriced"
 
 
 @dataclass(frozen=True)
@@ -160,14 +162,16 @@ class Result:
 
     @property
     def used(self) -> float | None:
-        return float(self.value / self.limit) if self.limit else None
+        if self.status == UNPRICED or not self.limit:
+            return None
+        return float(self.value / self.limit)
 
     def to_dict(self) -> dict[str, Any]:
         out = {
             "rule": self.label,
             "metric": self.metric,
             "group": self.group,
-            "value": _number(self.value, self.metric),
+            "value": None if self.status == UNPRICED else _number(self.value, self.metric),
             "limit": _number(self.limit, self.metric),
             "used": None if self.used is None else round(self.used, 6),
             "status": self.status,
@@ -195,6 +199,12 @@ def measure(group: Group, metric: str) -> Decimal:
         return Decimal(group.count)
     assert group.costs is not None
     return group.costs.amount
+
+
+def unpriced_only(group: Group, metric: str) -> bool:
+    """A cost that no price covers: records, none of them priced."""
+    costs = group.costs
+    return metric == "cost" and costs is not None and 0 < group.records == costs.unpriced_records
 
 
 def _status(value: Decimal, limit: Decimal, warn_at: Decimal | None) -> str:
@@ -236,7 +246,9 @@ def evaluate(
                     dict(zip(by, key, strict=True)) if by else None,
                     value,
                     rule.limit,
-                    _status(value, rule.limit, warn_at),
+                    UNPRICED
+                    if unpriced_only(group, rule.metric)
+                    else _status(value, rule.limit, warn_at),
                     unpriced=group.costs.unpriced_count if group.costs is not None else 0,
                 )
             )
@@ -262,6 +274,8 @@ def evaluate_spike(
         median = Decimal(statistics.median(history))
         limit = rule.factor * median
         status = _status(value, limit, warn_at) if value >= rule.floor else OK
+        if unpriced_only(group, rule.metric):
+            status = UNPRICED
         results.append(
             Result(
                 rule.label,
@@ -277,7 +291,7 @@ def evaluate_spike(
     return results
 
 
-_RANK = {BREACH: 0, WARN: 1, OK: 2}
+_RANK = {BREACH: 0, WARN: 1, UNPRICED: 2, OK: 3}
 
 
 def ordered(results: Sequence[Result]) -> list[Result]:
@@ -292,7 +306,7 @@ def describe(result: Result, currency: str = "USD") -> str:
         if result.group
         else "overall"
     )
-    used = "" if result.used is None else f" ({result.used * 100:.0f}% of the limit)"
+    used = "" if result.used is None else f" ({result.used * 100:.1f}% of the limit)"
     text = f"{where}: {result.metric} {shown_value(result.value, result.metric, currency)}"
     text += f" against {shown_value(result.limit, result.metric, currency)}{used}"
     if result.baseline is not None:
@@ -354,7 +368,10 @@ def rows(results: Sequence[Result], currency: str = "USD") -> list[list[str]]:
                 result.status,
                 result.label,
                 _group_text(result),
-                shown_value(result.value, result.metric, currency),
+                UNPRICED
+                if result.status == UNPRICED
+                else shown_value(result.value, result.metric, currency)
+                + ("*" if result.metric == "cost" and result.unpriced else ""),
                 limit,
                 "" if result.used is None else f"{result.used * 100:.1f}%",
             ]
@@ -381,10 +398,13 @@ def write_markdown(
     lines = [f"### usage check: {verdict}", "", f"{len(results)} checks over {window}.", ""]
     lines.append("| " + " | ".join(HEADERS) + " |")
     lines.append("|" + "|".join(["---"] * 3 + ["--:"] * 3) + "|")
-    icons = {BREACH: "❌ breach", WARN: "⚠️ warn", OK: "✅ ok"}
+    icons = {BREACH: "❌ breach", WARN: "⚠️ warn", OK: "✅ ok", UNPRICED: "❔ unpriced"}
     for row in rows(results, currency):
         cells = [icons[row[0]], *(_markdown_cell(cell) for cell in row[1:])]
         lines.append("| " + " | ".join(cells) + " |")
+    note = unpriced_note(results)
+    if note:
+        lines += ["", note]
     if prices is not None:
         lines += ["", f"Prices: {prices.label()}, sha256 `{prices.sha256}`."]
     stream.write("\n".join(lines) + "\n")
@@ -393,3 +413,13 @@ def write_markdown(
 def _markdown_cell(text: str) -> str:
     # A pipe would end the cell; a backslash-escaped one shows as itself.
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def unpriced_note(results: Sequence[Result]) -> str | None:
+    """What a cost limit cannot see: usage with no price, said whenever there is some."""
+    if not any(r.metric == "cost" and r.unpriced for r in results):
+        return None
+    return (
+        "cost limits cover priced usage only: * marks a cost with unpriced records, and a "
+        "group with no priced record is 'unpriced' (never $0); see `usage prices`"
+    )

@@ -9,9 +9,12 @@ entry until it is asked for, so sums are exact whatever the order of the
 records; rounding happens only where money is shown to a person.
 
 The table is TOML (see the bundled `prices.toml` for its shape). A file given
-with `--prices` (or the profile key `prices`) *extends* the bundled table: its
-entries are consulted first and the bundled ones answer for what it does not
-price at that time. A file with `replace = true` at the top is the whole table.
+with `--prices` (or the profile key `prices`) *extends* the bundled table: the
+most specific entry in force wins (an exact type, then the wildcard with the
+most fixed characters), and of two as specific, the file's. So a file's
+`OPENAI_GPT_4O*` reprices GPT-4o but not GPT-4o mini, which the bundled
+`OPENAI_GPT_4O_MINI*` names more closely. A file with `replace = true` at the
+top is the whole table.
 """
 
 from __future__ import annotations
@@ -103,7 +106,7 @@ class Layer:
 
 @dataclass
 class PriceTable:
-    """The prices in effect: layers consulted in order, each most specific entry first."""
+    """The prices in effect: the most specific entry first; of equals, the first layer's."""
 
     entries: tuple[Price, ...]
     layers: tuple[Layer, ...]
@@ -119,7 +122,7 @@ class PriceTable:
             found = tuple(
                 sorted(
                     (entry for entry in self.entries if entry.matches(kind)),
-                    key=lambda e: (e.layer, not e.exact, -e.specificity, e.index),
+                    key=lambda e: (not e.exact, -e.specificity, e.layer, e.index),
                 )
             )
             self._by_type[kind] = found
@@ -148,10 +151,10 @@ class PriceTable:
         return sorted(moments)
 
     def ordered(self) -> list[Price]:
-        """Every entry in the order entries are tried: first table first, most specific first."""
+        """Every entry in the order entries are tried: most specific first, then first table."""
         return sorted(
             self.entries,
-            key=lambda e: (e.layer, not e.exact, -e.specificity, e.pattern, e.start_ms or 0),
+            key=lambda e: (not e.exact, -e.specificity, e.layer, e.pattern, e.start_ms or 0),
         )
 
     def entry_dict(self, entry: Price) -> dict[str, Any]:

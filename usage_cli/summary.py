@@ -149,15 +149,22 @@ class Group:
             "lastCreatedAt": None if self.last is None else iso_ms(self.last),
         }
 
+    def priced_cost(self) -> Decimal | None:
+        """The group's cost; None when none of its records has a price (never $0 then)."""
+        if self.costs is None or (self.records and self.costs.unpriced_records == self.records):
+            return None
+        return self.costs.amount
+
     def cost_dict(self, whole: Decimal | None) -> dict[str, Any]:
         """The group's money: exact cost (text), its share of `whole`, and what is unpriced."""
         from usage_cli.prices import exact, share
 
         assert self.costs is not None
-        amount = self.costs.amount
+        amount = self.priced_cost()
         return {
-            "cost": exact(amount),
-            "costShare": None if whole is None else share(amount, whole),
+            # No priced record: no cost at all, which is not a cost of 0.
+            "cost": None if amount is None else exact(amount),
+            "costShare": None if whole is None or amount is None else share(amount, whole),
             "pricedCount": self.costs.priced_count,
             "unpriced": {
                 "records": self.costs.unpriced_records,
@@ -305,9 +312,10 @@ def write_csv(summary: Summary, stream: Any, top: int | None = None, sort: str =
         if money and group.costs is not None and summary.prices is not None:
             from usage_cli.prices import share
 
-            part = share(group.costs.amount, whole) if whole is not None else None
+            amount = group.priced_cost()
+            part = share(amount, whole) if whole is not None and amount is not None else None
             cells += [
-                exact(group.costs.amount),
+                "" if amount is None else exact(amount),
                 "" if part is None else part,
                 group.costs.unpriced_count,
                 summary.prices.sha256,

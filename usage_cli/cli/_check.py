@@ -240,6 +240,9 @@ def check_command(
             check.rows(results, currency), out, run.display(settings, wide=wide), span, table
         )
     out.flush()
+    note = check.unpriced_note(results)
+    if note and fmt != "markdown":
+        run.note(f"note: {note}")
     for result in check.ordered(results):
         if result.status == check.WARN:
             run.note(f"warning: near a limit: {check.describe(result, currency)}")
