@@ -89,7 +89,7 @@ def test_five_daily_chained_signed_exports_verify_clean(
         "ok: a series of 5 exports from 2026-01-25T00:00:00.000Z to 2026-01-29T23:59:59.999Z, "
         f"{sum(len(path.read_text().splitlines()) for path in series):,} records, no gap, no "
         "overlap, no record twice; every manifest signed by ci@example.com; head "
-        f"{series[-1].name} sha256 {sha256(Path(head))}\n"
+        f"{Path(head).name} sha256 {sha256(Path(head))}\n"
     )
     # In any order, as files, manifests or both.
     shuffled: list[str | Path] = [
@@ -254,7 +254,9 @@ def test_a_signed_manifest_changed_afterwards_is_caught(
     manifest.write_text(manifest.read_text().replace('"pages"', '"pages" ', 1))
     done = verify(series[0], "--signers", keys["allowed"])
     assert done.code == 6
-    assert f"the signature of {manifest} does not match it" in done.err
+    assert f"the signature of {manifest} does not verify: the manifest was changed since" in (
+        done.err
+    )
 
 
 def test_a_single_signed_export_names_its_signer(series: list[Path], keys: dict[str, Path]) -> None:
@@ -350,7 +352,7 @@ def test_a_chain_that_would_leave_a_gap_or_an_overlap_is_refused(series: list[Pa
     previous = f"{series[-1]}.manifest.json"
     folder = series[0].parent
     gap = bad("export", str(folder / "next.csv"), "--since", "2026-01-31", "--chain", previous)
-    assert "so this one must start at 2026-01-30T00:00:00.000Z, not with --since " in gap.err
+    assert "so this one must start at 2026-01-30T00:00:00.000Z, not at 2026-01-31" in gap.err
     assert gap.err.splitlines()[0].endswith("the series would have a gap")
     overlap = bad("export", str(folder / "next.csv"), "--since", "2026-01-29", "--chain", previous)
     assert overlap.err.splitlines()[0].endswith("the series would have an overlap")
@@ -368,6 +370,7 @@ def test_a_chain_that_would_leave_a_gap_or_an_overlap_is_refused(series: list[Pa
         (["export", "x.csv", "--window", "day", "--since", "1d"], "--window sets --since"),
         (["export", "x.csv", "--sign", "no-such-key"], "--sign no-such-key: no such key file"),
         (["export", "x.csv", "--sign", "notes.txt"], "--sign notes.txt: not a usable SSH"),
+        (["export", "x.csv", "--sign", "k.pub"], "--sign k.pub: this is a public key"),
         (["verify", "a.csv", "--expect-head", "ab" * 32], "--expect-head goes with --chain"),
         (["verify", "--chain", "a.csv", "--expect-head", "xyz"], "is not a sha256"),
         (["verify", "a.csv", "--signers", "nowhere"], "--signers nowhere: no such allowed"),
@@ -379,9 +382,10 @@ def test_bad_evidence_options(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "notes.txt").write_text("not a key, not a manifest\n")
+    (tmp_path / "k.pub").write_text("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI k@example.com\n")
     done = bad(*args)
     assert message in done.err
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.txt"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["k.pub", "notes.txt"]
 
 
 def test_a_key_with_a_passphrase_is_refused_when_nobody_can_type_it(
@@ -398,3 +402,36 @@ def test_signing_without_ssh_keygen_is_refused(
     monkeypatch.setenv("PATH", str(tmp_path))
     done = bad("export", str(tmp_path / "x.csv"), "--sign", str(keys["auditor"]))
     assert "--sign needs ssh-keygen (OpenSSH 8.2 or newer), which is not on PATH" in done.err
+
+
+def test_chain_takes_the_previous_export_or_its_manifest(
+    server: Sandbox, series: list[Path]
+) -> None:
+    following = series[0].parent / "usage-2026-01-30.jsonl"
+    done = export(
+        server,
+        str(following),
+        "--since",
+        "2026-01-30",
+        "--until",
+        "2026-01-30T23:59:59.999Z",
+        "--chain",
+        str(series[-1]),
+    )
+    assert done.code == 0, done.err
+    assert verify("--chain", series[0].parent, following).code == 0
+
+
+def test_a_signature_for_another_purpose_does_not_verify(
+    series: list[Path], keys: dict[str, Path]
+) -> None:
+    manifest = Path(f"{series[0]}.manifest.json")
+    Path(f"{manifest}.sig").unlink()
+    subprocess.run(
+        ["ssh-keygen", "-q", "-Y", "sign", "-f", str(keys["auditor"]), "-n", "git", str(manifest)],
+        check=True,
+        capture_output=True,
+    )
+    done = verify(series[0], "--signers", keys["allowed"])
+    assert done.code == 6
+    assert "or it was signed for another purpose (not the usage-audit namespace)" in done.err

@@ -155,7 +155,7 @@ class ExportProgress:
 
         elapsed = self._runtime.monotonic() - self._started
         self._runtime.say(
-            f"exported {manifest.records:,} records ({manifest.pages:,} pages, "
+            f"exported {manifest.records:,} records ({_pages(manifest.pages)}, "
             f"{manifest.file['bytes']:,} bytes) to {self._path} in {elapsed:.1f}s; "
             f"manifest {manifest_path(self._path)}"
         )
@@ -171,11 +171,15 @@ class ExportProgress:
         folders = len({part["path"].split("/")[0] for part in manifest.parts})
         parts = len(manifest.parts)
         self._runtime.say(
-            f"exported {manifest.records:,} records ({manifest.pages:,} pages) to {self._path} "
+            f"exported {manifest.records:,} records ({_pages(manifest.pages)}) to {self._path} "
             f"in {elapsed:.1f}s: {parts:,} part{'s' * (parts != 1)} in {folders:,} "
             f"folder{'s' * (folders != 1)}, {manifest.bytes:,} bytes; "
             f"manifest {self._path / MANIFEST_NAME}"
         )
+
+
+def _pages(number: int) -> str:
+    return f"{number:,} page{'s' * (number != 1)}"
 
 
 @contextlib.contextmanager

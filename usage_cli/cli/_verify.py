@@ -149,7 +149,7 @@ def _verify_chain(
     run.runtime.stdout.write(
         f"ok: a series of {len(report.links)} exports from {since} to {until}, "
         f"{report.records:,} records, no gap, no overlap, no record twice{signed}; "
-        f"head {head.name} sha256 {head.sha256}\n"
+        f"head {head.manifest_path.name} sha256 {head.sha256}\n"
     )
 
 

@@ -47,6 +47,10 @@ __all__ = [
 
 def chain_to(previous: Path) -> tuple[ChainJson, WindowJson | None]:
     """The link to the manifest before, and the window it covered; InputError if it is none."""
+    if previous.is_dir() and (previous / MANIFEST_NAME).is_file():
+        previous = previous / MANIFEST_NAME  # a partitioned export: its manifest
+    elif previous.with_name(previous.name + ".manifest.json").is_file():
+        previous = previous.with_name(previous.name + ".manifest.json")  # an export: its manifest
     if not previous.name.endswith(".manifest.json") and previous.name != MANIFEST_NAME:
         raise InputError(
             f"--chain {previous}: not a manifest (a name ending .manifest.json, or a "
@@ -82,10 +86,10 @@ def check_follows(previous: Path, before: WindowJson | None, since_ms: int | Non
         return
     from usage_cli.columns import iso_ms
 
-    start = "no --since" if since_ms is None else f"--since {iso_ms(since_ms)}"
+    start = "with no start" if since_ms is None else f"at {iso_ms(since_ms)}"
     raise InputError(
         f"--chain {previous}: that export ends at {before['until']}, so this one must start "
-        f"at {iso_ms(expected)}, not with {start}: the series would have "
+        f"at {iso_ms(expected)}, not {start}: the series would have "
         + ("an overlap" if since_ms is not None and since_ms < expected else "a gap"),
         hint=f"use --since {iso_ms(expected)}, or --window with the same period each run",
     )

@@ -57,6 +57,11 @@ def check_signing_key(key: Path, *, interactive: bool) -> None:
     tool = _ssh_keygen("--sign")
     if not key.is_file():
         raise InputError(f"--sign {key}: no such key file")
+    if key.read_bytes()[:80].split(b" ")[0].startswith((b"ssh-", b"ecdsa-", b"sk-")):
+        raise InputError(
+            f"--sign {key}: this is a public key; sign with the private key beside it",
+            hint=f"--sign {key.with_suffix('')}" if key.suffix == ".pub" else None,
+        )
     # Prints the public half of a private key with no passphrase; fails otherwise.
     done = _run([tool, "-y", "-P", "", "-f", str(key)])
     if done.returncode == 0:
@@ -64,7 +69,14 @@ def check_signing_key(key: Path, *, interactive: bool) -> None:
     said = _said(done)
     if "passphrase" in said.lower():
         if interactive:
-            return  # ssh-keygen asks for it on the terminal when it signs
+            # Asked now, on the terminal, so a wrong one fails before any request
+            # (ssh-keygen asks again when it signs, after the export).
+            asked = subprocess.run(
+                [tool, "-y", "-f", str(key)], capture_output=True, timeout=300, check=False
+            )
+            if asked.returncode != 0:
+                raise InputError(f"--sign {key}: {_said(asked)}")
+            return
         raise InputError(
             f"--sign {key}: the key has a passphrase, and this run cannot ask for it",
             hint="in CI use a key made for signing, without a passphrase (ssh-keygen -t "
@@ -124,4 +136,7 @@ def signer_of(manifest: Path, allowed: Path) -> str:
         )
         if checked.returncode == 0:
             return principal
-    raise VerifyError(f"the signature of {manifest} does not match it: the manifest was changed")
+    raise VerifyError(
+        f"the signature of {manifest} does not verify: the manifest was changed since, or it "
+        f"was signed for another purpose (not the {NAMESPACE} namespace)"
+    )
