@@ -546,6 +546,7 @@ def test_check_markdown_and_table(emulator: Emulator) -> None:
         (["--spike", "money:3x"], "cannot measure"),
         (["--spike", "3x", "--baseline", "0"], "--baseline"),
         (["--max-cost", "5", "--spike-floor", "3"], "--spike-floor goes with --spike"),
+        (["--spike", "records:2x", "--spike-floor", "$5"], "is money, but --spike"),
         (["--max-cost", "5", "-o", "csv"], "--format"),
     ],
 )

@@ -127,6 +127,11 @@ def parse_spike(text: str, *, floor: str | None, windows: int) -> SpikeRule:
         )
     if not 1 <= windows <= 365:
         raise InputError(f"--baseline must be between 1 and 365 windows, not {windows}")
+    if floor is not None and metric != "cost" and floor.strip().startswith("$"):
+        raise InputError(
+            f"--spike-floor {floor!r} is money, but --spike {text!r} measures {metric}",
+            hint=f"give the floor in {metric}, e.g. --spike-floor 10",
+        )
     low = (
         DEFAULT_FLOORS[metric]
         if floor is None
