@@ -121,7 +121,12 @@ def _change(now: int | Decimal | None, before: int | Decimal | None) -> tuple[An
 
 
 def _amount(group: Group | None) -> Decimal | None:
-    return None if group is None or group.costs is None else group.costs.amount
+    # A group none of whose records has a price has no cost, which is not $0.
+    return None if group is None else group.priced_cost()
+
+
+def _unpriced(group: Group | None) -> int | None:
+    return None if group is None or group.costs is None else group.costs.unpriced_count
 
 
 @dataclass
@@ -177,6 +182,9 @@ class Comparison:
                 "previousCost": None if before_cost is None else exact(before_cost),
                 "costChange": None if change is None else exact(change),
                 "costChangeRatio": ratio,
+                # What the cost leaves out: the count no price covers, in each window.
+                "unpricedCount": _unpriced(row.now),
+                "previousUnpricedCount": _unpriced(row.before),
             }
         return out
 
