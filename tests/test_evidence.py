@@ -435,3 +435,23 @@ def test_a_signature_for_another_purpose_does_not_verify(
     done = verify(series[0], "--signers", keys["allowed"])
     assert done.code == 6
     assert "or it was signed for another purpose (not the usage-audit namespace)" in done.err
+
+
+def test_an_export_whose_manifest_was_deleted_is_named(series: list[Path]) -> None:
+    for path in series[-1].parent.glob(f"{series[-1].name}.manifest.json*"):
+        path.unlink()
+    done = verify("--chain", series[0].parent)
+    assert done.code == 6
+    assert f"{series[-1].name} has no manifest: it cannot be proven" in done.err
+
+
+def test_several_breaks_are_listed_one_a_line(series: list[Path]) -> None:
+    remove(series[1])
+    remove(series[3])
+    done = verify("--chain", series[0].parent)
+    assert done.code == 6
+    listed = [line for line in done.err.splitlines() if line.startswith("  - ")]
+    assert len(listed) == 4  # two broken links, two gaps
+    assert done.err.splitlines()[-1] == (
+        "error: the series of 3 exports does not hold: 4 problems (listed above)"
+    )

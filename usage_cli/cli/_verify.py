@@ -135,10 +135,14 @@ def _verify_chain(
     for note in report.notes:
         run.note(f"note: {note}")
     if not report.ok:
-        raise VerifyError(
-            f"the series of {len(report.links)} exports does not hold: "
-            + "; ".join(report.problems)
-        )
+        problems = report.problems
+        verdict = f"the series of {len(report.links)} exports does not hold"
+        if len(problems) == 1:
+            raise VerifyError(f"{verdict}: {problems[0]}")
+        # Several breaks: one a line, where a person can read them, then the verdict.
+        for problem in problems:
+            run.say(f"  - {problem}")
+        raise VerifyError(f"{verdict}: {len(problems)} problems (listed above)")
     head = report.head
     assert head is not None
     first, last = report.links[0], head

@@ -114,6 +114,24 @@ def manifests_in(paths: Iterable[Path]) -> list[Path]:
     return unique
 
 
+def orphans_in(paths: Iterable[Path]) -> list[Path]:
+    """Exports in the folders given whose manifest is gone: nothing can prove them."""
+    from usage_cli.export import EXTENSIONS
+
+    found: list[Path] = []
+    for folder in paths:
+        if not folder.is_dir() or (folder / MANIFEST_NAME).is_file():
+            continue
+        for path in sorted(folder.iterdir()):
+            base = path.name.lower().removesuffix(".gz")
+            looks = (
+                path.is_file() and not path.name.startswith(".") and not path.name.endswith(_SUFFIX)
+            )
+            if looks and Path(base).suffix in EXTENSIONS and not manifest_path(path).exists():
+                found.append(path)
+    return found
+
+
 def _link(manifest: Path, signers: Path | None) -> Link:
     from usage_cli.verify import verify
 
@@ -146,10 +164,13 @@ def _link(manifest: Path, signers: Path | None) -> Link:
 def verify_chain(
     paths: Iterable[Path], *, expect_head: str | None = None, signers: Path | None = None
 ) -> ChainReport:
+    paths = list(paths)
     manifests = manifests_in(paths)
     if not manifests:
         raise InputError("--chain: no manifests among the paths given")
     report = ChainReport()
+    for orphan in orphans_in(paths):
+        report.problems.append(f"{orphan.name} has no manifest: it cannot be proven")
     links = [_link(manifest, signers) for manifest in manifests]
     for link in links:
         report.problems += link.problems
