@@ -218,3 +218,15 @@ def test_a_password_in_the_api_url_is_never_shown(capsys: pytest.CaptureFixture[
     assert "s3cretpw" not in captured.out + captured.err
     assert "http://user:***@127.0.0.1:9" in captured.out
     assert "cannot reach 127.0.0.1:9" in captured.err
+
+
+def test_unset_removes_a_value_and_refuses_one_not_there(
+    capsys: pytest.CaptureFixture[str], config_file: Path
+) -> None:
+    assert set_value("run_as", "u1") == 0
+    assert set_value("tz", "Europe/Berlin") == 0
+    assert run(["config", "unset", "run-as"]) == 0
+    assert load(config_file) == {"default": {"tz": "Europe/Berlin"}}
+    capsys.readouterr()
+    assert run(["config", "unset", "run_as"]) == 2
+    assert "error: profile 'default' has no run_as to unset" in capsys.readouterr().err

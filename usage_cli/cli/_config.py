@@ -1,4 +1,4 @@
-"""`usage config set|show|list`."""
+"""`usage config set|unset|show|list`."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ Examples:
   usage config set token < token-file            (the token never touches argv)
   usage config set api_url http://127.0.0.1:8080 --profile sandbox
   usage config set tz Europe/Berlin
+  usage config unset prices
   usage config show --profile sandbox
   usage config list
 """
@@ -79,6 +80,31 @@ def config_set(
     config.save(path, profiles)
     shown = {"token": config.mask, "api_url": config.mask_url}.get(name, str)(value)
     run.note(f"set {name} = {shown} in profile {profile!r} ({path})")
+
+
+@config_app.command("unset", cls=Command, epilog=CONFIG_EPILOG + GLOBAL_NOTE)
+def config_unset(
+    ctx: typer.Context,
+    key: Annotated[
+        str, typer.Argument(help="token, api_url, run_as, tz or prices.", show_default=False)
+    ],
+) -> None:
+    """Remove a value from a profile (--profile, default: default)."""
+    from usage_cli import config
+
+    name = config.normalise_key(key)
+    run = invocation(ctx)
+    env = run.runtime.env
+    profile = config.check_profile_name(
+        run.options.profile or env.get(config.PROFILE_ENV) or config.DEFAULT_PROFILE
+    )
+    path = config.config_path(env)
+    profiles = config.load(path)
+    if name not in profiles.get(profile, {}):
+        raise InputError(f"profile {profile!r} has no {name} to unset ({path})")
+    del profiles[profile][name]
+    config.save(path, profiles)
+    run.note(f"unset {name} in profile {profile!r} ({path})")
 
 
 @config_app.command("show", cls=Command, epilog=CONFIG_EPILOG + GLOBAL_NOTE)
