@@ -584,3 +584,19 @@ def test_cost_compare_and_check_read_the_archive_as_online(
         )
         assert kept.code == live.code, kept.err
         assert kept.out == live.out
+
+
+def test_overlapping_prices_name_both_entries(cli: Any, tmp_path: Path) -> None:
+    path = price_file(
+        tmp_path,
+        'version = "t"\n'
+        '[[price]]\ntype = "X*"\nprice = 1\nsource = "s"\nfrom = 2025-01-01\n'
+        '[[price]]\ntype = "Y"\nprice = 1\nsource = "s"\n'
+        '[[price]]\ntype = "X*"\nprice = 2\nsource = "s"\nfrom = 2025-06-01\nuntil = 2025-09-01\n',
+    )
+    done = cli("summary", "--cost", "--prices", path)
+    assert done.code == 2
+    assert (
+        "X* has two prices in force at once: entries 1 (from 2025-01-01 on) and 3 "
+        "(from 2025-06-01 until 2025-09-01) of its file overlap"
+    ) in done.err

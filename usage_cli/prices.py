@@ -334,13 +334,23 @@ def _refuse_overlaps(entries: Iterable[Price], where: str) -> None:
         by_pattern.setdefault(entry.pattern, []).append(entry)
     low, high = -(2**63), 2**63
     for pattern, found in by_pattern.items():
-        spans = sorted((e.start_ms or low, e.end_ms or high) for e in found)
-        for (_, end), (start, _) in itertools.pairwise(spans):
-            if start < end:
+        spans = sorted(found, key=lambda e: (e.start_ms or low, e.end_ms or high))
+        for before, after in itertools.pairwise(spans):
+            if (after.start_ms or low) < (before.end_ms or high):
                 raise InputError(
-                    f"{where}: {pattern} has two prices in force at once (their from/until "
-                    "ranges overlap)"
+                    f"{where}: {pattern} has two prices in force at once: entries "
+                    f"{before.index} ({_span(before)}) and {after.index} "
+                    f"({_span(after)}) of its file overlap",
+                    hint="give each price of one pattern its own from/until range",
                 )
+
+
+def _span(entry: Price) -> str:
+    from usage_cli.columns import iso_ms
+
+    start = "always" if entry.start_ms is None else f"from {iso_ms(entry.start_ms)[:10]}"
+    end = "on" if entry.end_ms is None else f"until {iso_ms(entry.end_ms)[:10]}"
+    return f"{start} {end}"
 
 
 class Costs:
