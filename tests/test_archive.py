@@ -703,3 +703,10 @@ def test_verify_of_nothing_says_so(tmp_path: Path) -> None:
     assert f"error: nothing to verify at '{tmp_path / 'nope.db'}': no such file or folder" in (
         done.err
     )
+
+
+def test_a_bare_db_that_swallowed_the_target_says_so(tmp_path: Path) -> None:
+    done = run_in_memory(["export", "--db", str(tmp_path / "out.csv")])
+    assert done.code == 2
+    assert "Missing argument 'PATH'" in done.err
+    assert "hint: --db takes the word after it as the archive: put it after PATH" in done.err

@@ -85,6 +85,10 @@ def run(args: Sequence[str] | None = None, *, runtime: Runtime | None = None) ->
             runtime.say(exc.format_message())
         else:
             message, hint = usage_error_parts(exc)
+            if "Missing argument" in message and "--db" in argv:
+                # `usage export --db out.csv`: the bare --db took the target as its PATH.
+                hint = "--db takes the word after it as the archive: put it after PATH, or "
+                hint += "write --db=ARCHIVE"
             error(message.replace("\n", " "), hint)
         return exc.exit_code
     except PipeClosed:
