@@ -131,6 +131,9 @@ class _Chain:
 
     def stop(self) -> None:
         self.stopped.set()
+        # Wakes a chain waiting for credit now, not at its next poll: the
+        # export's end waits for it.
+        self._credit.release()
 
     def join(self) -> None:
         # Let a request in flight end before the caller closes the client;
@@ -158,7 +161,7 @@ class _Chain:
     def _may_fetch(self) -> bool:
         while not self.stopped.is_set():
             if self._credit.acquire(timeout=_POLL):
-                return True
+                return not self.stopped.is_set()
         return False
 
 
