@@ -29,6 +29,7 @@ export's, as with one chain.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import pickle
 import queue
 import tempfile
@@ -356,6 +357,11 @@ class _Meeting:
         if not _cursor_is_last_id(item):
             self._drop_trail("the API's cursors are not record ids")
             return False
+        if not _in_time_order(item.items, trail.frontier, trail.chain.order):
+            # Its records go out reversed: only a list in time order reverses
+            # into the other order's.
+            self._drop_trail(MIRROR)
+            return False
         cut = self._overlap(item.items, lead)
         if self._alone:
             return False
@@ -444,6 +450,17 @@ def _overlap(items: list[UsageRecord], other: deque[tuple[str, int]]) -> int | N
 
 class _Mismatch(Exception):
     """The chains share records, but not as two ends of one list meeting."""
+
+
+def _in_time_order(
+    items: list[UsageRecord], frontier: tuple[str, int] | None, order: Order
+) -> bool:
+    """Whether `items`, after `frontier`, are in `order` by creation time (ties allowed)."""
+    times: list[int] = [] if frontier is None else [frontier[1]]
+    times += [record.created_at for record in items]
+    if order is Order.desc:
+        return all(a >= b for a, b in itertools.pairwise(times))
+    return all(a <= b for a, b in itertools.pairwise(times))
 
 
 def _crossed(items: list[UsageRecord], frontier: tuple[str, int] | None, order: Order) -> bool:
