@@ -162,7 +162,8 @@ def test_a_failure_leaves_nothing_at_the_target_and_resume_completes_exactly(
     cli: Any, server: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = tmp_path / "audit.jsonl"
-    failed = export(cli, target, "--take", "20", transport=FailAfter(3))
+    # One chain: its first three pages are in, then the API fails (both ends: test_streams.py).
+    failed = export(cli, target, "--take", "20", "--streams", "1", transport=FailAfter(3))
     assert failed.code == 5
     assert "--resume" in failed.err
     assert not target.exists()
@@ -172,7 +173,7 @@ def test_a_failure_leaves_nothing_at_the_target_and_resume_completes_exactly(
     assert TOKEN not in json.dumps(checkpoint)
 
     counting = FailAfter(10_000)
-    resumed = export(cli, target, "--take", "20", "--resume", transport=counting)
+    resumed = export(cli, target, "--take", "20", "--resume", "--streams", "1", transport=counting)
     assert resumed.code == 0, resumed.err
     assert (
         counting.asked[0] == checkpoint["cursor"]

@@ -296,7 +296,18 @@ def test_resume_keeps_the_cost_and_refuses_another_choice_or_table(
 ) -> None:
     target = tmp_path / "costed.csv"
     path = price_file(tmp_path, CONTRACT)
-    failed = export(cli, target, "--take", "20", "--cost", "--prices", path, transport=FailAfter(3))
+    failed = export(
+        cli,
+        target,
+        "--take",
+        "20",
+        "--streams",
+        "1",
+        "--cost",
+        "--prices",
+        path,
+        transport=FailAfter(3),
+    )  # one chain: three pages in, then the API fails
     assert failed.code == 5
     checkpoint = json.loads((tmp_path / ".costed.csv.checkpoint.json").read_text())
     assert checkpoint["version"] == 3

@@ -30,6 +30,7 @@ from usage_cli.cli._options import (
     SinceOpt,
     SkillsetOpt,
     SourceOpt,
+    StreamsOpt,
     TakeOpt,
     TaskOpt,
     TypeOpt,
@@ -127,11 +128,16 @@ def export_command(
     demo: DemoOpt = False,
     db: DbOpt = None,
     source: SourceOpt = None,
+    streams: StreamsOpt = None,
 ) -> None:
     """Export every matching record to a file, atomically, with a manifest to verify it by."""
     if prices is not None and not cost:
         raise InputError("--prices goes with --cost")
-    if partition is not None or output_format is ExportFormat.parquet:
+    from usage_cli.cli._streams import check_streams, streams_for
+
+    partitioned = partition is not None or output_format is ExportFormat.parquet
+    check_streams(streams, partition=partitioned, db=db is not None)
+    if partitioned:
         export_partitioned(
             ctx,
             path,
@@ -164,6 +170,7 @@ def export_command(
             table = costed(run, settings)
         if plan.note:
             run.note(plan.note)
+        two = streams_for(streams, query, db=db is not None) == 2
         with progress_and_reading(
             run, settings, query, plan.target.path, plan.started, demo=demo, db=db, source=source
         ) as (progress, reading):
@@ -179,6 +186,9 @@ def export_command(
                 on_progress=progress.update,
                 chain=proof.chain,
                 prices=table,
+                # A second connection reads from the list's far end (`--streams`).
+                trail=reading.connect() if two and reading.connect is not None else None,
+                on_note=None if settings.quiet else progress.say,
             )
             if manifest is not None:
                 progress.done(manifest)

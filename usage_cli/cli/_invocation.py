@@ -40,6 +40,9 @@ class Reading:
     # What the records' manifest names as their origin.
     root: str
     run_as: str | None
+    # Another client of the same API on its own connection (closed with the
+    # reading), for a second stream; None for an archive: no round trips to save.
+    connect: Callable[[], PageSource] | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,17 @@ class Invocation:
         `say` takes the client's lines (retries, rate-limit waits) when something
         else owns stderr for now, such as a live progress display.
         """
+        with self.clients(settings, demo=demo, say=say) as connect:
+            yield connect()
+
+    @contextlib.contextmanager
+    def clients(
+        self, settings: Settings, *, demo: bool, say: Callable[[str], None] | None = None
+    ) -> Iterator[Callable[[], Client]]:
+        """Opens clients of `client`'s API (each its own connection); all close at the end.
+
+        More than one is for reading a list from both ends at once (`export`).
+        """
         from usage_cli.client import Client, RetryPolicy
 
         say = say or self.runtime.say
@@ -115,21 +129,25 @@ class Invocation:
                     f"demo: {len(sandbox.records)} records from a built-in sandbox, "
                     f"no account{ignored}"
                 )
-            client = Client(
-                token=token,
-                api_url=api_url,
-                run_as=settings.run_as,
-                timeout=settings.timeout,
-                retry=RetryPolicy(retries=settings.retries),
-                transport=self.runtime.transport,
-                on_event=say if verbose else None,
-                on_wait=None if settings.quiet else say,
-                sleep=self.runtime.sleep,
-                now=self.runtime.now,
-                debug=settings.debug,
-            )
+
+            def connect() -> Client:
+                client = Client(
+                    token=token,
+                    api_url=api_url,
+                    run_as=settings.run_as,
+                    timeout=settings.timeout,
+                    retry=RetryPolicy(retries=settings.retries),
+                    transport=self.runtime.transport,
+                    on_event=say if verbose else None,
+                    on_wait=None if settings.quiet else say,
+                    sleep=self.runtime.sleep,
+                    now=self.runtime.now,
+                    debug=settings.debug,
+                )
+                return stack.enter_context(client)
+
             try:
-                yield stack.enter_context(client)
+                yield connect
             except AuthError as refused:
                 if not demo and refused.refused_token:
                     refused.hint = _token_hint(settings)
@@ -217,8 +235,9 @@ class Invocation:
         if db is None:
             if source is not None:
                 raise InputError("--source goes with --db: it picks a source of the archive")
-            with self.client(settings, demo=demo, say=say) as client:
-                yield Reading(client, "demo" if demo else settings.api_url, settings.run_as)
+            with self.clients(settings, demo=demo, say=say) as connect:
+                root = "demo" if demo else settings.api_url
+                yield Reading(connect(), root, settings.run_as, connect=connect)
             return
         if demo:
             raise InputError(

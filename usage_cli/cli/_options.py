@@ -155,3 +155,15 @@ ExportCostOpt = Annotated[
         rich_help_panel=MONEY_PANEL,
     ),
 ]
+StreamsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--streams",
+        metavar="1|2",
+        help="Read the list from both ends at once, on two connections (2; about half the "
+        "time at real latency, the same file), or as one chain (1). Default: 2 for a whole "
+        "list from the API, 1 with --since/--until or --db.",
+        rich_help_panel=PAGING_PANEL,
+        show_default=False,
+    ),
+]

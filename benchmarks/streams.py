@@ -1,0 +1,124 @@
+"""Beat the chain: a full export read from both ends against one cursor chain. By hand:
+
+    python benchmarks/streams.py [--pages 200] [--latency 50] [--repeats 3]
+
+One `usage sandbox` (its own process) answers every request `--latency` ms
+late. `usage export` runs with `--streams 1` and `--streams 2`, alternating,
+to .jsonl and to .csv.gz; each pair of files must be byte for byte the same.
+The figure is wall time (whole process, start-up included) against the
+floor of one chain, pages x RTT, where pages counts the list's requests (its
+pages and the empty one that ends it). Goal for two streams: <= 0.55.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from export_memory import TOKEN, usage_command
+
+
+def start_sandbox(records: int, latency_ms: int) -> tuple[subprocess.Popen[str], str]:
+    command = [*usage_command(), "sandbox", "--port", "0", "--records", str(records), "-q"]
+    process = subprocess.Popen(
+        [*command, "--latency", str(latency_ms)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, CHATBOTKIT_API_TOKEN=TOKEN),
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("export CHATBOTKIT_API_URL="):
+            return process, line.split("=", 1)[1].strip()
+    raise RuntimeError("the sandbox did not start")
+
+
+def bare_chain(url: str) -> float:
+    """Seconds of one bare httpx cursor chain over the whole list: this sandbox's real
+    pages x RTT (no validation, no writing, no start-up)."""
+    import httpx
+
+    started = time.perf_counter()
+    with httpx.Client(headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        cursor = None
+        while True:
+            params = {"order": "desc", "take": "100", **({"cursor": cursor} if cursor else {})}
+            page = client.get(f"{url}/api/v1/usage/list", params=params).json()
+            cursor = page.get("cursor")
+            if not page["items"] or not cursor:
+                break
+    return time.perf_counter() - started
+
+
+def timed(command: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="--streams 2 against one chain at latency")
+    parser.add_argument("--pages", type=int, default=200, help="pages of 100 records")
+    parser.add_argument("--latency", type=int, default=50, help="ms per response")
+    parser.add_argument("--repeats", type=int, default=3)
+    options = parser.parse_args()
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, {platform.platform()}"
+    )
+    records = options.pages * 100
+    requests = options.pages + 1  # the empty page that ends the list
+    floor = requests * options.latency / 1000
+    sandbox, url = start_sandbox(records, options.latency)
+    env = dict(os.environ, CHATBOTKIT_API_URL=url, CHATBOTKIT_API_TOKEN=TOKEN)
+    runs: dict[tuple[str, int], list[float]] = {}
+    try:
+        bare = statistics.median(bare_chain(url) for _ in range(options.repeats))
+        with tempfile.TemporaryDirectory() as scratch:
+            for _ in range(options.repeats):
+                for suffix in ("jsonl", "csv.gz"):
+                    for streams in (1, 2):
+                        target = Path(scratch) / f"s{streams}.{suffix}"
+                        command = [
+                            *usage_command(),
+                            "export",
+                            str(target),
+                            "-q",
+                            "--force",
+                            "--streams",
+                            str(streams),
+                        ]
+                        runs.setdefault((suffix, streams), []).append(timed(command, env))
+                    one, two = (Path(scratch) / f"s{n}.{suffix}" for n in (1, 2))
+                    if one.read_bytes() != two.read_bytes():
+                        sys.exit(f"--streams 1 and 2 wrote different {suffix} files")
+    finally:
+        sandbox.terminate()
+        sandbox.wait()
+    print(
+        f"\n{records:,} records, {options.latency} ms a response, one chain's floor "
+        f"{requests} x {options.latency} ms = {floor:.2f} s; median of {options.repeats}:"
+    )
+    print(
+        f"  a bare httpx chain: {bare:6.2f} s = {bare / floor:.3f} x pages x RTT "
+        f"({bare / requests * 1000:.1f} ms a request: the sandbox's real RTT)"
+    )
+    for (suffix, streams), times in sorted(runs.items()):
+        median = statistics.median(times)
+        goal = "   (goal <= 0.55)" if streams == 2 else ""
+        print(
+            f"  {suffix:>6} --streams {streams}: {median:6.2f} s = "
+            f"{median / floor:.3f} x pages x RTT, {median / bare:.3f} x the bare chain{goal}"
+        )
+    print("  each --streams 2 file was byte for byte its --streams 1 twin")
+
+
+if __name__ == "__main__":
+    main()

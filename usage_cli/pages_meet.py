@@ -1,0 +1,471 @@
+"""One list read from both ends at once: two cursor chains that stop where they meet.
+
+A cursor chain costs one round trip a page, however fast the client is. The
+list can be read in order from either end (`order=desc` and `order=asc`), so
+two chains, each on its own connection, cover it in about half the round
+trips: the *lead* reads in the order the caller wants, and its pages are
+handed on as they come, exactly the pages one chain would have given; the
+*trail* reads from the other end, and its pages are spilled to a temporary
+file. Where a page of one holds the record the other read last, they have
+met: the overlap is dropped (by id), and the spilled pages follow the lead's,
+reversed, cut into the lead's page size, so that the batches are the very
+ones a single chain yields (same records, same order, same page boundaries).
+
+The snapshot: the first page of the `desc` chain is taken before any page of
+the `asc` chain, so the `asc` chain always meets records the `desc` chain has
+read, and never reads past them. A list read newest first therefore holds
+exactly the records up to the newest one of that first `desc` page, as one
+chain would; records created later are not read at all, never half read.
+
+The two orders must be mirror images of each other (the platform's are: both
+sort by creation). Where something says otherwise (the chains cross without
+sharing a record, the overlap is not the reversed run of what the other read,
+the trail ends without meeting, a cursor is not its page's last id), or the
+trail fails after its retries (an error of the API's), the trail is dropped with its spill and the
+lead reads on alone: slower, never wrong. A failure of the lead is the
+export's, as with one chain.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import pickle
+import queue
+import tempfile
+import threading
+from collections import deque
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import IO
+
+from usage_cli._files import reason
+from usage_cli.errors import UsageCliError
+from usage_cli.pages import Batch, PageSource, iter_pages
+from usage_cli.query import Order, Query
+from usage_cli.records import Page, UsageRecord
+
+AHEAD = 2  # pages a chain may fetch before they are used: enough to hide a hand-off
+_POLL = 0.1  # seconds: how soon a stop is noticed (and Ctrl-C, on the main thread)
+_JOIN = 0.25  # seconds a stopping reader waits for a chain's request in flight
+
+OnNote = Callable[[str], None]
+MIRROR = "the API's two orders are not mirror images here"
+
+
+def one_chain_reason(query: Query) -> str | None:
+    """Why `query` cannot be read from both ends (None when it can).
+
+    A `--since/--until` window is applied to the records as they come, not by
+    the API: the far end of the list is outside it, and a chain from there
+    would read records nobody keeps. A start cursor leaves no far end to read.
+    """
+    if query.since is not None or query.until is not None:
+        return "a --since/--until window"
+    if query.cursor:
+        return "a start cursor"
+    return None
+
+
+def meet_batches(
+    lead: PageSource,
+    trail: PageSource,
+    query: Query,
+    *,
+    start: str | None = None,
+    spill_dir: Path | None = None,
+    on_note: OnNote | None = None,
+) -> Generator[Batch, None, None]:
+    """Every record of `query` in its order, as the batches one chain would give.
+
+    `lead` and `trail` answer the same API on their own connections. `start`
+    continues after a cursor of `query`'s order (a resumed export): the trail
+    still starts at the far end. `spill_dir` holds the trail's spill (the
+    target's folder: a large export's half should not land in a RAM-backed
+    /tmp). `on_note` hears why the trail was dropped, when it is.
+    """
+    if one_chain_reason(query) is not None:
+        raise ValueError(f"cannot read from both ends with {one_chain_reason(query)}")
+    meeting = _Meeting(lead, trail, query, start, spill_dir, on_note)
+    try:
+        yield from meeting.batches()
+    finally:
+        meeting.close()
+
+
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+_END = object()
+
+
+class _Chain:
+    """One cursor chain on its own thread, at most AHEAD pages ahead of its reader."""
+
+    def __init__(
+        self,
+        name: str,
+        source: PageSource,
+        query: Query,
+        start: str | None,
+        outbox: queue.Queue[tuple[_Chain, object]],
+    ) -> None:
+        self.name = name
+        self.order = query.order
+        self._source = source
+        self._query = query
+        self._start = start
+        self._outbox = outbox
+        self._credit = threading.Semaphore(AHEAD)
+        self.stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"usage-{name}", daemon=True)
+
+    def begin(self) -> None:
+        self._thread.start()
+
+    def used(self) -> None:
+        """The reader took one of this chain's pages: it may fetch one more."""
+        self._credit.release()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        # Wakes a chain waiting for credit now, not at its next poll: the
+        # export's end waits for it.
+        self._credit.release()
+
+    def join(self) -> None:
+        # Let a request in flight end before the caller closes the client;
+        # bounded, so that Ctrl-C stays prompt.
+        self._thread.join(_JOIN)
+
+    def _fetch(self, cursor: str | None) -> Page:
+        return self._source.fetch_page(self._query, cursor=cursor, take=self._query.take)
+
+    def _run(self) -> None:
+        pages = iter_pages(self._fetch, self._start)
+        try:
+            while self._may_fetch():
+                page = next(pages, None)
+                if self.stopped.is_set():
+                    return
+                self._outbox.put((self, _END if page is None else page))
+                if page is None:
+                    return
+        except BaseException as error:
+            self._outbox.put((self, _Failed(error)))
+        finally:
+            pages.close()
+
+    def _may_fetch(self) -> bool:
+        while not self.stopped.is_set():
+            if self._credit.acquire(timeout=_POLL):
+                return not self.stopped.is_set()
+        return False
+
+
+@dataclass
+class _Side:
+    """What the reader has taken from one chain: its last records (ids and times)."""
+
+    chain: _Chain
+    recent: deque[tuple[str, int]]
+    records: int = 0
+    pages: int = 0
+    ended: bool = False
+
+    @property
+    def frontier(self) -> tuple[str, int] | None:
+        return self.recent[-1] if self.recent else None
+
+    def took(self, records: list[UsageRecord]) -> None:
+        self.recent.extend((record.id, record.created_at) for record in records)
+        self.records += len(records)
+        self.pages += 1
+
+
+@dataclass
+class _Spill:
+    """The trail's pages in a temporary file, read back last page first, each reversed.
+
+    Pickle, because the file is this process's own, unnamed (gone when closed)
+    and read back by the same code: it keeps each record exactly, unknown
+    fields and odd strings included, at a fraction of JSON's cost.
+    """
+
+    directory: Path | None
+    _file: IO[bytes] | None = None
+    _offsets: list[int] = field(default_factory=list)
+    _size: int = 0
+
+    def add(self, records: list[UsageRecord]) -> None:
+        """Append one page's records; OSError (a full disk) here, not at a later flush."""
+        if not records:
+            return
+        if self._file is None:
+            # Owned by the spill, closed by `close`.
+            self._file = tempfile.TemporaryFile(prefix=".usage-spill-", dir=self.directory)  # noqa: SIM115
+        data = pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL)
+        self._offsets.append(self._size)
+        self._file.write(data)
+        self._file.flush()
+        self._size += len(data)
+
+    def reversed_records(self) -> Iterator[UsageRecord]:
+        if self._file is None:
+            return
+        for offset in reversed(self._offsets):
+            self._file.seek(offset)
+            records: list[UsageRecord] = pickle.load(self._file)
+            yield from reversed(records)
+
+    def close(self) -> None:
+        if self._file is not None:
+            # Thrown away: a write that failed fails again in the flush, and says nothing new.
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
+        self._offsets.clear()
+        self._size = 0
+
+
+class _Meeting:
+    def __init__(
+        self,
+        lead: PageSource,
+        trail: PageSource,
+        query: Query,
+        start: str | None,
+        spill_dir: Path | None,
+        on_note: OnNote | None,
+    ) -> None:
+        other = Order.asc if query.order is Order.desc else Order.desc
+        self._outbox: queue.Queue[tuple[_Chain, object]] = queue.Queue()
+        self._lead = _Side(
+            _Chain("lead", lead, query, start, self._outbox), deque(maxlen=query.take)
+        )
+        trail_query = replace(query, order=other, cursor=None)
+        self._trail = _Side(
+            _Chain("trail", trail, trail_query, None, self._outbox), deque(maxlen=query.take)
+        )
+        self._start = start
+        self._spill = _Spill(spill_dir)
+        self._on_note = on_note
+        self._alone = False  # the trail was dropped: the lead reads on as one chain
+        self._page_size = 1
+        # Pages of the `asc` chain that came before the `desc` chain's first (the snapshot).
+        self._held: deque[tuple[_Chain, object]] = deque()
+
+    @property
+    def _desc(self) -> _Side:
+        return self._lead if self._lead.chain.order is Order.desc else self._trail
+
+    def close(self) -> None:
+        for side in (self._lead, self._trail):
+            side.chain.stop()
+        for side in (self._lead, self._trail):
+            side.chain.join()
+        self._spill.close()
+
+    def batches(self) -> Iterator[Batch]:
+        self._lead.chain.begin()
+        self._trail.chain.begin()
+        while True:
+            chain, item = self._next()
+            chain.used()
+            if chain is self._lead.chain:
+                if isinstance(item, _Failed):
+                    raise item.error
+                if item is _END:
+                    return  # the lead read to the end: all it gave is all there is
+                assert isinstance(item, Page)
+                met = yield from self._lead_page(item)
+            else:
+                if self._alone:
+                    continue
+                met = yield from self._trail_item(item)
+            if met:
+                return
+
+    def _next(self) -> tuple[_Chain, object]:
+        """The next page to use: any chain's, but the `desc` chain's first before the `asc`'s."""
+        desc = self._desc
+        while True:
+            if self._held and (desc.pages or desc.ended or self._alone):
+                return self._held.popleft()
+            try:
+                chain, item = self._outbox.get(timeout=_POLL)
+            except queue.Empty:
+                continue
+            if chain is desc.chain:
+                if not isinstance(item, Page):
+                    desc.ended = True
+                return chain, item
+            if desc.pages or desc.ended or self._alone:
+                return chain, item
+            self._held.append((chain, item))
+
+    def _drop_trail(self, why: str) -> None:
+        self._trail.chain.stop()
+        self._spill.close()
+        self._alone = True
+        if self._on_note is not None:
+            self._on_note(f"reading from one end only: {why}")
+
+    def _lead_page(self, page: Page) -> Generator[Batch, None, bool]:
+        lead, trail = self._lead, self._trail
+        self._page_size = max(self._page_size, len(page.items))
+        if self._alone:
+            lead.took(page.items)
+            yield Batch(page.items, page.cursor or None)
+            return False
+        if not _cursor_is_last_id(page):
+            self._drop_trail("the API's cursors are not record ids")
+            return (yield from self._lead_page(page))
+        cut = self._overlap(page.items, trail)
+        if cut is None:
+            if not self._alone and _crossed(page.items, trail.frontier, lead.chain.order):
+                self._drop_trail(MIRROR)
+            lead.took(page.items)
+            yield Batch(page.items, page.cursor or None)
+            return False
+        head = page.items[:cut]
+        lead.took(head)
+        yield from self._replay(head)
+        return True
+
+    def _trail_item(self, item: object) -> Generator[Batch, None, bool]:
+        lead, trail = self._lead, self._trail
+        if isinstance(item, _Failed):
+            if not isinstance(item.error, UsageCliError):
+                raise item.error  # Ctrl-C (in a transport) or a bug: not a stream's fault
+            self._drop_trail(f"the other end failed ({item.error})")
+            return False
+        if item is _END:
+            trail.ended = True
+            if not lead.pages and self._start is None:
+                # The trail read the whole list before the lead's first page came.
+                self._lead.chain.stop()
+                yield from self._replay([])
+                return True
+            self._drop_trail("the other end ended without meeting this one")
+            return False
+        assert isinstance(item, Page)
+        self._page_size = max(self._page_size, len(item.items))
+        if not _cursor_is_last_id(item):
+            self._drop_trail("the API's cursors are not record ids")
+            return False
+        if not _in_time_order(item.items, trail.frontier, trail.chain.order):
+            # Its records go out reversed: only a list in time order reverses
+            # into the other order's.
+            self._drop_trail(MIRROR)
+            return False
+        cut = self._overlap(item.items, lead)
+        if self._alone:
+            return False
+        if cut is None:
+            if _crossed(item.items, lead.frontier, trail.chain.order):
+                self._drop_trail(MIRROR)
+                return False
+            trail.took(item.items)
+            self._keep(item.items)
+            return False
+        trail.took(item.items[:cut])
+        if not self._keep(item.items[:cut]):
+            return False
+        yield from self._replay([])
+        return True
+
+    def _keep(self, records: list[UsageRecord]) -> bool:
+        """Spill the trail's `records`; a spill that cannot be written drops the trail."""
+        try:
+            self._spill.add(records)
+        except OSError as exc:
+            # A full disk or a file-size limit: the lead's own writing will
+            # meet it too, and say so about the export's own file.
+            self._drop_trail(f"the other end's records cannot be set aside ({reason(exc)})")
+            return False
+        return True
+
+    def _overlap(self, items: list[UsageRecord], other: _Side) -> int | None:
+        """Where `items` meet what `other` read (see `_overlap`); a mismatch drops the trail."""
+        try:
+            return _overlap(items, other.recent)
+        except _Mismatch:
+            self._drop_trail(MIRROR)
+            return None
+
+    def _replay(self, head: list[UsageRecord]) -> Iterator[Batch]:
+        """`head`, then the spill reversed, cut where one chain's pages would have been cut."""
+        self._lead.chain.stop()
+        self._trail.chain.stop()
+        size = self._page_size
+        chunk = list(head)
+        ready: list[UsageRecord] | None = None
+        for record in self._spill.reversed_records():
+            chunk.append(record)
+            if len(chunk) == size:
+                if ready is not None:
+                    yield Batch(ready, ready[-1].id)
+                ready, chunk = chunk, []
+        if chunk:
+            if ready is not None:
+                yield Batch(ready, ready[-1].id)
+            ready = chunk
+        if ready is not None:
+            # The far end of the list (or of the snapshot): nothing follows.
+            yield Batch(ready, None)
+
+
+def _cursor_is_last_id(page: Page) -> bool:
+    """Whether the page's cursor is its last record's id (or it has none: the end).
+
+    The spill's records go out in batches whose cursors are record ids; that
+    is only true where the API's cursors are.
+    """
+    return not page.cursor or (bool(page.items) and page.cursor == page.items[-1].id)
+
+
+def _overlap(items: list[UsageRecord], other: deque[tuple[str, int]]) -> int | None:
+    """Where `items` reach the records the other chain read: the index of the first, or None.
+
+    Meeting means the page reaches the other chain's last record and, after
+    it, runs back over that chain's records in reverse. Anything else that
+    shares an id is a disagreement of the two orders: `_Mismatch`.
+    """
+    if not other:
+        return None
+    seen = {record_id for record_id, _ in other}
+    first = next((i for i, record in enumerate(items) if record.id in seen), None)
+    if first is None:
+        return None
+    back = list(other)
+    for step, record in enumerate(items[first:]):
+        if step >= len(back) or record.id != back[-1 - step][0]:
+            raise _Mismatch
+    return first
+
+
+class _Mismatch(Exception):
+    """The chains share records, but not as two ends of one list meeting."""
+
+
+def _in_time_order(
+    items: list[UsageRecord], frontier: tuple[str, int] | None, order: Order
+) -> bool:
+    """Whether `items`, after `frontier`, are in `order` by creation time (ties allowed)."""
+    times: list[int] = [] if frontier is None else [frontier[1]]
+    times += [record.created_at for record in items]
+    if order is Order.desc:
+        return all(a >= b for a, b in itertools.pairwise(times))
+    return all(a <= b for a, b in itertools.pairwise(times))
+
+
+def _crossed(items: list[UsageRecord], frontier: tuple[str, int] | None, order: Order) -> bool:
+    """Whether `items` (read in `order`) went past the other chain's last record in time."""
+    if frontier is None or not items:
+        return False
+    last: int = items[-1].created_at
+    return last < frontier[1] if order is Order.desc else last > frontier[1]
