@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass, replace
@@ -38,12 +39,37 @@ def iter_pages(
     not the end: servers may cap `take` silently. A cursor seen before means
     the server is looping, which is an error rather than an endless stream.
 
-    With `prefetch`, the next page is fetched while the caller works on this
-    one (cursor pages form a strict chain, so one page ahead is all the
-    overlap there is).
+    With `prefetch`, once the server is found slow to answer, the next page
+    is fetched while the caller works on this one (cursor pages form a strict
+    chain, so one page ahead is all the overlap there is).
     """
     pages = _follow(fetch, start)
-    return _prefetched(pages) if prefetch else pages
+    return _prefetched_when_slow(pages) if prefetch else pages
+
+
+# A page that takes longer than this to arrive is waiting on the network or
+# the server, which a second thread can overlap with the caller's work. Faster
+# than this (a local server), the thread's hand-offs and GIL switches cost
+# more than they overlap: measured 0.8x the wall time without the thread at
+# 50k records on loopback, and no worse at 20 ms or 50 ms a page.
+SLOW_PAGE = 0.005  # seconds
+_SLOW_PAGES = 2  # in a row, after the first (which also connects), before the thread starts
+
+
+def _prefetched_when_slow(pages: Iterator[Page]) -> Generator[Page, None, None]:
+    """`pages` in this thread while they come fast; `_prefetched` once they come slowly."""
+    slow = 0
+    first = True
+    while slow < _SLOW_PAGES:
+        started = time.monotonic()
+        page = next(pages, None)
+        if page is None:
+            return
+        if not first:
+            slow = slow + 1 if time.monotonic() - started > SLOW_PAGE else 0
+        first = False
+        yield page
+    yield from _prefetched(pages)
 
 
 def _follow(fetch: Fetch, start: str | None) -> Generator[Page, None, None]:
@@ -192,7 +218,15 @@ class RecordStream:
             yield from self._kept(pages)
 
     def _kept(self, pages: Iterator[Page]) -> Iterator[Batch]:
+        # No window and no limit (a full export): every record is kept, so no
+        # record needs looking at here.
+        everything = self.limit is None and self.query.since is None and self.query.until is None
         for page in pages:
+            if everything:
+                self.records += len(page.items)
+                self.next_cursor = page.cursor or None
+                yield Batch(page.items, self.next_cursor)
+                continue
             kept: list[UsageRecord] = []
             stopped = False
             for record in page.items:
