@@ -104,14 +104,17 @@ _JOIN = 0.25  # seconds a stopping consumer waits for the producer's request in 
 def _prefetched(pages: Iterator[Page]) -> Generator[Page, None, None]:
     """`pages`, each fetched by a background thread while the caller uses the one before.
 
-    Exactly one page ahead: the next request starts when the caller takes a
-    page, never sooner, so stopping early costs at most one extra request.
+    At most two pages ahead: the next request starts as soon as a page has
+    come in, unless the caller has not yet taken the one before it (waiting
+    for the caller to take each page put a thread hand-off, about a
+    millisecond, between every two requests of the chain). Stopping early
+    costs at most two extra requests; memory holds at most three pages.
     Order is kept (one producer, a FIFO hand-off). A failure in the producer is
     raised in the consumer right after the pages before it; when the consumer
     stops (an error, Ctrl-C, a closed pipe), the producer stops too.
     """
     handoff: queue.Queue[object] = queue.Queue(maxsize=1)
-    may_fetch = threading.Semaphore(1)  # released each time the consumer takes a page
+    may_fetch = threading.Semaphore(2)  # released each time the consumer takes a page
     stopped = threading.Event()
 
     def wait_for(acquire: Callable[[float], bool]) -> bool:
