@@ -90,8 +90,8 @@ def throughput(records: int, repeats: int) -> None:
         )
 
 
-def latency(pages: int, per_page_ms: int) -> float:
-    """Seconds an export of `pages` pages takes at `per_page_ms` a response."""
+def latency(pages: int, per_page_ms: int) -> tuple[float, float]:
+    """Seconds an export of `pages` pages takes at `per_page_ms` a response, and the floor's."""
     records = pages * 100
     env_sandbox = dict(os.environ, CHATBOTKIT_API_TOKEN=TOKEN)
     process = subprocess.Popen(
@@ -117,25 +117,29 @@ def latency(pages: int, per_page_ms: int) -> float:
     try:
         with tempfile.TemporaryDirectory() as scratch:
             seconds = timed([*usage_command(), "export", f"{scratch}/l.jsonl", "-q"], env)
+            floor = timed([sys.executable, str(HERE / "floor.py"), url, TOKEN, f"{scratch}/f"], env)
     finally:
         process.terminate()
         process.wait()
-    return seconds
+    return seconds, floor
 
 
 def latencies(pages: int, rtts: tuple[int, ...] = (20, 50)) -> None:
     print(f"\nlatency, single stream ({load()}):")
     for rtt in rtts:
-        whole = latency(pages, rtt)
-        half = latency(pages // 2, rtt)
+        whole, floor_whole = latency(pages, rtt)
+        half, floor_half = latency(pages // 2, rtt)
         requests = pages + 1  # the empty page that ends the list
         ratio = whole / (requests * rtt / 1000)
         # The pages alone: what 200 pages cost more than 100, so start-up cancels out.
-        marginal = (whole - half) / ((pages - pages // 2) * rtt / 1000)
+        span = (pages - pages // 2) * rtt / 1000
+        marginal, floor_marginal = (whole - half) / span, (floor_whole - floor_half) / span
         print(
             f"  {rtt} ms, {requests} requests: {whole:.2f} s = {ratio:.3f} x "
-            f"({requests} x {rtt} ms), {verdict(ratio, LATENCY_GOAL)}; a page alone "
-            f"{marginal:.3f} x RTT; start-up and last page {whole - requests * rtt / 1000:.2f} s"
+            f"({requests} x {rtt} ms), {verdict(ratio, LATENCY_GOAL)}\n"
+            f"      a page alone {marginal:.3f} x RTT; the floor's (a bare httpx loop) "
+            f"{floor_whole:.2f} s = {floor_whole / (requests * rtt / 1000):.3f} x, "
+            f"a page alone {floor_marginal:.3f} x RTT"
         )
 
 
