@@ -1,21 +1,30 @@
-"""All of `usage`'s performance figures, in one run. Run by hand, never in CI:
+"""All of `usage`'s performance figures, in one run, each with its goal. By hand, never in CI:
 
-    python benchmarks/bench.py [--records 50000] [--repeats 5] [--quick]
+    python benchmarks/bench.py [--repeats 5] [--quick]
 
 1. Throughput against the floor (benchmarks/floor.py: a plain httpx loop writing
-   JSON lines, no validation), alternating floor / export .jsonl / export .csv
-   over the same sandbox, reporting medians and their ratios.
-2. Latency: with 50 ms injected per page, total time against pages x 50 ms.
-3. Peak RSS of `usage export` at 10k and 200k records (benchmarks/export_memory.py).
-4. Start-up of `usage --version`, `usage --help` and a TAB completion against a
+   JSON lines, no validation) at 50k and 200k records, alternating floor /
+   export .jsonl / export .csv over the same sandbox: medians and their ratios.
+2. Latency: with 20 ms and 50 ms injected per response, total time against
+   requests x RTT, and the cost of a page alone (200 pages less 100 pages).
+3. Against what a user would write instead: a curl + jq loop
+   (benchmarks/curl_jq.sh) and requests + csv.DictWriter
+   (benchmarks/dictwriter.py), alternating with `usage export`.
+4. Peak RSS of `usage export` at 10k and 200k records (benchmarks/export_memory.py).
+5. Start-up of `usage --version`, `usage --help` and a TAB completion against a
    bare `python -c pass`.
 
-Each sandbox runs in its own process, so the client is what is measured.
+Each sandbox runs in its own process, so the client is what is measured. The
+package's bytecode is compiled first, as a wheel install does (an editable
+install under PYTHONDONTWRITEBYTECODE would compile every module on every run).
+`benchmarks/breakdown.py` splits an export's time per record.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
+import importlib.util
 import os
 import platform
 import statistics
@@ -28,6 +37,16 @@ from pathlib import Path
 from export_memory import TOKEN, measure, start_sandbox, usage_command
 
 HERE = Path(__file__).resolve().parent
+GOALS = {"jsonl": 0.9, "csv": 1.0}  # x floor, whole process, start-up included
+LATENCY_GOAL = 1.02  # x requests x RTT
+
+
+def load() -> str:
+    return f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} (1, 5 min)"
+
+
+def verdict(ratio: float, goal: float) -> str:
+    return f"goal <= {goal:.2f} x: {'met' if ratio <= goal else 'MISSED'}"
 
 
 def timed(command: list[str], env: dict[str, str] | None = None) -> float:
@@ -55,16 +74,24 @@ def throughput(records: int, repeats: int) -> None:
         sandbox.terminate()
         sandbox.wait()
     floor = statistics.median(runs["floor"])
-    print(f"\nthroughput, {records:,} records, median of {repeats} alternating runs:")
+    print(f"\nthroughput, {records:,} records, median of {repeats} alternating runs ({load()}):")
     for name, times in runs.items():
         median = statistics.median(times)
+        # Ratios of each pair of runs made back to back: load moves both alike.
+        paired = statistics.median(t / f for t, f in zip(times, runs["floor"], strict=True))
+        goal = (
+            f"   paired median {paired:4.2f} x, {verdict(paired, GOALS[name])}"
+            if name in GOALS
+            else ""
+        )
         print(
             f"  {name:>5}: {median:6.2f} s   {records / median:>9,.0f} records/s   "
-            f"{median / floor:4.2f} x floor"
+            f"{median / floor:4.2f} x floor{goal}"
         )
 
 
-def latency(pages: int, per_page_ms: int = 50) -> None:
+def latency(pages: int, per_page_ms: int) -> tuple[float, float]:
+    """Seconds an export of `pages` pages takes at `per_page_ms` a response, and the floor's."""
     records = pages * 100
     env_sandbox = dict(os.environ, CHATBOTKIT_API_TOKEN=TOKEN)
     process = subprocess.Popen(
@@ -90,15 +117,66 @@ def latency(pages: int, per_page_ms: int = 50) -> None:
     try:
         with tempfile.TemporaryDirectory() as scratch:
             seconds = timed([*usage_command(), "export", f"{scratch}/l.jsonl", "-q"], env)
+            floor = timed([sys.executable, str(HERE / "floor.py"), url, TOKEN, f"{scratch}/f"], env)
     finally:
         process.terminate()
         process.wait()
-    requests = pages + 1  # the empty page that ends the list
-    bound = requests * per_page_ms / 1000
-    print(
-        f"\nlatency, {per_page_ms} ms a page, {requests} requests: {seconds:.2f} s "
-        f"= {seconds / bound:.3f} x ({requests} x {per_page_ms} ms)"
+    return seconds, floor
+
+
+def latencies(pages: int, rtts: tuple[int, ...] = (20, 50)) -> None:
+    print(f"\nlatency, single stream ({load()}):")
+    for rtt in rtts:
+        whole, floor_whole = latency(pages, rtt)
+        half, floor_half = latency(pages // 2, rtt)
+        requests = pages + 1  # the empty page that ends the list
+        ratio = whole / (requests * rtt / 1000)
+        # The pages alone: what 200 pages cost more than 100, so start-up cancels out.
+        span = (pages - pages // 2) * rtt / 1000
+        marginal, floor_marginal = (whole - half) / span, (floor_whole - floor_half) / span
+        print(
+            f"  {rtt} ms, {requests} requests: {whole:.2f} s = {ratio:.3f} x "
+            f"({requests} x {rtt} ms), {verdict(ratio, LATENCY_GOAL)}\n"
+            f"      a page alone {marginal:.3f} x RTT; the floor's (a bare httpx loop) "
+            f"{floor_whole:.2f} s = {floor_whole / (requests * rtt / 1000):.3f} x, "
+            f"a page alone {floor_marginal:.3f} x RTT"
+        )
+
+
+def against_scripts(records: int, curl_records: int, repeats: int) -> None:
+    """`usage export` against what a user would write instead, alternating, medians."""
+    which = (
+        "requests" if importlib.util.find_spec("requests") else "httpx (requests is not installed)"
     )
+    print(f"\nagainst scripts a user would write, median of {repeats} ({load()}):")
+    for size, name, script, fmt in (
+        (curl_records, "curl + jq loop", ["bash", str(HERE / "curl_jq.sh")], "jsonl"),
+        (
+            records,
+            f"{which} + csv.DictWriter",
+            [sys.executable, str(HERE / "dictwriter.py")],
+            "csv",
+        ),
+    ):
+        sandbox, url = start_sandbox(size)
+        env = dict(os.environ, CHATBOTKIT_API_URL=url, CHATBOTKIT_API_TOKEN=TOKEN)
+        theirs: list[float] = []
+        ours: list[float] = []
+        try:
+            with tempfile.TemporaryDirectory() as scratch:
+                usage = [*usage_command(), "export", f"{scratch}/u.{fmt}", "-q", "--force"]
+                timed(usage, env)  # warm
+                for _ in range(repeats):
+                    theirs.append(timed([*script, url, TOKEN, f"{scratch}/s.{fmt}"], env))
+                    ours.append(timed(usage, env))
+        finally:
+            sandbox.terminate()
+            sandbox.wait()
+        mine, other = statistics.median(ours), statistics.median(theirs)
+        print(
+            f"  {size:,} records, {name}: {other:.2f} s; usage export .{fmt}: {mine:.2f} s "
+            f"= {mine / other:.2f} x its time"
+        )
 
 
 def memory(sizes: list[int]) -> None:
@@ -129,21 +207,26 @@ def startup(repeats: int = 15) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="usage's performance figures")
-    parser.add_argument("--records", type=int, default=50_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer runs")
     options = parser.parse_args()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, {platform.platform()}"
+        f"Python {platform.python_version()}, {platform.platform()}; {load()}"
     )
+    import usage_cli
+
+    compileall.compile_dir(Path(usage_cli.__file__).parent, quiet=1)
     if options.quick:
         throughput(10_000, 3)
-        latency(40)
+        latencies(40)
+        against_scripts(10_000, 2_000, 3)
         memory([2_000, 20_000])
     else:
-        throughput(options.records, options.repeats)
-        latency(200)
+        throughput(50_000, options.repeats)
+        throughput(200_000, max(3, options.repeats // 2 + 1))
+        latencies(200)
+        against_scripts(50_000, 10_000, 3)
         memory([10_000, 200_000])
     startup()
 

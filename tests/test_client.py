@@ -11,7 +11,7 @@ import pytest
 from usage_cli.client import WINDOW_HINT, Client, RetryPolicy, list_url, retry_after_seconds
 from usage_cli.errors import ApiError, AuthError, InputError, SchemaError, ServerError
 from usage_cli.pages import iter_records
-from usage_cli.query import Query
+from usage_cli.query import Order, Query
 from usage_cli.sandbox import Sandbox
 from usage_cli.sandbox.server import Faults
 
@@ -533,3 +533,32 @@ def test_a_408_that_outlasts_the_retries_is_a_server_failure() -> None:
         pytest.raises(ServerError, match="timed out the request"),
     ):
         client.fetch_page(Query(), cursor=None, take=1)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        Query(),
+        Query(bot_id="bot 1/ü", meta=(("reason", "a=b&c"), ("k", "+ %")), take=7),
+        Query(type="OPENAI_GPT_4O_TOKEN,X", order=Order.asc, cursor="rec_0"),
+    ],
+)
+def test_each_page_asks_for_the_url_httpx_makes_of_the_query(query: Query) -> None:
+    """The query part is encoded once per query; the bytes on the wire must not change."""
+    page_cursors = ["rec 1/+&=?é", "rec_2", None]
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        cursor = page_cursors[len(seen) - 1]
+        item = {"id": f"r{len(seen)}", "type": "T", "count": 1, "createdAt": 1}
+        return httpx.Response(200, json={"items": [item], "cursor": cursor})
+
+    with Client(token="t", api_url="http://api.test", transport=httpx.MockTransport(answer)) as c:
+        assert len(list(iter_records(c, query))) == 3
+    asked: list[str | None] = [query.cursor, *page_cursors[:2]]
+    expected = [
+        str(httpx.URL(c.url, params=query.params(cursor=cursor, take=query.take)))
+        for cursor in asked
+    ]
+    assert seen == expected

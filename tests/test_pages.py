@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from usage_cli.errors import CursorLoopError
-from usage_cli.pages import RecordStream, iter_pages
+from usage_cli.pages import SLOW_PAGE, RecordStream, iter_pages
 from usage_cli.query import Order, Query
 from usage_cli.records import Page
 
@@ -214,3 +214,42 @@ def test_a_page_cut_by_the_limit_continues_after_the_last_shown_when_cursors_are
     assert [r.id for r in records] == ["r1", "r2"]
     assert records.next_cursor == "r2"
     assert records.more_exist()
+
+
+class SlowFetch(FakeFetch):
+    """Pages that take longer than `SLOW_PAGE` to come: the thread takes over the chain."""
+
+    def __call__(self, cursor: str | None) -> Page:
+        import time
+
+        time.sleep(SLOW_PAGE * 1.5)
+        return super().__call__(cursor)
+
+
+def test_slow_pages_are_fetched_ahead_by_a_thread_in_order() -> None:
+    import threading
+
+    plain = FakeFetch(numbered(12))
+    slow = SlowFetch(numbered(12))
+    seen: list[str] = []
+    threads: set[str] = set()
+    for page in iter_pages(slow, prefetch=True):
+        seen.append(page.items[0].id)
+        threads.update(thread.name for thread in threading.enumerate())
+    assert seen == ids(iter_pages(plain))
+    assert plain.asked == slow.asked
+    assert "usage-prefetch" in threads
+
+
+def test_slow_pages_stop_being_fetched_when_the_consumer_stops() -> None:
+    import time
+
+    fetch = SlowFetch(numbered(1000))
+    pages = iter_pages(fetch, prefetch=True)
+    for _ in range(6):  # past the pages read before the thread starts
+        next(pages)
+    pages.close()
+    time.sleep(0.5)
+    asked = len(fetch.asked)
+    time.sleep(0.3)
+    assert len(fetch.asked) == asked <= 6 + 2

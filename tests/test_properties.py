@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -11,7 +12,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from usage_cli.cli import run
-from usage_cli.columns import CSV_COLUMNS, parse_columns
+from usage_cli.columns import CSV_COLUMNS, iso_ms, parse_columns
 from usage_cli.errors import InputError
 from usage_cli.query import parse_meta, parse_when
 from usage_cli.sandbox import Sandbox
@@ -138,3 +139,86 @@ def test_any_since_is_used_or_refused_before_a_request(
     if code == 2:
         assert err.startswith("error: --since")
         assert quiet_sandbox.requests == []
+
+
+def _iso_by_strftime(epoch_ms: int) -> str:
+    seconds, millis = divmod(epoch_ms, 1000)
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+    except (OverflowError, OSError, ValueError):
+        return str(epoch_ms)
+
+
+@given(
+    st.one_of(
+        st.integers(min_value=-(10**14), max_value=10**15),  # the calendar's years
+        st.integers(min_value=-(2**70), max_value=2**70),  # and far past its ends
+    )
+)
+def test_iso_ms_from_tables_is_what_strftime_writes(epoch_ms: int) -> None:
+    """CSV times come from per-day tables; every byte must be strftime's."""
+    assert iso_ms(epoch_ms) == _iso_by_strftime(epoch_ms)
+
+
+_HOSTILE = st.text(alphabet=st.sampled_from(list("ab ,\"\r\n\x00é;'")), max_size=6)
+_CELL_TEXT = st.one_of(st.none(), _HOSTILE)
+_META = st.one_of(
+    st.none(),
+    st.dictionaries(_HOSTILE, st.one_of(st.none(), st.integers(), _HOSTILE), max_size=3),
+)
+
+
+@st.composite
+def _raw_records(draw: st.DrawFn) -> dict[str, object]:
+    raw: dict[str, object] = {
+        "id": draw(_HOSTILE),
+        "type": draw(_HOSTILE),
+        "count": draw(st.integers()),
+    }
+    for name in CSV_COLUMNS:
+        if name not in ("id", "type", "count", "meta", "createdAt", "updatedAt") and draw(
+            st.booleans()
+        ):
+            raw[name] = draw(_CELL_TEXT)
+    if draw(st.booleans()):
+        raw["meta"] = draw(_META)
+    created = draw(st.integers(min_value=0, max_value=4 * 10**12))
+    raw["createdAt"] = created
+    raw["updatedAt"] = draw(st.sampled_from([None, created, created + 1]))
+    return raw
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(_raw_records(), max_size=6),
+    st.sampled_from([CSV_COLUMNS, ("meta", "id"), ("id", "meta"), ("createdAt", "name")]),
+)
+def test_csv_rows_are_what_the_csv_module_writes(
+    raws: list[dict[str, object]], columns: tuple[str, ...]
+) -> None:
+    """The CSV writer joins plain rows itself: byte for byte the csv module's rows."""
+    import csv
+    import io
+    import json
+
+    from usage_cli.formats.csv import CsvWriter
+    from usage_cli.records import UsageRecord
+
+    def cell(raw: dict[str, object], column: str) -> object:
+        value = raw.get(column)
+        if value is None:
+            return ""
+        if column in ("createdAt", "updatedAt"):
+            return iso_ms(value)  # type: ignore[arg-type]
+        if column == "meta":
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return value
+
+    text = io.StringIO(newline="")
+    reference = csv.writer(text, lineterminator="\r\n")
+    reference.writerow(columns)
+    reference.writerows([[cell(raw, column) for column in columns] for raw in raws])
+    out = io.BytesIO()
+    writer = CsvWriter(out, columns)
+    writer.write([UsageRecord(raw) for raw in raws])
+    assert out.getvalue() == text.getvalue().encode()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -83,3 +84,25 @@ def test_known_fields_come_in_the_documented_order_unknown_ones_after() -> None:
 
 def test_page_without_cursor_is_valid() -> None:
     assert Page.model_validate({"items": []}).cursor is None
+
+
+def _comparable(schema: Any) -> Any:
+    """A core schema without what names where it came from (class, ref, metadata)."""
+    if isinstance(schema, dict):
+        return {k: _comparable(v) for k, v in schema.items() if k not in ("cls", "ref", "metadata")}
+    if isinstance(schema, list):
+        return [_comparable(item) for item in schema]
+    return schema
+
+
+def test_the_written_out_schemas_are_the_ones_pydantic_builds() -> None:
+    """records.py spells out the core schemas to spare start-up pydantic's import;
+    they must stay exactly what `TypeAdapter` makes of the TypedDicts (field order too)."""
+    from pydantic import TypeAdapter
+
+    from usage_cli.records import PAGE_SCHEMA, RECORD_SCHEMA, PageSchema, RecordSchema
+
+    for shape, written in ((RecordSchema, RECORD_SCHEMA), (PageSchema, PAGE_SCHEMA)):
+        built = _comparable(TypeAdapter(shape).core_schema)
+        assert built == written
+        assert list(built["fields"]) == list(written["fields"])

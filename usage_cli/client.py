@@ -220,6 +220,8 @@ class Client:
             headers["X-RunAs-User-Id"] = run_as
         self._http = httpx.Client(headers=headers, timeout=timeout, transport=transport)
         self._watchdog = _Watchdog()
+        # The last query's URL without its cursor, and for which query and take.
+        self._base: tuple[Query, int, str] | None = None
 
     def __enter__(self) -> Client:
         return self
@@ -247,9 +249,7 @@ class Client:
 
     def fetch_page(self, query: Query, *, cursor: str | None, take: int) -> Page:
         """One page, retried on transient failures; raises the hierarchy's errors."""
-        params: list[tuple[str, str | int | float | bool | None]] = list(
-            query.params(cursor=cursor, take=take)
-        )
+        url = self._page_url(query, cursor=cursor, take=take)
         policy = self.retry
         retried = 0  # retries counted against `policy.retries`
         attempts = 0
@@ -257,7 +257,7 @@ class Client:
         while True:
             attempts += 1
             try:
-                return self._attempt(params)
+                return self._attempt(url)
             except _Transient as transient:
                 failure = transient.failure
                 if transient.window and policy.retries:
@@ -294,8 +294,23 @@ class Client:
                     )
                 self._sleep(wait)
 
-    def _attempt(self, params: list[tuple[str, str | int | float | bool | None]]) -> Page:
-        request = self._http.build_request("GET", self.url, params=params)
+    def _page_url(self, query: Query, *, cursor: str | None, take: int) -> str:
+        """The URL of one page: the query's part is encoded once, only the cursor per page.
+
+        The same text httpx makes of `query.params(...)` (the cursor is the
+        last pair), at a fraction of its cost: merging parameters into a URL
+        parses it twice, which was a tenth of the time a page took.
+        """
+        base = self._base
+        if base is None or base[0] is not query or base[1] != take:
+            pairs = query.params(cursor=None, take=take)
+            base = self._base = (query, take, str(httpx.URL(self.url, params=pairs)))
+        if not cursor:
+            return base[2]
+        return f"{base[2]}&{httpx.QueryParams({'cursor': cursor})}"
+
+    def _attempt(self, url: str) -> Page:
+        request = self._http.build_request("GET", url)
         if self.debug:
             shown = {
                 k: ("Bearer ***" if k.lower() == "authorization" else v)

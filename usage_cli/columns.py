@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import operator
 import time
@@ -75,17 +74,52 @@ def json_bytes(value: Any) -> bytes:
         return compact_json(value).encode("utf-8")
 
 
-@functools.lru_cache(maxsize=4096)
-def iso_ms(epoch_ms: int) -> str:
-    """`2026-01-01T00:00:02.123Z` (cached: `updatedAt` usually repeats `createdAt`).
-
-    A time no calendar can show (far past the year 9999) stays its number.
-    """
+def _iso_ms_by_calendar(epoch_ms: int) -> str:
+    """`iso_ms` the plain way; a time no calendar can show (far past 9999) stays its number."""
     seconds, millis = divmod(epoch_ms, 1000)
     try:
         return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
     except (OverflowError, OSError, ValueError):
         return str(epoch_ms)
+
+
+# `iso_ms` from tables: a UTC day is always 86,400 seconds, so a time is its
+# day's date (asked of the calendar once a day) and lookups for the rest. The
+# old LRU cache of whole timestamps missed on nearly every record.
+DAY_S = 86_400
+_CLOCK = tuple(f"{hour:02d}:{minute:02d}:" for hour in range(24) for minute in range(60))
+_SECONDS = tuple(f"{second:02d}." for second in range(60))
+_MILLIS = tuple(f"{millis:03d}Z" for millis in range(1000))
+_DATES: dict[int, str | None] = {}  # day number -> "YYYY-MM-DDT", None: ask the calendar
+
+
+def _date_of(day: int) -> str | None:
+    """`YYYY-MM-DDT` of a day since the epoch; None when the calendar cannot show all of it."""
+    first = _iso_ms_by_calendar(day * DAY_S * 1000)
+    last = _iso_ms_by_calendar((day * DAY_S + DAY_S - 1) * 1000)
+    date, dated, _ = first.partition("T")
+    if not dated or not last.startswith(date + "T"):
+        return None
+    if len(_DATES) > 100_000:  # centuries of days: keep memory bounded all the same
+        _DATES.clear()
+    return date + "T"
+
+
+def iso_ms(epoch_ms: int) -> str:
+    """`2026-01-01T00:00:02.123Z`, exactly as `time.strftime` spells it.
+
+    A time no calendar can show (far past the year 9999) stays its number.
+    """
+    seconds, millis = divmod(epoch_ms, 1000)
+    day, second_of_day = divmod(seconds, DAY_S)
+    try:
+        date = _DATES[day]
+    except KeyError:
+        date = _DATES[day] = _date_of(day)
+    if date is None:
+        return _iso_ms_by_calendar(epoch_ms)
+    minute, second = divmod(second_of_day, 60)
+    return date + _CLOCK[minute] + _SECONDS[second] + _MILLIS[millis]
 
 
 def utc_moment(epoch_ms: int) -> datetime | None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -61,6 +60,8 @@ def load(path: Path) -> Profiles:
     """Every profile in the file; an absent file has none."""
     if not path.exists():
         return {}
+    import tomllib  # only with a file to read: most runs have none, and start-up counts
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

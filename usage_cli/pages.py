@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass, replace
@@ -38,12 +39,37 @@ def iter_pages(
     not the end: servers may cap `take` silently. A cursor seen before means
     the server is looping, which is an error rather than an endless stream.
 
-    With `prefetch`, the next page is fetched while the caller works on this
-    one (cursor pages form a strict chain, so one page ahead is all the
-    overlap there is).
+    With `prefetch`, once the server is found slow to answer, the next page
+    is fetched while the caller works on this one (cursor pages form a strict
+    chain, so one page ahead is all the overlap there is).
     """
     pages = _follow(fetch, start)
-    return _prefetched(pages) if prefetch else pages
+    return _prefetched_when_slow(pages) if prefetch else pages
+
+
+# A page that takes longer than this to arrive is waiting on the network or
+# the server, which a second thread can overlap with the caller's work. Faster
+# than this (a local server), the thread's hand-offs and GIL switches cost
+# more than they overlap: measured 0.8x the wall time without the thread at
+# 50k records on loopback, and no worse at 20 ms or 50 ms a page.
+SLOW_PAGE = 0.005  # seconds
+_SLOW_PAGES = 2  # in a row, after the first (which also connects), before the thread starts
+
+
+def _prefetched_when_slow(pages: Iterator[Page]) -> Generator[Page, None, None]:
+    """`pages` in this thread while they come fast; `_prefetched` once they come slowly."""
+    slow = 0
+    first = True
+    while slow < _SLOW_PAGES:
+        started = time.monotonic()
+        page = next(pages, None)
+        if page is None:
+            return
+        if not first:
+            slow = slow + 1 if time.monotonic() - started > SLOW_PAGE else 0
+        first = False
+        yield page
+    yield from _prefetched(pages)
 
 
 def _follow(fetch: Fetch, start: str | None) -> Generator[Page, None, None]:
@@ -78,14 +104,17 @@ _JOIN = 0.25  # seconds a stopping consumer waits for the producer's request in 
 def _prefetched(pages: Iterator[Page]) -> Generator[Page, None, None]:
     """`pages`, each fetched by a background thread while the caller uses the one before.
 
-    Exactly one page ahead: the next request starts when the caller takes a
-    page, never sooner, so stopping early costs at most one extra request.
+    At most two pages ahead: the next request starts as soon as a page has
+    come in, unless the caller has not yet taken the one before it (waiting
+    for the caller to take each page put a thread hand-off, about a
+    millisecond, between every two requests of the chain). Stopping early
+    costs at most two extra requests; memory holds at most three pages.
     Order is kept (one producer, a FIFO hand-off). A failure in the producer is
     raised in the consumer right after the pages before it; when the consumer
     stops (an error, Ctrl-C, a closed pipe), the producer stops too.
     """
     handoff: queue.Queue[object] = queue.Queue(maxsize=1)
-    may_fetch = threading.Semaphore(1)  # released each time the consumer takes a page
+    may_fetch = threading.Semaphore(2)  # released each time the consumer takes a page
     stopped = threading.Event()
 
     def wait_for(acquire: Callable[[float], bool]) -> bool:
@@ -192,7 +221,15 @@ class RecordStream:
             yield from self._kept(pages)
 
     def _kept(self, pages: Iterator[Page]) -> Iterator[Batch]:
+        # No window and no limit (a full export): every record is kept, so no
+        # record needs looking at here.
+        everything = self.limit is None and self.query.since is None and self.query.until is None
         for page in pages:
+            if everything:
+                self.records += len(page.items)
+                self.next_cursor = page.cursor or None
+                yield Batch(page.items, self.next_cursor)
+                continue
             kept: list[UsageRecord] = []
             stopped = False
             for record in page.items:

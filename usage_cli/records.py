@@ -1,6 +1,6 @@
 """The usage-list envelope and its records, validated by pydantic a page at a time.
 
-A page is validated in one call (`TypeAdapter.validate_json`: parsing and
+A page is validated in one call (pydantic-core's `validate_json`: parsing and
 checking in Rust), strictly, so nothing the API sent is coerced into something
 it did not send. Each record keeps every field, known or not, in `raw`, which
 json/jsonl output writes back out unchanged. `UsageRecord` is a thin, typed
@@ -15,13 +15,13 @@ import json
 from dataclasses import dataclass
 from typing import Any, NotRequired
 
-from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
+from pydantic_core import SchemaValidator, ValidationError
+from pydantic_core.core_schema import CoreConfig, CoreSchema
 from typing_extensions import TypedDict
 
 from usage_cli.errors import ApiError, AuthError, ReportedError, SchemaError, ServerError
 
 
-@with_config(ConfigDict(extra="allow", strict=True))
 class RecordSchema(TypedDict):
     """One record as the API documents it; unknown fields are allowed and kept.
 
@@ -48,14 +48,80 @@ class RecordSchema(TypedDict):
     updatedAt: NotRequired[int | None]
 
 
-@with_config(ConfigDict(extra="allow", strict=True))
 class PageSchema(TypedDict):
     items: list[RecordSchema]
     cursor: NotRequired[str | None]
 
 
-_RECORD = TypeAdapter(RecordSchema)
-_PAGE = TypeAdapter(PageSchema)
+# What `pydantic.with_config` would set: `TypeAdapter(PageSchema)` validates as
+# `_PAGE` does (tests/test_records.py holds the two schemas equal).
+RecordSchema.__pydantic_config__ = {"extra": "allow", "strict": True}  # type: ignore[attr-defined]
+PageSchema.__pydantic_config__ = {"extra": "allow", "strict": True}  # type: ignore[attr-defined]
+_CONFIG: CoreConfig = {"extra_fields_behavior": "allow", "strict": True}
+
+
+def _typed_dict(title: str, fields: dict[str, tuple[CoreSchema, bool]]) -> CoreSchema:
+    """The core schema pydantic builds for a TypedDict under `_CONFIG`.
+
+    Written out rather than generated: building it with `TypeAdapter` means
+    importing pydantic itself, which cost more start-up than all the rest of
+    an export's imports but httpx.
+    """
+    return {
+        "type": "typed-dict",
+        "fields": {
+            name: {"type": "typed-dict-field", "schema": schema, "required": required}
+            for name, (schema, required) in fields.items()
+        },
+        "computed_fields": [],
+        "extra_behavior": "allow",
+        "config": {**_CONFIG, "title": title},
+    }
+
+
+def _nullable(schema: CoreSchema) -> CoreSchema:
+    return {"type": "nullable", "schema": schema}
+
+
+_STR: CoreSchema = {"type": "str"}
+_INT: CoreSchema = {"type": "int"}
+_ANY_DICT: CoreSchema = {"type": "dict", "keys_schema": _STR, "values_schema": {"type": "any"}}
+RECORD_SCHEMA = _typed_dict(
+    "RecordSchema",
+    {
+        "id": (_STR, True),
+        "type": (_STR, True),
+        "count": (_INT, True),
+        **{
+            name: (_nullable(_STR), False)
+            for name in (
+                "conversationId",
+                "messageId",
+                "taskId",
+                "contactId",
+                "blueprintId",
+                "botId",
+                "datasetId",
+                "skillsetId",
+                "abilityId",
+                "name",
+                "description",
+            )
+        },
+        "meta": (_nullable(_ANY_DICT), False),
+        "createdAt": (_INT, True),
+        "updatedAt": (_nullable(_INT), False),
+    },
+)
+PAGE_SCHEMA = _typed_dict(
+    "PageSchema",
+    {
+        "items": ({"type": "list", "items_schema": RECORD_SCHEMA}, True),
+        "cursor": (_nullable(_STR), False),
+    },
+)
+_RECORD = SchemaValidator(RECORD_SCHEMA, {**_CONFIG, "title": "RecordSchema"})
+_PAGE = SchemaValidator(PAGE_SCHEMA, {**_CONFIG, "title": "PageSchema"})
 _KNOWN = frozenset(RecordSchema.__annotations__)
 
 
@@ -70,7 +136,7 @@ class UsageRecord:
     @classmethod
     def model_validate(cls, data: Any) -> UsageRecord:
         """Validate one record (a dict as decoded from JSON)."""
-        return cls(_RECORD.validate_python(data))  # type: ignore[arg-type]
+        return cls(_RECORD.validate_python(data))
 
     def __repr__(self) -> str:
         return f"UsageRecord(id={self.id!r}, type={self.type!r}, count={self.count!r})"
@@ -122,7 +188,7 @@ class Page:
 
 
 def _page(data: PageSchema) -> Page:
-    return Page([UsageRecord(item) for item in data["items"]], data.get("cursor"))  # type: ignore[arg-type]
+    return Page(list(map(UsageRecord, data["items"])), data.get("cursor"))  # type: ignore[arg-type]
 
 
 def _snippet(text: str, limit: int = 120) -> str:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO, NotRequired
 
-from pydantic import TypeAdapter
 from typing_extensions import TypedDict
 
 from usage_cli._files import reason, sha256_of_start
@@ -30,6 +29,7 @@ from usage_cli.export._json import (
     iso,
     parse,
     parse_iso,
+    shape_of,
     this_tool,
 )
 from usage_cli.export._stats import Stats
@@ -65,7 +65,7 @@ class CheckpointJson(TypedDict):
     prices: NotRequired[PricesJson]
 
 
-_SHAPE = TypeAdapter(CheckpointJson)
+_SHAPE = shape_of(CheckpointJson)
 
 
 def _no_stats() -> StatsJson:

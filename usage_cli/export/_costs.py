@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 
 from usage_cli.errors import InputError
 from usage_cli.export._json import PricesJson
-from usage_cli.prices import exact
 
 if TYPE_CHECKING:
     from usage_cli.prices import PriceTable
@@ -55,6 +54,10 @@ def exact_sum(amounts: Sequence[Decimal], start: Decimal = Decimal(0)) -> Decima
 
 def exact_text(amount: Decimal) -> str:
     """`exact`, at a precision that cannot round the amount."""
+    # Imported here: the price table module (and its TOML reader) is only for `--cost`,
+    # and an export without it should not pay for the import.
+    from usage_cli.prices import exact
+
     with decimal.localcontext(prec=decimal.MAX_PREC):
         return exact(amount)
 

@@ -7,22 +7,33 @@ to them strictly (a count written as "5" is wrong, not 5).
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import (
+    TYPE_CHECKING,
+    Any,
     NotRequired,  # pydantic reads typing's own only from 3.12
     TypeVar,
 )
 
-from pydantic import JsonValue, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
 from usage_cli._version import __version__
 
+if TYPE_CHECKING:
+    from pydantic import JsonValue, TypeAdapter
+
 T = TypeVar("T")
 
 # The query as `Query.to_dict()` writes it; compared key by key, never rebuilt.
-QueryJson = dict[str, JsonValue]
+if TYPE_CHECKING:
+    QueryJson = dict[str, JsonValue]
+else:
+    # Only ever validated from JSON text, where any value is a JSON value: the
+    # same check as JsonValue, without importing pydantic to define it.
+    QueryJson = dict[str, Any]
 
 
 class ToolJson(TypedDict):
@@ -137,10 +148,28 @@ def dumps(data: object) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def parse(shape: TypeAdapter[T], text: str) -> T:
+def shape_of(kind: type[T]) -> Callable[[], TypeAdapter[T]]:
+    """The validator of a TypedDict, built on first use.
+
+    Building it imports pydantic and compiles a schema: an export only writes
+    these files, so it should not pay for reading them.
+    """
+
+    @functools.cache
+    def adapter() -> TypeAdapter[T]:
+        from pydantic import TypeAdapter
+
+        return TypeAdapter(kind)
+
+    return adapter
+
+
+def parse(shape: Callable[[], TypeAdapter[T]], text: str) -> T:
     """`text` held to `shape`; ValueError naming the first thing wrong with it."""
+    from pydantic import ValidationError
+
     try:
-        return shape.validate_json(text, strict=True)
+        return shape().validate_json(text, strict=True)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "the top level"

@@ -12,7 +12,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NotRequired, Self, cast
 
-from pydantic import TypeAdapter
 from typing_extensions import TypedDict
 
 from usage_cli._files import reason
@@ -31,6 +30,7 @@ from usage_cli.export._json import (
     iso,
     parse,
     parse_iso,
+    shape_of,
     this_tool,
 )
 from usage_cli.formats import Format
@@ -112,7 +112,7 @@ class ManifestJson(StatsJson):
     prices: NotRequired[PricesJson]
 
 
-_SHAPE = TypeAdapter(ManifestJson)
+_SHAPE = shape_of(ManifestJson)
 
 
 class SetManifestJson(StatsJson):
@@ -133,7 +133,7 @@ class SetManifestJson(StatsJson):
     prices: NotRequired[PricesJson]
 
 
-_SET_SHAPE = TypeAdapter(SetManifestJson)
+_SET_SHAPE = shape_of(SetManifestJson)
 
 
 @dataclass(frozen=True, kw_only=True)

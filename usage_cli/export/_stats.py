@@ -28,9 +28,27 @@ class Stats:
         return self.summary.total.records
 
     def add_all(self, records: Sequence[UsageRecord]) -> None:
-        self.summary.add_all(records)
         if not records:
             return
+        # A page at a time rather than `Summary.add` per record (two `Group.add`
+        # calls each): the figures are sums per type, and the page's extremes.
+        per_type: dict[str, list[int]] = {}
+        for record in records:
+            raw = record.raw
+            tally = per_type.get(raw["type"])
+            if tally is None:
+                tally = per_type[raw["type"]] = [0, 0]
+            tally[0] += 1
+            tally[1] += raw["count"]
+        summary = self.summary
+        for kind, (records_of_kind, count) in per_type.items():
+            summary.merge(Group((kind,), records=records_of_kind, count=count))
+        # `merge` keeps no times for a group without them: the total's span is set here.
+        total = summary.total
+        created = [record.raw["createdAt"] for record in records]
+        low, high = min(created), max(created)
+        total.first = low if total.first is None else min(total.first, low)
+        total.last = high if total.last is None else max(total.last, high)
         # Pages come in list order, so a page's extremes are at its two ends.
         for record in (records[0], records[-1]):
             edge = (record.created_at, record.id)
