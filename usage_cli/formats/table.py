@@ -200,11 +200,8 @@ class TableWriter:
         self._columns = tuple(columns or TABLE_COLUMNS)
         # Columns the user named are narrowed if need be, never dropped.
         self._chosen = columns is not None
-        if display is None:
-            # Off a terminal nobody can resize the window, so render at natural width.
-            tty = hasattr(stream, "isatty") and stream.isatty()
-            display = Display(width=None, color=tty)
-        self._display = display
+        # Off a terminal nobody can resize the window, so render at natural width.
+        self._display = _display_for(stream, display)
         self._cells: list[list[str]] = [[] for _ in self._columns]
         self.rows = 0
         self._wrapper: io.TextIOWrapper | None = None
@@ -306,6 +303,14 @@ def money_notes(summary: Any) -> list[str]:
     return lines
 
 
+def _display_for(stream: TextIO, display: Display | None) -> Display:
+    """The reader's display, or, for a library caller, one guessed from the stream."""
+    if display is not None:
+        return display
+    tty = hasattr(stream, "isatty") and stream.isatty()
+    return Display(width=None, color=tty)
+
+
 def render_summary(
     summary: Any,
     stream: TextIO,
@@ -316,9 +321,7 @@ def render_summary(
     """The summary as a table: groups, bars, and the grand total as a footer."""
     from usage_cli.summary import NONE
 
-    if display is None:
-        tty = hasattr(stream, "isatty") and stream.isatty()
-        display = Display(width=None, color=tty)
+    display = _display_for(stream, display)
     zone = display.zone
     groups = summary.groups(top, sort)
     total = summary.total
@@ -410,9 +413,7 @@ def render_comparison(
     from usage_cli.prices import shown as money
     from usage_cli.summary import NONE
 
-    if display is None:
-        tty = hasattr(stream, "isatty") and stream.isatty()
-        display = Display(width=None, color=tty)
+    display = _display_for(stream, display)
     rows = comparison.rows(top, sort)
     total = comparison.total()
     data = [comparison.row_dict(row) for row in rows]
