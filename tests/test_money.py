@@ -540,7 +540,7 @@ def test_check_markdown_and_table(emulator: Emulator) -> None:
         (["--max-count", "nope=x:5"], "unknown group 'nope'"),
         (["--max-count", "type=X"], "DIMENSION=VALUE:AMOUNT"),
         (["--by", "bots", "--max-cost", "5"], "did you mean 'bot'"),
-        (["--by", "day", "--max-cost", "5"], "unknown group 'day'"),
+        (["--by", "day", "--max-cost", "5"], "cannot group by 'day': a check measures one"),
         (["--max-cost", "5", "--warn-at", "120%"], "--warn-at"),
         (["--spike", "0.5x"], "above 1"),
         (["--spike", "money:3x"], "cannot measure"),

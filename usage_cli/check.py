@@ -78,6 +78,11 @@ def check_dimension(dimension: str, flag: str) -> None:
     if dimension.startswith("meta.") and len(dimension) > len("meta."):
         return
     choices = [d for d in DIMENSIONS if d not in BUCKETS]
+    if dimension in BUCKETS:
+        raise InputError(
+            f"{flag}: cannot group by {dimension!r}: a check measures one window as a whole",
+            hint="set the window with --since/--until; group by " + ", ".join(choices),
+        )
     if dimension not in choices:
         raise unknown_choice(
             f"{flag}: unknown group {dimension!r}",
