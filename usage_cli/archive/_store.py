@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
@@ -402,14 +403,14 @@ class Archive:
         ).fetchall()
         return [Segment(row[0], row[1], row[2], row[3], bool(row[4])) for row in rows]
 
-    def gaps(self, source: Source) -> list[tuple[Segment, Segment | None]]:
-        """The source's stretches a sync left open, each with the stored one below it."""
+    def stretches(self, source: Source) -> list[tuple[Segment, Segment | None]]:
+        """The source's stored stretches, newest first, each with the one below it."""
         segments = [s for s in self.segments(source) if s.newest is not None]
-        return [
-            (segment, segments[index + 1] if index + 1 < len(segments) else None)
-            for index, segment in enumerate(segments)
-            if not segment.bottom
-        ]
+        return list(itertools.zip_longest(segments, segments[1:]))
+
+    def gaps(self, source: Source) -> list[tuple[Segment, Segment | None]]:
+        """The stretches a sync left open, each with the stored one below it."""
+        return [(segment, older) for segment, older in self.stretches(source) if not segment.bottom]
 
     @property
     def lock_path(self) -> Path:

@@ -50,10 +50,10 @@ class SyncProgress:
     def pages(self) -> int:
         return self.requests
 
-    def saw(self, page: Page) -> None:
-        created = [record.created_at for record in page.items]
-        self.newest = max(created) if self.newest is None else max(self.newest, *created)
-        self.oldest = min(created) if self.oldest is None else min(self.oldest, *created)
+    def saw(self, oldest: int, newest: int) -> None:
+        """A page whose records span `oldest` to `newest` was read."""
+        self.newest = newest if self.newest is None else max(self.newest, newest)
+        self.oldest = oldest if self.oldest is None else min(self.oldest, oldest)
 
 
 def token_hint(token: str | None) -> str | None:
@@ -162,13 +162,15 @@ class Sync:
         floor = None if older is None or older.newest is None else older.newest - self.overlap_ms
         # One page at a time: the run stops at `older`, usually on the first page.
         for page in iter_pages(self._fetch, segment.cursor if segment else None):
-            self.progress.saw(page)
-            joined = floor is not None and any(r.created_at < floor for r in page.items)
+            # The page's span, once: it says how far the stretch now reaches.
+            oldest = min(r.created_at for r in page.items)
+            newest = max(r.created_at for r in page.items)
+            self.progress.saw(oldest, newest)
+            joined = floor is not None and oldest < floor
             with self.archive.transaction() as db:
                 added, last_seq, head = self.archive.insert(
                     db, self.source, self.progress.run, page.items
                 )
-                newest = max(r.created_at for r in page.items)
                 if segment is None:
                     segment = Segment(0, newest, None, None, False)
                     segment.id = int(
@@ -186,7 +188,7 @@ class Sync:
                     segment.bottom = older.bottom
                     db.execute("DELETE FROM segments WHERE id = ?", (older.id,))
                 else:
-                    segment.oldest = min(r.created_at for r in page.items)
+                    segment.oldest = oldest
                     segment.cursor = page.cursor or None
                 self._save(segment, added, last_seq, head)
             if self.on_page:

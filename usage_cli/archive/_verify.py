@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from usage_cli.archive._store import GENESIS, Archive, columns_of, link
+from usage_cli.archive._store import GENESIS, RELATION_COLUMNS, Archive, columns_of, link
 from usage_cli.columns import iso_ms
 
 # Enough to act on; a tampered archive can have a million broken rows.
@@ -71,7 +71,7 @@ def verify_archive(archive: Archive) -> ArchiveReport:
     report.sources = db.execute("SELECT COUNT(*) FROM sources").fetchone()[0]
     previous_seq, previous_chain = 0, GENESIS
     names = "seq, source, run, raw, chain, id, created_at, type, count, " + ", ".join(
-        column for column in _relation_columns()
+        column for _, column in RELATION_COLUMNS
     )
     for row in db.execute(f"SELECT {names} FROM records ORDER BY seq"):
         seq, source, run_id, raw, chain = row[:5]
@@ -112,12 +112,6 @@ def _rows(number: int) -> str:
     return f"{number:,} row{'s' * (number != 1)}"
 
 
-def _relation_columns() -> list[str]:
-    from usage_cli.archive._store import RELATION_COLUMNS
-
-    return [column for _, column in RELATION_COLUMNS]
-
-
 def _columns_differ(raw: str, stored: tuple[Any, ...]) -> bool:
     try:
         return columns_of(json.loads(raw)) != tuple(stored)
@@ -147,9 +141,7 @@ def _check_run(report: ArchiveReport, run: _Run) -> None:
 def _check_segments(archive: Archive, report: ArchiveReport) -> None:
     running = archive.sync_running()
     for source in archive.sources():
-        segments = [s for s in archive.segments(source) if s.newest is not None]
-        for index, segment in enumerate(segments):
-            older = segments[index + 1] if index + 1 < len(segments) else None
+        for segment, older in archive.stretches(source):
             below = iso_ms(segment.oldest) if segment.oldest is not None else "?"
             if not segment.bottom:
                 until = f" down to {iso_ms(older.newest)}" if older and older.newest else ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -116,5 +116,5 @@ def evidence(
 
         path = Path(key).expanduser()
         check_signing_key(path, interactive=run.runtime.stdin_tty)
-        found = Evidence(found.previous, found.chain, found.before, path)
+        found = replace(found, key=path)
     return params, found

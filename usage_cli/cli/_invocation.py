@@ -206,12 +206,12 @@ class Invocation:
         named = settings.run_as is not None or settings.profile is not None
         if len(sources) == 1 and not named:
             return sources[0]
-        found = archive.source(self.source_label(settings))
+        label = self.source_label(settings)
+        found = archive.source(label)
         if found is None and named:
             # --run-as or a profile names whose records to read: never another's.
             raise InputError(
-                f"the archive {archive.path} has no source {self.source_label(settings)!r} "
-                f"(its sources: {labels})",
+                f"the archive {archive.path} has no source {label!r} (its sources: {labels})",
                 hint="sync it first, or pick a source with --source NAME",
             )
         if found is None:

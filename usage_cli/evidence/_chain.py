@@ -107,11 +107,11 @@ def manifests_in(paths: Iterable[Path]) -> list[Path]:
             found.append(path)
         else:
             found.append(manifest_path(path))
-    unique: list[Path] = []
+    # The same manifest named twice (a file and its manifest, say) is one export.
+    unique: dict[Path, Path] = {}
     for manifest in found:
-        if manifest.resolve() not in {seen.resolve() for seen in unique}:
-            unique.append(manifest)
-    return unique
+        unique.setdefault(manifest.resolve(), manifest)
+    return list(unique.values())
 
 
 def orphans_in(paths: Iterable[Path]) -> list[Path]:
