@@ -1,6 +1,10 @@
 from __future__ import annotations
 
 import json
+import os
+import ssl
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -8,7 +12,14 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from usage_cli.client import WINDOW_HINT, Client, RetryPolicy, list_url, retry_after_seconds
+from usage_cli.client import (
+    WINDOW_HINT,
+    Client,
+    RetryPolicy,
+    _tls_for,
+    list_url,
+    retry_after_seconds,
+)
 from usage_cli.errors import ApiError, AuthError, InputError, SchemaError, ServerError
 from usage_cli.pages import iter_records
 from usage_cli.query import Order, Query
@@ -562,3 +573,46 @@ def test_each_page_asks_for_the_url_httpx_makes_of_the_query(query: Query) -> No
         for cursor in asked
     ]
     assert seen == expected
+
+
+# Each case runs in its own interpreter: the verified TLS context is made once a
+# process, and SSL_CERT_FILE pointing nowhere shows whether a client loads one.
+_TLS_PROBE = """
+import sys
+from usage_cli.client import Client
+try:
+    Client(token="t", api_url=sys.argv[1]).close()
+except FileNotFoundError:
+    print("loaded the CA bundle")
+else:
+    print("no CA bundle")
+"""
+
+
+@pytest.mark.parametrize(
+    ("url", "proxy", "expected"),
+    [
+        ("http://127.0.0.1:9", None, "no CA bundle"),
+        ("https://api.chatbotkit.com", None, "loaded the CA bundle"),
+        ("http://127.0.0.1:9", "https://proxy.invalid:3128", "loaded the CA bundle"),
+    ],
+    ids=["plain-http", "https", "plain-http-through-a-proxy"],
+)
+def test_only_a_client_that_may_meet_tls_loads_the_ca_bundle(
+    url: str, proxy: str | None, expected: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env["SSL_CERT_FILE"] = "/nonexistent/ca.pem"
+    if proxy:
+        env["HTTPS_PROXY"] = proxy
+    done = subprocess.run(
+        [sys.executable, "-c", _TLS_PROBE, url], env=env, capture_output=True, text=True
+    )
+    assert done.stdout.strip() == expected, done.stderr
+
+
+def test_a_plain_http_clients_tls_context_still_refuses_unverified_certificates() -> None:
+    context = _tls_for("http://127.0.0.1:9")
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname
+    assert context.get_ca_certs() == []

@@ -10,8 +10,16 @@ from typing import Any
 import pytest
 import typer
 
-from usage_cli.cli import app
-from usage_cli.cli._typer_internals import INSTANCE_NAMES, PRIVATE_NAMES, missing_names
+from usage_cli.cli import app, run
+from usage_cli.cli._argv import command_index
+from usage_cli.cli._typer_internals import (
+    APP_NAMES,
+    INSTANCE_NAMES,
+    PRIVATE_NAMES,
+    command_for,
+    missing_names,
+)
+from usage_cli.runtime import Runtime, written
 
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "usage_cli"
 
@@ -51,3 +59,45 @@ def test_no_other_module_uses_a_private_typer_or_click_name() -> None:
         if path != door and private.search(path.read_text(encoding="utf-8"))
     ]
     assert offenders == []
+
+
+def test_each_app_attribute_command_for_reads_exists() -> None:
+    for name in APP_NAMES:
+        assert hasattr(app, name), name
+    assert all(isinstance(info.name, str) for info in app.registered_commands)
+    assert all(isinstance(info.name, str) for info in app.registered_groups)
+
+
+@pytest.mark.parametrize(
+    ("args", "built"),
+    [
+        (["export", "x.jsonl", "-o", "csv"], {"export"}),
+        (["--api-url", "http://h", "list", "--all"], {"list"}),
+        (["-q", "list", "--help"], {"list"}),
+        (["config", "set", "api_url", "x"], {"config"}),
+        # The value of a global option that happens to be a command's name.
+        (["--profile", "export", "list"], None),
+        (["--help", "list"], None),
+        (["-h"], None),
+        ([], None),
+        (["lst"], None),
+    ],
+)
+def test_a_run_builds_only_the_command_it_plainly_names(
+    args: list[str], built: set[str] | None
+) -> None:
+    everything = set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+    group = command_for(app, args, command_index)
+    assert set(group.commands) == (built or everything)
+
+
+def test_help_and_errors_still_see_every_command() -> None:
+    for args in (["--help"], ["list", "--help"], ["-h", "list"], ["lst"]):
+        runtime = Runtime.memory()
+        code = run(args, runtime=runtime)
+        whole = written(runtime.stdout) + written(runtime.stderr)
+        assert code in (0, 2), args
+        if args[0] in ("--help", "-h"):
+            assert {"export", "summary", "sync"} <= set(whole.split()), args
+        if args == ["lst"]:
+            assert "No such command 'lst'" in whole

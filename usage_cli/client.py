@@ -8,8 +8,11 @@ response in hand, which a decorator-shaped library only makes harder to read.
 from __future__ import annotations
 
 import contextlib
+import functools
+import os
 import random
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -43,6 +46,26 @@ HOSTED_ENDPOINT = "/v1/usage/list"
 # itself, which no amount of asking changes.
 RETRY_STATUSES = frozenset({408, 429}) | (frozenset(range(500, 600)) - {501, 505})
 TOKEN_HINT = "set CHATBOTKIT_API_TOKEN (or pass --token / --token-stdin)"
+
+
+@functools.cache
+def _verified_tls() -> ssl.SSLContext:
+    # Loading the CA bundle costs about 25 ms: once a process, however many
+    # clients (two for an export read from both ends).
+    return httpx.create_ssl_context()
+
+
+def _tls_for(url: str) -> ssl.SSLContext:
+    """The TLS settings of a client of `url`."""
+    if urlsplit(url).scheme == "http" and not any(
+        name.lower().endswith("_proxy") for name in os.environ
+    ):
+        # A plain-HTTP API with no proxy never meets TLS (redirects are not
+        # followed), so its CA bundle would be loaded for nothing. This context
+        # still demands a verified certificate and trusts none: a TLS
+        # connection that did happen would fail closed, never unchecked.
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    return _verified_tls()
 
 
 def _strip_endpoint(path: str, endpoint: str) -> str:
@@ -218,7 +241,9 @@ class Client:
         }
         if run_as:
             headers["X-RunAs-User-Id"] = run_as
-        self._http = httpx.Client(headers=headers, timeout=timeout, transport=transport)
+        self._http = httpx.Client(
+            headers=headers, timeout=timeout, transport=transport, verify=_tls_for(self.url)
+        )
         self._watchdog = _Watchdog()
         # The last query's URL without its cursor, and for which query and take.
         self._base: tuple[Query, int, str] | None = None

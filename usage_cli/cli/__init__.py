@@ -27,12 +27,18 @@ from usage_cli.cli import (  # noqa: F401 (each registers its command)
 )
 from usage_cli.cli._app import app
 from usage_cli.cli._argv import (
+    command_index,
     fill_optional_values,
     hoist_global_options,
     refuse_repeated_options,
 )
 from usage_cli.cli._invocation import Invocation
-from usage_cli.cli._typer_internals import PipeClosed, is_no_args_help, usage_error_parts
+from usage_cli.cli._typer_internals import (
+    PipeClosed,
+    command_for,
+    is_no_args_help,
+    usage_error_parts,
+)
 from usage_cli.cli.completion import COMPLETE_VAR
 from usage_cli.errors import StorageError, UsageCliError
 from usage_cli.runtime import Runtime
@@ -67,9 +73,10 @@ def run(args: Sequence[str] | None = None, *, runtime: Runtime | None = None) ->
         from usage_cli.cli.completion import enable_completion
 
         enable_completion()
-    command: Any = typer.main.get_command(app)
+    argv = fill_optional_values(argv)
+    command: Any = command_for(app, argv, command_index)
     try:
-        argv = hoist_global_options(fill_optional_values(argv), command)
+        argv = hoist_global_options(argv, command)
         refuse_repeated_options(argv, command)
         with runtime.bound():
             result = command.main(

@@ -28,6 +28,11 @@ def _command_index(args: list[str], global_opts: dict[str, bool]) -> int:
     return index
 
 
+def command_index(group: Any, args: list[str]) -> int:
+    """Where the command name stands in `args`, for `group`'s global options."""
+    return _command_index(args, _global_options(group))
+
+
 def _global_cluster(word: str, global_opts: dict[str, bool], own: dict[str, bool]) -> bool:
     """Whether `word` is a cluster of global flags, such as `-qv` or `-vv`.
 

@@ -20,13 +20,18 @@ there with the name and what it was for, rather than somewhere in a command.
 - `typer._completion_classes._sanitize_help_text`: replaced, because our help is
   plain and the original imports rich.
 - `typer._completion_shared.get_completion_script`: writing `completions/`.
+- `Typer.registered_commands`, `Typer.registered_groups`, `CommandInfo.name`,
+  `TyperInfo.name`: building only the command a run names (`command_for`).
 """
 
 from __future__ import annotations
 
+import copy
 import importlib
+from collections.abc import Callable
 from typing import Any
 
+import typer
 from typer.core import TyperCommand, TyperGroup
 
 # (module, dotted attribute, why): what `tests/test_typer_internals.py` checks.
@@ -46,7 +51,11 @@ PRIVATE_NAMES: tuple[tuple[str, str, str], ...] = (
     ("typer._completion_classes", "completion_init", "completion at TAB"),
     ("typer._completion_classes", "_sanitize_help_text", "completion without rich"),
     ("typer._completion_shared", "get_completion_script", "writing completions/"),
+    ("typer.models", "CommandInfo", "building only the command a run names"),
+    ("typer.models", "TyperInfo", "building only the command a run names"),
 )
+# Attributes of a `typer.Typer` and of its registrations, checked on the app.
+APP_NAMES: tuple[str, ...] = ("registered_commands", "registered_groups")
 # Attributes set on instances (not classes), checked on a built command instead.
 INSTANCE_NAMES: tuple[str, ...] = (
     "commands",
@@ -116,6 +125,33 @@ class Group(TyperGroup):
     def format_options(self, ctx: Any, formatter: Any) -> None:
         _format_grouped(self, ctx, formatter)
         self.format_commands(ctx, formatter)
+
+
+def command_for(
+    app: typer.Typer, args: list[str], command_index: Callable[[Any, list[str]], int]
+) -> Any:
+    """The click group that runs `args`: holding only the command they name, when
+    they plainly name one.
+
+    Typer turns every command's signature into click parameters before it
+    parses a word, about 5 ms a command: a run needs one. The group built from
+    the named command alone parses `args` as the whole one would, which
+    `command_index` (where the group's own options end) confirms; help of the
+    group, completion and anything unclear get the whole group.
+    """
+    names = {info.name: info for info in app.registered_commands if isinstance(info.name, str)}
+    groups = {info.name: info for info in app.registered_groups if isinstance(info.name, str)}
+    named = next((word for word in args if word in names or word in groups), None)
+    if named is None or any(word in ("-h", "--help") for word in args[: args.index(named)]):
+        return typer.main.get_command(app)
+    alone = copy.copy(app)
+    alone.registered_commands = [names[named]] if named in names else []
+    alone.registered_groups = [groups[named]] if named in groups else []
+    group = typer.main.get_command(alone)
+    index = command_index(group, args)
+    if index < len(args) and args[index] == named:
+        return group
+    return typer.main.get_command(app)
 
 
 def is_no_args_help(exc: BaseException) -> bool:
