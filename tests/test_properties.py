@@ -191,7 +191,16 @@ def _raw_records(draw: st.DrawFn) -> dict[str, object]:
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(_raw_records(), max_size=6),
-    st.sampled_from([CSV_COLUMNS, ("meta", "id"), ("id", "meta"), ("createdAt", "name")]),
+    st.sampled_from(
+        [
+            CSV_COLUMNS,
+            ("meta", "id"),
+            ("id", "meta"),
+            ("createdAt", "name"),
+            ("count", "botId", "meta"),
+            ("id", "count", "description"),
+        ]
+    ),
 )
 def test_csv_rows_are_what_the_csv_module_writes(
     raws: list[dict[str, object]], columns: tuple[str, ...]

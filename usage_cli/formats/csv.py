@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import csv
 import io
+import operator
 from collections.abc import Callable, Sequence
 from datetime import tzinfo
+from itertools import chain, compress, repeat
 from typing import Any, BinaryIO
 
 from usage_cli._text import utf8
@@ -28,15 +30,33 @@ _BLANK: dict[Any, str] = {None: ""}
 _SLOT = "\x00"  # stands for `meta` in a joined row; a row holding one goes to the csv module
 
 
-def _quoted(field: str) -> str:
-    """A field as the csv module writes it with "," and "\r\n" (QUOTE_MINIMAL).
+def _plain(text: str, commas: int, rows: int, slots: int) -> bool:
+    """Whether `rows` rows joined by "\\n" hold no field a csv writer would quote:
+    only the commas between cells, no quote or line end, `slots` stand-ins a row."""
+    return (
+        text.count(",") == commas * rows
+        and text.count("\n") == rows - 1
+        and '"' not in text
+        and "\r" not in text
+        and text.count(_SLOT) == slots * rows
+    )
 
-    A field holding none of `,"\r\n` is written as it is, any other quoted,
-    its quotes doubled (tests/test_properties.py holds this to the module).
+
+def _quoting(rows: list[str], commas: int, slots: int) -> list[int]:
+    """The rows (by index) a csv writer would quote a field of.
+
+    Each question is asked of all rows in one C loop (`map`): only the rows
+    it picks out pass through Python.
     """
-    if '"' in field or "," in field or "\n" in field or "\r" in field:
-        return '"' + field.replace('"', '""') + '"'
-    return field
+    odd = {
+        index for index, count in enumerate(map(str.count, rows, repeat(","))) if count != commas
+    }
+    for mark in ('"', "\r", "\n"):
+        odd.update(compress(range(len(rows)), map(str.__contains__, rows, repeat(mark))))
+    odd.update(
+        index for index, count in enumerate(map(str.count, rows, repeat(_SLOT))) if count != slots
+    )
+    return sorted(odd)
 
 
 class CsvWriter:
@@ -76,6 +96,13 @@ class CsvWriter:
         # whose fields need quoting goes to the csv module, and so does every
         # row of other layouts.
         self._meta = self._columns.index("meta") if "meta" in self._columns else None
+        self._times = [index for index, fix in self._from_value if fix is _time_cell]
+        # All of a row's fields in one C call, when the record sent each of them
+        # (a tuple: a joined row has two columns or more).
+        self._every = operator.itemgetter(*self._columns)
+        # Validated records hold an int in these and text or None in every other
+        # plain column.
+        self._numbers = [index for index, column in enumerate(self._columns) if column == "count"]
         self._joined = not self._from_record and len(self._columns) > 1
         self._buffer = io.StringIO(newline="")
         self._csv = csv.writer(self._buffer, lineterminator="\r\n")
@@ -97,18 +124,38 @@ class CsvWriter:
         return cells
 
     def write(self, records: Sequence[UsageRecord]) -> None:
-        if not self._joined:
-            self._csv.writerows([self._cells(record.raw) for record in records])
-            self._drain()
-            return
-        lines: list[str] = []
-        columns, meta = self._columns, self._meta
-        times = [index for index, fix in self._from_value if fix is _time_cell]
-        commas = len(columns) - 1
-        blank = _BLANK.get
+        if self._joined and records:
+            try:
+                self._stream.write(utf8(self._joined_page(records)))
+                return
+            except TypeError:
+                pass  # a cell that is neither text nor a number: the csv module's way
+        self._csv.writerows([self._cells(record.raw) for record in records])
+        self._drain()
+
+    def _joined_page(self, records: Sequence[UsageRecord]) -> str:
+        """The page's rows, joined directly; a row whose fields need quoting by the csv module.
+
+        Each row is joined with a stand-in for `meta`, numbers made text first
+        so that the join needs no `str` call a cell. The page is then one
+        text: whether a field holds a comma, quote or line end is asked of it
+        once, and of each row only when some row does; the stand-ins are
+        filled in one pass (`meta`'s JSON, or a quoted row's whole line).
+        """
+        columns, meta, numbers, times = self._columns, self._meta, self._numbers, self._times
+        blank: Callable[[Any, Any], str] = _BLANK.get
+        every = self._every
+        rows: list[str] = []
+        fills: list[str] = []  # what each stand-in in the page's text stands for
         for record in records:
             raw = record.raw
-            cells = list(map(raw.get, columns))
+            try:
+                cells = list(every(raw))
+            except KeyError:  # a field left out rather than sent as null
+                cells = list(map(raw.get, columns))
+            for index in numbers:
+                if cells[index] is not None:
+                    cells[index] = str(cells[index])
             last_ms, last_text = None, ""
             for index in times:
                 epoch_ms = cells[index]
@@ -117,33 +164,38 @@ class CsvWriter:
                     if epoch_ms != last_ms:
                         last_ms, last_text = epoch_ms, iso_ms(epoch_ms)
                     cells[index] = last_text
-            field = None
             if meta is not None:
-                # `meta` is quoted on its own (its JSON always needs it): the
-                # row is joined with a stand-in, replaced afterwards.
                 field = cells[meta]
-                if field is not None:
-                    field = json_bytes(field).decode()
+                if field is None:
+                    fills.append("")
+                else:
+                    json_text = json_bytes(field).decode()
+                    # Quoted as the csv module would: JSON has no raw line end, and
+                    # of a dict only `{}` holds neither quote nor comma.
+                    quote = '"' in json_text or "," in json_text
+                    fills.append('"' + json_text.replace('"', '""') + '"' if quote else json_text)
                 cells[meta] = _SLOT
-            line = ",".join(map(str, map(blank, cells, cells)))
-            if (
-                line.count(",") != commas
-                or '"' in line
-                or "\n" in line
-                or "\r" in line
-                or (meta is not None and line.count(_SLOT) != 1)
-            ):
-                if meta is not None:
-                    cells[meta] = field
-                self._csv.writerow(cells)
-                lines.append(self._buffer.getvalue())
+            rows.append(",".join(map(blank, cells, cells)))
+        commas, slots = len(columns) - 1, int(meta is not None)
+        text = "\n".join(rows)
+        if not _plain(text, commas, len(rows), slots):
+            for index in _quoting(rows, commas, slots):
+                self._csv.writerow(self._cells(records[index].raw))
+                line = self._buffer.getvalue()[:-2]  # its "\r\n" is added with the others'
                 self._buffer.seek(0)
                 self._buffer.truncate()
-                continue
-            if meta is not None:
-                line = line.replace(_SLOT, "" if field is None else _quoted(field))
-            lines.append(line + "\r\n")
-        self._stream.write(utf8("".join(lines)))
+                if meta is None:
+                    fills.append(line)  # the rows come in order: so do their stand-ins
+                else:
+                    fills[index] = line
+                rows[index] = _SLOT
+            text = "\n".join(rows)
+        text = text.replace("\n", "\r\n") + "\r\n"
+        if not fills:
+            return text
+        parts = text.split(_SLOT)
+        # One stand-in a fill (_plain and _quoting saw to it): strict says so if not.
+        return "".join(chain.from_iterable(zip(parts[:-1], fills, strict=True))) + parts[-1]
 
     def close(self) -> None:
         self._stream.flush()
