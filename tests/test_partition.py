@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from usage_cli.client import Client
-from usage_cli.export import plan_partitioned
+from usage_cli.export._partitioned import plan_partitioned
 from usage_cli.partitions import Partition
 from usage_cli.query import Query
 from usage_cli.runtime import utc_now

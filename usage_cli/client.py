@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from urllib.parse import urlsplit
 
@@ -111,6 +110,8 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
     except ValueError:
         pass
     try:
+        from email.utils import parsedate_to_datetime  # a date is rare: kept off start-up
+
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None

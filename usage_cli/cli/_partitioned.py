@@ -47,7 +47,7 @@ def export_partitioned(
     prices: str | None = None,
 ) -> None:
     from usage_cli.cli._export import costed, prepare, progress_and_reading, tell_cost
-    from usage_cli.export import plan_partitioned
+    from usage_cli.export._partitioned import plan_partitioned
 
     if cost and partition is not None:
         from usage_cli.export._costs import refuse_cost_unless_csv

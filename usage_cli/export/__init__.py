@@ -12,8 +12,8 @@ a complete file is renamed onto the target, after its manifest is in place.
     with plan_export(path, fmt, force=..., resume=..., now=...) as plan:  # no request yet
         manifest = plan.run(client, query, api_root=..., stdout=..., now=...)
 
-`plan_partitioned` does the same for a folder of Hive-style parts
-(`--partition day|month`, see `_partitioned`).
+`usage_cli.export._partitioned.plan_partitioned` does the same for a folder of
+Hive-style parts (`--partition day|month`); it is imported only by such an export.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from usage_cli.export._checkpoint import CHECKPOINT_VERSION, Checkpoint
 from usage_cli.export._json import ChainJson, WindowJson
 from usage_cli.export._manifest import Manifest, SetManifest
 from usage_cli.export._partial import PartialFile
-from usage_cli.export._partitioned import PartitionedPlan, SetTarget, plan_partitioned
 from usage_cli.export._plan import ExportPlan, plan_export
 from usage_cli.export._run import CHECKPOINT_EVERY, Progress
 from usage_cli.export._target import (
@@ -44,17 +43,14 @@ __all__ = [
     "ExportPlan",
     "Manifest",
     "PartialFile",
-    "PartitionedPlan",
     "Progress",
     "SetManifest",
-    "SetTarget",
     "Stdout",
     "Target",
     "WindowJson",
     "format_of",
     "manifest_path",
     "plan_export",
-    "plan_partitioned",
     "resolve_target",
     "sha256_of",
 ]
