@@ -61,6 +61,9 @@ def test_bash_completes_flags_and_choices() -> None:
     assert bash_complete("usage list --order ") == ["asc", "desc"]
     assert "--resume" in bash_complete("usage export audit.csv --")
     assert bash_complete("usage config s") == ["set", "show"]
+    # A file's formats only: a table is for people, and export refuses it.
+    assert bash_complete("usage export audit/ -o ") == ["json", "jsonl", "csv", "parquet"]
+    assert "table" in bash_complete("usage list -o ")
 
 
 def protocol(shell: str, line: str) -> str:

@@ -109,7 +109,7 @@ BAD_TARGETS = [
     ("audit", [], "cannot tell the format"),
     ("missing-dir/audit.csv", [], "does not exist"),
     ("audit.csv", ["-o", "json"], "does not match"),
-    ("-", ["-o", "table"], "needs --format"),
+    ("-", ["-o", "table"], "'table' is not one of 'json', 'jsonl', 'csv', 'parquet'"),
     ("-", ["-o", "jsonl", "--resume"], "--resume needs a file"),
 ]
 

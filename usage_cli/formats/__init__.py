@@ -32,13 +32,13 @@ class Format(StrEnum):
 
 
 class ExportFormat(StrEnum):
-    """What `usage export -o` takes: the formats, and parquet for a partitioned export.
+    """What `usage export -o` takes: the machine formats, and parquet for a partitioned export.
 
     Parquet is no `Format`: it is written only as the parts of a folder
     (`--partition`), by `usage_cli.formats.parquet`, never by `make_writer`.
+    A table is for people, never a file: neither `-o` nor TAB offers it.
     """
 
-    table = "table"
     json = "json"
     jsonl = "jsonl"
     csv = "csv"
