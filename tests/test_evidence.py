@@ -171,6 +171,24 @@ def test_a_pair_renamed_with_their_manifests_is_caught(series: list[Path]) -> No
     assert f"{two.name} was written as {one.name}" in done.err
 
 
+def test_one_file_renamed_with_its_manifest_verifies_alone_with_a_note(
+    series: list[Path],
+) -> None:
+    first = series[0]
+    moved = first.with_name("kept-" + first.name)
+    first.rename(moved)
+    Path(f"{first}.manifest.json").rename(Path(f"{moved}.manifest.json"))
+    done = verify(moved)
+    assert done.code == 0
+    assert f"note: {moved.name} was written as {first.name} (renamed, with its manifest)" in (
+        done.err
+    )
+    assert done.out.startswith(f"ok: {moved} matches its manifest")
+    untouched = verify(series[1])
+    assert untouched.code == 0
+    assert "written as" not in untouched.err
+
+
 def rewrite(export_file: Path) -> None:
     """Edit a record, then write its manifest again to match, as a forger would."""
     lines = export_file.read_text().splitlines()

@@ -29,6 +29,8 @@ class Report:
     records: int = 0
     # Every record id in the file: a chain of exports checks none is in two.
     ids: set[str] = field(default_factory=set, repr=False)
+    # The name the export wrote, when the file (with its manifest) has another now.
+    written_as: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -79,6 +81,8 @@ def verify(path: Path) -> Report | SetReport:
         )
     manifest = Manifest.load(manifest_file)
     report = Report(path, manifest)
+    if manifest.file["name"] != path.name:
+        report.written_as = manifest.file["name"]
     if not path.exists():
         report.problems.append(f"{path} does not exist")
         return report

@@ -94,10 +94,16 @@ def verify_command(
             raise InputError("--signers checks exports' manifests, not an archive")
         _verify_archive(run, target)
         return
-    from usage_cli.verify import verify
+    from usage_cli.verify import Report, verify
 
     shown = paths[0]  # as typed: `usage verify set/` answers about `set/`
     report = verify(target)
+    if isinstance(report, Report) and report.written_as is not None:
+        # Alone, a file's bytes are what its manifest vouches for; in a series
+        # (--chain) its name says which period it is, and a rename fails there.
+        run.note(
+            f"note: {target.name} was written as {report.written_as} (renamed, with its manifest)"
+        )
     if not report.ok:
         raise VerifyError(f"{shown} does not match its manifest: " + "; ".join(report.problems))
     signed = ""

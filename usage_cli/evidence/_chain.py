@@ -133,7 +133,7 @@ def orphans_in(paths: Iterable[Path]) -> list[Path]:
 
 
 def _link(manifest: Path, signers: Path | None) -> Link:
-    from usage_cli.verify import verify
+    from usage_cli.verify import Report, verify
 
     try:
         text = manifest.read_bytes()
@@ -146,11 +146,11 @@ def _link(manifest: Path, signers: Path | None) -> Link:
     )
     data = manifest.parent if is_set else manifest.with_name(manifest.name[: -len(_SUFFIX)])
     link = Link(manifest, sha, loaded, data)
-    if isinstance(loaded, Manifest) and loaded.file["name"] != data.name:
+    report = verify(data)
+    if isinstance(report, Report) and report.written_as is not None:
         # In a series a name says which period a file is: one renamed (two
         # swapped, file and manifest together) would read as another day.
-        link.problems.append(f"{data.name} was written as {loaded.file['name']}")
-    report = verify(data)
+        link.problems.append(f"{data.name} was written as {report.written_as}")
     link.problems += [f"{link.name}: {problem}" for problem in report.problems]
     link.ids = report.ids
     if signers is not None:
