@@ -559,6 +559,18 @@ def test_bad_thresholds_are_exit_2_before_any_request(
     assert server.requests == []
 
 
+def test_an_unknown_check_group_is_hinted_with_checks_groups_only(
+    cli: Any, server: Sandbox
+) -> None:
+    result = cli("check", "--by", "robot", "--max-cost", "5")
+    assert result.code == 2
+    error, hint = result.err.splitlines()[:2]
+    assert error == "error: --by: unknown group 'robot' (did you mean 'bot'?)"
+    assert hint.startswith("hint: groups: type, bot,")
+    assert not {"hour", "day,", "week,", "month,"} & set(hint.split())
+    assert server.requests == []
+
+
 # The archive answers as the API does ---------------------------------------------
 
 

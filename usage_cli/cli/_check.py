@@ -167,9 +167,10 @@ def check_command(
     now = run.runtime.now()
     params = {**ctx.params, "order": "desc", "since": since or DEFAULT_WINDOW}
     query = run.query(params, now=now)
+    # Check's own words first: its groups are summary's less the time buckets.
+    for dimension in by or ():
+        check.check_dimension(dimension.strip(), "--by")
     dimensions = parse_by(by) if by else ()
-    for dimension in dimensions:
-        check.check_dimension(dimension, "--by")
     rules = [
         check.parse_rule(flag, text)
         for flag, texts in (
