@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import statistics
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -529,6 +530,9 @@ def test_check_markdown_and_table(emulator: Emulator) -> None:
     assert table.code == 0, table.err
     assert "ok" in table.out
     assert hashlib.sha256(BUNDLED).hexdigest() in table.out
+    # The window as summary --compare spells one: times as a person reads them.
+    moment = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
+    assert re.search(rf"^window {moment} \.\. {moment} \(UTC\)$", table.out, re.MULTILINE)
 
 
 @pytest.mark.parametrize(

@@ -238,7 +238,7 @@ def check_command(
         from usage_cli.formats.table import render_check
 
         render_check(
-            check.rows(results, currency), out, run.display(settings, wide=wide), span, table
+            check.rows(results, currency), out, run.display(settings, wide=wide), window, table
         )
     out.flush()
     note = check.unpriced_note(results)

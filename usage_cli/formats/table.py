@@ -496,16 +496,9 @@ def render_comparison(
             ),
         ]
     render(columns, stream, display, footer=True, shows_hidden="--wide shows them")
-    zone = display.zone
-
-    def span(window: Any) -> str:
-        return " .. ".join(
-            shown(moment, "createdAt", zone) for moment in (window.since, window.until)
-        )
-
     lines = [
-        f"window {span(comparison.window)} ({display.zone_name}) against "
-        f"{span(comparison.against)}; new and gone: groups found in only one of them"
+        f"window {_span(comparison.window, display)} ({display.zone_name}) against "
+        f"{_span(comparison.against, display)}; new and gone: groups found in only one of them"
     ]
     if prices is not None:
         lines.append(prices.note())
@@ -513,8 +506,15 @@ def render_comparison(
     stream.flush()
 
 
+def _span(window: Any, display: Display) -> str:
+    """A window's two ends as a person reads times (summary, compare and check alike)."""
+    return " .. ".join(
+        shown(moment, "createdAt", display.zone) for moment in (window.since, window.until)
+    )
+
+
 def render_check(
-    rows: Sequence[Sequence[str]], stream: TextIO, display: Display, window: str, prices: Any
+    rows: Sequence[Sequence[str]], stream: TextIO, display: Display, window: Any, prices: Any
 ) -> None:
     """The results of `usage check`, breaches first; the window and prices beneath."""
     from usage_cli.check import HEADERS
@@ -530,7 +530,7 @@ def render_check(
         for index, header in enumerate(HEADERS)
     ]
     render(columns, stream, display)
-    lines = [f"window {window} (UTC)"]
+    lines = [f"window {_span(window, display)} ({display.zone_name})"]
     if prices is not None:
         lines.append(prices.note())
     stream.write("".join(line + "\n" for line in lines))
