@@ -155,6 +155,18 @@ def test_a_swapped_pair_is_caught(series: list[Path]) -> None:
     assert done.code == 6
     assert f"{one.name}: sha256 is {hashlib.sha256(two_bytes).hexdigest()}" in done.err
     assert f"{two.name}: sha256 is {hashlib.sha256(one_bytes).hexdigest()}" in done.err
+    assert f"{one.name} and {two.name} are swapped: each holds the records the other's" in (
+        done.err
+    )
+
+
+def test_a_file_copied_over_another_is_named(series: list[Path]) -> None:
+    one, two = series[1], series[2]
+    two.write_bytes(one.read_bytes())
+    done = verify("--chain", series[0].parent)
+    assert done.code == 6
+    assert f"{two.name} holds the records written as {one.name}" in done.err
+    assert "swapped" not in done.err
 
 
 def test_a_pair_renamed_with_their_manifests_is_caught(series: list[Path]) -> None:

@@ -31,6 +31,8 @@ class Report:
     ids: set[str] = field(default_factory=set, repr=False)
     # The name the export wrote, when the file (with its manifest) has another now.
     written_as: str | None = None
+    # The file's own sha256, once read.
+    digest: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -93,6 +95,7 @@ def verify(path: Path) -> Report | SetReport:
     except OSError as exc:
         report.problems.append(f"cannot read it: {reason(exc)}")
         return report
+    report.digest = digest
     if size != expected_file["bytes"]:
         report.problems.append(f"size is {size} bytes, the manifest says {expected_file['bytes']}")
     if digest != expected_file["sha256"]:

@@ -44,6 +44,8 @@ class Link:
     problems: list[str] = field(default_factory=list)
     ids: set[str] = field(default_factory=set, repr=False)
     signer: str | None = None
+    # A file's sha256 when it is not the one its manifest records.
+    wrong_digest: str | None = None
 
     @property
     def name(self) -> str:
@@ -153,6 +155,8 @@ def _link(manifest: Path, signers: Path | None) -> Link:
         link.problems.append(f"{data.name} was written as {report.written_as}")
     link.problems += [f"{link.name}: {problem}" for problem in report.problems]
     link.ids = report.ids
+    if isinstance(report, Report) and report.digest != report.manifest.file["sha256"]:
+        link.wrong_digest = report.digest
     if signers is not None:
         try:
             link.signer = signer_of(manifest, signers)
@@ -174,11 +178,37 @@ def verify_chain(
     links = [_link(manifest, signers) for manifest in manifests]
     for link in links:
         report.problems += link.problems
+    _check_swaps(links, report)
     report.links = _order(links, report)
     _check_windows(report)
     _check_ids(report)
     _check_head(report, expect_head)
     return report
+
+
+def _check_swaps(links: list[Link], report: ChainReport) -> None:
+    """Name a file that holds the bytes another export of the series wrote.
+
+    Two files swapped (and not their manifests) otherwise read as two
+    unrelated hash mismatches.
+    """
+    written = {
+        link.manifest.file["sha256"]: link for link in links if isinstance(link.manifest, Manifest)
+    }
+    told: set[str] = set()
+    for link in links:
+        other = written.get(link.wrong_digest or "")
+        if other is None or other is link or link.name in told:
+            continue
+        mine = link.manifest.file["sha256"] if isinstance(link.manifest, Manifest) else None
+        if other.wrong_digest == mine:
+            report.problems.append(
+                f"{link.name} and {other.name} are swapped: each holds the records the "
+                "other's manifest vouches for"
+            )
+            told.add(other.name)
+        else:
+            report.problems.append(f"{link.name} holds the records written as {other.name}")
 
 
 def _order(links: list[Link], report: ChainReport) -> list[Link]:
