@@ -75,7 +75,8 @@ def test_a_first_sync_stores_every_record_once_and_says_where(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     db = tmp_path / "usage.db"
-    done = sync(emulator, db)
+    # One chain: its requests are a fixed count (two streams' depend on timing).
+    done = sync(emulator, db, "--streams", "1")
     assert done.code == 0, done.err
     assert f"syncing sandbox.test into {db}" in done.err
     assert f"synced 1,200 new records in 13 requests; {db} holds 1,200 records" in done.err
@@ -137,7 +138,20 @@ def test_a_failed_sync_keeps_its_pages_and_the_next_one_closes_the_gap(
 ) -> None:
     db = tmp_path / "usage.db"
     failed = run_in_memory(
-        ["--api-url", API, "--token", TOKEN, "--retries", "0", "sync", "--db", str(db)],
+        # One chain: which stretch its first pages hold does not depend on timing.
+        [
+            "--api-url",
+            API,
+            "--token",
+            TOKEN,
+            "--retries",
+            "0",
+            "sync",
+            "--db",
+            str(db),
+            "--streams",
+            "1",
+        ],
         transport=FailAfter(emulator, 4),
     )
     assert failed.code == 5, failed.err
@@ -567,7 +581,20 @@ def test_a_gap_past_the_apis_horizon_is_closed_with_a_warning(
 ) -> None:
     db = tmp_path / "usage.db"
     failed = run_in_memory(
-        ["--api-url", API, "--token", TOKEN, "--retries", "0", "sync", "--db", str(db)],
+        # One chain, so that its two pages are the newest 200 records.
+        [
+            "--api-url",
+            API,
+            "--token",
+            TOKEN,
+            "--retries",
+            "0",
+            "sync",
+            "--db",
+            str(db),
+            "--streams",
+            "1",
+        ],
         transport=FailAfter(emulator, 2),
     )
     assert failed.code == 5
@@ -676,7 +703,20 @@ def test_a_failed_sync_says_how_to_carry_on(emulator: Emulator, tmp_path: Path) 
 def test_reading_an_archive_with_a_gap_warns(emulator: Emulator, tmp_path: Path) -> None:
     db = tmp_path / "usage.db"
     failed = run_in_memory(
-        ["--api-url", API, "--token", TOKEN, "--retries", "0", "sync", "--db", str(db)],
+        # One chain: which stretch its first pages hold does not depend on timing.
+        [
+            "--api-url",
+            API,
+            "--token",
+            TOKEN,
+            "--retries",
+            "0",
+            "sync",
+            "--db",
+            str(db),
+            "--streams",
+            "1",
+        ],
         transport=FailAfter(emulator, 2),
     )
     assert failed.code == 5
