@@ -13,9 +13,7 @@ it). Goal for two streams: <= 0.55.
 
 from __future__ import annotations
 
-import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -23,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 from export_memory import TOKEN, usage_command
-from streams import bare_chain, start_sandbox, timed
+from streams import Setting, bare_chain, start_sandbox, timed
 
 
 def read_back(db: Path, env: dict[str, str]) -> bytes:
@@ -32,19 +30,9 @@ def read_back(db: Path, env: dict[str, str]) -> bytes:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="sync --streams 2 against one chain at latency")
-    parser.add_argument("--pages", type=int, default=200, help="pages of 100 records")
-    parser.add_argument("--latency", type=int, default=50, help="ms per response")
-    parser.add_argument("--repeats", type=int, default=3)
-    options = parser.parse_args()
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, {platform.platform()}"
-    )
-    records = options.pages * 100
-    requests = options.pages + 1  # the empty page that ends the list
-    floor = requests * options.latency / 1000
-    sandbox, url = start_sandbox(records, options.latency)
+    setting = Setting.parse("sync --streams 2 against one chain at latency")
+    options, floor = setting, setting.floor
+    sandbox, url = start_sandbox(setting.records, options.latency)
     env = dict(os.environ, CHATBOTKIT_API_URL=url, CHATBOTKIT_API_TOKEN=TOKEN)
     runs: dict[int, list[float]] = {1: [], 2: []}
     try:
@@ -61,14 +49,7 @@ def main() -> None:
     finally:
         sandbox.terminate()
         sandbox.wait()
-    print(
-        f"\n{records:,} records, {options.latency} ms a response, one chain's floor "
-        f"{requests} x {options.latency} ms = {floor:.2f} s; median of {options.repeats}:"
-    )
-    print(
-        f"  a bare httpx chain: {bare:6.2f} s = {bare / floor:.3f} x pages x RTT "
-        f"({bare / requests * 1000:.1f} ms a request: the sandbox's real RTT)"
-    )
+    setting.header(bare)
     for streams, times in runs.items():
         median = statistics.median(times)
         goal = "   (goal <= 0.55)" if streams == 2 else ""

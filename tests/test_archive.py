@@ -133,27 +133,18 @@ class FailAfter(httpx.MockTransport):
         super().__init__(handle)
 
 
+def fail_after(emulator: Emulator, db: Path, pages: int) -> Result:
+    """A sync whose API fails after `pages` requests; one chain, so that which
+    stretch those pages hold does not depend on two threads' timing."""
+    words = ["--api-url", API, "--token", TOKEN, "--retries", "0", "sync", "--db", str(db)]
+    return run_in_memory([*words, "--streams", "1"], transport=FailAfter(emulator, pages))
+
+
 def test_a_failed_sync_keeps_its_pages_and_the_next_one_closes_the_gap(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     db = tmp_path / "usage.db"
-    failed = run_in_memory(
-        # One chain: which stretch its first pages hold does not depend on timing.
-        [
-            "--api-url",
-            API,
-            "--token",
-            TOKEN,
-            "--retries",
-            "0",
-            "sync",
-            "--db",
-            str(db),
-            "--streams",
-            "1",
-        ],
-        transport=FailAfter(emulator, 4),
-    )
+    failed = fail_after(emulator, db, 4)
     assert failed.code == 5, failed.err
     assert len(stored_ids(db)) == 400  # four pages, each committed on its own
     assert runs(db)[0][0] == "failed"
@@ -580,23 +571,7 @@ def test_a_gap_past_the_apis_horizon_is_closed_with_a_warning(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     db = tmp_path / "usage.db"
-    failed = run_in_memory(
-        # One chain, so that its two pages are the newest 200 records.
-        [
-            "--api-url",
-            API,
-            "--token",
-            TOKEN,
-            "--retries",
-            "0",
-            "sync",
-            "--db",
-            str(db),
-            "--streams",
-            "1",
-        ],
-        transport=FailAfter(emulator, 2),
-    )
+    failed = fail_after(emulator, db, 2)
     assert failed.code == 5
     # Months later the API has dropped everything older than the 150th record,
     # the record the interrupted sync would have continued after among them.
@@ -702,23 +677,7 @@ def test_a_failed_sync_says_how_to_carry_on(emulator: Emulator, tmp_path: Path) 
 
 def test_reading_an_archive_with_a_gap_warns(emulator: Emulator, tmp_path: Path) -> None:
     db = tmp_path / "usage.db"
-    failed = run_in_memory(
-        # One chain: which stretch its first pages hold does not depend on timing.
-        [
-            "--api-url",
-            API,
-            "--token",
-            TOKEN,
-            "--retries",
-            "0",
-            "sync",
-            "--db",
-            str(db),
-            "--streams",
-            "1",
-        ],
-        transport=FailAfter(emulator, 2),
-    )
+    failed = fail_after(emulator, db, 2)
     assert failed.code == 5
     for args in (("summary", "-o", "json"), ("list", "--all", "-o", "jsonl")):
         done = offline(db, *args)

@@ -23,10 +23,12 @@ from usage_cli.sandbox import Sandbox
 from usage_cli.sandbox.data import arrivals, generate_records
 from usage_cli.sandbox.emulator import Emulator, Faults
 
-from .conftest import ANCHOR, Result, run_in_memory, subprocess_env, usage_command
+from .conftest import ANCHOR, TOKEN, Result, run_in_memory, usage_command
+from .test_archive_process import TOKEN as PROCESS_TOKEN
+from .test_archive_process import finish, start_sync
+from .test_streams import Disordered, Failing
 
 API = "http://sandbox.test"
-TOKEN = "tok_sync_streams"
 NOW_MS = int(ANCHOR.timestamp() * 1000)
 
 
@@ -336,23 +338,6 @@ class StopAfterPages(httpx.MockTransport):
 # The far end dropped --------------------------------------------------------
 
 
-class Failing(httpx.MockTransport):
-    """The emulator, but `order` answers 503 from its `after`th request on."""
-
-    def __init__(self, api: Emulator, order: str, after: int) -> None:
-        inner = api.transport()
-        self.asked = 0
-
-        def handle(request: httpx.Request) -> httpx.Response:
-            if request.url.params.get("order") == order:
-                self.asked += 1
-                if self.asked > after:
-                    return httpx.Response(503, json={"message": "down", "code": "GENERIC_ERROR"})
-            return inner.handle_request(request)
-
-        super().__init__(handle)
-
-
 def test_a_failing_far_end_is_dropped_and_its_stretch_kept(tmp_path: Path) -> None:
     api = emulator(1200)
     db = tmp_path / "usage.db"
@@ -366,23 +351,6 @@ def test_a_failing_far_end_is_dropped_and_its_stretch_kept(tmp_path: Path) -> No
     # at most two read ahead).
     assert orders(api).count("desc") <= 11
     assert verify(db).code == 0
-
-
-class Disordered(httpx.MockTransport):
-    """An API whose `asc` order is not the reverse of its `desc`: two of the oldest swapped."""
-
-    def __init__(self, api: Emulator) -> None:
-        swapped = list(api.records)
-        assert swapped[-10]["createdAt"] != swapped[-11]["createdAt"]
-        swapped[-10], swapped[-11] = swapped[-11], swapped[-10]
-        backwards = Emulator(swapped, token=TOKEN)
-        desc, asc = api.transport(), backwards.transport()
-
-        def handle(request: httpx.Request) -> httpx.Response:
-            order = request.url.params.get("order")
-            return (asc if order == "asc" else desc).handle_request(request)
-
-        super().__init__(handle)
 
 
 def test_orders_that_are_not_mirror_images_fall_back_to_one_chain(tmp_path: Path) -> None:
@@ -440,26 +408,6 @@ def test_one_stream_sends_no_asc_request_to_a_real_server(tmp_path: Path) -> Non
 # As a process: killed, and against a sandbox that grows ---------------------
 
 
-def start_sync(server: Sandbox, db: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [*usage_command(), "--api-url", server.url, "sync", "--db", str(db)],
-        env=subprocess_env(CHATBOTKIT_API_TOKEN=TOKEN),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def finish(server: Sandbox, db: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*usage_command(), "--api-url", server.url, "sync", "--db", str(db), *args],
-        env=subprocess_env(CHATBOTKIT_API_TOKEN=TOKEN),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def read_only(db: Path, sql: str) -> list[Any]:
     if not db.exists():
         return []
@@ -473,7 +421,7 @@ def read_only(db: Path, sql: str) -> list[Any]:
 def test_a_sync_killed_before_the_ends_meet_is_finished_by_the_next(tmp_path: Path) -> None:
     db = tmp_path / "usage.db"
     with Sandbox(
-        records=6000, seed=23, token=TOKEN, anchor=ANCHOR, faults=Faults(latency=0.03)
+        records=6000, seed=23, token=PROCESS_TOKEN, anchor=ANCHOR, faults=Faults(latency=0.03)
     ) as server:
         process = start_sync(server, db)
         deadline = time.monotonic() + 30
@@ -506,7 +454,12 @@ def test_a_sync_killed_before_the_ends_meet_is_finished_by_the_next(tmp_path: Pa
 def test_a_sandbox_growing_during_a_two_stream_sync_is_followed(tmp_path: Path) -> None:
     db = tmp_path / "usage.db"
     with Sandbox(
-        records=3000, seed=4, token=TOKEN, grow=9, grow_every=0.05, faults=Faults(latency=0.02)
+        records=3000,
+        seed=4,
+        token=PROCESS_TOKEN,
+        grow=9,
+        grow_every=0.05,
+        faults=Faults(latency=0.02),
     ) as server:
         before = {record["id"] for record in server.records}
         first = finish(server, db)
