@@ -709,3 +709,18 @@ def test_a_bare_db_that_swallowed_the_target_says_so(tmp_path: Path) -> None:
     assert done.code == 2
     assert "Missing argument 'PATH'" in done.err
     assert "hint: --db takes the word after it as the archive: put it after PATH" in done.err
+
+
+def test_a_list_younger_than_the_overlap_stays_one_stretch(tmp_path: Path) -> None:
+    # The overlap never ends inside such a list: each run reads it to its end,
+    # and the stretch it reads holds the one stored before.
+    api = Emulator(arrivals(250, seed=8, now_ms=NOW_MS), token=TOKEN)
+    db = tmp_path / "usage.db"
+    for _ in range(2):
+        done = sync(api, db, "--streams", "1")
+        assert done.code == 0, done.err
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM segments").fetchone()[0] == 1
+    check = verify(db)
+    assert check.code == 0, check.err
+    assert "no records between" not in check.out + check.err

@@ -303,6 +303,22 @@ def test_a_run_stopped_before_the_ends_meet_leaves_a_gap_the_next_one_closes(
     assert verify(db).code == 0
 
 
+def test_a_stopped_run_over_a_list_created_in_one_millisecond_is_finished(
+    tmp_path: Path,
+) -> None:
+    # Both stretches then share their newest `createdAt`: the open one is still
+    # the one above, and the next run closes the gap between them.
+    api = Emulator(tied(1200), token=TOKEN)
+    db = tmp_path / "usage.db"
+    assert sync(StopMidway(api), db).code == 130
+    assert [segment[3] for segment in segments(db)] == [0, 1]
+    done = sync(api.transport(), db)
+    assert done.code == 0, done.err
+    assert set(stored(db)) == {record["id"] for record in api.records}
+    assert segments(db) == [(NOW_MS - 60_000, NOW_MS - 60_000, None, 1)]
+    assert verify(db).code == 0
+
+
 def test_a_gap_a_one_stream_run_left_is_finished_from_both_ends(tmp_path: Path) -> None:
     api = emulator(1200)
     db = tmp_path / "usage.db"

@@ -191,7 +191,7 @@ class Sync:
             if joined:
                 return
         if segment is not None:
-            self._reach_end(segment, None)
+            self._reach_end(segment)
 
     def _read_both(self, segment: Segment | None) -> None:
         """Read on from `segment`'s cursor (None: from the head) down to the end of the list,
@@ -214,7 +214,7 @@ class Sync:
                     page = ends.lead_page(item)
                     if page is None:
                         if segment is not None:
-                            self._reach_end(segment, bottom)
+                            self._reach_end(segment)
                         return
                     met = ends.lead_meets(page) is not None
                     if ends.alone and bottom is not None and bottom.newest is not None:
@@ -290,16 +290,19 @@ class Sync:
             self.on_page(self.progress)
         return kept
 
-    def _reach_end(self, segment: Segment, inside: Segment | None) -> None:
+    def _reach_end(self, segment: Segment) -> None:
         """`segment` reaches the end of the list: nothing older exists to read (now).
 
-        `inside` is a trail's stretch the segment now covers (the orders
-        disagreed, and the lead read on past it).
+        It then holds every stretch that lies within its span: a trail's (the
+        orders disagreed, and the lead read on past it), or an earlier run's
+        that the overlap never reached (a list younger than the overlap).
         """
         segment.cursor, segment.bottom = None, True
         with self.archive.transaction() as db:
-            if inside is not None:
-                db.execute("DELETE FROM segments WHERE id = ?", (inside.id,))
+            db.execute(
+                "DELETE FROM segments WHERE source = ? AND id != ? AND oldest >= ? AND newest <= ?",
+                (self.source.id, segment.id, segment.oldest, segment.newest),
+            )
             self._save(segment, 0, None, None)
 
     def _save(
