@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from export_memory import TOKEN, usage_command
@@ -63,19 +64,55 @@ def timed(command: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
+@dataclass(frozen=True)
+class Setting:
+    """A run's options, and one chain's floor over its list."""
+
+    pages: int
+    latency: int
+    repeats: int
+
+    @property
+    def records(self) -> int:
+        return self.pages * 100
+
+    @property
+    def requests(self) -> int:
+        return self.pages + 1  # the empty page that ends the list
+
+    @property
+    def floor(self) -> float:
+        return self.requests * self.latency / 1000
+
+    @classmethod
+    def parse(cls, description: str) -> Setting:
+        """The command line's setting; the machine it runs on, printed."""
+        parser = argparse.ArgumentParser(description=description)
+        parser.add_argument("--pages", type=int, default=200, help="pages of 100 records")
+        parser.add_argument("--latency", type=int, default=50, help="ms per response")
+        parser.add_argument("--repeats", type=int, default=3)
+        options = parser.parse_args()
+        print(
+            f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}, {platform.platform()}"
+        )
+        return cls(options.pages, options.latency, options.repeats)
+
+    def header(self, bare: float) -> None:
+        """The run's line, and the bare chain's figure: this sandbox's real RTT."""
+        print(
+            f"\n{self.records:,} records, {self.latency} ms a response, one chain's floor "
+            f"{self.requests} x {self.latency} ms = {self.floor:.2f} s; median of {self.repeats}:"
+        )
+        print(
+            f"  a bare httpx chain: {bare:6.2f} s = {bare / self.floor:.3f} x pages x RTT "
+            f"({bare / self.requests * 1000:.1f} ms a request: the sandbox's real RTT)"
+        )
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description="--streams 2 against one chain at latency")
-    parser.add_argument("--pages", type=int, default=200, help="pages of 100 records")
-    parser.add_argument("--latency", type=int, default=50, help="ms per response")
-    parser.add_argument("--repeats", type=int, default=3)
-    options = parser.parse_args()
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, {platform.platform()}"
-    )
-    records = options.pages * 100
-    requests = options.pages + 1  # the empty page that ends the list
-    floor = requests * options.latency / 1000
+    setting = Setting.parse("--streams 2 against one chain at latency")
+    options, records, floor = setting, setting.records, setting.floor
     sandbox, url = start_sandbox(records, options.latency)
     env = dict(os.environ, CHATBOTKIT_API_URL=url, CHATBOTKIT_API_TOKEN=TOKEN)
     runs: dict[tuple[str, int], list[float]] = {}
@@ -102,14 +139,7 @@ def main() -> None:
     finally:
         sandbox.terminate()
         sandbox.wait()
-    print(
-        f"\n{records:,} records, {options.latency} ms a response, one chain's floor "
-        f"{requests} x {options.latency} ms = {floor:.2f} s; median of {options.repeats}:"
-    )
-    print(
-        f"  a bare httpx chain: {bare:6.2f} s = {bare / floor:.3f} x pages x RTT "
-        f"({bare / requests * 1000:.1f} ms a request: the sandbox's real RTT)"
-    )
+    setting.header(bare)
     for (suffix, streams), times in sorted(runs.items()):
         median = statistics.median(times)
         goal = "   (goal <= 0.55)" if streams == 2 else ""

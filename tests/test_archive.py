@@ -75,7 +75,8 @@ def test_a_first_sync_stores_every_record_once_and_says_where(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     db = tmp_path / "usage.db"
-    done = sync(emulator, db)
+    # One chain: its requests are a fixed count (two streams' depend on timing).
+    done = sync(emulator, db, "--streams", "1")
     assert done.code == 0, done.err
     assert f"syncing sandbox.test into {db}" in done.err
     assert f"synced 1,200 new records in 13 requests; {db} holds 1,200 records" in done.err
@@ -132,14 +133,18 @@ class FailAfter(httpx.MockTransport):
         super().__init__(handle)
 
 
+def fail_after(emulator: Emulator, db: Path, pages: int) -> Result:
+    """A sync whose API fails after `pages` requests; one chain, so that which
+    stretch those pages hold does not depend on two threads' timing."""
+    words = ["--api-url", API, "--token", TOKEN, "--retries", "0", "sync", "--db", str(db)]
+    return run_in_memory([*words, "--streams", "1"], transport=FailAfter(emulator, pages))
+
+
 def test_a_failed_sync_keeps_its_pages_and_the_next_one_closes_the_gap(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     db = tmp_path / "usage.db"
-    failed = run_in_memory(
-        ["--api-url", API, "--token", TOKEN, "--retries", "0", "sync", "--db", str(db)],
-        transport=FailAfter(emulator, 4),
-    )
+    failed = fail_after(emulator, db, 4)
     assert failed.code == 5, failed.err
     assert len(stored_ids(db)) == 400  # four pages, each committed on its own
     assert runs(db)[0][0] == "failed"
@@ -566,10 +571,7 @@ def test_a_gap_past_the_apis_horizon_is_closed_with_a_warning(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     db = tmp_path / "usage.db"
-    failed = run_in_memory(
-        ["--api-url", API, "--token", TOKEN, "--retries", "0", "sync", "--db", str(db)],
-        transport=FailAfter(emulator, 2),
-    )
+    failed = fail_after(emulator, db, 2)
     assert failed.code == 5
     # Months later the API has dropped everything older than the 150th record,
     # the record the interrupted sync would have continued after among them.
@@ -675,10 +677,7 @@ def test_a_failed_sync_says_how_to_carry_on(emulator: Emulator, tmp_path: Path) 
 
 def test_reading_an_archive_with_a_gap_warns(emulator: Emulator, tmp_path: Path) -> None:
     db = tmp_path / "usage.db"
-    failed = run_in_memory(
-        ["--api-url", API, "--token", TOKEN, "--retries", "0", "sync", "--db", str(db)],
-        transport=FailAfter(emulator, 2),
-    )
+    failed = fail_after(emulator, db, 2)
     assert failed.code == 5
     for args in (("summary", "-o", "json"), ("list", "--all", "-o", "jsonl")):
         done = offline(db, *args)
@@ -710,3 +709,18 @@ def test_a_bare_db_that_swallowed_the_target_says_so(tmp_path: Path) -> None:
     assert done.code == 2
     assert "Missing argument 'PATH'" in done.err
     assert "hint: --db takes the word after it as the archive: put it after PATH" in done.err
+
+
+def test_a_list_younger_than_the_overlap_stays_one_stretch(tmp_path: Path) -> None:
+    # The overlap never ends inside such a list: each run reads it to its end,
+    # and the stretch it reads holds the one stored before.
+    api = Emulator(arrivals(250, seed=8, now_ms=NOW_MS), token=TOKEN)
+    db = tmp_path / "usage.db"
+    for _ in range(2):
+        done = sync(api, db, "--streams", "1")
+        assert done.code == 0, done.err
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM segments").fetchone()[0] == 1
+    check = verify(db)
+    assert check.code == 0, check.err
+    assert "no records between" not in check.out + check.err

@@ -24,6 +24,10 @@ the trail ends without meeting, a cursor is not its page's last id), or the
 trail fails after its retries (an error of the API's), the trail is dropped with its spill and the
 lead reads on alone: slower, never wrong. A failure of the lead is the
 export's, as with one chain.
+
+`TwoEnds` is the part `usage sync` shares: the two chains, the snapshot and
+the meeting rules, without the spill (a sync stores the trail's pages as
+they come, see `usage_cli.archive._sync`).
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ _JOIN = 0.25  # seconds a stopping reader waits for a chain's request in flight
 
 OnNote = Callable[[str], None]
 MIRROR = "the API's two orders are not mirror images here"
+CURSORS = "the API's cursors are not record ids"
 
 
 def one_chain_reason(query: Query) -> str | None:
@@ -121,6 +126,8 @@ class _Chain:
         self._outbox = outbox
         self._credit = threading.Semaphore(AHEAD)
         self.stopped = threading.Event()
+        # Requests answered: written by the chain's thread only, read by the reader.
+        self.fetched = 0
         self._thread = threading.Thread(target=self._run, name=f"usage-{name}", daemon=True)
 
     def begin(self) -> None:
@@ -142,7 +149,9 @@ class _Chain:
         self._thread.join(_JOIN)
 
     def _fetch(self, cursor: str | None) -> Page:
-        return self._source.fetch_page(self._query, cursor=cursor, take=self._query.take)
+        page = self._source.fetch_page(self._query, cursor=cursor, take=self._query.take)
+        self.fetched += 1
+        return page
 
     def _run(self) -> None:
         pages = iter_pages(self._fetch, self._start)
@@ -231,69 +240,68 @@ class _Spill:
         self._size = 0
 
 
-class _Meeting:
+class TwoEnds:
+    """Two chains of one list from its two ends, and the rules that say they met.
+
+    The *lead* reads `query` (from `start`, after a cursor of its order); the
+    *trail* reads the other order from the far end. The reader takes their
+    pages with `next` (the `desc` chain's first before any of the `asc`'s: the
+    snapshot), hands each back with `used`, and asks `lead_meets` and
+    `trail_page` where each page reaches what the other read. A page that shows
+    the two orders disagree, or a trail that fails, drops the trail (`alone`):
+    the lead reads on as one chain. `export` spills the trail's pages and
+    replays them; `sync` stores them as they come.
+    """
+
     def __init__(
         self,
         lead: PageSource,
         trail: PageSource,
         query: Query,
         start: str | None,
-        spill_dir: Path | None,
         on_note: OnNote | None,
     ) -> None:
         other = Order.asc if query.order is Order.desc else Order.desc
         self._outbox: queue.Queue[tuple[_Chain, object]] = queue.Queue()
-        self._lead = _Side(
+        self.lead = _Side(
             _Chain("lead", lead, query, start, self._outbox), deque(maxlen=query.take)
         )
         trail_query = replace(query, order=other, cursor=None)
-        self._trail = _Side(
+        self.trail = _Side(
             _Chain("trail", trail, trail_query, None, self._outbox), deque(maxlen=query.take)
         )
-        self._start = start
-        self._spill = _Spill(spill_dir)
         self._on_note = on_note
-        self._alone = False  # the trail was dropped: the lead reads on as one chain
-        self._page_size = 1
+        self.alone = False  # the trail was dropped: the lead reads on as one chain
         # Pages of the `asc` chain that came before the `desc` chain's first (the snapshot).
         self._held: deque[tuple[_Chain, object]] = deque()
 
     @property
     def _desc(self) -> _Side:
-        return self._lead if self._lead.chain.order is Order.desc else self._trail
+        return self.lead if self.lead.chain.order is Order.desc else self.trail
+
+    @property
+    def requests(self) -> int:
+        """Requests both chains answered so far, pages read ahead included."""
+        return self.lead.chain.fetched + self.trail.chain.fetched
+
+    def begin(self) -> None:
+        self.lead.chain.begin()
+        self.trail.chain.begin()
+
+    def stop(self) -> None:
+        for side in (self.lead, self.trail):
+            side.chain.stop()
 
     def close(self) -> None:
-        for side in (self._lead, self._trail):
-            side.chain.stop()
-        for side in (self._lead, self._trail):
+        self.stop()
+        for side in (self.lead, self.trail):
             side.chain.join()
-        self._spill.close()
 
-    def batches(self) -> Iterator[Batch]:
-        self._lead.chain.begin()
-        self._trail.chain.begin()
-        while True:
-            chain, item = self._next()
-            chain.used()
-            if chain is self._lead.chain:
-                if isinstance(item, _Failed):
-                    raise item.error
-                if item is _END:
-                    return  # the lead read to the end: all it gave is all there is
-                assert isinstance(item, Page)
-                met = yield from self._lead_page(item)
-            else:
-                if self._alone:
-                    continue
-                met = yield from self._trail_item(item)
-            if met:
-                return
-
-    def _next(self) -> tuple[_Chain, object]:
+    def next(self) -> tuple[_Chain, object]:
         """The next page to use: any chain's, but the `desc` chain's first before the `asc`'s."""
         desc = self._desc
         while True:
-            if self._held and (desc.pages or desc.ended or self._alone):
+            if self._held and (desc.pages or desc.ended or self.alone):
                 return self._held.popleft()
             try:
                 chain, item = self._outbox.get(timeout=_POLL)
@@ -303,77 +311,152 @@ class _Meeting:
                 if not isinstance(item, Page):
                     desc.ended = True
                 return chain, item
-            if desc.pages or desc.ended or self._alone:
+            if desc.pages or desc.ended or self.alone:
                 return chain, item
             self._held.append((chain, item))
 
-    def _drop_trail(self, why: str) -> None:
-        self._trail.chain.stop()
-        self._spill.close()
-        self._alone = True
+    def drop_trail(self, why: str) -> None:
+        self.trail.chain.stop()
+        self.alone = True
         if self._on_note is not None:
             self._on_note(f"reading from one end only: {why}")
 
-    def _lead_page(self, page: Page) -> Generator[Batch, None, bool]:
-        lead, trail = self._lead, self._trail
-        self._page_size = max(self._page_size, len(page.items))
-        if self._alone:
-            lead.took(page.items)
-            yield Batch(page.items, page.cursor or None)
-            return False
-        if not _cursor_is_last_id(page):
-            self._drop_trail("the API's cursors are not record ids")
-            return (yield from self._lead_page(page))
-        cut = self._overlap(page.items, trail)
-        if cut is None:
-            if not self._alone and _crossed(page.items, trail.frontier, lead.chain.order):
-                self._drop_trail(MIRROR)
-            lead.took(page.items)
-            yield Batch(page.items, page.cursor or None)
-            return False
-        head = page.items[:cut]
-        lead.took(head)
-        yield from self._replay(head)
-        return True
+    def lead_page(self, item: object) -> Page | None:
+        """The lead's page (None: the end of the list); a failure of the lead is the reader's."""
+        if isinstance(item, _Failed):
+            raise item.error
+        if item is _END:
+            return None
+        assert isinstance(item, Page)
+        return item
 
-    def _trail_item(self, item: object) -> Generator[Batch, None, bool]:
-        lead, trail = self._lead, self._trail
+    def lead_meets(self, page: Page) -> int | None:
+        """Where the lead's `page` reaches the trail's records: the first one's index, or None.
+
+        A page that shows the orders disagree drops the trail (and is None).
+        The lead's records before the meeting count as taken; after it, the
+        trail's own follow.
+        """
+        if self.alone:
+            self.lead.took(page.items)
+            return None
+        if not _cursor_is_last_id(page):
+            self.drop_trail(CURSORS)
+            return self.lead_meets(page)
+        cut = self._overlap(page.items, self.trail)
+        if (
+            cut is None
+            and not self.alone
+            and _crossed(page.items, self.trail.frontier, self.lead.chain.order)
+        ):
+            self.drop_trail(MIRROR)
+        self.lead.took(page.items if cut is None else page.items[:cut])
+        return cut
+
+    def trail_page(self, item: object) -> tuple[Page, int | None] | None:
+        """The trail's page and where it reaches the lead's records (as `lead_meets`).
+
+        None when there is none to use: the trail was dropped, now or before.
+        """
+        if self.alone:
+            return None
+        trail = self.trail
         if isinstance(item, _Failed):
             if not isinstance(item.error, UsageCliError):
                 raise item.error  # Ctrl-C (in a transport) or a bug: not a stream's fault
-            self._drop_trail(f"the other end failed ({item.error})")
-            return False
+            self.drop_trail(f"the other end failed ({item.error})")
+            return None
         if item is _END:
             trail.ended = True
-            if not lead.pages and self._start is None:
-                # The trail read the whole list before the lead's first page came.
-                self._lead.chain.stop()
-                yield from self._replay([])
-                return True
-            self._drop_trail("the other end ended without meeting this one")
-            return False
+            self.drop_trail("the other end ended without meeting this one")
+            return None
         assert isinstance(item, Page)
-        self._page_size = max(self._page_size, len(item.items))
         if not _cursor_is_last_id(item):
-            self._drop_trail("the API's cursors are not record ids")
-            return False
+            self.drop_trail(CURSORS)
+            return None
         if not _in_time_order(item.items, trail.frontier, trail.chain.order):
             # Its records go out reversed: only a list in time order reverses
             # into the other order's.
-            self._drop_trail(MIRROR)
-            return False
-        cut = self._overlap(item.items, lead)
-        if self._alone:
-            return False
+            self.drop_trail(MIRROR)
+            return None
+        cut = self._overlap(item.items, self.lead)
+        if self.alone:
+            return None
+        if cut is None and _crossed(item.items, self.lead.frontier, trail.chain.order):
+            self.drop_trail(MIRROR)
+            return None
+        trail.took(item.items if cut is None else item.items[:cut])
+        return item, cut
+
+    def _overlap(self, items: list[UsageRecord], other: _Side) -> int | None:
+        """Where `items` meet what `other` read (see `_overlap`); a mismatch drops the trail."""
+        try:
+            return _overlap(items, other.recent)
+        except _Mismatch:
+            self.drop_trail(MIRROR)
+            return None
+
+
+class _Meeting(TwoEnds):
+    def __init__(
+        self,
+        lead: PageSource,
+        trail: PageSource,
+        query: Query,
+        start: str | None,
+        spill_dir: Path | None,
+        on_note: OnNote | None,
+    ) -> None:
+        super().__init__(lead, trail, query, start, on_note)
+        self._start = start
+        self._spill = _Spill(spill_dir)
+        self._page_size = 1
+
+    def close(self) -> None:
+        super().close()
+        self._spill.close()
+
+    def drop_trail(self, why: str) -> None:
+        self._spill.close()
+        super().drop_trail(why)
+
+    def batches(self) -> Iterator[Batch]:
+        self.begin()
+        while True:
+            chain, item = self.next()
+            chain.used()
+            if chain is self.lead.chain:
+                page = self.lead_page(item)
+                if page is None:
+                    return  # the lead read to the end: all it gave is all there is
+                met = yield from self._lead_page(page)
+            else:
+                met = yield from self._trail_item(item)
+            if met:
+                return
+
+    def _lead_page(self, page: Page) -> Generator[Batch, None, bool]:
+        self._page_size = max(self._page_size, len(page.items))
+        cut = self.lead_meets(page)
         if cut is None:
-            if _crossed(item.items, lead.frontier, trail.chain.order):
-                self._drop_trail(MIRROR)
-                return False
-            trail.took(item.items)
-            self._keep(item.items)
+            yield Batch(page.items, page.cursor or None)
             return False
-        trail.took(item.items[:cut])
-        if not self._keep(item.items[:cut]):
+        yield from self._replay(page.items[:cut])
+        return True
+
+    def _trail_item(self, item: object) -> Generator[Batch, None, bool]:
+        if item is _END and not self.alone and not self.lead.pages and self._start is None:
+            # The trail read the whole list before the lead's first page came.
+            self.trail.ended = True
+            yield from self._replay([])
+            return True
+        if isinstance(item, Page):
+            self._page_size = max(self._page_size, len(item.items))
+        met = self.trail_page(item)
+        if met is None:
+            return False
+        page, cut = met
+        if not self._keep(page.items if cut is None else page.items[:cut]) or cut is None:
             return False
         yield from self._replay([])
         return True
@@ -385,22 +468,13 @@ class _Meeting:
         except OSError as exc:
             # A full disk or a file-size limit: the lead's own writing will
             # meet it too, and say so about the export's own file.
-            self._drop_trail(f"the other end's records cannot be set aside ({reason(exc)})")
+            self.drop_trail(f"the other end's records cannot be set aside ({reason(exc)})")
             return False
         return True
 
-    def _overlap(self, items: list[UsageRecord], other: _Side) -> int | None:
-        """Where `items` meet what `other` read (see `_overlap`); a mismatch drops the trail."""
-        try:
-            return _overlap(items, other.recent)
-        except _Mismatch:
-            self._drop_trail(MIRROR)
-            return None
-
     def _replay(self, head: list[UsageRecord]) -> Iterator[Batch]:
         """`head`, then the spill reversed, cut where one chain's pages would have been cut."""
-        self._lead.chain.stop()
-        self._trail.chain.stop()
+        self.stop()
         size = self._page_size
         chunk = list(head)
         ready: list[UsageRecord] | None = None

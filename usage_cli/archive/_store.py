@@ -398,7 +398,9 @@ class Archive:
         """The source's stored stretches, newest first (one that read nothing yet, first)."""
         rows = self.connection.execute(
             "SELECT id, newest, oldest, cursor, bottom FROM segments WHERE source = ? "
-            "ORDER BY newest IS NOT NULL, newest DESC",
+            # Two stretches of one run (from both ends of a list created in one
+            # millisecond) can share `newest`: the one read from the top is above.
+            "ORDER BY newest IS NOT NULL, newest DESC, bottom, oldest DESC",
             (source.id,),
         ).fetchall()
         return [Segment(row[0], row[1], row[2], row[3], bool(row[4])) for row in rows]

@@ -9,6 +9,19 @@ cursor down to the next one, or to the end of the list. Each page is one
 transaction: its records, the segment's new edge and the run's figures reach
 the file together or not at all, so a run killed at any instant leaves the
 archive consistent, and the next run carries on from the last page committed.
+
+Reading down to the end of the list (a first sync, or finishing one that was
+stopped) is one cursor chain, a round trip a page. With a `trail`, a second
+chain reads the list from its oldest record up (`order=asc`, on its own
+connection) while the first reads down, and both stop where they meet (see
+`usage_cli.pages_meet.TwoEnds`): about half the round trips. The trail's
+pages are stored as they come, into a segment of their own that grows up from
+the end of the list (`bottom`, no cursor); the meeting, found by record id,
+joins the two into one. Only this thread writes: the chains only fetch. A run
+stopped before they meet leaves both segments, and the next run closes the
+gap between them as it closes any other. The snapshot is the lead's first
+page, taken before any of the trail's: records created later are left to the
+next run, as with one chain.
 """
 
 from __future__ import annotations
@@ -20,6 +33,7 @@ from dataclasses import dataclass, field
 from usage_cli.archive._store import Archive, Segment, Source
 from usage_cli.errors import ApiError, UsageCliError
 from usage_cli.pages import PageSource, iter_pages
+from usage_cli.pages_meet import TwoEnds
 from usage_cli.query import Query
 from usage_cli.records import Page
 
@@ -75,13 +89,20 @@ class Sync:
         token: str | None = None,
         overlap_ms: int = OVERLAP_MS,
         on_page: Callable[[SyncProgress], None] | None = None,
+        trail: Callable[[], PageSource] | None = None,
+        on_note: Callable[[str], None] | None = None,
     ) -> None:
+        """`trail` opens a second client of the same API, on its own connection,
+        for reading the list from its far end too; `on_note` hears why that end
+        was dropped, when it is."""
         self.archive = archive
         self.source = source
         self.client = client
         self.now_ms = now_ms
         self.overlap_ms = overlap_ms
         self.on_page = on_page
+        self._trail = trail
+        self.on_note = on_note
         self._query = Query()
         self._hint = token_hint(token)
         db = archive.connection
@@ -159,47 +180,130 @@ class Sync:
 
     def _read(self, segment: Segment | None, older: Segment | None) -> None:
         """Read on from `segment`'s cursor (None: a new one, from the head) down to `older`."""
+        if older is None and self._trail is not None:
+            self._read_both(segment)
+            return
         floor = None if older is None or older.newest is None else older.newest - self.overlap_ms
         # One page at a time: the run stops at `older`, usually on the first page.
         for page in iter_pages(self._fetch, segment.cursor if segment else None):
-            # The page's span, once: it says how far the stretch now reaches.
-            oldest = min(r.created_at for r in page.items)
-            newest = max(r.created_at for r in page.items)
-            self.progress.saw(oldest, newest)
-            joined = floor is not None and oldest < floor
-            with self.archive.transaction() as db:
-                added, last_seq, head = self.archive.insert(
-                    db, self.source, self.progress.run, page.items
-                )
-                if segment is None:
-                    segment = Segment(0, newest, None, None, False)
-                    segment.id = int(
-                        db.execute(
-                            "INSERT INTO segments (source, newest) VALUES (?, ?)",
-                            (self.source.id, newest),
-                        ).lastrowid
-                        or 0
-                    )
-                segment.newest = newest if segment.newest is None else max(segment.newest, newest)
-                if joined:
-                    assert older is not None
-                    # The stretches meet: one segment, with the older one's edge.
-                    segment.oldest, segment.cursor = older.oldest, older.cursor
-                    segment.bottom = older.bottom
-                    db.execute("DELETE FROM segments WHERE id = ?", (older.id,))
-                else:
-                    segment.oldest = oldest
-                    segment.cursor = page.cursor or None
-                self._save(segment, added, last_seq, head)
-            if self.on_page:
-                self.on_page(self.progress)
+            joined = floor is not None and _span(page)[0] < floor
+            segment = self._commit(page, segment, meets=older if joined else None)
             if joined:
                 return
         if segment is not None:
-            # The end of the list: nothing older exists to read (now).
-            segment.cursor, segment.bottom = None, True
-            with self.archive.transaction():
-                self._save(segment, 0, None, None)
+            self._reach_end(segment)
+
+    def _read_both(self, segment: Segment | None) -> None:
+        """Read on from `segment`'s cursor (None: from the head) down to the end of the list,
+        and up from that end at once, until the two meet."""
+        # One trail a run: once dropped, the lead reads on as one chain.
+        connect, self._trail = self._trail, None
+        assert connect is not None
+        ends = TwoEnds(
+            self.client, connect(), self._query, segment.cursor if segment else None, self.on_note
+        )
+        before = self.progress.requests
+        bottom: Segment | None = None  # the trail's stretch, up from the end of the list
+        try:
+            ends.begin()
+            while True:
+                chain, item = ends.next()
+                chain.used()
+                self.progress.requests = before + ends.requests
+                if chain is ends.lead.chain:
+                    page = ends.lead_page(item)
+                    if page is None:
+                        if segment is not None:
+                            self._reach_end(segment)
+                        return
+                    met = ends.lead_meets(page) is not None
+                    if ends.alone and bottom is not None and bottom.newest is not None:
+                        # The trail was dropped: its stretch is joined as an
+                        # earlier run's is, past the overlap.
+                        met = _span(page)[0] < bottom.newest - self.overlap_ms
+                    segment = self._commit(page, segment, meets=bottom if met else None)
+                    if met:
+                        return
+                    continue
+                found = ends.trail_page(item)
+                if found is None:
+                    continue
+                page, cut = found
+                # The meeting is exact, by id: the page holds the lead's last
+                # record, and what follows it the lead stored (the insert skips
+                # those). No overlap in time: that is for an earlier run's edge.
+                assert segment is not None  # the lead's first page comes first
+                kept = self._commit(
+                    page, bottom, rising=True, meets=segment if cut is not None else None
+                )
+                if cut is not None:
+                    return
+                bottom = kept
+        finally:
+            ends.close()
+            self.progress.requests = before + ends.requests
+
+    def _commit(
+        self,
+        page: Page,
+        into: Segment | None,
+        *,
+        rising: bool = False,
+        meets: Segment | None = None,
+    ) -> Segment:
+        """Store `page` into the segment `into` (a new one when None), in one transaction.
+
+        A page read newest first moves the segment's lower edge down to the
+        page's end; one read oldest first (`rising`, from the end of the list)
+        raises its newest. `meets` is the stretch the page reached, below it
+        (or above it, `rising`): the two become one, the upper one with the
+        lower one's edge. The segment that stays.
+        """
+        oldest, newest = _span(page)
+        self.progress.saw(oldest, newest)
+        with self.archive.transaction() as db:
+            added, last_seq, head = self.archive.insert(
+                db, self.source, self.progress.run, page.items
+            )
+            if into is None:
+                into = Segment(0, newest, oldest, None, rising)
+                into.id = int(
+                    db.execute(
+                        "INSERT INTO segments (source, newest) VALUES (?, ?)",
+                        (self.source.id, newest),
+                    ).lastrowid
+                    or 0
+                )
+            into.newest = newest if into.newest is None else max(into.newest, newest)
+            if not rising:
+                into.oldest, into.cursor = oldest, page.cursor or None
+            kept = into
+            if meets is not None:
+                upper, lower = (meets, into) if rising else (into, meets)
+                upper.newest = _later(upper.newest, lower.newest)
+                upper.oldest, upper.cursor = lower.oldest, lower.cursor
+                upper.bottom = lower.bottom
+                db.execute("DELETE FROM segments WHERE id = ?", (lower.id,))
+                kept = upper
+            self._save(kept, added, last_seq, head)
+        if self.on_page:
+            self.on_page(self.progress)
+        return kept
+
+    def _reach_end(self, segment: Segment) -> None:
+        """`segment` reaches the end of the list: nothing older exists to read (now).
+
+        It then holds every stretch that lies within its span: a trail's (the
+        orders disagreed, and the lead read on past it), or an earlier run's
+        that the overlap never reached (a list younger than the overlap).
+        """
+        segment.cursor, segment.bottom = None, True
+        with self.archive.transaction() as db:
+            db.execute(
+                "DELETE FROM segments WHERE source = ? AND id != ? AND oldest >= ? AND newest <= ?",
+                (self.source.id, segment.id, segment.oldest, segment.newest),
+            )
+            self._save(segment, 0, None, None)
 
     def _save(
         self,
@@ -237,6 +341,16 @@ class Sync:
                 "UPDATE runs SET outcome = ?, ended_at = ?, error = ?, requests = ? WHERE id = ?",
                 (outcome, self.now_ms(), error, self.progress.requests, self.progress.run),
             )
+
+
+def _span(page: Page) -> tuple[int, int]:
+    """The oldest and newest `createdAt` on `page` (never empty: an empty page ends the list)."""
+    times = [record.created_at for record in page.items]
+    return min(times), max(times)
+
+
+def _later(one: int | None, other: int | None) -> int | None:
+    return other if one is None else one if other is None else max(one, other)
 
 
 def _describe(error: BaseException) -> str:

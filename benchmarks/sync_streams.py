@@ -1,0 +1,66 @@
+"""A first sync read from both ends against one cursor chain. By hand:
+
+    python benchmarks/sync_streams.py [--pages 200] [--latency 50] [--repeats 3]
+
+One `usage sandbox` (its own process) answers every request `--latency` ms
+late. `usage sync` fills a new archive with `--streams 1` and `--streams 2`,
+alternating, whole processes; each pair of archives must read back the same
+(`usage list --db --all -o jsonl`, byte for byte). The figure is wall time
+(start-up and SQLite included) against the floor of one chain, pages x RTT,
+where pages counts the list's requests (its pages and the empty one that ends
+it). Goal for two streams: <= 0.55.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from export_memory import TOKEN, usage_command
+from streams import Setting, bare_chain, start_sandbox, timed
+
+
+def read_back(db: Path, env: dict[str, str]) -> bytes:
+    command = [*usage_command(), "list", "--db", str(db), "--all", "-o", "jsonl"]
+    return subprocess.run(command, env=env, check=True, capture_output=True).stdout
+
+
+def main() -> None:
+    setting = Setting.parse("sync --streams 2 against one chain at latency")
+    options, floor = setting, setting.floor
+    sandbox, url = start_sandbox(setting.records, options.latency)
+    env = dict(os.environ, CHATBOTKIT_API_URL=url, CHATBOTKIT_API_TOKEN=TOKEN)
+    runs: dict[int, list[float]] = {1: [], 2: []}
+    try:
+        bare = statistics.median(bare_chain(url) for _ in range(options.repeats))
+        with tempfile.TemporaryDirectory() as scratch:
+            for repeat in range(options.repeats):
+                for streams in (1, 2):
+                    db = Path(scratch) / f"r{repeat}-s{streams}.db"
+                    command = [*usage_command(), "sync", "--db", str(db), "-q"]
+                    runs[streams].append(timed([*command, "--streams", str(streams)], env))
+                one, two = (Path(scratch) / f"r{repeat}-s{n}.db" for n in (1, 2))
+                if read_back(one, env) != read_back(two, env):
+                    sys.exit("--streams 1 and 2 filled archives that read back differently")
+    finally:
+        sandbox.terminate()
+        sandbox.wait()
+    setting.header(bare)
+    for streams, times in runs.items():
+        median = statistics.median(times)
+        goal = "   (goal <= 0.55)" if streams == 2 else ""
+        print(
+            f"  first sync --streams {streams}: {median:6.2f} s = "
+            f"{median / floor:.3f} x pages x RTT, {median / bare:.3f} x the bare chain{goal}"
+        )
+    two_over_one = statistics.median(b / a for a, b in zip(runs[1], runs[2], strict=True))
+    print(f"  --streams 2 / --streams 1, paired: {two_over_one:.3f}")
+    print("  each pair of archives read back byte for byte the same")
+
+
+if __name__ == "__main__":
+    main()
