@@ -66,7 +66,7 @@ BAD = [
     (["out", "-o", "parquet"], "add --partition day or month"),
     (["audit.parquet", "-o", "parquet"], "add --partition day or month"),
     (["out", "--partition", "day", "-o", "json"], "not json"),
-    (["out", "--partition", "day", "-o", "table"], "not table"),
+    (["out", "--partition", "day", "-o", "table"], "'table' is not one of"),
     (["out", "--partition", "day", "--resume"], "--resume does not apply to --partition"),
     (["missing/out", "--partition", "day"], "does not exist"),
     ([".", "--partition", "day"], "needs a new folder"),
