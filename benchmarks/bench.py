@@ -5,13 +5,17 @@
 1. Throughput against the floor (benchmarks/floor.py: a plain httpx loop writing
    JSON lines, no validation) at 50k and 200k records, alternating floor /
    export .jsonl / export .csv over the same sandbox: medians and their ratios.
-2. Latency: with 20 ms and 50 ms injected per response, total time against
-   requests x RTT, and the cost of a page alone (200 pages less 100 pages).
-3. Against what a user would write instead: a curl + jq loop
+2. Latency: with 20 ms and 50 ms injected per response, a single-stream export's
+   total time against requests x the sandbox's real RTT (a bare httpx chain's time
+   a request), and the cost of a page alone (200 pages less 100 pages).
+3. Both ends at once: `benchmarks/streams.py` (export) and `benchmarks/sync_streams.py`
+   (a first sync), `--streams 1` against `--streams 2` at 50 ms, each against a bare
+   chain and two bare chains at once.
+4. Against what a user would write instead: a curl + jq loop
    (benchmarks/curl_jq.sh) and requests + csv.DictWriter
    (benchmarks/dictwriter.py), alternating with `usage export`.
-4. Peak RSS of `usage export` at 10k and 200k records (benchmarks/export_memory.py).
-5. Start-up of `usage --version`, `usage --help` and a TAB completion against a
+5. Peak RSS of `usage export` at 10k and 200k records (benchmarks/export_memory.py).
+6. Start-up of `usage --version`, `usage --help` and a TAB completion against a
    bare `python -c pass`.
 
 Each sandbox runs in its own process, so the client is what is measured. The
@@ -189,6 +193,18 @@ def against_scripts(records: int, curl_records: int, repeats: int) -> None:
         )
 
 
+def both_ends(pages: int, repeats: int) -> None:
+    """Item 3: an export and a first sync read from both ends, each script in its own process."""
+    for script in ("streams.py", "sync_streams.py"):
+        print(f"\nboth ends at once ({script}; {load()}):", flush=True)
+        command = [sys.executable, str(HERE / script), "--pages", str(pages)]
+        done = subprocess.run(
+            [*command, "--repeats", str(repeats)], check=True, capture_output=True, text=True
+        )
+        # Its machine line is this run's too.
+        print("\n".join(done.stdout.splitlines()[1:]).strip("\n"))
+
+
 def memory(sizes: list[int]) -> None:
     print("\npeak RSS of usage export:")
     measure(sizes)
@@ -230,12 +246,14 @@ def main() -> None:
     if options.quick:
         throughput(10_000, 3)
         latencies(40)
+        both_ends(60, 1)
         against_scripts(10_000, 2_000, 3)
         memory([2_000, 20_000])
     else:
         throughput(50_000, options.repeats)
         throughput(200_000, max(3, options.repeats // 2 + 1))
         latencies(200)
+        both_ends(200, 3)
         against_scripts(50_000, 10_000, 3)
         memory([10_000, 200_000])
     startup()
