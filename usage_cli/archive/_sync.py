@@ -184,8 +184,9 @@ class Sync:
             self._read_both(segment)
             return
         floor = None if older is None or older.newest is None else older.newest - self.overlap_ms
-        # One page at a time: the run stops at `older`, usually on the first page.
-        for page in iter_pages(self._fetch, segment.cursor if segment else None):
+        # A page ahead only once pages come slowly (the third page on): a run
+        # that stops at `older`, usually on the first page, asks for no page more.
+        for page in iter_pages(self._fetch, segment.cursor if segment else None, prefetch=True):
             joined = floor is not None and _span(page)[0] < floor
             segment = self._commit(page, segment, meets=older if joined else None)
             if joined:
