@@ -8,6 +8,7 @@ either end, interruption and resume.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -218,23 +219,56 @@ def test_two_streams_write_the_single_chains_file_in_every_format(
     assert made[0] == made[1]  # the file's hash, the figures, the pages, the query
 
 
-def test_two_streams_are_the_default_for_a_whole_list_and_one_for_a_window(
+class Slow(httpx.MockTransport):
+    """The emulator, each answer `seconds` late: an API across a network."""
+
+    def __init__(self, api: Emulator, seconds: float = 0.012) -> None:
+        inner = api.transport()
+
+        def handle(request: httpx.Request) -> httpx.Response:
+            time.sleep(seconds)
+            return inner.handle_request(request)
+
+        super().__init__(handle)
+
+
+def test_by_default_a_whole_list_is_read_from_both_ends_once_pages_come_slowly(
     tmp_path: Path,
 ) -> None:
     api = emulator(250)
-    assert export(api.transport(), tmp_path / "all.jsonl").code == 0
+    assert export(Slow(api), tmp_path / "all.jsonl", "--take", "10").code == 0
     assert orders_asked(api) == {"asc", "desc"}
-    api.requests.clear()
-    assert export(api.transport(), tmp_path / "week.jsonl", "--since", "7d").code == 0
-    assert orders_asked(api) == {"desc"}
+    # The far end began after the near end's first three pages (the first connects).
+    first_asc = next(i for i, seen in enumerate(api.requests) if seen.param("order") == "asc")
+    assert first_asc >= 3
+    assert ids_of(tmp_path / "all.jsonl") == [r["id"] for r in api.records]
     api.requests.clear()
     # Standard output too: the far end is set aside, then follows.
-    out = export(api.transport(), "-", "-o", "jsonl")
+    out = export(Slow(api), "-", "-o", "jsonl", "--take", "10")
     assert out.code == 0
     assert orders_asked(api) == {"asc", "desc"}
     assert [json.loads(line)["id"] for line in out.out.splitlines()] == ids_of(
         tmp_path / "all.jsonl"
     )
+
+
+def test_by_default_a_fast_api_is_read_as_one_chain_and_a_window_always_is(
+    tmp_path: Path,
+) -> None:
+    api = emulator(250)
+    # Answers in well under 5 ms: a second connection would cost more than it saves.
+    assert export(api.transport(), tmp_path / "all.jsonl", "--take", "10").code == 0
+    assert orders_asked(api) == {"desc"}
+    api.requests.clear()
+    assert export(Slow(api), tmp_path / "week.jsonl", "--since", "7d", "--take", "10").code == 0
+    assert orders_asked(api) == {"desc"}
+    api.requests.clear()
+    # Asked for, two streams begin at once, however fast the API.
+    assert (
+        export(api.transport(), tmp_path / "two.jsonl", "--take", "10", "--streams", "2").code == 0
+    )
+    assert orders_asked(api) == {"asc", "desc"}
+    assert (tmp_path / "two.jsonl").read_bytes() == (tmp_path / "all.jsonl").read_bytes()
 
 
 @pytest.mark.parametrize(
@@ -336,7 +370,9 @@ def reference(api: Emulator, tmp_path: Path, name: str, *args: str) -> bytes:
 def test_a_failing_far_end_is_dropped_and_the_export_still_completes(tmp_path: Path) -> None:
     api = emulator(250)
     target = tmp_path / "a.csv"
-    result = export(Failing(api, "asc", after=2), target, "--take", "10", "--retries", "2")
+    result = export(
+        Failing(api, "asc", after=2), target, "--take", "10", "--retries", "2", "--streams", "2"
+    )
     assert result.code == 0, result.err
     assert "reading from one end only: the other end failed (the API failed" in result.err
     assert target.read_bytes() == reference(api, tmp_path, "a.csv", "--take", "10")
@@ -345,7 +381,9 @@ def test_a_failing_far_end_is_dropped_and_the_export_still_completes(tmp_path: P
 def test_a_failing_near_end_is_exit_5_and_resumes_to_the_same_file(tmp_path: Path) -> None:
     api = emulator(250)
     target = tmp_path / "a.csv.gz"
-    failed = export(Failing(api, "desc", after=4), target, "--take", "10", "--retries", "1")
+    failed = export(
+        Failing(api, "desc", after=4), target, "--take", "10", "--retries", "1", "--streams", "2"
+    )
     assert failed.code == 5, failed.err
     assert "rerun with --resume" in failed.err
     assert not target.exists()

@@ -26,7 +26,7 @@ from usage_cli.sandbox.emulator import Emulator, Faults
 from .conftest import ANCHOR, TOKEN, Result, run_in_memory, usage_command
 from .test_archive_process import TOKEN as PROCESS_TOKEN
 from .test_archive_process import finish, start_sync
-from .test_streams import Disordered, Failing
+from .test_streams import Disordered, Failing, Slow
 
 API = "http://sandbox.test"
 NOW_MS = int(ANCHOR.timestamp() * 1000)
@@ -39,7 +39,10 @@ def emulator(records: int = 1200, faults: Faults | None = None) -> Emulator:
 
 
 def sync(transport: httpx.BaseTransport, db: Path, *args: str) -> Result:
-    words = ["--api-url", API, "--token", TOKEN, "sync", "--db", str(db), *args]
+    """A sync, from both ends at once unless `args` say --streams: these fakes answer
+    fast, where by default a sync reads one chain (see the `Slow` test)."""
+    streams = [] if "--streams" in args else ["--streams", "2"]
+    words = ["--api-url", API, "--token", TOKEN, "sync", "--db", str(db), *streams, *args]
     return run_in_memory(words, transport=transport)
 
 
@@ -124,7 +127,7 @@ def test_two_streams_store_exactly_what_one_stores(
     assert sync(api.transport(), one, "--streams", "1").code == 0
     assert set(orders(api)) <= {"desc"}  # one chain never reads from the far end
     api.requests.clear()
-    done = sync(api.transport(), two)  # two streams are the default
+    done = sync(api.transport(), two)  # --streams 2
     assert done.code == 0, done.err
     if records > 100:
         assert set(orders(api)) == {"asc", "desc"}
@@ -408,6 +411,25 @@ def test_a_bad_streams_is_exit_2_before_any_request(tmp_path: Path, value: str, 
     assert not db.exists()
 
 
+def test_by_default_a_fast_api_is_synced_as_one_chain_and_a_slow_one_from_both_ends(
+    tmp_path: Path,
+) -> None:
+    api = emulator(1200)  # 13 pages: the far end has time to begin after the third
+    fast = sync(api.transport(), tmp_path / "fast.db", "--streams", "1")
+    assert fast.code == 0, fast.err
+    api.requests.clear()
+    words = ["--api-url", API, "--token", TOKEN, "sync", "--db"]
+    default = run_in_memory([*words, str(tmp_path / "default.db")], transport=api.transport())
+    assert default.code == 0, default.err
+    assert {seen.param("order") for seen in api.requests} == {"desc"}
+    api.requests.clear()
+    slow = run_in_memory([*words, str(tmp_path / "slow.db")], transport=Slow(api))
+    assert slow.code == 0, slow.err
+    assert {seen.param("order") for seen in api.requests} == {"asc", "desc"}
+    assert stored(tmp_path / "fast.db") == stored(tmp_path / "default.db")
+    assert stored(tmp_path / "fast.db") == stored(tmp_path / "slow.db")
+
+
 def test_one_stream_sends_no_asc_request_to_a_real_server(tmp_path: Path) -> None:
     with Sandbox(records=700, seed=3, token=TOKEN, anchor=ANCHOR) as server:
         words = ["--api-url", server.url, "--token", TOKEN, "sync", "--db"]
@@ -415,7 +437,7 @@ def test_one_stream_sends_no_asc_request_to_a_real_server(tmp_path: Path) -> Non
         assert one.code == 0, one.err
         assert {seen.param("order") for seen in server.requests} == {"desc"}
         server.requests.clear()
-        two = run_in_memory([*words, str(tmp_path / "two.db")])
+        two = run_in_memory([*words, str(tmp_path / "two.db"), "--streams", "2"])
         assert two.code == 0, two.err
         assert {seen.param("order") for seen in server.requests} == {"asc", "desc"}
     assert stored(tmp_path / "one.db") == stored(tmp_path / "two.db")

@@ -53,14 +53,14 @@ def iter_pages(
 # more than they overlap: measured 0.8x the wall time without the thread at
 # 50k records on loopback, and no worse at 20 ms or 50 ms a page.
 SLOW_PAGE = 0.005  # seconds
-_SLOW_PAGES = 2  # in a row, after the first (which also connects), before the thread starts
+SLOW_PAGES = 2  # in a row, after the first (which also connects), before the thread starts
 
 
 def _prefetched_when_slow(pages: Iterator[Page]) -> Generator[Page, None, None]:
     """`pages` in this thread while they come fast; `_prefetched` once they come slowly."""
     slow = 0
     first = True
-    while slow < _SLOW_PAGES:
+    while slow < SLOW_PAGES:
         started = time.monotonic()
         page = next(pages, None)
         if page is None:

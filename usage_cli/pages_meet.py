@@ -38,6 +38,7 @@ import pickle
 import queue
 import tempfile
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field, replace
@@ -46,7 +47,7 @@ from typing import IO
 
 from usage_cli._files import reason
 from usage_cli.errors import UsageCliError
-from usage_cli.pages import Batch, PageSource, iter_pages
+from usage_cli.pages import SLOW_PAGE, SLOW_PAGES, Batch, PageSource, iter_pages
 from usage_cli.query import Order, Query
 from usage_cli.records import Page, UsageRecord
 
@@ -81,6 +82,7 @@ def meet_batches(
     start: str | None = None,
     spill_dir: Path | None = None,
     on_note: OnNote | None = None,
+    when_slow: bool = False,
 ) -> Generator[Batch, None, None]:
     """Every record of `query` in its order, as the batches one chain would give.
 
@@ -88,11 +90,12 @@ def meet_batches(
     continues after a cursor of `query`'s order (a resumed export): the trail
     still starts at the far end. `spill_dir` holds the trail's spill (the
     target's folder: a large export's half should not land in a RAM-backed
-    /tmp). `on_note` hears why the trail was dropped, when it is.
+    /tmp). `on_note` hears why the trail was dropped, when it is. `when_slow`
+    begins the trail only once pages come slowly (see `TwoEnds.begin`).
     """
     if one_chain_reason(query) is not None:
         raise ValueError(f"cannot read from both ends with {one_chain_reason(query)}")
-    meeting = _Meeting(lead, trail, query, start, spill_dir, on_note)
+    meeting = _Meeting(lead, trail, query, start, spill_dir, on_note, when_slow=when_slow)
     try:
         yield from meeting.batches()
     finally:
@@ -128,7 +131,13 @@ class _Chain:
         self.stopped = threading.Event()
         # Requests answered: written by the chain's thread only, read by the reader.
         self.fetched = 0
+        # Pages in a row, after the first (which also connects), that took over SLOW_PAGE.
+        self.slow = 0
         self._thread = threading.Thread(target=self._run, name=f"usage-{name}", daemon=True)
+
+    @property
+    def begun(self) -> bool:
+        return self._thread.ident is not None
 
     def begin(self) -> None:
         self._thread.start()
@@ -144,12 +153,16 @@ class _Chain:
         self._credit.release()
 
     def join(self) -> None:
-        # Let a request in flight end before the caller closes the client;
-        # bounded, so that Ctrl-C stays prompt.
-        self._thread.join(_JOIN)
+        if self.begun:
+            # Let a request in flight end before the caller closes the client;
+            # bounded, so that Ctrl-C stays prompt.
+            self._thread.join(_JOIN)
 
     def _fetch(self, cursor: str | None) -> Page:
+        started = time.monotonic()
         page = self._source.fetch_page(self._query, cursor=cursor, take=self._query.take)
+        if self.fetched:
+            self.slow = self.slow + 1 if time.monotonic() - started > SLOW_PAGE else 0
         self.fetched += 1
         return page
 
@@ -260,8 +273,12 @@ class TwoEnds:
         query: Query,
         start: str | None,
         on_note: OnNote | None,
+        *,
+        when_slow: bool = False,
     ) -> None:
         other = Order.asc if query.order is Order.desc else Order.desc
+        # The trail begins once the lead's pages come slowly (see `begin`).
+        self._when_slow = when_slow and query.order is Order.desc
         self._outbox: queue.Queue[tuple[_Chain, object]] = queue.Queue()
         self.lead = _Side(
             _Chain("lead", lead, query, start, self._outbox), deque(maxlen=query.take)
@@ -285,8 +302,29 @@ class TwoEnds:
         return self.lead.chain.fetched + self.trail.chain.fetched
 
     def begin(self) -> None:
+        """Start the lead, and the trail now or, `when_slow`, once pages come slowly.
+
+        On a fast link (a local server) a second chain saves no round trip
+        worth its cost: two connections share the server, and the trail's
+        pages are handled twice. So, as one chain's prefetch does, the trail
+        waits until `SLOW_PAGES` of the lead's pages in a row took over
+        `SLOW_PAGE`. Only a `desc` lead waits: its first page, the snapshot,
+        then comes before any of the trail's, as the rule wants.
+        """
         self.lead.chain.begin()
-        self.trail.chain.begin()
+        if not self._when_slow:
+            self.trail.chain.begin()
+
+    def _trail_when_slow(self) -> None:
+        trail, lead = self.trail.chain, self.lead
+        if (
+            self._when_slow
+            and not trail.begun
+            and not self.alone
+            and not lead.ended
+            and lead.chain.slow >= SLOW_PAGES
+        ):
+            trail.begin()
 
     def stop(self) -> None:
         for side in (self.lead, self.trail):
@@ -301,6 +339,7 @@ class TwoEnds:
         """The next page to use: any chain's, but the `desc` chain's first before the `asc`'s."""
         desc = self._desc
         while True:
+            self._trail_when_slow()
             if self._held and (desc.pages or desc.ended or self.alone):
                 return self._held.popleft()
             try:
@@ -406,8 +445,10 @@ class _Meeting(TwoEnds):
         start: str | None,
         spill_dir: Path | None,
         on_note: OnNote | None,
+        *,
+        when_slow: bool = False,
     ) -> None:
-        super().__init__(lead, trail, query, start, on_note)
+        super().__init__(lead, trail, query, start, on_note, when_slow=when_slow)
         self._start = start
         self._spill = _Spill(spill_dir)
         self._page_size = 1

@@ -91,10 +91,11 @@ class Sync:
         on_page: Callable[[SyncProgress], None] | None = None,
         trail: Callable[[], PageSource] | None = None,
         on_note: Callable[[str], None] | None = None,
+        when_slow: bool = False,
     ) -> None:
         """`trail` opens a second client of the same API, on its own connection,
-        for reading the list from its far end too; `on_note` hears why that end
-        was dropped, when it is."""
+        for reading the list from its far end too (`when_slow`: only once pages
+        come slowly); `on_note` hears why that end was dropped, when it is."""
         self.archive = archive
         self.source = source
         self.client = client
@@ -102,6 +103,7 @@ class Sync:
         self.overlap_ms = overlap_ms
         self.on_page = on_page
         self._trail = trail
+        self._when_slow = when_slow
         self.on_note = on_note
         self._query = Query()
         self._hint = token_hint(token)
@@ -201,7 +203,12 @@ class Sync:
         connect, self._trail = self._trail, None
         assert connect is not None
         ends = TwoEnds(
-            self.client, connect(), self._query, segment.cursor if segment else None, self.on_note
+            self.client,
+            connect(),
+            self._query,
+            segment.cursor if segment else None,
+            self.on_note,
+            when_slow=self._when_slow,
         )
         before = self.progress.requests
         bottom: Segment | None = None  # the trail's stretch, up from the end of the list

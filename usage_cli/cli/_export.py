@@ -186,8 +186,10 @@ def export_command(
                 on_progress=progress.update,
                 chain=proof.chain,
                 prices=table,
-                # A second connection reads from the list's far end (`--streams`).
+                # A second connection reads from the list's far end (`--streams`);
+                # by default only once the API is found slow, where it pays.
                 trail=reading.connect() if two and reading.connect is not None else None,
+                when_slow=streams is None,
                 on_note=None if settings.quiet else progress.say,
             )
             if manifest is not None:

@@ -161,8 +161,9 @@ StreamsOpt = Annotated[
         "--streams",
         metavar="1|2",
         help="Read the list from both ends at once, on two connections (2; about half the "
-        "time at real latency, the same file), or as one chain (1). Default: 2 for a whole "
-        "list from the API, 1 with --since/--until or --db.",
+        "time at real latency, the same file), or as one chain (1). Default: for a whole "
+        "list from the API, the second end once pages come slowly (a local server is read "
+        "faster as one); 1 with --since/--until or --db.",
         rich_help_panel=PAGING_PANEL,
         show_default=False,
     ),

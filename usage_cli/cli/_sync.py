@@ -62,9 +62,10 @@ def sync_command(
             "--streams",
             metavar="1|2",
             help="Read down to the end of the list from both ends at once, on two "
-            "connections (2, the default; about half the time at real latency, the same "
-            "archive), or as one chain (1). Only a first sync, or finishing a stopped one, "
-            "reads that far.",
+            "connections (2; about half the time at real latency, the same archive), or as "
+            "one chain (1). Default: the second end once pages come slowly (a local server "
+            "is read faster as one). Only a first sync, or finishing a stopped one, reads "
+            "that far.",
             rich_help_panel=PAGING_PANEL,
             show_default=False,
         ),
@@ -112,8 +113,10 @@ def sync_command(
                     label,
                     api_url,
                     client,
-                    # A second connection reads from the list's far end (`--streams`).
+                    # A second connection reads from the list's far end (`--streams`);
+                    # by default only once the API is found slow, where it pays.
                     trail=None if streams == 1 else connect,
+                    when_slow=streams is None,
                     demo=demo,
                 )
             except BaseException:
@@ -145,6 +148,7 @@ def _sync(
     client: PageSource,
     *,
     trail: Callable[[], PageSource] | None,
+    when_slow: bool,
     demo: bool,
 ) -> tuple[SyncProgress, int]:
     """One sync into the archive at `path` (its lock held); its figures, and what it holds."""
@@ -169,6 +173,7 @@ def _sync(
                 token=None if demo else settings.token,
                 on_page=progress.update,
                 trail=trail,
+                when_slow=when_slow,
                 on_note=None if settings.quiet else progress.say,
             )
             if sync.token_changed:

@@ -81,6 +81,7 @@ class ExportPlan:
         prices: PriceTable | None = None,
         trail: PageSource | None = None,
         on_note: Callable[[str], None] | None = None,
+        when_slow: bool = False,
     ) -> Manifest | None:
         """Export; the manifest written beside a file target, None for stdout.
 
@@ -88,8 +89,9 @@ class ExportPlan:
         `chain` links the manifest to the one before it in a series; `prices`
         (`--cost`, CSV only) adds a cost column, and the table and the
         column's sum to the manifest. `trail`, another connection to the API,
-        reads the list from its far end too (`--streams 2`, see `pages_meet`);
-        `on_note` hears why it was dropped, if it is. A failure of a file
+        reads the list from its far end too (`--streams 2`, see `pages_meet`),
+        `when_slow` only once pages come slowly; `on_note` hears why it was
+        dropped, if it is. A failure of a file
         export says how to continue it (`--resume`).
         """
         if isinstance(self.target, Target) and (self.lock is None or not self.lock.held):
@@ -109,7 +111,7 @@ class ExportPlan:
             saved = None if checkpoint is None else checkpoint.prices
             tally.costs = CostTally(prices) if saved is None else CostTally.from_json(prices, saved)
         # Closed however the run ends: its prefetch thread stops before the client closes.
-        with contextlib.closing(self._batches(client, query, trail, on_note)) as batches:
+        with contextlib.closing(self._batches(client, query, trail, on_note, when_slow)) as batches:
             return self._write(
                 batches, query, api, tally, stdout, now, monotonic, on_progress, chain
             )
@@ -186,6 +188,7 @@ class ExportPlan:
         query: Query,
         trail: PageSource | None = None,
         on_note: Callable[[str], None] | None = None,
+        when_slow: bool = False,
     ) -> Generator[Batch, None, None]:
         """The pages still to fetch: after the checkpoint's cursor, or none at its end."""
         if self.checkpoint is not None:
@@ -194,7 +197,7 @@ class ExportPlan:
             query = replace(query, cursor=self.checkpoint.cursor)
         if trail is not None:
             # Both ends at once: the same batches as one chain, in about half the time.
-            yield from self._met(client, trail, query, on_note)
+            yield from self._met(client, trail, query, on_note, when_slow)
             return
         yield from RecordStream(client, query).batches()
 
@@ -204,6 +207,7 @@ class ExportPlan:
         trail: PageSource,
         query: Query,
         on_note: Callable[[str], None] | None,
+        when_slow: bool,
     ) -> Generator[Batch, None, None]:
         from usage_cli.pages_meet import meet_batches
 
@@ -217,6 +221,7 @@ class ExportPlan:
             start=query.cursor,
             spill_dir=spill_dir,
             on_note=on_note,
+            when_slow=when_slow,
         )
 
     def interrupted(self, records: int) -> Interrupted:
