@@ -222,7 +222,7 @@ def test_two_streams_write_the_single_chains_file_in_every_format(
 class Slow(httpx.MockTransport):
     """The emulator, each answer `seconds` late: an API across a network."""
 
-    def __init__(self, api: Emulator, seconds: float = 0.012) -> None:
+    def __init__(self, api: Emulator, seconds: float = 0.02) -> None:
         inner = api.transport()
 
         def handle(request: httpx.Request) -> httpx.Response:

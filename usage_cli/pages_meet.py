@@ -47,11 +47,16 @@ from typing import IO
 
 from usage_cli._files import reason
 from usage_cli.errors import UsageCliError
-from usage_cli.pages import SLOW_PAGE, SLOW_PAGES, Batch, PageSource, iter_pages
+from usage_cli.pages import SLOW_PAGES, Batch, PageSource, iter_pages
 from usage_cli.query import Order, Query
 from usage_cli.records import Page, UsageRecord
 
 AHEAD = 2  # pages a chain may fetch before they are used: enough to hide a hand-off
+# A page slower than this, twice in a row, begins the far end (`when_slow`). Above
+# the prefetch's SLOW_PAGE: a local server's pages, fetched while the reader
+# validates and writes on two busy cores, often take 5-10 ms, and a second
+# connection there costs more than it saves; at 20 ms a page it halves the time.
+TRAIL_SLOW_PAGE = 0.015  # seconds
 _POLL = 0.1  # seconds: how soon a stop is noticed (and Ctrl-C, on the main thread)
 _JOIN = 0.25  # seconds a stopping reader waits for a chain's request in flight
 
@@ -131,7 +136,7 @@ class _Chain:
         self.stopped = threading.Event()
         # Requests answered: written by the chain's thread only, read by the reader.
         self.fetched = 0
-        # Pages in a row, after the first (which also connects), that took over SLOW_PAGE.
+        # Pages in a row, after the first (which also connects), over TRAIL_SLOW_PAGE.
         self.slow = 0
         self._thread = threading.Thread(target=self._run, name=f"usage-{name}", daemon=True)
 
@@ -162,7 +167,7 @@ class _Chain:
         started = time.monotonic()
         page = self._source.fetch_page(self._query, cursor=cursor, take=self._query.take)
         if self.fetched:
-            self.slow = self.slow + 1 if time.monotonic() - started > SLOW_PAGE else 0
+            self.slow = self.slow + 1 if time.monotonic() - started > TRAIL_SLOW_PAGE else 0
         self.fetched += 1
         return page
 
@@ -308,7 +313,7 @@ class TwoEnds:
         worth its cost: two connections share the server, and the trail's
         pages are handled twice. So, as one chain's prefetch does, the trail
         waits until `SLOW_PAGES` of the lead's pages in a row took over
-        `SLOW_PAGE`. Only a `desc` lead waits: its first page, the snapshot,
+        `TRAIL_SLOW_PAGE`. Only a `desc` lead waits: its first page, the snapshot,
         then comes before any of the trail's, as the rule wants.
         """
         self.lead.chain.begin()
