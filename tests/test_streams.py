@@ -70,7 +70,7 @@ def batches_of(source: PageSource, trail: PageSource | None, query: Query) -> li
     batches = (
         RecordStream(source, query).batches()
         if trail is None
-        else meet_batches(source, trail, query)
+        else meet_batches(source, lambda: trail, query)
     )
     return [([record.id for record in batch.records], batch.cursor) for batch in batches]
 
@@ -142,7 +142,9 @@ def test_orders_that_are_not_mirror_images_fall_back_to_one_chain() -> None:
     query = replace(Query(), take=10)
     with client(Disordered(api)) as lead, client(Disordered(api)) as trail:
         met = [
-            r.id for b in meet_batches(lead, trail, query, on_note=notes.append) for r in b.records
+            r.id
+            for b in meet_batches(lead, lambda: trail, query, on_note=notes.append)
+            for r in b.records
         ]
     assert met == [record["id"] for record in api.records]
     assert notes == ["reading from one end only: the API's two orders are not mirror images here"]
@@ -174,7 +176,7 @@ def test_cursors_that_are_not_ids_fall_back_to_one_chain() -> None:
     with client(OpaqueCursors(api)) as lead, client(OpaqueCursors(api)) as trail:
         met = [
             r.id
-            for b in meet_batches(lead, trail, Query(), on_note=notes.append)
+            for b in meet_batches(lead, lambda: trail, Query(), on_note=notes.append)
             for r in b.records
         ]
     assert met == [record["id"] for record in api.records]
@@ -186,7 +188,7 @@ def test_a_window_or_a_start_cursor_is_refused_by_the_core() -> None:
     with client(api.transport()) as one:
         for query in (replace(Query(), since=ANCHOR), replace(Query(), cursor="x")):
             with pytest.raises(ValueError, match="both ends"):
-                list(meet_batches(one, one, query))
+                list(meet_batches(one, lambda: one, query))
 
 
 # The export, byte for byte -------------------------------------------------

@@ -213,7 +213,7 @@ class RecordStream:
             return 1 if before else (-1 if after else 0)
         return 1 if after else (-1 if before else 0)
 
-    def batches(self) -> Iterator[Batch]:
+    def batches(self) -> Generator[Batch, None, None]:
         """The kept records of each page, with the cursor to continue after them."""
         # Without a limit every page will be read: fetch the next while this one is used.
         pages = iter_pages(self._fetch, self.query.cursor, prefetch=self.limit is None)

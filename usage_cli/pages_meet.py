@@ -34,9 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import pickle
 import queue
-import tempfile
 import threading
 import time
 from collections import deque
@@ -47,7 +45,7 @@ from typing import IO
 
 from usage_cli._files import reason
 from usage_cli.errors import UsageCliError
-from usage_cli.pages import SLOW_PAGES, Batch, PageSource, iter_pages
+from usage_cli.pages import SLOW_PAGES, Batch, PageSource, RecordStream, iter_pages
 from usage_cli.query import Order, Query
 from usage_cli.records import Page, UsageRecord
 
@@ -81,7 +79,7 @@ def one_chain_reason(query: Query) -> str | None:
 
 def meet_batches(
     lead: PageSource,
-    trail: PageSource,
+    trail: Callable[[], PageSource],
     query: Query,
     *,
     start: str | None = None,
@@ -91,20 +89,55 @@ def meet_batches(
 ) -> Generator[Batch, None, None]:
     """Every record of `query` in its order, as the batches one chain would give.
 
-    `lead` and `trail` answer the same API on their own connections. `start`
+    `lead` and the client `trail` opens (when it is needed) answer the same API
+    on their own connections. `start`
     continues after a cursor of `query`'s order (a resumed export): the trail
     still starts at the far end. `spill_dir` holds the trail's spill (the
     target's folder: a large export's half should not land in a RAM-backed
-    /tmp). `on_note` hears why the trail was dropped, when it is. `when_slow`
-    begins the trail only once pages come slowly (see `TwoEnds.begin`).
+    /tmp). `on_note` hears why the trail was dropped, when it is.
+
+    `when_slow` reads one chain, in this thread, as `--streams 1` does, until
+    its pages come slowly (`SLOW_PAGES` in a row over `TRAIL_SLOW_PAGE`), and
+    only then goes on from both ends, after the last page it gave: on a fast
+    link one chain is the faster (no thread, no second connection).
     """
     if one_chain_reason(query) is not None:
         raise ValueError(f"cannot read from both ends with {one_chain_reason(query)}")
-    meeting = _Meeting(lead, trail, query, start, spill_dir, on_note, when_slow=when_slow)
+    if when_slow:
+        watch = PaceWatch(lead)
+        one = RecordStream(watch, replace(query, cursor=start))
+        with contextlib.closing(one.batches()) as batches:
+            for batch in batches:
+                yield batch
+                if watch.slow >= SLOW_PAGES and batch.cursor:
+                    start = batch.cursor
+                    break
+            else:
+                return  # read to the end as one chain
+    meeting = _Meeting(lead, trail(), query, start, spill_dir, on_note)
     try:
         yield from meeting.batches()
     finally:
         meeting.close()
+
+
+class PaceWatch:
+    """A page source that counts its pages in a row slower than `TRAIL_SLOW_PAGE`
+    (after the first, which also connects): whether a second chain would pay."""
+
+    def __init__(self, source: PageSource) -> None:
+        self._source = source
+        # Written by the one thread that fetches, read by any.
+        self.fetched = 0
+        self.slow = 0
+
+    def fetch_page(self, query: Query, *, cursor: str | None, take: int) -> Page:
+        started = time.monotonic()
+        page = self._source.fetch_page(query, cursor=cursor, take=take)
+        if self.fetched:
+            self.slow = self.slow + 1 if time.monotonic() - started > TRAIL_SLOW_PAGE else 0
+        self.fetched += 1
+        return page
 
 
 class _Failed:
@@ -128,17 +161,23 @@ class _Chain:
     ) -> None:
         self.name = name
         self.order = query.order
-        self._source = source
+        self._source = PaceWatch(source)
         self._query = query
         self._start = start
         self._outbox = outbox
         self._credit = threading.Semaphore(AHEAD)
         self.stopped = threading.Event()
-        # Requests answered: written by the chain's thread only, read by the reader.
-        self.fetched = 0
-        # Pages in a row, after the first (which also connects), over TRAIL_SLOW_PAGE.
-        self.slow = 0
         self._thread = threading.Thread(target=self._run, name=f"usage-{name}", daemon=True)
+
+    @property
+    def fetched(self) -> int:
+        """Requests answered so far."""
+        return self._source.fetched
+
+    @property
+    def slow(self) -> int:
+        """Its last pages in a row that came slowly (see `PaceWatch`)."""
+        return self._source.slow
 
     @property
     def begun(self) -> bool:
@@ -164,12 +203,7 @@ class _Chain:
             self._thread.join(_JOIN)
 
     def _fetch(self, cursor: str | None) -> Page:
-        started = time.monotonic()
-        page = self._source.fetch_page(self._query, cursor=cursor, take=self._query.take)
-        if self.fetched:
-            self.slow = self.slow + 1 if time.monotonic() - started > TRAIL_SLOW_PAGE else 0
-        self.fetched += 1
-        return page
+        return self._source.fetch_page(self._query, cursor=cursor, take=self._query.take)
 
     def _run(self) -> None:
         pages = iter_pages(self._fetch, self._start)
@@ -231,7 +265,11 @@ class _Spill:
         """Append one page's records; OSError (a full disk) here, not at a later flush."""
         if not records:
             return
+        import pickle  # imported by the first spill: a fast export never spills
+
         if self._file is None:
+            import tempfile
+
             # Owned by the spill, closed by `close`.
             self._file = tempfile.TemporaryFile(prefix=".usage-spill-", dir=self.directory)  # noqa: SIM115
         data = pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL)
@@ -243,6 +281,8 @@ class _Spill:
     def reversed_records(self) -> Iterator[UsageRecord]:
         if self._file is None:
             return
+        import pickle
+
         for offset in reversed(self._offsets):
             self._file.seek(offset)
             records: list[UsageRecord] = pickle.load(self._file)

@@ -188,7 +188,7 @@ def export_command(
                 prices=table,
                 # A second connection reads from the list's far end (`--streams`);
                 # by default only once the API is found slow, where it pays.
-                trail=reading.connect() if two and reading.connect is not None else None,
+                trail=reading.connect if two else None,
                 when_slow=streams is None,
                 on_note=None if settings.quiet else progress.say,
             )

@@ -79,7 +79,7 @@ class ExportPlan:
         on_progress: OnProgress | None = None,
         chain: ChainJson | None = None,
         prices: PriceTable | None = None,
-        trail: PageSource | None = None,
+        trail: Callable[[], PageSource] | None = None,
         on_note: Callable[[str], None] | None = None,
         when_slow: bool = False,
     ) -> Manifest | None:
@@ -88,11 +88,11 @@ class ExportPlan:
         `api_root` and `run_as` name the API in the checkpoint and manifest;
         `chain` links the manifest to the one before it in a series; `prices`
         (`--cost`, CSV only) adds a cost column, and the table and the
-        column's sum to the manifest. `trail`, another connection to the API,
-        reads the list from its far end too (`--streams 2`, see `pages_meet`),
-        `when_slow` only once pages come slowly; `on_note` hears why it was
-        dropped, if it is. A failure of a file
-        export says how to continue it (`--resume`).
+        column's sum to the manifest. `trail` opens another connection to the
+        API, which reads the list from its far end too (`--streams 2`, see
+        `pages_meet`), `when_slow` only once pages come slowly; `on_note` hears
+        why it was dropped, if it is. A failure of a file export says how to
+        continue it (`--resume`).
         """
         if isinstance(self.target, Target) and (self.lock is None or not self.lock.held):
             raise RuntimeError("a file export runs only while its plan holds the target's lock")
@@ -186,7 +186,7 @@ class ExportPlan:
         self,
         client: PageSource,
         query: Query,
-        trail: PageSource | None = None,
+        trail: Callable[[], PageSource] | None = None,
         on_note: Callable[[str], None] | None = None,
         when_slow: bool = False,
     ) -> Generator[Batch, None, None]:
@@ -204,7 +204,7 @@ class ExportPlan:
     def _met(
         self,
         client: PageSource,
-        trail: PageSource,
+        trail: Callable[[], PageSource],
         query: Query,
         on_note: Callable[[str], None] | None,
         when_slow: bool,
