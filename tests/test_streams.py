@@ -254,12 +254,29 @@ def test_by_default_a_whole_list_is_read_from_both_ends_once_pages_come_slowly(
     )
 
 
+@pytest.mark.parametrize("order", ["desc", "asc"])
+@pytest.mark.parametrize("records", [31, 35, 39, 60])
+def test_a_switch_near_the_end_meets_without_a_false_note(
+    tmp_path: Path, order: str, records: int
+) -> None:
+    api = emulator(records)
+    target = tmp_path / "a.csv"
+    done = export(Slow(api), target, "--take", "10", "--order", order)
+    assert done.code == 0, done.err
+    assert "one end only" not in done.err
+    assert orders_asked(api) == {"asc", "desc"}
+    assert target.read_bytes() == reference(
+        api, tmp_path, "a.csv", "--take", "10", "--order", order
+    )
+
+
 def test_by_default_a_fast_api_is_read_as_one_chain_and_a_window_always_is(
     tmp_path: Path,
 ) -> None:
     api = emulator(250)
-    # Answers in well under 5 ms: a second connection would cost more than it saves.
-    assert export(api.transport(), tmp_path / "all.jsonl", "--take", "10").code == 0
+    # Three pages answered in well under 15 ms each: a second connection would cost
+    # more than it saves.
+    assert export(api.transport(), tmp_path / "all.jsonl").code == 0
     assert orders_asked(api) == {"desc"}
     api.requests.clear()
     assert export(Slow(api), tmp_path / "week.jsonl", "--since", "7d", "--take", "10").code == 0

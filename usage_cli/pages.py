@@ -56,18 +56,37 @@ SLOW_PAGE = 0.005  # seconds
 SLOW_PAGES = 2  # in a row, after the first (which also connects), before the thread starts
 
 
+class Pace:
+    """How many of the last pages in a row took over `threshold` seconds to come.
+
+    The first page is never counted: it also connects.
+    """
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+        self.pages = 0
+        self.slow = 0
+
+    def took(self, seconds: float) -> None:
+        if self.pages:
+            self.slow = self.slow + 1 if seconds > self.threshold else 0
+        self.pages += 1
+
+    @property
+    def slowed(self) -> bool:
+        """`SLOW_PAGES` pages in a row came slowly."""
+        return self.slow >= SLOW_PAGES
+
+
 def _prefetched_when_slow(pages: Iterator[Page]) -> Generator[Page, None, None]:
     """`pages` in this thread while they come fast; `_prefetched` once they come slowly."""
-    slow = 0
-    first = True
-    while slow < SLOW_PAGES:
+    pace = Pace(SLOW_PAGE)
+    while not pace.slowed:
         started = time.monotonic()
         page = next(pages, None)
         if page is None:
             return
-        if not first:
-            slow = slow + 1 if time.monotonic() - started > SLOW_PAGE else 0
-        first = False
+        pace.took(time.monotonic() - started)
         yield page
     yield from _prefetched(pages)
 

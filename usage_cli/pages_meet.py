@@ -45,7 +45,7 @@ from typing import IO
 
 from usage_cli._files import reason
 from usage_cli.errors import UsageCliError
-from usage_cli.pages import SLOW_PAGES, Batch, PageSource, RecordStream, iter_pages
+from usage_cli.pages import Batch, Pace, PageSource, RecordStream, iter_pages
 from usage_cli.query import Order, Query
 from usage_cli.records import Page, UsageRecord
 
@@ -97,24 +97,26 @@ def meet_batches(
     /tmp). `on_note` hears why the trail was dropped, when it is.
 
     `when_slow` reads one chain, in this thread, as `--streams 1` does, until
-    its pages come slowly (`SLOW_PAGES` in a row over `TRAIL_SLOW_PAGE`), and
+    its pages come slowly (`PaceWatch`), and
     only then goes on from both ends, after the last page it gave: on a fast
     link one chain is the faster (no thread, no second connection).
     """
     if one_chain_reason(query) is not None:
         raise ValueError(f"cannot read from both ends with {one_chain_reason(query)}")
+    given: list[UsageRecord] = []
     if when_slow:
         watch = PaceWatch(lead)
         one = RecordStream(watch, replace(query, cursor=start))
         with contextlib.closing(one.batches()) as batches:
             for batch in batches:
                 yield batch
-                if watch.slow >= SLOW_PAGES and batch.cursor:
-                    start = batch.cursor
+                if watch.pace.slowed and batch.cursor:
+                    # Up to two pages already read ahead are asked for again.
+                    start, given = batch.cursor, batch.records
                     break
             else:
                 return  # read to the end as one chain
-    meeting = _Meeting(lead, trail(), query, start, spill_dir, on_note)
+    meeting = _Meeting(lead, trail(), query, start, spill_dir, on_note, given=given)
     try:
         yield from meeting.batches()
     finally:
@@ -122,21 +124,18 @@ def meet_batches(
 
 
 class PaceWatch:
-    """A page source that counts its pages in a row slower than `TRAIL_SLOW_PAGE`
-    (after the first, which also connects): whether a second chain would pay."""
+    """A page source that times its pages against `TRAIL_SLOW_PAGE`: whether a
+    second chain would pay."""
 
     def __init__(self, source: PageSource) -> None:
         self._source = source
         # Written by the one thread that fetches, read by any.
-        self.fetched = 0
-        self.slow = 0
+        self.pace = Pace(TRAIL_SLOW_PAGE)
 
     def fetch_page(self, query: Query, *, cursor: str | None, take: int) -> Page:
         started = time.monotonic()
         page = self._source.fetch_page(query, cursor=cursor, take=take)
-        if self.fetched:
-            self.slow = self.slow + 1 if time.monotonic() - started > TRAIL_SLOW_PAGE else 0
-        self.fetched += 1
+        self.pace.took(time.monotonic() - started)
         return page
 
 
@@ -172,12 +171,12 @@ class _Chain:
     @property
     def fetched(self) -> int:
         """Requests answered so far."""
-        return self._source.fetched
+        return self._source.pace.pages
 
     @property
-    def slow(self) -> int:
-        """Its last pages in a row that came slowly (see `PaceWatch`)."""
-        return self._source.slow
+    def slowed(self) -> bool:
+        """Its pages come slowly (see `PaceWatch`)."""
+        return self._source.pace.slowed
 
     @property
     def begun(self) -> bool:
@@ -351,10 +350,11 @@ class TwoEnds:
 
         On a fast link (a local server) a second chain saves no round trip
         worth its cost: two connections share the server, and the trail's
-        pages are handled twice. So, as one chain's prefetch does, the trail
-        waits until `SLOW_PAGES` of the lead's pages in a row took over
-        `TRAIL_SLOW_PAGE`. Only a `desc` lead waits: its first page, the snapshot,
-        then comes before any of the trail's, as the rule wants.
+        pages are handled twice. So the trail may wait (sync's default) until
+        the lead's pages come slowly (`PaceWatch`). Only a `desc` lead waits:
+        its first page, the snapshot, then comes before any of the trail's, as
+        the rule wants. (An export's default reads one chain in its own thread
+        first instead: see `meet_batches`.)
         """
         self.lead.chain.begin()
         if not self._when_slow:
@@ -367,7 +367,7 @@ class TwoEnds:
             and not trail.begun
             and not self.alone
             and not lead.ended
-            and lead.chain.slow >= SLOW_PAGES
+            and lead.chain.slowed
         ):
             trail.begin()
 
@@ -491,9 +491,13 @@ class _Meeting(TwoEnds):
         spill_dir: Path | None,
         on_note: OnNote | None,
         *,
-        when_slow: bool = False,
+        given: list[UsageRecord] | None = None,
     ) -> None:
-        super().__init__(lead, trail, query, start, on_note, when_slow=when_slow)
+        super().__init__(lead, trail, query, start, on_note)
+        # The last records given before `start` (one chain read them): where
+        # the trail reaches them, it has met the lead, though the lead's own
+        # chain never showed them. Its pages, and so the snapshot, are untouched.
+        self.lead.recent.extend((record.id, record.created_at) for record in given or ())
         self._start = start
         self._spill = _Spill(spill_dir)
         self._page_size = 1
