@@ -139,10 +139,22 @@ class Setting:
             f"({halves / (self.pages // 2 + 1) * 1000:.1f} ms a request with two at once)"
         )
 
+    def figure(self, label: str, streams: int, median: float, bare: float, halves: float) -> None:
+        """One run's line: against pages x RTT, the bare chain and, for two, the two halves."""
+        goal = (
+            f", {median / halves:.3f} x the two bare halves   (goal <= 0.55 x the bare chain)"
+            if streams == 2
+            else ""
+        )
+        print(
+            f"  {label} --streams {streams}: {median:6.2f} s = {median / self.floor:.3f} x "
+            f"pages x RTT, {median / bare:.3f} x the bare chain{goal}"
+        )
+
 
 def main() -> None:
     setting = Setting.parse("--streams 2 against one chain at latency")
-    options, records, floor = setting, setting.records, setting.floor
+    options, records = setting, setting.records
     sandbox, url = start_sandbox(records, options.latency)
     env = dict(os.environ, CHATBOTKIT_API_URL=url, CHATBOTKIT_API_TOKEN=TOKEN)
     runs: dict[tuple[str, int], list[float]] = {}
@@ -172,16 +184,7 @@ def main() -> None:
         sandbox.wait()
     setting.header(bare, halves)
     for (suffix, streams), times in sorted(runs.items()):
-        median = statistics.median(times)
-        goal = (
-            f", {median / halves:.3f} x the two bare halves   (goal <= 0.55 x the bare chain)"
-            if streams == 2
-            else ""
-        )
-        print(
-            f"  {suffix:>6} --streams {streams}: {median:6.2f} s = "
-            f"{median / floor:.3f} x pages x RTT, {median / bare:.3f} x the bare chain{goal}"
-        )
+        setting.figure(f"{suffix:>6}", streams, statistics.median(times), bare, halves)
     print("  each --streams 2 file was byte for byte its --streams 1 twin")
 
 

@@ -31,7 +31,7 @@ def read_back(db: Path, env: dict[str, str]) -> bytes:
 
 def main() -> None:
     setting = Setting.parse("sync --streams 2 against one chain at latency")
-    options, floor = setting, setting.floor
+    options = setting
     sandbox, url = start_sandbox(setting.records, options.latency)
     env = dict(os.environ, CHATBOTKIT_API_URL=url, CHATBOTKIT_API_TOKEN=TOKEN)
     runs: dict[int, list[float]] = {1: [], 2: []}
@@ -52,16 +52,7 @@ def main() -> None:
         sandbox.wait()
     setting.header(bare, halves)
     for streams, times in runs.items():
-        median = statistics.median(times)
-        goal = (
-            f", {median / halves:.3f} x the two bare halves   (goal <= 0.55 x the bare chain)"
-            if streams == 2
-            else ""
-        )
-        print(
-            f"  first sync --streams {streams}: {median:6.2f} s = "
-            f"{median / floor:.3f} x pages x RTT, {median / bare:.3f} x the bare chain{goal}"
-        )
+        setting.figure("first sync", streams, statistics.median(times), bare, halves)
     two_over_one = statistics.median(b / a for a, b in zip(runs[1], runs[2], strict=True))
     print(f"  --streams 2 / --streams 1, paired: {two_over_one:.3f}")
     print("  each pair of archives read back byte for byte the same")
