@@ -90,16 +90,16 @@ def meet_batches(
     """Every record of `query` in its order, as the batches one chain would give.
 
     `lead` and the client `trail` opens (when it is needed) answer the same API
-    on their own connections. `start`
-    continues after a cursor of `query`'s order (a resumed export): the trail
-    still starts at the far end. `spill_dir` holds the trail's spill (the
-    target's folder: a large export's half should not land in a RAM-backed
-    /tmp). `on_note` hears why the trail was dropped, when it is.
+    on their own connections. `start` continues after a cursor of `query`'s
+    order (a resumed export): the trail still starts at the far end.
+    `spill_dir` holds the trail's spill (the target's folder: a large export's
+    half should not land in a RAM-backed /tmp). `on_note` hears why the trail
+    was dropped, when it is.
 
     `when_slow` reads one chain, in this thread, as `--streams 1` does, until
-    its pages come slowly (`PaceWatch`), and
-    only then goes on from both ends, after the last page it gave: on a fast
-    link one chain is the faster (no thread, no second connection).
+    its pages come slowly (`PaceWatch`), and only then goes on from both ends,
+    after the last page it gave: on a fast link one chain is the faster (no
+    thread, no second connection).
     """
     if one_chain_reason(query) is not None:
         raise ValueError(f"cannot read from both ends with {one_chain_reason(query)}")
