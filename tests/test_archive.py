@@ -167,6 +167,24 @@ def test_a_failed_sync_keeps_its_pages_and_the_next_one_closes_the_gap(
 # Reading offline: the same bytes as online ---------------------------------
 
 
+def test_pages_decoded_in_one_call_or_one_by_one_are_what_json_reads(tmp_path: Path) -> None:
+    from usage_cli.archive._read import _decoded
+
+    plain = [json.dumps(r) for r in generate_records(300, seed=5, anchor=ANCHOR, odd=False)]
+    odd = [json.dumps(r) for r in generate_records(300, seed=5, anchor=ANCHOR, odd=True)]
+    assert any("\\ud" in text for text in odd)  # lone surrogates, as their escapes
+    for texts in (plain, odd, plain[:1], []):
+        assert _decoded(texts) == [json.loads(text) for text in texts]
+    # Whole: an archive of records without one reads back byte for byte as online.
+    clean = Emulator(generate_records(700, seed=12, anchor=ANCHOR), token=TOKEN)
+    db = tmp_path / "clean.db"
+    assert sync(clean, db).code == 0
+    live = online(clean, "list", "--all", "-o", "jsonl")
+    kept = offline(db, "list", "--all", "-o", "jsonl")
+    assert kept.code == 0, kept.err
+    assert kept.out == live.out
+
+
 READS = [
     ("list", "--all", "-o", "jsonl"),
     ("list", "--all", "-o", "json"),

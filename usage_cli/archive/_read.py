@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
 
+from pydantic_core import from_json
+
 from usage_cli.archive._store import RELATION_COLUMNS, Archive, Source
 from usage_cli.errors import ApiError
 from usage_cli.query import Order, Query
@@ -105,7 +107,7 @@ class ArchiveReader:
                 (*params, take),
             ).fetchall()
         self.requests += 1
-        items = [UsageRecord(json.loads(row[0])) for row in rows]
+        items = [UsageRecord(raw) for raw in _decoded([row[0] for row in rows])]
         # As the platform: a page's cursor is its last id, and the end an empty page.
         return Page(items, items[-1].id if items else None)
 
@@ -253,3 +255,17 @@ def _last_of_bucket(start: int, bucket: tuple[str, ...], labels: Labels) -> int:
         else:
             outside = middle
     return inside
+
+
+def _decoded(texts: list[str]) -> list[Any]:
+    """Each stored record's JSON, decoded: a page in one call in Rust (about half
+    `json.loads`' time), or one at a time where that refuses the text.
+
+    pydantic-core refuses the escape of a lone surrogate, which the archive keeps
+    for a record the API sent with one; `json.loads` reads it, as online.
+    """
+    try:
+        decoded: list[Any] = from_json("[" + ",".join(texts) + "]")
+    except ValueError:
+        return [json.loads(text) for text in texts]
+    return decoded
