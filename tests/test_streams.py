@@ -75,6 +75,25 @@ def batches_of(source: PageSource, trail: PageSource | None, query: Query) -> li
     return [([record.id for record in batch.records], batch.cursor) for batch in batches]
 
 
+def test_the_far_ends_records_set_aside_count_as_read_until_written() -> None:
+    api = emulator(1000)
+    query = Query(take=10)
+    aside: list[tuple[int, int]] = [(0, 0)]
+    read: list[int] = []  # written so far plus set aside, after each batch
+    written = 0
+    with client(api.transport()) as lead, client(api.transport()) as trail:
+        for batch in meet_batches(
+            lead, lambda: trail, query, on_aside=lambda r, p: aside.append((r, p))
+        ):
+            written += len(batch.records)
+            read.append(written + aside[-1][0])
+    assert written == 1000
+    assert max(records for records, _ in aside) > 0  # the far end read something
+    assert aside[-1] == (0, 0)  # and all of it was written in the end
+    assert read == sorted(read)  # the count of what was read never goes back
+    assert all(pages == -(-records // 10) for records, pages in aside)
+
+
 @pytest.mark.parametrize(
     ("records", "take", "max_take"),
     [

@@ -59,6 +59,7 @@ _POLL = 0.1  # seconds: how soon a stop is noticed (and Ctrl-C, on the main thre
 _JOIN = 0.25  # seconds a stopping reader waits for a chain's request in flight
 
 OnNote = Callable[[str], None]
+OnAside = Callable[[int, int], None]  # records, pages
 MIRROR = "the API's two orders are not mirror images here"
 CURSORS = "the API's cursors are not record ids"
 
@@ -86,6 +87,7 @@ def meet_batches(
     spill_dir: Path | None = None,
     on_note: OnNote | None = None,
     when_slow: bool = False,
+    on_aside: OnAside | None = None,
 ) -> Generator[Batch, None, None]:
     """Every record of `query` in its order, as the batches one chain would give.
 
@@ -94,7 +96,8 @@ def meet_batches(
     order (a resumed export): the trail still starts at the far end.
     `spill_dir` holds the trail's spill (the target's folder: a large export's
     half should not land in a RAM-backed /tmp). `on_note` hears why the trail
-    was dropped, when it is.
+    was dropped, when it is; `on_aside` hears how many records (and pages) of
+    the far end are read and set aside, not yet given, each time that changes.
 
     `when_slow` reads one chain, in this thread, as `--streams 1` does, until
     its pages come slowly (`PaceWatch`), and only then goes on from both ends,
@@ -116,7 +119,9 @@ def meet_batches(
                     break
             else:
                 return  # read to the end as one chain
-    meeting = _Meeting(lead, trail(), query, start, spill_dir, on_note, given=given)
+    meeting = _Meeting(
+        lead, trail(), query, start, spill_dir, on_note, given=given, on_aside=on_aside
+    )
     try:
         yield from meeting.batches()
     finally:
@@ -259,6 +264,11 @@ class _Spill:
     _file: IO[bytes] | None = None
     _offsets: list[int] = field(default_factory=list)
     _size: int = 0
+    records: int = 0  # set aside so far
+
+    @property
+    def pages(self) -> int:
+        return len(self._offsets)
 
     def add(self, records: list[UsageRecord]) -> None:
         """Append one page's records; OSError (a full disk) here, not at a later flush."""
@@ -276,6 +286,7 @@ class _Spill:
         self._file.write(data)
         self._file.flush()
         self._size += len(data)
+        self.records += len(records)
 
     def reversed_records(self) -> Iterator[UsageRecord]:
         if self._file is None:
@@ -295,6 +306,7 @@ class _Spill:
             self._file = None
         self._offsets.clear()
         self._size = 0
+        self.records = 0
 
 
 class TwoEnds:
@@ -492,8 +504,10 @@ class _Meeting(TwoEnds):
         on_note: OnNote | None,
         *,
         given: list[UsageRecord] | None = None,
+        on_aside: OnAside | None = None,
     ) -> None:
         super().__init__(lead, trail, query, start, on_note)
+        self._on_aside = on_aside
         # The last records given before `start` (one chain read them): where
         # the trail reaches them, it has met the lead, though the lead's own
         # chain never showed them. Its pages, and so the snapshot, are untouched.
@@ -508,7 +522,12 @@ class _Meeting(TwoEnds):
 
     def drop_trail(self, why: str) -> None:
         self._spill.close()
+        self._aside(0, 0)
         super().drop_trail(why)
+
+    def _aside(self, records: int, pages: int) -> None:
+        if self._on_aside is not None:
+            self._on_aside(records, pages)
 
     def batches(self) -> Iterator[Batch]:
         self.begin()
@@ -555,6 +574,7 @@ class _Meeting(TwoEnds):
         """Spill the trail's `records`; a spill that cannot be written drops the trail."""
         try:
             self._spill.add(records)
+            self._aside(self._spill.records, self._spill.pages)
         except OSError as exc:
             # A full disk or a file-size limit: the lead's own writing will
             # meet it too, and say so about the export's own file.
@@ -568,17 +588,27 @@ class _Meeting(TwoEnds):
         size = self._page_size
         chunk = list(head)
         ready: list[UsageRecord] | None = None
+        left = self._spill.records + len(head)  # still to give, `ready` included
+
+        def given(batch: list[UsageRecord]) -> None:
+            nonlocal left
+            left -= len(batch)
+            self._aside(left, -(-left // size))
+
         for record in self._spill.reversed_records():
             chunk.append(record)
             if len(chunk) == size:
                 if ready is not None:
+                    given(ready)
                     yield Batch(ready, ready[-1].id)
                 ready, chunk = chunk, []
         if chunk:
             if ready is not None:
+                given(ready)
                 yield Batch(ready, ready[-1].id)
             ready = chunk
         if ready is not None:
+            given(ready)
             # The far end of the list (or of the snapshot): nothing follows.
             yield Batch(ready, None)
 

@@ -191,6 +191,7 @@ def export_command(
                 trail=reading.connect if two else None,
                 when_slow=streams is None,
                 on_note=None if settings.quiet else progress.say,
+                on_aside=progress.aside,
             )
             if manifest is not None:
                 progress.done(manifest)

@@ -91,6 +91,7 @@ class ExportProgress:
         # NO_COLOR, --no-color, TERM=dumb: plain lines now and then, no escapes at all.
         self._plain = not quiet and runtime.stderr_tty and not color
         self._last_line = self._started
+        self._aside = (0, 0)  # the far end's records and pages read, not yet written
         if not self._quiet and runtime.stderr_tty and color:
             from rich.console import Console
             from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -123,14 +124,21 @@ class ExportProgress:
         share = self._window.covered(progress.oldest, progress.newest)
         return "" if share is None else f"{share:.0%} of the window"
 
+    def aside(self, records: int, pages: int) -> None:
+        """Records (and pages) read from the list's far end and set aside, not yet
+        written: counted as read, so the figures climb with both ends."""
+        self._aside = (records, pages)
+
     def update(self, progress: Progress) -> None:
         now = self._runtime.monotonic()
+        records = progress.records + self._aside[0]
+        pages = progress.pages + self._aside[1]
         if self._live is not None:
-            rate = progress.records / max(now - self._started, 1e-6)
+            rate = records / max(now - self._started, 1e-6)
             self._live.update(
                 self._task,
-                records=progress.records,
-                pages=progress.pages,
+                records=records,
+                pages=pages,
                 rate=rate,
                 window=self._covered(progress),
             )
@@ -138,7 +146,7 @@ class ExportProgress:
             self._last_line = now
             covered = self._covered(progress)
             self._runtime.say(
-                f"{self._doing}: {progress.records:,} records, {progress.pages:,} pages"
+                f"{self._doing}: {records:,} records, {pages:,} pages"
                 + (f", {covered}" if covered else "")
             )
 

@@ -32,6 +32,7 @@ from usage_cli.pages import Batch, PageSource, RecordStream
 from usage_cli.query import Query
 
 if TYPE_CHECKING:
+    from usage_cli.pages_meet import OnAside
     from usage_cli.prices import PriceTable
 
 
@@ -82,6 +83,7 @@ class ExportPlan:
         trail: Callable[[], PageSource] | None = None,
         on_note: Callable[[str], None] | None = None,
         when_slow: bool = False,
+        on_aside: OnAside | None = None,
     ) -> Manifest | None:
         """Export; the manifest written beside a file target, None for stdout.
 
@@ -91,7 +93,8 @@ class ExportPlan:
         column's sum to the manifest. `trail` opens another connection to the
         API, which reads the list from its far end too (`--streams 2`, see
         `pages_meet`), `when_slow` only once pages come slowly; `on_note` hears
-        why it was dropped, if it is. A failure of a file export says how to
+        why it was dropped, if it is, and `on_aside` how much of it is read and
+        set aside, for progress. A failure of a file export says how to
         continue it (`--resume`).
         """
         if isinstance(self.target, Target) and (self.lock is None or not self.lock.held):
@@ -189,6 +192,7 @@ class ExportPlan:
         trail: Callable[[], PageSource] | None = None,
         on_note: Callable[[str], None] | None = None,
         when_slow: bool = False,
+        on_aside: OnAside | None = None,
     ) -> Generator[Batch, None, None]:
         """The pages still to fetch: after the checkpoint's cursor, or none at its end."""
         if self.checkpoint is not None:
@@ -197,7 +201,7 @@ class ExportPlan:
             query = replace(query, cursor=self.checkpoint.cursor)
         if trail is not None:
             # Both ends at once: the same batches as one chain, in about half the time.
-            yield from self._met(client, trail, query, on_note, when_slow)
+            yield from self._met(client, trail, query, on_note, when_slow, on_aside)
             return
         yield from RecordStream(client, query).batches()
 
@@ -208,6 +212,7 @@ class ExportPlan:
         query: Query,
         on_note: Callable[[str], None] | None,
         when_slow: bool,
+        on_aside: OnAside | None,
     ) -> Generator[Batch, None, None]:
         from usage_cli.pages_meet import meet_batches
 
@@ -222,6 +227,7 @@ class ExportPlan:
             spill_dir=spill_dir,
             on_note=on_note,
             when_slow=when_slow,
+            on_aside=on_aside,
         )
 
     def interrupted(self, records: int) -> Interrupted:
