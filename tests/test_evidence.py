@@ -295,6 +295,18 @@ def test_a_single_signed_export_names_its_signer(series: list[Path], keys: dict[
     assert done.out.endswith("; signed by ci@example.com)\n")
 
 
+def test_naming_the_manifest_verifies_its_export(series: list[Path], keys: dict[str, Path]) -> None:
+    manifest = Path(f"{series[0]}.manifest.json")
+    done = verify(manifest, "--signers", keys["allowed"])
+    assert done.code == 0, done.err
+    assert done.out.startswith(f"ok: {series[0]} matches its manifest (")
+    assert done.out.endswith("; signed by ci@example.com)\n")
+    series[0].write_bytes(series[0].read_bytes() + b"\n")
+    broken = verify(manifest)
+    assert broken.code == 6
+    assert f"{series[0]} does not match its manifest" in broken.err
+
+
 def test_an_unsigned_manifest_fails_a_signers_check(
     server: Sandbox, tmp_path: Path, keys: Any
 ) -> None:

@@ -65,10 +65,16 @@ def _rows(handle: IO[str], fmt: Format) -> Iterator[tuple[str, str, int, str | N
         yield item["id"], item["type"], int(item["count"]), None
 
 
+_MANIFEST_SUFFIX = ".manifest.json"
+
+
 def verify(path: Path) -> Report | SetReport:
     """A file export, or a folder written with `--partition`, against its manifest."""
     if path.is_dir():
         return verify_set(path)
+    if path.name.endswith(_MANIFEST_SUFFIX) and path.is_file():
+        # The manifest named instead of its export (TAB offers both): the export.
+        path = path.with_name(path.name[: -len(_MANIFEST_SUFFIX)])
     manifest_file = manifest_path(path)
     if not manifest_file.exists() and not path.exists():
         raise InputError(

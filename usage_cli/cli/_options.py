@@ -160,10 +160,10 @@ StreamsOpt = Annotated[
     typer.Option(
         "--streams",
         metavar="1|2",
-        help="Read the list from both ends at once, on two connections (2; about half the "
-        "time at real latency, the same file), or as one chain (1). Default: for a whole "
-        "list from the API, the second end once pages come slowly (a local server is read "
-        "faster as one); 1 with --since/--until or --db.",
+        help="1: one chain of pages. 2: both ends of the list at once, on two connections "
+        "(about half the time at real latency; the same file). Default: one chain, and the "
+        "far end too once pages come slowly; always 1 with --since/--until, --db or "
+        "--partition.",
         rich_help_panel=PAGING_PANEL,
         show_default=False,
     ),

@@ -61,11 +61,10 @@ def sync_command(
         typer.Option(
             "--streams",
             metavar="1|2",
-            help="Read down to the end of the list from both ends at once, on two "
-            "connections (2; about half the time at real latency, the same archive), or as "
-            "one chain (1). Default: the second end once pages come slowly (a local server "
-            "is read faster as one). Only a first sync, or finishing a stopped one, reads "
-            "that far.",
+            help="1: one chain of pages. 2: both ends of the list at once, on two "
+            "connections (about half the time at real latency; the same archive). Default: "
+            "one chain, and the far end too once pages come slowly. Only a first sync, or "
+            "finishing a stopped one, reads down to the end of the list.",
             rich_help_panel=PAGING_PANEL,
             show_default=False,
         ),

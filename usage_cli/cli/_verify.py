@@ -98,11 +98,14 @@ def verify_command(
 
     shown = paths[0]  # as typed: `usage verify set/` answers about `set/`
     report = verify(target)
+    if isinstance(report, Report) and report.path != target:
+        shown = str(report.path)  # its manifest was named: the answer is about the export
     if isinstance(report, Report) and report.written_as is not None:
         # Alone, a file's bytes are what its manifest vouches for; in a series
         # (--chain) its name says which period it is, and a rename fails there.
         run.note(
-            f"note: {target.name} was written as {report.written_as} (renamed, with its manifest)"
+            f"note: {report.path.name} was written as {report.written_as} (renamed, with "
+            "its manifest)"
         )
     if not report.ok:
         raise VerifyError(f"{shown} does not match its manifest: " + "; ".join(report.problems))
@@ -112,7 +115,8 @@ def verify_command(
         from usage_cli.export import manifest_path
         from usage_cli.partitions import MANIFEST_NAME
 
-        manifest = target / MANIFEST_NAME if target.is_dir() else manifest_path(target)
+        exported = report.path if isinstance(report, Report) else target
+        manifest = target / MANIFEST_NAME if target.is_dir() else manifest_path(exported)
         signed = f"; signed by {signer_of(manifest, allowed)}"
     run.runtime.stdout.write(f"ok: {shown} matches its manifest ({report.proof}{signed})\n")
 

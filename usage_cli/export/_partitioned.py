@@ -396,7 +396,7 @@ class PartitionedPlan:
         nothing = f"nothing was written to {self.text}"
         if isinstance(exc, KeyboardInterrupt):
             return Interrupted(
-                f"interrupted after {records} records; {nothing}",
+                f"interrupted after {records:,} records; {nothing}",
                 hint="rerun the same command to start again",
             )
         if isinstance(exc, UsageCliError):

@@ -233,7 +233,7 @@ class ExportPlan:
     def interrupted(self, records: int) -> Interrupted:
         resumable = isinstance(self.target, Target) and self.target.waiting
         return Interrupted(
-            f"interrupted after {records} records; nothing was written to {self.text}",
+            f"interrupted after {records:,} records; nothing was written to {self.text}",
             hint="rerun the same command with --resume to continue from the last page"
             if resumable
             else "rerun the same command to start again",
