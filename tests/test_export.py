@@ -281,6 +281,27 @@ def test_verify_of_a_deleted_export_fails(cli: Any, tmp_path: Path) -> None:
     assert "does not exist" in result.err
 
 
+@pytest.mark.parametrize(
+    ("written", "named", "said"),
+    [
+        ("a.jsonl", "a.csv", "written as jsonl; its name says csv"),
+        ("a.csv.gz", "a.csv", "written as csv.gz; its name says csv"),
+    ],
+)
+def test_verify_of_a_file_renamed_to_another_format_says_so(
+    cli: Any, tmp_path: Path, written: str, named: str, said: str
+) -> None:
+    target = tmp_path / "made" / written
+    target.parent.mkdir()
+    assert export(cli, target).code == 0
+    moved = tmp_path / named
+    target.rename(moved)
+    Path(f"{target}.manifest.json").rename(Path(f"{moved}.manifest.json"))
+    result = cli("verify", str(moved))
+    assert result.code == 6
+    assert f"the manifest says it was {said}" in result.err
+
+
 def test_verify_reads_gzip_json(cli: Any, tmp_path: Path) -> None:
     target = tmp_path / "a.json.gz"
     assert export(cli, target).code == 0

@@ -108,6 +108,15 @@ def verify(path: Path) -> Report | SetReport:
         report.problems.append(f"sha256 is {digest}, the manifest says {expected_file['sha256']}")
 
     fmt, compressed = format_of(path)
+    if (fmt, compressed) != (manifest.fmt, manifest.gzip):
+        # Read as its name says, a file of another format fails with a parser's
+        # error; the manifest says what was written.
+        written = f"{manifest.fmt}{'.gz' if manifest.gzip else ''}"
+        named = f"{fmt}{'.gz' if compressed else ''}"
+        report.problems.append(
+            f"the manifest says it was written as {written}; its name says {named}"
+        )
+        return report
     seen = report.ids
     duplicates: set[str] = set()
     total = 0
