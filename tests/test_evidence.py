@@ -181,6 +181,8 @@ def test_a_pair_renamed_with_their_manifests_is_caught(series: list[Path]) -> No
     assert done.code == 6
     assert f"{one.name} was written as {two.name}" in done.err
     assert f"{two.name} was written as {one.name}" in done.err
+    first, second = sorted((one.name, two.name))
+    assert f"{first} and {second} are swapped, each with its manifest" in done.err
 
 
 def test_one_file_renamed_with_its_manifest_verifies_alone_with_a_note(

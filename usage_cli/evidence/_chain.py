@@ -46,6 +46,8 @@ class Link:
     signer: str | None = None
     # A file's sha256 when it is not the one its manifest records.
     wrong_digest: str | None = None
+    # The name its export wrote, when the file (with its manifest) has another.
+    written_as: str | None = None
 
     @property
     def name(self) -> str:
@@ -153,6 +155,7 @@ def _link(manifest: Path, signers: Path | None) -> Link:
         # In a series a name says which period a file is: one renamed (two
         # swapped, file and manifest together) would read as another day.
         link.problems.append(f"{data.name} was written as {report.written_as}")
+        link.written_as = report.written_as
     link.problems += [f"{link.name}: {problem}" for problem in report.problems]
     link.ids = report.ids
     if isinstance(report, Report) and report.digest != report.manifest.file["sha256"]:
@@ -187,10 +190,11 @@ def verify_chain(
 
 
 def _check_swaps(links: list[Link], report: ChainReport) -> None:
-    """Name a file that holds the bytes another export of the series wrote.
+    """Name a file that holds the bytes another export of the series wrote, and
+    two exports renamed into each other's names.
 
     Two files swapped (and not their manifests) otherwise read as two
-    unrelated hash mismatches.
+    unrelated hash mismatches; two swapped with their manifests, as two renames.
     """
     written = {
         link.manifest.file["sha256"]: link for link in links if isinstance(link.manifest, Manifest)
@@ -209,6 +213,14 @@ def _check_swaps(links: list[Link], report: ChainReport) -> None:
             told.add(other.name)
         else:
             report.problems.append(f"{link.name} holds the records written as {other.name}")
+    by_name = {link.name: link for link in links}
+    for link in links:
+        other = by_name.get(link.written_as or "")
+        if other is not None and other.written_as == link.name and link.name < other.name:
+            report.problems.append(
+                f"{link.name} and {other.name} are swapped, each with its manifest: each "
+                "name now holds the other's period"
+            )
 
 
 def _order(links: list[Link], report: ChainReport) -> list[Link]:
