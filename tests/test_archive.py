@@ -636,40 +636,15 @@ def test_a_first_sync_that_fails_leaves_nothing_and_binds_nothing(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     db = tmp_path / "usage.db"
-    wrong = run_in_memory(
-        [
-            "--api-url",
-            "http://127.0.0.1:1",
-            "--token",
-            TOKEN,
-            "--retries",
-            "0",
-            "sync",
-            "--db",
-            str(db),
-            "--source",
-            "prod",
-        ],
-    )
+    # Nothing listens on port 1: the first request fails at once.
+    unreachable = ["--api-url", "http://127.0.0.1:1", "--token", TOKEN, "--retries", "0"]
+    into_prod = ["sync", "--db", str(db), "--source", "prod"]
+    wrong = run_in_memory([*unreachable, *into_prod])
     assert wrong.code == 5
     assert list(tmp_path.iterdir()) == []
     # An archive that holds a source whose first sync failed: the next run may rebind it.
     assert sync(emulator, db).code == 0
-    failed = run_in_memory(
-        [
-            "--api-url",
-            "http://127.0.0.1:1",
-            "--token",
-            TOKEN,
-            "--retries",
-            "0",
-            "sync",
-            "--db",
-            str(db),
-            "--source",
-            "prod",
-        ],
-    )
+    failed = run_in_memory([*unreachable, *into_prod])
     assert failed.code == 5
     assert "every page synced so far" not in failed.err  # nothing of prod was kept
     fixed = online(emulator, "sync", "--db", str(db), "--source", "prod")
