@@ -20,6 +20,7 @@ from pydantic_core.core_schema import CoreConfig, CoreSchema
 from typing_extensions import TypedDict
 
 from usage_cli.errors import ApiError, AuthError, ReportedError, SchemaError, ServerError
+from usage_cli.relations import ID_FIELDS
 
 
 class RecordSchema(TypedDict):
@@ -92,22 +93,7 @@ RECORD_SCHEMA = _typed_dict(
         "id": (_STR, True),
         "type": (_STR, True),
         "count": (_INT, True),
-        **{
-            name: (_nullable(_STR), False)
-            for name in (
-                "conversationId",
-                "messageId",
-                "taskId",
-                "contactId",
-                "blueprintId",
-                "botId",
-                "datasetId",
-                "skillsetId",
-                "abilityId",
-                "name",
-                "description",
-            )
-        },
+        **{name: (_nullable(_STR), False) for name in (*ID_FIELDS, "name", "description")},
         "meta": (_nullable(_ANY_DICT), False),
         "createdAt": (_INT, True),
         "updatedAt": (_nullable(_INT), False),
