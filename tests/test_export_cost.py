@@ -20,6 +20,7 @@ from usage_cli.columns import CSV_COLUMNS
 from usage_cli.sandbox import Emulator, Sandbox, generate_records
 
 from .conftest import ANCHOR, TOKEN, FailAfter, Result, run_in_memory
+from .test_export import export, manifest_of
 
 BUNDLED = prices.bundled_bytes()
 BUNDLED_SHA256 = hashlib.sha256(BUNDLED).hexdigest()
@@ -41,14 +42,6 @@ CONTRACT = (
 def by_hand(record: dict[str, Any]) -> Decimal | None:
     price = PER_MILLION.get(record["type"])
     return None if price is None else Decimal(record["count"]) * price / 1_000_000
-
-
-def export(cli: Any, target: Path | str, *args: str, **runtime: Any) -> Result:
-    return cli("export", str(target), *args, **runtime)  # type: ignore[no-any-return]
-
-
-def manifest_of(path: Path) -> dict[str, Any]:
-    return json.loads(path.with_name(path.name + ".manifest.json").read_text())  # type: ignore[no-any-return]
 
 
 def rows_of(path: Path) -> list[dict[str, str]]:

@@ -24,6 +24,7 @@ from usage_cli.sandbox.data import arrivals, generate_records
 from usage_cli.sandbox.emulator import Emulator, Faults
 
 from .conftest import ANCHOR, TOKEN, Result, run_in_memory
+from .test_export import manifest_of
 
 NOW_MS = int(ANCHOR.timestamp() * 1000)
 OFFLINE = "http://127.0.0.1:9"  # never reached: the transport answers
@@ -52,11 +53,6 @@ def export(
 
 def ids_of(path: Path) -> list[str]:
     return [json.loads(line)["id"] for line in path.read_text().splitlines()]
-
-
-def manifest_of(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(path.with_name(path.name + ".manifest.json").read_text())
-    return data
 
 
 def orders_asked(api: Emulator) -> set[str | None]:
