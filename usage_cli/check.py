@@ -242,6 +242,29 @@ def fold(summary: Summary, by: Sequence[str], selector: tuple[str, str] | None) 
     return folded
 
 
+def _result(
+    rule: Rule | SpikeRule,
+    by: Sequence[str],
+    key: Any,
+    group: Group,
+    value: Decimal,
+    limit: Decimal,
+    status: str,
+    baseline: Decimal | None = None,
+) -> Result:
+    """One group's result; a cost that no price covers has no verdict (UNPRICED)."""
+    return Result(
+        rule.label,
+        rule.metric,
+        dict(zip(by, key, strict=True)) if by else None,
+        value,
+        limit,
+        UNPRICED if unpriced_only(group, rule.metric) else status,
+        baseline=baseline,
+        unpriced=group.costs.unpriced_count if group.costs is not None else 0,
+    )
+
+
 def evaluate(
     rules: Sequence[Rule], summary: Summary, by: Sequence[str], warn_at: Decimal | None
 ) -> list[Result]:
@@ -249,19 +272,8 @@ def evaluate(
     for rule in rules:
         for key, group in fold(summary, by, rule.selector).items():
             value = measure(group, rule.metric)
-            results.append(
-                Result(
-                    rule.label,
-                    rule.metric,
-                    dict(zip(by, key, strict=True)) if by else None,
-                    value,
-                    rule.limit,
-                    UNPRICED
-                    if unpriced_only(group, rule.metric)
-                    else _status(value, rule.limit, warn_at),
-                    unpriced=group.costs.unpriced_count if group.costs is not None else 0,
-                )
-            )
+            status = _status(value, rule.limit, warn_at)
+            results.append(_result(rule, by, key, group, value, rule.limit, status))
     return results
 
 
@@ -284,20 +296,7 @@ def evaluate_spike(
         median = Decimal(statistics.median(history))
         limit = rule.factor * median
         status = _status(value, limit, warn_at) if value >= rule.floor else OK
-        if unpriced_only(group, rule.metric):
-            status = UNPRICED
-        results.append(
-            Result(
-                rule.label,
-                rule.metric,
-                dict(zip(by, key, strict=True)) if by else None,
-                value,
-                limit,
-                status,
-                baseline=median,
-                unpriced=group.costs.unpriced_count if group.costs is not None else 0,
-            )
-        )
+        results.append(_result(rule, by, key, group, value, limit, status, baseline=median))
     return results
 
 
