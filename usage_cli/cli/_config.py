@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from usage_cli.cli._app import config_group
-from usage_cli.cli._invocation import invocation
+from usage_cli.cli._invocation import Invocation, invocation
 from usage_cli.cli._options import GLOBAL_NOTE
 from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import InputError
@@ -46,9 +46,7 @@ def config_set(
     name = config.normalise_key(key)
     run = invocation(ctx)
     env = run.runtime.env
-    profile = config.check_profile_name(
-        run.options.profile or env.get(config.PROFILE_ENV) or config.DEFAULT_PROFILE
-    )
+    profile = _profile(run)
     if value is None:
         value = run.runtime.stdin.readline().strip()
     if not value.strip():
@@ -95,9 +93,7 @@ def config_unset(
     name = config.normalise_key(key)
     run = invocation(ctx)
     env = run.runtime.env
-    profile = config.check_profile_name(
-        run.options.profile or env.get(config.PROFILE_ENV) or config.DEFAULT_PROFILE
-    )
+    profile = _profile(run)
     path = config.config_path(env)
     profiles = config.load(path)
     if name not in profiles.get(profile, {}):
@@ -145,3 +141,12 @@ def config_list(ctx: typer.Context) -> None:
         run.runtime.stdout.write(
             f"{name}\t{', '.join(k for k in config.KEYS if k in profiles[name])}\n"
         )
+
+
+def _profile(run: Invocation) -> str:
+    """The profile `config set` and `unset` write: --profile, $USAGE_PROFILE, or default."""
+    from usage_cli import config
+
+    return config.check_profile_name(
+        run.options.profile or run.runtime.env.get(config.PROFILE_ENV) or config.DEFAULT_PROFILE
+    )
