@@ -8,9 +8,9 @@
 2. Latency: with 20 ms and 50 ms injected per response, a single-stream export's
    total time against requests x the sandbox's real RTT (a bare httpx chain's time
    a request), and the cost of a page alone (200 pages less 100 pages).
-3. Both ends at once: `benchmarks/streams.py` (export) and `benchmarks/sync_streams.py`
-   (a first sync), `--streams 1` against `--streams 2` at 50 ms, each against a bare
-   chain and two bare chains at once.
+3. Both ends at once: `benchmarks/sync_streams.py` (a first sync), `--streams 1`
+   against `--streams 2` at 50 ms, each against a bare chain and two bare chains at
+   once (`benchmarks/chains.py`).
 4. Against what a user would write instead: a curl + jq loop
    (benchmarks/curl_jq.sh) and requests + csv.DictWriter
    (benchmarks/dictwriter.py), alternating with `usage export`.
@@ -38,8 +38,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from chains import bare_chain
 from export_memory import TOKEN, measure, start_sandbox, usage_command
-from streams import bare_chain
 
 HERE = Path(__file__).resolve().parent
 GOALS = {"jsonl": 0.9, "csv": 1.0}  # x floor, whole process, start-up included
@@ -120,7 +120,7 @@ def latency(pages: int, per_page_ms: int) -> tuple[float, float, float]:
     url = next(line for line in process.stdout if line.startswith("export CHATBOTKIT_API_URL="))
     url = url.split("=", 1)[1].strip()
     env = dict(os.environ, CHATBOTKIT_API_URL=url, CHATBOTKIT_API_TOKEN=TOKEN)
-    export = ["export", "-q", "--force", "--streams", "1"]
+    export = ["export", "-q", "--force"]
     try:
         with tempfile.TemporaryDirectory() as scratch:
             bare = bare_chain(url)  # also warms the sandbox
@@ -149,7 +149,7 @@ def latencies(pages: int, rtts: tuple[int, ...] = (20, 50)) -> None:
         print(
             f"  {rtt} ms injected, {requests} requests: a bare httpx chain {bare:.2f} s "
             f"({real * 1000:.1f} ms a request: the real RTT)\n"
-            f"      usage export --streams 1: {whole:.2f} s = {ratio:.3f} x pages x real RTT "
+            f"      usage export: {whole:.2f} s = {ratio:.3f} x pages x real RTT "
             f"({whole / injected:.3f} x the injected), {verdict(ratio, LATENCY_GOAL)}\n"
             f"      a page alone {marginal:.3f} x real RTT; the floor's whole process "
             f"{floor_whole:.2f} s = {floor_whole / bare:.3f} x, a page alone "
@@ -194,8 +194,8 @@ def against_scripts(records: int, curl_records: int, repeats: int) -> None:
 
 
 def both_ends(pages: int, repeats: int) -> None:
-    """Item 3: an export and a first sync read from both ends, each script in its own process."""
-    for script in ("streams.py", "sync_streams.py"):
+    """Item 3: a first sync read from both ends, in its own process."""
+    for script in ("sync_streams.py",):
         print(f"\nboth ends at once ({script}; {load()}):", flush=True)
         command = [sys.executable, str(HERE / script), "--pages", str(pages)]
         done = subprocess.run(

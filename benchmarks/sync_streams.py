@@ -20,8 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from chains import Setting, bare_chain, bare_halves, start_sandbox, timed
 from export_memory import TOKEN, usage_command
-from streams import Setting, bare_chain, bare_halves, start_sandbox, timed
 
 
 def read_back(db: Path, env: dict[str, str]) -> bytes:

@@ -21,8 +21,8 @@ from usage_cli.client import (
     retry_after_seconds,
 )
 from usage_cli.errors import ApiError, AuthError, InputError, SchemaError, ServerError
-from usage_cli.pages import iter_records
 from usage_cli.query import Order, Query
+from usage_cli.reading import iter_records
 from usage_cli.sandbox import Sandbox
 from usage_cli.sandbox.server import Faults
 

@@ -133,6 +133,31 @@ def test_bad_targets_exit_2_before_any_request(
     assert server.requests == []
 
 
+@pytest.mark.parametrize("value", ["2", "3", "0"])
+def test_export_streams_other_than_1_is_exit_2_before_any_request(
+    cli: Any, server: Sandbox, tmp_path: Path, value: str
+) -> None:
+    # Reading from both ends is sync's; a script that asks export for it is told where.
+    result = export(cli, tmp_path / "a.jsonl", "--streams", value)
+    assert result.code == 2
+    assert "--streams is no longer an export option" in result.err.splitlines()[0]
+    assert "usage sync --db FILE" in result.err
+    assert server.requests == []
+    assert not (tmp_path / "a.jsonl").exists()
+
+
+def test_export_streams_1_still_works_with_a_note_and_is_hidden(
+    cli: Any, server: Sandbox, tmp_path: Path
+) -> None:
+    plain, pinned = tmp_path / "plain.jsonl", tmp_path / "pinned.jsonl"
+    assert export(cli, plain, "--take", "30").code == 0
+    result = export(cli, pinned, "--take", "30", "--streams", "1")
+    assert result.code == 0, result.err
+    assert "export --streams is deprecated and does nothing" in result.err
+    assert pinned.read_bytes() == plain.read_bytes()
+    assert "--streams" not in cli("export", "--help").out
+
+
 def test_an_existing_target_is_kept_unless_forced(
     cli: Any, server: Sandbox, tmp_path: Path
 ) -> None:
@@ -162,8 +187,8 @@ def test_a_failure_leaves_nothing_at_the_target_and_resume_completes_exactly(
     cli: Any, server: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = tmp_path / "audit.jsonl"
-    # One chain: its first three pages are in, then the API fails (both ends: test_streams.py).
-    failed = export(cli, target, "--take", "20", "--streams", "1", transport=FailAfter(3))
+    # Its first three pages are in, then the API fails.
+    failed = export(cli, target, "--take", "20", transport=FailAfter(3))
     assert failed.code == 5
     assert "--resume" in failed.err
     assert not target.exists()
@@ -173,7 +198,7 @@ def test_a_failure_leaves_nothing_at_the_target_and_resume_completes_exactly(
     assert TOKEN not in json.dumps(checkpoint)
 
     counting = FailAfter(10_000)
-    resumed = export(cli, target, "--take", "20", "--resume", "--streams", "1", transport=counting)
+    resumed = export(cli, target, "--take", "20", "--resume", transport=counting)
     assert resumed.code == 0, resumed.err
     assert (
         counting.asked[0] == checkpoint["cursor"]

@@ -294,13 +294,11 @@ def test_resume_keeps_the_cost_and_refuses_another_choice_or_table(
         target,
         "--take",
         "20",
-        "--streams",
-        "1",
         "--cost",
         "--prices",
         path,
         transport=FailAfter(3),
-    )  # one chain: three pages in, then the API fails
+    )  # three pages in, then the API fails
     assert failed.code == 5
     checkpoint = json.loads((tmp_path / ".costed.csv.checkpoint.json").read_text())
     assert checkpoint["version"] == 3

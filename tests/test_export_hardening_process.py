@@ -117,9 +117,9 @@ def test_resume_or_force_while_a_run_holds_the_target_is_refused_before_any_requ
 ) -> None:
     target = tmp_path / "a.csv"
     slow.requests.clear()
-    # Eighty pages of 50 ms on one chain: still running after three refused runs, even
+    # Eighty pages of 50 ms: still running after three refused runs, even
     # on a busy machine.
-    running = start(slow, "export", str(target), "--take", "5", "--streams", "1")
+    running = start(slow, "export", str(target), "--take", "5")
     wait_for_requests(slow, 3)
     for extra in (["--resume"], ["--force"], []):
         # A dead API root: a request would end in exit 5, so exit 2 means none was made.

@@ -14,8 +14,8 @@ import pytest
 
 from usage_cli.client import Client, RetryPolicy
 from usage_cli.errors import ServerError
-from usage_cli.pages import Follower
 from usage_cli.query import Query
+from usage_cli.reading.follow import Follower
 from usage_cli.sandbox import Sandbox
 from usage_cli.sandbox.data import arrivals, generate_records
 from usage_cli.sandbox.emulator import Emulator, Faults

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from usage_cli.errors import CursorLoopError
-from usage_cli.pages import SLOW_PAGE, RecordStream, iter_pages
 from usage_cli.query import Order, Query
+from usage_cli.reading import RecordStream, iter_pages
+from usage_cli.reading.pace import READ_AHEAD
 from usage_cli.records import Page
 
 
@@ -217,12 +218,12 @@ def test_a_page_cut_by_the_limit_continues_after_the_last_shown_when_cursors_are
 
 
 class SlowFetch(FakeFetch):
-    """Pages that take longer than `SLOW_PAGE` to come: the thread takes over the chain."""
+    """Pages that take longer than `READ_AHEAD` allows: the thread takes over the chain."""
 
     def __call__(self, cursor: str | None) -> Page:
         import time
 
-        time.sleep(SLOW_PAGE * 1.5)
+        time.sleep(READ_AHEAD.seconds * 1.5)
         return super().__call__(cursor)
 
 

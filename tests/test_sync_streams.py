@@ -9,6 +9,7 @@ gap that `usage verify` reports and the next sync closes.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import threading
@@ -26,7 +27,6 @@ from usage_cli.sandbox.emulator import Emulator, Faults
 from .conftest import ANCHOR, TOKEN, Result, run_in_memory, usage_command
 from .test_archive_process import TOKEN as PROCESS_TOKEN
 from .test_archive_process import finish, start_sync
-from .test_streams import Disordered, Failing, Slow
 
 API = "http://sandbox.test"
 NOW_MS = int(ANCHOR.timestamp() * 1000)
@@ -100,6 +100,76 @@ class Wall(httpx.MockTransport):
                 past = place[cursor] >= at if order == "desc" else place[cursor] <= at
                 if past:
                     assert self.opened.wait(10), "the other end never came"
+            return inner.handle_request(request)
+
+        super().__init__(handle)
+
+
+class Disordered(httpx.MockTransport):
+    """An API whose `asc` order is not the reverse of its `desc`: two of the oldest swapped."""
+
+    def __init__(self, api: Emulator) -> None:
+        swapped = list(api.records)
+        assert swapped[-10]["createdAt"] != swapped[-11]["createdAt"]
+        swapped[-10], swapped[-11] = swapped[-11], swapped[-10]
+        backwards = Emulator(swapped, token=TOKEN)
+        desc, asc = api.transport(), backwards.transport()
+
+        def handle(request: httpx.Request) -> httpx.Response:
+            order = request.url.params.get("order")
+            return (asc if order == "asc" else desc).handle_request(request)
+
+        super().__init__(handle)
+
+
+class OpaqueCursors(httpx.MockTransport):
+    """Cursors that are not record ids: tokens the emulator maps back."""
+
+    def __init__(self, api: Emulator) -> None:
+        inner = api.transport()
+
+        def handle(request: httpx.Request) -> httpx.Response:
+            cursor = request.url.params.get("cursor")
+            if cursor:
+                url = request.url.copy_set_param("cursor", cursor.removeprefix("tok-"))
+                request = httpx.Request("GET", url, headers=request.headers)
+            response = inner.handle_request(request)
+            body = json.loads(response.read())
+            if body.get("cursor"):
+                body["cursor"] = "tok-" + body["cursor"]
+            # ASCII escapes: the odd data's lone surrogates go back as they came.
+            content = json.dumps(body).encode()
+            headers = {"content-type": "application/json"}
+            return httpx.Response(response.status_code, content=content, headers=headers)
+
+        super().__init__(handle)
+
+
+class Failing(httpx.MockTransport):
+    """The emulator, but `order` answers 503 from its `after`th request on."""
+
+    def __init__(self, api: Emulator, order: str, after: int) -> None:
+        inner = api.transport()
+        self.asked = 0
+
+        def handle(request: httpx.Request) -> httpx.Response:
+            if request.url.params.get("order") == order:
+                self.asked += 1
+                if self.asked > after:
+                    return httpx.Response(503, json={"message": "down", "code": "GENERIC_ERROR"})
+            return inner.handle_request(request)
+
+        super().__init__(handle)
+
+
+class Slow(httpx.MockTransport):
+    """The emulator, each answer `seconds` late: an API across a network."""
+
+    def __init__(self, api: Emulator, seconds: float = 0.02) -> None:
+        inner = api.transport()
+
+        def handle(request: httpx.Request) -> httpx.Response:
+            time.sleep(seconds)
             return inner.handle_request(request)
 
         super().__init__(handle)
@@ -380,6 +450,16 @@ def test_orders_that_are_not_mirror_images_fall_back_to_one_chain(tmp_path: Path
     assert "reading from one end only: the API's two orders are not mirror images here" in done.err
     assert set(stored(db)) == {record["id"] for record in api.records}
     assert segments(db) == whole(api)
+    assert verify(db).code == 0
+
+
+def test_cursors_that_are_not_ids_fall_back_to_one_chain(tmp_path: Path) -> None:
+    api = emulator(1200)
+    db = tmp_path / "usage.db"
+    done = sync(OpaqueCursors(api), db)
+    assert done.code == 0, done.err
+    assert "reading from one end only: the API's cursors are not record ids" in done.err
+    assert set(stored(db)) == {record["id"] for record in api.records}
     assert verify(db).code == 0
 
 

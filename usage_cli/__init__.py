@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from typing import Any
 
     from usage_cli.client import Client
-    from usage_cli.pages import iter_records
     from usage_cli.query import Query
+    from usage_cli.reading import iter_records
     from usage_cli.records import UsageRecord
 
 # `usage --version` must stay cheap, so the heavy modules load on first use only.
@@ -38,7 +38,7 @@ _LAZY = {
     "Client": "usage_cli.client",
     "Query": "usage_cli.query",
     "UsageRecord": "usage_cli.records",
-    "iter_records": "usage_cli.pages",
+    "iter_records": "usage_cli.reading",
 }
 
 

@@ -14,7 +14,7 @@ Reading down to the end of the list (a first sync, or finishing one that was
 stopped) is one cursor chain, a round trip a page. With a `trail`, a second
 chain reads the list from its oldest record up (`order=asc`, on its own
 connection) while the first reads down, and both stop where they meet (see
-`usage_cli.pages_meet.TwoEnds`): about half the round trips. The trail's
+`usage_cli.reading.two_ends.TwoEnds`): about half the round trips. The trail's
 pages are stored as they come, into a segment of their own that grows up from
 the end of the list (`bottom`, no cursor); the meeting, found by record id,
 joins the two into one. Only this thread writes: the chains only fetch. A run
@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 
 from usage_cli.archive._store import Archive, Segment, Source
 from usage_cli.errors import ApiError, UsageCliError
-from usage_cli.pages import PageSource, iter_pages
-from usage_cli.pages_meet import TwoEnds
 from usage_cli.query import Query
+from usage_cli.reading import PageSource, iter_pages
+from usage_cli.reading.two_ends import TwoEnds
 from usage_cli.records import Page
 
 # Records created up to this long before the newest one stored are read

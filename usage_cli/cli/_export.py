@@ -23,6 +23,7 @@ from usage_cli.cli._options import (
     DbOpt,
     DemoOpt,
     ExportCostOpt,
+    ExportStreamsOpt,
     MessageOpt,
     MetaOpt,
     OrderOpt,
@@ -30,7 +31,6 @@ from usage_cli.cli._options import (
     SinceOpt,
     SkillsetOpt,
     SourceOpt,
-    StreamsOpt,
     TakeOpt,
     TaskOpt,
     TypeOpt,
@@ -128,15 +128,22 @@ def export_command(
     demo: DemoOpt = False,
     db: DbOpt = None,
     source: SourceOpt = None,
-    streams: StreamsOpt = None,
+    streams: ExportStreamsOpt = None,
 ) -> None:
     """Export every matching record to a file, atomically, with a manifest to verify it by."""
     if prices is not None and not cost:
         raise InputError("--prices goes with --cost")
-    from usage_cli.cli._streams import check_streams, streams_for
-
+    if streams is not None and streams != 1:
+        raise InputError(
+            "export reads the list as one chain; --streams is no longer an export option",
+            hint="for a fast full history, `usage sync --db FILE` reads from both ends, "
+            "then `usage export PATH --db FILE`",
+        )
+    if streams == 1:
+        invocation(ctx).note(
+            "note: export --streams is deprecated and does nothing: export reads one chain"
+        )
     partitioned = partition is not None or output_format is ExportFormat.parquet
-    check_streams(streams, partition=partitioned, db=db is not None)
     if partitioned:
         export_partitioned(
             ctx,
@@ -170,7 +177,6 @@ def export_command(
             table = costed(run, settings)
         if plan.note:
             run.note(plan.note)
-        two = streams_for(streams, query, db=db is not None) == 2
         with progress_and_reading(
             run, settings, query, plan.target.path, plan.started, demo=demo, db=db, source=source
         ) as (progress, reading):
@@ -186,12 +192,6 @@ def export_command(
                 on_progress=progress.update,
                 chain=proof.chain,
                 prices=table,
-                # A second connection reads from the list's far end (`--streams`);
-                # by default only once the API is found slow, where it pays.
-                trail=reading.connect if two else None,
-                when_slow=streams is None,
-                on_note=None if settings.quiet else progress.say,
-                on_aside=progress.aside,
             )
             if manifest is not None:
                 progress.done(manifest)

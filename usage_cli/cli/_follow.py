@@ -113,7 +113,7 @@ def _follow(
     last: int | None,
     interval: float,
 ) -> None:
-    from usage_cli.pages import Follower
+    from usage_cli.reading.follow import Follower
 
     runtime = run.runtime
     follower = Follower(client, query, since_ms=query.since_ms)

@@ -27,9 +27,9 @@ if TYPE_CHECKING:
 
     from usage_cli.archive import Archive, Source
     from usage_cli.client import Client
-    from usage_cli.pages import PageSource
     from usage_cli.prices import PriceTable
     from usage_cli.query import Query
+    from usage_cli.reading import PageSource
 
 
 @dataclass(frozen=True)

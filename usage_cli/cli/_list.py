@@ -135,7 +135,7 @@ def list_command(
     """List usage records, newest first: a table on a terminal, JSON lines in a pipe."""
     from usage_cli.columns import parse_columns
     from usage_cli.formats import make_writer
-    from usage_cli.pages import iter_records
+    from usage_cli.reading import iter_records
 
     run = invocation(ctx)
     query = run.query(ctx.params)

@@ -155,16 +155,9 @@ ExportCostOpt = Annotated[
         rich_help_panel=MONEY_PANEL,
     ),
 ]
-StreamsOpt = Annotated[
+# Export read the list from both ends once (`--streams 2`); reading from both
+# ends is sync's now. Scripts that pinned `--streams 1` keep working; hidden.
+ExportStreamsOpt = Annotated[
     int | None,
-    typer.Option(
-        "--streams",
-        metavar="1|2",
-        help="1: one chain of pages. 2: both ends of the list at once, on two connections "
-        "(about half the time at real latency; the same file). Default: one chain, and the "
-        "far end too once pages come slowly; always 1 with --since/--until, --db or "
-        "--partition.",
-        rich_help_panel=PAGING_PANEL,
-        show_default=False,
-    ),
+    typer.Option("--streams", metavar="1", hidden=True, show_default=False),
 ]

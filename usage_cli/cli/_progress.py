@@ -91,7 +91,6 @@ class ExportProgress:
         # NO_COLOR, --no-color, TERM=dumb: plain lines now and then, no escapes at all.
         self._plain = not quiet and runtime.stderr_tty and not color
         self._last_line = self._started
-        self._aside = (0, 0)  # the far end's records and pages read, not yet written
         if not self._quiet and runtime.stderr_tty and color:
             from rich.console import Console
             from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -124,15 +123,9 @@ class ExportProgress:
         share = self._window.covered(progress.oldest, progress.newest)
         return "" if share is None else f"{share:.0%} of the window"
 
-    def aside(self, records: int, pages: int) -> None:
-        """Records (and pages) read from the list's far end and set aside, not yet
-        written: counted as read, so the figures climb with both ends."""
-        self._aside = (records, pages)
-
     def update(self, progress: Progress) -> None:
         now = self._runtime.monotonic()
-        records = progress.records + self._aside[0]
-        pages = progress.pages + self._aside[1]
+        records, pages = progress.records, progress.pages
         if self._live is not None:
             rate = records / max(now - self._started, 1e-6)
             self._live.update(

@@ -224,7 +224,7 @@ def summarise(
     archive: bool,
 ) -> Summary:
     """The groups of `query`'s records: by SQL from an archive when it can, else streamed."""
-    from usage_cli.pages import iter_records
+    from usage_cli.reading import iter_records
     from usage_cli.summary import Summary
 
     if archive:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from usage_cli.archive import SyncProgress
-    from usage_cli.pages import PageSource
+    from usage_cli.reading import PageSource
     from usage_cli.settings import Settings
 
 SYNC_EPILOG = """\
@@ -77,11 +77,14 @@ def sync_command(
     --db on list, summary and export; check it with `usage verify ARCHIVE`.
     """
     from usage_cli.archive import lock_path, refuse_place
-    from usage_cli.cli._streams import check_streams
     from usage_cli.columns import iso_ms
     from usage_cli.export._lock import TargetLock
 
-    check_streams(streams, partition=False, db=False)
+    if streams is not None and streams not in (1, 2):
+        raise InputError(
+            f"--streams takes 1 or 2, not {streams}",
+            hint="2 reads the list from both ends at once; 1 reads it as one chain",
+        )
     run = invocation(ctx)
     if source is not None and not source.strip():
         raise InputError("--source must not be empty")

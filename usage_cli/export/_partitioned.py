@@ -47,7 +47,6 @@ from usage_cli.export._run import GZIP_LEVEL, OnProgress, Progress, cost_column
 from usage_cli.export._stats import Stats
 from usage_cli.export._target import EXTENSIONS, is_a_standard_stream
 from usage_cli.formats import Format, Writer, make_writer
-from usage_cli.pages import Batch, PageSource, RecordStream
 from usage_cli.partitions import (
     MANIFEST_NAME,
     PART_RECORDS,
@@ -57,6 +56,7 @@ from usage_cli.partitions import (
     part_path,
 )
 from usage_cli.query import Query
+from usage_cli.reading import Batch, PageSource, RecordStream
 from usage_cli.records import UsageRecord
 
 if TYPE_CHECKING:

@@ -28,11 +28,10 @@ from usage_cli.export._run import OnProgress, Tally, to_file, to_stream
 from usage_cli.export._stats import Stats
 from usage_cli.export._target import Stdout, Target, resolve_target
 from usage_cli.formats import Format
-from usage_cli.pages import Batch, PageSource, RecordStream
 from usage_cli.query import Query
+from usage_cli.reading import Batch, PageSource, RecordStream
 
 if TYPE_CHECKING:
-    from usage_cli.pages_meet import OnAside
     from usage_cli.prices import PriceTable
 
 
@@ -80,21 +79,13 @@ class ExportPlan:
         on_progress: OnProgress | None = None,
         chain: ChainJson | None = None,
         prices: PriceTable | None = None,
-        trail: Callable[[], PageSource] | None = None,
-        on_note: Callable[[str], None] | None = None,
-        when_slow: bool = False,
-        on_aside: OnAside | None = None,
     ) -> Manifest | None:
         """Export; the manifest written beside a file target, None for stdout.
 
         `api_root` and `run_as` name the API in the checkpoint and manifest;
         `chain` links the manifest to the one before it in a series; `prices`
         (`--cost`, CSV only) adds a cost column, and the table and the
-        column's sum to the manifest. `trail` opens another connection to the
-        API, which reads the list from its far end too (`--streams 2`, see
-        `pages_meet`), `when_slow` only once pages come slowly; `on_note` hears
-        why it was dropped, if it is, and `on_aside` how much of it is read and
-        set aside, for progress. A failure of a file export says how to
+        column's sum to the manifest. A failure of a file export says how to
         continue it (`--resume`).
         """
         if isinstance(self.target, Target) and (self.lock is None or not self.lock.held):
@@ -114,7 +105,7 @@ class ExportPlan:
             saved = None if checkpoint is None else checkpoint.prices
             tally.costs = CostTally(prices) if saved is None else CostTally.from_json(prices, saved)
         # Closed however the run ends: its prefetch thread stops before the client closes.
-        with contextlib.closing(self._batches(client, query, trail, on_note, when_slow)) as batches:
+        with contextlib.closing(self._batches(client, query)) as batches:
             return self._write(
                 batches, query, api, tally, stdout, now, monotonic, on_progress, chain
             )
@@ -185,50 +176,13 @@ class ExportPlan:
                 hint="rerun with the original options, or drop --resume and use --force",
             )
 
-    def _batches(
-        self,
-        client: PageSource,
-        query: Query,
-        trail: Callable[[], PageSource] | None = None,
-        on_note: Callable[[str], None] | None = None,
-        when_slow: bool = False,
-        on_aside: OnAside | None = None,
-    ) -> Generator[Batch, None, None]:
+    def _batches(self, client: PageSource, query: Query) -> Generator[Batch, None, None]:
         """The pages still to fetch: after the checkpoint's cursor, or none at its end."""
         if self.checkpoint is not None:
             if self.checkpoint.end:
                 return
             query = replace(query, cursor=self.checkpoint.cursor)
-        if trail is not None:
-            # Both ends at once: the same batches as one chain, in about half the time.
-            yield from self._met(client, trail, query, on_note, when_slow, on_aside)
-            return
         yield from RecordStream(client, query).batches()
-
-    def _met(
-        self,
-        client: PageSource,
-        trail: Callable[[], PageSource],
-        query: Query,
-        on_note: Callable[[str], None] | None,
-        when_slow: bool,
-        on_aside: OnAside | None,
-    ) -> Generator[Batch, None, None]:
-        from usage_cli.pages_meet import meet_batches
-
-        # The spill goes beside the target: its disk is sized for the export,
-        # where /tmp may be RAM.
-        spill_dir = self.target.path.parent if isinstance(self.target, Target) else None
-        yield from meet_batches(
-            client,
-            trail,
-            replace(query, cursor=None),
-            start=query.cursor,
-            spill_dir=spill_dir,
-            on_note=on_note,
-            when_slow=when_slow,
-            on_aside=on_aside,
-        )
 
     def interrupted(self, records: int) -> Interrupted:
         resumable = isinstance(self.target, Target) and self.target.waiting

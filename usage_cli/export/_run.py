@@ -22,7 +22,7 @@ from usage_cli.export._partial import PartialFile
 from usage_cli.export._stats import Stats
 from usage_cli.export._target import Target
 from usage_cli.formats import Format, make_writer
-from usage_cli.pages import Batch
+from usage_cli.reading import Batch
 
 if TYPE_CHECKING:
     from usage_cli.prices import PriceTable

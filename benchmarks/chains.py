@@ -1,13 +1,8 @@
-"""Beat the chain: a full export read from both ends against one cursor chain. By hand:
+"""The floors of reading from both ends: one bare httpx chain, and two at once.
 
-    python benchmarks/streams.py [--pages 200] [--latency 50] [--repeats 3]
-
-One `usage sandbox` (its own process) answers every request `--latency` ms
-late. `usage export` runs with `--streams 1` and `--streams 2`, alternating,
-to .jsonl and to .csv.gz; each pair of files must be byte for byte the same.
-The figure is wall time (whole process, start-up included) against the
-floor of one chain, pages x RTT, where pages counts the list's requests (its
-pages and the empty one that ends it). Goal for two streams: <= 0.55.
+`benchmarks/sync_streams.py` holds a first sync from both ends against these
+(export reads one chain: a full history fast is `usage sync`, then
+`usage export --db`). Each sandbox runs in its own process, `--latency` ms late.
 """
 
 from __future__ import annotations
@@ -15,13 +10,9 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import subprocess
-import sys
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from export_memory import TOKEN, usage_command
 
@@ -150,43 +141,3 @@ class Setting:
             f"  {label} --streams {streams}: {median:6.2f} s = {median / self.floor:.3f} x "
             f"pages x RTT, {median / bare:.3f} x the bare chain{goal}"
         )
-
-
-def main() -> None:
-    setting = Setting.parse("--streams 2 against one chain at latency")
-    options, records = setting, setting.records
-    sandbox, url = start_sandbox(records, options.latency)
-    env = dict(os.environ, CHATBOTKIT_API_URL=url, CHATBOTKIT_API_TOKEN=TOKEN)
-    runs: dict[tuple[str, int], list[float]] = {}
-    try:
-        bare = statistics.median(bare_chain(url) for _ in range(options.repeats))
-        halves = statistics.median(bare_halves(url, setting.pages) for _ in range(options.repeats))
-        with tempfile.TemporaryDirectory() as scratch:
-            for _ in range(options.repeats):
-                for suffix in ("jsonl", "csv.gz"):
-                    for streams in (1, 2):
-                        target = Path(scratch) / f"s{streams}.{suffix}"
-                        command = [
-                            *usage_command(),
-                            "export",
-                            str(target),
-                            "-q",
-                            "--force",
-                            "--streams",
-                            str(streams),
-                        ]
-                        runs.setdefault((suffix, streams), []).append(timed(command, env))
-                    one, two = (Path(scratch) / f"s{n}.{suffix}" for n in (1, 2))
-                    if one.read_bytes() != two.read_bytes():
-                        sys.exit(f"--streams 1 and 2 wrote different {suffix} files")
-    finally:
-        sandbox.terminate()
-        sandbox.wait()
-    setting.header(bare, halves)
-    for (suffix, streams), times in sorted(runs.items()):
-        setting.figure(f"{suffix:>6}", streams, statistics.median(times), bare, halves)
-    print("  each --streams 2 file was byte for byte its --streams 1 twin")
-
-
-if __name__ == "__main__":
-    main()
