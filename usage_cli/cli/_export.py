@@ -1,4 +1,4 @@
-"""`usage export` and `usage verify`."""
+"""`usage export`: to a file, to standard output, or to a folder of parts (`--partition`)."""
 
 from __future__ import annotations
 
@@ -36,10 +36,10 @@ from usage_cli.cli._options import (
     TypeOpt,
     UntilOpt,
 )
-from usage_cli.cli._partitioned import PARTITION_EXAMPLES, PartitionOpt, export_partitioned
 from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import InputError
 from usage_cli.formats import ExportFormat, Format
+from usage_cli.partitions import Partition
 from usage_cli.query import DEFAULT_TAKE, Order
 
 if TYPE_CHECKING:
@@ -52,6 +52,24 @@ if TYPE_CHECKING:
     from usage_cli.prices import PriceTable
     from usage_cli.query import Query
     from usage_cli.settings import Settings
+
+PARTITION_EXAMPLES = """\
+  usage export usage/ --partition day --since 90d   (usage/date=YYYY-MM-DD/part-00000.jsonl.gz)
+  usage export usage/ --partition month -o parquet  (needs usage-cli[parquet])
+"""
+
+PartitionOpt = Annotated[
+    Partition | None,
+    typer.Option(
+        "--partition",
+        help="Write PATH as a folder of Hive-style parts, one folder per UTC day "
+        "(date=YYYY-MM-DD/) or month (month=YYYY-MM/) of createdAt, with one "
+        "_manifest.json for the set.",
+        rich_help_panel=OUTPUT_PANEL,
+        show_default=False,
+    ),
+]
+
 
 EXPORT_EPILOG = (
     """\
@@ -143,42 +161,30 @@ def export_command(
         invocation(ctx).note(
             "note: export --streams is deprecated and does nothing: export reads one chain"
         )
-    partitioned = partition is not None or output_format is ExportFormat.parquet
-    if partitioned:
-        export_partitioned(
-            ctx,
-            path,
-            partition,
-            output_format,
-            force=force,
-            resume=resume,
-            demo=demo,
-            db=db,
-            source=source,
-            cost=cost,
-            prices=prices,
-        )  # --chain, --window and --sign are read from ctx.params there
-        return
-    from usage_cli.export import Target, plan_export
+    if cost and partition is not None:
+        from usage_cli.export._costs import refuse_cost_unless_csv
+
+        # Before the folder is looked at: csv parts, or no cost column.
+        refuse_cost_unless_csv(output_format or "jsonl", partitioned=True)
+    from usage_cli.export import open_plan
 
     run = invocation(ctx)
     runtime = run.runtime
-    fmt = None if output_format is None else Format(output_format)
     # The plan holds the target's lock until this run ends, however it ends.
-    with plan_export(path, fmt, force=force, resume=resume, now=runtime.now) as plan:
+    with open_plan(
+        path, output_format, partition, force=force, resume=resume, now=runtime.now
+    ) as plan:
         query, proof, settings = prepare(
-            run, ctx.params, started=plan.started, to_stdout=path == "-", prices=prices
+            run, ctx.params, started=plan.started, to_stdout=plan.path is None, prices=prices
         )
         table = None
         if cost:
-            from usage_cli.export._costs import refuse_cost_unless_csv
-
-            refuse_cost_unless_csv(plan.target.fmt)
+            plan.check_cost()
             table = costed(run, settings)
         if plan.note:
             run.note(plan.note)
         with progress_and_reading(
-            run, settings, query, plan.target.path, plan.started, demo=demo, db=db, source=source
+            run, settings, query, plan.path, plan.started, demo=demo, db=db, source=source
         ) as (progress, reading):
             manifest = plan.run(
                 reading.pages,
@@ -186,19 +192,23 @@ def export_command(
                 # The demo sandbox listens on a new port each run; it is named instead.
                 api_root=reading.root,
                 run_as=reading.run_as,
-                stdout=run.data_bytes(plan.target.fmt),
+                stdout=None if plan.path else run.data_bytes(Format(plan.fmt)),
                 now=runtime.now,
                 monotonic=runtime.monotonic,
                 on_progress=progress.update,
                 chain=proof.chain,
                 prices=table,
             )
-            if manifest is not None:
+            from usage_cli.export import SetManifest
+
+            if isinstance(manifest, SetManifest):
+                progress.done_set(manifest)
+            elif manifest is not None:
                 progress.done(manifest)
         if table is not None:
             tell_cost(run, table, None if manifest is None else manifest.prices)
-        if manifest is not None and isinstance(plan.target, Target):
-            proof.seal(run, plan.target.manifest)
+        if plan.manifest_path is not None and manifest is not None:
+            proof.seal(run, plan.manifest_path)
 
 
 def prepare(

@@ -14,6 +14,7 @@ a complete file is renamed onto the target, after its manifest is in place.
 
 `usage_cli.export._partitioned.plan_partitioned` does the same for a folder of
 Hive-style parts (`--partition day|month`); it is imported only by such an export.
+`open_plan` picks one of the two, and both are a `Plan`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from usage_cli._files import sha256_of
 from usage_cli.export._checkpoint import CHECKPOINT_VERSION, Checkpoint
 from usage_cli.export._json import ChainJson, WindowJson
 from usage_cli.export._manifest import Manifest, SetManifest
+from usage_cli.export._open import Plan, open_plan
 from usage_cli.export._partial import PartialFile
 from usage_cli.export._plan import ExportPlan, plan_export
 from usage_cli.export._run import CHECKPOINT_EVERY, Progress
@@ -43,6 +45,7 @@ __all__ = [
     "ExportPlan",
     "Manifest",
     "PartialFile",
+    "Plan",
     "Progress",
     "SetManifest",
     "Stdout",
@@ -50,6 +53,7 @@ __all__ = [
     "WindowJson",
     "format_of",
     "manifest_path",
+    "open_plan",
     "plan_export",
     "resolve_target",
     "sha256_of",

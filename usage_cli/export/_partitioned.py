@@ -21,43 +21,38 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import gzip
 import os
 import shutil
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, BinaryIO, cast
+from typing import TYPE_CHECKING, BinaryIO
 
-from usage_cli._files import fsync_directory, naming, reason, sha256_of, write_atomically
+from usage_cli._files import fsync_directory, reason, write_atomically
 from usage_cli.errors import (
     InputError,
     Interrupted,
     StorageError,
-    UnrepresentableError,
     UsageCliError,
 )
 from usage_cli.export._costs import CostTally, refuse_cost_unless_csv
-from usage_cli.export._json import ApiJson, ChainJson, PartJson
+from usage_cli.export._json import ApiJson, ChainJson
 from usage_cli.export._lock import TargetLock
 from usage_cli.export._manifest import SetManifest, window_of
-from usage_cli.export._run import GZIP_LEVEL, OnProgress, Progress, cost_column
+from usage_cli.export._parts import PartsBuilder
+from usage_cli.export._run import OnProgress, Progress
 from usage_cli.export._stats import Stats
 from usage_cli.export._target import EXTENSIONS, is_a_standard_stream
-from usage_cli.formats import Format, Writer, make_writer
 from usage_cli.partitions import (
     MANIFEST_NAME,
     PART_RECORDS,
-    Folders,
     PartFormat,
     Partition,
-    part_path,
 )
 from usage_cli.query import Query
 from usage_cli.reading import Batch, PageSource, RecordStream
-from usage_cli.records import UsageRecord
 
 if TYPE_CHECKING:
     from usage_cli.prices import PriceTable
@@ -94,166 +89,8 @@ class SetTarget:
         return self.path / MANIFEST_NAME
 
 
-class _Part:
-    """One part file as it is written: gzipped lines, or parquet."""
-
-    def __init__(
-        self,
-        root: Path,
-        folder: str,
-        number: int,
-        fmt: PartFormat,
-        prices: PriceTable | None = None,
-    ) -> None:
-        self.folder = folder
-        self.name = part_path(folder, number, fmt)
-        self.file = root / self.name
-        self.records = 0
-        self.file.parent.mkdir(exist_ok=True)
-        self._handle = open(self.file, "wb")  # noqa: SIM115 (owned by the object)
-        self._gzip: gzip.GzipFile | None = None
-        self._writer: Writer
-        try:
-            if fmt is PartFormat.parquet:
-                from usage_cli.formats.parquet import ParquetWriter
-
-                self._writer = ParquetWriter(self._handle)
-            else:
-                # One gzip member per part; no name or time in its header, so
-                # the same records give the same bytes.
-                self._gzip = gzip.GzipFile(
-                    filename="",
-                    mode="wb",
-                    fileobj=self._handle,
-                    compresslevel=GZIP_LEVEL,
-                    mtime=0,
-                )
-                self._writer = make_writer(
-                    Format(fmt.value), cast(BinaryIO, self._gzip), **cost_column(prices)
-                )
-        except BaseException:
-            self._handle.close()
-            raise
-
-    @property
-    def size(self) -> int:
-        return self._handle.tell()
-
-    def write(self, records: Sequence[UsageRecord]) -> None:
-        with naming(self.file):
-            self._writer.write(records)
-        self.records += len(records)
-
-    def finish(self) -> PartJson:
-        """Close the part for good, durable, and describe it for the manifest."""
-        with naming(self.file):
-            self._writer.close()
-            if self._gzip is not None:
-                self._gzip.close()
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
-            self._handle.close()
-        return {
-            "path": self.name,
-            "records": self.records,
-            "bytes": self.file.stat().st_size,
-            # Read back from the disk: the manifest vouches for what is there.
-            "sha256": sha256_of(self.file),
-        }
-
-    def abandon(self) -> None:
-        # The file is about to go: its writer is closed only so that it lets go
-        # of the handle (pyarrow's would otherwise complain when collected). A
-        # write that failed fails again on closing; the first error tells it.
-        with contextlib.suppress(Exception):
-            self._writer.close()
-        with contextlib.suppress(OSError, ValueError):
-            self._handle.close()
-
-
 def _batches(client: PageSource, query: Query) -> Generator[Batch, None, None]:
     yield from RecordStream(client, query).batches()
-
-
-def _runs(
-    records: Sequence[UsageRecord], folders: Folders
-) -> Iterator[tuple[str, Sequence[UsageRecord]]]:
-    """Consecutive records of one folder, with the folder: a page usually spans one or two."""
-    start = 0
-    current: str | None = None
-    for index, record in enumerate(records):
-        try:
-            folder = folders.of(record.created_at)
-        except ValueError as exc:
-            raise UnrepresentableError(
-                f"record {record.id!r}: {exc}, so it cannot be partitioned",
-                hint="export it as -o jsonl without --partition, which keeps every value",
-            ) from None
-        if folder != current:
-            if current is not None:
-                yield current, records[start:index]
-            current, start = folder, index
-    if current is not None:
-        yield current, records[start:]
-
-
-class _Builder:
-    """The parts of one set as records arrive, in the hidden folder it is built in."""
-
-    def __init__(
-        self,
-        root: Path,
-        partition: Partition,
-        fmt: PartFormat,
-        part_records: int,
-        prices: PriceTable | None = None,
-    ):
-        self.root = root
-        self.fmt = fmt
-        self.prices = prices
-        self.part_records = part_records
-        self.folders = Folders(partition)
-        self.parts: list[PartJson] = []
-        self.current: _Part | None = None
-        self._numbers: dict[str, int] = {}
-        self._finished_bytes = 0
-
-    @property
-    def size(self) -> int:
-        return self._finished_bytes + (self.current.size if self.current is not None else 0)
-
-    def add(self, records: Sequence[UsageRecord]) -> None:
-        for folder, run in _runs(records, self.folders):
-            start = 0
-            while start < len(run):
-                part = self._part_for(folder)
-                chunk = run[start : start + self.part_records - part.records]
-                part.write(chunk)
-                start += len(chunk)
-
-    def _part_for(self, folder: str) -> _Part:
-        part = self.current
-        if part is not None and part.folder == folder and part.records < self.part_records:
-            return part
-        self.close_current()
-        # Records out of createdAt order may come back to a folder already
-        # closed: they go to its next part, never into a finished one.
-        number = self._numbers.get(folder, 0)
-        self._numbers[folder] = number + 1
-        self.current = _Part(self.root, folder, number, self.fmt, self.prices)
-        return self.current
-
-    def close_current(self) -> None:
-        if self.current is not None:
-            part = self.current.finish()
-            self.current = None
-            self.parts.append(part)
-            self._finished_bytes += part["bytes"]
-
-    def abandon(self) -> None:
-        if self.current is not None:
-            self.current.abandon()
-            self.current = None
 
 
 @dataclass(frozen=True)
@@ -268,6 +105,22 @@ class PartitionedPlan:
     started: datetime
     force: bool
     lock: TargetLock
+    note: str | None = None  # a set has nothing to say before its run (see `ExportPlan`)
+
+    @property
+    def path(self) -> Path:
+        return self.target.path
+
+    @property
+    def fmt(self) -> str:
+        return self.target.fmt
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.target.manifest
+
+    def check_cost(self) -> None:
+        refuse_cost_unless_csv(self.target.fmt, partitioned=True)
 
     def close(self) -> None:
         self.lock.release()
@@ -290,29 +143,33 @@ class PartitionedPlan:
         *,
         api_root: str,
         run_as: str | None = None,
+        stdout: BinaryIO | None = None,
         now: Callable[[], datetime],
+        monotonic: Callable[[], float] | None = None,
         on_progress: OnProgress | None = None,
-        part_records: int = PART_RECORDS,
         chain: ChainJson | None = None,
         prices: PriceTable | None = None,
+        part_records: int = PART_RECORDS,
     ) -> SetManifest:
         """Export every record of `query` into the set; its manifest once it is at DIR.
 
         `part_records` is how many records a part holds before the next begins.
         `prices` (`--cost`, csv parts only) adds a cost column to every part,
-        and the table and the column's sum to the manifest.
+        and the table and the column's sum to the manifest. `stdout` and
+        `monotonic` are the `Plan` protocol's: a set never goes to standard
+        output, and keeps no checkpoint to time.
         """
         if not self.lock.held:
             raise RuntimeError("a partitioned export runs only while its plan holds the lock")
         if part_records < 1:
             raise ValueError("a part holds at least one record")
         if prices is not None:
-            refuse_cost_unless_csv(self.target.fmt, partitioned=True)
+            self.check_cost()
         api: ApiJson = {"url": api_root, "runAs": run_as}
         stats = Stats()
         costs = None if prices is None else CostTally(prices)
         target = self.target
-        builder = _Builder(target.building, target.partition, target.fmt, part_records, prices)
+        builder = PartsBuilder(target.building, target.partition, target.fmt, part_records, prices)
         try:
             target.building.mkdir()
             # Closed however the run ends: its prefetch thread stops before the client closes.
@@ -346,7 +203,7 @@ class PartitionedPlan:
 
     def _fill(
         self,
-        builder: _Builder,
+        builder: PartsBuilder,
         batches: Iterable[Batch],
         stats: Stats,
         costs: CostTally | None,

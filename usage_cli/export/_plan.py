@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -50,6 +51,22 @@ class ExportPlan:
     # Held by a file export until `close`; None for stdout.
     lock: TargetLock | None = None
 
+    @property
+    def path(self) -> Path | None:
+        return self.target.path
+
+    @property
+    def fmt(self) -> str:
+        return self.target.fmt
+
+    def check_cost(self) -> None:
+        refuse_cost_unless_csv(self.target.fmt)
+
+    @property
+    def manifest_path(self) -> Path | None:
+        """Where the manifest goes; None for stdout, which has none."""
+        return self.target.manifest if isinstance(self.target, Target) else None
+
     def close(self) -> None:
         """Let go of the target (idempotent): another run may use it from now on."""
         if self.lock is not None:
@@ -73,7 +90,7 @@ class ExportPlan:
         *,
         api_root: str,
         run_as: str | None = None,
-        stdout: BinaryIO,
+        stdout: BinaryIO | None = None,
         now: Callable[[], datetime],
         monotonic: Callable[[], float] = time.monotonic,
         on_progress: OnProgress | None = None,
@@ -82,7 +99,8 @@ class ExportPlan:
     ) -> Manifest | None:
         """Export; the manifest written beside a file target, None for stdout.
 
-        `api_root` and `run_as` name the API in the checkpoint and manifest;
+        `stdout` takes the records of an export to `-`. `api_root` and
+        `run_as` name the API in the checkpoint and manifest;
         `chain` links the manifest to the one before it in a series; `prices`
         (`--cost`, CSV only) adds a cost column, and the table and the
         column's sum to the manifest. A failure of a file export says how to
@@ -91,7 +109,7 @@ class ExportPlan:
         if isinstance(self.target, Target) and (self.lock is None or not self.lock.held):
             raise RuntimeError("a file export runs only while its plan holds the target's lock")
         if prices is not None:
-            refuse_cost_unless_csv(self.target.fmt)
+            self.check_cost()
         api: ApiJson = {"url": api_root, "runAs": run_as}
         checkpoint = self.checkpoint
         if checkpoint is not None:
@@ -116,7 +134,7 @@ class ExportPlan:
         query: Query,
         api: ApiJson,
         tally: Tally,
-        stdout: BinaryIO,
+        stdout: BinaryIO | None,
         now: Callable[[], datetime],
         monotonic: Callable[[], float],
         on_progress: OnProgress | None,
@@ -125,6 +143,8 @@ class ExportPlan:
         checkpoint = self.checkpoint
         target = self.target
         if isinstance(target, Stdout):
+            if stdout is None:
+                raise ValueError("an export to standard output needs `stdout`")
             try:
                 to_stream(batches, target.fmt, stdout, tally, on_progress)
             except BrokenPipeError:

@@ -9,14 +9,7 @@ row: `READ_AHEAD` and `FAR_END` are the whole table.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from usage_cli.query import Query
-    from usage_cli.reading.cursors import PageSource
-    from usage_cli.records import Page
 
 
 @dataclass(frozen=True)
@@ -53,18 +46,3 @@ class Pace:
     @property
     def slowed(self) -> bool:
         return self.slow >= self.threshold.pages
-
-
-class Timed:
-    """A page source that times each page it fetches against `threshold` (`pace`)."""
-
-    def __init__(self, source: PageSource, threshold: Threshold) -> None:
-        self._source = source
-        # Written by the one thread that fetches, read by any.
-        self.pace = Pace(threshold)
-
-    def fetch_page(self, query: Query, *, cursor: str | None, take: int) -> Page:
-        started = time.monotonic()
-        page = self._source.fetch_page(query, cursor=cursor, take=take)
-        self.pace.took(time.monotonic() - started)
-        return page

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import queue
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -34,12 +35,27 @@ from usage_cli.errors import UsageCliError
 from usage_cli.query import Order, Query
 from usage_cli.reading.chain import END, Chain, Failed, Outbox, next_posted
 from usage_cli.reading.cursors import PageSource, iter_pages
-from usage_cli.reading.pace import FAR_END, Timed
+from usage_cli.reading.pace import FAR_END, Pace, Threshold
 from usage_cli.records import Page, UsageRecord
 
 OnNote = Callable[[str], None]
 MIRROR = "the API's two orders are not mirror images here"
 CURSORS = "the API's cursors are not record ids"
+
+
+class Timed:
+    """A page source that times each page it fetches against `threshold` (`pace`)."""
+
+    def __init__(self, source: PageSource, threshold: Threshold) -> None:
+        self._source = source
+        # Written by the one thread that fetches, read by any.
+        self.pace = Pace(threshold)
+
+    def fetch_page(self, query: Query, *, cursor: str | None, take: int) -> Page:
+        started = time.monotonic()
+        page = self._source.fetch_page(query, cursor=cursor, take=take)
+        self.pace.took(time.monotonic() - started)
+        return page
 
 
 @dataclass
