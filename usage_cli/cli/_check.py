@@ -30,6 +30,7 @@ from usage_cli.cli._options import (
     TypeOpt,
     UntilOpt,
     WideOpt,
+    query_of,
 )
 from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import InputError, ThresholdBreached
@@ -166,7 +167,7 @@ def check_command(
     run = invocation(ctx)
     now = run.runtime.now()
     params = {**ctx.params, "order": "desc", "since": since or DEFAULT_WINDOW}
-    query = run.query(params, now=now)
+    query = query_of(params, now=now)
     # Check's own words first: its groups are summary's less the time buckets.
     for dimension in by or ():
         check.check_dimension(dimension.strip(), "--by")

@@ -35,7 +35,9 @@ from usage_cli.cli._options import (
     TaskOpt,
     TypeOpt,
     UntilOpt,
+    query_of,
 )
+from usage_cli.cli._output import data_bytes
 from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import InputError
 from usage_cli.formats import ExportFormat, Format
@@ -192,7 +194,7 @@ def export_command(
                 # The demo sandbox listens on a new port each run; it is named instead.
                 api_root=reading.root,
                 run_as=reading.run_as,
-                stdout=None if plan.path else run.data_bytes(Format(plan.fmt)),
+                stdout=None if plan.path else data_bytes(runtime, Format(plan.fmt)),
                 now=runtime.now,
                 monotonic=runtime.monotonic,
                 on_progress=progress.update,
@@ -221,7 +223,7 @@ def prepare(
 ) -> tuple[Query, Evidence, Settings]:
     """An export's query, evidence and settings: every check before a request."""
     params, proof = evidence(run, params, to_stdout=to_stdout, started=started)
-    query = run.query(params, now=started)
+    query = query_of(params, now=started)
     proof.check(query)
     return query, proof, run.settings(prices=prices)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING
 
+from usage_cli.cli._output import data_bytes
 from usage_cli.errors import ServerError
 from usage_cli.formats import Format, make_writer
 
@@ -95,7 +96,7 @@ def follow(
 
         writer = LineWriter(runtime.stdout, display, columns)
     else:
-        out = run.data_bytes(fmt)
+        out = data_bytes(run.runtime, fmt)
         writer = make_writer(fmt, out, columns, display=display)
     status = _Status(run, display)
     with run.client(settings, demo=demo, say=status.say) as client:

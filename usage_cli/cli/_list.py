@@ -37,7 +37,9 @@ from usage_cli.cli._options import (
     TypeOpt,
     UntilOpt,
     WideOpt,
+    query_of,
 )
+from usage_cli.cli._output import data_bytes
 from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import InputError
 from usage_cli.formats import Format
@@ -138,7 +140,7 @@ def list_command(
     from usage_cli.reading import iter_records
 
     run = invocation(ctx)
-    query = run.query(ctx.params)
+    query = query_of(ctx.params, now=run.runtime.now())
     if all_ and limit is not None:
         raise InputError("--limit and --all cannot be used together")
     if limit is not None and limit < 1:
@@ -195,7 +197,7 @@ def list_command(
         most = None if all_ else (limit or DEFAULT_LIMIT)
         stream = iter_records(reading.pages, query, limit=most)
         if fmt.machine:
-            out = run.data_bytes(fmt)
+            out = data_bytes(run.runtime, fmt)
         else:  # the table escapes its cells itself, and draws with escapes of its own
             run.runtime.stdout.flush()
             out = run.runtime.stdout.buffer

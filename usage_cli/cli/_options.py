@@ -1,17 +1,22 @@
 """Options that several commands share, declared once as Annotated aliases.
 
 Each command spells the ones it takes in its own signature (Typer's public
-way); `Invocation.query` then reads them from the parsed parameters.
+way); `query_of` then reads them from the parsed parameters.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from usage_cli.query import Order
-from usage_cli.relations import BY_WORD
+from usage_cli.relations import BY_WORD, TABLE
+
+if TYPE_CHECKING:
+    from usage_cli.query import Query
 
 DEFAULT_LIMIT = 20
 FILTERS_PANEL = "Filters"
@@ -161,3 +166,26 @@ ExportStreamsOpt = Annotated[
     int | None,
     typer.Option("--streams", metavar="1", hidden=True, show_default=False),
 ]
+
+
+def query_of(params: dict[str, Any], *, now: datetime) -> Query:
+    """The validated query of a record-reading command, from its parsed parameters."""
+    from usage_cli.query import Query
+
+    return Query.from_words(
+        filters={relation.attribute: _one(params[relation.parameter]) for relation in TABLE},
+        meta=params["meta"],
+        order=params["order"],
+        take=params["take"],
+        cursor=params.get("cursor"),
+        since=params["since"],
+        until=params["until"],
+        now=now,
+    )
+
+
+def _one(value: str | Sequence[str] | None) -> str | None:
+    """A relation filter as the API takes it: several ids as one comma list."""
+    if value is None or isinstance(value, str):
+        return value
+    return ",".join(value) if value else None

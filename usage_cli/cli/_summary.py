@@ -33,7 +33,9 @@ from usage_cli.cli._options import (
     TypeOpt,
     UntilOpt,
     WideOpt,
+    query_of,
 )
+from usage_cli.cli._output import data_stream
 from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import InputError
 from usage_cli.formats import Format
@@ -154,7 +156,7 @@ def summary_command(
 
     run = invocation(ctx)
     now = run.runtime.now()
-    query = run.query(ctx.params, now=now)
+    query = query_of(ctx.params, now=now)
     from usage_cli.summary import parse_by
 
     dimensions = parse_by(by)
@@ -198,7 +200,7 @@ def summary_command(
             display = run.display(settings, wide=wide)
             render_comparison(comparison, run.runtime.stdout, top, display, ranking)
             return
-        with run.data_stream(fmt) as out:
+        with data_stream(run.runtime, fmt) as out:
             writer = compared.write_json if fmt is Format.json else compared.write_csv
             writer(comparison, out, top, ranking)
         return
@@ -210,7 +212,7 @@ def summary_command(
         display = run.display(settings, wide=wide)
         render_summary(summary, run.runtime.stdout, top, display, ranking)
         return
-    with run.data_stream(fmt) as out:
+    with data_stream(run.runtime, fmt) as out:
         (write_json if fmt is Format.json else write_csv)(summary, out, top, ranking)
 
 

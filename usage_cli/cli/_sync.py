@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from usage_cli.cli._app import app
+from usage_cli.cli._archive import archive_path, source_label
 from usage_cli.cli._argv import BARE
 from usage_cli.cli._invocation import Invocation, invocation
 from usage_cli.cli._options import GLOBAL_NOTE, PAGING_PANEL, DemoOpt
@@ -89,12 +90,12 @@ def sync_command(
     if source is not None and not source.strip():
         raise InputError("--source must not be empty")
     settings = run.settings()
-    path = run.archive_path(db)
+    path = archive_path(run.runtime.env, db)
     if db is None or db == BARE:
         # The default archive's folder is made on first use; a typed one never is.
         _make_folder(path.parent)
     refuse_place(path)
-    label = source or run.source_label(settings, demo=demo)
+    label = source or source_label(settings, demo=demo)
     # `https://host/` and `https://host` are one API, as online.
     api_url = "demo" if demo else settings.api_url.rstrip("/")
     with run.clients(settings, demo=demo) as connect:
