@@ -16,10 +16,10 @@ from usage_cli.client import (
     WINDOW_HINT,
     Client,
     RetryPolicy,
-    _tls_for,
     list_url,
     retry_after_seconds,
 )
+from usage_cli.client._urls import tls_for
 from usage_cli.errors import ApiError, AuthError, InputError, SchemaError, ServerError
 from usage_cli.query import Order, Query
 from usage_cli.reading import iter_records
@@ -612,7 +612,7 @@ def test_only_a_client_that_may_meet_tls_loads_the_ca_bundle(
 
 
 def test_a_plain_http_clients_tls_context_still_refuses_unverified_certificates() -> None:
-    context = _tls_for("http://127.0.0.1:9")
+    context = tls_for("http://127.0.0.1:9")
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname
     assert context.get_ca_certs() == []
