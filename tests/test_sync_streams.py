@@ -442,24 +442,24 @@ def test_a_failing_far_end_is_dropped_and_its_stretch_kept(tmp_path: Path) -> No
     assert verify(db).code == 0
 
 
-def test_orders_that_are_not_mirror_images_fall_back_to_one_chain(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("api_of", "why"),
+    [
+        (Disordered, "the API's two orders are not mirror images here"),
+        (OpaqueCursors, "the API's cursors are not record ids"),
+    ],
+    ids=["disordered", "opaque-cursors"],
+)
+def test_an_api_the_two_ends_cannot_meet_in_falls_back_to_one_chain(
+    tmp_path: Path, api_of: Any, why: str
+) -> None:
     api = emulator(1200)
     db = tmp_path / "usage.db"
-    done = sync(Disordered(api), db)
+    done = sync(api_of(api), db)
     assert done.code == 0, done.err
-    assert "reading from one end only: the API's two orders are not mirror images here" in done.err
+    assert f"reading from one end only: {why}" in done.err
     assert set(stored(db)) == {record["id"] for record in api.records}
     assert segments(db) == whole(api)
-    assert verify(db).code == 0
-
-
-def test_cursors_that_are_not_ids_fall_back_to_one_chain(tmp_path: Path) -> None:
-    api = emulator(1200)
-    db = tmp_path / "usage.db"
-    done = sync(OpaqueCursors(api), db)
-    assert done.code == 0, done.err
-    assert "reading from one end only: the API's cursors are not record ids" in done.err
-    assert set(stored(db)) == {record["id"] for record in api.records}
     assert verify(db).code == 0
 
 
