@@ -12,12 +12,13 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from usage_cli.archive import Archive, ArchiveReader, verify_archive
+from usage_cli.archive import Archive, ArchiveReader
 from usage_cli.export._lock import TargetLock
 from usage_cli.query import Query
 from usage_cli.records import UsageRecord
 from usage_cli.sandbox.data import arrivals, generate_records
 from usage_cli.sandbox.emulator import Emulator
+from usage_cli.verify.archive import verify_archive
 
 from .conftest import ANCHOR, Result, run_in_memory
 

@@ -2,7 +2,8 @@
 
 `Archive` is the file and every write to it; `Sync` one run of `usage sync`;
 `ArchiveReader` answers pages as the list endpoint does, so every reading
-command works on it unchanged; `verify_archive` recomputes its hash chain.
+command works on it unchanged. `usage_cli.verify.archive` recomputes its
+hash chain.
 """
 
 from __future__ import annotations
@@ -18,14 +19,12 @@ from usage_cli.archive._store import (
     refuse_place,
 )
 from usage_cli.archive._sync import OVERLAP_MS, Sync, SyncProgress
-from usage_cli.archive._verify import ArchiveReport, verify_archive
 
 __all__ = [
     "DB_ENV",
     "OVERLAP_MS",
     "Archive",
     "ArchiveReader",
-    "ArchiveReport",
     "Source",
     "Sync",
     "SyncProgress",
@@ -33,5 +32,4 @@ __all__ = [
     "is_archive_file",
     "lock_path",
     "refuse_place",
-    "verify_archive",
 ]

@@ -94,7 +94,7 @@ def verify_command(
             raise InputError("--signers checks exports' manifests, not an archive")
         _verify_archive(run, target)
         return
-    from usage_cli.verify import Report, verify
+    from usage_cli.verify.file import Report, verify
 
     shown = paths[0]  # as typed: `usage verify set/` answers about `set/`
     report = verify(target)
@@ -139,7 +139,7 @@ def _verify_chain(
     run: Invocation, paths: list[Path], expect_head: str | None, signers: Path | None
 ) -> None:
     from usage_cli.columns import iso_ms
-    from usage_cli.evidence import verify_chain
+    from usage_cli.verify.series import verify_chain
 
     report = verify_chain(paths, expect_head=expect_head, signers=signers)
     for note in report.notes:
@@ -168,7 +168,8 @@ def _verify_chain(
 
 
 def _verify_archive(run: Invocation, path: Path) -> None:
-    from usage_cli.archive import Archive, verify_archive
+    from usage_cli.archive import Archive
+    from usage_cli.verify.archive import verify_archive
 
     with Archive.open(path) as archive:
         report = verify_archive(archive)

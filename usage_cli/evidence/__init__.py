@@ -1,9 +1,9 @@
-"""Evidence an auditor can check: chained manifests (`--chain`), and signed ones (`--sign`).
+"""Evidence an export leaves for an auditor: chained manifests (`--chain`), signed ones (`--sign`).
 
-`_chain` proves a series of exports whole and in order; `_sign` signs and
-checks manifests with `ssh-keygen -Y`. This module has what `usage export`
-needs before it starts: the link to the previous manifest, and the window of
-the last whole period (`--window day`).
+The export side only: `_sign` signs and checks manifests with `ssh-keygen
+-Y`; this module has what `usage export` needs before it starts: the link to
+the previous manifest, and the window of the last whole period (`--window
+day`). Proving a series whole and in order is `usage_cli.verify.series`'s.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from usage_cli.errors import InputError, VerifyError
-from usage_cli.evidence._chain import ChainReport, Link, manifests_in, verify_chain
 from usage_cli.evidence._sign import (
     NAMESPACE,
     check_signers_file,
@@ -30,18 +29,14 @@ PERIODS = ("hour", "day", "month")
 __all__ = [
     "NAMESPACE",
     "PERIODS",
-    "ChainReport",
-    "Link",
     "chain_to",
     "check_follows",
     "check_signers_file",
     "check_signing_key",
     "last_whole",
-    "manifests_in",
     "sign",
     "signature_path",
     "signer_of",
-    "verify_chain",
 ]
 
 

@@ -18,7 +18,7 @@ from usage_cli.errors import InputError
 from usage_cli.export import Manifest, format_of, manifest_path, sha256_of
 from usage_cli.export._costs import COST_COLUMN, CostColumn, cost_of
 from usage_cli.formats import Format
-from usage_cli.verify_set import SetReport, verify_set
+from usage_cli.verify.folder import SetReport, verify_set
 
 
 @dataclass

@@ -28,6 +28,7 @@ from usage_cli.errors import InputError, VerifyError
 from usage_cli.evidence._sign import signer_of
 from usage_cli.export import Manifest, SetManifest, manifest_path
 from usage_cli.partitions import MANIFEST_NAME
+from usage_cli.verify.file import Report, verify
 
 _SUFFIX = ".manifest.json"
 _SHOWN = 5
@@ -137,8 +138,6 @@ def orphans_in(paths: Iterable[Path]) -> list[Path]:
 
 
 def _link(manifest: Path, signers: Path | None) -> Link:
-    from usage_cli.verify import Report, verify
-
     try:
         text = manifest.read_bytes()
     except FileNotFoundError:

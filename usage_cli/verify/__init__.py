@@ -1,0 +1,1 @@
+"""`usage verify`: prove what `usage` wrote is untouched and whole. Offline."""
