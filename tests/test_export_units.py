@@ -25,7 +25,7 @@ from usage_cli.export import (
 from usage_cli.export._json import ApiJson
 from usage_cli.formats import Format
 from usage_cli.query import Query
-from usage_cli.verify.file import verify
+from usage_cli.verify import verify
 
 API: ApiJson = {"url": "https://api.example", "runAs": None}
 STARTED = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)

@@ -1,1 +1,97 @@
-"""`usage verify`: prove what `usage` wrote is untouched and whole. Offline."""
+"""`usage verify`: prove what `usage` wrote untouched and whole. Offline.
+
+One entry, `verify`, hands what it is given to the verifier of its kind:
+
+- `file`: an export file (or its manifest) against its manifest;
+- `folder`: a folder written with `--partition`, part by part;
+- `series`: the exports of a chain (`--chain`), in link order;
+- `archive`: a SQLite archive that `usage sync` fills, by its hash chain.
+
+Each answers with a `Report`: what it found, and the lines that say it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+from usage_cli.errors import InputError
+
+__all__ = ["Report", "verify"]
+
+
+class Report(Protocol):
+    """What a verifier found, and how `usage verify` says it."""
+
+    @property
+    def problems(self) -> list[str]:
+        """What does not hold, one finding each; none when the report is ok."""
+        ...
+
+    @property
+    def notes(self) -> list[str]:
+        """What a person should know that does not fail it."""
+        ...
+
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def hint(self) -> str | None:
+        """What to do about a failure."""
+        ...
+
+    def problem_lines(self) -> list[str]:
+        """Lines said before a failed verdict: problems too many for one line."""
+        ...
+
+    def verdict(self) -> str:
+        """The last line: `ok: …` and the proof, or what fails it."""
+        ...
+
+
+def verify(
+    paths: str | Path | Sequence[str | Path],
+    *,
+    chain: bool = False,
+    expect_head: str | None = None,
+    signers: Path | None = None,
+) -> Report:
+    """Verify an export, a partitioned folder or an archive; with `chain`, a series.
+
+    `signers`, an allowed-signers file, makes a manifest's signature part of
+    the proof; `expect_head` (with `chain`) is the sha256 the newest manifest
+    must have. InputError when there is nothing of any kind to verify;
+    VerifyError when a manifest is too damaged to prove anything.
+    """
+    given = [paths] if isinstance(paths, str | Path) else list(paths)
+    if chain:
+        from usage_cli.verify.series import verify_chain
+
+        return verify_chain(
+            [Path(path) for path in given], expect_head=expect_head, signers=signers
+        )
+    if len(given) != 1:
+        raise InputError(
+            f"verify takes one PATH, not {len(given)}", hint="several exports of a series: --chain"
+        )
+    typed = str(given[0])
+    target = Path(typed)
+    from usage_cli.archive import is_archive_file
+
+    if target.is_file() and is_archive_file(target):
+        if signers is not None:
+            raise InputError("--signers checks exports' manifests, not an archive")
+        from usage_cli.verify.archive import verify_archive_file
+
+        return verify_archive_file(target)
+    from usage_cli.verify.file import verify_file
+    from usage_cli.verify.folder import verify_folder
+
+    report = verify_folder(target) if target.is_dir() else verify_file(target)
+    if report.path == target:
+        report.typed = typed  # not when its manifest was named: the answer is about the export
+    if signers is not None and report.ok:
+        report.check_signature(signers)
+    return report

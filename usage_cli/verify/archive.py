@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from usage_cli.archive._store import GENESIS, RELATION_COLUMNS, Archive, columns_of, link
@@ -22,6 +23,7 @@ _MAX_LISTED = 20
 
 @dataclass
 class ArchiveReport:
+    path: Path
     records: int = 0
     runs: int = 0
     sources: int = 0
@@ -32,10 +34,38 @@ class ArchiveReport:
     gaps: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     unlisted: int = 0
+    # The sources' labels, as `usage sync` named them.
+    labels: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems and not self.unlisted and not self.gaps
+
+    @property
+    def hint(self) -> str | None:
+        if self.problems or self.unlisted:
+            return (
+                "an archive is only ever written by `usage sync`: restore it from a backup, "
+                "or sync a new one"
+            )
+        if self.gaps:
+            return f"run `usage sync --db {self.path}` (with the same profile) to close it"
+        return None
+
+    def problem_lines(self) -> list[str]:
+        return []
+
+    def verdict(self) -> str:
+        if self.problems or self.unlisted:
+            more = f"; and {self.unlisted:,} more" if self.unlisted else ""
+            return f"{self.path} fails its check: " + "; ".join(self.problems + self.gaps) + more
+        if self.gaps:
+            return f"{self.path} is not complete: " + "; ".join(self.gaps)
+        runs = f"{self.runs:,} sync run{'s' * (self.runs != 1)}"
+        return (
+            f"ok: {self.path} is intact ({self.records:,} records from {runs}; "
+            f"sources: {', '.join(self.labels) or 'none'}; chain head {self.head.hex()})"
+        )
 
     def problem(self, text: str) -> None:
         if len(self.problems) < _MAX_LISTED:
@@ -58,8 +88,14 @@ class _Run:
     seen_head: bytes | None = None
 
 
+def verify_archive_file(path: Path) -> ArchiveReport:
+    """The archive at `path` (an InputError when it is none)."""
+    with Archive.open(path) as archive:
+        return verify_archive(archive)
+
+
 def verify_archive(archive: Archive) -> ArchiveReport:
-    report = ArchiveReport()
+    report = ArchiveReport(archive.path)
     db = archive.connection
     runs = {
         row[0]: _Run(*row)
@@ -140,7 +176,9 @@ def _check_run(report: ArchiveReport, run: _Run) -> None:
 
 def _check_segments(archive: Archive, report: ArchiveReport) -> None:
     running = archive.sync_running()
-    for source in archive.sources():
+    sources = archive.sources()
+    report.labels = [source.label for source in sources]
+    for source in sources:
         for segment, older in archive.stretches(source):
             below = iso_ms(segment.oldest) if segment.oldest is not None else "?"
             if not segment.bottom:

@@ -1,6 +1,7 @@
-"""`usage verify`: prove a finished export is what its manifest says. Offline.
+"""`usage verify FILE`: prove a finished export file is what its manifest says. Offline.
 
-A folder is a partitioned export, proven part by part by `verify_set`.
+Its size and sha256; its records read back (ids once each, counts, the cost
+column) against the manifest's figures.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from usage_cli.errors import InputError
 from usage_cli.export import Manifest, format_of, manifest_path, sha256_of
 from usage_cli.export._costs import COST_COLUMN, CostColumn, cost_of
 from usage_cli.formats import Format
-from usage_cli.verify.folder import SetReport, verify_set
+from usage_cli.verify._manifest import HeldToManifest
 
 
 @dataclass
-class Report:
+class FileReport(HeldToManifest):
     path: Path
     manifest: Manifest
     problems: list[str] = field(default_factory=list)
@@ -35,8 +36,16 @@ class Report:
     digest: str | None = None
 
     @property
-    def ok(self) -> bool:
-        return not self.problems
+    def manifest_file(self) -> Path:
+        return manifest_path(self.path)
+
+    @property
+    def notes(self) -> list[str]:
+        if self.written_as is None:
+            return []
+        # Alone, a file's bytes are what its manifest vouches for; in a series
+        # (--chain) its name says which period it is, and a rename fails there.
+        return [f"{self.path.name} was written as {self.written_as} (renamed, with its manifest)"]
 
     @property
     def proof(self) -> str:
@@ -68,10 +77,8 @@ def _rows(handle: IO[str], fmt: Format) -> Iterator[tuple[str, str, int, str | N
 _MANIFEST_SUFFIX = ".manifest.json"
 
 
-def verify(path: Path) -> Report | SetReport:
-    """A file export, or a folder written with `--partition`, against its manifest."""
-    if path.is_dir():
-        return verify_set(path)
+def verify_file(path: Path) -> FileReport:
+    """A file written by `usage export`, or its manifest, against that manifest."""
     if path.name.endswith(_MANIFEST_SUFFIX) and path.is_file():
         # The manifest named instead of its export (TAB offers both): the export.
         path = path.with_name(path.name[: -len(_MANIFEST_SUFFIX)])
@@ -88,7 +95,7 @@ def verify(path: Path) -> Report | SetReport:
             hint="verify checks a file written by `usage export`",
         )
     manifest = Manifest.load(manifest_file)
-    report = Report(path, manifest)
+    report = FileReport(path, manifest)
     if manifest.file["name"] != path.name:
         report.written_as = manifest.file["name"]
     if not path.exists():

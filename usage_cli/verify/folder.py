@@ -23,6 +23,7 @@ from usage_cli.export import SetManifest
 from usage_cli.export._costs import COST_COLUMN, CostColumn, cost_of
 from usage_cli.export._json import PartJson
 from usage_cli.partitions import MANIFEST_NAME, Folders, PartFormat, is_part_path
+from usage_cli.verify._manifest import HeldToManifest
 
 # Problems named one by one before the rest are only counted: the line stays readable.
 SHOWN = 20
@@ -34,7 +35,7 @@ Row = tuple[str, str, int, int, str | None]
 
 
 @dataclass
-class SetReport:
+class FolderReport(HeldToManifest):
     path: Path
     manifest: SetManifest
     found: list[str] = field(default_factory=list)
@@ -49,8 +50,8 @@ class SetReport:
         return [*self.found[:SHOWN], f"and {len(self.found) - SHOWN} more problems"]
 
     @property
-    def ok(self) -> bool:
-        return not self.found
+    def manifest_file(self) -> Path:
+        return self.path / MANIFEST_NAME
 
     @property
     def proof(self) -> str:
@@ -106,7 +107,7 @@ def _parquet_rows(path: Path) -> Iterator[Row]:
 
 
 class _Checker:
-    def __init__(self, report: SetReport) -> None:
+    def __init__(self, report: FolderReport) -> None:
         self.report = report
         self.manifest = report.manifest
         self.folders = Folders(self.manifest.partition)
@@ -173,7 +174,7 @@ class _Checker:
         self.count_by_type[kind] = self.count_by_type.get(kind, 0) + count
 
 
-def verify_set(directory: Path) -> SetReport:
+def verify_folder(directory: Path) -> FolderReport:
     """A folder written by `usage export DIR --partition ...`, against its manifest."""
     manifest_file = directory / MANIFEST_NAME
     if not manifest_file.is_file():
@@ -183,7 +184,7 @@ def verify_set(directory: Path) -> SetReport:
             "or a folder written by `usage export DIR --partition day|month`",
         )
     manifest = SetManifest.load(manifest_file)
-    report = SetReport(directory, manifest)
+    report = FolderReport(directory, manifest)
     checker = _Checker(report)
     listed: list[str] = []
     for part in manifest.parts:

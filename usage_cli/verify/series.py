@@ -28,7 +28,8 @@ from usage_cli.errors import InputError, VerifyError
 from usage_cli.evidence._sign import signer_of
 from usage_cli.export import Manifest, SetManifest, manifest_path
 from usage_cli.partitions import MANIFEST_NAME
-from usage_cli.verify.file import Report, verify
+from usage_cli.verify.file import FileReport, verify_file
+from usage_cli.verify.folder import verify_folder
 
 _SUFFIX = ".manifest.json"
 _SHOWN = 5
@@ -94,6 +95,33 @@ class ChainReport:
     def records(self) -> int:
         return sum(link.manifest.records for link in self.links)
 
+    @property
+    def hint(self) -> str | None:
+        return None
+
+    def problem_lines(self) -> list[str]:
+        if len(self.problems) < 2:
+            return []
+        # Several breaks: one a line, where a person can read them, then the verdict.
+        return [f"  - {problem}" for problem in self.problems]
+
+    def verdict(self) -> str:
+        if self.problems:
+            verdict = f"the series of {len(self.links)} exports does not hold"
+            if len(self.problems) == 1:
+                return f"{verdict}: {self.problems[0]}"
+            return f"{verdict}: {len(self.problems)} problems (listed above)"
+        first, head = self.links[0], self.links[-1]
+        since = "the start" if first.since is None else iso_ms(first.since)
+        until = "?" if head.until is None else iso_ms(head.until)
+        who = sorted({link.signer for link in self.links if link.signer})
+        signed = f"; every manifest signed by {', '.join(who)}" if who else ""
+        return (
+            f"ok: a series of {len(self.links)} exports from {since} to {until}, "
+            f"{self.records:,} records, no gap, no overlap, no record twice{signed}; "
+            f"head {head.manifest_path.name} sha256 {head.sha256}"
+        )
+
 
 def manifests_in(paths: Iterable[Path]) -> list[Path]:
     """The manifests that `paths` (exports, manifests, signatures, folders) stand for."""
@@ -149,15 +177,15 @@ def _link(manifest: Path, signers: Path | None) -> Link:
     )
     data = manifest.parent if is_set else manifest.with_name(manifest.name[: -len(_SUFFIX)])
     link = Link(manifest, sha, loaded, data)
-    report = verify(data)
-    if isinstance(report, Report) and report.written_as is not None:
+    report = verify_folder(data) if is_set else verify_file(data)
+    if isinstance(report, FileReport) and report.written_as is not None:
         # In a series a name says which period a file is: one renamed (two
         # swapped, file and manifest together) would read as another day.
         link.problems.append(f"{data.name} was written as {report.written_as}")
         link.written_as = report.written_as
     link.problems += [f"{link.name}: {problem}" for problem in report.problems]
     link.ids = report.ids
-    if isinstance(report, Report) and report.digest != report.manifest.file["sha256"]:
+    if isinstance(report, FileReport) and report.digest != report.manifest.file["sha256"]:
         link.wrong_digest = report.digest
     if signers is not None:
         try:
