@@ -6,20 +6,16 @@ column) against the manifest's figures.
 
 from __future__ import annotations
 
-import csv
-import gzip
-import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from usage_cli._files import reason
 from usage_cli.errors import InputError
 from usage_cli.export import Manifest, format_of, manifest_path, sha256_of
-from usage_cli.export._costs import COST_COLUMN, CostColumn, cost_of
-from usage_cli.formats import Format
+from usage_cli.export._costs import CostColumn, cost_of
+from usage_cli.verify._lines import first_of
 from usage_cli.verify._manifest import HeldToManifest
+from usage_cli.verify._rows import UNREADABLE, opened, rows
 
 
 @dataclass
@@ -53,25 +49,6 @@ class FileReport(HeldToManifest):
         return f"{self.records:,} records, sha256 {self.manifest.file['sha256']}" + cost_of(
             self.manifest.prices
         )
-
-
-def _rows(handle: IO[str], fmt: Format) -> Iterator[tuple[str, str, int, str | None]]:
-    """(id, type, count, cost cell) of each record in an export's text.
-
-    The cost cell is None when there is no cost column (JSON has none).
-    """
-    if fmt is Format.csv:
-        for row in csv.DictReader(handle):
-            yield row["id"], row["type"], int(row["count"]), row.get(COST_COLUMN)
-        return
-    if fmt is Format.json:
-        items = json.load(handle)
-        if not isinstance(items, list):
-            raise ValueError("the file is not a JSON array")
-    else:
-        items = (json.loads(line) for line in handle if line.strip())
-    for item in items:
-        yield item["id"], item["type"], int(item["count"]), None
 
 
 _MANIFEST_SUFFIX = ".manifest.json"
@@ -130,13 +107,8 @@ def verify_file(path: Path) -> FileReport:
     by_type: dict[str, int] = {}
     costs = CostColumn()
     try:
-        text: IO[str] = (
-            gzip.open(path, "rt", encoding="utf-8", newline="")  # noqa: SIM115
-            if compressed
-            else open(path, encoding="utf-8", newline="")  # noqa: SIM115
-        )
-        with text:
-            for record_id, kind, count, cell in _rows(text, fmt):
+        with opened(path, compressed=compressed) as text:
+            for record_id, kind, count, cell, _ in rows(text, fmt):
                 report.records += 1
                 costs.add(record_id, kind, count, cell)
                 if record_id in seen:
@@ -144,7 +116,7 @@ def verify_file(path: Path) -> FileReport:
                 seen.add(record_id)
                 total += count
                 by_type[kind] = by_type.get(kind, 0) + count
-    except (OSError, ValueError, KeyError, TypeError, EOFError, csv.Error) as exc:
+    except UNREADABLE as exc:
         report.problems.append(f"cannot read the records: {type(exc).__name__}: {exc}")
         return report
     if report.records != manifest.records:
@@ -152,9 +124,8 @@ def verify_file(path: Path) -> FileReport:
             f"holds {report.records} records, the manifest says {manifest.records}"
         )
     if duplicates:
-        shown = ", ".join(sorted(duplicates)[:5])
-        more = f" and {len(duplicates) - 5} more" if len(duplicates) > 5 else ""
-        report.problems.append(f"{len(duplicates)} duplicate ids: {shown}{more}")
+        shown = first_of(sorted(duplicates), 5)
+        report.problems.append(f"{len(duplicates)} duplicate ids: {shown}")
     if total != manifest.count_total:
         report.problems.append(f"count sums to {total}, the manifest says {manifest.count_total}")
     if by_type != manifest.count_by_type:

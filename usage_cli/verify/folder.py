@@ -8,9 +8,6 @@ appears twice across the parts; each record is in the folder of its
 
 from __future__ import annotations
 
-import csv
-import gzip
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,10 +17,12 @@ from pathlib import Path
 from usage_cli._files import reason, sha256_of
 from usage_cli.errors import InputError
 from usage_cli.export import SetManifest
-from usage_cli.export._costs import COST_COLUMN, CostColumn, cost_of
+from usage_cli.export._costs import CostColumn, cost_of
 from usage_cli.export._json import PartJson
 from usage_cli.partitions import MANIFEST_NAME, Folders, PartFormat, is_part_path
+from usage_cli.verify._lines import first_of
 from usage_cli.verify._manifest import HeldToManifest
+from usage_cli.verify._rows import UNREADABLE, opened, rows
 
 # Problems named one by one before the rest are only counted: the line stays readable.
 SHOWN = 20
@@ -75,16 +74,11 @@ def _rows(path: Path, fmt: PartFormat) -> Iterator[Row]:
     if fmt is PartFormat.parquet:
         yield from _parquet_rows(path)
         return
-    with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
-        if fmt is PartFormat.csv:
-            for row in csv.DictReader(handle):
-                cell = row.get(COST_COLUMN)
-                yield row["id"], row["type"], int(row["count"]), _ms(row["createdAt"]), cell
-            return
-        for line in handle:
-            if line.strip():
-                item = json.loads(line)
-                yield item["id"], item["type"], int(item["count"]), int(item["createdAt"]), None
+    with opened(path, compressed=True) as handle:
+        for record_id, kind, count, cell, record in rows(handle, fmt):
+            text = record["createdAt"]
+            created = _ms(text) if fmt is PartFormat.csv else int(text)
+            yield record_id, kind, count, created, cell
 
 
 def _parquet_rows(path: Path) -> Iterator[Row]:
@@ -151,7 +145,7 @@ class _Checker:
                     misfiled.append(f"{record_id} belongs in {belongs}")
         except InputError:
             raise  # parquet without pyarrow: the tool cannot check, the set is not at fault
-        except (OSError, ValueError, KeyError, TypeError, EOFError, csv.Error) as exc:
+        except UNREADABLE as exc:
             self.problem(f"{name}: cannot read the records: {type(exc).__name__}: {exc}")
             return
         finally:
@@ -159,10 +153,7 @@ class _Checker:
         if records != part["records"]:
             self.problem(f"{name}: holds {records} records, the manifest says {part['records']}")
         if misfiled:
-            more = len(misfiled) - _MISFILED_SHOWN
-            shown = ", ".join(misfiled[:_MISFILED_SHOWN]) + (
-                f" and {more} more" if more > 0 else ""
-            )
+            shown = first_of(misfiled, _MISFILED_SHOWN)
             self.problem(f"{name}: {len(misfiled)} records in the wrong folder ({shown})")
 
     def _record(self, part: str, record_id: str, kind: str, count: int) -> None:
@@ -228,11 +219,10 @@ def _duplicates(checker: _Checker) -> None:
     twice = checker.twice
     if not twice:
         return
-    shown = [
-        f"{record_id} (in {' and '.join(parts)})" for record_id, parts in list(twice.items())[:5]
-    ]
-    more = f" and {len(twice) - 5} more" if len(twice) > 5 else ""
-    checker.problem(f"{len(twice)} ids appear more than once: {', '.join(shown)}{more}")
+    shown = first_of(
+        [f"{record_id} (in {' and '.join(parts)})" for record_id, parts in twice.items()], 5
+    )
+    checker.problem(f"{len(twice)} ids appear more than once: {shown}")
 
 
 def _totals(checker: _Checker) -> None:

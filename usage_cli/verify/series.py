@@ -28,6 +28,7 @@ from usage_cli.errors import InputError, VerifyError
 from usage_cli.evidence._sign import signer_of
 from usage_cli.export import Manifest, SetManifest, manifest_path
 from usage_cli.partitions import MANIFEST_NAME
+from usage_cli.verify._lines import first_of
 from usage_cli.verify.file import FileReport, verify_file
 from usage_cli.verify.folder import verify_folder
 
@@ -335,9 +336,8 @@ def _check_ids(report: ChainReport) -> None:
             if first != link.name:
                 twice.append(f"{record_id} in {first} and {link.name}")
     if twice:
-        shown = "; ".join(sorted(twice)[:_SHOWN])
-        more = f"; and {len(twice) - _SHOWN} more" if len(twice) > _SHOWN else ""
-        report.problems.append(f"{len(twice)} record ids are in two exports: {shown}{more}")
+        shown = first_of(sorted(twice), _SHOWN, sep="; ")
+        report.problems.append(f"{len(twice)} record ids are in two exports: {shown}")
 
 
 def _check_head(report: ChainReport, expected: str | None) -> None:

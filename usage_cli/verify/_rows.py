@@ -1,0 +1,46 @@
+"""Records read back from an export's text: one reader for whole files and for parts.
+
+A file is CSV, a JSON array or JSON lines, gzipped or not; a part of a
+partitioned folder is CSV or JSON lines, always gzipped (parquet parts have
+their own reader, in `folder`).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+from usage_cli.export._costs import COST_COLUMN
+
+# id, type, count, cost cell (None: no cost column, as in JSON), the record itself
+Row = tuple[str, str, int, str | None, Mapping[str, Any]]
+
+# What reading an export's records raises when its text is not what it should be.
+UNREADABLE = (OSError, ValueError, KeyError, TypeError, EOFError, csv.Error)
+
+
+def opened(path: Path, *, compressed: bool) -> IO[str]:
+    """The export's text, as it was written (newline="": CSV keeps its own line ends)."""
+    if compressed:
+        return gzip.open(path, "rt", encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+def rows(handle: IO[str], fmt: str) -> Iterator[Row]:
+    """Each record of `handle`, written as `fmt`: csv, json (an array) or jsonl."""
+    if fmt == "csv":
+        for row in csv.DictReader(handle):
+            yield row["id"], row["type"], int(row["count"]), row.get(COST_COLUMN), row
+        return
+    if fmt == "json":
+        items = json.load(handle)
+        if not isinstance(items, list):
+            raise ValueError("the file is not a JSON array")
+    else:
+        items = (json.loads(line) for line in handle if line.strip())
+    for item in items:
+        yield item["id"], item["type"], int(item["count"]), None, item
