@@ -1,17 +1,22 @@
-"""How an export held to its manifest, a file or a partitioned folder alike, is said.
+"""The report of an export held to its manifest, a file or a partitioned folder alike.
 
-Both end `usage verify` the same way (`ok: NAME matches its manifest (…)`, or
-`NAME does not match its manifest: …`), and both may be vouched for by a
-signed manifest (`--signers`), checked once the export matches it.
+Both hold the export's path and manifest, its records and ids; both end
+`usage verify` the same way (`ok: NAME matches its manifest (…)`, or `NAME
+does not match its manifest: …`); both may be vouched for by a signed
+manifest (`--signers`), checked once the export matches it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from usage_cli.errors import VerifyError
 from usage_cli.evidence._sign import signer_of
+from usage_cli.export import Manifest, SetManifest
+
+M = TypeVar("M", Manifest, SetManifest)
 
 
 class _Held(Protocol):
@@ -30,16 +35,25 @@ class _Held(Protocol):
     def manifest_file(self) -> Path: ...
 
 
-class HeldToManifest:
-    """The verdict of a file's or a folder's report, and its signature."""
+@dataclass
+class HeldToManifest(Generic[M]):
+    """What a file's and a folder's report share: the export, its manifest, the verdict."""
 
+    path: Path
+    manifest: M
+    records: int = 0
+    # Every record id in it: a chain of exports checks none is in two.
+    ids: set[str] = field(default_factory=set, repr=False)
     # The path as it was typed: `usage verify set/` answers about `set/`.
     typed: str | None = None
     # Who signed the manifest, by the allowed-signers file (`--signers`).
     signer: str | None = None
     # Why the manifest's signature does not vouch for it: the export fails.
     refused: str | None = None
-    hint: str | None = None
+
+    @property
+    def hint(self) -> str | None:
+        return None
 
     @property
     def ok(self: _Held) -> bool:

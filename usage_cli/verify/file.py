@@ -19,13 +19,8 @@ from usage_cli.verify._rows import UNREADABLE, opened, rows
 
 
 @dataclass
-class FileReport(HeldToManifest):
-    path: Path
-    manifest: Manifest
+class FileReport(HeldToManifest[Manifest]):
     problems: list[str] = field(default_factory=list)
-    records: int = 0
-    # Every record id in the file: a chain of exports checks none is in two.
-    ids: set[str] = field(default_factory=set, repr=False)
     # The name the export wrote, when the file (with its manifest) has another now.
     written_as: str | None = None
     # The file's own sha256, once read.

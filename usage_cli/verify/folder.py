@@ -34,13 +34,8 @@ Row = tuple[str, str, int, int, str | None]
 
 
 @dataclass
-class FolderReport(HeldToManifest):
-    path: Path
-    manifest: SetManifest
+class FolderReport(HeldToManifest[SetManifest]):
     found: list[str] = field(default_factory=list)
-    records: int = 0
-    # Every record id in the set: a chain of exports checks none is in two.
-    ids: set[str] = field(default_factory=set, repr=False)
 
     @property
     def problems(self) -> list[str]:
