@@ -95,6 +95,7 @@ def verify_archive_file(path: Path) -> ArchiveReport:
 
 
 def verify_archive(archive: Archive) -> ArchiveReport:
+    """The open `archive`'s hash chain and runs, row by row, and its sources' stretches."""
     report = ArchiveReport(archive.path)
     db = archive.connection
     runs = {

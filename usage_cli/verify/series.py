@@ -199,6 +199,7 @@ def _link(manifest: Path, signers: Path | None) -> Link:
 def verify_chain(
     paths: Iterable[Path], *, expect_head: str | None = None, signers: Path | None = None
 ) -> ChainReport:
+    """The exports `paths` stand for, as one series: its links, windows, ids and head."""
     paths = list(paths)
     manifests = manifests_in(paths)
     if not manifests:
