@@ -75,10 +75,13 @@ def test_a_sync_killed_mid_run_loses_nothing_and_the_next_finishes_it(
     slow: Sandbox, tmp_path: Path
 ) -> None:
     db = tmp_path / "usage.db"
-    process = start_sync(slow, db)
-    wait_for_rows(db, 500, process)
-    process.kill()
-    process.wait(timeout=10)
+    # Held at its seventh page: it is surely mid-run when killed, however busy the machine.
+    with slow.hold(after=6) as held:
+        process = start_sync(slow, db)
+        held.wait()
+        wait_for_rows(db, 500, process)
+        process.kill()
+        process.wait(timeout=10)
     kept = stored(db)
     assert 500 <= len(kept) < 3000
     assert len(kept) % 100 == 0
@@ -98,10 +101,12 @@ def test_a_sync_killed_mid_run_loses_nothing_and_the_next_finishes_it(
 
 def test_sigterm_ends_a_sync_cleanly_with_exit_130(slow: Sandbox, tmp_path: Path) -> None:
     db = tmp_path / "usage.db"
-    process = start_sync(slow, db)
-    wait_for_rows(db, 300, process)
-    process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=10)
+    with slow.hold(after=4) as held:
+        process = start_sync(slow, db)
+        held.wait()
+        wait_for_rows(db, 300, process)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=10)
     assert process.returncode == 130
     assert "error: interrupted; every page synced so far is kept" in err
     assert "hint: run the same `usage sync` again" in err

@@ -36,13 +36,6 @@ def fast() -> Iterator[Sandbox]:
         yield server
 
 
-@pytest.fixture(scope="module")
-def stalled() -> Iterator[Sandbox]:
-    """Every answer takes 5 s: a run is always before its first page."""
-    with Sandbox(records=10, seed=5, token=TOKEN, anchor=ANCHOR, faults=Faults(latency=5)) as s:
-        yield s
-
-
 def env_for(server: Sandbox) -> dict[str, str]:
     return subprocess_env(CHATBOTKIT_API_URL=server.url, CHATBOTKIT_API_TOKEN=TOKEN)
 
@@ -117,17 +110,18 @@ def test_resume_or_force_while_a_run_holds_the_target_is_refused_before_any_requ
 ) -> None:
     target = tmp_path / "a.csv"
     slow.requests.clear()
-    # Eighty pages of 50 ms: still running after three refused runs, even
-    # on a busy machine.
-    running = start(slow, "export", str(target), "--take", "5")
-    wait_for_requests(slow, 3)
-    for extra in (["--resume"], ["--force"], []):
-        # A dead API root: a request would end in exit 5, so exit 2 means none was made.
-        refused = usage(slow, "--api-url", "http://127.0.0.1:9", "export", str(target), *extra)
-        assert refused.returncode == 2, refused.stderr
-        assert f"process {running.pid}" in refused.stderr
-    running.send_signal(signal.SIGINT)
-    _, err = running.communicate(timeout=30)
+    # Held at its fourth page: still running after three refused runs, however busy
+    # the machine.
+    with slow.hold(after=3) as held:
+        running = start(slow, "export", str(target), "--take", "5")
+        held.wait()
+        for extra in (["--resume"], ["--force"], []):
+            # A dead API root: a request would end in exit 5, so exit 2 means none was made.
+            refused = usage(slow, "--api-url", "http://127.0.0.1:9", "export", str(target), *extra)
+            assert refused.returncode == 2, refused.stderr
+            assert f"process {running.pid}" in refused.stderr
+        running.send_signal(signal.SIGINT)
+        _, err = running.communicate(timeout=30)
     assert running.returncode == 130, err
     assert ".a.csv.lock" not in hidden(tmp_path)
     resumed = usage(slow, "export", str(target), "--take", "5", "--resume", "-q")
@@ -152,14 +146,14 @@ def test_a_killed_holder_does_not_block_the_next_run(slow: Sandbox, tmp_path: Pa
 
 
 def test_interrupted_before_the_first_page_leaves_nothing_waiting(
-    stalled: Sandbox, fast: Sandbox, tmp_path: Path
+    fast: Sandbox, tmp_path: Path
 ) -> None:
     target = tmp_path / "a.csv"
-    stalled.requests.clear()
-    process = start(stalled, "export", str(target))
-    wait_for_requests(stalled, 1)
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=30)
+    with fast.hold() as held:  # its first page never comes
+        process = start(fast, "export", str(target))
+        held.wait()
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
     assert process.returncode == 130
     assert "--resume" not in err
     assert hidden(tmp_path) == []

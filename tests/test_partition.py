@@ -10,7 +10,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +28,7 @@ from usage_cli.query import Query
 from usage_cli.runtime import utc_now
 from usage_cli.sandbox import Sandbox
 from usage_cli.sandbox.emulator import Emulator
-from usage_cli.sandbox.server import Faults
+from usage_cli.sandbox.server import Faults, Hold
 
 from .conftest import TOKEN, FailAfter, Result, run_in_memory, subprocess_env, usage_command
 
@@ -636,7 +635,8 @@ def slow() -> Iterator[Sandbox]:
         yield server
 
 
-def start(server: Sandbox, target: Path) -> subprocess.Popen[str]:
+def start(server: Sandbox, target: Path, held: Hold) -> subprocess.Popen[str]:
+    """The export, held by the sandbox at its ninth page (`held`): surely mid-run."""
     server.requests.clear()
     process = subprocess.Popen(
         [*usage_command(), "export", str(target), "--partition", "day", "--take", "10"],
@@ -645,18 +645,17 @@ def start(server: Sandbox, target: Path) -> subprocess.Popen[str]:
         text=True,
         env=subprocess_env(CHATBOTKIT_API_URL=server.url, CHATBOTKIT_API_TOKEN=TOKEN),
     )
-    deadline = time.monotonic() + 30
-    while len(server.requests) < 8 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    held.wait()
     assert (target.parent / f".{target.name}.partial").is_dir()
     return process
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_an_interrupted_process_leaves_nothing(slow: Sandbox, tmp_path: Path, signum: int) -> None:
-    process = start(slow, tmp_path / "out")
-    process.send_signal(signum)
-    _, err = process.communicate(timeout=30)
+    with slow.hold(after=8) as held:
+        process = start(slow, tmp_path / "out", held)
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=30)
     assert process.returncode == 130, err
     assert "nothing was written to" in err
     assert "Traceback" not in err
@@ -667,9 +666,10 @@ def test_a_killed_process_leaves_only_a_hidden_sibling_the_next_run_clears(
     slow: Sandbox, tmp_path: Path
 ) -> None:
     target = tmp_path / "out"
-    process = start(slow, target)
-    process.kill()
-    process.communicate(timeout=30)
+    with slow.hold(after=8) as held:
+        process = start(slow, target, held)
+        process.kill()
+        process.communicate(timeout=30)
     assert not target.exists()
     again = subprocess.run(
         [*usage_command(), "export", str(target), "--partition", "day", "-q"],

@@ -162,6 +162,23 @@ def test_latency_delays_a_real_answer() -> None:
     assert elapsed >= 0.3
 
 
+def test_a_hold_keeps_requests_after_the_first_unanswered_until_released() -> None:
+    answers: list[int] = []
+    with Sandbox(records=5, token=TOKEN, anchor=ANCHOR) as server:
+        with server.hold(after=1) as held:
+            assert get(server).status_code == 200  # the first goes through
+            asker = threading.Thread(target=lambda: answers.append(get(server).status_code))
+            asker.start()
+            held.wait()
+            asker.join(0.3)
+            assert asker.is_alive()  # held: no answer yet
+            assert answers == []
+            held.release()
+            asker.join(10)
+        assert answers == [200]
+        assert get(server).status_code == 200  # the block ended: nothing is held
+
+
 def test_a_drop_closes_the_connection_without_an_answer() -> None:
     faults = Faults(every={"drop": 2})
     with (

@@ -196,17 +196,15 @@ def test_sandbox_prints_its_default_token_which_works() -> None:
 
 
 def test_ctrl_c_during_a_listing_exits_130_quietly() -> None:
-    with Sandbox(records=3000, token=TOKEN, anchor=ANCHOR, faults=Faults(latency=0.2)) as slow:
+    with Sandbox(records=3000, token=TOKEN, anchor=ANCHOR) as server, server.hold(1) as held:
         process = subprocess.Popen(
             [*USAGE, "list", "--all"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=configured(slow),
+            env=configured(server),
         )
-        deadline = time.monotonic() + 30
-        while not slow.requests and time.monotonic() < deadline:
-            time.sleep(0.05)
+        held.wait()  # its second page never comes
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=30)
     assert process.returncode == 130

@@ -14,6 +14,7 @@ import contextlib
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -44,6 +45,7 @@ __all__ = [
     "Answer",
     "Emulator",
     "Faults",
+    "Hold",
     "Sandbox",
     "SeenRequest",
     "generate_records",
@@ -81,6 +83,10 @@ class _Handler(BaseHTTPRequestHandler):
         return super().parse_request()
 
     def do_GET(self) -> None:
+        hold = self.server.sandbox.held
+        if hold is not None and not hold.admit(self.server.stopping):
+            self.close_connection = True
+            return
         parts = urlsplit(self.path)
         params = parse_qsl(parts.query, keep_blank_values=True)
         answer = self.server.sandbox.emulator.answer(parts.path, params, dict(self.headers.items()))
@@ -121,6 +127,41 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
             self.wfile.write(answer.body[index : index + 1])
+
+
+class Hold:
+    """Requests after the first `after` wait, unanswered, until `release` (a test's seam).
+
+    A test that signals a process "mid-run" holds the sandbox there instead of
+    racing a slow one: `reached` is set once a request waits, so the process is
+    surely between two pages however busy the machine is.
+    """
+
+    def __init__(self, after: int) -> None:
+        self.after = after
+        self.reached = threading.Event()
+        self.released = threading.Event()
+        self._seen = 0
+        self._lock = threading.Lock()
+
+    def admit(self, stopping: threading.Event) -> bool:
+        """Let this request through now, or once released; False if the server stops first."""
+        with self._lock:
+            self._seen += 1
+            if self._seen <= self.after:
+                return True
+        self.reached.set()
+        while not self.released.wait(POLL_INTERVAL):
+            if stopping.is_set():
+                return False
+        return True
+
+    def wait(self, timeout: float = 60) -> None:
+        """Until a request is held; AssertionError if none came within `timeout`."""
+        assert self.reached.wait(timeout), f"no request came after the first {self.after}"
+
+    def release(self) -> None:
+        self.released.set()
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -200,6 +241,7 @@ class Sandbox:
         self._thread: threading.Thread | None = None
         self._serving = False
         self._grow = (grow, grow_every, seed)
+        self.held: Hold | None = None
         if grow > 0:
             threading.Thread(target=self._growing, name="sandbox-grow", daemon=True).start()
 
@@ -211,6 +253,17 @@ class Sandbox:
             step += 1
             now_ms = int(utc_now().timestamp() * 1000)
             self.emulator.add(arrivals(count, seed=seed * 1_000_003 + step, now_ms=now_ms))
+
+    @contextlib.contextmanager
+    def hold(self, after: int = 0) -> Iterator[Hold]:
+        """Hold every request after the next `after` until the block ends (or `release`)."""
+        hold = Hold(after)
+        self.held = hold
+        try:
+            yield hold
+        finally:
+            self.held = None
+            hold.release()
 
     @property
     def token(self) -> str:
