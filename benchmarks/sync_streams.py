@@ -9,6 +9,11 @@ alternating, whole processes; each pair of archives must read back the same
 (start-up and SQLite included) against the floor of one chain, pages x RTT,
 where pages counts the list's requests (its pages and the empty one that ends
 it). Goal for two streams: <= 0.55.
+
+Export reads one chain; the fast way to a full history is a first sync, then
+`usage export --db`. So each repeat also times `usage export x.jsonl` against
+the API (one chain) and `usage export x.jsonl --db` from the two-stream
+archive, and the two files must be byte for byte the same.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ def main() -> None:
     sandbox, url = start_sandbox(setting.records, options.latency)
     env = dict(os.environ, CHATBOTKIT_API_URL=url, CHATBOTKIT_API_TOKEN=TOKEN)
     runs: dict[int, list[float]] = {1: [], 2: []}
+    exports: dict[str, list[float]] = {"api": [], "db": []}
     try:
         bare = statistics.median(bare_chain(url) for _ in range(options.repeats))
         halves = statistics.median(bare_halves(url, setting.pages) for _ in range(options.repeats))
@@ -47,6 +53,12 @@ def main() -> None:
                 one, two = (Path(scratch) / f"r{repeat}-s{n}.db" for n in (1, 2))
                 if read_back(one, env) != read_back(two, env):
                     sys.exit("--streams 1 and 2 filled archives that read back differently")
+                files = {where: Path(scratch) / f"r{repeat}-{where}.jsonl" for where in exports}
+                export = [*usage_command(), "export", "-q"]
+                exports["api"].append(timed([*export, str(files["api"])], env))
+                exports["db"].append(timed([*export, str(files["db"]), "--db", str(two)], env))
+                if files["api"].read_bytes() != files["db"].read_bytes():
+                    sys.exit("export from the API and export --db wrote different files")
     finally:
         sandbox.terminate()
         sandbox.wait()
@@ -56,6 +68,13 @@ def main() -> None:
     two_over_one = statistics.median(b / a for a, b in zip(runs[1], runs[2], strict=True))
     print(f"  --streams 2 / --streams 1, paired: {two_over_one:.3f}")
     print("  each pair of archives read back byte for byte the same")
+    api, db = (statistics.median(exports[where]) for where in ("api", "db"))
+    first = statistics.median(runs[2])
+    print(
+        f"  usage export (one chain): {api:6.2f} s = {api / setting.floor:.3f} x pages x RTT; "
+        f"export --db: {db:.2f} s; first sync --streams 2 then export --db: {first + db:.2f} s "
+        f"= {(first + db) / api:.3f} x the export (the same file)"
+    )
 
 
 if __name__ == "__main__":
