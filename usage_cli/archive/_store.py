@@ -424,7 +424,7 @@ class Archive:
         return lock_path(self.path)
 
     def sync_running(self) -> bool:
-        from usage_cli.export._lock import held
+        from usage_cli._lock import held
 
         return held(self.lock_path)
 

@@ -77,9 +77,9 @@ def sync_command(
     interrupted sync is finished by the next. Read the archive offline with
     --db on list, summary and export; check it with `usage verify ARCHIVE`.
     """
+    from usage_cli._lock import TargetLock
     from usage_cli.archive import lock_path, refuse_place
     from usage_cli.columns import iso_ms
-    from usage_cli.export._lock import TargetLock
 
     if streams is not None and streams not in (1, 2):
         raise InputError(
