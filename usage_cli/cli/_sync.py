@@ -157,14 +157,14 @@ def _sync(
     """One sync into the archive at `path` (its lock held); its figures, and what it holds."""
     from usage_cli._version import __version__
     from usage_cli.archive import Archive, Sync
-    from usage_cli.cli._progress import export_progress
+    from usage_cli.cli._progress import run_progress
     from usage_cli.query import to_ms
 
     runtime = run.runtime
     with Archive.open(path, create=True) as archive:
         found = archive.bind_source(label, api_url, settings.run_as, to_ms(runtime.now()))
         run.note(f"syncing {label} into {path}")
-        with export_progress(
+        with run_progress(
             runtime, settings.quiet, None, color=run.color(), doing="syncing"
         ) as progress:
             sync = Sync(
