@@ -1,9 +1,10 @@
 """The one door to Typer's and click's internals: every private name we use is here.
 
-Checked against typer 0.28.0, which vendors click as `typer._click`
+Checked against typer 0.28.0 and 0.29.2, which vendor click as `typer._click`
 (so every click name is, for us, a Typer private). Each name below has a test
 in `tests/test_typer_internals.py`; after a Typer upgrade, a missing one fails
 there with the name and what it was for, rather than somewhere in a command.
+CI runs those tests against the lowest and the newest Typer the pin allows.
 
 - `typer.core.TyperCommand`, `TyperGroup`: bases of our commands (grouped plain
   help; a closed pipe is a quiet end), with `invoke`, `format_options`,
@@ -22,6 +23,10 @@ there with the name and what it was for, rather than somewhere in a command.
 - `typer._completion_shared.get_completion_script`: writing `completions/`.
 - `Typer.registered_commands`, `Typer.registered_groups`, `CommandInfo.name`,
   `TyperInfo.name`: building only the command a run names (`command_for`).
+- Typer 0.29 on: `_TyperParameter.get_runtime_param` (it uses `_runtime_param`
+  when set), `type_descriptor`, `typer._coercion.build_runtime_param`,
+  `TypeDescriptor.is_path`, `is_file`: coercion deferred (`_Deferred`), so that
+  help and TAB do not import pydantic.
 """
 
 from __future__ import annotations
@@ -54,6 +59,15 @@ PRIVATE_NAMES: tuple[tuple[str, str, str], ...] = (
     ("typer.models", "CommandInfo", "building only the command a run names"),
     ("typer.models", "TyperInfo", "building only the command a run names"),
 )
+# Typer 0.29 on, where every value is coerced by pydantic: what `_Deferred` uses.
+COERCION_NAMES: tuple[tuple[str, str, str], ...] = (
+    ("typer.core", "_TyperParameter.get_runtime_param", "help and TAB without pydantic"),
+    ("typer._coercion", "build_runtime_param", "help and TAB without pydantic"),
+    ("typer._coercion", "TypeDescriptor.is_path", "help and TAB without pydantic"),
+    ("typer._coercion", "TypeDescriptor.is_file", "help and TAB without pydantic"),
+)
+# Set on each built parameter by Typer 0.29 on.
+COERCION_INSTANCE_NAMES: tuple[str, ...] = ("_runtime_param", "type_descriptor")
 # Attributes of a `typer.Typer` and of its registrations, checked on the app.
 APP_NAMES: tuple[str, ...] = ("registered_commands", "registered_groups")
 # Attributes set on instances (not classes), checked on a built command instead.
@@ -70,10 +84,17 @@ INSTANCE_NAMES: tuple[str, ...] = (
 )
 
 
+def coerces_with_pydantic() -> bool:
+    """Whether this Typer (0.29 on) coerces values with pydantic, which `_Deferred` defers."""
+    major, minor = (int(part) for part in typer.__version__.split(".")[:2])
+    return (major, minor) >= (0, 29)
+
+
 def missing_names() -> list[str]:
     """The private names this Typer no longer has, each with what it was for."""
     missing = []
-    for module_name, dotted, why in PRIVATE_NAMES:
+    wanted = PRIVATE_NAMES + (COERCION_NAMES if coerces_with_pydantic() else ())
+    for module_name, dotted, why in wanted:
         try:
             found: Any = importlib.import_module(module_name)
             for part in dotted.split("."):
@@ -110,6 +131,11 @@ def _format_grouped(command: Any, ctx: Any, formatter: Any) -> None:
 
 
 class Command(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        # Every parameter processed comes from here, the help option (made on
+        # first use) included.
+        return _defer_coercion(super().get_params(ctx))
+
     def invoke(self, ctx: Any) -> Any:
         # Typer turns EPIPE into exit 1; a closed pipe is a normal end for us.
         try:
@@ -122,9 +148,57 @@ class Command(TyperCommand):
 
 
 class Group(TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _defer_coercion(super().get_params(ctx))
+
     def format_options(self, ctx: Any, formatter: Any) -> None:
         _format_grouped(self, ctx, formatter)
         self.format_commands(ctx, formatter)
+
+
+class _Deferred:
+    """Typer's coercion of one parameter (0.29 on), built only for a value that needs it.
+
+    Typer builds a pydantic adapter for a parameter the first time it
+    processes one of its values, defaults and absent options included; and the
+    group's options are processed before a command's `--help`, and every
+    option of the command at TAB. So `usage list --help` would import pydantic,
+    most of its time. A value that is absent, or already of the annotated type
+    (a default, a typed string), comes out of that coercion as it went in: it
+    is passed on as is, and anything else gets Typer's own.
+    """
+
+    def __init__(self) -> None:
+        self._typer: Any = None
+
+    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+        if value is None:
+            return () if param.multiple or param.nargs == -1 else None
+        descriptor = param.type_descriptor
+        info = descriptor.parameter_info
+        as_is = (
+            type(value) is descriptor.annotation
+            and info.parser is None
+            and info.min is None
+            and info.max is None
+            and not descriptor.is_path
+            and not descriptor.is_file
+        )
+        if as_is:
+            return value
+        if self._typer is None:
+            # By name: Typer 0.28, which the type checker may be looking at, has no such module.
+            coercion: Any = importlib.import_module("typer._coercion")
+            self._typer = coercion.build_runtime_param(descriptor)
+        return self._typer.coerce(value, param=param, ctx=ctx)
+
+
+def _defer_coercion(params: list[Any]) -> list[Any]:
+    """`params`, each coerced by a `_Deferred` (on a Typer that coerces with pydantic)."""
+    for param in params:
+        if getattr(param, "_runtime_param", False) is None and hasattr(param, "type_descriptor"):
+            param._runtime_param = _Deferred()
+    return params
 
 
 def command_for(
