@@ -10,6 +10,9 @@ CI runs those tests against the lowest and the newest Typer the pin allows.
   help; a closed pipe is a quiet end), with `invoke`, `format_options`,
   `format_commands`, `get_params`, `get_help_record`, `param_type_name`.
 - `TyperOption.rich_help_panel`: which help section an option belongs to.
+- `TyperCommand.collect_usage_pieces`, `Command.options_metavar`,
+  `Parameter.metavar`, `nargs`, `required`: arguments named in help and on the
+  usage line as Typer 0.28 named them, on 0.29 too.
 - `HelpFormatter.section`, `HelpFormatter.write_dl`: help sections without rich.
 - `Group.params`, `Group.commands`, `Parameter.name`, `Parameter.opts`,
   `Parameter.secondary_opts`, `Option.is_flag`, `Option.count`, `Option.multiple`:
@@ -24,17 +27,21 @@ CI runs those tests against the lowest and the newest Typer the pin allows.
 - `Typer.registered_commands`, `Typer.registered_groups`, `CommandInfo.name`,
   `TyperInfo.name`: building only the command a run names (`command_for`).
 - Typer 0.29 on: `_TyperParameter.get_runtime_param` (it uses `_runtime_param`
-  when set), `type_descriptor`, `typer._coercion.build_runtime_param`,
-  `TypeDescriptor.is_path`, `is_file`: coercion deferred (`_Deferred`), so that
-  help and TAB do not import pydantic.
+  when set), `type_descriptor` (its `annotation`, `is_path`, `is_file`, and its
+  `parameter_info`'s `parser`, `min`, `max`, `case_sensitive`),
+  `typer._coercion.build_runtime_param`: values coerced as 0.28 did
+  (`_Deferred`), so that help and TAB import no pydantic and a bad value is
+  refused in the same words.
 """
 
 from __future__ import annotations
 
 import copy
 import importlib
+import re
 from collections.abc import Callable
-from typing import Any
+from enum import Enum
+from typing import Any, Literal, get_args, get_origin
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -44,6 +51,7 @@ PRIVATE_NAMES: tuple[tuple[str, str, str], ...] = (
     ("typer.core", "TyperCommand.invoke", "a closed pipe ends a command quietly"),
     ("typer.core", "TyperCommand.format_options", "plain, grouped help"),
     ("typer.core", "TyperCommand.get_params", "plain, grouped help"),
+    ("typer.core", "TyperCommand.collect_usage_pieces", "arguments named as before"),
     ("typer.core", "TyperGroup.format_commands", "plain, grouped help"),
     ("typer.core", "TyperOption.get_help_record", "plain, grouped help"),
     ("typer.core", "TyperOption.param_type_name", "plain, grouped help"),
@@ -63,11 +71,18 @@ PRIVATE_NAMES: tuple[tuple[str, str, str], ...] = (
 COERCION_NAMES: tuple[tuple[str, str, str], ...] = (
     ("typer.core", "_TyperParameter.get_runtime_param", "help and TAB without pydantic"),
     ("typer._coercion", "build_runtime_param", "help and TAB without pydantic"),
-    ("typer._coercion", "TypeDescriptor.is_path", "help and TAB without pydantic"),
-    ("typer._coercion", "TypeDescriptor.is_file", "help and TAB without pydantic"),
 )
-# Set on each built parameter by Typer 0.29 on.
-COERCION_INSTANCE_NAMES: tuple[str, ...] = ("_runtime_param", "type_descriptor")
+# Set on each built parameter by Typer 0.29 on (dotted: attributes of attributes).
+COERCION_INSTANCE_NAMES: tuple[str, ...] = (
+    "_runtime_param",
+    "type_descriptor.annotation",
+    "type_descriptor.is_path",
+    "type_descriptor.is_file",
+    "type_descriptor.parameter_info.parser",
+    "type_descriptor.parameter_info.min",
+    "type_descriptor.parameter_info.max",
+    "type_descriptor.parameter_info.case_sensitive",
+)
 # Attributes of a `typer.Typer` and of its registrations, checked on the app.
 APP_NAMES: tuple[str, ...] = ("registered_commands", "registered_groups")
 # Attributes set on instances (not classes), checked on a built command instead.
@@ -81,6 +96,10 @@ INSTANCE_NAMES: tuple[str, ...] = (
     "is_flag",
     "count",
     "rich_help_panel",
+    "options_metavar",
+    "metavar",
+    "nargs",
+    "required",
 )
 
 
@@ -119,18 +138,46 @@ def _format_grouped(command: Any, ctx: Any, formatter: Any) -> None:
         record = param.get_help_record(ctx)
         if record is None:
             continue
+        name, text = record
         if param.param_type_name == "argument":
             title = "Arguments"
+            name = _argument_metavar(param, usage=False)
         else:
             title = getattr(param, "rich_help_panel", None) or "Options"
-        sections.setdefault(title, []).append(record)
+            # Typer 0.29 labels a repeatable option's value `<list[str]>`; one
+            # occurrence takes one `<str>`, as 0.28 said.
+            name = _LISTED.sub(r"<\1>", name)
+        sections.setdefault(title, []).append((name, text))
     for title, rows in sections.items():
         if rows:
             with formatter.section(title):
                 formatter.write_dl(rows)
 
 
+_LISTED = re.compile(r"<list\[(.*)\]>$")
+
+
+def _argument_metavar(param: Any, *, usage: bool) -> str:
+    """An argument as help names it, as Typer 0.28 did for our arguments (all strings).
+
+    Typer 0.29 adds its type in help (`PATH <str>`) and brackets an optional
+    one even when its metavar has them (`[[TYPE]]`). On the usage line a
+    required argument is in braces, an optional one in brackets.
+    """
+    var: str = param.metavar if param.metavar is not None else param.name
+    if usage and not var.startswith("["):
+        var = f"{{{var}}}" if param.required else f"[{var}]"
+    if param.metavar is None and param.nargs != 1:
+        var += "..."
+    return var
+
+
 class Command(TyperCommand):
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        arguments = [p for p in self.get_params(ctx) if p.param_type_name == "argument"]
+        options = [self.options_metavar] if self.options_metavar else []
+        return options + [_argument_metavar(p, usage=True) for p in arguments]
+
     def get_params(self, ctx: Any) -> list[Any]:
         # Every parameter processed comes from here, the help option (made on
         # first use) included.
@@ -157,15 +204,16 @@ class Group(TyperGroup):
 
 
 class _Deferred:
-    """Typer's coercion of one parameter (0.29 on), built only for a value that needs it.
+    """Typer's coercion of one parameter (0.29 on), as Typer 0.28 coerced it.
 
-    Typer builds a pydantic adapter for a parameter the first time it
-    processes one of its values, defaults and absent options included; and the
-    group's options are processed before a command's `--help`, and every
-    option of the command at TAB. So `usage list --help` would import pydantic,
-    most of its time. A value that is absent, or already of the annotated type
-    (a default, a typed string), comes out of that coercion as it went in: it
-    is passed on as is, and anything else gets Typer's own.
+    Typer 0.29 coerces each value with a pydantic adapter it builds on first
+    use, defaults and absent options included: the group's options are
+    processed before a command's `--help`, and all of a command's at TAB, so
+    `usage list --help` would import pydantic, most of its time. Its words for
+    a bad value changed too ("Input should be a valid integer, ..."). So an
+    absent value, one already of its type (a default), and a typed str, int,
+    float or choice are coerced here as click did, in its words; any other
+    gets Typer's own.
     """
 
     def __init__(self) -> None:
@@ -176,21 +224,50 @@ class _Deferred:
             return () if param.multiple or param.nargs == -1 else None
         descriptor = param.type_descriptor
         info = descriptor.parameter_info
-        as_is = (
-            type(value) is descriptor.annotation
-            and info.parser is None
+        plain = (
+            info.parser is None
             and info.min is None
             and info.max is None
+            and info.case_sensitive
             and not descriptor.is_path
             and not descriptor.is_file
         )
-        if as_is:
+        if plain and type(value) is descriptor.annotation:
             return value
+        if plain and isinstance(value, str):
+            coerced = _as_click_did(value, descriptor.annotation, param, ctx)
+            if coerced is not _NOT_PLAIN:
+                return coerced
         if self._typer is None:
             # By name: Typer 0.28, which the type checker may be looking at, has no such module.
             coercion: Any = importlib.import_module("typer._coercion")
             self._typer = coercion.build_runtime_param(descriptor)
         return self._typer.coerce(value, param=param, ctx=ctx)
+
+
+_NOT_PLAIN = object()
+
+
+def _as_click_did(value: str, annotation: Any, param: Any, ctx: Any) -> Any:
+    """A typed `value` made an int, a float or a choice as Typer 0.28 (click's types)
+    made it, a bad one refused in their words; `_NOT_PLAIN` for any other type."""
+    if annotation in (int, float):
+        try:
+            return annotation(value)
+        except ValueError:
+            said = f"{value!r} is not a valid {annotation.__name__}."
+            raise typer.BadParameter(said, ctx=ctx, param=param) from None
+    choices: dict[str, Any]
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        choices = {str(member.value): member for member in annotation}
+    elif get_origin(annotation) is Literal:
+        choices = {str(choice): choice for choice in get_args(annotation)}
+    else:
+        return _NOT_PLAIN
+    if value in choices:
+        return choices[value]
+    said = f"{value!r} is not one of {', '.join(map(repr, choices))}."
+    raise typer.BadParameter(said, ctx=ctx, param=param)
 
 
 def _defer_coercion(params: list[Any]) -> list[Any]:
