@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from usage_cli._lock import TargetLock
 from usage_cli.archive import Archive, ArchiveReader
-from usage_cli.export._lock import TargetLock
 from usage_cli.query import Query
 from usage_cli.records import UsageRecord
 from usage_cli.sandbox.data import arrivals, generate_records

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from usage_cli._files import PID_MAX, temporary_for, write_atomically
+from usage_cli._lock import TargetLock
 from usage_cli.errors import InputError, StorageError
 from usage_cli.export import Checkpoint, PartialFile, Target, plan_export
-from usage_cli.export._lock import TargetLock
 from usage_cli.formats import Format
 from usage_cli.sandbox import Sandbox
 

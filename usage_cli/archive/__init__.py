@@ -8,16 +8,16 @@ hash chain.
 
 from __future__ import annotations
 
-from usage_cli.archive._read import ArchiveReader
-from usage_cli.archive._store import (
+from usage_cli.archive._file import (
     DB_ENV,
-    Archive,
-    Source,
     default_path,
+    discard_if_empty,
     is_archive_file,
     lock_path,
     refuse_place,
 )
+from usage_cli.archive._read import ArchiveReader
+from usage_cli.archive._store import Archive, Source
 from usage_cli.archive._sync import OVERLAP_MS, Sync, SyncProgress
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "Sync",
     "SyncProgress",
     "default_path",
+    "discard_if_empty",
     "is_archive_file",
     "lock_path",
     "refuse_place",

@@ -10,6 +10,10 @@ this row's source, run and JSON: rows only ever append, in `seq` order, and
 `usage verify` recomputes the chain to find a row changed, deleted or inserted
 outside a sync. `segments` say which stretches of a source's list are known to
 be stored whole; `runs` is the log of every sync.
+
+Over 400 lines on purpose: the schema and every statement that writes to it
+stay side by side, so a column is changed in one file. Where the file lives,
+and whether a file is an archive at all, is `_file`.
 """
 
 from __future__ import annotations
@@ -24,17 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from usage_cli.archive._file import APPLICATION_ID, lock_path, refuse_place, starts_as_sqlite
 from usage_cli.columns import json_bytes
 from usage_cli.errors import InputError, StorageError
 from usage_cli.records import UsageRecord
 from usage_cli.relations import TABLE
 
-# 'USAG': marks the file as ours (PRAGMA application_id) before any table is read.
-APPLICATION_ID = 0x55534147
 SCHEMA_VERSION = 1
 GENESIS = bytes(32)
-DB_ENV = "USAGE_DB"
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 # Relation columns in the table's order: (API field, column name).
 RELATION_COLUMNS = tuple(
@@ -99,15 +100,6 @@ CREATE INDEX records_by_time ON records (source, created_at, count);
 """
 
 
-def default_path(env: Mapping[str, str]) -> Path:
-    """`USAGE_DB`, else `archive.sqlite3` in the user data directory."""
-    if env.get(DB_ENV):
-        return Path(env[DB_ENV]).expanduser()
-    import platformdirs
-
-    return platformdirs.user_data_path("usage", appauthor=False) / "archive.sqlite3"
-
-
 def link(previous: bytes, source: int, run: int, raw: str) -> bytes:
     """The chain value of a row: it binds the row's content to every row before it."""
     digest = hashlib.sha256(previous)
@@ -153,47 +145,6 @@ class Segment:
     bottom: bool
 
 
-def _starts_as_sqlite(path: Path) -> bool | None:
-    """Whether the file starts as a SQLite database does; None when it is empty."""
-    with path.open("rb") as handle:
-        head = handle.read(len(_SQLITE_MAGIC))
-    return None if not head else head == _SQLITE_MAGIC
-
-
-def is_archive_file(path: Path) -> bool:
-    """Whether `path` is an archive (asked of SQLite: in WAL mode the header may be in the log)."""
-    try:
-        if not _starts_as_sqlite(path):
-            return False
-        uri = path.resolve().as_uri() + "?mode=ro"
-        with contextlib.closing(sqlite3.connect(uri, uri=True)) as connection:
-            found: int = connection.execute("PRAGMA application_id").fetchone()[0]
-    except (OSError, sqlite3.Error):
-        return False
-    return found == APPLICATION_ID
-
-
-def lock_path(path: Path) -> Path:
-    """Where a sync into the archive at `path` holds its lock."""
-    return path.with_name(f".{path.name}.lock")
-
-
-def refuse_place(path: Path) -> None:
-    """Refuse a path no archive can be at: a folder, a device, a missing or odd folder."""
-    if path.is_dir() or not path.name:
-        raise InputError(f"{path} is a directory, not an archive file")
-    if path.exists() and not path.is_file():
-        raise InputError(f"{path} is not a regular file: an archive is a SQLite file")
-    parent = path.parent
-    if parent.exists() and not parent.is_dir():
-        raise InputError(f"{parent} is not a directory, so {path} cannot be an archive in it")
-    if not parent.exists():
-        raise InputError(
-            f"directory {str(parent)!r} does not exist",
-            hint="create it first: an archive's folder is never made up from a typo",
-        )
-
-
 def _not_an_archive(shown: str) -> InputError:
     return InputError(
         f"{shown} is not a usage archive",
@@ -225,7 +176,7 @@ class Archive:
             refuse_place(path)
         if exists:
             try:
-                sqlite = _starts_as_sqlite(path)
+                sqlite = starts_as_sqlite(path)
             except OSError as error:
                 raise InputError(f"cannot read the archive {shown}: {error.strerror}") from None
             if sqlite is False:
@@ -359,6 +310,13 @@ class Archive:
     def source(self, label: str) -> Source | None:
         return next((s for s in self.sources() if s.label == label), None)
 
+    def count(self, source: Source) -> int:
+        """How many records of `source` the archive holds."""
+        found: int = self.connection.execute(
+            "SELECT COUNT(*) FROM records WHERE source = ?", (source.id,)
+        ).fetchone()[0]
+        return found
+
     def bind_source(self, label: str, api_url: str, run_as: str | None, now_ms: int) -> Source:
         """The source `label` a sync of `api_url` (as `run_as`) fills: made on first use.
 
@@ -424,7 +382,7 @@ class Archive:
         return lock_path(self.path)
 
     def sync_running(self) -> bool:
-        from usage_cli.export._lock import held
+        from usage_cli._lock import held
 
         return held(self.lock_path)
 

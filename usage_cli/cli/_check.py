@@ -236,7 +236,7 @@ def check_command(
     elif fmt == "markdown":
         check.write_markdown(results, out, window=span, prices=table, currency=currency)
     else:
-        from usage_cli.formats.table import render_check
+        from usage_cli.formats.reports import render_check
 
         render_check(
             check.rows(results, currency), out, run.display(settings, wide=wide), window, table

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from usage_cli.cli._invocation import Invocation, Reading
-    from usage_cli.cli._progress import ExportProgress
+    from usage_cli.cli._progress import RunProgress
     from usage_cli.export._json import PricesJson
     from usage_cli.prices import PriceTable
     from usage_cli.query import Query
@@ -239,16 +239,14 @@ def progress_and_reading(
     demo: bool,
     db: str | None,
     source: str | None,
-) -> Iterator[tuple[ExportProgress, Reading]]:
+) -> Iterator[tuple[RunProgress, Reading]]:
     """The progress display, and the records' source (whose notes go above it)."""
-    from usage_cli.cli._progress import Window, export_progress
+    from usage_cli.cli._progress import Window, run_progress
 
     runtime = run.runtime
     window = Window.of(query, started)
     with (
-        export_progress(
-            runtime, settings.quiet, target, window=window, color=run.color()
-        ) as progress,
+        run_progress(runtime, settings.quiet, target, window=window, color=run.color()) as progress,
         run.reading(settings, demo=demo, db=db, source=source, say=progress.say) as reading,
     ):
         yield progress, reading

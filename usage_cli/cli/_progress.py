@@ -1,4 +1,4 @@
-"""The progress of an export on stderr: live (rich) on a terminal, one line otherwise."""
+"""The progress of a run (an export, a sync) on stderr: live on a terminal, else a line."""
 
 from __future__ import annotations
 
@@ -67,8 +67,13 @@ class Window:
         return min(max(done / span, 0.0), 1.0)
 
 
-class ExportProgress:
-    """Progress of an export on stderr: live on a terminal, one line otherwise."""
+class RunProgress:
+    """Records and pages read so far, with the export's window covered: live on a
+    terminal (rich), a plain line now and then without colour, nothing when quiet.
+
+    `doing` names the run in those plain lines; `done` and `done_set` are an
+    export's closing lines (a sync's is the command's own).
+    """
 
     def __init__(
         self,
@@ -105,7 +110,7 @@ class ExportProgress:
                 console=Console(file=runtime.stderr, force_terminal=True),
                 transient=True,
             )
-            self._task = self._live.add_task("export", records=0, pages=0, rate=0.0, window="")
+            self._task = self._live.add_task("run", records=0, pages=0, rate=0.0, window="")
             self._live.start()
 
     def say(self, message: str) -> None:
@@ -184,7 +189,7 @@ def _pages(number: int) -> str:
 
 
 @contextlib.contextmanager
-def export_progress(
+def run_progress(
     runtime: Runtime,
     quiet: bool,
     path: Path | None,
@@ -192,8 +197,8 @@ def export_progress(
     window: Window | None = None,
     color: bool = True,
     doing: str = "exporting",
-) -> Iterator[ExportProgress]:
-    progress = ExportProgress(runtime, quiet, path, window=window, color=color, doing=doing)
+) -> Iterator[RunProgress]:
+    progress = RunProgress(runtime, quiet, path, window=window, color=color, doing=doing)
     try:
         yield progress
     finally:

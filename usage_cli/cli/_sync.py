@@ -77,9 +77,9 @@ def sync_command(
     interrupted sync is finished by the next. Read the archive offline with
     --db on list, summary and export; check it with `usage verify ARCHIVE`.
     """
-    from usage_cli.archive import lock_path, refuse_place
+    from usage_cli._lock import TargetLock
+    from usage_cli.archive import discard_if_empty, lock_path, refuse_place
     from usage_cli.columns import iso_ms
-    from usage_cli.export._lock import TargetLock
 
     if streams is not None and streams not in (1, 2):
         raise InputError(
@@ -124,7 +124,7 @@ def sync_command(
                 )
             except BaseException:
                 if created:
-                    _forget(path)  # like a failed export: nothing left behind
+                    discard_if_empty(path)
                 raise
         for oldest in done.lost:
             below = iso_ms(oldest) if oldest is not None else "the oldest record synced"
@@ -157,14 +157,14 @@ def _sync(
     """One sync into the archive at `path` (its lock held); its figures, and what it holds."""
     from usage_cli._version import __version__
     from usage_cli.archive import Archive, Sync
-    from usage_cli.cli._progress import export_progress
+    from usage_cli.cli._progress import run_progress
     from usage_cli.query import to_ms
 
     runtime = run.runtime
     with Archive.open(path, create=True) as archive:
         found = archive.bind_source(label, api_url, settings.run_as, to_ms(runtime.now()))
         run.note(f"syncing {label} into {path}")
-        with export_progress(
+        with run_progress(
             runtime, settings.quiet, None, color=run.color(), doing="syncing"
         ) as progress:
             sync = Sync(
@@ -195,9 +195,7 @@ def _sync(
                 if failed.hint is None and sync.progress.added:
                     failed.hint = "every page synced so far is kept; " + _AGAIN
                 raise
-        stored: int = archive.connection.execute(
-            "SELECT COUNT(*) FROM records WHERE source = ?", (found.id,)
-        ).fetchone()[0]
+        stored = archive.count(found)
     return done, stored
 
 
@@ -209,25 +207,6 @@ def _make_folder(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise InputError(f"cannot create the folder {folder}: {error.strerror}") from None
-
-
-def _forget(path: Path) -> None:
-    """Remove an archive this run created, if it holds no record (its first sync failed)."""
-    import contextlib
-    import sqlite3
-
-    try:
-        with contextlib.closing(sqlite3.connect(path)) as connection:
-            holds = connection.execute("SELECT EXISTS (SELECT 1 FROM records)").fetchone()[0]
-    except sqlite3.Error:
-        holds = 0  # not even its tables: nothing worth keeping
-    if not holds:
-        for leftover in (
-            path,
-            path.with_name(path.name + "-wal"),
-            path.with_name(path.name + "-shm"),
-        ):
-            leftover.unlink(missing_ok=True)
 
 
 def _plural(number: int, noun: str) -> str:

@@ -1,14 +1,18 @@
 """The one door to Typer's and click's internals: every private name we use is here.
 
-Checked against typer 0.28.0, which vendors click as `typer._click`
+Checked against typer 0.28.0 and 0.29.2, which vendor click as `typer._click`
 (so every click name is, for us, a Typer private). Each name below has a test
 in `tests/test_typer_internals.py`; after a Typer upgrade, a missing one fails
 there with the name and what it was for, rather than somewhere in a command.
+CI runs those tests against the lowest and the newest Typer the pin allows.
 
 - `typer.core.TyperCommand`, `TyperGroup`: bases of our commands (grouped plain
   help; a closed pipe is a quiet end), with `invoke`, `format_options`,
   `format_commands`, `get_params`, `get_help_record`, `param_type_name`.
 - `TyperOption.rich_help_panel`: which help section an option belongs to.
+- `TyperCommand.collect_usage_pieces`, `Command.options_metavar`,
+  `Parameter.metavar`, `nargs`, `required`: arguments named in help and on the
+  usage line as Typer 0.28 named them, on 0.29 too.
 - `HelpFormatter.section`, `HelpFormatter.write_dl`: help sections without rich.
 - `Group.params`, `Group.commands`, `Parameter.name`, `Parameter.opts`,
   `Parameter.secondary_opts`, `Option.is_flag`, `Option.count`, `Option.multiple`:
@@ -22,14 +26,22 @@ there with the name and what it was for, rather than somewhere in a command.
 - `typer._completion_shared.get_completion_script`: writing `completions/`.
 - `Typer.registered_commands`, `Typer.registered_groups`, `CommandInfo.name`,
   `TyperInfo.name`: building only the command a run names (`command_for`).
+- Typer 0.29 on: `_TyperParameter.get_runtime_param` (it uses `_runtime_param`
+  when set), `type_descriptor` (its `annotation`, `is_path`, `is_file`, and its
+  `parameter_info`'s `parser`, `min`, `max`, `case_sensitive`),
+  `typer._coercion.build_runtime_param`: values coerced as 0.28 did
+  (`_Deferred`), so that help and TAB import no pydantic and a bad value is
+  refused in the same words.
 """
 
 from __future__ import annotations
 
 import copy
 import importlib
+import re
 from collections.abc import Callable
-from typing import Any
+from enum import Enum
+from typing import Any, Literal, get_args, get_origin
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -39,6 +51,7 @@ PRIVATE_NAMES: tuple[tuple[str, str, str], ...] = (
     ("typer.core", "TyperCommand.invoke", "a closed pipe ends a command quietly"),
     ("typer.core", "TyperCommand.format_options", "plain, grouped help"),
     ("typer.core", "TyperCommand.get_params", "plain, grouped help"),
+    ("typer.core", "TyperCommand.collect_usage_pieces", "arguments named as before"),
     ("typer.core", "TyperGroup.format_commands", "plain, grouped help"),
     ("typer.core", "TyperOption.get_help_record", "plain, grouped help"),
     ("typer.core", "TyperOption.param_type_name", "plain, grouped help"),
@@ -54,6 +67,22 @@ PRIVATE_NAMES: tuple[tuple[str, str, str], ...] = (
     ("typer.models", "CommandInfo", "building only the command a run names"),
     ("typer.models", "TyperInfo", "building only the command a run names"),
 )
+# Typer 0.29 on, where every value is coerced by pydantic: what `_Deferred` uses.
+COERCION_NAMES: tuple[tuple[str, str, str], ...] = (
+    ("typer.core", "_TyperParameter.get_runtime_param", "help and TAB without pydantic"),
+    ("typer._coercion", "build_runtime_param", "help and TAB without pydantic"),
+)
+# Set on each built parameter by Typer 0.29 on (dotted: attributes of attributes).
+COERCION_INSTANCE_NAMES: tuple[str, ...] = (
+    "_runtime_param",
+    "type_descriptor.annotation",
+    "type_descriptor.is_path",
+    "type_descriptor.is_file",
+    "type_descriptor.parameter_info.parser",
+    "type_descriptor.parameter_info.min",
+    "type_descriptor.parameter_info.max",
+    "type_descriptor.parameter_info.case_sensitive",
+)
 # Attributes of a `typer.Typer` and of its registrations, checked on the app.
 APP_NAMES: tuple[str, ...] = ("registered_commands", "registered_groups")
 # Attributes set on instances (not classes), checked on a built command instead.
@@ -67,13 +96,24 @@ INSTANCE_NAMES: tuple[str, ...] = (
     "is_flag",
     "count",
     "rich_help_panel",
+    "options_metavar",
+    "metavar",
+    "nargs",
+    "required",
 )
+
+
+def coerces_with_pydantic() -> bool:
+    """Whether this Typer (0.29 on) coerces values with pydantic, which `_Deferred` defers."""
+    major, minor = (int(part) for part in typer.__version__.split(".")[:2])
+    return (major, minor) >= (0, 29)
 
 
 def missing_names() -> list[str]:
     """The private names this Typer no longer has, each with what it was for."""
     missing = []
-    for module_name, dotted, why in PRIVATE_NAMES:
+    wanted = PRIVATE_NAMES + (COERCION_NAMES if coerces_with_pydantic() else ())
+    for module_name, dotted, why in wanted:
         try:
             found: Any = importlib.import_module(module_name)
             for part in dotted.split("."):
@@ -98,18 +138,51 @@ def _format_grouped(command: Any, ctx: Any, formatter: Any) -> None:
         record = param.get_help_record(ctx)
         if record is None:
             continue
+        name, text = record
         if param.param_type_name == "argument":
             title = "Arguments"
+            name = _argument_metavar(param, usage=False)
         else:
             title = getattr(param, "rich_help_panel", None) or "Options"
-        sections.setdefault(title, []).append(record)
+            # Typer 0.29 labels a repeatable option's value `<list[str]>`; one
+            # occurrence takes one `<str>`, as 0.28 said.
+            name = _LISTED.sub(r"<\1>", name)
+        sections.setdefault(title, []).append((name, text))
     for title, rows in sections.items():
         if rows:
             with formatter.section(title):
                 formatter.write_dl(rows)
 
 
+_LISTED = re.compile(r"<list\[(.*)\]>$")
+
+
+def _argument_metavar(param: Any, *, usage: bool) -> str:
+    """An argument as help names it, as Typer 0.28 did for our arguments (all strings).
+
+    Typer 0.29 adds its type in help (`PATH <str>`) and brackets an optional
+    one even when its metavar has them (`[[TYPE]]`). On the usage line a
+    required argument is in braces, an optional one in brackets.
+    """
+    var: str = param.metavar if param.metavar is not None else param.name
+    if usage and not var.startswith("["):
+        var = f"{{{var}}}" if param.required else f"[{var}]"
+    if param.metavar is None and param.nargs != 1:
+        var += "..."
+    return var
+
+
 class Command(TyperCommand):
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        arguments = [p for p in self.get_params(ctx) if p.param_type_name == "argument"]
+        options = [self.options_metavar] if self.options_metavar else []
+        return options + [_argument_metavar(p, usage=True) for p in arguments]
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        # Every parameter processed comes from here, the help option (made on
+        # first use) included.
+        return _defer_coercion(super().get_params(ctx))
+
     def invoke(self, ctx: Any) -> Any:
         # Typer turns EPIPE into exit 1; a closed pipe is a normal end for us.
         try:
@@ -122,9 +195,87 @@ class Command(TyperCommand):
 
 
 class Group(TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _defer_coercion(super().get_params(ctx))
+
     def format_options(self, ctx: Any, formatter: Any) -> None:
         _format_grouped(self, ctx, formatter)
         self.format_commands(ctx, formatter)
+
+
+class _Deferred:
+    """Typer's coercion of one parameter (0.29 on), as Typer 0.28 coerced it.
+
+    Typer 0.29 coerces each value with a pydantic adapter it builds on first
+    use, defaults and absent options included: the group's options are
+    processed before a command's `--help`, and all of a command's at TAB, so
+    `usage list --help` would import pydantic, most of its time. Its words for
+    a bad value changed too ("Input should be a valid integer, ..."). So an
+    absent value, one already of its type (a default), and a typed str, int,
+    float or choice are coerced here as click did, in its words; any other
+    gets Typer's own.
+    """
+
+    def __init__(self) -> None:
+        self._typer: Any = None
+
+    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+        if value is None:
+            return () if param.multiple or param.nargs == -1 else None
+        descriptor = param.type_descriptor
+        info = descriptor.parameter_info
+        plain = (
+            info.parser is None
+            and info.min is None
+            and info.max is None
+            and info.case_sensitive
+            and not descriptor.is_path
+            and not descriptor.is_file
+        )
+        if plain and type(value) is descriptor.annotation:
+            return value
+        if plain and isinstance(value, str):
+            coerced = _as_click_did(value, descriptor.annotation, param, ctx)
+            if coerced is not _NOT_PLAIN:
+                return coerced
+        if self._typer is None:
+            # By name: Typer 0.28, which the type checker may be looking at, has no such module.
+            coercion: Any = importlib.import_module("typer._coercion")
+            self._typer = coercion.build_runtime_param(descriptor)
+        return self._typer.coerce(value, param=param, ctx=ctx)
+
+
+_NOT_PLAIN = object()
+
+
+def _as_click_did(value: str, annotation: Any, param: Any, ctx: Any) -> Any:
+    """A typed `value` made an int, a float or a choice as Typer 0.28 (click's types)
+    made it, a bad one refused in their words; `_NOT_PLAIN` for any other type."""
+    if annotation in (int, float):
+        try:
+            return annotation(value)
+        except ValueError:
+            said = f"{value!r} is not a valid {annotation.__name__}."
+            raise typer.BadParameter(said, ctx=ctx, param=param) from None
+    choices: dict[str, Any]
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        choices = {str(member.value): member for member in annotation}
+    elif get_origin(annotation) is Literal:
+        choices = {str(choice): choice for choice in get_args(annotation)}
+    else:
+        return _NOT_PLAIN
+    if value in choices:
+        return choices[value]
+    said = f"{value!r} is not one of {', '.join(map(repr, choices))}."
+    raise typer.BadParameter(said, ctx=ctx, param=param)
+
+
+def _defer_coercion(params: list[Any]) -> list[Any]:
+    """`params`, each coerced by a `_Deferred` (on a Typer that coerces with pydantic)."""
+    for param in params:
+        if getattr(param, "_runtime_param", False) is None and hasattr(param, "type_descriptor"):
+            param._runtime_param = _Deferred()
+    return params
 
 
 def command_for(

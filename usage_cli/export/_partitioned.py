@@ -31,6 +31,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO
 
 from usage_cli._files import fsync_directory, reason, write_atomically
+from usage_cli._lock import TargetLock
 from usage_cli.errors import (
     InputError,
     Interrupted,
@@ -39,7 +40,6 @@ from usage_cli.errors import (
 )
 from usage_cli.export._costs import CostTally, refuse_cost_unless_csv
 from usage_cli.export._json import ApiJson, ChainJson
-from usage_cli.export._lock import TargetLock
 from usage_cli.export._manifest import SetManifest, window_of
 from usage_cli.export._parts import PartsBuilder
 from usage_cli.export._run import OnProgress, Progress

@@ -19,11 +19,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO
 
 from usage_cli._files import reason
+from usage_cli._lock import TargetLock
 from usage_cli.errors import InputError, Interrupted, StorageError, UsageCliError
 from usage_cli.export._checkpoint import Checkpoint
 from usage_cli.export._costs import CostTally, refuse_cost_unless_csv
 from usage_cli.export._json import ApiJson, ChainJson
-from usage_cli.export._lock import TargetLock
 from usage_cli.export._manifest import Manifest, window_of
 from usage_cli.export._run import OnProgress, Tally, to_file, to_stream
 from usage_cli.export._stats import Stats

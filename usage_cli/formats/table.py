@@ -1,10 +1,17 @@
+"""Tables for people: columns fitted to the terminal, drawn with rich, and `-o table`.
+
+`fit` decides what each column gets (narrowed, dropped, or whole); `render`
+draws the result; `TableWriter` collects records for it. The reports built on
+it (summary, comparison, check, prices) are `formats.reports`.
+"""
+
 from __future__ import annotations
 
 import contextlib
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, TextIO
+from typing import BinaryIO, TextIO
 
 from rich import box
 from rich.console import Console
@@ -20,6 +27,9 @@ from usage_cli.records import UsageRecord
 NARROWEST = 8
 # Off a terminal nobody can resize the window: a width no row reaches.
 UNLIMITED = 100_000
+# A column redrawn for its width (a bar) keeps this many cells: the share's
+# `  5.1%` in a summary, whose bar is the part that gives way.
+BAR_FLOOR = 6
 
 
 @dataclass
@@ -50,7 +60,7 @@ class Column:
     @property
     def floor(self) -> int:
         if self.render is not None:
-            return min(self.natural, _BAR_FLOOR)
+            return min(self.natural, BAR_FLOOR)
         return min(self.natural, NARROWEST) if self.narrows else self.natural
 
 
@@ -201,7 +211,7 @@ class TableWriter:
         # Columns the user named are narrowed if need be, never dropped.
         self._chosen = columns is not None
         # Off a terminal nobody can resize the window, so render at natural width.
-        self._display = _display_for(stream, display)
+        self._display = display_for(stream, display)
         self._cells: list[list[str]] = [[] for _ in self._columns]
         self.rows = 0
         self._wrapper: io.TextIOWrapper | None = None
@@ -250,323 +260,9 @@ class TableWriter:
             self._wrapper = None
 
 
-_EIGHTHS = " ▏▎▍▌▋▊▉"
-# The share column: `  5.1%` and a bar of up to 20 cells after a space.
-_SHARE = 6
-_BAR = 20
-_BAR_FLOOR = _SHARE
-
-
-def bar(value: int, largest: int, width: int = 24) -> str:
-    """A proportional bar in eighth-of-a-cell steps."""
-    if largest <= 0 or value <= 0:
-        return ""
-    eighths = max(1, round(value / largest * width * 8))
-    full, rest = divmod(eighths, 8)
-    return "█" * full + (_EIGHTHS[rest] if rest else "")
-
-
-def cost_cell(group: Any, currency: str) -> str:
-    """A group's cost for a person: `unpriced` when nothing in it has a price, and a `*`
-    when part of its count has none (never a silent $0)."""
-    from usage_cli.prices import shown as money
-
-    costs = group.costs
-    if costs is None:
-        return ""
-    if not costs.priced_count and costs.unpriced_count:
-        return "unpriced"
-    return money(costs.amount, currency) + ("*" if costs.unpriced_count else "")
-
-
-def money_notes(summary: Any) -> list[str]:
-    """The lines under a table with money: what is unpriced, coverage, and the prices' hash."""
-    from usage_cli.prices import shown as money
-    from usage_cli.summary import coverage
-
-    total = summary.total
-    costs = total.costs
-    lines: list[str] = []
-    if costs.unpriced:
-        kinds = ", ".join(
-            f"{kind} ({records:,} records, count {count:,})"
-            for kind, (records, count) in sorted(costs.unpriced.items())
-        )
-        covered = coverage(total)
-        lines.append(f"unpriced (no price in the table, not $0): {kinds}")
-        if covered is not None:
-            lines.append(
-                f"the cost {money(costs.amount, summary.prices.currency)} covers "
-                f"{covered * 100:.1f}% of the count; * marks groups with unpriced records"
-            )
-    lines.append(summary.prices.note())
-    return lines
-
-
-def _display_for(stream: TextIO, display: Display | None) -> Display:
+def display_for(stream: TextIO, display: Display | None) -> Display:
     """The reader's display, or, for a library caller, one guessed from the stream."""
     if display is not None:
         return display
     tty = hasattr(stream, "isatty") and stream.isatty()
     return Display(width=None, color=tty)
-
-
-def render_summary(
-    summary: Any,
-    stream: TextIO,
-    top: int | None = None,
-    display: Display | None = None,
-    sort: str = "count",
-) -> None:
-    """The summary as a table: groups, bars, and the grand total as a footer."""
-    from usage_cli.summary import NONE
-
-    display = _display_for(stream, display)
-    zone = display.zone
-    groups = summary.groups(top, sort)
-    total = summary.total
-    largest = max((group.count for group in groups), default=0)
-    shares = [group.count / total.count * 100 if total.count else 0.0 for group in groups]
-
-    def share_cells(width: int) -> list[str]:
-        room = min(width - _SHARE - 1, _BAR)
-        return [
-            f"{share:5.1f}%" + (f" {bar(group.count, largest, room)}" if room > 0 else "")
-            for share, group in zip(shares, groups, strict=True)
-        ]
-
-    columns = [
-        Column(
-            dimension,
-            [
-                on_one_line(group.key[index]) if group.key[index] is not None else NONE
-                for group in groups
-            ],
-            footer="total" if index == 0 else "",
-            key=True,
-        )
-        for index, dimension in enumerate(summary.by)
-    ]
-    columns += [
-        Column(
-            "records", [f"{g.records:,}" for g in groups], f"{total.records:,}", "right", key=True
-        ),
-        Column("count", [f"{g.count:,}" for g in groups], f"{total.count:,}", "right", key=True),
-        Column("share", share_cells(_SHARE + 1 + _BAR), render=share_cells),
-    ]
-    if summary.prices is not None:
-        currency = summary.prices.currency
-        whole = total.costs.amount
-
-        def cost_share(group: Any) -> str:
-            amount = group.costs.amount
-            return f"{amount / whole * 100:5.1f}%" if whole else ""
-
-        columns += [
-            Column(
-                "cost",
-                [cost_cell(g, currency) for g in groups],
-                cost_cell(total, currency),
-                "right",
-                key=True,
-            ),
-            Column("cost share", [cost_share(g) for g in groups], justify="right"),
-        ]
-    columns += [
-        Column(
-            f"first ({display.zone_name})",
-            [shown(g.first, "createdAt", zone) for g in groups],
-            shown(total.first, "createdAt", zone),
-        ),
-        Column(
-            f"last ({display.zone_name})",
-            [shown(g.last, "createdAt", zone) for g in groups],
-            shown(total.last, "createdAt", zone),
-        ),
-    ]
-    share = len(summary.by) + 2
-    render(
-        columns,
-        stream,
-        display,
-        footer=True,
-        style=lambda index: "cyan" if index == share else None,
-        shows_hidden="--wide shows them",
-    )
-    if summary.prices is not None:
-        stream.write("".join(line + "\n" for line in money_notes(summary)))
-        stream.flush()
-
-
-def _signed(value: Any) -> str:
-    return f"{value:+,}" if value else "0"
-
-
-def render_comparison(
-    comparison: Any,
-    stream: TextIO,
-    top: int | None = None,
-    display: Display | None = None,
-    sort: str = "count",
-) -> None:
-    """Two windows side by side: count, previous, change; new and gone groups named."""
-    from usage_cli.prices import shown as money
-    from usage_cli.summary import NONE
-
-    display = _display_for(stream, display)
-    rows = comparison.rows(top, sort)
-    total = comparison.total()
-    data = [comparison.row_dict(row) for row in rows]
-    whole = comparison.row_dict(total)
-    absent = "—"
-
-    def figure(row: dict[str, Any], name: str) -> str:
-        value = row[name]
-        return absent if value is None else f"{value:,}"
-
-    def change(row: dict[str, Any], name: str, signed: Callable[[Any], str] = _signed) -> str:
-        if row["status"] != "both":
-            return str(row["status"])
-        return signed(row[name])
-
-    def ratio(row: dict[str, Any], name: str) -> str:
-        value = row[name]
-        return "" if value is None else f"{value * 100:+.1f}%"
-
-    columns = [
-        Column(
-            dimension,
-            [on_one_line(row.key[index]) if row.key[index] is not None else NONE for row in rows],
-            footer="total" if index == 0 else "",
-            key=True,
-        )
-        for index, dimension in enumerate(comparison.current.by)
-    ]
-    whole["status"] = "both"
-    columns += [
-        Column(
-            "count", [figure(r, "count") for r in data], figure(whole, "count"), "right", key=True
-        ),
-        Column(
-            "previous",
-            [figure(r, "previousCount") for r in data],
-            figure(whole, "previousCount"),
-            "right",
-            key=True,
-        ),
-        Column(
-            "change",
-            [change(r, "countChange") for r in data],
-            change(whole, "countChange"),
-            "right",
-            key=True,
-        ),
-        Column(
-            "change %",
-            [ratio(r, "countChangeRatio") for r in data],
-            ratio(whole, "countChangeRatio"),
-            "right",
-        ),
-    ]
-    prices = comparison.current.prices
-    if prices is not None:
-        from decimal import Decimal
-
-        def cash(row: dict[str, Any], name: str) -> str:
-            value = row[name]
-            return absent if value is None else money(Decimal(value), prices.currency)
-
-        def signed_cash(value: Any) -> str:
-            amount = Decimal(value)
-            return ("+" if amount > 0 else "") + money(amount, prices.currency)
-
-        columns += [
-            Column("cost", [cash(r, "cost") for r in data], cash(whole, "cost"), "right"),
-            Column(
-                "previous cost",
-                [cash(r, "previousCost") for r in data],
-                cash(whole, "previousCost"),
-                "right",
-            ),
-            Column(
-                "cost change",
-                [change(r, "costChange", signed_cash) for r in data],
-                change(whole, "costChange", signed_cash),
-                "right",
-            ),
-        ]
-    render(columns, stream, display, footer=True, shows_hidden="--wide shows them")
-    lines = [
-        f"window {_span(comparison.window, display)} ({display.zone_name}) against "
-        f"{_span(comparison.against, display)}; new and gone: groups found in only one of them"
-    ]
-    if prices is not None:
-        lines.append(prices.note())
-    stream.write("".join(line + "\n" for line in lines))
-    stream.flush()
-
-
-def _span(window: Any, display: Display) -> str:
-    """A window's two ends as a person reads times (summary, compare and check alike)."""
-    return " .. ".join(
-        shown(moment, "createdAt", display.zone) for moment in (window.since, window.until)
-    )
-
-
-def render_check(
-    rows: Sequence[Sequence[str]], stream: TextIO, display: Display, window: Any, prices: Any
-) -> None:
-    """The results of `usage check`, breaches first; the window and prices beneath."""
-    from usage_cli.check import HEADERS
-
-    columns = [
-        Column(
-            header,
-            [row[index] for row in rows],
-            justify="right" if index >= 3 else "left",
-            key=index in (0, 2, 3),
-            narrows=index in (1, 4),
-        )
-        for index, header in enumerate(HEADERS)
-    ]
-    render(columns, stream, display)
-    lines = [f"window {_span(window, display)} ({display.zone_name})"]
-    if prices is not None:
-        lines.append(prices.note())
-    stream.write("".join(line + "\n" for line in lines))
-
-
-def render_prices(table: Any, stream: TextIO, display: Display) -> None:
-    """The price table in effect: each entry in the order it is tried, and where it is from."""
-    from usage_cli.columns import iso_ms
-
-    def day(moment: int | None) -> str:
-        return "" if moment is None else iso_ms(moment).replace("T00:00:00.000Z", "")
-
-    entries = table.ordered()
-    headers = ("type", "price", "per", "from", "until", "origin", "source", "notes")
-    cells = [
-        [
-            e.pattern,
-            f"{e.price:f}",
-            f"{e.per:,}",
-            day(e.start_ms),
-            day(e.end_ms),
-            e.origin,
-            on_one_line(e.source),
-            on_one_line(e.notes),
-        ]
-        for e in entries
-    ]
-    columns = [
-        Column(
-            header,
-            [row[index] for row in cells],
-            justify="right" if header in ("price", "per") else "left",
-            key=index < 3,
-            narrows=index >= 5,
-        )
-        for index, header in enumerate(headers)
-    ]
-    render(columns, stream, display)
-    stream.write(f"currency {table.currency}; {table.note()}\n")

@@ -1,10 +1,12 @@
-"""One writer per export target: a lock file beside it, held for the whole run.
+"""One writer per target: a lock file beside it, held for the whole run.
 
-Two runs on one target would share its partial file and checkpoint, and each
-would publish a file the other had written into. So a run takes an exclusive
-`flock` on `.NAME.lock` before it looks at either, and a second run is refused
-(naming the holder's PID, which the file holds) instead of waiting: a cron job
-that overruns should say so, not queue up.
+Export targets and archives alike. Two exports to one target would share its
+partial file and checkpoint, and each would publish a file the other had
+written into; a sync takes any run of its archive still marked running for one
+that was killed. So a run takes an exclusive `flock` on `.NAME.lock` before it
+looks at anything, and a second run is refused (naming the holder's PID, which
+the file holds) instead of waiting: a cron job that overruns should say so, not
+queue up.
 
 The kernel drops a `flock` when its holder exits in any way, SIGKILL included,
 so a lock file left by a dead run is stale by construction and simply taken.

@@ -1,0 +1,90 @@
+"""The archive as a file on disk: where it goes, whether a file is one, and its lock.
+
+Asked before the file is opened (`Archive.open` refuses early, `usage verify`
+tells an archive from an export), and after a failed first sync, which leaves
+nothing behind rather than an empty archive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Mapping
+from pathlib import Path
+
+from usage_cli.errors import InputError
+
+# 'USAG': marks the file as ours (PRAGMA application_id) before any table is read.
+APPLICATION_ID = 0x55534147
+DB_ENV = "USAGE_DB"
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def default_path(env: Mapping[str, str]) -> Path:
+    """`USAGE_DB`, else `archive.sqlite3` in the user data directory."""
+    if env.get(DB_ENV):
+        return Path(env[DB_ENV]).expanduser()
+    import platformdirs
+
+    return platformdirs.user_data_path("usage", appauthor=False) / "archive.sqlite3"
+
+
+def starts_as_sqlite(path: Path) -> bool | None:
+    """Whether the file starts as a SQLite database does; None when it is empty."""
+    with path.open("rb") as handle:
+        head = handle.read(len(_SQLITE_MAGIC))
+    return None if not head else head == _SQLITE_MAGIC
+
+
+def is_archive_file(path: Path) -> bool:
+    """Whether `path` is an archive (asked of SQLite: in WAL mode the header may be in the log)."""
+    try:
+        if not starts_as_sqlite(path):
+            return False
+        uri = path.resolve().as_uri() + "?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as connection:
+            found: int = connection.execute("PRAGMA application_id").fetchone()[0]
+    except (OSError, sqlite3.Error):
+        return False
+    return found == APPLICATION_ID
+
+
+def lock_path(path: Path) -> Path:
+    """Where a sync into the archive at `path` holds its lock."""
+    return path.with_name(f".{path.name}.lock")
+
+
+def refuse_place(path: Path) -> None:
+    """Refuse a path no archive can be at: a folder, a device, a missing or odd folder."""
+    if path.is_dir() or not path.name:
+        raise InputError(f"{path} is a directory, not an archive file")
+    if path.exists() and not path.is_file():
+        raise InputError(f"{path} is not a regular file: an archive is a SQLite file")
+    parent = path.parent
+    if parent.exists() and not parent.is_dir():
+        raise InputError(f"{parent} is not a directory, so {path} cannot be an archive in it")
+    if not parent.exists():
+        raise InputError(
+            f"directory {str(parent)!r} does not exist",
+            hint="create it first: an archive's folder is never made up from a typo",
+        )
+
+
+def discard_if_empty(path: Path) -> None:
+    """Remove the archive at `path` (and its log) if it holds no record.
+
+    For a run that created it and then failed: like a failed export, it leaves
+    nothing behind. Called with the archive closed and its lock held.
+    """
+    try:
+        with contextlib.closing(sqlite3.connect(path)) as connection:
+            holds = connection.execute("SELECT EXISTS (SELECT 1 FROM records)").fetchone()[0]
+    except sqlite3.Error:
+        holds = 0  # not even its tables: nothing worth keeping
+    if not holds:
+        for leftover in (
+            path,
+            path.with_name(path.name + "-wal"),
+            path.with_name(path.name + "-shm"),
+        ):
+            leftover.unlink(missing_ok=True)
