@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from usage_cli.errors import InputError
-from usage_cli.formats.reports import bar
+from usage_cli.reports.tables import bar
 from usage_cli.sandbox import Sandbox
 from usage_cli.summary import parse_by
 

@@ -162,6 +162,7 @@ def check_command(
     from usage_cli import check
     from usage_cli.cli._summary import summarise
     from usage_cli.compare import Window
+    from usage_cli.reports import check as words
     from usage_cli.summary import parse_by
 
     run = invocation(ctx)
@@ -234,24 +235,24 @@ def check_command(
         )
         out.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
     elif fmt == "markdown":
-        check.write_markdown(results, out, window=span, prices=table, currency=currency)
+        words.write_markdown(results, out, window=span, prices=table, currency=currency)
     else:
-        from usage_cli.formats.reports import render_check
+        from usage_cli.reports.tables import render_check
 
         render_check(
-            check.rows(results, currency), out, run.display(settings, wide=wide), window, table
+            words.rows(results, currency), out, run.display(settings, wide=wide), window, table
         )
     out.flush()
-    note = check.unpriced_note(results)
+    note = words.unpriced_note(results)
     if note and fmt != "markdown":
         run.note(f"note: {note}")
     for result in check.ordered(results):
         if result.status == check.WARN:
-            run.note(f"warning: near a limit: {check.describe(result, currency)}")
+            run.note(f"warning: near a limit: {words.describe(result, currency)}")
     breaches = [r for r in results if r.status == check.BREACH]
     if breaches:
         more = f" (and {len(breaches) - 1} more)" if len(breaches) > 1 else ""
         raise ThresholdBreached(
             f"{len(breaches)} of {len(results)} checks breached: "
-            f"{check.describe(check.ordered(breaches)[0], currency)}{more}"
+            f"{words.describe(check.ordered(breaches)[0], currency)}{more}"
         )

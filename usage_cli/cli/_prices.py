@@ -70,7 +70,7 @@ def prices_command(
         document = {**table.to_json(), "entries": [table.entry_dict(e) for e in table.ordered()]}
         out.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
         return
-    from usage_cli.formats.reports import render_prices
+    from usage_cli.reports.tables import render_prices
 
     render_prices(table, out, run.display(settings, wide=wide))
 

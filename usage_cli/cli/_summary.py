@@ -195,7 +195,7 @@ def summary_command(
         from usage_cli import compare as compared
 
         if fmt is Format.table:
-            from usage_cli.formats.reports import render_comparison
+            from usage_cli.reports.tables import render_comparison
 
             display = run.display(settings, wide=wide)
             render_comparison(comparison, run.runtime.stdout, top, display, ranking)
@@ -207,7 +207,7 @@ def summary_command(
     from usage_cli.summary import write_csv, write_json
 
     if fmt is Format.table:
-        from usage_cli.formats.reports import render_summary
+        from usage_cli.reports.tables import render_summary
 
         display = run.display(settings, wide=wide)
         render_summary(summary, run.runtime.stdout, top, display, ranking)

@@ -2,7 +2,7 @@
 
 `fit` decides what each column gets (narrowed, dropped, or whole); `render`
 draws the result; `TableWriter` collects records for it. The reports built on
-it (summary, comparison, check, prices) are `formats.reports`.
+it (summary, comparison, check, prices) are `usage_cli.reports`.
 """
 
 from __future__ import annotations

@@ -273,7 +273,7 @@ def render_check(
     rows: Sequence[Sequence[str]], stream: TextIO, display: Display, window: Any, prices: Any
 ) -> None:
     """The results of `usage check`, breaches first; the window and prices beneath."""
-    from usage_cli.check import HEADERS
+    from usage_cli.reports.check import HEADERS
 
     columns = [
         Column(
