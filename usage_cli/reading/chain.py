@@ -31,7 +31,11 @@ END = object()  # what a chain posts after its last page
 
 # A chain's page, END, or Failed, with the chain that posted it.
 Posted: TypeAlias = "tuple[Chain, object]"
-Outbox: TypeAlias = "queue.Queue[Posted]"
+# SimpleQueue, not Queue: the reader waits on it in the main thread, where
+# Ctrl-C lands, and Queue's Condition can be left unlocked by a signal in its
+# wait ("RuntimeError: release unlocked lock" in place of the interrupt).
+# SimpleQueue waits on one C lock, which a signal interrupts cleanly.
+Outbox: TypeAlias = "queue.SimpleQueue[Posted]"
 
 
 class Chain:
@@ -45,7 +49,7 @@ class Chain:
 
     def __init__(self, name: str, pages: Iterator[Page], outbox: Outbox | None = None) -> None:
         self.name = name
-        self.outbox: Outbox = queue.Queue() if outbox is None else outbox
+        self.outbox: Outbox = queue.SimpleQueue() if outbox is None else outbox
         self._pages = pages
         self._credit = threading.Semaphore(AHEAD)
         self.stopped = threading.Event()

@@ -117,7 +117,7 @@ class TwoEnds:
         other = Order.asc if query.order is Order.desc else Order.desc
         # The trail begins once the lead's pages come slowly (see `begin`).
         self._when_slow = when_slow and query.order is Order.desc
-        self._outbox: Outbox = queue.Queue()
+        self._outbox: Outbox = queue.SimpleQueue()
         self.lead = _Side.reading("lead", lead, query, start, self._outbox)
         trail_query = replace(query, order=other, cursor=None)
         self.trail = _Side.reading("trail", trail, trail_query, None, self._outbox)
