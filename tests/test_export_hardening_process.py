@@ -23,7 +23,16 @@ USAGE = usage_command()
 
 @pytest.fixture(scope="module")
 def slow() -> Iterator[Sandbox]:
-    """Slow enough that two runs overlap, and that a checkpoint is saved (once a second)."""
+    """Pages slow enough to be read ahead on a thread; tests hold it to catch a run mid-way."""
+    with Sandbox(
+        records=400, seed=5, token=TOKEN, anchor=ANCHOR, faults=Faults(latency=0.01)
+    ) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def steady() -> Iterator[Sandbox]:
+    """Slow enough that a run is still going after its first checkpoint (a second in)."""
     with Sandbox(
         records=400, seed=5, token=TOKEN, anchor=ANCHOR, faults=Faults(latency=0.05)
     ) as server:
@@ -63,13 +72,6 @@ def start(server: Sandbox, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def wait_for_requests(server: Sandbox, count: int) -> None:
-    deadline = time.monotonic() + 30
-    while len(server.requests) < count and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert len(server.requests) >= count
-
-
 def reference(server: Sandbox, tmp_path: Path, name: str) -> bytes:
     copy = tmp_path / "reference" / name
     copy.parent.mkdir()
@@ -90,7 +92,15 @@ def test_two_forced_exports_started_together_one_wins_and_verifies(
 ) -> None:
     target = tmp_path / "a.jsonl"
     args = ("export", str(target), "--take", "10", "--force", "-q")
-    first, second = start(slow, *args), start(slow, *args)
+    # The one that takes the lock is held at its second page until the other has
+    # ended: they surely overlap, however the machine schedules them.
+    with slow.hold(after=1) as held:
+        first, second = start(slow, *args), start(slow, *args)
+        held.wait()
+        deadline = time.monotonic() + 60
+        while first.poll() is None and second.poll() is None:
+            assert time.monotonic() < deadline, "neither export ended"
+            time.sleep(0.01)
     ended = {first.pid: first.communicate(timeout=120), second.pid: second.communicate(timeout=120)}
     codes = {first.pid: first.returncode, second.pid: second.returncode}
     assert sorted(codes.values()) == [0, 2], ended
@@ -131,11 +141,11 @@ def test_resume_or_force_while_a_run_holds_the_target_is_refused_before_any_requ
 
 def test_a_killed_holder_does_not_block_the_next_run(slow: Sandbox, tmp_path: Path) -> None:
     target = tmp_path / "a.jsonl"
-    slow.requests.clear()
-    killed = start(slow, "export", str(target), "--take", "10")
-    wait_for_requests(slow, 2)
-    killed.kill()
-    killed.communicate(timeout=30)
+    with slow.hold(after=1) as held:
+        killed = start(slow, "export", str(target), "--take", "10")
+        held.wait()
+        killed.kill()
+        killed.communicate(timeout=30)
     assert (tmp_path / ".a.jsonl.lock").read_text() == f"{killed.pid}\n"  # left, not held
     again = usage(slow, "export", str(target), "--take", "50", "--force", "-q")
     assert again.returncode == 0, again.stderr
@@ -186,14 +196,14 @@ def test_a_file_size_limit_before_any_checkpoint_is_exit_5_and_leaves_nothing(
 
 
 def test_a_file_size_limit_after_a_checkpoint_says_how_to_resume(
-    slow: Sandbox, fast: Sandbox, tmp_path: Path
+    steady: Sandbox, fast: Sandbox, tmp_path: Path
 ) -> None:
+    slow = steady
     target = tmp_path / "a.jsonl.gz"
     # About two thirds of the file: reached after the first checkpoint (a second in).
     limit = len(reference(fast, tmp_path, "a.jsonl.gz")) * 2 // 3
     failed = usage(slow, "export", str(target), "--take", "10", preexec_fn=file_size_limit(limit))
     assert failed.returncode == 5, failed.stderr
-    # The far end's spill, beside the target, may meet the limit first: that end is dropped.
     assert f"error: cannot write the export of {target}: File too large" in failed.stderr
     assert "rerun with --resume" in failed.stderr
     assert not target.exists()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +21,7 @@ USAGE = usage_command()
 @pytest.fixture(scope="module")
 def slow() -> Iterator[Sandbox]:
     with Sandbox(
-        records=600, seed=11, token=TOKEN, anchor=ANCHOR, faults=Faults(latency=0.02)
+        records=600, seed=11, token=TOKEN, anchor=ANCHOR, faults=Faults(latency=0.01)
     ) as server:
         yield server
 
@@ -46,13 +45,6 @@ def start_export(server: Sandbox, target: Path, *args: str) -> subprocess.Popen[
         text=True,
         env=env_for(server),
     )
-
-
-def wait_for_pages(server: Sandbox, pages: int) -> None:
-    deadline = time.monotonic() + 30
-    while len(server.requests) < pages and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert len(server.requests) >= pages
 
 
 def fresh_copy(server: Sandbox, target: Path) -> bytes:
@@ -109,11 +101,11 @@ def test_a_killed_export_leaves_nothing_and_resumes(
     slow: Sandbox, fast: Sandbox, tmp_path: Path
 ) -> None:
     target = tmp_path / "audit.jsonl.gz"
-    slow.requests.clear()
-    process = start_export(slow, target)
-    wait_for_pages(slow, 12)
-    process.kill()
-    process.communicate(timeout=30)
+    with slow.hold(after=12) as held:
+        process = start_export(slow, target)
+        held.wait()
+        process.kill()
+        process.communicate(timeout=30)
     assert not target.exists()
     resumed = subprocess.run(
         [*USAGE, "export", str(target), "--take", "10", "--resume", "-q"],
