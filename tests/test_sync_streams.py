@@ -540,19 +540,23 @@ def read_only(db: Path, sql: str) -> list[Any]:
 def test_a_sync_killed_before_the_ends_meet_is_finished_by_the_next(tmp_path: Path) -> None:
     db = tmp_path / "usage.db"
     with Sandbox(
-        records=6000, seed=23, token=PROCESS_TOKEN, anchor=ANCHOR, faults=Faults(latency=0.03)
+        records=4000, seed=23, token=PROCESS_TOKEN, anchor=ANCHOR, faults=Faults(latency=0.02)
     ) as server:
-        process = start_sync(server, db)
-        deadline = time.monotonic() + 30
-        # Both ends have stored a page or more each: two segments, one at the bottom.
-        while len(read_only(db, "SELECT id FROM segments WHERE bottom = 1")) < 1 or (
-            len(read_only(db, "SELECT id FROM records")) < 600
-        ):
-            assert process.poll() is None, "the sync ended before it could be killed"
-            assert time.monotonic() < deadline, "the sync wrote nothing"
-            time.sleep(0.01)
-        process.kill()
-        process.wait(timeout=10)
+        # Held after ten pages, twenty short of where the ends would meet: it is
+        # surely killed before they do, however busy the machine.
+        with server.hold(after=10) as held:
+            process = start_sync(server, db)
+            held.wait()
+            deadline = time.monotonic() + 30
+            # Both ends have stored a page or more each: two segments, one at the bottom.
+            while len(read_only(db, "SELECT id FROM segments WHERE bottom = 1")) < 1 or (
+                len(read_only(db, "SELECT id FROM records")) < 600
+            ):
+                assert process.poll() is None, "the sync ended before it could be killed"
+                assert time.monotonic() < deadline, "the sync wrote nothing"
+                time.sleep(0.01)
+            process.kill()
+            process.wait(timeout=10)
         assert len(read_only(db, "SELECT id FROM segments")) == 2
         check = subprocess.run(
             [*usage_command(), "verify", str(db)], capture_output=True, text=True, timeout=60
