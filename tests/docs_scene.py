@@ -1,0 +1,195 @@
+"""Run the `usage` commands a doc shows, in order, against a sandbox: the docs tests' scene.
+
+Each doc file has its own test file (`test_docs_<name>.py`) and so its own scene, so
+that pytest-xdist (`--dist loadfile`) spreads the docs over its workers rather than
+one long file setting the suite's wall time.
+
+Commands come from ```sh blocks (also after `&&`), `- run:` lines of ```yaml blocks
+and ```crontab lines. A trailing `# exit N` comment names the expected exit code
+(default 0). `usage sandbox` commands are started on a free port and stopped once
+they serve; a `--follow` is sent Ctrl-C after two seconds. Other lines (`export`,
+`pip install`, `cp`) set the scene and are not run: the scene provides it (a token
+file, an `audit/` folder, an SSH signing key and its allowed signers, the docs'
+`contract-prices.toml`, a `$GITHUB_STEP_SUMMARY` file, and a sandbox with a spike).
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from usage_cli.sandbox import Sandbox
+
+from .conftest import TOKEN, subprocess_env, usage_command
+
+ROOT = Path(__file__).resolve().parent.parent
+FENCE = re.compile(r"^```(\w*)\s*$")
+EXIT = re.compile(r"#\s*exit\s+(\d+)\s*$")
+
+
+def doc_files() -> list[Path]:
+    """Every doc whose commands are tested: the README, docs/, CONTRIBUTING, benchmarks."""
+    found = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", ROOT / "benchmarks" / "README.md"]
+    found += sorted((ROOT / "docs").glob("*.md"))
+    return [path for path in found if path.exists()]
+
+
+def docs_test_file(doc: Path) -> str:
+    """The name of the test file that runs `doc`'s commands: `test_docs_<name>.py`."""
+    relative = doc.relative_to(ROOT)
+    name = relative.parent.name if relative.name == "README.md" and relative.parent.name else ""
+    name = name or relative.stem.lower()
+    return f"test_docs_{name}.py"
+
+
+def blocks(doc: Path) -> Iterator[tuple[str, list[str]]]:
+    language: str | None = None
+    lines: list[str] = []
+    for line in doc.read_text(encoding="utf-8").splitlines():
+        fence = FENCE.match(line.strip())
+        if fence and language is None:
+            language, lines = fence.group(1), []
+        elif line.strip().startswith("```") and language is not None:
+            yield language, lines
+            language = None
+        elif language is not None:
+            lines.append(line)
+
+
+def logical_lines(lines: list[str]) -> Iterator[str]:
+    buffer = ""
+    for line in lines:
+        if line.rstrip().endswith("\\"):
+            buffer += line.rstrip()[:-1] + " "
+            continue
+        yield buffer + line
+        buffer = ""
+
+
+def strip_comment(line: str) -> tuple[str, int]:
+    expected = EXIT.search(line)
+    code = int(expected.group(1)) if expected else 0
+    command = re.split(r"\s{2,}#|^\s*#", line)[0].strip()
+    return command, code
+
+
+def commands(doc: Path) -> list[tuple[str, int]]:
+    """The `usage` commands `doc` shows, in order, each with the exit code it expects."""
+    found: list[tuple[str, int]] = []
+    for language, lines in blocks(doc):
+        for line in logical_lines(lines):
+            if language == "sh":
+                command, code = strip_comment(line)
+                for part in command.split(" && "):
+                    if part.startswith("usage ") or part == "usage":
+                        found.append((part, code))
+            elif language == "yaml":
+                match = re.match(r"\s*-?\s*(?:run|script):\s*(usage .*)$", line) or re.match(
+                    r"\s*-\s+(usage .*)$", line
+                )
+                if match:
+                    found.append(strip_comment(match.group(1)))
+            elif language == "crontab" and line.strip() and not line.lstrip().startswith("#"):
+                fields = line.split(maxsplit=5)
+                found.append((fields[5].replace("\\%", "%"), 0))
+    return found
+
+
+def parameters(name: str) -> tuple[list[tuple[str, int]], list[str]]:
+    """`commands` of the doc at `name` (relative to the repository) and their test ids."""
+    found = commands(ROOT / name)
+    assert found, f"{name} shows no `usage` command: it needs no test file"
+    return found, [command for command, _ in found]
+
+
+def contract_prices() -> str:
+    """The docs' own example price file, as they show it."""
+    for doc in doc_files():
+        for language, lines in blocks(doc):
+            if language == "toml" and lines and lines[0] == "# contract-prices.toml":
+                return "\n".join(lines) + "\n"
+    raise AssertionError("no doc shows a contract-prices.toml")
+
+
+@dataclass(frozen=True)
+class Scene:
+    home: Path
+    env: dict[str, str]
+
+
+def scene(home: Path) -> Iterator[Scene]:
+    """The scene every doc's commands run in, in the folder `home` (also $HOME)."""
+    (home / ".cbk-token").write_text(TOKEN + "\n")
+    (home / "audit").mkdir()
+    # The audit-trail recipe's signing key and allowed signers, made as it says.
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ci@example.com", "-f", "audit_key"],
+        cwd=home,
+        check=True,
+    )
+    public = (home / "audit_key.pub").read_text()
+    (home / "allowed_signers").write_text(f"ci@example.com {public}")
+    # The recipes' price file, and the page a GitHub job's summary goes to.
+    (home / "contract-prices.toml").write_text(contract_prices(), encoding="utf-8")
+    # The sandbox the docs' `usage sandbox --spike 30` starts: bot_2 runs away.
+    with Sandbox(records=500, token=TOKEN, spike=30) as server:
+        env = subprocess_env(
+            CHATBOTKIT_API_URL=server.url,
+            CHATBOTKIT_API_TOKEN=TOKEN,
+            HOME=str(home),
+            USAGE_CONFIG=str(home / "config.toml"),
+            GITHUB_STEP_SUMMARY=str(home / "step-summary.md"),
+        )
+        env["PATH"] = str(Path(usage_command()[0]).parent) + ":" + env["PATH"]
+        yield Scene(home, env)
+
+
+def run_sandbox(command: str, where: Scene) -> int:
+    command = re.sub(r"--port \d+", "--port 0", command)
+    process = subprocess.Popen(
+        ["bash", "-c", f"exec {command}"],
+        cwd=where.home,
+        env=where.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("export CHATBOTKIT_API_URL="):
+            break
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=30)
+    return process.returncode
+
+
+def run(where: Scene, command: str, expected: int) -> None:
+    """Run `command` in the scene; assert its exit code (and that a pipe's end succeeds)."""
+    if command.startswith("usage sandbox"):
+        assert run_sandbox(command, where) == expected
+        return
+    if "--follow" in command.split() or "-f" in command.split():
+        # A follow ends with Ctrl-C: send it after a moment, and expect its exit.
+        command = f"timeout --preserve-status -s INT 2 {command}"
+    # The exit of `usage` itself (first in a pipe); the pipe's last command, if it is
+    # another, must succeed too.
+    script = (
+        f"{command}\n"
+        'status=("${PIPESTATUS[@]}")\n'
+        '[ "${#status[@]}" = 1 ] || [ "${status[-1]}" = 0 ] || exit 99\n'
+        'exit "${status[0]}"'
+    )
+    done = subprocess.run(
+        ["bash", "-c", script],
+        cwd=where.home,
+        env=where.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == expected, f"{command}\n{done.stderr}"

@@ -1,0 +1,21 @@
+"""docs/export.md: every `usage` command it shows runs, in order, in a scene of its own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from .docs_scene import Scene, parameters, run, scene
+
+COMMANDS, IDS = parameters("docs/export.md")
+
+
+@pytest.fixture(scope="module")
+def here(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
+    yield from scene(tmp_path_factory.mktemp("home"))
+
+
+@pytest.mark.parametrize(("command", "expected"), COMMANDS, ids=IDS)
+def test_command(here: Scene, command: str, expected: int) -> None:
+    run(here, command, expected)
