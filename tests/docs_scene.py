@@ -1,8 +1,10 @@
 """Run the `usage` commands a doc shows, in order, against a sandbox: the docs tests' scene.
 
-Each doc file has its own test file (`test_docs_<name>.py`) and so its own scene, so
-that pytest-xdist (`--dist loadfile`) spreads the docs over its workers rather than
-one long file setting the suite's wall time.
+Each doc has its own test file (`test_docs_<name>.py`) and so its own scene, so that
+pytest-xdist (`--dist loadfile`) spreads the docs over its workers rather than one
+long file setting the suite's wall time; a long doc may be split by its sections
+over several files (each names its `DOC` and `SECTIONS`), and `test_docs_facts`
+checks that every command of every doc is run by exactly one of them.
 
 Commands come from ```sh blocks (also after `&&`), `- run:` lines of ```yaml blocks
 and ```crontab lines. A trailing `# exit N` comment names the expected exit code
@@ -18,7 +20,7 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from .conftest import TOKEN, subprocess_env, usage_command
 ROOT = Path(__file__).resolve().parent.parent
 FENCE = re.compile(r"^```(\w*)\s*$")
 EXIT = re.compile(r"#\s*exit\s+(\d+)\s*$")
+HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 
 
 def doc_files() -> list[Path]:
@@ -38,26 +41,29 @@ def doc_files() -> list[Path]:
     return [path for path in found if path.exists()]
 
 
-def docs_test_file(doc: Path) -> str:
-    """The name of the test file that runs `doc`'s commands: `test_docs_<name>.py`."""
-    relative = doc.relative_to(ROOT)
-    name = relative.parent.name if relative.name == "README.md" and relative.parent.name else ""
-    name = name or relative.stem.lower()
-    return f"test_docs_{name}.py"
+def blocks(doc: Path, sections: Collection[str] | None = None) -> Iterator[tuple[str, list[str]]]:
+    """Each fenced block of `doc` as (language, lines); only under `sections` if given.
 
-
-def blocks(doc: Path) -> Iterator[tuple[str, list[str]]]:
+    A block is under a section when one of the headings above it (`## Recipes`, or
+    `### A jq pipeline` within it) has that title.
+    """
     language: str | None = None
     lines: list[str] = []
+    headings: dict[int, str] = {}
     for line in doc.read_text(encoding="utf-8").splitlines():
         fence = FENCE.match(line.strip())
         if fence and language is None:
             language, lines = fence.group(1), []
         elif line.strip().startswith("```") and language is not None:
-            yield language, lines
+            if sections is None or set(headings.values()) & set(sections):
+                yield language, lines
             language = None
         elif language is not None:
             lines.append(line)
+        elif heading := HEADING.match(line):
+            level = len(heading.group(1))
+            headings = {k: v for k, v in headings.items() if k < level}
+            headings[level] = heading.group(2).strip()
 
 
 def logical_lines(lines: list[str]) -> Iterator[str]:
@@ -77,10 +83,10 @@ def strip_comment(line: str) -> tuple[str, int]:
     return command, code
 
 
-def commands(doc: Path) -> list[tuple[str, int]]:
-    """The `usage` commands `doc` shows, in order, each with the exit code it expects."""
+def commands(doc: Path, sections: Collection[str] | None = None) -> list[tuple[str, int]]:
+    """The `usage` commands `doc` shows (under `sections`), in order, each with its exit."""
     found: list[tuple[str, int]] = []
-    for language, lines in blocks(doc):
+    for language, lines in blocks(doc, sections):
         for line in logical_lines(lines):
             if language == "sh":
                 command, code = strip_comment(line)
@@ -99,10 +105,12 @@ def commands(doc: Path) -> list[tuple[str, int]]:
     return found
 
 
-def parameters(name: str) -> tuple[list[tuple[str, int]], list[str]]:
+def parameters(
+    name: str, sections: Collection[str] | None = None
+) -> tuple[list[tuple[str, int]], list[str]]:
     """`commands` of the doc at `name` (relative to the repository) and their test ids."""
-    found = commands(ROOT / name)
-    assert found, f"{name} shows no `usage` command: it needs no test file"
+    found = commands(ROOT / name, sections)
+    assert found, f"{name} {sections or ''} shows no `usage` command: it needs no test file"
     return found, [command for command, _ in found]
 
 

@@ -1,4 +1,4 @@
-"""docs/export.md: every `usage` command it shows runs, in order, in a scene of its own."""
+"""docs/export.md, up to its folders of parts: every `usage` command runs, in order."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ import pytest
 
 from .docs_scene import Scene, parameters, run, scene
 
-COMMANDS, IDS = parameters("docs/export.md")
+DOC = "docs/export.md"
+# Split over two files (and scenes) so that xdist runs them side by side;
+# test_docs_export_folders.py takes `--partition` and CI.
+SECTIONS = ("`usage export PATH`", "The manifest, and `usage verify`")
+COMMANDS, IDS = parameters(DOC, SECTIONS)
 
 
 @pytest.fixture(scope="module")

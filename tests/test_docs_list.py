@@ -8,7 +8,8 @@ import pytest
 
 from .docs_scene import Scene, parameters, run, scene
 
-COMMANDS, IDS = parameters("docs/list.md")
+DOC = "docs/list.md"
+COMMANDS, IDS = parameters(DOC)
 
 
 @pytest.fixture(scope="module")

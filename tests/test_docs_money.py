@@ -8,7 +8,8 @@ import pytest
 
 from .docs_scene import Scene, parameters, run, scene
 
-COMMANDS, IDS = parameters("docs/money.md")
+DOC = "docs/money.md"
+COMMANDS, IDS = parameters(DOC)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""README.md: every `usage` command it shows runs, in order, in a scene of its own."""
+"""README.md, its set-up, tour and first recipes: every `usage` command runs, in order."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ import pytest
 
 from .docs_scene import Scene, parameters, run, scene
 
-COMMANDS, IDS = parameters("README.md")
+DOC = "README.md"
+# The README's commands are split over two files (and scenes) so that xdist runs them
+# side by side; test_docs_readme_recipes.py takes the other recipes.
+SECTIONS = ("Set-up", "A short tour", "A daily audit in a terminal", "A jq pipeline")
+COMMANDS, IDS = parameters(DOC, SECTIONS)
 
 
 @pytest.fixture(scope="module")
