@@ -23,6 +23,9 @@ import subprocess
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from usage_cli.sandbox import Sandbox
 
@@ -105,13 +108,27 @@ def commands(doc: Path, sections: Collection[str] | None = None) -> list[tuple[s
     return found
 
 
-def parameters(
+def doc_tests(
     name: str, sections: Collection[str] | None = None
-) -> tuple[list[tuple[str, int]], list[str]]:
-    """`commands` of the doc at `name` (relative to the repository) and their test ids."""
+) -> tuple[list[tuple[str, int]], Any, Any]:
+    """A test file's whole body: its commands, its scene fixture and the test that runs them.
+
+    `COMMANDS, here, test_command = doc_tests(DOC)` in a module gives pytest a
+    module-scoped scene (`here`) and one test per command, in the order the doc shows;
+    `name` is the doc's path in the repository, `sections` its headings to take.
+    """
     found = commands(ROOT / name, sections)
     assert found, f"{name} {sections or ''} shows no `usage` command: it needs no test file"
-    return found, [command for command, _ in found]
+
+    @pytest.fixture(scope="module")
+    def here(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
+        yield from scene(tmp_path_factory.mktemp("home"))
+
+    @pytest.mark.parametrize(("command", "expected"), found, ids=[c for c, _ in found])
+    def test_command(here: Scene, command: str, expected: int) -> None:
+        run(here, command, expected)
+
+    return found, here, test_command
 
 
 def contract_prices() -> str:

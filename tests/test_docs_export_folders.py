@@ -2,22 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from .docs_scene import Scene, parameters, run, scene
+from .docs_scene import doc_tests
 
 DOC = "docs/export.md"
 SECTIONS = ("A folder of parts for DuckDB, Spark and friends: `--partition`", "In CI")
-COMMANDS, IDS = parameters(DOC, SECTIONS)
-
-
-@pytest.fixture(scope="module")
-def here(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
-    yield from scene(tmp_path_factory.mktemp("home"))
-
-
-@pytest.mark.parametrize(("command", "expected"), COMMANDS, ids=IDS)
-def test_command(here: Scene, command: str, expected: int) -> None:
-    run(here, command, expected)
+COMMANDS, here, test_command = doc_tests(DOC, SECTIONS)
