@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from .docs_scene import ROOT, blocks, commands, doc_files
+from .test_architecture import FLOORS
 
 TESTS = Path(__file__).resolve().parent
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
@@ -99,3 +100,12 @@ def test_links_between_the_docs_lead_somewhere(doc: Path) -> None:
         assert linked.exists(), f"{doc.name}: {target}"
         if anchor:
             assert anchor in anchors(linked), f"{doc.name}: {target}"
+
+
+def test_architecture_md_draws_the_floors_the_code_is_held_to() -> None:
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    section = text.split("## Floors", 1)[1].split("\n## ", 1)[0]
+    drawn: dict[int, set[str]] = {}
+    for floor, wings in re.findall(r"^\| (\d+) \| (.*) \|$", section, re.M):
+        drawn[int(floor)] = set(re.findall(r"`([^`]+)`", wings))
+    assert [drawn[floor] for floor in sorted(drawn)] == FLOORS
