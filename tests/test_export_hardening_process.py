@@ -101,7 +101,11 @@ def test_two_forced_exports_started_together_one_wins_and_verifies(
         while first.poll() is None and second.poll() is None:
             assert time.monotonic() < deadline, "neither export ended"
             time.sleep(0.01)
-    ended = {first.pid: first.communicate(timeout=120), second.pid: second.communicate(timeout=120)}
+        held.release()
+        ended = {
+            first.pid: first.communicate(timeout=120),
+            second.pid: second.communicate(timeout=120),
+        }
     codes = {first.pid: first.returncode, second.pid: second.returncode}
     assert sorted(codes.values()) == [0, 2], ended
     winner = next(pid for pid, code in codes.items() if code == 0)

@@ -179,6 +179,26 @@ def test_a_hold_keeps_requests_after_the_first_unanswered_until_released() -> No
         assert get(server).status_code == 200  # the block ended: nothing is held
 
 
+def test_a_request_still_held_when_the_hold_ends_is_hung_up_on_and_not_recorded() -> None:
+    failures: list[BaseException] = []
+
+    def ask(server: Sandbox) -> None:
+        try:
+            get(server)
+        except httpx.TransportError as error:
+            failures.append(error)
+
+    with Sandbox(records=5, token=TOKEN, anchor=ANCHOR) as server:
+        with server.hold() as held:
+            asker = threading.Thread(target=ask, args=(server,))
+            asker.start()
+            held.wait()
+        asker.join(10)
+        assert not asker.is_alive()
+        assert len(failures) == 1  # its process would be gone: no answer comes
+        assert server.requests == []
+
+
 def test_a_drop_closes_the_connection_without_an_answer() -> None:
     faults = Faults(every={"drop": 2})
     with (

@@ -134,27 +134,34 @@ class Hold:
 
     A test that signals a process "mid-run" holds the sandbox there instead of
     racing a slow one: `reached` is set once a request waits, so the process is
-    surely between two pages however busy the machine is.
+    surely between two pages however busy the machine is. A request still held
+    when the hold ends (`drop`) is never answered, nor recorded: its process
+    is gone, and the test's next run starts from a clean `requests`.
     """
 
     def __init__(self, after: int) -> None:
         self.after = after
         self.reached = threading.Event()
         self.released = threading.Event()
+        self.dropped = threading.Event()
         self._seen = 0
         self._lock = threading.Lock()
 
     def admit(self, stopping: threading.Event) -> bool:
-        """Let this request through now, or once released; False if the server stops first."""
+        """Let this request through now, or once released; False if it is dropped first."""
         with self._lock:
             self._seen += 1
             if self._seen <= self.after:
                 return True
         self.reached.set()
         while not self.released.wait(POLL_INTERVAL):
-            if stopping.is_set():
+            if stopping.is_set() or self.dropped.is_set():
                 return False
         return True
+
+    def drop(self) -> None:
+        """Hang up on the requests still held (and on any that comes after)."""
+        self.dropped.set()
 
     def wait(self, timeout: float = 60) -> None:
         """Until a request is held; AssertionError if none came within `timeout`."""
@@ -256,14 +263,15 @@ class Sandbox:
 
     @contextlib.contextmanager
     def hold(self, after: int = 0) -> Iterator[Hold]:
-        """Hold every request after the next `after` until the block ends (or `release`)."""
+        """Hold every request after the next `after` until `release`; the block's end
+        hangs up on those still held."""
         hold = Hold(after)
         self.held = hold
         try:
             yield hold
         finally:
             self.held = None
-            hold.release()
+            hold.drop()
 
     @property
     def token(self) -> str:
