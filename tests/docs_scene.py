@@ -8,8 +8,11 @@ checks that every command of every doc is run by exactly one of them.
 
 Commands come from ```sh blocks (also after `&&`), `- run:` lines of ```yaml blocks
 and ```crontab lines. A trailing `# exit N` comment names the expected exit code
-(default 0). `usage sandbox` commands are started on a free port and stopped once
-they serve; a `--follow` is sent Ctrl-C after two seconds. Other lines (`export`,
+(default 0). A command with no shell in it (no pipe, redirect, variable or `~`) runs
+in-process, as `usage_cli.cli.run` (a follow's wait then ends it as Ctrl-C does);
+one with a shell in it runs in bash with the installed `usage` (a follow in a pipe
+is sent Ctrl-C after two seconds). `usage sandbox` commands are started on a free
+port and stopped once they serve. Other lines (`export`,
 `pip install`, `cp`) set the scene and are not run: the scene provides it (a token
 file, an `audit/` folder, an SSH signing key and its allowed signers, the docs'
 `contract-prices.toml`, a `$GITHUB_STEP_SUMMARY` file, and a sandbox with a spike).
@@ -17,7 +20,9 @@ file, an `audit/` folder, an SSH signing key and its allowed signers, the docs'
 
 from __future__ import annotations
 
+import contextlib
 import re
+import shlex
 import signal
 import subprocess
 from collections.abc import Collection, Iterator
@@ -27,6 +32,8 @@ from typing import Any
 
 import pytest
 
+from usage_cli.cli import run as run_usage
+from usage_cli.runtime import Runtime
 from usage_cli.sandbox import Sandbox
 
 from .conftest import TOKEN, subprocess_env, usage_command
@@ -192,12 +199,36 @@ def run_sandbox(command: str, where: Scene) -> int:
     return process.returncode
 
 
+# What only a shell can run: pipes, redirects, `&&`, variables, `~`, globs, `$(...)`.
+SHELL = re.compile(r"[|&;<>$`~*?(){}\\]")
+
+
+class _Interrupt:
+    """A follow's wait between polls, ended as Ctrl-C ends it: after its first poll."""
+
+    def __call__(self, seconds: float) -> None:
+        raise KeyboardInterrupt
+
+
+def run_in_place(where: Scene, command: str) -> int:
+    """A command with no shell in it, in this process: what costs a subprocess is Python's
+    start-up, which the installed command's own tests (test_subprocess and others) cover."""
+    words = shlex.split(command, comments=True)[1:]
+    follow = "--follow" in words or "-f" in words
+    runtime = Runtime.memory(env=where.env, sleep=_Interrupt() if follow else None)
+    with contextlib.chdir(where.home):
+        return run_usage(words, runtime=runtime)
+
+
 def run(where: Scene, command: str, expected: int) -> None:
     """Run `command` in the scene; assert its exit code (and that a pipe's end succeeds)."""
     if command.startswith("usage sandbox"):
         assert run_sandbox(command, where) == expected
         return
-    if "--follow" in command.split() or "-f" in command.split():
+    if not SHELL.search(command):
+        assert run_in_place(where, command) == expected, command
+        return
+    if {"--follow", "-f"} & set(command.split("|")[0].split()):
         # A follow ends with Ctrl-C: send it after a moment, and expect its exit.
         command = f"timeout --preserve-status -s INT 2 {command}"
     # The exit of `usage` itself (first in a pipe); the pipe's last command, if it is
