@@ -23,6 +23,13 @@ TOKEN = "tok_test_5ecr3t_do_not_print"
 RECORDS = 250
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: one worker more than cores. The suite mostly waits (on subprocesses,
+    sockets and a sandbox's latency), and a third worker fills two cores' waits:
+    on this 2-core machine the suite went from about 50 s to 43 s."""
+    return (os.cpu_count() or 1) + 1
+
+
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """No test sees the developer's real token, API root or config file."""
