@@ -312,12 +312,18 @@ def test_records_created_while_it_runs_are_neither_lost_nor_doubled(tmp_path: Pa
 
 class StopMidway(httpx.MockTransport):
     """The emulator; the `desc` chain's `at`th request waits until the `asc` chain has
-    asked its `at`th, then Ctrl-C: each end has stored pages, and they have not met."""
+    asked its `at`th, then Ctrl-C: each end has stored pages, and they have not met.
+
+    The `asc` chain's requests after its `at`th are never answered (they fail once
+    `done` is set, after the run): however the threads are scheduled, the trail
+    has stored at most `at` pages when the interrupt reaches the reader.
+    """
 
     def __init__(self, api: Emulator, at: int = 3) -> None:
         inner = api.transport()
         asked = {"asc": 0, "desc": 0}
         trail_ahead = threading.Event()
+        self.done = threading.Event()
         lock = threading.Lock()
 
         def handle(request: httpx.Request) -> httpx.Response:
@@ -325,7 +331,10 @@ class StopMidway(httpx.MockTransport):
             with lock:
                 asked[order] += 1
                 count = asked[order]
-            if order == "asc" and count >= at:
+            if order == "asc" and count > at:
+                self.done.wait(30)
+                raise httpx.ConnectError("the run is over", request=request)
+            if order == "asc" and count == at:
                 trail_ahead.set()
             if order == "desc" and count == at:
                 assert trail_ahead.wait(10), "the trail never got going"
@@ -335,12 +344,21 @@ class StopMidway(httpx.MockTransport):
         super().__init__(handle)
 
 
+def stop_midway(api: Emulator, db: Path) -> Result:
+    """A sync into `db` that Ctrl-C stops with both ends begun (see `StopMidway`)."""
+    midway = StopMidway(api)
+    try:
+        return sync(midway, db)
+    finally:
+        midway.done.set()
+
+
 def test_a_run_stopped_before_the_ends_meet_leaves_a_gap_the_next_one_closes(
     tmp_path: Path,
 ) -> None:
     api = emulator(1200)
     db = tmp_path / "usage.db"
-    stopped = sync(StopMidway(api), db)
+    stopped = stop_midway(api, db)
     assert stopped.code == 130, stopped.err
     ids = set(stored(db))
     newest_first = [record["id"] for record in api.records]
@@ -383,7 +401,7 @@ def test_a_stopped_run_over_a_list_created_in_one_millisecond_is_finished(
     # the one above, and the next run closes the gap between them.
     api = Emulator(tied(1200), token=TOKEN)
     db = tmp_path / "usage.db"
-    assert sync(StopMidway(api), db).code == 130
+    assert stop_midway(api, db).code == 130
     assert [segment[3] for segment in segments(db)] == [0, 1]
     done = sync(api.transport(), db)
     assert done.code == 0, done.err
