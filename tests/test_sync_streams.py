@@ -162,6 +162,62 @@ class Failing(httpx.MockTransport):
         super().__init__(handle)
 
 
+class Lockstep(httpx.MockTransport):
+    """`inner`, with the `desc` chain's nth request waiting until the `asc` chain has
+    asked n - 1 times (or has ended or failed): the two ends take turns, so where they
+    meet does not depend on how a busy machine schedules two threads.
+
+    Call `finish` once the sync is over: a request still waiting is then refused
+    rather than answered, so that nothing reaches the emulator after the run.
+    """
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        asked = {"asc": 0, "desc": 0}
+        turn = threading.Condition()
+        over = {"asc": False, "run": False}
+
+        def handle(request: httpx.Request) -> httpx.Response:
+            order = request.url.params.get("order", "desc")
+            with turn:
+                asked[order] += 1
+                number = asked[order]
+                turn.notify_all()
+                if order == "desc":
+                    turn.wait_for(
+                        lambda: asked["asc"] >= number - 1 or over["asc"] or over["run"], 10
+                    )
+                if over["run"]:
+                    raise httpx.ConnectError("the run is over", request=request)
+            response = inner.handle_request(request)
+            if order == "asc" and (response.status_code != 200 or _last(response)):
+                with turn:
+                    over["asc"] = True
+                    turn.notify_all()
+            return response
+
+        def finish() -> None:
+            with turn:
+                over["run"] = True
+                turn.notify_all()
+
+        self.finish = finish
+        super().__init__(handle)
+
+
+def _last(response: httpx.Response) -> bool:
+    body = json.loads(response.read())
+    return not body.get("items") or not body.get("cursor")
+
+
+def in_turns(inner: httpx.BaseTransport, db: Path, *args: str) -> Result:
+    """A sync from both ends whose ends take turns (see `Lockstep`)."""
+    turns = Lockstep(inner)
+    try:
+        return sync(turns, db, *args)
+    finally:
+        turns.finish()
+
+
 class Slow(httpx.MockTransport):
     """The emulator, each answer `seconds` late: an API across a network."""
 
@@ -197,7 +253,7 @@ def test_two_streams_store_exactly_what_one_stores(
     assert sync(api.transport(), one, "--streams", "1").code == 0
     assert set(orders(api)) <= {"desc"}  # one chain never reads from the far end
     api.requests.clear()
-    done = sync(api.transport(), two)  # --streams 2
+    done = in_turns(api.transport(), two)  # --streams 2
     assert done.code == 0, done.err
     if records > 100:
         assert set(orders(api)) == {"asc", "desc"}
@@ -221,7 +277,7 @@ def test_two_streams_store_exactly_what_one_stores(
 def test_the_two_ends_meet_about_halfway(tmp_path: Path) -> None:
     api = emulator(2000)
     db = tmp_path / "usage.db"
-    done = sync(api.transport(), db)
+    done = in_turns(api.transport(), db)
     assert done.code == 0, done.err
     asked = orders(api)
     # One chain asks 21 times; two meet after about half each (plus a meeting
@@ -448,7 +504,7 @@ class StopAfterPages(httpx.MockTransport):
 def test_a_failing_far_end_is_dropped_and_its_stretch_kept(tmp_path: Path) -> None:
     api = emulator(1200)
     db = tmp_path / "usage.db"
-    done = sync(Failing(api, "asc", after=4), db, "--retries", "0")
+    done = in_turns(Failing(api, "asc", after=4), db, "--retries", "0")
     assert done.code == 0, done.err
     assert "reading from one end only: the other end failed (" in done.err
     assert set(stored(db)) == {record["id"] for record in api.records}
