@@ -317,6 +317,14 @@ class Archive:
         ).fetchone()[0]
         return found
 
+    def head(self) -> bytes:
+        """The chain value of the newest row (GENESIS when there is none): the archive's
+        head, which `usage verify ARCHIVE --expect-head` holds a later archive to."""
+        row = self.connection.execute(
+            "SELECT chain FROM records ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        return GENESIS if row is None else bytes(row[0])
+
     def bind_source(self, label: str, api_url: str, run_as: str | None, now_ms: int) -> Source:
         """The source `label` a sync of `api_url` (as `run_as`) fills: made on first use.
 

@@ -109,7 +109,7 @@ def sync_command(
         with lock:
             created = not path.exists()
             try:
-                done, stored = _sync(
+                done, stored, head = _sync(
                     run,
                     settings,
                     path,
@@ -140,6 +140,12 @@ def sync_command(
             f"synced {done.added:,} new records in {_plural(done.requests, 'request')}{closed}; "
             f"{path} holds {stored:,} records of {label}"
         )
+        # Kept elsewhere (a CI log, a ticket), it proves a later copy of the archive
+        # still holds this run: nothing rolled back, nothing rewritten before it.
+        run.note(
+            f"chain head {head.hex()}; kept elsewhere, it lets `usage verify --expect-head` "
+            f"prove that a later copy of {path} still holds this run"
+        )
 
 
 def _sync(
@@ -153,8 +159,9 @@ def _sync(
     trail: Callable[[], PageSource] | None,
     when_slow: bool,
     demo: bool,
-) -> tuple[SyncProgress, int]:
-    """One sync into the archive at `path` (its lock held); its figures, and what it holds."""
+) -> tuple[SyncProgress, int, bytes]:
+    """One sync into the archive at `path` (its lock held): its figures, what the archive
+    holds of the source, and the archive's head."""
     from usage_cli._version import __version__
     from usage_cli.archive import Archive, Sync
     from usage_cli.cli._progress import run_progress
@@ -196,7 +203,8 @@ def _sync(
                     failed.hint = "every page synced so far is kept; " + _AGAIN
                 raise
         stored = archive.count(found)
-    return done, stored
+        head = archive.head()
+    return done, stored, head
 
 
 _AGAIN = "run the same `usage sync` again: it finishes what this one left"

@@ -20,6 +20,7 @@ Examples:
   usage verify audit.csv
   usage export audit.csv && usage verify audit.csv && upload audit.csv
   usage verify usage.db                (an archive: its hash chain and gaps)
+  usage verify usage.db --expect-head SHA256   (and it still holds that sync's head)
   usage verify usage/                  (a folder written with --partition)
   usage verify --chain audit/ --signers allowed_signers --expect-head SHA256
 """
@@ -61,8 +62,9 @@ def verify_command(
         typer.Option(
             "--expect-head",
             metavar="SHA256",
-            help="With --chain: the sha256 of the newest manifest, as kept elsewhere (a CI "
-            "log, a ticket); a series whose newest exports were dropped fails.",
+            help="As kept elsewhere (a CI log, a ticket): with --chain, the sha256 of the "
+            "newest manifest (a series whose newest exports were dropped fails); for an "
+            "archive, the chain head a sync printed (a copy rolled back or rewritten fails).",
             show_default=False,
         ),
     ] = None,
@@ -75,8 +77,6 @@ def verify_command(
     """
     run = invocation(ctx)
     allowed = _signers(signers)
-    if expect_head is not None and not chain:
-        raise InputError("--expect-head goes with --chain")
     if expect_head is not None and not _is_sha256(expect_head):
         raise InputError(f"--expect-head {expect_head!r} is not a sha256 (64 hex digits)")
     from usage_cli.verify import verify

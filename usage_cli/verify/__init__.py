@@ -61,9 +61,10 @@ def verify(
     """Verify an export, a partitioned folder or an archive; with `chain`, a series.
 
     `signers`, an allowed-signers file, makes a manifest's signature part of
-    the proof; `expect_head` (with `chain`) is the sha256 the newest manifest
-    must have. InputError when there is nothing of any kind to verify;
-    VerifyError when a manifest is too damaged to prove anything.
+    the proof; `expect_head` is the sha256 the newest manifest of a series must
+    have, or a head an archive must hold (its own, or an earlier run's).
+    InputError when there is nothing of any kind to verify; VerifyError when a
+    manifest is too damaged to prove anything.
     """
     given = [paths] if isinstance(paths, str | Path) else list(paths)
     if chain:
@@ -85,7 +86,12 @@ def verify(
             raise InputError("--signers checks exports' manifests, not an archive")
         from usage_cli.verify.archive import verify_archive_file
 
-        return verify_archive_file(target)
+        return verify_archive_file(target, expect_head=expect_head)
+    if expect_head is not None:
+        raise InputError(
+            "--expect-head goes with --chain (a series' newest manifest) or an archive "
+            "(a head a sync printed)"
+        )
     from usage_cli.verify.file import verify_file
     from usage_cli.verify.folder import verify_folder
 

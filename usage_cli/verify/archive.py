@@ -36,6 +36,10 @@ class ArchiveReport:
     unlisted: int = 0
     # The sources' labels, as `usage sync` named them.
     labels: list[str] = field(default_factory=list)
+    # `--expect-head`: the head kept after a sync, and how many runs came after the
+    # one that left it (None: it is not in this archive's chain).
+    expected: str | None = None
+    runs_since: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -62,9 +66,17 @@ class ArchiveReport:
         if self.gaps:
             return f"{self.path} is not complete: " + "; ".join(self.gaps)
         runs = f"{self.runs:,} sync run{'s' * (self.runs != 1)}"
+        anchored = ""
+        if self.expected is not None:
+            anchored = (
+                "; the expected head is its head"
+                if not self.runs_since
+                else f"; it extends the expected head by {_plural(self.runs_since, 'sync run')}"
+            )
         return (
             f"ok: {self.path} is intact ({self.records:,} records from {runs}; "
-            f"sources: {', '.join(self.labels) or 'none'}; chain head {self.head.hex()})"
+            f"sources: {', '.join(self.labels) or 'none'}; chain head {self.head.hex()}"
+            f"{anchored})"
         )
 
     def problem(self, text: str) -> None:
@@ -88,14 +100,19 @@ class _Run:
     seen_head: bytes | None = None
 
 
-def verify_archive_file(path: Path) -> ArchiveReport:
+def verify_archive_file(path: Path, *, expect_head: str | None = None) -> ArchiveReport:
     """The archive at `path` (an InputError when it is none)."""
     with Archive.open(path) as archive:
-        return verify_archive(archive)
+        return verify_archive(archive, expect_head=expect_head)
 
 
-def verify_archive(archive: Archive) -> ArchiveReport:
-    """The open `archive`'s hash chain and runs, row by row, and its sources' stretches."""
+def verify_archive(archive: Archive, *, expect_head: str | None = None) -> ArchiveReport:
+    """The open `archive`'s hash chain and runs, row by row, and its sources' stretches.
+
+    `expect_head`, a head kept after a sync (hex), must be this archive's head or
+    the head an earlier run left on the chain that this archive extends: a copy
+    rolled back, a newest run dropped, or a history rewritten before it fail.
+    """
     report = ArchiveReport(archive.path)
     db = archive.connection
     runs = {
@@ -107,6 +124,9 @@ def verify_archive(archive: Archive) -> ArchiveReport:
     report.runs = len(runs)
     report.sources = db.execute("SELECT COUNT(*) FROM sources").fetchone()[0]
     previous_seq, previous_chain = 0, GENESIS
+    # The chain as recomputed at each run's last row: the heads a kept one may be.
+    ends = {run.last_seq: run.id for run in runs.values() if run.last_seq is not None}
+    heads: dict[bytes, int] = {GENESIS: 0}
     names = "seq, source, run, raw, chain, id, created_at, type, count, " + ", ".join(
         column for _, column in RELATION_COLUMNS
     )
@@ -134,6 +154,8 @@ def verify_archive(archive: Archive) -> ArchiveReport:
         if run is not None and written:
             run.seen += 1
             run.seen_last, run.seen_head = seq, chain
+        if seq in ends:
+            heads[expected] = ends[seq]
         previous_seq, previous_chain = seq, chain
     report.head = previous_chain
     for run in runs.values():
@@ -142,7 +164,35 @@ def verify_archive(archive: Archive) -> ArchiveReport:
     if previous_seq < last_written:
         report.problem(f"{_rows(last_written - previous_seq)} deleted from the end of the archive")
     _check_segments(archive, report)
+    if expect_head is not None:
+        _check_head(report, runs, heads, expect_head.strip().lower())
     return report
+
+
+def _check_head(
+    report: ArchiveReport, runs: dict[int, _Run], heads: dict[bytes, int], expected: str
+) -> None:
+    """The kept head is this archive's, or one its chain passed through at a run's end.
+
+    Each head here is recomputed from the rows up to it (and a row whose stored
+    chain differs is a problem of its own): a head found is one these very
+    rows lead to.
+    """
+    report.expected = expected
+    run = heads.get(bytes.fromhex(expected))
+    if expected == report.head.hex():
+        report.runs_since = 0
+    elif run is not None:
+        report.runs_since = sum(1 for later in runs.values() if later.id > run and later.added)
+    else:
+        report.problem(
+            f"the expected head {expected[:16]}… is not on this archive's chain: it was rolled "
+            "back to an older copy, lost its newest runs, or was rewritten before that head"
+        )
+
+
+def _plural(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
 
 
 def _rows(number: int) -> str:

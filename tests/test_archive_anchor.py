@@ -1,0 +1,160 @@
+"""An archive's head, kept elsewhere after a sync, against a later copy (`verify --expect-head`).
+
+The adversary (or a careless restore) edits the real SQLite file: puts back an
+older copy, drops the newest run, or rewrites the history with a chain
+recomputed the way sync computes it (the chain has no secret). Without an
+anchor an archive rolled back or rewritten whole still verifies, as the docs
+say; against the head a sync printed, none of them does.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from usage_cli.archive._store import GENESIS, link
+from usage_cli.sandbox.data import arrivals, generate_records
+from usage_cli.sandbox.emulator import Emulator
+
+from .conftest import ANCHOR, Result, run_in_memory
+from .test_archive import TOKEN, offline, sync
+
+NOW_MS = int(ANCHOR.timestamp() * 1000)
+HEAD = re.compile(r"chain head ([0-9a-f]{64})")
+
+
+def head_said(done: Result) -> str:
+    """The head a sync (on stderr) or a verify (on stdout) printed."""
+    found = HEAD.search(done.err + done.out)
+    assert found, done.err + done.out
+    return found.group(1)
+
+
+def verify(db: Path, *args: str) -> Result:
+    return run_in_memory(["verify", str(db), *args])
+
+
+@pytest.fixture
+def api() -> Emulator:
+    return Emulator(generate_records(300, seed=21, anchor=ANCHOR), token=TOKEN)
+
+
+def two_runs(api: Emulator, db: Path) -> tuple[str, str, Path]:
+    """Two syncs into `db`, with a copy of the file between them: each run's head, the copy."""
+    first = sync(api, db)
+    assert first.code == 0, first.err
+    older = db.with_name("older.db")
+    shutil.copy(db, older)
+    api.add(arrivals(120, seed=3, now_ms=NOW_MS + 60_000))
+    second = sync(api, db)
+    assert second.code == 0, second.err
+    return head_said(first), head_said(second), older
+
+
+def test_a_sync_prints_the_head_verify_prints(api: Emulator, tmp_path: Path) -> None:
+    db = tmp_path / "usage.db"
+    done = sync(api, db)
+    assert done.code == 0
+    checked = verify(db)
+    assert checked.code == 0
+    assert head_said(done) == head_said(checked)
+    assert f"--expect-head` prove that a later copy of {db}" in done.err
+
+
+def test_quiet_sync_says_nothing_and_verify_still_prints_the_head(
+    api: Emulator, tmp_path: Path
+) -> None:
+    db = tmp_path / "usage.db"
+    assert sync(api, db, "-q").err == ""
+    assert HEAD.search(verify(db).out)
+
+
+def test_the_newest_head_and_an_earlier_runs_head_both_hold(api: Emulator, tmp_path: Path) -> None:
+    db = tmp_path / "usage.db"
+    first, second = two_runs(api, db)[:2]
+    newest = verify(db, "--expect-head", second)
+    assert newest.code == 0, newest.err
+    assert "the expected head is its head" in newest.out
+    earlier = verify(db, "--expect-head", first.upper())  # hex in either case
+    assert earlier.code == 0, earlier.err
+    assert "it extends the expected head by 1 sync run" in earlier.out
+
+
+def test_a_rollback_to_an_older_copy_fails_against_the_kept_head(
+    api: Emulator, tmp_path: Path
+) -> None:
+    db = tmp_path / "usage.db"
+    _, kept, older = two_runs(api, db)
+    shutil.copy(older, db)  # yesterday's copy put back
+    assert verify(db).code == 0  # alone, the older copy is a consistent archive
+    rolled = verify(db, "--expect-head", kept)
+    assert rolled.code == 6
+    assert "is not on this archive's chain: it was rolled back" in rolled.err
+
+
+def test_the_newest_run_deleted_fails_against_the_kept_head(api: Emulator, tmp_path: Path) -> None:
+    db = tmp_path / "usage.db"
+    _, kept, _ = two_runs(api, db)
+    with sqlite3.connect(db) as connection:
+        newest = connection.execute("SELECT MAX(id) FROM runs").fetchone()[0]
+        connection.execute("DELETE FROM records WHERE run = ?", (newest,))
+        connection.execute("DELETE FROM runs WHERE id = ?", (newest,))
+    assert verify(db).code == 0  # what no anchor can see
+    dropped = verify(db, "--expect-head", kept)
+    assert dropped.code == 6
+    assert "lost its newest runs" in dropped.err
+
+
+def test_a_history_rewritten_with_a_recomputed_chain_fails_against_the_kept_head(
+    api: Emulator, tmp_path: Path
+) -> None:
+    db = tmp_path / "usage.db"
+    _, kept, _ = two_runs(api, db)
+    with sqlite3.connect(db) as connection:
+        # The forger raises one old record's count and recomputes every link after it,
+        # and each run's head, exactly as sync would have.
+        first_seq = connection.execute("SELECT MIN(seq) FROM records").fetchone()[0]
+        raw = connection.execute("SELECT raw FROM records WHERE seq = ?", (first_seq,)).fetchone()
+        forged = re.sub(r'"count":\d+', '"count":999999999', raw[0], count=1)
+        connection.execute(
+            "UPDATE records SET raw = ?, count = 999999999 WHERE seq = ?", (forged, first_seq)
+        )
+        chain = GENESIS
+        rows = connection.execute("SELECT seq, source, run, raw FROM records ORDER BY seq")
+        for seq, source, run, text in rows.fetchall():
+            chain = link(chain, source, run, text)
+            connection.execute("UPDATE records SET chain = ? WHERE seq = ?", (chain, seq))
+            connection.execute("UPDATE runs SET head = ? WHERE last_seq = ?", (chain, seq))
+    assert verify(db).code == 0  # a consistent forgery, unanchored
+    assert '"count":999999999' in offline(db, "list", "--all", "-o", "jsonl").out
+    rewritten = verify(db, "--expect-head", kept)
+    assert rewritten.code == 6
+    assert "rewritten before that head" in rewritten.err
+
+
+@pytest.mark.parametrize(
+    ("head", "message"),
+    [
+        ("xyz", "is not a sha256 (64 hex digits)"),
+        ("ab" * 31, "is not a sha256 (64 hex digits)"),
+    ],
+)
+def test_a_bad_expected_head_is_exit_2(
+    api: Emulator, tmp_path: Path, head: str, message: str
+) -> None:
+    db = tmp_path / "usage.db"
+    assert sync(api, db, "-q").code == 0
+    done = verify(db, "--expect-head", head)
+    assert done.code == 2
+    assert message in done.err
+
+
+def test_expect_head_on_an_export_file_is_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("id\n")
+    done = verify(tmp_path / "a.csv", "--expect-head", "ab" * 32)
+    assert done.code == 2
+    assert "--expect-head goes with --chain (a series' newest manifest) or an archive" in done.err
