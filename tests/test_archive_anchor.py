@@ -158,3 +158,37 @@ def test_expect_head_on_an_export_file_is_exit_2(tmp_path: Path) -> None:
     done = verify(tmp_path / "a.csv", "--expect-head", "ab" * 32)
     assert done.code == 2
     assert "--expect-head goes with --chain (a series' newest manifest) or an archive" in done.err
+
+
+# Untrusted text in the file ---------------------------------------------------------
+
+
+def test_a_label_planted_in_the_file_reaches_no_terminal_unescaped(
+    api: Emulator, tmp_path: Path
+) -> None:
+    db = tmp_path / "usage.db"
+    assert sync(api, db, "-q").code == 0
+    planted = "evil\x1b]0;pwned\x07\x1b[2J\nok: forged line"
+    with sqlite3.connect(db) as connection:
+        connection.execute("UPDATE sources SET label = ?", (planted,))
+        # And a gap, so that the label is also in a note and a warning.
+        connection.execute("UPDATE segments SET bottom = 0, cursor = 'x'")
+    checked = verify(db)
+    read = offline(db, "list", "--limit", "1", "-o", "jsonl")
+    for said in (checked.out, checked.err, read.err):
+        assert "\x1b" not in said
+        assert "\x07" not in said
+    assert "evil\\x1b]0;pwned\\x07\\x1b[2J\\nok: forged line: a gap below" in checked.err
+    assert "a sync of evil\\x1b]0;pwned" in read.err
+    assert "\nok: forged line" not in checked.err + read.err
+
+
+@pytest.mark.parametrize("name", ["a\nb", "tab\there", "bell\x07", "esc\x1b[31m"])
+def test_a_source_name_with_control_characters_is_refused_before_any_request(
+    api: Emulator, tmp_path: Path, name: str
+) -> None:
+    done = sync(api, tmp_path / "usage.db", "--source", name)
+    assert done.code == 2
+    assert "--source must be printable text" in done.err
+    assert api.requests == []
+    assert not (tmp_path / "usage.db").exists()

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from usage_cli._text import on_one_line
 from usage_cli.archive._file import APPLICATION_ID, lock_path, refuse_place, starts_as_sqlite
 from usage_cli.columns import json_bytes
 from usage_cli.errors import InputError, StorageError
@@ -128,6 +129,12 @@ class Source:
     label: str
     api_url: str
     run_as: str | None
+
+    @property
+    def shown(self) -> str:
+        """The label as a message shows it: the file is not to be trusted more than the
+        API, so its control codes and line breaks are escaped as API data's are."""
+        return on_one_line(self.label)
 
 
 @dataclass

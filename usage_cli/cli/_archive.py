@@ -44,7 +44,7 @@ def choose_source(archive: Archive, settings: Settings, chosen: str | None) -> S
     """The source of `archive` a read narrows to: `--source`, else the only one, else
     the one these settings sync into."""
     sources = archive.sources()
-    labels = ", ".join(source.label for source in sources)
+    labels = ", ".join(source.shown for source in sources)
     if chosen is not None:
         found = archive.source(chosen)
         if found is None:
@@ -91,7 +91,7 @@ def gap_warnings(archive: Archive, source: Source) -> list[str]:
         top = "?" if segment.oldest is None else iso_ms(segment.oldest)
         bottom = "the start" if below is None or below.newest is None else iso_ms(below.newest)
         lines.append(
-            f"warning: a sync of {source.label} {state}: records from {bottom} to {top} "
+            f"warning: a sync of {source.shown} {state}: records from {bottom} to {top} "
             "may be missing from the archive"
         )
     if state == "was interrupted":

@@ -89,6 +89,11 @@ def sync_command(
     run = invocation(ctx)
     if source is not None and not source.strip():
         raise InputError("--source must not be empty")
+    if source is not None and not source.isprintable():
+        raise InputError(
+            "--source must be printable text: no control characters or line breaks",
+            hint="a source's name is shown in messages and tables, as `verify` and `--db` read it",
+        )
     settings = run.settings()
     path = archive_path(run.runtime.env, db)
     if db is None or db == BARE:

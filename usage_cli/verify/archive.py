@@ -228,7 +228,7 @@ def _check_run(report: ArchiveReport, run: _Run) -> None:
 def _check_segments(archive: Archive, report: ArchiveReport) -> None:
     running = archive.sync_running()
     sources = archive.sources()
-    report.labels = [source.label for source in sources]
+    report.labels = [source.shown for source in sources]
     for source in sources:
         for segment, older in archive.stretches(source):
             below = iso_ms(segment.oldest) if segment.oldest is not None else "?"
@@ -238,15 +238,15 @@ def _check_segments(archive: Archive, report: ArchiveReport) -> None:
                     # A sync holds the archive: its stretch is open because it is
                     # being read, which is no fault.
                     report.notes.append(
-                        f"{source.label}: a sync is running; it is reading below {below}{until}"
+                        f"{source.shown}: a sync is running; it is reading below {below}{until}"
                     )
                     continue
                 report.gaps.append(
-                    f"{source.label}: a gap below {below}{until} that the API can still fill "
+                    f"{source.shown}: a gap below {below}{until} that the API can still fill "
                     "(a sync was interrupted)"
                 )
             elif older is not None and older.newest is not None:
                 report.notes.append(
-                    f"{source.label}: no records between {iso_ms(older.newest)} and {below}: "
+                    f"{source.shown}: no records between {iso_ms(older.newest)} and {below}: "
                     "the API no longer returned them when the archive was synced"
                 )
