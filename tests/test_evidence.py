@@ -499,3 +499,59 @@ def test_several_breaks_are_listed_one_a_line(series: list[Path]) -> None:
     assert done.err.splitlines()[-1] == (
         "error: the series of 3 exports does not hold: 4 problems (listed above)"
     )
+
+
+# A window never claims the future ---------------------------------------------------
+
+
+def test_a_window_ending_later_than_the_export_began_ends_when_it_began(
+    server: Sandbox, tmp_path: Path
+) -> None:
+    # Today's export at 09:00, asked for the whole day: records created between 09:00
+    # and midnight are in no export, so its window must not claim them.
+    morning = datetime(2026, 1, 27, 9, 0, tzinfo=UTC)
+    today = tmp_path / "today.jsonl"
+    words = ["--api-url", server.url, "--token", TOKEN, "export", str(today)]
+    done = run_in_memory(
+        [*words, "--since", "2026-01-27", "--until", "2026-01-27T23:59:59.999Z"],
+        now=lambda: morning,
+    )
+    assert done.code == 0, done.err
+    assert (
+        "note: --until 2026-01-27T23:59:59.999Z is later than this export began "
+        "(2026-01-27T09:00:00.000Z); its manifest's window ends then"
+    ) in done.err
+    window = json.loads(Path(f"{today}.manifest.json").read_text())["window"]
+    assert window["until"] == "2026-01-27T09:00:00.000Z"
+    assert window["untilMs"] == int(morning.timestamp() * 1000)
+    # Tomorrow's link, started at midnight as the job meant, would leave 09:00 to
+    # midnight uncovered: it is refused, naming where it must start.
+    tomorrow = tmp_path / "tomorrow.jsonl"
+    refused = run_in_memory(
+        [
+            *words[:-1],
+            str(tomorrow),
+            "--since",
+            "2026-01-28",
+            "--until",
+            "2026-01-28T23:59:59.999Z",
+            "--chain",
+            f"{today}.manifest.json",
+        ],
+    )
+    assert refused.code == 2
+    assert "must start at 2026-01-27T09:00:00.001Z" in refused.err
+    assert "a gap" in refused.err
+
+
+def test_a_window_in_the_past_is_kept_as_asked_and_says_nothing(
+    server: Sandbox, tmp_path: Path
+) -> None:
+    target = tmp_path / "day.jsonl"
+    done = export(
+        server, str(target), "--since", "2026-01-27", "--until", "2026-01-27T23:59:59.999Z"
+    )
+    assert done.code == 0
+    assert "is later than this export began" not in done.err
+    window = json.loads(Path(f"{target}.manifest.json").read_text())["window"]
+    assert window["until"] == "2026-01-27T23:59:59.999Z"

@@ -225,7 +225,23 @@ def prepare(
     params, proof = evidence(run, params, to_stdout=to_stdout, started=started)
     query = query_of(params, now=started)
     proof.check(query)
+    if not to_stdout:
+        _say_when_until_is_later(run, query, started)
     return query, proof, run.settings(prices=prices)
+
+
+def _say_when_until_is_later(run: Invocation, query: Query, started: datetime) -> None:
+    """A manifest's window never claims the future (`window_of`): say so when asked to."""
+    from usage_cli.columns import iso_ms
+    from usage_cli.query import to_ms
+
+    began = to_ms(started)
+    if query.until_ms is not None and query.until_ms > began:
+        run.note(
+            f"note: --until {iso_ms(query.until_ms)} is later than this export began "
+            f"({iso_ms(began)}); its manifest's window ends then: records created later "
+            "are for the next export"
+        )
 
 
 @contextlib.contextmanager

@@ -41,11 +41,17 @@ if TYPE_CHECKING:
 
 
 def window_of(query: Query, started: datetime) -> WindowJson:
-    """The span an export covers: as asked, ending when it started if no end was asked."""
+    """The span an export covers: as asked, but never past the moment it began reading.
+
+    Records created after that moment were not there to be read, whatever
+    `--until` said: a window that claimed them would let the next link of a
+    series start after a stretch no export holds.
+    """
     from usage_cli.columns import iso_ms
     from usage_cli.query import to_ms
 
-    until = query.until_ms if query.until_ms is not None else to_ms(started)
+    began = to_ms(started)
+    until = began if query.until_ms is None else min(query.until_ms, began)
     since = query.since_ms
     return {
         "since": None if since is None else iso_ms(since),
