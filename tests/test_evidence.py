@@ -555,3 +555,95 @@ def test_a_window_in_the_past_is_kept_as_asked_and_says_nothing(
     assert "is later than this export began" not in done.err
     window = json.loads(Path(f"{target}.manifest.json").read_text())["window"]
     assert window["until"] == "2026-01-27T23:59:59.999Z"
+
+
+# A series must be alike --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        (["--bot-id", "bot_3"], "--bot-id bot_3 (was none)"),
+        (["--type", "CHATBOTKIT_TASK_RUN"], "--type CHATBOTKIT_TASK_RUN (was none)"),
+        (["--meta", "reason=retry"], "--meta reason=retry (was none)"),
+        (["--run-as", "user_2"], "--run-as user_2 (was none)"),
+    ],
+)
+def test_a_link_that_asks_for_other_records_is_refused_before_any_request(
+    server: Sandbox, tmp_path: Path, extra: list[str], said: str
+) -> None:
+    first, second = daily(server, tmp_path, None, DAYS[:1])[0], tmp_path / "second.jsonl"
+    server.requests.clear()
+    done = export(
+        server,
+        str(second),
+        "--since",
+        DAYS[1],
+        "--until",
+        f"{DAYS[1]}T23:59:59.999Z",
+        "--chain",
+        f"{first}.manifest.json",
+        *extra,
+    )
+    assert done.code == 2
+    assert "this export would not continue that series: " + said in done.err
+    assert server.requests == []
+    assert not second.exists()
+
+
+def test_a_link_in_another_format_or_from_another_api_is_refused(
+    server: Sandbox, tmp_path: Path
+) -> None:
+    first = daily(server, tmp_path, None, DAYS[:1])[0]
+    window = ["--since", DAYS[1], "--until", f"{DAYS[1]}T23:59:59.999Z"]
+    link = ["--chain", f"{first}.manifest.json"]
+    csv_link = export(server, str(tmp_path / "second.csv"), *window, *link)
+    assert csv_link.code == 2
+    assert "the format csv (was jsonl)" in csv_link.err
+    with Sandbox(records=50, token=TOKEN) as other:
+        elsewhere = export(other, str(tmp_path / "second.jsonl"), *window, *link)
+    assert elsewhere.code == 2
+    assert f"the API {other.url} (was {server.url})" in elsewhere.err
+
+
+def test_a_series_with_an_unlike_link_fails_verify(server: Sandbox, tmp_path: Path) -> None:
+    # Made as a series made before the rule would have been: the middle link was
+    # exported with other filters (an edited daily job), then chained on.
+    files = daily(server, tmp_path, None, DAYS[:3])
+    middle = Path(f"{files[1]}.manifest.json")
+    narrow = tmp_path / "narrow"
+    narrow.mkdir()
+    done = export(
+        server,
+        str(narrow / files[1].name),
+        "--since",
+        DAYS[1],
+        "--until",
+        f"{DAYS[1]}T23:59:59.999Z",
+        "--bot-id",
+        "bot_3",
+    )
+    assert done.code == 0, done.err
+    for name in (files[1].name, middle.name):
+        shutil.copy(narrow / name, tmp_path / name)
+    # The narrow manifest has no link to the first; give it one, as --chain would.
+    data = json.loads(middle.read_text())
+    data["chain"] = json.loads(Path(f"{files[0]}.manifest.json").read_text()).get("chain") or {
+        "previous": sha256(Path(f"{files[0]}.manifest.json")),
+        "previousName": f"{files[0].name}.manifest.json",
+    }
+    middle.write_text(json.dumps(data, indent=2) + "\n")
+    third = Path(f"{files[2]}.manifest.json")
+    data = json.loads(third.read_text())
+    data["chain"]["previous"] = sha256(middle)
+    third.write_text(json.dumps(data, indent=2) + "\n")
+    checked = verify("--chain", *files)
+    assert checked.code == 6
+    assert (
+        f"{files[1].name} does not continue {files[0].name}'s series: --bot-id bot_3 (was none)"
+        in checked.err + checked.out
+    )
+    assert (
+        f"{files[2].name} does not continue {files[1].name}'s series: --bot-id none (was bot_3)"
+        in (checked.err + checked.out)
+    )

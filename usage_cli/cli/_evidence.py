@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from usage_cli.cli._invocation import Invocation
     from usage_cli.export import ChainJson, WindowJson
+    from usage_cli.export._json import ApiJson
     from usage_cli.query import Query
 
 EVIDENCE_PANEL = "Evidence"
@@ -61,6 +62,8 @@ class Evidence:
     chain: ChainJson | None = None
     before: WindowJson | None = None
     key: Path | None = None
+    # The previous link's kind: its filters, API, user and format (`evidence.kind`).
+    like: dict[str, Any] | None = None
 
     def check(self, query: Query) -> None:
         """Refuse a window that would not meet the previous export's."""
@@ -68,6 +71,23 @@ class Evidence:
             from usage_cli.evidence import check_follows
 
             check_follows(self.previous, self.before, query.since_ms)
+
+    def check_alike(self, query: Query, api: ApiJson, fmt: str) -> None:
+        """Refuse a link that asks for other records, from another API or user, or in
+        another format than the previous export (known once the reading is open, before
+        any request)."""
+        if self.previous is None or self.like is None:
+            return
+        from usage_cli.evidence import kind, unlike
+
+        differs = unlike(self.like, kind(query.to_dict(), api, fmt))
+        if differs:
+            raise InputError(
+                f"--chain {self.previous}: this export would not continue that series: "
+                + "; ".join(differs),
+                hint="a series holds the same records, from the same API and user, in one "
+                "format; start a new series without --chain",
+            )
 
     def seal(self, run: Invocation, manifest: Path) -> None:
         """Sign the published manifest, when asked to."""
@@ -109,8 +129,8 @@ def evidence(
     if chain is not None:
         from usage_cli.evidence import chain_to
 
-        link, before = chain_to(Path(chain))
-        found = Evidence(previous=Path(chain), chain=link, before=before)
+        link, before, like = chain_to(Path(chain))
+        found = Evidence(previous=Path(chain), chain=link, before=before, like=like)
     if key is not None:
         from usage_cli.evidence import check_signing_key
 

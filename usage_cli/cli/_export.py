@@ -188,6 +188,7 @@ def export_command(
         with progress_and_reading(
             run, settings, query, plan.path, plan.started, demo=demo, db=db, source=source
         ) as (progress, reading):
+            proof.check_alike(query, {"url": reading.root, "runAs": reading.run_as}, plan.fmt)
             manifest = plan.run(
                 reading.pages,
                 query,

@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from usage_cli.errors import InputError, VerifyError
+from usage_cli.evidence._alike import kind, unlike
 from usage_cli.evidence._sign import (
     NAMESPACE,
     check_signers_file,
@@ -33,15 +35,18 @@ __all__ = [
     "check_follows",
     "check_signers_file",
     "check_signing_key",
+    "kind",
     "last_whole",
     "sign",
     "signature_path",
     "signer_of",
+    "unlike",
 ]
 
 
-def chain_to(previous: Path) -> tuple[ChainJson, WindowJson | None]:
-    """The link to the manifest before, and the window it covered; InputError if it is none."""
+def chain_to(previous: Path) -> tuple[ChainJson, WindowJson | None, dict[str, Any]]:
+    """The link to the manifest before, the window it covered and its kind (see
+    `_alike`); InputError if it is none."""
     if previous.is_dir() and (previous / MANIFEST_NAME).is_file():
         previous = previous / MANIFEST_NAME  # a partitioned export: its manifest
     elif previous.with_name(previous.name + ".manifest.json").is_file():
@@ -69,7 +74,7 @@ def chain_to(previous: Path) -> tuple[ChainJson, WindowJson | None]:
         "previous": hashlib.sha256(data).hexdigest(),
         "previousName": previous.name,
     }
-    return link, loaded.window
+    return link, loaded.window, kind(loaded.query, loaded.api, loaded.fmt)
 
 
 def check_follows(previous: Path, before: WindowJson | None, since_ms: int | None) -> None:

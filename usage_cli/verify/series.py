@@ -10,6 +10,8 @@ given the files in any order, the series is put in order by its links, and:
   the same break, with the gap of windows it leaves);
 - consecutive windows must meet, each starting one millisecond after the one
   before ends: no gap, no overlap;
+- every link asks for the same records (filters), from the same API and
+  user, in the same format: only the window moves;
 - no record id may appear in two exports of the series;
 - with `--expect-head`, the newest manifest must be the one a hash kept
   elsewhere names: nothing in the series can show that its newest exports
@@ -19,6 +21,7 @@ given the files in any order, the series is put in order by its links, and:
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -212,6 +215,7 @@ def verify_chain(
         report.problems += link.problems
     _check_swaps(links, report)
     report.links = _order(links, report)
+    _check_alike(report)
     _check_windows(report)
     _check_ids(report)
     _check_head(report, expect_head)
@@ -295,6 +299,20 @@ def _order(links: list[Link], report: ChainReport) -> list[Link]:
             "files or was changed"
         )
     return ordered
+
+
+def _check_alike(report: ChainReport) -> None:
+    """Each link asks for the records the one before it asked for, from the same API and
+    user, in the same format: only the window moves (see `evidence._alike`)."""
+    from usage_cli.evidence import kind, unlike
+
+    for before, after in itertools.pairwise(report.links):
+        was, now = (kind(x.manifest.query, x.manifest.api, x.manifest.fmt) for x in (before, after))
+        differs = unlike(was, now)
+        if differs:
+            report.problems.append(
+                f"{after.name} does not continue {before.name}'s series: " + "; ".join(differs)
+            )
 
 
 def _check_windows(report: ChainReport) -> None:
