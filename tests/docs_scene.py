@@ -21,6 +21,7 @@ file, an `audit/` folder, an SSH signing key and its allowed signers, the docs'
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shlex
 import signal
@@ -29,11 +30,12 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 
 from usage_cli.cli import run as run_usage
-from usage_cli.runtime import Runtime
+from usage_cli.runtime import Runtime, written
 from usage_cli.sandbox import Sandbox
 
 from .conftest import TOKEN, subprocess_env, usage_command
@@ -210,14 +212,21 @@ class _Interrupt:
         raise KeyboardInterrupt
 
 
-def run_in_place(where: Scene, command: str) -> int:
-    """A command with no shell in it, in this process: what costs a subprocess is Python's
-    start-up, which the installed command's own tests (test_subprocess and others) cover."""
+def run_in_place(where: Scene, command: str) -> tuple[int, str]:
+    """A command with no shell in it, in this process: its exit code and stderr.
+
+    What costs a subprocess is Python's start-up, which the installed command's own
+    tests (test_subprocess and others) cover. The process's own environment is the
+    scene's while it runs, as a subprocess's would be: libraries read `os.environ`
+    (platformdirs for the default archive, ssh-keygen's), and the developer's real
+    home must never be written.
+    """
     words = shlex.split(command, comments=True)[1:]
     follow = "--follow" in words or "-f" in words
     runtime = Runtime.memory(env=where.env, sleep=_Interrupt() if follow else None)
-    with contextlib.chdir(where.home):
-        return run_usage(words, runtime=runtime)
+    with contextlib.chdir(where.home), mock.patch.dict(os.environ, where.env, clear=True):
+        code = run_usage(words, runtime=runtime)
+    return code, written(runtime.stderr)
 
 
 def run(where: Scene, command: str, expected: int) -> None:
@@ -226,7 +235,8 @@ def run(where: Scene, command: str, expected: int) -> None:
         assert run_sandbox(command, where) == expected
         return
     if not SHELL.search(command):
-        assert run_in_place(where, command) == expected, command
+        code, said = run_in_place(where, command)
+        assert code == expected, f"{command}\n{said}"
         return
     if {"--follow", "-f"} & set(command.split("|")[0].split()):
         # A follow ends with Ctrl-C: send it after a moment, and expect its exit.
