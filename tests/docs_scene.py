@@ -197,7 +197,12 @@ def run_sandbox(command: str, where: Scene) -> int:
         if line.startswith("export CHATBOTKIT_API_URL="):
             break
     process.send_signal(signal.SIGTERM)
-    process.communicate(timeout=30)
+    try:
+        process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:  # never left behind: it would outlive the suite
+            process.kill()
+            process.communicate()
     return process.returncode
 
 

@@ -353,7 +353,13 @@ def _serve(*args: str) -> tuple[subprocess.Popen[str], str]:
 
 def _stop(process: subprocess.Popen[str]) -> None:
     process.send_signal(signal.SIGINT)
-    process.communicate(timeout=30)
+    try:
+        process.communicate(timeout=30)
+    finally:
+        # Never left behind, whatever failed: a leaked sandbox outlives the suite.
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
     assert process.returncode == 0
 
 

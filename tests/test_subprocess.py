@@ -154,8 +154,23 @@ def _start_sandbox(
         if line.startswith("export CHATBOTKIT_API_URL="):
             url = line.split("=", 1)[1].strip()
             break
+    if not url:
+        process.kill()
+        process.communicate()
     assert url, "sandbox did not print its URL"
     return process, url
+
+
+def _stopped(process: subprocess.Popen[str], signum: int = signal.SIGINT) -> str:
+    """Stop a sandbox `_start_sandbox` started; its stderr. Killed if it will not stop:
+    a leaked sandbox outlives the suite."""
+    process.send_signal(signum)
+    try:
+        return process.communicate(timeout=30)[1]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 def test_sandbox_in_another_process_with_its_own_token() -> None:
@@ -173,8 +188,7 @@ def test_sandbox_in_another_process_with_its_own_token() -> None:
         )
         assert refused.returncode == 3
     finally:
-        process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=30)
+        err = _stopped(process)
     assert process.returncode == 0
     assert "s3cret" not in err
     assert "Traceback" not in err
@@ -191,8 +205,7 @@ def test_sandbox_prints_its_default_token_which_works() -> None:
         )
         assert len(listed.stdout.splitlines()) == 10
     finally:
-        process.terminate()
-        process.communicate(timeout=30)
+        _stopped(process, signal.SIGTERM)
 
 
 def test_ctrl_c_during_a_listing_exits_130_quietly() -> None:
