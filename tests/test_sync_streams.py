@@ -9,6 +9,7 @@ gap that `usage verify` reports and the next sync closes.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import subprocess
@@ -183,9 +184,11 @@ class Lockstep(httpx.MockTransport):
                 number = asked[order]
                 turn.notify_all()
                 if order == "desc":
-                    turn.wait_for(
-                        lambda: asked["asc"] >= number - 1 or over["asc"] or over["run"], 10
+                    took_turn = turn.wait_for(
+                        lambda: asked["asc"] >= number - 1 or over["asc"] or over["run"], 30
                     )
+                    # Never quietly back to the machine's scheduling: fail instead.
+                    assert took_turn, "the asc chain never took its turn"
                 if over["run"]:
                     raise httpx.ConnectError("the run is over", request=request)
             response = inner.handle_request(request)
@@ -569,11 +572,27 @@ def test_by_default_a_fast_api_is_synced_as_one_chain_and_a_slow_one_from_both_e
     tmp_path: Path,
 ) -> None:
     words = ["--api-url", API, "--token", TOKEN, "sync", "--db"]
-    # Three pages, each answered in well under 15 ms: no second connection.
+    # Three pages, each answered in a microsecond by this run's clock: no second
+    # connection, however busy the machine is.
     small = emulator(250)
-    default = run_in_memory([*words, str(tmp_path / "default.db")], transport=small.transport())
+    ticks = itertools.count()
+    default = run_in_memory(
+        [*words, str(tmp_path / "default.db")],
+        transport=small.transport(),
+        monotonic=lambda: next(ticks) / 1e6,
+    )
     assert default.code == 0, default.err
     assert {seen.param("order") for seen in small.requests} == {"desc"}
+    # The same fast API by a clock on which every page takes 20 ms: the far end begins.
+    clocked = emulator(1200)
+    slow_ticks = itertools.count()
+    by_clock = run_in_memory(
+        [*words, str(tmp_path / "by-clock.db")],
+        transport=clocked.transport(),
+        monotonic=lambda: next(slow_ticks) * 0.02,
+    )
+    assert by_clock.code == 0, by_clock.err
+    assert {seen.param("order") for seen in clocked.requests} == {"asc", "desc"}
     api = emulator(1200)  # 13 pages at 20 ms: the far end has time to begin after the third
     one = sync(api.transport(), tmp_path / "one.db", "--streams", "1")
     assert one.code == 0, one.err

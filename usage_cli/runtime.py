@@ -131,6 +131,7 @@ class Runtime:
         transport: httpx.BaseTransport | None = None,
         argv: tuple[str, ...] = (),
         width: int | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> Runtime:
         """In-memory streams (read them back with `written`), for tests and embedding."""
         return cls(
@@ -146,6 +147,7 @@ class Runtime:
             sleep=sleep or Recorder(),
             transport=transport,
             width=width,
+            monotonic=monotonic,
         )
 
     @contextlib.contextmanager

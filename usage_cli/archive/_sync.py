@@ -27,6 +27,7 @@ next run, as with one chain.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -92,10 +93,11 @@ class Sync:
         trail: Callable[[], PageSource] | None = None,
         on_note: Callable[[str], None] | None = None,
         when_slow: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`trail` opens a second client of the same API, on its own connection,
         for reading the list from its far end too (`when_slow`: only once pages
-        come slowly); `on_note` hears why that end was dropped, when it is."""
+        come slowly, by `clock`); `on_note` hears why that end was dropped, when it is."""
         self.archive = archive
         self.source = source
         self.client = client
@@ -104,6 +106,7 @@ class Sync:
         self.on_page = on_page
         self._trail = trail
         self._when_slow = when_slow
+        self._clock = clock
         self.on_note = on_note
         self._query = Query()
         self._hint = token_hint(token)
@@ -209,6 +212,7 @@ class Sync:
             segment.cursor if segment else None,
             self.on_note,
             when_slow=self._when_slow,
+            clock=self._clock,
         )
         before = self.progress.requests
         bottom: Segment | None = None  # the trail's stretch, up from the end of the list

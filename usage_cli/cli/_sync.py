@@ -189,6 +189,7 @@ def _sync(
                 on_page=progress.update,
                 trail=trail,
                 when_slow=when_slow,
+                clock=runtime.monotonic,
                 on_note=None if settings.quiet else progress.say,
             )
             if sync.token_changed:

@@ -46,15 +46,18 @@ CURSORS = "the API's cursors are not record ids"
 class Timed:
     """A page source that times each page it fetches against `threshold` (`pace`)."""
 
-    def __init__(self, source: PageSource, threshold: Threshold) -> None:
+    def __init__(
+        self, source: PageSource, threshold: Threshold, clock: Callable[[], float]
+    ) -> None:
         self._source = source
+        self._clock = clock
         # Written by the one thread that fetches, read by any.
         self.pace = Pace(threshold)
 
     def fetch_page(self, query: Query, *, cursor: str | None, take: int) -> Page:
-        started = time.monotonic()
+        started = self._clock()
         page = self._source.fetch_page(query, cursor=cursor, take=take)
-        self.pace.took(time.monotonic() - started)
+        self.pace.took(self._clock() - started)
         return page
 
 
@@ -72,9 +75,15 @@ class _Side:
 
     @classmethod
     def reading(
-        cls, name: str, source: PageSource, query: Query, start: str | None, outbox: Outbox
+        cls,
+        name: str,
+        source: PageSource,
+        query: Query,
+        start: str | None,
+        outbox: Outbox,
+        clock: Callable[[], float],
     ) -> _Side:
-        timed = Timed(source, FAR_END)
+        timed = Timed(source, FAR_END, clock)
 
         def fetch(cursor: str | None) -> Page:
             return timed.fetch_page(query, cursor=cursor, take=query.take)
@@ -113,14 +122,16 @@ class TwoEnds:
         on_note: OnNote | None,
         *,
         when_slow: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`clock` times the pages (`when_slow`): seconds, as `time.monotonic` counts."""
         other = Order.asc if query.order is Order.desc else Order.desc
         # The trail begins once the lead's pages come slowly (see `begin`).
         self._when_slow = when_slow and query.order is Order.desc
         self._outbox: Outbox = queue.SimpleQueue()
-        self.lead = _Side.reading("lead", lead, query, start, self._outbox)
+        self.lead = _Side.reading("lead", lead, query, start, self._outbox, clock)
         trail_query = replace(query, order=other, cursor=None)
-        self.trail = _Side.reading("trail", trail, trail_query, None, self._outbox)
+        self.trail = _Side.reading("trail", trail, trail_query, None, self._outbox, clock)
         self._on_note = on_note
         self.alone = False  # the trail was dropped: the lead reads on as one chain
         # Pages of the `asc` chain that came before the `desc` chain's first (the snapshot).
