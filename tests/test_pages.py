@@ -23,9 +23,13 @@ class FakeFetch:
     def __init__(self, pages: list[dict[str, Any]]) -> None:
         self.pages = pages
         self.asked: list[str | None] = []
+        self.threads: list[str] = []  # the thread each page was fetched on
 
     def __call__(self, cursor: str | None) -> Page:
+        import threading
+
         self.asked.append(cursor)
+        self.threads.append(threading.current_thread().name)
         return Page.model_validate(self.pages[len(self.asked) - 1])
 
 
@@ -175,13 +179,21 @@ def test_prefetching_keeps_order_and_ends_like_the_plain_stream() -> None:
     assert plain.asked == ahead.asked
 
 
-def test_prefetching_surfaces_errors_after_the_pages_before_them() -> None:
-    fetch = FakeFetch([*numbered(3)[:3], {"items": [item(9)], "cursor": "c0"}])
+@pytest.mark.parametrize("slow", [False, True], ids=["fast: this thread", "slow: read ahead"])
+def test_prefetching_surfaces_errors_after_the_pages_before_them(slow: bool) -> None:
+    # The seventh page hands back the first cursor: a loop, found where the pages are
+    # fetched (on the read-ahead thread once pages come slowly), raised to the reader
+    # after the six pages before it.
+    fetch = (SlowFetch if slow else FakeFetch)(
+        [*numbered(6)[:6], {"items": [item(9)], "cursor": "c0"}]
+    )
     pages = iter_pages(fetch, prefetch=True)
-    seen = [next(pages).items[0].id for _ in range(4)]
-    assert seen == ["r0", "r1", "r2", "r9"]
+    seen = [next(pages).items[0].id for _ in range(7)]
+    assert seen == ["r0", "r1", "r2", "r3", "r4", "r5", "r9"]
     with pytest.raises(CursorLoopError):
         next(pages)
+    assert ("usage-prefetch" in fetch.threads) is slow
+    prefetch_threads_ended()
 
 
 def prefetch_threads_ended() -> None:
@@ -194,13 +206,13 @@ def prefetch_threads_ended() -> None:
             assert not thread.is_alive()
 
 
-def test_prefetching_stops_when_the_consumer_stops() -> None:
+def test_fast_pages_are_read_in_this_thread_and_stop_with_the_consumer() -> None:
     fetch = FakeFetch(numbered(1000))
     pages = iter_pages(fetch, prefetch=True)
     assert next(pages).items[0].id == "r0"
     pages.close()
-    prefetch_threads_ended()
-    assert len(fetch.asked) <= 3
+    assert len(fetch.asked) == 1  # nothing read ahead
+    assert "usage-prefetch" not in fetch.threads
 
 
 def test_records_skipped_outside_the_window_are_read_in_full_pages() -> None:
@@ -246,6 +258,7 @@ def test_slow_pages_are_fetched_ahead_by_a_thread_in_order() -> None:
     assert seen == ids(iter_pages(plain))
     assert plain.asked == slow.asked
     assert "usage-prefetch" in threads
+    assert "usage-prefetch" in slow.threads
 
 
 def test_slow_pages_stop_being_fetched_when_the_consumer_stops() -> None:

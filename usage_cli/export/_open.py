@@ -61,7 +61,12 @@ class Plan(Protocol):
         ...
 
     def check_cost(self) -> None:
-        """InputError (exit 2) unless this export can carry a cost column (`--cost`)."""
+        """InputError (exit 2) unless this export can carry a cost column (`--cost`).
+
+        `run` asks it again when given prices, for callers that did not; the CLI
+        asks before the price table is read, and for a folder even before the
+        folder is looked at (the format is known from `-o` alone).
+        """
         ...
 
     def close(self) -> None:

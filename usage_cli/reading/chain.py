@@ -88,6 +88,12 @@ class Chain:
                     return
         except BaseException as error:
             self.outbox.put((self, Failed(error)))
+        finally:
+            # Once handed to the chain, its pages are this thread's alone to iterate,
+            # so this thread closes them (a source may hold something to let go of).
+            close = getattr(self._pages, "close", None)
+            if close is not None:
+                close()
 
     def _may_fetch(self) -> bool:
         while not self.stopped.is_set():

@@ -43,6 +43,15 @@ def iter_pages(
     return _read_ahead_when_slow(pages) if prefetch else pages
 
 
+def cursor_is_last_id(page: Page) -> bool:
+    """Whether the page's cursor is its last record's id, as the platform's are.
+
+    Only then does a record's own id continue after it: a limit may cut a page
+    at any record, and two ends may meet at one, with a cursor to go on from.
+    """
+    return bool(page.items) and page.cursor == page.items[-1].id
+
+
 def _follow(fetch: Fetch, start: str | None) -> Generator[Page, None, None]:
     seen: set[str] = {start} if start else set()
     cursor = start

@@ -12,7 +12,7 @@ from contextlib import closing
 from dataclasses import dataclass, replace
 
 from usage_cli.query import Order, Query
-from usage_cli.reading.cursors import PageSource, iter_pages
+from usage_cli.reading.cursors import PageSource, cursor_is_last_id, iter_pages
 from usage_cli.records import Page, UsageRecord
 
 
@@ -133,7 +133,7 @@ def _cursor_after(record: UsageRecord, page: Page) -> str | None:
     page says so too, a record's own id continues after it. Otherwise there is
     no cursor to offer (never a false one).
     """
-    return record.id if page.items and page.cursor == page.items[-1].id else None
+    return record.id if cursor_is_last_id(page) else None
 
 
 def iter_records(client: PageSource, query: Query, *, limit: int | None = None) -> RecordStream:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from usage_cli.errors import UsageCliError
 from usage_cli.query import Order, Query
 from usage_cli.reading.chain import END, Chain, Failed, Outbox, next_posted
-from usage_cli.reading.cursors import PageSource, iter_pages
+from usage_cli.reading.cursors import PageSource, cursor_is_last_id, iter_pages
 from usage_cli.reading.pace import FAR_END, Pace, Threshold
 from usage_cli.records import Page, UsageRecord
 
@@ -273,12 +273,12 @@ class TwoEnds:
 
 
 def _cursor_is_last_id(page: Page) -> bool:
-    """Whether the page's cursor is its last record's id (or it has none: the end).
+    """Whether the page's cursor is its last record's id, or it has none (the end).
 
     The ends meet by id, and a sync keeps a cursor of the meeting's records;
     that holds only where the API's cursors are record ids.
     """
-    return not page.cursor or (bool(page.items) and page.cursor == page.items[-1].id)
+    return not page.cursor or cursor_is_last_id(page)
 
 
 def _overlap(items: list[UsageRecord], other: deque[tuple[str, int]]) -> int | None:
