@@ -153,7 +153,10 @@ BAD_INPUTS = [
     (["--limit", "5", "--all"], "cannot be used together"),
     (["--since", "last tuesday"], "--since"),
     (["--until", "2026-02-30"], "--until"),
-    (["--since", "2026-02-01", "--until", "2026-01-01"], "is after"),
+    (
+        ["--since", "2026-02-01", "--until", "2026-01-01"],
+        "--since (2026-02-01T00:00:00.000Z) is after --until (2026-01-01T23:59:59.999Z)",
+    ),
     (["-o", "xml"], "--format"),
     (["-o", "csv", "--columns", "id,nope"], "unknown column"),
     (["-o", "jsonl", "--columns", "id"], "applies to csv and table"),

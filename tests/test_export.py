@@ -106,6 +106,7 @@ def test_stdout_export_needs_a_format_and_streams(cli: Any, server: Sandbox) -> 
 
 BAD_TARGETS = [
     ("audit.txt", [], "cannot tell the format"),
+    ("audit.parquet", [], "parquet is written as a folder of parts, not one file"),
     ("audit", [], "cannot tell the format"),
     ("missing-dir/audit.csv", [], "does not exist"),
     ("audit.csv", ["-o", "json"], "does not match"),
@@ -153,9 +154,22 @@ def test_export_streams_1_still_works_with_a_note_and_is_hidden(
     assert export(cli, plain, "--take", "30").code == 0
     result = export(cli, pinned, "--take", "30", "--streams", "1")
     assert result.code == 0, result.err
-    assert "export --streams is deprecated and does nothing" in result.err
+    assert "note: --streams is no longer an export option (export reads one chain)" in result.err
     assert pinned.read_bytes() == plain.read_bytes()
     assert "--streams" not in cli("export", "--help").out
+
+
+def test_resuming_a_finished_export_says_nothing_waits(
+    cli: Any, server: Sandbox, tmp_path: Path
+) -> None:
+    target = tmp_path / "audit.jsonl"
+    assert export(cli, target, "--take", "50").code == 0
+    server.requests.clear()
+    again = export(cli, target, "--resume")
+    assert again.code == 2
+    assert f"nothing to resume: the export of {str(target)!r} finished" in again.err
+    assert "--force to export it again" in again.err
+    assert server.requests == []
 
 
 def test_an_existing_target_is_kept_unless_forced(

@@ -94,6 +94,18 @@ def test_bad_input_is_one_line_and_exit_2_before_any_request(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("name", "one_file"), [("audit.csv", True), ("audit.parquet", False)], ids=["csv", "parquet"]
+)
+def test_a_file_name_for_a_folder_points_to_one_file_only_where_there_is_one(
+    cli: Cli, server: Sandbox, tmp_path: Path, name: str, one_file: bool
+) -> None:
+    # A parquet export is only ever a folder: "drop --partition" would lead nowhere.
+    result = cli("export", str(tmp_path / name), "--partition", "day")
+    assert result.code == 2
+    assert ("drop --partition for one file" in result.err) is one_file
+
+
 def test_a_file_where_the_folder_would_go_is_refused_even_with_force(
     cli: Cli, server: Sandbox, tmp_path: Path
 ) -> None:

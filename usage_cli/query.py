@@ -210,8 +210,12 @@ class Query:
             if moment is not None and moment.tzinfo is None:
                 raise InputError(f"--{name} needs a time zone")
         if self.since and self.until and self.since > self.until:
+            from usage_cli.columns import iso_ms
+
             raise InputError(
-                f"--since ({self.since.isoformat()}) is after --until ({self.until.isoformat()})"
+                f"--since ({iso_ms(self.since_ms or 0)}) is after --until "
+                f"({iso_ms(self.until_ms or 0)})",
+                hint="swap them: --since is the earlier end of the window",
             )
 
     @classmethod

@@ -156,12 +156,13 @@ def export_command(
     if streams is not None and streams != 1:
         raise InputError(
             "export reads the list as one chain; --streams is no longer an export option",
-            hint="for a fast full history, `usage sync --db FILE` reads from both ends, "
-            "then `usage export PATH --db FILE`",
+            hint="for a fast full history, a first `usage sync --db FILE` (which reads from "
+            "both ends once the API answers slowly), then `usage export PATH --db FILE`",
         )
     if streams == 1:
         invocation(ctx).note(
-            "note: export --streams is deprecated and does nothing: export reads one chain"
+            "note: --streams is no longer an export option (export reads one chain); "
+            "--streams 1, which says just that, is accepted for old scripts: drop it"
         )
     if cost and partition is not None:
         from usage_cli.export._costs import refuse_cost_unless_csv

@@ -347,9 +347,11 @@ def _folder_of(text: str) -> Path:
         base = name[: -len(".gz")] if name.endswith(".gz") else name
         suffix = Path(base).suffix
         if suffix in EXTENSIONS or suffix == ".parquet":
+            # Parquet is only ever a folder of parts: no one-file export to point to.
+            one_file = "" if suffix == ".parquet" else "; or drop --partition for one file"
             raise InputError(
                 f"--partition writes a folder, but {text!r} names a {suffix[1:]} file",
-                hint=f"name a folder, e.g. {EXAMPLE}; or drop --partition for one file",
+                hint=f"name a folder, e.g. {EXAMPLE}{one_file}",
             )
     directory = path.parent
     if not directory.is_dir():

@@ -77,6 +77,11 @@ def format_of(path: Path) -> tuple[Format, bool]:
     compressed = name.endswith(".gz")
     base = name[: -len(".gz")] if compressed else name
     fmt = EXTENSIONS.get(Path(base).suffix)
+    if fmt is None and Path(base).suffix == ".parquet":
+        raise InputError(
+            f"{str(path)!r}: parquet is written as a folder of parts, not one file",
+            hint="e.g. usage export usage/ --partition day -o parquet",
+        )
     if fmt is None:
         raise InputError(
             f"cannot tell the format of {str(path)!r} from its extension",
@@ -122,6 +127,11 @@ def resolve_target(text: str, fmt: Format | None, *, force: bool, resume: bool) 
         raise InputError(f"directory {str(directory)!r} does not exist")
     if not os.access(directory, os.W_OK | os.X_OK):
         raise InputError(f"directory {str(directory)!r} is not writable")
+    if path.exists() and not force and resume and not Target(path, found, compressed).waiting:
+        raise InputError(
+            f"nothing to resume: the export of {text!r} finished",
+            hint="use --force to export it again from the start",
+        )
     if path.exists() and not force:
         raise InputError(f"{text!r} already exists", hint="use --force to replace it")
     return Target(path, found, compressed)

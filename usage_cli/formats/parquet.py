@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from usage_cli.records import UsageRecord
 
-EXTRA_HINT = "pip install 'usage-cli[parquet]'"
+EXTRA_HINT = "pip install 'usage-cli[parquet]' (from a source checkout: pip install '.[parquet]')"
 # Records per row group (engines skip and parallelise by row group). Measured
 # at 100k records: a parquet export peaks near 140 MB at 20,000, 120 MB at
 # 10,000 and 165 MB at 50,000, of which pyarrow itself takes about 55 MB.
