@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 import shutil
 import sqlite3
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -192,3 +194,77 @@ def test_a_source_name_with_control_characters_is_refused_before_any_request(
     assert "--source must be printable text" in done.err
     assert api.requests == []
     assert not (tmp_path / "usage.db").exists()
+
+
+# Damaged files and read-only media ------------------------------------------------------
+
+
+def test_an_archive_with_a_page_overwritten_is_exit_6_not_a_crash(
+    api: Emulator, tmp_path: Path
+) -> None:
+    db = tmp_path / "usage.db"
+    assert sync(api, db, "-q").code == 0
+    data = bytearray(db.read_bytes())
+    middle = len(data) // 4096 // 2 * 4096
+    data[middle : middle + 4096] = bytes((index * 131 + 7) % 256 for index in range(4096))
+    db.write_bytes(bytes(data))
+    checked = verify(db)
+    assert checked.code == 6, checked.err
+    assert "the archive is damaged: database disk image is malformed" in checked.err
+    assert "unexpected internal error" not in checked.err
+
+
+def test_a_truncated_archive_is_exit_6_not_a_missing_manifest(
+    api: Emulator, tmp_path: Path
+) -> None:
+    db = tmp_path / "usage.db"
+    assert sync(api, db, "-q").code == 0
+    db.write_bytes(db.read_bytes()[: db.stat().st_size // 3])
+    checked = verify(db)
+    assert checked.code == 6, checked.err
+    assert "the archive is damaged" in checked.err
+    assert "manifest" not in checked.err
+
+
+@pytest.fixture
+def read_only(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """A folder (to fill) and the same folder mounted read-only, as a snapshot, a share or
+    evidence handed over is: a real mount, since root writes through file modes."""
+    source, mounted = tmp_path / "source", tmp_path / "mounted"
+    source.mkdir()
+    mounted.mkdir()
+    bound = subprocess.run(["mount", "--bind", str(source), str(mounted)], capture_output=True)
+    if bound.returncode != 0:
+        pytest.skip(f"cannot bind-mount here: {bound.stderr.decode().strip()}")
+    try:
+        subprocess.run(
+            ["mount", "-o", "remount,ro,bind", str(mounted)], check=True, capture_output=True
+        )
+        yield source, mounted
+    finally:
+        subprocess.run(["umount", str(mounted)], check=True)
+
+
+def test_a_read_only_archive_is_read_verified_and_exported_but_not_synced(
+    api: Emulator, read_only: tuple[Path, Path], tmp_path: Path
+) -> None:
+    source, mounted = read_only
+    assert sync(api, source / "usage.db", "-q").code == 0
+    db = mounted / "usage.db"
+    with pytest.raises(OSError, match="Read-only file system"):
+        (mounted / "probe").write_text("x")
+    listed = offline(db, "list", "--all", "-o", "jsonl")
+    assert listed.code == 0, listed.err
+    assert len(listed.out.splitlines()) == 300
+    summed = offline(db, "summary", "--by", "type", "-o", "json")
+    assert summed.code == 0, summed.err
+    exported = offline(db, "export", str(tmp_path / "out.jsonl"))
+    assert exported.code == 0, exported.err
+    checked = verify(db)
+    assert checked.code == 0, checked.err
+    assert head_said(checked) == head_said(verify(source / "usage.db"))
+    refused = sync(api, db)
+    assert refused.code == 2
+    assert f"cannot sync into {db}: Read-only file system" in refused.err
+    assert "can be read (--db) and verified, not synced" in refused.err
+    assert sorted(path.name for path in source.iterdir()) == ["usage.db"]

@@ -210,11 +210,8 @@ class Query:
             if moment is not None and moment.tzinfo is None:
                 raise InputError(f"--{name} needs a time zone")
         if self.since and self.until and self.since > self.until:
-            from usage_cli.columns import iso_ms
-
             raise InputError(
-                f"--since ({iso_ms(self.since_ms or 0)}) is after --until "
-                f"({iso_ms(self.until_ms or 0)})",
+                f"--since ({_utc(self.since)}) is after --until ({_utc(self.until)})",
                 hint="swap them: --since is the earlier end of the window",
             )
 
@@ -290,3 +287,9 @@ class Query:
                 value = dict(value)
             out[item.name] = value
         return out
+
+
+def _utc(moment: datetime) -> str:
+    """A moment as the tool writes times everywhere: UTC, to the millisecond, with Z."""
+    text = moment.astimezone(UTC).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")

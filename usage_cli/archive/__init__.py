@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from usage_cli.archive._file import (
     DB_ENV,
+    archive_state,
     default_path,
     discard_if_empty,
     is_archive_file,
@@ -17,17 +18,19 @@ from usage_cli.archive._file import (
     refuse_place,
 )
 from usage_cli.archive._read import ArchiveReader
-from usage_cli.archive._store import Archive, Source
+from usage_cli.archive._store import READ_ONLY, Archive, Source
 from usage_cli.archive._sync import OVERLAP_MS, Sync, SyncProgress
 
 __all__ = [
     "DB_ENV",
     "OVERLAP_MS",
+    "READ_ONLY",
     "Archive",
     "ArchiveReader",
     "Source",
     "Sync",
     "SyncProgress",
+    "archive_state",
     "default_path",
     "discard_if_empty",
     "is_archive_file",

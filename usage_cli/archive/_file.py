@@ -11,6 +11,7 @@ import contextlib
 import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from usage_cli.errors import InputError
 
@@ -36,17 +37,62 @@ def starts_as_sqlite(path: Path) -> bool | None:
     return None if not head else head == _SQLITE_MAGIC
 
 
-def is_archive_file(path: Path) -> bool:
-    """Whether `path` is an archive (asked of SQLite: in WAL mode the header may be in the log)."""
+def connect_for_reading(path: Path, **options: Any) -> sqlite3.Connection:
+    """A connection to read `path`, wherever it lies.
+
+    As any SQLite client first: it shares the file with a sync, and closing it
+    folds the log in and leaves no `-wal` or `-shm` behind. Where that cannot
+    read (a read-only mount, a snapshot, evidence handed over: no `-shm` can be
+    made), `mode=ro`, then `immutable=1`: the file as it is, promised
+    unchanging, as a read-only medium is. sqlite3.Error when none can read it.
+    """
+    uri = path.resolve().as_uri()
+    failed: sqlite3.OperationalError | None = None
+    for target, as_uri in ((str(path), False), (uri + "?mode=ro", True)):
+        connection: sqlite3.Connection = sqlite3.connect(target, uri=as_uri, **options)
+        try:
+            connection.execute("PRAGMA application_id").fetchone()
+        except sqlite3.OperationalError as error:
+            connection.close()
+            failed = error
+            continue
+        return connection
+    immutable: sqlite3.Connection = sqlite3.connect(
+        uri + "?mode=ro&immutable=1", uri=True, **options
+    )
     try:
-        if not starts_as_sqlite(path):
-            return False
-        uri = path.resolve().as_uri() + "?mode=ro"
-        with contextlib.closing(sqlite3.connect(uri, uri=True)) as connection:
+        immutable.execute("PRAGMA application_id").fetchone()
+    except sqlite3.Error:
+        immutable.close()
+        if failed is not None and "unable to open" not in str(failed):
+            raise failed from None
+        raise
+    return immutable
+
+
+def archive_state(path: Path) -> str | None:
+    """ "archive", "damaged" (a SQLite file SQLite cannot read), or None (no archive).
+
+    Asked of SQLite, not of the header alone: in WAL mode it may be in the log.
+    """
+    try:
+        if not path.is_file() or not starts_as_sqlite(path):
+            return None
+    except OSError:
+        return None
+    try:
+        with contextlib.closing(connect_for_reading(path)) as connection:
             found: int = connection.execute("PRAGMA application_id").fetchone()[0]
+    except sqlite3.DatabaseError:
+        return "damaged"
     except (OSError, sqlite3.Error):
-        return False
-    return found == APPLICATION_ID
+        return None
+    return "archive" if found == APPLICATION_ID else None
+
+
+def is_archive_file(path: Path) -> bool:
+    """Whether `path` is an archive SQLite can read."""
+    return archive_state(path) == "archive"
 
 
 def lock_path(path: Path) -> Path:

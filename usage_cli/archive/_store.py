@@ -29,13 +29,23 @@ from pathlib import Path
 from typing import Any
 
 from usage_cli._text import on_one_line
-from usage_cli.archive._file import APPLICATION_ID, lock_path, refuse_place, starts_as_sqlite
+from usage_cli.archive._file import (
+    APPLICATION_ID,
+    connect_for_reading,
+    lock_path,
+    refuse_place,
+    starts_as_sqlite,
+)
 from usage_cli.columns import json_bytes
 from usage_cli.errors import InputError, StorageError
 from usage_cli.records import UsageRecord
 from usage_cli.relations import TABLE
 
 SCHEMA_VERSION = 1
+READ_ONLY = (
+    "an archive on a read-only medium can be read (--db) and verified, not synced; "
+    "copy it somewhere writable to sync it"
+)
 GENESIS = bytes(32)
 
 # Relation columns in the table's order: (API field, column name).
@@ -201,12 +211,19 @@ class Archive:
                 pass
             except OSError as error:
                 raise InputError(f"cannot create an archive at {shown}: {error.strerror}") from None
+        options: dict[str, Any] = {
+            "isolation_level": None,
+            "check_same_thread": False,
+            "timeout": 30.0,
+        }
         try:
-            connection = sqlite3.connect(
-                path, isolation_level=None, check_same_thread=False, timeout=30.0
+            # Only a sync writes: every other command reads, and so can read an
+            # archive on a read-only mount, or one not its own to write.
+            connection = (
+                sqlite3.connect(path, **options) if create else connect_for_reading(path, **options)
             )
         except sqlite3.Error as error:
-            raise InputError(f"cannot open the archive {shown}: {error}") from None
+            raise InputError(f"{shown} is not a readable usage archive: {error}") from None
         archive = cls(path, connection)
         try:
             archive._prepare(writable=create)
@@ -252,6 +269,10 @@ class Archive:
                     self._create()
             db.execute("PRAGMA foreign_keys = ON")
         except sqlite3.DatabaseError as error:
+            if writable and "readonly" in str(error):
+                raise InputError(
+                    f"{shown} is read-only: a sync cannot write to it", hint=READ_ONLY
+                ) from None
             raise InputError(f"{shown} is not a readable usage archive: {error}") from None
         db.create_function("usage_meta_matches", 2, _meta_matches, deterministic=True)
 

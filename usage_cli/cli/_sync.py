@@ -78,7 +78,7 @@ def sync_command(
     --db on list, summary and export; check it with `usage verify ARCHIVE`.
     """
     from usage_cli._lock import TargetLock
-    from usage_cli.archive import discard_if_empty, lock_path, refuse_place
+    from usage_cli.archive import READ_ONLY, discard_if_empty, lock_path, refuse_place
     from usage_cli.columns import iso_ms
 
     if streams is not None and streams not in (1, 2):
@@ -110,6 +110,13 @@ def sync_command(
         try:
             lock = TargetLock.acquire(lock_path(path), str(path), doing="sync into")
         except OSError as error:
+            if path.exists():
+                # Its folder refuses the lock file: a read-only mount, most often.
+                raise InputError(
+                    f"cannot sync into {path}: {error.strerror} (the lock beside it cannot "
+                    "be made)",
+                    hint=READ_ONLY,
+                ) from None
             raise InputError(f"cannot create an archive at {path}: {error.strerror}") from None
         with lock:
             created = not path.exists()

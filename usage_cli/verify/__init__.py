@@ -79,9 +79,10 @@ def verify(
         )
     typed = str(given[0])
     target = Path(typed)
-    from usage_cli.archive import is_archive_file
+    from usage_cli.archive import archive_state
 
-    if target.is_file() and is_archive_file(target):
+    state = archive_state(target)
+    if state is not None:
         if signers is not None:
             raise InputError("--signers checks exports' manifests, not an archive")
         from usage_cli.verify.archive import verify_archive_file

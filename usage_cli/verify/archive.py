@@ -10,12 +10,14 @@ the API can still fill (an interrupted run), and those it could not.
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from usage_cli.archive._store import GENESIS, RELATION_COLUMNS, Archive, columns_of, link
 from usage_cli.columns import iso_ms
+from usage_cli.errors import InputError
 
 # Enough to act on; a tampered archive can have a million broken rows.
 _MAX_LISTED = 20
@@ -101,9 +103,23 @@ class _Run:
 
 
 def verify_archive_file(path: Path, *, expect_head: str | None = None) -> ArchiveReport:
-    """The archive at `path` (an InputError when it is none)."""
-    with Archive.open(path) as archive:
-        return verify_archive(archive, expect_head=expect_head)
+    """The archive at `path` (an InputError when it is none).
+
+    A file SQLite cannot read through (a page overwritten, the file cut short)
+    fails the check, exit 6, as a changed row does: it can prove nothing.
+    """
+    try:
+        with Archive.open(path) as archive:
+            return verify_archive(archive, expect_head=expect_head)
+    except sqlite3.DatabaseError as error:
+        damaged = str(error)
+    except InputError as refused:
+        if "not a readable usage archive" not in refused.message:
+            raise
+        damaged = refused.message.split(": ", 1)[-1]
+    report = ArchiveReport(path)
+    report.problem(f"the archive is damaged: {damaged}; it cannot be proven")
+    return report
 
 
 def verify_archive(archive: Archive, *, expect_head: str | None = None) -> ArchiveReport:
