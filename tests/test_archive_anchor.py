@@ -18,12 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from usage_cli.archive import _seal as seal
 from usage_cli.archive._store import GENESIS, link
 from usage_cli.sandbox.data import arrivals, generate_records
 from usage_cli.sandbox.emulator import Emulator
 
 from .conftest import ANCHOR, Result, run_in_memory
-from .test_archive import TOKEN, offline, sync
+from .test_archive import API, TOKEN, FailAfter, offline, sync
 
 NOW_MS = int(ANCHOR.timestamp() * 1000)
 HEAD = re.compile(r"chain head ([0-9a-f]{64})")
@@ -98,14 +99,23 @@ def test_a_rollback_to_an_older_copy_fails_against_the_kept_head(
     assert "is not on this archive's chain: it was rolled back" in rolled.err
 
 
-def test_the_newest_run_deleted_fails_against_the_kept_head(api: Emulator, tmp_path: Path) -> None:
+def test_the_newest_run_deleted_fails_alone_and_against_the_kept_head(
+    api: Emulator, tmp_path: Path
+) -> None:
     db = tmp_path / "usage.db"
     _, kept, _ = two_runs(api, db)
     with sqlite3.connect(db) as connection:
         newest = connection.execute("SELECT MAX(id) FROM runs").fetchone()[0]
         connection.execute("DELETE FROM records WHERE run = ?", (newest,))
         connection.execute("DELETE FROM runs WHERE id = ?", (newest,))
-    assert verify(db).code == 0  # what no anchor can see
+    # The stretches still say the deleted run's records were synced (so no later sync
+    # would fetch them again): run 1's seal no longer matches them.
+    alone = verify(db)
+    assert alone.code == 6
+    assert (
+        f"the archive's bookkeeping was edited after sync run {newest - 1} sealed it: "
+        "the stretches its syncs covered"
+    ) in alone.err
     dropped = verify(db, "--expect-head", kept)
     assert dropped.code == 6
     assert "lost its newest runs" in dropped.err
@@ -131,6 +141,9 @@ def test_a_history_rewritten_with_a_recomputed_chain_fails_against_the_kept_head
             chain = link(chain, source, run, text)
             connection.execute("UPDATE records SET chain = ? WHERE seq = ?", (chain, seq))
             connection.execute("UPDATE runs SET head = ? WHERE last_seq = ?", (chain, seq))
+        # And every run's seal, in order, as sync writes it: the seal has no secret.
+        for (run,) in connection.execute("SELECT id FROM runs ORDER BY id").fetchall():
+            seal.write(connection, run)
     assert verify(db).code == 0  # a consistent forgery, unanchored
     assert '"count":999999999' in offline(db, "list", "--all", "-o", "jsonl").out
     rewritten = verify(db, "--expect-head", kept)
@@ -268,3 +281,88 @@ def test_a_read_only_archive_is_read_verified_and_exported_but_not_synced(
     assert f"cannot sync into {db}: Read-only file system" in refused.err
     assert "can be read (--db) and verified, not synced" in refused.err
     assert sorted(path.name for path in source.iterdir()) == ["usage.db"]
+
+
+# The bookkeeping is sealed -----------------------------------------------------------
+
+
+def test_a_gap_relabelled_as_the_end_of_the_list_is_caught(tmp_path: Path) -> None:
+    # A sync stopped midway leaves a gap verify rightly reports (exit 6, "the API can
+    # still fill"); one flag, edited, used to turn that into exit 0 and a gap no later
+    # sync fills.
+    api = Emulator(generate_records(1200, seed=11, anchor=ANCHOR), token=TOKEN)
+    db = tmp_path / "usage.db"
+    words = ["--api-url", API, "--token", TOKEN, "--retries", "0", "sync", "--db", str(db)]
+    stopped = run_in_memory([*words, "--streams", "1"], transport=FailAfter(api, 4))
+    assert stopped.code == 5
+    gap = verify(db)
+    assert gap.code == 6
+    assert "that the API can still fill" in gap.err
+    with sqlite3.connect(db) as connection:
+        connection.execute("UPDATE segments SET bottom = 1, cursor = NULL WHERE bottom = 0")
+    hidden = verify(db)
+    assert hidden.code == 6
+    assert (
+        "the archive's bookkeeping was edited after sync run 1 sealed it: "
+        "the stretches its syncs covered"
+    ) in hidden.err
+
+
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        ("UPDATE sources SET label = 'someone-else'", "its sources (labels, API, user)"),
+        ("UPDATE sources SET api_url = 'http://elsewhere'", "its sources (labels, API, user)"),
+        ("UPDATE runs SET outcome = 'failed' WHERE id = 2", "the run's own figures"),
+        ("UPDATE segments SET oldest = oldest - 86400000", "the stretches its syncs covered"),
+        ("UPDATE runs SET seal = NULL WHERE id = 1", "the runs before it"),
+    ],
+)
+def test_an_edit_to_the_bookkeeping_is_named(
+    api: Emulator, tmp_path: Path, edit: str, named: str
+) -> None:
+    db = tmp_path / "usage.db"
+    two_runs(api, db)
+    assert verify(db).code == 0
+    with sqlite3.connect(db) as connection:
+        connection.execute(edit)
+    edited = verify(db)
+    assert edited.code == 6
+    assert f"edited after sync run 2 sealed it: {named}" in edited.err
+
+
+def test_a_seal_rewritten_by_hand_or_removed_is_caught(api: Emulator, tmp_path: Path) -> None:
+    db = tmp_path / "usage.db"
+    two_runs(api, db)
+    with sqlite3.connect(db) as connection:
+        connection.execute("UPDATE runs SET seal = 'not json' WHERE id = 2")
+    assert "sync run 2's seal was changed" in verify(db).err
+    with sqlite3.connect(db) as connection:
+        connection.execute("UPDATE runs SET seal = NULL WHERE id = 2")
+    unsealed = verify(db)
+    assert unsealed.code == 6
+    assert "sync run 2 has no seal, though run 1 before it has" in unsealed.err
+
+
+def test_an_archive_made_before_seals_verifies_with_a_note_and_is_sealed_by_its_next_sync(
+    api: Emulator, tmp_path: Path
+) -> None:
+    db = tmp_path / "usage.db"
+    assert sync(api, db, "-q").code == 0
+    with sqlite3.connect(db) as connection:
+        # As a version 1 archive is: no seal column.
+        connection.execute("ALTER TABLE runs DROP COLUMN seal")
+        connection.execute("PRAGMA user_version = 1")
+    old = verify(db)
+    assert old.code == 0, old.err
+    assert "ran before syncs sealed their bookkeeping" in old.err
+    api.add(arrivals(50, seed=5, now_ms=NOW_MS + 60_000))
+    assert sync(api, db, "-q").code == 0
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == 2
+    sealed = verify(db)
+    assert sealed.code == 0, sealed.err
+    assert "sealed their bookkeeping" not in sealed.err
+    with sqlite3.connect(db) as connection:
+        connection.execute("UPDATE segments SET bottom = 0")
+    assert verify(db).code == 6

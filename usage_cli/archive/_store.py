@@ -41,7 +41,9 @@ from usage_cli.errors import InputError, StorageError
 from usage_cli.records import UsageRecord
 from usage_cli.relations import TABLE
 
-SCHEMA_VERSION = 1
+# 2: runs.seal, the bookkeeping's seal (see `_seal`); a version 1 file gains it
+# on its next sync.
+SCHEMA_VERSION = 2
 READ_ONLY = (
     "an archive on a read-only medium can be read (--db) and verified, not synced; "
     "copy it somewhere writable to sync it"
@@ -83,7 +85,8 @@ CREATE TABLE runs (
     head BLOB,
     tool_version TEXT NOT NULL,
     token_hint TEXT,
-    error TEXT
+    error TEXT,
+    seal TEXT
 );
 CREATE TABLE segments (
     id INTEGER PRIMARY KEY,
@@ -267,6 +270,11 @@ class Archive:
                     raise InputError(f"{shown} is an empty archive: nothing synced yet")
                 with self.transaction():
                     self._create()
+            elif version == 1 and writable:
+                # Its runs so far stay unsealed; verify says what that cannot prove.
+                with self.transaction() as writing:
+                    writing.execute("ALTER TABLE runs ADD COLUMN seal TEXT")
+                    writing.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             db.execute("PRAGMA foreign_keys = ON")
         except sqlite3.DatabaseError as error:
             if writable and "readonly" in str(error):

@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from usage_cli.archive._seal import write as write_seal
 from usage_cli.archive._store import Archive, Segment, Source
 from usage_cli.errors import ApiError, UsageCliError
 from usage_cli.query import Query
@@ -124,6 +125,7 @@ class Sync:
                 "VALUES (?, ?, 'running', ?, ?)",
                 (source.id, now_ms(), version, self._hint),
             )
+            write_seal(db, int(cursor.lastrowid or 0))
         self.progress = SyncProgress(run=int(cursor.lastrowid or 0))
 
     def previous_token_hint(self) -> str | None:
@@ -346,6 +348,7 @@ class Sync:
                 progress.run,
             ),
         )
+        write_seal(connection, progress.run)
 
     def _end(self, outcome: str, error: str | None) -> None:
         with self.archive.transaction() as db:
@@ -353,6 +356,7 @@ class Sync:
                 "UPDATE runs SET outcome = ?, ended_at = ?, error = ?, requests = ? WHERE id = ?",
                 (outcome, self.now_ms(), error, self.progress.requests, self.progress.run),
             )
+            write_seal(db, self.progress.run)
 
 
 def _span(page: Page) -> tuple[int, int]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from usage_cli.archive._seal import PARTS, parts, previous
 from usage_cli.archive._store import GENESIS, RELATION_COLUMNS, Archive, columns_of, link
 from usage_cli.columns import iso_ms
 from usage_cli.errors import InputError
@@ -180,9 +181,51 @@ def verify_archive(archive: Archive, *, expect_head: str | None = None) -> Archi
     if previous_seq < last_written:
         report.problem(f"{_rows(last_written - previous_seq)} deleted from the end of the archive")
     _check_segments(archive, report)
+    _check_seal(archive, report)
     if expect_head is not None:
         _check_head(report, runs, heads, expect_head.strip().lower())
     return report
+
+
+def _check_seal(archive: Archive, report: ArchiveReport) -> None:
+    """The bookkeeping is as the newest run sealed it (see `archive._seal`)."""
+    db = archive.connection
+    if "seal" not in {row[1] for row in db.execute("PRAGMA table_info(runs)")}:
+        report.notes.append(_UNSEALED)
+        return
+    newest = db.execute("SELECT id, seal FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    if newest is None:
+        return
+    run, recorded = newest
+    if archive.sync_running():
+        report.notes.append(f"sync run {run} is running: its bookkeeping is checked once it ends")
+        return
+    if recorded is None:
+        sealed = db.execute("SELECT MAX(id) FROM runs WHERE seal IS NOT NULL").fetchone()[0]
+        if sealed is not None:
+            report.problem(f"sync run {run} has no seal, though run {sealed} before it has")
+        else:
+            report.notes.append(_UNSEALED)
+        return
+    try:
+        kept = json.loads(recorded)
+    except ValueError:
+        report.problem(f"sync run {run}'s seal was changed: it is not one a sync writes")
+        return
+    changed = [words for part, words in PARTS.items() if kept.get(part) != parts(db, run)[part]]
+    if kept.get("previous") != previous(db, run):
+        changed.append("the runs before it")
+    if changed:
+        report.problem(
+            f"the archive's bookkeeping was edited after sync run {run} sealed it: "
+            + ", ".join(changed)
+        )
+
+
+_UNSEALED = (
+    "its newest sync ran before syncs sealed their bookkeeping: an edit to the stretches "
+    "they covered, the sources or the runs cannot be seen until the next sync seals them"
+)
 
 
 def _check_head(
