@@ -212,7 +212,8 @@ def _check_seal(archive: Archive, report: ArchiveReport) -> None:
     except ValueError:
         report.problem(f"sync run {run}'s seal was changed: it is not one a sync writes")
         return
-    changed = [words for part, words in PARTS.items() if kept.get(part) != parts(db, run)[part]]
+    now = parts(db, run)
+    changed = [words for part, words in PARTS.items() if kept.get(part) != now[part]]
     if kept.get("previous") != previous(db, run):
         changed.append("the runs before it")
     if changed:
