@@ -352,6 +352,7 @@ def test_an_archive_made_before_seals_verifies_with_a_note_and_is_sealed_by_its_
     with sqlite3.connect(db) as connection:
         # As a version 1 archive is: no seal column.
         connection.execute("ALTER TABLE runs DROP COLUMN seal")
+        connection.execute("ALTER TABLE runs DROP COLUMN signature")
         connection.execute("PRAGMA user_version = 1")
     old = verify(db)
     assert old.code == 0, old.err
@@ -366,3 +367,108 @@ def test_an_archive_made_before_seals_verifies_with_a_note_and_is_sealed_by_its_
     with sqlite3.connect(db) as connection:
         connection.execute("UPDATE segments SET bottom = 0")
     assert verify(db).code == 6
+
+
+# Signed runs ---------------------------------------------------------------------------
+
+needs_ssh_keygen = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="ssh-keygen")
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("keys")
+    made = {}
+    for name, comment in (("ci", "ci@example.com"), ("intruder", "intruder@example.com")):
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", folder / name],
+            check=True,
+        )
+        made[name] = folder / name
+    made["allowed"] = folder / "allowed_signers"
+    made["allowed"].write_text(f"ci@example.com {(folder / 'ci.pub').read_text()}")
+    return made
+
+
+@needs_ssh_keygen
+def test_signed_runs_name_their_signer(
+    api: Emulator, tmp_path: Path, keys: dict[str, Path]
+) -> None:
+    db = tmp_path / "usage.db"
+    first = sync(api, db, "--sign", str(keys["ci"]))
+    assert first.code == 0, first.err
+    assert "signed sync run 1 with ci" in first.err
+    api.add(arrivals(40, seed=8, now_ms=NOW_MS + 60_000))
+    assert sync(api, db, "--sign", str(keys["ci"]), "-q").code == 0
+    checked = verify(db, "--signers", str(keys["allowed"]))
+    assert checked.code == 0, checked.err
+    assert "runs signed by ci@example.com" in checked.out
+
+
+@needs_ssh_keygen
+def test_a_forged_run_appended_after_the_signed_ones_fails_the_signers_check(
+    api: Emulator, tmp_path: Path, keys: dict[str, Path]
+) -> None:
+    db = tmp_path / "usage.db"
+    assert sync(api, db, "--sign", str(keys["ci"]), "-q").code == 0
+    with sqlite3.connect(db) as connection:
+        # A run and a record, chained and sealed exactly as a sync would: no secret stops it.
+        last_seq, chain = connection.execute(
+            "SELECT seq, chain FROM records ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        raw = (
+            '{"id":"rec_forged","type":"OPENAI_GPT_4O_TOKEN","count":999999999,'
+            f'"createdAt":{NOW_MS},"updatedAt":{NOW_MS}}}'
+        )
+        run = connection.execute(
+            "INSERT INTO runs (source, started_at, ended_at, outcome, added, first_seq, "
+            "last_seq, tool_version) VALUES (1, ?, ?, 'complete', 1, ?, ?, 'forged')",
+            (NOW_MS, NOW_MS, last_seq + 1, last_seq + 1),
+        ).lastrowid
+        assert run is not None
+        forged = link(bytes(chain), 1, run, raw)
+        connection.execute(
+            "INSERT INTO records (seq, source, id, created_at, type, count, raw, run, chain) "
+            "VALUES (?, 1, 'rec_forged', ?, 'OPENAI_GPT_4O_TOKEN', 999999999, ?, ?, ?)",
+            (last_seq + 1, NOW_MS, raw, run, forged),
+        )
+        connection.execute("UPDATE runs SET head = ? WHERE id = ?", (forged, run))
+        seal.write(connection, run)
+    assert verify(db).code == 0  # unsigned, the forgery is consistent
+    signed = verify(db, "--signers", str(keys["allowed"]))
+    assert signed.code == 6
+    assert f"sync run {run} (started" in signed.err
+    assert "is not signed: it, and any run after the newest signed one, could be forged" in (
+        signed.err
+    )
+
+
+@needs_ssh_keygen
+def test_a_run_signed_by_a_key_not_allowed_or_a_signature_moved_is_caught(
+    api: Emulator, tmp_path: Path, keys: dict[str, Path]
+) -> None:
+    db = tmp_path / "usage.db"
+    assert sync(api, db, "--sign", str(keys["intruder"]), "-q").code == 0
+    stranger = verify(db, "--signers", str(keys["allowed"]))
+    assert stranger.code == 6
+    assert "sync run 1 is signed by a key that" in stranger.err
+    # A good signature copied onto another run does not vouch for it.
+    other = tmp_path / "other.db"
+    assert sync(api, other, "--sign", str(keys["ci"]), "-q").code == 0
+    api.add(arrivals(20, seed=9, now_ms=NOW_MS + 60_000))
+    assert sync(api, other, "-q").code == 0
+    with sqlite3.connect(other) as connection:
+        connection.execute(
+            "UPDATE runs SET signature = (SELECT signature FROM runs WHERE id = 1) WHERE id = 2"
+        )
+    moved = verify(other, "--signers", str(keys["allowed"]))
+    assert moved.code == 6
+    assert "the signature of sync run 2 does not verify" in moved.err
+
+
+def test_signing_with_a_key_that_is_not_there_is_refused_before_any_request(
+    api: Emulator, tmp_path: Path
+) -> None:
+    done = sync(api, tmp_path / "usage.db", "--sign", str(tmp_path / "no-such-key"))
+    assert done.code == 2
+    assert "no such key file" in done.err
+    assert api.requests == []

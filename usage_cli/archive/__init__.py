@@ -18,6 +18,8 @@ from usage_cli.archive._file import (
     refuse_place,
 )
 from usage_cli.archive._read import ArchiveReader
+from usage_cli.archive._seal import keep_signature
+from usage_cli.archive._seal import to_sign as run_message
 from usage_cli.archive._store import READ_ONLY, Archive, Source
 from usage_cli.archive._sync import OVERLAP_MS, Sync, SyncProgress
 
@@ -34,6 +36,8 @@ __all__ = [
     "default_path",
     "discard_if_empty",
     "is_archive_file",
+    "keep_signature",
     "lock_path",
     "refuse_place",
+    "run_message",
 ]

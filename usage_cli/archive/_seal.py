@@ -12,7 +12,10 @@ differs.
 There is no secret in it: it shows an edit made with a SQL shell (a stretch
 marked as the end of the list, which would hide a gap), not one made by
 someone who recomputes the seal too. For that, keep the head elsewhere
-(`verify --expect-head`).
+(`verify --expect-head`), or sign runs (`usage sync --sign`): a run's
+signature is over its seal (`message`), which binds its figures (and so, by
+its head, every record up to its last) and, through `previous`, every seal
+before it.
 """
 
 from __future__ import annotations
@@ -69,3 +72,19 @@ def seal(db: sqlite3.Connection, run: int) -> str:
 def write(db: sqlite3.Connection, run: int) -> None:
     """Seal the bookkeeping for `run`, inside the transaction that changed it."""
     db.execute("UPDATE runs SET seal = ? WHERE id = ?", (seal(db, run), run))
+
+
+def message(run: int, sealed: str) -> bytes:
+    """What a run's signature is over: the run, and its seal's sha256."""
+    digest = hashlib.sha256(sealed.encode()).hexdigest()
+    return f"usage-audit archive: sync run {run}, seal sha256 {digest}\n".encode()
+
+
+def to_sign(db: sqlite3.Connection, run: int) -> bytes:
+    """The message for `run` as it stands (it is sealed at its end: sign after that)."""
+    sealed = db.execute("SELECT seal FROM runs WHERE id = ?", (run,)).fetchone()[0]
+    return message(run, sealed)
+
+
+def keep_signature(db: sqlite3.Connection, run: int, signature: str) -> None:
+    db.execute("UPDATE runs SET signature = ? WHERE id = ?", (signature, run))

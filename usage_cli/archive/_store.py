@@ -41,8 +41,8 @@ from usage_cli.errors import InputError, StorageError
 from usage_cli.records import UsageRecord
 from usage_cli.relations import TABLE
 
-# 2: runs.seal, the bookkeeping's seal (see `_seal`); a version 1 file gains it
-# on its next sync.
+# 2: runs.seal, the bookkeeping's seal, and runs.signature (see `_seal`); a
+# version 1 file gains them on its next sync.
 SCHEMA_VERSION = 2
 READ_ONLY = (
     "an archive on a read-only medium can be read (--db) and verified, not synced; "
@@ -86,7 +86,8 @@ CREATE TABLE runs (
     tool_version TEXT NOT NULL,
     token_hint TEXT,
     error TEXT,
-    seal TEXT
+    seal TEXT,
+    signature TEXT
 );
 CREATE TABLE segments (
     id INTEGER PRIMARY KEY,
@@ -273,7 +274,10 @@ class Archive:
             elif version == 1 and writable:
                 # Its runs so far stay unsealed; verify says what that cannot prove.
                 with self.transaction() as writing:
-                    writing.execute("ALTER TABLE runs ADD COLUMN seal TEXT")
+                    has = {row[1] for row in writing.execute("PRAGMA table_info(runs)")}
+                    for column in ("seal", "signature"):
+                        if column not in has:
+                            writing.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT")
                     writing.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             db.execute("PRAGMA foreign_keys = ON")
         except sqlite3.DatabaseError as error:

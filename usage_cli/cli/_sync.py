@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from usage_cli.archive import SyncProgress
+    from usage_cli.archive import Archive, SyncProgress
     from usage_cli.reading import PageSource
     from usage_cli.settings import Settings
 
@@ -70,6 +70,16 @@ def sync_command(
             show_default=False,
         ),
     ] = None,
+    sign: Annotated[
+        str | None,
+        typer.Option(
+            "--sign",
+            metavar="KEYFILE",
+            help="Sign the run with this SSH private key (ssh-keygen -Y sign, namespace "
+            "usage-audit): `usage verify ARCHIVE --signers` then names who synced each run.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Copy every record the token can see into a local archive: only what is new, with no gaps.
 
@@ -94,6 +104,14 @@ def sync_command(
             "--source must be printable text: no control characters or line breaks",
             hint="a source's name is shown in messages and tables, as `verify` and `--db` read it",
         )
+    key = None
+    if sign is not None:
+        from pathlib import Path
+
+        from usage_cli.evidence import check_signing_key
+
+        key = Path(sign).expanduser()
+        check_signing_key(key, interactive=run.runtime.stdin_tty)
     settings = run.settings()
     path = archive_path(run.runtime.env, db)
     if db is None or db == BARE:
@@ -133,6 +151,7 @@ def sync_command(
                     trail=None if streams == 1 else connect,
                     when_slow=streams is None,
                     demo=demo,
+                    key=key,
                 )
             except BaseException:
                 if created:
@@ -171,9 +190,11 @@ def _sync(
     trail: Callable[[], PageSource] | None,
     when_slow: bool,
     demo: bool,
+    key: Path | None = None,
 ) -> tuple[SyncProgress, int, bytes]:
     """One sync into the archive at `path` (its lock held): its figures, what the archive
-    holds of the source, and the archive's head."""
+    holds of the source, and the archive's head. With `key`, the run is signed once it
+    has ended (its seal is final then)."""
     from usage_cli._version import __version__
     from usage_cli.archive import Archive, Sync
     from usage_cli.cli._progress import run_progress
@@ -217,7 +238,28 @@ def _sync(
                 raise
         stored = archive.count(found)
         head = archive.head()
+        if key is not None:
+            _sign_run(run, archive, done.run, key)
     return done, stored, head
+
+
+def _sign_run(run: Invocation, archive: Archive, number: int, key: Path) -> None:
+    """Sign run `number`'s seal with `key`, kept in the archive beside it."""
+    from usage_cli.archive import keep_signature, run_message
+    from usage_cli.evidence import sign_bytes
+
+    what = f"sync run {number}"
+    try:
+        signature = sign_bytes(run_message(archive.connection, number), key, what=what)
+    except InputError as failed:
+        failed.hint = (
+            f"the sync is complete and kept, unsigned; `usage verify --signers` will say "
+            f"{what} is not signed until a signed sync follows it"
+        )
+        raise
+    with archive.transaction() as db:
+        keep_signature(db, number, signature)
+    run.note(f"signed {what} with {key.name}")
 
 
 _AGAIN = "run the same `usage sync` again: it finishes what this one left"

@@ -21,6 +21,7 @@ Examples:
   usage export audit.csv && usage verify audit.csv && upload audit.csv
   usage verify usage.db                (an archive: its hash chain and gaps)
   usage verify usage.db --expect-head SHA256   (and it still holds that sync's head)
+  usage verify usage.db --signers allowed_signers  (every run signed by an allowed key)
   usage verify usage/                  (a folder written with --partition)
   usage verify --chain audit/ --signers allowed_signers --expect-head SHA256
 """
@@ -52,8 +53,9 @@ def verify_command(
         typer.Option(
             "--signers",
             metavar="ALLOWED_SIGNERS",
-            help="Check each manifest's signature (MANIFEST.sig) against this ssh-keygen "
-            "allowed-signers file, and name the signer.",
+            help="Check each manifest's signature (MANIFEST.sig), or each sync run's (an "
+            "archive, made with `sync --sign`), against this ssh-keygen allowed-signers "
+            "file, and name the signers.",
             show_default=False,
         ),
     ] = None,

@@ -20,8 +20,10 @@ from usage_cli.evidence._sign import (
     check_signers_file,
     check_signing_key,
     sign,
+    sign_bytes,
     signature_path,
     signer_of,
+    signer_of_bytes,
 )
 from usage_cli.export import ChainJson, Manifest, SetManifest, WindowJson
 from usage_cli.partitions import MANIFEST_NAME
@@ -38,8 +40,10 @@ __all__ = [
     "kind",
     "last_whole",
     "sign",
+    "sign_bytes",
     "signature_path",
     "signer_of",
+    "signer_of_bytes",
     "unlike",
 ]
 

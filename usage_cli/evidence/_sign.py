@@ -100,6 +100,17 @@ def sign(manifest: Path, key: Path) -> Path:
     return signature
 
 
+def sign_bytes(data: bytes, key: Path, *, what: str) -> str:
+    """A signature of `data` by `key` (the armored text ssh-keygen writes): for what has
+    no file of its own, such as a sync run. InputError naming `what` when it fails."""
+    tool = _ssh_keygen("--sign")
+    done = _run([tool, "-Y", "sign", "-f", str(key), "-n", NAMESPACE], stdin=data)
+    signature = done.stdout.decode("ascii", "replace")
+    if done.returncode != 0 or "BEGIN SSH SIGNATURE" not in signature:
+        raise InputError(f"cannot sign {what} with {key}: {_said(done)}")
+    return signature
+
+
 def check_signers_file(allowed: Path) -> None:
     _ssh_keygen("--signers")
     if not allowed.is_file():
@@ -108,15 +119,29 @@ def check_signers_file(allowed: Path) -> None:
 
 def signer_of(manifest: Path, allowed: Path) -> str:
     """Who signed `manifest`, by the allowed-signers file; VerifyError when nobody allowed did."""
-    tool = _ssh_keygen("--signers")
     signature = signature_path(manifest)
     if not signature.is_file():
         raise VerifyError(f"{manifest} is not signed (no {signature.name})")
+    return _signer(manifest.read_bytes(), signature, allowed, str(manifest), "the manifest")
+
+
+def signer_of_bytes(data: bytes, signature: str, allowed: Path, *, what: str) -> str:
+    """Who signed `data` (with `signature`, as `sign_bytes` made it), by the allowed-signers
+    file; VerifyError naming `what` when nobody allowed did."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="usage-signature-") as folder:
+        kept = Path(folder) / "signature.sig"
+        kept.write_text(signature, encoding="ascii", errors="replace")
+        return _signer(data, kept, allowed, what, "it")
+
+
+def _signer(data: bytes, signature: Path, allowed: Path, what: str, it: str) -> str:
+    tool = _ssh_keygen("--signers")
     found = _run([tool, "-Y", "find-principals", "-s", str(signature), "-f", str(allowed)])
     principals = found.stdout.decode("utf-8", "replace").split()
     if found.returncode != 0 or not principals:
-        raise VerifyError(f"{manifest} is signed by a key that {allowed} does not allow")
-    data = manifest.read_bytes()
+        raise VerifyError(f"{what} is signed by a key that {allowed} does not allow")
     for principal in principals:
         checked = _run(
             [
@@ -137,6 +162,6 @@ def signer_of(manifest: Path, allowed: Path) -> str:
         if checked.returncode == 0:
             return principal
     raise VerifyError(
-        f"the signature of {manifest} does not verify: the manifest was changed since, or it "
+        f"the signature of {what} does not verify: {it} was changed since, or it "
         f"was signed for another purpose (not the {NAMESPACE} namespace)"
     )

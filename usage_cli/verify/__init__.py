@@ -83,11 +83,9 @@ def verify(
 
     state = archive_state(target)
     if state is not None:
-        if signers is not None:
-            raise InputError("--signers checks exports' manifests, not an archive")
         from usage_cli.verify.archive import verify_archive_file
 
-        return verify_archive_file(target, expect_head=expect_head)
+        return verify_archive_file(target, expect_head=expect_head, signers=signers)
     if expect_head is not None:
         raise InputError(
             "--expect-head goes with --chain (a series' newest manifest) or an archive "

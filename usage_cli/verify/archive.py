@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from usage_cli.archive._seal import PARTS, parts, previous
+from usage_cli.archive._seal import PARTS, message, parts, previous
 from usage_cli.archive._store import GENESIS, RELATION_COLUMNS, Archive, columns_of, link
 from usage_cli.columns import iso_ms
 from usage_cli.errors import InputError
@@ -43,6 +43,8 @@ class ArchiveReport:
     # one that left it (None: it is not in this archive's chain).
     expected: str | None = None
     runs_since: int | None = None
+    # `--signers`: who signed the runs, as the allowed-signers file names them.
+    signers: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -76,10 +78,11 @@ class ArchiveReport:
                 if not self.runs_since
                 else f"; it extends the expected head by {_plural(self.runs_since, 'sync run')}"
             )
+        signed = f"; runs signed by {', '.join(self.signers)}" if self.signers else ""
         return (
             f"ok: {self.path} is intact ({self.records:,} records from {runs}; "
             f"sources: {', '.join(self.labels) or 'none'}; chain head {self.head.hex()}"
-            f"{anchored})"
+            f"{anchored}{signed})"
         )
 
     def problem(self, text: str) -> None:
@@ -103,7 +106,9 @@ class _Run:
     seen_head: bytes | None = None
 
 
-def verify_archive_file(path: Path, *, expect_head: str | None = None) -> ArchiveReport:
+def verify_archive_file(
+    path: Path, *, expect_head: str | None = None, signers: Path | None = None
+) -> ArchiveReport:
     """The archive at `path` (an InputError when it is none).
 
     A file SQLite cannot read through (a page overwritten, the file cut short)
@@ -111,7 +116,7 @@ def verify_archive_file(path: Path, *, expect_head: str | None = None) -> Archiv
     """
     try:
         with Archive.open(path) as archive:
-            return verify_archive(archive, expect_head=expect_head)
+            return verify_archive(archive, expect_head=expect_head, signers=signers)
     except sqlite3.DatabaseError as error:
         damaged = str(error)
     except InputError as refused:
@@ -123,12 +128,16 @@ def verify_archive_file(path: Path, *, expect_head: str | None = None) -> Archiv
     return report
 
 
-def verify_archive(archive: Archive, *, expect_head: str | None = None) -> ArchiveReport:
+def verify_archive(
+    archive: Archive, *, expect_head: str | None = None, signers: Path | None = None
+) -> ArchiveReport:
     """The open `archive`'s hash chain and runs, row by row, and its sources' stretches.
 
     `expect_head`, a head kept after a sync (hex), must be this archive's head or
     the head an earlier run left on the chain that this archive extends: a copy
     rolled back, a newest run dropped, or a history rewritten before it fail.
+    `signers`, an allowed-signers file, makes every run's signature part of the
+    proof: the newest run must be signed by an allowed key.
     """
     report = ArchiveReport(archive.path)
     db = archive.connection
@@ -182,6 +191,8 @@ def verify_archive(archive: Archive, *, expect_head: str | None = None) -> Archi
         report.problem(f"{_rows(last_written - previous_seq)} deleted from the end of the archive")
     _check_segments(archive, report)
     _check_seal(archive, report)
+    if signers is not None:
+        _check_signatures(archive, report, signers)
     if expect_head is not None:
         _check_head(report, runs, heads, expect_head.strip().lower())
     return report
@@ -220,6 +231,46 @@ def _check_seal(archive: Archive, report: ArchiveReport) -> None:
         report.problem(
             f"the archive's bookkeeping was edited after sync run {run} sealed it: "
             + ", ".join(changed)
+        )
+
+
+def _check_signatures(archive: Archive, report: ArchiveReport, signers: Path) -> None:
+    """Each signed run's signature over its seal, by an allowed key; the newest run signed.
+
+    A signature covers its run's seal, and so every record up to its run's last
+    and every seal before it: runs between two signed ones need none of their
+    own. The newest must have one: anything after the newest signed run could
+    be a forgery computed as a sync computes it.
+    """
+    from usage_cli.errors import VerifyError
+    from usage_cli.evidence import signer_of_bytes
+
+    db = archive.connection
+    columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+    if "signature" not in columns:
+        report.problem("no sync run is signed: the archive was made before runs were signed")
+        return
+    rows = db.execute(
+        "SELECT id, started_at, added, seal, signature FROM runs ORDER BY id"
+    ).fetchall()
+    for run, _, _, sealed, signature in rows:
+        if signature is None:
+            continue
+        if sealed is None:
+            report.problem(f"sync run {run} is signed, but has no seal to be signed over")
+            continue
+        try:
+            who = signer_of_bytes(message(run, sealed), signature, signers, what=f"sync run {run}")
+        except VerifyError as refused:
+            report.problem(refused.message)
+            continue
+        if who not in report.signers:
+            report.signers.append(who)
+    if rows and rows[-1][4] is None:
+        run, started, added = rows[-1][:3]
+        report.problem(
+            f"sync run {run} (started {iso_ms(started)}, {_plural(added, 'record')} added) is "
+            "not signed: it, and any run after the newest signed one, could be forged"
         )
 
 
