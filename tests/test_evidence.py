@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from usage_cli.errors import InputError
 from usage_cli.sandbox import Sandbox
 
 from .conftest import TOKEN, Result, run_in_memory
@@ -647,3 +648,63 @@ def test_a_series_with_an_unlike_link_fails_verify(server: Sandbox, tmp_path: Pa
         f"{files[2].name} does not continue {files[1].name}'s series: --bot-id none (was bot_3)"
         in (checked.err + checked.out)
     )
+
+
+# A signed manifest is published with its signature, or not at all -------------------
+
+
+def refuse_to_sign(manifest: bytes) -> str:
+    raise InputError("cannot sign the manifest with key: the key was refused")
+
+
+def test_a_signature_that_fails_publishes_nothing_and_the_export_waits_to_resume(
+    server: Sandbox, tmp_path: Path, keys: dict[str, Path]
+) -> None:
+    from usage_cli.client import Client
+    from usage_cli.export import plan_export
+    from usage_cli.query import Query
+    from usage_cli.runtime import utc_now
+
+    target = tmp_path / "a.jsonl"
+    with (
+        Client(token=TOKEN, api_url=server.url) as client,
+        plan_export(str(target), None, force=False, resume=False, now=utc_now) as plan,
+        pytest.raises(InputError, match="the key was refused") as refused,
+    ):
+        plan.run(client, Query(take=50), api_root=server.url, now=utc_now, sign=refuse_to_sign)
+    assert "rerun with --resume" in (refused.value.hint or "")
+    # Neither the file, nor its manifest, nor a signature: nothing unsigned at the target.
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        ".a.jsonl.checkpoint.json",
+        ".a.jsonl.partial",
+    ]
+    resumed = export(
+        server, str(target), "--take", "50", "--resume", "--sign", str(keys["auditor"])
+    )
+    assert resumed.code == 0, resumed.err
+    assert verify(target, "--signers", keys["allowed"]).code == 0
+
+
+def test_a_signed_folder_arrives_with_its_signature_or_not_at_all(
+    server: Sandbox, tmp_path: Path, keys: dict[str, Path]
+) -> None:
+    from usage_cli.client import Client
+    from usage_cli.export._partitioned import plan_partitioned
+    from usage_cli.partitions import Partition
+    from usage_cli.query import Query
+    from usage_cli.runtime import utc_now
+
+    target = tmp_path / "set"
+    with (
+        Client(token=TOKEN, api_url=server.url) as client,
+        plan_partitioned(
+            str(target), Partition.day, None, force=False, resume=False, now=utc_now
+        ) as plan,
+        pytest.raises(InputError, match="the key was refused"),
+    ):
+        plan.run(client, Query(), api_root=server.url, now=utc_now, sign=refuse_to_sign)
+    assert list(tmp_path.iterdir()) == []
+    done = export(server, str(target), "--partition", "day", "--sign", str(keys["auditor"]))
+    assert done.code == 0, done.err
+    assert (target / "_manifest.json.sig").is_file()
+    assert verify(target, "--signers", keys["allowed"]).code == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -89,14 +90,25 @@ class Evidence:
                 "format; start a new series without --chain",
             )
 
+    def signer(self) -> Callable[[bytes], str] | None:
+        """What signs the manifest's bytes before it is published (`--sign`), or None."""
+        key = self.key
+        if key is None:
+            return None
+        from usage_cli.evidence import sign_bytes
+
+        def sign(manifest: bytes) -> str:
+            return sign_bytes(manifest, key, what="the manifest")
+
+        return sign
+
     def seal(self, run: Invocation, manifest: Path) -> None:
-        """Sign the published manifest, when asked to."""
+        """Say the published manifest is signed, when it was (`signer` signed it)."""
         if self.key is None:
             return
-        from usage_cli.evidence import sign
+        from usage_cli.evidence import signature_path
 
-        signature = sign(manifest, self.key)
-        run.note(f"signed {manifest.name} ({signature.name})")
+        run.note(f"signed {manifest.name} ({signature_path(manifest).name})")
 
 
 def evidence(

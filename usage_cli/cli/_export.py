@@ -202,6 +202,7 @@ def export_command(
                 on_progress=progress.update,
                 chain=proof.chain,
                 prices=table,
+                sign=proof.signer(),
             )
             from usage_cli.export import SetManifest
 

@@ -19,13 +19,12 @@ from usage_cli.evidence._sign import (
     NAMESPACE,
     check_signers_file,
     check_signing_key,
-    sign,
     sign_bytes,
-    signature_path,
     signer_of,
     signer_of_bytes,
 )
 from usage_cli.export import ChainJson, Manifest, SetManifest, WindowJson
+from usage_cli.export._target import signature_path
 from usage_cli.partitions import MANIFEST_NAME
 
 PERIODS = ("hour", "day", "month")
@@ -39,7 +38,6 @@ __all__ = [
     "check_signing_key",
     "kind",
     "last_whole",
-    "sign",
     "sign_bytes",
     "signature_path",
     "signer_of",

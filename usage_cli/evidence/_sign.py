@@ -14,14 +14,11 @@ import subprocess
 from pathlib import Path
 
 from usage_cli.errors import InputError, VerifyError
+from usage_cli.export._target import signature_path
 
 NAMESPACE = "usage-audit"
 # ssh-keygen answers at once, or waits for a passphrase nobody can type.
 _TIMEOUT = 60.0
-
-
-def signature_path(manifest: Path) -> Path:
-    return manifest.with_name(manifest.name + ".sig")
 
 
 def _ssh_keygen(flag: str) -> str:
@@ -83,21 +80,6 @@ def check_signing_key(key: Path, *, interactive: bool) -> None:
             "ed25519 -N '' -f audit_key), kept as a secret",
         )
     raise InputError(f"--sign {key}: not a usable SSH private key ({said})")
-
-
-def sign(manifest: Path, key: Path) -> Path:
-    """Sign `manifest` with `key`; the signature's path."""
-    tool = _ssh_keygen("--sign")
-    signature = signature_path(manifest)
-    signature.unlink(missing_ok=True)  # a stale one would be kept, or asked about
-    done = _run([tool, "-Y", "sign", "-f", str(key), "-n", NAMESPACE, str(manifest)])
-    if done.returncode != 0 or not signature.exists():
-        raise InputError(
-            f"cannot sign {manifest} with {key}: {_said(done)}",
-            hint=f"the export is complete; sign it by hand with: ssh-keygen -Y sign -f {key} "
-            f"-n {NAMESPACE} {manifest}",
-        )
-    return signature
 
 
 def sign_bytes(data: bytes, key: Path, *, what: str) -> str:

@@ -20,7 +20,7 @@ from usage_cli.formats import Format
 if TYPE_CHECKING:
     from usage_cli.export._json import ChainJson
     from usage_cli.export._manifest import Manifest, SetManifest
-    from usage_cli.export._run import OnProgress
+    from usage_cli.export._run import OnProgress, Sign
     from usage_cli.partitions import Partition
     from usage_cli.prices import PriceTable
     from usage_cli.query import Query
@@ -95,6 +95,7 @@ class Plan(Protocol):
         on_progress: OnProgress | None = None,
         chain: ChainJson | None = None,
         prices: PriceTable | None = None,
+        sign: Sign | None = None,
     ) -> Manifest | SetManifest | None:
         """Export every record of `query`; the manifest, once the export is in place."""
         ...

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from types import TracebackType
 from typing import BinaryIO
@@ -28,7 +29,7 @@ from usage_cli.errors import StorageError
 from usage_cli.export._checkpoint import Checkpoint
 from usage_cli.export._json import FileJson, PricesJson, StatsJson
 from usage_cli.export._manifest import Manifest
-from usage_cli.export._target import Target
+from usage_cli.export._target import Target, signature_path
 
 
 class PartialFile:
@@ -155,11 +156,19 @@ class PartialFile:
             "sha256": on_disk,
         }
 
-    def finish(self, manifest: Manifest) -> None:
-        """Publish the sealed file at the target, with its manifest."""
+    def finish(self, manifest: Manifest, *, sign: Callable[[bytes], str] | None = None) -> None:
+        """Publish the sealed file at the target, with its manifest (and its signature).
+
+        A signer that fails (a key refused, a passphrase mistyped) fails before
+        anything is published: the export waits, and `--resume` publishes it.
+        """
         target = self.target
-        # The manifest lands first: whenever the data file exists, so does its proof.
-        write_atomically(target.manifest, manifest.to_text())
+        text = manifest.to_text().encode("utf-8")
+        if sign is not None:
+            signature = sign(text)
+            write_atomically(signature_path(target.manifest), signature)
+        # The manifest lands next: whenever the data file exists, so does its proof.
+        write_atomically(target.manifest, text)
         os.replace(target.partial, target.path)
         fsync_directory(target.path.parent)
         target.checkpoint.unlink(missing_ok=True)

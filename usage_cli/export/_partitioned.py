@@ -42,9 +42,9 @@ from usage_cli.export._costs import CostTally, refuse_cost_unless_csv
 from usage_cli.export._json import ApiJson, ChainJson
 from usage_cli.export._manifest import SetManifest, window_of
 from usage_cli.export._parts import PartsBuilder
-from usage_cli.export._run import OnProgress, Progress
+from usage_cli.export._run import OnProgress, Progress, Sign
 from usage_cli.export._stats import Stats
-from usage_cli.export._target import EXTENSIONS, is_a_standard_stream
+from usage_cli.export._target import EXTENSIONS, is_a_standard_stream, signature_path
 from usage_cli.partitions import (
     MANIFEST_NAME,
     PART_RECORDS,
@@ -149,11 +149,14 @@ class PartitionedPlan:
         on_progress: OnProgress | None = None,
         chain: ChainJson | None = None,
         prices: PriceTable | None = None,
+        sign: Sign | None = None,
         part_records: int = PART_RECORDS,
     ) -> SetManifest:
         """Export every record of `query` into the set; its manifest once it is at DIR.
 
         `part_records` is how many records a part holds before the next begins.
+        `sign` signs the manifest inside the set before the set is renamed onto
+        DIR: the folder, its manifest and the signature arrive together.
         `prices` (`--cost`, csv parts only) adds a cost column to every part,
         and the table and the column's sum to the manifest. `stdout` and
         `monotonic` are the `Plan` protocol's: a set never goes to standard
@@ -190,7 +193,7 @@ class PartitionedPlan:
                 chain=chain,
                 prices=None if costs is None else costs.to_json(),
             )
-            self._publish(manifest)
+            self._publish(manifest, sign)
         except BaseException as exc:
             builder.abandon()
             shutil.rmtree(self.target.building, ignore_errors=True)
@@ -221,13 +224,17 @@ class PartitionedPlan:
                 on_progress(Progress(stats.records, pages, builder.size, total.first, total.last))
         return pages
 
-    def _publish(self, manifest: SetManifest) -> None:
-        """The manifest into the built set, everything durable, then the set onto DIR.
+    def _publish(self, manifest: SetManifest, sign: Sign | None) -> None:
+        """The manifest (and its signature) into the built set, everything durable, then
+        the set onto DIR.
 
         An existing set (`--force`) is left at `.DIR.old`, for the caller to remove.
         """
         building, target = self.target.building, self.target.path
-        write_atomically(building / MANIFEST_NAME, manifest.to_text())
+        text = manifest.to_text().encode("utf-8")
+        if sign is not None:
+            write_atomically(signature_path(building / MANIFEST_NAME), sign(text))
+        write_atomically(building / MANIFEST_NAME, text)
         for folder in {part["path"].split("/")[0] for part in manifest.parts}:
             fsync_directory(building / folder)
         fsync_directory(building)

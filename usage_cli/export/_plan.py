@@ -25,7 +25,7 @@ from usage_cli.export._checkpoint import Checkpoint
 from usage_cli.export._costs import CostTally, refuse_cost_unless_csv
 from usage_cli.export._json import ApiJson, ChainJson
 from usage_cli.export._manifest import Manifest, window_of
-from usage_cli.export._run import OnProgress, Tally, to_file, to_stream
+from usage_cli.export._run import OnProgress, Sign, Tally, to_file, to_stream
 from usage_cli.export._stats import Stats
 from usage_cli.export._target import Stdout, Target, resolve_target
 from usage_cli.formats import Format
@@ -96,6 +96,7 @@ class ExportPlan:
         on_progress: OnProgress | None = None,
         chain: ChainJson | None = None,
         prices: PriceTable | None = None,
+        sign: Sign | None = None,
     ) -> Manifest | None:
         """Export; the manifest written beside a file target, None for stdout.
 
@@ -103,8 +104,9 @@ class ExportPlan:
         `run_as` name the API in the checkpoint and manifest;
         `chain` links the manifest to the one before it in a series; `prices`
         (`--cost`, CSV only) adds a cost column, and the table and the
-        column's sum to the manifest. A failure of a file export says how to
-        continue it (`--resume`).
+        column's sum to the manifest; `sign` signs the manifest before it and
+        the file are published (`--sign`). A failure of a file export says how
+        to continue it (`--resume`).
         """
         if isinstance(self.target, Target) and (self.lock is None or not self.lock.held):
             raise RuntimeError("a file export runs only while its plan holds the target's lock")
@@ -125,7 +127,7 @@ class ExportPlan:
         # Closed however the run ends: its prefetch thread stops before the client closes.
         with contextlib.closing(self._batches(client, query)) as batches:
             return self._write(
-                batches, query, api, tally, stdout, now, monotonic, on_progress, chain
+                batches, query, api, tally, stdout, now, monotonic, on_progress, chain, sign
             )
 
     def _write(
@@ -139,6 +141,7 @@ class ExportPlan:
         monotonic: Callable[[], float],
         on_progress: OnProgress | None,
         chain: ChainJson | None,
+        sign: Sign | None,
     ) -> Manifest | None:
         checkpoint = self.checkpoint
         target = self.target
@@ -173,6 +176,7 @@ class ExportPlan:
                 monotonic=monotonic,
                 window=window_of(query, self.started),
                 chain=chain,
+                sign=sign,
             )
         except KeyboardInterrupt:
             raise self.interrupted(tally.stats.records) from None

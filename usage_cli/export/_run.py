@@ -42,6 +42,9 @@ class Progress:
 
 
 OnProgress = Callable[[Progress], None]
+# A manifest's bytes to the signature beside it (`--sign`): made before either is
+# published, so that a manifest never sits at its target unsigned.
+Sign = Callable[[bytes], str]
 
 
 @dataclass
@@ -148,8 +151,10 @@ def to_file(
     monotonic: Callable[[], float],
     window: WindowJson | None = None,
     chain: ChainJson | None = None,
+    sign: Sign | None = None,
 ) -> Manifest:
-    """Every page to the target's partial file, checkpointed; then publish it."""
+    """Every page to the target's partial file, checkpointed; then publish it (signed by
+    `sign` first, when given: see `PartialFile.finish`)."""
     resumed_after = None if resume_from is None else tally.stats.records
     with PartialFile.open(target, origin, resume_from=resume_from) as partial:
         last_saved = monotonic()
@@ -190,7 +195,7 @@ def to_file(
                 chain=chain,
                 prices=tally.priced(),
             )
-            partial.finish(manifest)
+            partial.finish(manifest, sign=sign)
         except BaseException:
             # A write that failed (the disk is full) fails again here; the
             # checkpoint saved before it still tells the truth, and the first

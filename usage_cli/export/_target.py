@@ -71,6 +71,11 @@ def manifest_path(path: Path) -> Path:
     return path.with_name(path.name + ".manifest.json")
 
 
+def signature_path(manifest: Path) -> Path:
+    """Where a manifest's signature (`--sign`) lies: beside it, `.sig` added."""
+    return manifest.with_name(manifest.name + ".sig")
+
+
 def format_of(path: Path) -> tuple[Format, bool]:
     """The format and compression an export path's extension asks for."""
     name = path.name.lower()
