@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 from datetime import UTC, datetime
@@ -708,3 +709,58 @@ def test_a_signed_folder_arrives_with_its_signature_or_not_at_all(
     assert done.code == 0, done.err
     assert (target / "_manifest.json.sig").is_file()
     assert verify(target, "--signers", keys["allowed"]).code == 0
+
+
+# A passphrase is asked for once -------------------------------------------------------
+
+
+def at_a_terminal(command: list[str], env: dict[str, str], answer: str) -> tuple[int, str, int]:
+    """`command` with a pseudo-terminal as its own: each passphrase prompt is answered.
+    Its exit code, what it showed, and how many prompts it made."""
+    import pty
+    import select
+
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: the terminal is its controlling one, as a shell's would be
+        os.execve(command[0], command, env)
+    shown, prompts = b"", 0
+    try:
+        while True:
+            ready, _, _ = select.select([terminal], [], [], 60)
+            assert ready, "the command stopped talking: " + shown.decode(errors="replace")
+            try:
+                chunk = os.read(terminal, 4096)
+            except OSError:  # the child ended: the terminal is closed
+                break
+            if not chunk:
+                break
+            shown += chunk
+            if shown.lower().count(b"enter passphrase") > prompts:
+                prompts = shown.lower().count(b"enter passphrase")
+                os.write(terminal, answer.encode() + b"\n")
+    finally:
+        os.close(terminal)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), shown.decode(errors="replace"), prompts
+
+
+def test_a_passphrase_key_at_a_terminal_is_asked_for_once_before_any_request(
+    server: Sandbox, tmp_path: Path
+) -> None:
+    from .conftest import subprocess_env, usage_command
+
+    locked = keygen(tmp_path / "locked", "locked@example.com", passphrase="secret words")
+    allowed = tmp_path / "allowed_signers"
+    allowed.write_text(f"locked@example.com {(tmp_path / 'locked.pub').read_text()}")
+    target = tmp_path / "day.jsonl"
+    env = subprocess_env(CHATBOTKIT_API_URL=server.url, CHATBOTKIT_API_TOKEN=TOKEN)
+    env.pop("SSH_AUTH_SOCK", None)
+    command = [*usage_command(), "export", str(target), "--take", "50", "--sign", str(locked)]
+    code, shown, prompts = at_a_terminal(command, env, "secret words")
+    assert code == 0, shown
+    assert prompts == 1, shown  # checked and signed with one passphrase
+    assert f"signed {target.name}.manifest.json" in shown
+    assert verify(target, "--signers", allowed).code == 0
+    # The run's agent ended with it: no ssh-agent of ours is left.
+    left = subprocess.run(["pgrep", "-f", "usage-agent-"], capture_output=True, text=True)
+    assert left.stdout.strip() == ""

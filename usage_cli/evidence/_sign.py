@@ -14,11 +14,14 @@ import subprocess
 from pathlib import Path
 
 from usage_cli.errors import InputError, VerifyError
+from usage_cli.evidence._agent import Agent
 from usage_cli.export._target import signature_path
 
 NAMESPACE = "usage-audit"
 # ssh-keygen answers at once, or waits for a passphrase nobody can type.
 _TIMEOUT = 60.0
+# The run's own agent, holding a passphrase key once it was asked for (see `_agent`).
+_agent: Agent | None = None
 
 
 def _ssh_keygen(flag: str) -> str:
@@ -32,6 +35,7 @@ def _ssh_keygen(flag: str) -> str:
 
 
 def _run(command: list[str], *, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    """`command`, never prompting: a passphrase was asked before the run, into the agent."""
     return subprocess.run(
         command,
         input=stdin,
@@ -39,7 +43,11 @@ def _run(command: list[str], *, stdin: bytes | None = None) -> subprocess.Comple
         timeout=_TIMEOUT,
         # Never a prompt on the terminal: a passphrase is refused before the run.
         stdin=None if stdin is not None else subprocess.DEVNULL,
-        env={**os.environ, "SSH_ASKPASS_REQUIRE": "never"},
+        env={
+            **os.environ,
+            "SSH_ASKPASS_REQUIRE": "never",
+            **({} if _agent is None else _agent.environment),
+        },
         check=False,
     )
 
@@ -65,9 +73,11 @@ def check_signing_key(key: Path, *, interactive: bool) -> None:
         return
     said = _said(done)
     if "passphrase" in said.lower():
+        if interactive and _unlock(key):
+            return
         if interactive:
-            # Asked now, on the terminal, so a wrong one fails before any request
-            # (ssh-keygen asks again when it signs, after the export).
+            # No agent to hold it: asked now, on the terminal, so a wrong one fails
+            # before any request (ssh-keygen asks again when it signs, after the export).
             asked = subprocess.run(
                 [tool, "-y", "-f", str(key)], capture_output=True, timeout=300, check=False
             )
@@ -80,6 +90,20 @@ def check_signing_key(key: Path, *, interactive: bool) -> None:
             "ed25519 -N '' -f audit_key), kept as a secret",
         )
     raise InputError(f"--sign {key}: not a usable SSH private key ({said})")
+
+
+def _unlock(key: Path) -> bool:
+    """Ask for `key`'s passphrase once, into an agent of this run's; False when there is
+    no agent to hold it. InputError when the passphrase is refused."""
+    global _agent
+    if _agent is None:
+        _agent = Agent.start()
+        if _agent is None:
+            return False
+    added = _agent.add(key)
+    if added.returncode != 0:
+        raise InputError(f"--sign {key}: the passphrase was not accepted ({_said(added)})")
+    return True
 
 
 def sign_bytes(data: bytes, key: Path, *, what: str) -> str:
