@@ -472,3 +472,21 @@ def test_signing_with_a_key_that_is_not_there_is_refused_before_any_request(
     assert done.code == 2
     assert "no such key file" in done.err
     assert api.requests == []
+
+
+@needs_ssh_keygen
+def test_an_unsigned_run_before_a_signed_one_is_covered_and_said(
+    api: Emulator, tmp_path: Path, keys: dict[str, Path]
+) -> None:
+    db = tmp_path / "usage.db"
+    key = str(keys["ci"])
+    assert sync(api, db, "--sign", key, "-q").code == 0
+    api.add(arrivals(30, seed=12, now_ms=NOW_MS + 60_000))
+    assert sync(api, db, "-q").code == 0  # a run without --sign
+    api.add(arrivals(30, seed=13, now_ms=NOW_MS + 120_000))
+    assert sync(api, db, "--sign", key, "-q").code == 0
+    checked = verify(db, "--signers", str(keys["allowed"]))
+    assert checked.code == 0, checked.err
+    assert "note: sync run 2 is not signed (a run killed, or synced without --sign)" in (
+        checked.err
+    )

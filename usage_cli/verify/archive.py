@@ -266,6 +266,14 @@ def _check_signatures(archive: Archive, report: ArchiveReport, signers: Path) ->
             continue
         if who not in report.signers:
             report.signers.append(who)
+    unsigned = [row[0] for row in rows[:-1] if row[4] is None]
+    if unsigned and rows[-1][4] is not None:
+        shown = ", ".join(str(run) for run in unsigned[:_MAX_LISTED])
+        report.notes.append(
+            f"sync run{'s' * (len(unsigned) != 1)} {shown} {'are' if len(unsigned) != 1 else 'is'} "
+            "not signed (a run killed, or synced without --sign): the newest run's signature "
+            "covers them, with every record and seal before it"
+        )
     if rows and rows[-1][4] is None:
         run, started, added = rows[-1][:3]
         report.problem(
