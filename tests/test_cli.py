@@ -326,7 +326,8 @@ def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     from usage_cli import __version__
 
     assert run(["--version"]) == 0
-    assert capsys.readouterr().out == f"usage {__version__}\n"
+    # The distribution named: `usage-cli` on PyPI is another project's `usage`.
+    assert capsys.readouterr().out == f"usage {__version__} (chatbotkit-usage)\n"
     assert run(["list", "--help"]) == 0
     out = capsys.readouterr().out
     assert "usage list --demo" in out

@@ -153,7 +153,7 @@ def test_parquet_without_pyarrow_names_the_extra_before_any_request(
     result = cli("export", str(tmp_path / "out"), "--partition", "day", "-o", "parquet")
     assert result.code == 2
     first = result.err.splitlines()[0]
-    assert "pip install 'usage-cli[parquet]'" in first
+    assert "pip install 'chatbotkit-usage[parquet]'" in first
     assert server.requests == []
     assert list(tmp_path.iterdir()) == []
 
@@ -167,7 +167,7 @@ def test_verify_of_a_parquet_set_without_pyarrow_is_exit_2(
     monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
     result = cli("verify", str(target))
     assert result.code == 2
-    assert "usage-cli[parquet]" in result.err
+    assert "chatbotkit-usage[parquet]" in result.err
 
 
 # --- what a set holds -------------------------------------------------------------------

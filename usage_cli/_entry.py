@@ -12,10 +12,10 @@ import sys
 
 def main() -> None:
     if sys.argv[1:] == ["--version"]:
-        from usage_cli._version import __version__
+        from usage_cli._version import VERSION_LINE
 
         # Straight to the descriptor: no runtime exists yet, and none is needed.
-        os.write(1, f"usage {__version__}\n".encode())
+        os.write(1, VERSION_LINE.encode())
         return
     from usage_cli.cli import main as cli_main
 

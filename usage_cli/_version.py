@@ -1,3 +1,7 @@
 """The package version, in a module of its own so nothing imports upward from the root."""
 
 __version__ = "0.1.0"
+# The distribution's name on PyPI: `usage-cli` there is someone else's (another
+# `usage` command), so `usage --version` names this one.
+DISTRIBUTION = "chatbotkit-usage"
+VERSION_LINE = f"usage {__version__} ({DISTRIBUTION})\n"

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from usage_cli._text import on_one_line
+from usage_cli._version import DISTRIBUTION
 from usage_cli.archive._file import (
     APPLICATION_ID,
     connect_for_reading,
@@ -250,7 +251,7 @@ class Archive:
                 raise InputError(
                     f"{shown} was written by a newer version of usage (archive schema "
                     f"{version}; this one reads up to {SCHEMA_VERSION})",
-                    hint="upgrade usage: pip install --upgrade usage-cli",
+                    hint=f"upgrade usage: pip install --upgrade {DISTRIBUTION}",
                 )
             # More of the indexes in memory: a sync inserts ids all over one of them.
             db.execute("PRAGMA cache_size = -65536")

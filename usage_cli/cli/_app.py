@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from usage_cli._version import __version__
+from usage_cli._version import VERSION_LINE
 from usage_cli.cli._invocation import GlobalOptions, Invocation
 from usage_cli.cli._options import GLOBAL_PANEL
 from usage_cli.cli._typer_internals import Group
@@ -44,7 +44,7 @@ app = typer.Typer(
 def _version(ctx: typer.Context, value: bool) -> None:
     if value:
         invocation: Invocation = ctx.find_root().obj
-        invocation.runtime.stdout.write(f"usage {__version__}\n")
+        invocation.runtime.stdout.write(VERSION_LINE)
         raise typer.Exit()
 
 

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 
 PARTITION_EXAMPLES = """\
   usage export usage/ --partition day --since 90d   (usage/date=YYYY-MM-DD/part-00000.jsonl.gz)
-  usage export usage/ --partition month -o parquet  (needs usage-cli[parquet])
+  usage export usage/ --partition month -o parquet  (needs chatbotkit-usage[parquet])
 """
 
 PartitionOpt = Annotated[

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from usage_cli._version import __version__
+from usage_cli._version import DISTRIBUTION, __version__
 from usage_cli.client._retry import (
     RETRY_STATUSES,
     WINDOW_HINT,
@@ -98,7 +98,7 @@ class Client:
         headers = {
             "Authorization": f"Bearer {token}",
             "Accept": "application/json",
-            "User-Agent": f"usage-cli/{__version__}",
+            "User-Agent": f"{DISTRIBUTION}/{__version__}",
         }
         if run_as:
             headers["X-RunAs-User-Id"] = run_as

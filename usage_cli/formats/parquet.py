@@ -1,6 +1,6 @@
 """Parquet parts: typed columns for engines, and each record's exact JSON beside them.
 
-Needs pyarrow (`pip install 'usage-cli[parquet]'`), so only a parquet export
+Needs pyarrow (`pip install 'chatbotkit-usage[parquet]'`), so only a parquet export
 or the verification of one imports this module; `require_pyarrow` turns its
 absence into one line naming the extra, before any request.
 
@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 
     from usage_cli.records import UsageRecord
 
-EXTRA_HINT = "pip install 'usage-cli[parquet]' (from a source checkout: pip install '.[parquet]')"
+EXTRA_HINT = (
+    "pip install 'chatbotkit-usage[parquet]' (from a source checkout: pip install '.[parquet]')"
+)
 # Records per row group (engines skip and parallelise by row group). Measured
 # at 100k records: a parquet export peaks near 140 MB at 20,000, 120 MB at
 # 10,000 and 165 MB at 50,000, of which pyarrow itself takes about 55 MB.
