@@ -28,7 +28,7 @@ def write_atomically(
     """
     payload = data.encode("utf-8") if isinstance(data, str) else data
     temporary = temporary_for(path)
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666 if mode is None else mode)
+    fd = create_new(temporary, 0o666 if mode is None else mode)
     try:
         with naming(temporary), os.fdopen(fd, "wb") as handle:
             if mode is not None:
@@ -44,6 +44,48 @@ def write_atomically(
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+# Never through a link: a file `usage` makes in a folder others can write (a
+# shared folder without the sticky bit) could otherwise be a link another user
+# planted, naming a file of ours that the write would land in.
+_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+
+
+def create_new(path: Path, mode: int = 0o666) -> int:
+    """A new file at `path`, opened for writing: never through a link, never an existing
+    file. Whatever is there already (a stale one of ours, a planted link) is removed
+    first: unlinking a link removes the link, never what it names."""
+    try:
+        return os.open(path, _NEW, mode)
+    except FileExistsError:
+        os.unlink(path)
+        return os.open(path, _NEW, mode)
+
+
+def open_own(path: Path, flags: int) -> int:
+    """`path` opened with `flags`, when it is the current user's own file and no one else
+    may write it; PermissionError otherwise (a link, another user's file: see `create_new`).
+    """
+    fd = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0))
+    found = os.fstat(fd)
+    if found.st_uid != os.geteuid() or found.st_mode & 0o022:
+        os.close(fd)
+        whose = "another user's" if found.st_uid != os.geteuid() else "writable by others"
+        raise PermissionError(f"{path} is {whose}: it is not used")
+    return fd
+
+
+def remove_tree(path: Path) -> None:
+    """Remove the folder `path` made (and all in it), or a link planted in its place (the
+    link alone, never what it names); nothing when there is nothing."""
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        with contextlib.suppress(OSError):
+            path.unlink()
+        return
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def temporary_for(path: Path, pid: int | None = None) -> Path:

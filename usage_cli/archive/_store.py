@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import itertools
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -167,6 +168,22 @@ class Segment:
     bottom: bool
 
 
+def _refuse_not_own(path: Path) -> None:
+    """A sync writes only into the user's own archive: never through a link another user
+    made, nor into a file they own (it would be turned into SQLite, or written through)."""
+    if path.is_symlink() and not path.exists():
+        raise InputError(
+            f"{path} is a link to nothing: a sync would create the archive wherever it points",
+            hint="name the archive itself with --db",
+        )
+    for found, what in ((os.lstat(path), "a link"), (os.stat(path), "a file")):
+        if found.st_uid != os.geteuid():
+            raise InputError(
+                f"{path} is {what} another user owns: a sync writes only into your own archive",
+                hint="name an archive of your own with --db",
+            )
+
+
 def _not_an_archive(shown: str) -> InputError:
     return InputError(
         f"{shown} is not a usage archive",
@@ -196,6 +213,8 @@ class Archive:
         exists = path.exists()
         if exists or create:
             refuse_place(path)
+        if create and (exists or path.is_symlink()):
+            _refuse_not_own(path)
         if exists:
             try:
                 sqlite = starts_as_sqlite(path)

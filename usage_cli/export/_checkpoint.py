@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,7 +18,7 @@ from typing import BinaryIO, NotRequired
 
 from typing_extensions import TypedDict
 
-from usage_cli._files import reason, sha256_of_start
+from usage_cli._files import open_own, reason, sha256_of_start
 from usage_cli.errors import InputError
 from usage_cli.export._json import (
     ApiJson,
@@ -173,6 +174,17 @@ class Checkpoint:
         if not target.waiting:
             return None
         name = str(target.checkpoint)
+        for kept in (target.checkpoint, target.partial):
+            try:
+                os.close(open_own(kept, os.O_RDONLY))
+            except OSError as refused:
+                # Another user's (or a link, or writable by others): continuing it would
+                # publish what they wrote as this user's export.
+                said = refused.strerror if refused.filename else str(refused)
+                raise InputError(
+                    f"the interrupted export's {kept.name} cannot be trusted: {said}",
+                    hint=START_OVER,
+                ) from None
         try:
             text = target.checkpoint.read_text(encoding="utf-8")
             version = _version_of(text)

@@ -20,8 +20,10 @@ from types import TracebackType
 from typing import BinaryIO
 
 from usage_cli._files import (
+    create_new,
     fsync_directory,
     naming,
+    open_own,
     sha256_of,
     write_atomically,
 )
@@ -67,9 +69,11 @@ class PartialFile:
         if resume_from is None:
             # A stale checkpoint must not vouch for the new file.
             target.checkpoint.unlink(missing_ok=True)
-            fresh = open(target.partial, "wb")  # noqa: SIM115 (owned by the object)
+            fresh = os.fdopen(create_new(target.partial), "wb")
             return cls(target, origin, fresh, hashlib.sha256(), vouched=False)
-        handle = open(target.partial, "r+b")  # noqa: SIM115 (owned by the object)
+        # Only the current user's own partial is continued (Checkpoint.load checked it,
+        # and a link put there since is not followed).
+        handle = os.fdopen(open_own(target.partial, os.O_RDWR), "r+b")
         try:
             digest = resume_from.hash_kept(handle, target)
             handle.truncate(resume_from.bytes)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shutil
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,7 +29,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO
 
-from usage_cli._files import fsync_directory, reason, write_atomically
+from usage_cli._files import fsync_directory, reason, remove_tree, write_atomically
 from usage_cli._lock import TargetLock
 from usage_cli.errors import (
     InputError,
@@ -196,11 +195,11 @@ class PartitionedPlan:
             self._publish(manifest, sign)
         except BaseException as exc:
             builder.abandon()
-            shutil.rmtree(self.target.building, ignore_errors=True)
+            remove_tree(self.target.building)
             raise self._told(exc, stats.records) from None
         # The set is at DIR from here on: what is left only tidies up, and an
         # interrupt now is not told that nothing was written.
-        shutil.rmtree(target.replaced, ignore_errors=True)
+        remove_tree(target.replaced)
         fsync_directory(target.path.parent)
         return manifest
 
@@ -383,12 +382,19 @@ def _check_name_length(target: SetTarget) -> None:
 def _check_existing(target: SetTarget, text: str, *, force: bool) -> None:
     """Under the lock: what a killed run left, and whether DIR may be replaced."""
     path = target.path
-    if target.replaced.is_dir() and not (path.exists() or path.is_symlink()):
+    old = target.replaced
+    if (
+        old.is_dir()
+        and not old.is_symlink()
+        and old.stat().st_uid == os.geteuid()
+        and not (path.exists() or path.is_symlink())
+    ):
         # Killed between moving the old set aside and putting the new one in
-        # place: the old set is still the last complete one. Put it back.
-        os.rename(target.replaced, path)
-    shutil.rmtree(target.replaced, ignore_errors=True)
-    shutil.rmtree(target.building, ignore_errors=True)
+        # place: the old set is still the last complete one. Put it back (only
+        # a real folder of the user's own: never a link someone planted).
+        os.rename(old, path)
+    remove_tree(old)
+    remove_tree(target.building)
     if not path.exists():
         return
     if not force:

@@ -1,0 +1,194 @@
+"""No file is written through a link another user planted, nor is theirs trusted (issue 27).
+
+Each test plants what an attacker in a shared folder would (a link at a name
+`usage` is about to create, a file of another user's at one it would reuse) and
+checks the victim's file is untouched and the export or sync is whole, or refused
+before any request. A same-user link is enough to prove a link is never followed;
+files of "another user" are made by chown (the suite runs as root in CI).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from usage_cli._files import temporary_for
+from usage_cli.sandbox import Sandbox
+
+from .conftest import Result
+
+SECRET = "the victim's own file\n"
+NOBODY = 65534
+
+
+def export(cli: Any, target: Path, *args: str, **runtime: Any) -> Result:
+    return cli("export", str(target), *args, **runtime)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def victim(tmp_path: Path) -> Path:
+    """A file of the victim's that a planted link names."""
+    path = tmp_path / "elsewhere" / "private.txt"
+    path.parent.mkdir()
+    path.write_text(SECRET)
+    os.chmod(path, 0o600)
+    return path
+
+
+def plant(link: Path, victim: Path) -> None:
+    link.symlink_to(victim)
+
+
+def test_a_link_planted_at_the_partial_is_not_written_through(
+    cli: Any, server: Sandbox, tmp_path: Path, victim: Path
+) -> None:
+    target = tmp_path / "usage.csv"
+    plant(tmp_path / ".usage.csv.partial", victim)
+    done = export(cli, target)
+    assert done.code == 0, done.err
+    assert victim.read_text() == SECRET
+    assert target.is_file()
+    assert not target.is_symlink()
+    assert cli("verify", str(target)).code == 0
+
+
+def test_a_link_planted_at_the_lock_is_refused_and_not_written_through(
+    cli: Any, server: Sandbox, tmp_path: Path, victim: Path
+) -> None:
+    plant(tmp_path / ".usage.csv.lock", victim)
+    done = export(cli, tmp_path / "usage.csv")
+    assert done.code == 2
+    assert "symbolic links" in done.err
+    assert victim.read_text() == SECRET
+    assert server.requests == []
+
+
+def test_a_lock_another_user_made_is_refused(cli: Any, server: Sandbox, tmp_path: Path) -> None:
+    lock = tmp_path / ".usage.csv.lock"
+    lock.write_text("")
+    os.chown(lock, NOBODY, NOBODY)
+    done = export(cli, tmp_path / "usage.csv")
+    assert done.code == 2
+    assert "is another user's" in done.err
+    assert server.requests == []
+
+
+def test_a_link_planted_at_the_manifests_temporary_name_is_not_written_through(
+    cli: Any, server: Sandbox, tmp_path: Path, victim: Path
+) -> None:
+    target = tmp_path / "usage.jsonl"
+    # The in-process run writes its manifest through `NAME.<this pid>.tmp`.
+    plant(temporary_for(tmp_path / "usage.jsonl.manifest.json"), victim)
+    done = export(cli, target)
+    assert done.code == 0, done.err
+    assert victim.read_text() == SECRET
+    manifest = tmp_path / "usage.jsonl.manifest.json"
+    assert manifest.is_file()
+    assert not manifest.is_symlink()
+    assert oct(victim.stat().st_mode & 0o777) == oct(0o600)  # nor chmodded
+
+
+def test_a_link_planted_at_the_configs_temporary_name_is_not_written_through(
+    tmp_path: Path, victim: Path
+) -> None:
+    from .conftest import run_in_memory
+
+    config = tmp_path / "config.toml"
+    plant(temporary_for(config), victim)
+    done = run_in_memory(
+        ["config", "set", "token", "tok_secret_value"], env={"USAGE_CONFIG": str(config)}
+    )
+    assert done.code == 0, done.err
+    assert victim.read_text() == SECRET
+    assert "tok_secret_value" in config.read_text()
+
+
+def interrupted(cli: Any, target: Path) -> None:
+    from .conftest import FailAfter
+
+    failed = export(cli, target, "--take", "20", transport=FailAfter(2))
+    assert failed.code == 5, failed.err
+    assert (target.parent / f".{target.name}.partial").exists()
+
+
+@pytest.mark.parametrize("kept", ["partial", "checkpoint.json"])
+def test_resume_refuses_a_partial_or_checkpoint_another_user_owns(
+    cli: Any, server: Sandbox, tmp_path: Path, kept: str
+) -> None:
+    target = tmp_path / "usage.jsonl"
+    interrupted(cli, target)
+    os.chown(tmp_path / f".usage.jsonl.{kept}", NOBODY, NOBODY)
+    server.requests.clear()
+    done = export(cli, target, "--take", "20", "--resume")
+    assert done.code == 2
+    assert f".usage.jsonl.{kept} cannot be trusted" in done.err
+    assert "another user's" in done.err
+    assert server.requests == []
+
+
+def test_resume_refuses_a_partial_others_may_write(
+    cli: Any, server: Sandbox, tmp_path: Path
+) -> None:
+    target = tmp_path / "usage.jsonl"
+    interrupted(cli, target)
+    os.chmod(tmp_path / ".usage.jsonl.partial", 0o666)
+    done = export(cli, target, "--take", "20", "--resume")
+    assert done.code == 2
+    assert "writable by others" in done.err
+
+
+def test_a_link_planted_at_the_partial_while_resuming_is_not_followed(
+    cli: Any, server: Sandbox, tmp_path: Path, victim: Path
+) -> None:
+    target = tmp_path / "usage.jsonl"
+    interrupted(cli, target)
+    partial = tmp_path / ".usage.jsonl.partial"
+    partial.unlink()
+    plant(partial, victim)
+    done = export(cli, target, "--take", "20", "--resume")
+    assert done.code == 2
+    assert victim.read_text() == SECRET
+
+
+def test_links_planted_beside_a_partitioned_export_are_never_followed(
+    cli: Any, server: Sandbox, tmp_path: Path
+) -> None:
+    victims = tmp_path / "victims"
+    victims.mkdir()
+    (victims / "keep.txt").write_text(SECRET)
+    (tmp_path / ".out.partial").symlink_to(victims)  # where the set is built
+    (tmp_path / ".out.old").symlink_to(victims)  # what a killed run left, "put back"
+    done = cli("export", str(tmp_path / "out"), "--partition", "day")
+    assert done.code == 0, done.err
+    assert (victims / "keep.txt").read_text() == SECRET
+    assert sorted(path.name for path in victims.iterdir()) == ["keep.txt"]
+    out = tmp_path / "out"
+    assert out.is_dir()
+    assert not out.is_symlink()
+    assert cli("verify", str(out)).code == 0
+
+
+def test_sync_refuses_an_archive_through_another_users_link(
+    cli: Any, server: Sandbox, tmp_path: Path
+) -> None:
+    empty = tmp_path / "elsewhere.db"
+    empty.write_bytes(b"")
+    link = tmp_path / "usage.db"
+    link.symlink_to(empty)
+    os.lchown(link, NOBODY, NOBODY)
+    done = cli("sync", "--db", str(link))
+    assert done.code == 2
+    assert "is a link another user owns" in done.err
+    assert empty.read_bytes() == b""
+    assert server.requests == []
+
+
+def test_sync_refuses_a_link_to_nothing(cli: Any, server: Sandbox, tmp_path: Path) -> None:
+    link = tmp_path / "usage.db"
+    link.symlink_to(tmp_path / "nowhere" / "planted.db")
+    done = cli("sync", "--db", str(link))
+    assert done.code == 2
+    assert "is a link to nothing" in done.err
