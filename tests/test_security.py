@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from usage_cli._files import temporary_for
+from usage_cli.errors import InputError
 from usage_cli.sandbox import Sandbox
 
 from .conftest import Result
@@ -192,3 +193,64 @@ def test_sync_refuses_a_link_to_nothing(cli: Any, server: Sandbox, tmp_path: Pat
     done = cli("sync", "--db", str(link))
     assert done.code == 2
     assert "is a link to nothing" in done.err
+
+
+# The token only where it is safe --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url", ["http://billing.example.com", "http://10.0.0.8:8080", "http://[2001:db8::1]/api"]
+)
+def test_plain_http_off_this_machine_is_refused_before_any_request(url: str) -> None:
+    from .conftest import run_in_memory
+
+    done = run_in_memory(["--api-url", url, "--token", "tok_x", "list"], env={})
+    assert done.code == 2
+    assert "is plain http to" in done.err
+    assert "the token would cross the network unencrypted" in done.err
+    assert "USAGE_ALLOW_HTTP=1" in done.err
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9", "http://localhost:9", "http://[::1]:9"])
+def test_plain_http_on_this_machine_is_allowed(url: str) -> None:
+    from .conftest import run_in_memory
+
+    done = run_in_memory(["--api-url", url, "--token", "tok_x", "--retries", "0", "list"], env={})
+    assert done.code == 5, done.err  # it tried: nothing listens there
+
+
+def test_the_refusal_can_be_lifted_on_purpose() -> None:
+    from usage_cli.client._urls import refuse_cleartext
+
+    with pytest.raises(InputError):
+        refuse_cleartext("http://billing.example.com", {})
+    refuse_cleartext("http://billing.example.com", {"USAGE_ALLOW_HTTP": "1"})
+    refuse_cleartext("https://billing.example.com", {})
+
+
+def test_config_set_warns_of_plain_http_off_this_machine(tmp_path: Path) -> None:
+    from .conftest import run_in_memory
+
+    env = {"USAGE_CONFIG": str(tmp_path / "config.toml")}
+    done = run_in_memory(["config", "set", "api_url", "http://billing.example.com"], env=env)
+    assert done.code == 0
+    assert "warning: http://billing.example.com is plain http to billing.example.com" in done.err
+    local = run_in_memory(["config", "set", "api_url", "http://127.0.0.1:8080"], env=env)
+    assert "warning" not in local.err
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("https://user:pw@api.example.com", "must not carry a user or password"),
+        ("https://api.example.com/?token=abc", "no ?query or #fragment"),
+    ],
+)
+def test_secrets_in_the_api_url_are_refused_and_never_shown(url: str, said: str) -> None:
+    from .conftest import run_in_memory
+
+    done = run_in_memory(["--api-url", url, "--token", "tok_x", "list"], env={})
+    assert done.code == 2
+    assert said in done.err
+    assert "pw@" not in done.err
+    assert "abc" not in done.err

@@ -58,8 +58,16 @@ def config_set(
         )
     if name == "api_url":
         from usage_cli.client import list_url
+        from usage_cli.client._urls import ALLOW_HTTP_ENV, cleartext_to
 
         list_url(value)
+        host = cleartext_to(value)
+        if host is not None:
+            run.note(
+                f"warning: {value} is plain http to {host}: the token would cross the "
+                f"network unencrypted, and usage refuses to send it there unless "
+                f"{ALLOW_HTTP_ENV}=1 is set"
+            )
     if name == "tz":
         from usage_cli.zones import check
 

@@ -122,6 +122,13 @@ class Invocation:
                     f"no account{ignored}"
                 )
 
+            if not demo and self.runtime.transport is None:
+                # Only the network transport crosses a network: an embedder's own
+                # transport (a test's mock) answers in-process.
+                from usage_cli.client._urls import refuse_cleartext
+
+                refuse_cleartext(api_url, self.runtime.env)
+
             def connect() -> Client:
                 client = Client(
                     token=token,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import ssl
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import httpx
@@ -38,6 +39,35 @@ def tls_for(url: str) -> ssl.SSLContext:
     return _verified_tls()
 
 
+def cleartext_to(api_url: str) -> str | None:
+    """The host a plain-HTTP `api_url` would send the token to across a network (None for
+    https, or a host on this machine)."""
+    parts = urlsplit(api_url.strip())
+    host = parts.hostname or ""
+    if parts.scheme != "http" or host == "localhost" or host.endswith(".localhost"):
+        return None
+    try:
+        import ipaddress
+
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return host
+
+
+def refuse_cleartext(api_url: str, env: Mapping[str, str]) -> None:
+    """InputError, before any request, for a plain-HTTP API off this machine (unless the
+    user allows it with USAGE_ALLOW_HTTP=1: a lab network, a TLS proxy in front)."""
+    host = cleartext_to(api_url)
+    if host is not None and env.get(ALLOW_HTTP_ENV) != "1":
+        raise InputError(
+            f"--api-url {api_url!r} is plain http to {host}: the token would cross the "
+            "network unencrypted",
+            hint=f"use https://; or, if that is what you mean, set {ALLOW_HTTP_ENV}=1",
+        )
+
+
 def _strip_endpoint(path: str, endpoint: str) -> str:
     """`path` without a trailing leading part of `endpoint` (`/api`, `/api/v1`, ...).
 
@@ -52,6 +82,11 @@ def _strip_endpoint(path: str, endpoint: str) -> str:
     return path
 
 
+# Plain HTTP is for a server on this machine (the sandbox); elsewhere the token would
+# cross the network readable by anyone on the way, unless the user says otherwise.
+ALLOW_HTTP_ENV = "USAGE_ALLOW_HTTP"
+
+
 def list_url(api_url: str) -> str:
     """The full URL of the list endpoint for an API root."""
     parts = urlsplit(api_url.strip())
@@ -59,6 +94,18 @@ def list_url(api_url: str) -> str:
         raise InputError(
             f"--api-url {api_url!r} is not an http(s) URL",
             hint=f"e.g. {DEFAULT_API_URL} or http://127.0.0.1:8080",
+        )
+    if parts.username is not None or parts.password is not None:
+        # Never kept: a manifest, the archive, a message or --debug would show it, and
+        # httpx would send it as Basic auth in place of the token.
+        raise InputError(
+            "--api-url must not carry a user or password (user:pass@host)",
+            hint="the token goes in CHATBOTKIT_API_TOKEN, --token or a profile",
+        )
+    if parts.query or parts.fragment:
+        raise InputError(
+            "--api-url must be the API's root, with no ?query or #fragment",
+            hint=f"e.g. {DEFAULT_API_URL}",
         )
     path = _strip_endpoint(parts.path.rstrip("/"), ENDPOINT)
     endpoint = ENDPOINT
