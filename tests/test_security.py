@@ -254,3 +254,85 @@ def test_secrets_in_the_api_url_are_refused_and_never_shown(url: str, said: str)
     assert said in done.err
     assert "pw@" not in done.err
     assert "abc" not in done.err
+
+
+# Bounded input: a hostile server on loopback --------------------------------------------
+
+
+class Hostile:
+    """A server on 127.0.0.1 that answers every list request with one fixed body."""
+
+    def __init__(self, body: bytes, headers: dict[str, str]) -> None:
+        import http.server
+        import threading
+
+        answer = (body, headers)
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                data, extra = answer
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                for name, value in extra.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def against(body: bytes, headers: dict[str, str] | None = None, **env: str) -> Result:
+    from .conftest import run_in_memory
+
+    hostile = Hostile(body, headers or {})
+    try:
+        words = ["--api-url", hostile.url, "--token", "tok_x", "--retries", "0", "list", "--all"]
+        return run_in_memory(words, env=env)
+    finally:
+        hostile.close()
+
+
+def test_a_decompression_bomb_is_cut_at_the_page_bound_and_memory_stays_flat() -> None:
+    import gzip
+    import resource
+
+    # 64 MiB of one byte, about 64 KiB gzipped: over a 1 MiB bound after the first MiB.
+    bomb = gzip.compress(b" " * (64 * 2**20), compresslevel=9)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    done = against(bomb, {"Content-Encoding": "gzip"}, USAGE_MAX_PAGE_MIB="1")
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert done.code == 5, done.err
+    assert "sent a page over 1 MiB (decoded); it was not read further" in done.err
+    assert "USAGE_MAX_PAGE_MIB" in done.err
+    assert grown_mib < 32  # the whole body would be 64 MiB
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b'{"items":[' + b"[" * 100_000 + b"]" * 100_000 + b"]}", "nested deeper than any page"),
+        (b'{"items":[],"cursor":"' + b"x" * 9000 + b'"}', "a cursor of 9,000 characters"),
+    ],
+    ids=["deep nesting", "an 8 KiB cursor"],
+)
+def test_a_malformed_page_is_exit_5_in_one_line_never_a_crash(body: bytes, said: str) -> None:
+    done = against(body)
+    assert done.code == 5, done.err
+    assert said in done.err
+    assert "unexpected internal error" not in done.err
+
+
+def test_a_bad_page_bound_is_exit_2() -> None:
+    done = against(b'{"items":[]}', USAGE_MAX_PAGE_MIB="lots")
+    assert done.code == 2
+    assert "USAGE_MAX_PAGE_MIB='lots' is not a size in MiB" in done.err

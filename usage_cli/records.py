@@ -183,8 +183,34 @@ def _snippet(text: str, limit: int = 120) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+# A cursor is a record id (a few dozen characters); kilobytes of one would be sent back
+# in every request's URL, and are no cursor the platform makes.
+MAX_CURSOR = 4096
+
+
 def parse_page(body: bytes, *, status: int = 200) -> Page:
-    """Decode a 200 response body into a Page, or raise the error it carries."""
+    """Decode a 200 response body into a Page, or raise the error it carries.
+
+    JSON nested deeper than any page is (Python's own decoder would run out of
+    stack) and a cursor of kilobytes are malformed answers, never a crash.
+    """
+    try:
+        page = _parse_page(body, status=status)
+    except RecursionError:
+        raise SchemaError(
+            "malformed response from the API: JSON nested deeper than any page is",
+            hint="asking again would get the same answer; rerun with --debug to see the request",
+        ) from None
+    if page.cursor is not None and len(page.cursor) > MAX_CURSOR:
+        raise SchemaError(
+            f"malformed response from the API: a cursor of {len(page.cursor):,} characters "
+            f"(a cursor is a record id; at most {MAX_CURSOR:,} are taken)",
+            hint="asking again would get the same answer; rerun with --debug to see the request",
+        )
+    return page
+
+
+def _parse_page(body: bytes, *, status: int) -> Page:
     try:
         return _page(_PAGE.validate_json(body))
     except ValidationError as exc:

@@ -12,7 +12,7 @@ from the filter options (`cli._options.query_of`).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -129,6 +129,8 @@ class Invocation:
 
                 refuse_cleartext(api_url, self.runtime.env)
 
+            max_page = _max_page_bytes(self.runtime.env)
+
             def connect() -> Client:
                 client = Client(
                     token=token,
@@ -142,6 +144,7 @@ class Invocation:
                     sleep=self.runtime.sleep,
                     now=self.runtime.now,
                     debug=settings.debug,
+                    max_page_bytes=max_page,
                 )
                 return stack.enter_context(client)
 
@@ -216,6 +219,22 @@ class Invocation:
             csv_zone=self.options.tz is not None,
             quiet=settings.quiet,
         )
+
+
+def _max_page_bytes(env: Mapping[str, str]) -> int:
+    """The bound on a page's decoded body: USAGE_MAX_PAGE_MIB, else the client's default."""
+    from usage_cli.client._client import MAX_PAGE_BYTES, MAX_PAGE_ENV
+
+    text = env.get(MAX_PAGE_ENV)
+    if not text:
+        return MAX_PAGE_BYTES
+    try:
+        mib = float(text)
+    except ValueError:
+        mib = 0
+    if not 0 < mib < 2**20:
+        raise InputError(f"{MAX_PAGE_ENV}={text!r} is not a size in MiB (e.g. 256)")
+    return int(mib * 2**20)
 
 
 def _token_hint(settings: Settings) -> str:

@@ -41,6 +41,16 @@ def _header_safe(value: str) -> bool:
     return value.isascii() and value.isprintable()
 
 
+# A page of 100 records is tens of KiB; a server that sends more than this (a
+# decompression bomb, a runaway body) is not answering the list endpoint.
+MAX_PAGE_BYTES = 64 * 1024 * 1024
+MAX_PAGE_ENV = "USAGE_MAX_PAGE_MIB"
+
+
+class _TooLarge(Exception):
+    """A page's decoded body passed `max_page_bytes`."""
+
+
 TOKEN_HINT = "set CHATBOTKIT_API_TOKEN (or pass --token / --token-stdin)"
 
 
@@ -72,8 +82,12 @@ class Client:
         sleep: Callable[[float], None] = system_sleep,
         now: Callable[[], datetime] = utc_now,
         debug: bool = False,
+        max_page_bytes: int = MAX_PAGE_BYTES,
     ) -> None:
+        """`max_page_bytes` bounds a page's body as decoded (gzip included): memory stays
+        flat however a server misbehaves."""
         self.url = list_url(api_url)
+        self.max_page_bytes = max_page_bytes
         # Host and port only, for messages: a password in the URL (user:pw@host) is a secret.
         parts = urlsplit(self.url)
         self._host = f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
@@ -206,6 +220,13 @@ class Client:
         started = time.monotonic()
         try:
             status, headers, body = self._exchange(request, deadline=started + self.timeout)
+        except _TooLarge:
+            mib = self.max_page_bytes / 2**20
+            raise ServerError(
+                f"the API at {self._host} sent a page over {mib:g} MiB (decoded); it was "
+                "not read further",
+                hint=f"a list page is tens of KiB; if a larger one is real, raise {MAX_PAGE_ENV}",
+            ) from None
         except _Overdue:
             failure = ServerError(
                 f"no complete answer from {self._host} within --timeout {self.timeout:g}s",
@@ -266,8 +287,12 @@ class Client:
                 raise _Overdue
             alarm = self._watchdog.arm(deadline, socket_of(response))
             chunks: list[bytes] = []
+            size = 0
             try:
                 for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > self.max_page_bytes:
+                        raise _TooLarge
                     chunks.append(chunk)
                     # Transports without a socket (tests) are checked between chunks.
                     if alarm.is_set() or time.monotonic() > deadline:
