@@ -7,6 +7,7 @@ whole-response deadline in `_watchdog`.
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
@@ -49,6 +50,53 @@ MAX_PAGE_ENV = "USAGE_MAX_PAGE_MIB"
 
 class _TooLarge(Exception):
     """A page's decoded body passed `max_page_bytes`."""
+
+
+class _Body:
+    """A response body as it comes, decoded (gzip or deflate) no further than `limit`.
+
+    `_TooLarge` once the decoded bytes pass it: each piece is inflated at most
+    up to the bound (zlib's max_length), so memory never holds more.
+    """
+
+    def __init__(self, encoding: str, limit: int) -> None:
+        coding = encoding.strip().lower()
+        if coding not in ("", "identity", "gzip", "x-gzip", "deflate"):
+            raise httpx.DecodingError(f"a body in {encoding!r}, which was not asked for")
+        # 32 + 15: zlib's or gzip's header, whichever the server sent.
+        self._inflate = None if coding in ("", "identity") else zlib.decompressobj(wbits=47)
+        self._limit = limit
+        self._parts: list[bytes] = []
+        self._size = 0
+
+    def _keep(self, data: bytes) -> None:
+        self._size += len(data)
+        if self._size > self._limit:
+            raise _TooLarge
+        self._parts.append(data)
+
+    def add(self, chunk: bytes) -> None:
+        if self._inflate is None:
+            self._keep(chunk)
+            return
+        try:
+            pending = chunk
+            while pending:
+                room = self._limit - self._size + 1
+                self._keep(self._inflate.decompress(pending, room))
+                pending = self._inflate.unconsumed_tail
+        except zlib.error as exc:
+            raise httpx.DecodingError(str(exc)) from None
+
+    def whole(self) -> bytes:
+        if self._inflate is not None:
+            try:
+                self._keep(self._inflate.flush())
+            except zlib.error as exc:
+                raise httpx.DecodingError(str(exc)) from None
+            if not self._inflate.eof and self._size:
+                raise httpx.DecodingError("the compressed body ends early")
+        return b"".join(self._parts)
 
 
 TOKEN_HINT = "set CHATBOTKIT_API_TOKEN (or pass --token / --token-stdin)"
@@ -112,6 +160,8 @@ class Client:
         headers = {
             "Authorization": f"Bearer {token}",
             "Accept": "application/json",
+            # Only what `_Body` decodes within the page bound: never brotli or zstd.
+            "Accept-Encoding": "gzip, deflate",
             "User-Agent": f"{DISTRIBUTION}/{__version__}",
         }
         if run_as:
@@ -286,23 +336,26 @@ class Client:
             if remaining <= 0:
                 raise _Overdue
             alarm = self._watchdog.arm(deadline, socket_of(response))
-            chunks: list[bytes] = []
-            size = 0
+            body = _Body(response.headers.get("Content-Encoding", ""), self.max_page_bytes)
             try:
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > self.max_page_bytes:
-                        raise _TooLarge
-                    chunks.append(chunk)
+                # Raw bytes, decoded here: httpx would inflate a whole network chunk at
+                # once, a gzip bomb's 64 KiB into 64 MiB before anything could stop it.
+                for chunk in response.iter_raw():
+                    body.add(chunk)
                     # Transports without a socket (tests) are checked between chunks.
                     if alarm.is_set() or time.monotonic() > deadline:
                         raise _Overdue
+            except httpx.StreamConsumed:
+                # An in-process transport's response, read (and decoded) whole before
+                # it came: only its size is left to bound.
+                body = _Body("", self.max_page_bytes)
+                body.add(response.content)
             except httpx.TransportError:
                 if alarm.is_set():
                     raise _Overdue from None
                 raise
             finally:
                 self._watchdog.disarm(alarm)
-            return response.status_code, response.headers, b"".join(chunks)
+            return response.status_code, response.headers, body.whole()
         finally:
             response.close()
