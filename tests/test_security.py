@@ -336,3 +336,58 @@ def test_a_bad_page_bound_is_exit_2() -> None:
     done = against(b'{"items":[]}', USAGE_MAX_PAGE_MIB="lots")
     assert done.code == 2
     assert "USAGE_MAX_PAGE_MIB='lots' is not a size in MiB" in done.err
+
+
+# Escapes everywhere ------------------------------------------------------------------------
+
+
+def test_check_markdown_escapes_what_the_api_sent() -> None:
+    from usage_cli.sandbox.data import generate_records
+    from usage_cli.sandbox.emulator import Emulator
+
+    from .conftest import ANCHOR, run_in_memory
+
+    records = generate_records(30, seed=3, anchor=ANCHOR)
+    for record in records:
+        record["botId"] = "bot\x1b]0;owned\x07\x1b[2J|x\nnext"
+    api = Emulator(records, token="tok_x")
+    words = ["--api-url", "http://127.0.0.1:9", "--token", "tok_x", "check", "--since", "3650d"]
+    done = run_in_memory(
+        [*words, "--by", "bot", "--max-count", "1", "-o", "markdown"], transport=api.transport()
+    )
+    assert done.code == 7, done.err
+    assert "\x1b" not in done.out
+    assert "\x07" not in done.out
+    assert "bot\\\\x1b]0;owned\\\\x07\\\\x1b[2J\\|x\\\\nnext" in done.out
+    assert len([line for line in done.out.splitlines() if line.startswith("| ❌")]) == 1
+
+
+@pytest.mark.skipif(__import__("shutil").which("ssh-keygen") is None, reason="needs ssh-keygen")
+def test_a_principal_with_spaces_is_named_as_ssh_keygen_names_it(
+    cli: Any, server: Sandbox, tmp_path: Path
+) -> None:
+    import subprocess
+
+    key = tmp_path / "key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
+    allowed = tmp_path / "allowed_signers"
+    allowed.write_text(f'"Jane Doe" {(tmp_path / "key.pub").read_text()}')
+    target = tmp_path / "a.jsonl"
+    assert export(cli, target, "--sign", str(key)).code == 0
+    checked = cli("verify", str(target), "--signers", str(allowed))
+    assert checked.code == 0, checked.err
+    assert "signed by Jane Doe" in checked.out
+
+
+def test_the_sandbox_closes_a_connection_left_idle() -> None:
+    import socket
+    import time
+
+    with Sandbox(records=5, token="tok_x", idle_timeout=0.3) as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as half:
+            half.sendall(b"GET /api/v1/usage/list HTTP/1.1\r\n")  # and then nothing
+            half.settimeout(10)
+            started = time.monotonic()
+            assert half.recv(1024) == b""  # closed by the sandbox, not by us
+            assert time.monotonic() - started < 5

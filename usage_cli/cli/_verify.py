@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from usage_cli._text import for_terminal
 from usage_cli.cli._app import app
 from usage_cli.cli._invocation import invocation
 from usage_cli.cli._options import GLOBAL_NOTE
@@ -90,7 +91,8 @@ def verify_command(
         for line in report.problem_lines():
             run.say(line)
         raise VerifyError(report.verdict(), hint=report.hint)
-    run.runtime.stdout.write(report.verdict() + "\n")
+    # It names signers and sources, text from files: escaped as API text is.
+    run.runtime.stdout.write(for_terminal(report.verdict()) + "\n")
 
 
 def _is_sha256(text: str) -> bool:

@@ -145,7 +145,12 @@ def signer_of_bytes(data: bytes, signature: str, allowed: Path, *, what: str) ->
 def _signer(data: bytes, signature: Path, allowed: Path, what: str, it: str) -> str:
     tool = _ssh_keygen("--signers")
     found = _run([tool, "-Y", "find-principals", "-s", str(signature), "-f", str(allowed)])
-    principals = found.stdout.decode("utf-8", "replace").split()
+    # One principal a line: a principal may hold spaces (ssh-keygen allows them).
+    principals = [
+        line.strip()
+        for line in found.stdout.decode("utf-8", "replace").splitlines()
+        if line.strip()
+    ]
     if found.returncode != 0 or not principals:
         raise VerifyError(f"{what} is signed by a key that {allowed} does not allow")
     for principal in principals:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from usage_cli._text import on_one_line
 from usage_cli.check import BREACH, OK, UNPRICED, WARN, Result, ordered
 
 
@@ -100,8 +101,11 @@ def write_markdown(
 
 
 def _markdown_cell(text: str) -> str:
+    # Group values come from the API (ids, meta): their control codes are escaped as
+    # a table cell's are (an ESC or OSC in a job summary, or a terminal, runs there).
     # A pipe would end the cell; a backslash-escaped one shows as itself.
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    shown = on_one_line(text)
+    return shown.replace("\\", "\\\\").replace("|", "\\|")
 
 
 def unpriced_note(results: Sequence[Result]) -> str | None:

@@ -52,6 +52,8 @@ __all__ = [
     "parse_fault",
 ]
 
+# Seconds a connection may sit idle before the sandbox closes it.
+IDLE_TIMEOUT = 30.0
 # How often the serve loop looks for a stop request: the bound on `stop()`.
 POLL_INTERVAL = 0.02
 
@@ -59,12 +61,18 @@ POLL_INTERVAL = 0.02
 class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
     protocol_version = "HTTP/1.1"
+    # A connection idle this long (a half-sent request, a client gone quiet) is closed:
+    # each holds a thread, and a flood of them would hold the sandbox.
+    timeout = IDLE_TIMEOUT
     # Without TCP_NODELAY, delayed ACKs cost ~40 ms a page on keep-alive.
     disable_nagle_algorithm = True
     received = 0.0
 
     def setup(self) -> None:
         super().setup()
+        # The sandbox's own bound (`timeout` above is the default StreamRequestHandler
+        # applies in its setup).
+        self.connection.settimeout(self.server.sandbox.idle_timeout)
         self.server.track(self.connection)
 
     def finish(self) -> None:
@@ -237,6 +245,7 @@ class Sandbox:
         grow: int = 0,
         grow_every: float = 5.0,
         spike: int = 0,
+        idle_timeout: float = IDLE_TIMEOUT,
     ) -> None:
         data = generate_records(records, seed=seed, anchor=anchor, odd=odd_data)
         if spike:
@@ -244,6 +253,7 @@ class Sandbox:
             data = with_spike(data, spike, seed=seed, at_ms=int(utc_now().timestamp() * 1000))
         self.emulator = Emulator(data, token=token, faults=faults)
         self.log = log
+        self.idle_timeout = idle_timeout
         self._httpd = _HTTPServer((host, port), self)
         self._thread: threading.Thread | None = None
         self._serving = False
