@@ -391,3 +391,47 @@ def test_the_sandbox_closes_a_connection_left_idle() -> None:
             started = time.monotonic()
             assert half.recv(1024) == b""  # closed by the sandbox, not by us
             assert time.monotonic() - started < 5
+
+
+# Private by default ----------------------------------------------------------------------
+
+
+def test_an_archive_and_its_log_are_the_users_alone(
+    cli: Any, server: Sandbox, tmp_path: Path
+) -> None:
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        db = tmp_path / "usage.db"
+        assert cli("sync", "--db", str(db), "-q").code == 0
+    finally:
+        os.umask(old)
+    for path in [db, *tmp_path.glob("usage.db-*")]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def test_the_default_archive_folder_is_private(server: Sandbox, tmp_path: Path) -> None:
+    import stat
+
+    from .conftest import TOKEN, run_in_memory
+
+    data = tmp_path / "data"
+    env = {"XDG_DATA_HOME": str(data), "HOME": str(tmp_path)}
+    done = run_in_memory(["--api-url", server.url, "--token", TOKEN, "sync", "-q"], env=env)
+    assert done.code == 0, done.err
+    assert (data / "usage" / "archive.sqlite3").is_file()  # the run's HOME, not the process's
+    folders = [path for path in data.rglob("*") if path.is_dir()]
+    assert all(stat.S_IMODE(folder.stat().st_mode) == 0o700 for folder in folders)
+
+
+def test_a_config_another_user_owns_is_not_used(tmp_path: Path) -> None:
+    from .conftest import run_in_memory
+
+    config = tmp_path / "config.toml"
+    config.write_text('[profiles.default]\napi_url = "https://harvest.example.com"\n')
+    os.chmod(config, 0o600)
+    os.chown(config, NOBODY, NOBODY)
+    done = run_in_memory(["--token", "tok_x", "list"], env={"USAGE_CONFIG": str(config)})
+    assert done.code == 2
+    assert "belongs to another user: it is not used" in done.err

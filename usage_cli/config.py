@@ -60,6 +60,12 @@ def load(path: Path) -> Profiles:
     """Every profile in the file; an absent file has none."""
     if not path.exists():
         return {}
+    if path.stat().st_uid != os.geteuid():
+        # Whoever wrote it chose the API your token goes to: as ssh refuses such a file.
+        raise InputError(
+            f"the config file {str(path)!r} belongs to another user: it is not used",
+            hint="set USAGE_CONFIG to a file of your own",
+        )
     import tomllib  # only with a file to read: most runs have none, and start-up counts
 
     try:
@@ -84,7 +90,8 @@ def load(path: Path) -> Profiles:
 
 
 def exposure(path: Path) -> str | None:
-    """Why a token in this file is unsafe to use, or None when it is private."""
+    """Why a token in this file is unsafe to use, or None when it is private (`load`
+    has refused a file another user owns)."""
     mode = _too_open(path)
     if mode is None:
         return None

@@ -22,9 +22,22 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def default_path(env: Mapping[str, str]) -> Path:
-    """`USAGE_DB`, else `archive.sqlite3` in the user data directory."""
+    """`USAGE_DB`, else `archive.sqlite3` in the user data directory.
+
+    Read from `env`, the run's environment, where the platform's rule is simple
+    enough (XDG's, on Linux and the BSDs): platformdirs reads the process's own,
+    which an embedder's or a test's run does not share.
+    """
     if env.get(DB_ENV):
         return Path(env[DB_ENV]).expanduser()
+    import sys
+
+    if not sys.platform.startswith(("darwin", "win", "cygwin")):
+        base = env.get("XDG_DATA_HOME") or (
+            str(Path(env["HOME"]) / ".local" / "share") if env.get("HOME") else None
+        )
+        if base:
+            return Path(base) / "usage" / "archive.sqlite3"
     import platformdirs
 
     return platformdirs.user_data_path("usage", appauthor=False) / "archive.sqlite3"

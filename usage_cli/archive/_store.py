@@ -229,8 +229,9 @@ class Archive:
             )
         else:
             try:
-                with path.open("xb"):
-                    pass
+                # 0600: what a token's account used, record by record, is the user's
+                # alone; SQLite gives the -wal and -shm beside it the same mode.
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             except FileExistsError:
                 pass
             except OSError as error:

@@ -267,7 +267,8 @@ _AGAIN = "run the same `usage sync` again: it finishes what this one left"
 
 def _make_folder(folder: Path) -> None:
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        # 0700, as the config's folder: the archive in it is the user's alone.
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as error:
         raise InputError(f"cannot create the folder {folder}: {error.strerror}") from None
 

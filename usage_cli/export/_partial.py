@@ -122,7 +122,8 @@ class PartialFile:
             os.fsync(self._handle.fileno())
         # The data it points into is fsynced first; a checkpoint lost in a crash
         # only means resuming from the one before, which is still true.
-        write_atomically(self.target.checkpoint, committed.to_text(), durable=False)
+        # 0600: a checkpoint is bookkeeping, no one else's to read.
+        write_atomically(self.target.checkpoint, committed.to_text(), mode=0o600, durable=False)
         self._saved = committed
         self._vouched = True
 
