@@ -8,6 +8,7 @@ nothing behind rather than an empty archive.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
@@ -147,3 +148,26 @@ def discard_if_empty(path: Path) -> None:
             path.with_name(path.name + "-shm"),
         ):
             leftover.unlink(missing_ok=True)
+
+
+def refuse_not_own(path: Path) -> None:
+    """A sync writes only into the user's own archive: never through a link another user
+    made, nor into a file they own (it would be turned into SQLite, or written through)."""
+    if path.is_symlink() and not path.exists():
+        raise InputError(
+            f"{path} is a link to nothing: a sync would create the archive wherever it points",
+            hint="name the archive itself with --db",
+        )
+    for found, what in ((os.lstat(path), "a link"), (os.stat(path), "a file")):
+        if found.st_uid != os.geteuid():
+            raise InputError(
+                f"{path} is {what} another user owns: a sync writes only into your own archive",
+                hint="name an archive of your own with --db",
+            )
+
+
+def not_an_archive(shown: str) -> InputError:
+    return InputError(
+        f"{shown} is not a usage archive",
+        hint="give --db the path of a file that `usage sync` wrote, or a new path",
+    )

@@ -35,6 +35,8 @@ from usage_cli.archive._file import (
     APPLICATION_ID,
     connect_for_reading,
     lock_path,
+    not_an_archive,
+    refuse_not_own,
     refuse_place,
     starts_as_sqlite,
 )
@@ -168,29 +170,6 @@ class Segment:
     bottom: bool
 
 
-def _refuse_not_own(path: Path) -> None:
-    """A sync writes only into the user's own archive: never through a link another user
-    made, nor into a file they own (it would be turned into SQLite, or written through)."""
-    if path.is_symlink() and not path.exists():
-        raise InputError(
-            f"{path} is a link to nothing: a sync would create the archive wherever it points",
-            hint="name the archive itself with --db",
-        )
-    for found, what in ((os.lstat(path), "a link"), (os.stat(path), "a file")):
-        if found.st_uid != os.geteuid():
-            raise InputError(
-                f"{path} is {what} another user owns: a sync writes only into your own archive",
-                hint="name an archive of your own with --db",
-            )
-
-
-def _not_an_archive(shown: str) -> InputError:
-    return InputError(
-        f"{shown} is not a usage archive",
-        hint="give --db the path of a file that `usage sync` wrote, or a new path",
-    )
-
-
 class Archive:
     """An open archive. Writes go through `transaction()`; reads use `connection`."""
 
@@ -214,14 +193,14 @@ class Archive:
         if exists or create:
             refuse_place(path)
         if create and (exists or path.is_symlink()):
-            _refuse_not_own(path)
+            refuse_not_own(path)
         if exists:
             try:
                 sqlite = starts_as_sqlite(path)
             except OSError as error:
                 raise InputError(f"cannot read the archive {shown}: {error.strerror}") from None
             if sqlite is False:
-                raise _not_an_archive(shown)
+                raise not_an_archive(shown)
         elif not create:
             raise InputError(
                 f"no archive at {shown}",
@@ -266,7 +245,7 @@ class Archive:
             if not ours and (
                 version or db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
             ):
-                raise _not_an_archive(shown)
+                raise not_an_archive(shown)
             if version > SCHEMA_VERSION:
                 raise InputError(
                     f"{shown} was written by a newer version of usage (archive schema "
