@@ -108,7 +108,8 @@ def test_sigterm_ends_a_sync_cleanly_with_exit_130(slow: Sandbox, tmp_path: Path
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=10)
     assert process.returncode == 130
-    assert "error: interrupted; every page synced so far is kept" in err
+    assert "error: interrupted; every page synced so far is kept (" in err
+    assert " new records)" in err
     assert "hint: run the same `usage sync` again" in err
     assert outcomes(db) == ["interrupted"]
     assert finish(slow, db).returncode == 0

@@ -118,7 +118,7 @@ class Invocation:
                 token, api_url = sandbox.token, sandbox.url
                 ignored = " (--api-url and the token are not used)" if self.options.api_url else ""
                 self.note(
-                    f"demo: {len(sandbox.records)} records from a built-in sandbox, "
+                    f"demo: {len(sandbox.records):,} records from a built-in sandbox, "
                     f"no account{ignored}"
                 )
 

@@ -229,8 +229,11 @@ def _sync(
             try:
                 done = sync.run()
             except KeyboardInterrupt:
+                kept = sync.progress.added
                 raise Interrupted(
-                    "interrupted; every page synced so far is kept", hint=_AGAIN
+                    f"interrupted; every page synced so far is kept ({kept:,} new "
+                    f"record{'s' * (kept != 1)})",
+                    hint=_AGAIN,
                 ) from None
             except UsageCliError as failed:
                 if failed.hint is None and sync.progress.added:
