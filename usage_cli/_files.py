@@ -9,6 +9,7 @@ and is renamed over it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 from collections.abc import Iterator
@@ -63,16 +64,17 @@ def create_new(path: Path, mode: int = 0o666) -> int:
         return os.open(path, _NEW, mode)
 
 
-def open_own(path: Path, flags: int) -> int:
-    """`path` opened with `flags`, when it is the current user's own file and no one else
-    may write it; PermissionError otherwise (a link, another user's file: see `create_new`).
+def open_own(path: Path, flags: int, mode: int = 0o600) -> int:
+    """`path` opened with `flags` (`O_CREAT` among them makes it, with `mode`), when it is
+    the current user's own file and no one else may write it; OSError otherwise: a link
+    (never followed), or another user's file, which says so as its `strerror`.
     """
-    fd = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0))
+    fd = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0), mode)
     found = os.fstat(fd)
     if found.st_uid != os.geteuid() or found.st_mode & 0o022:
         os.close(fd)
         whose = "another user's" if found.st_uid != os.geteuid() else "writable by others"
-        raise PermissionError(f"{path} is {whose}: it is not used")
+        raise PermissionError(errno.EACCES, f"it is {whose}", str(path))
     return fd
 
 

@@ -15,14 +15,13 @@ so a lock file left by a dead run is stale by construction and simply taken.
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import os
 import time
 from pathlib import Path
 from types import TracebackType
 
-from usage_cli._files import naming
+from usage_cli._files import naming, open_own
 from usage_cli.errors import InputError
 
 
@@ -38,15 +37,9 @@ class TargetLock:
         OSError (the name is too long, the directory refuses) is the caller's to report.
         """
         while True:
-            # Never through a link, never another user's file (see `_files.open_own`):
-            # a planted one would get our PID written into it. 0600: nobody else's.
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
-            found = os.fstat(fd)
-            if found.st_uid != os.geteuid():
-                os.close(fd)
-                raise PermissionError(
-                    errno.EACCES, f"the lock {path.name} is another user's", str(path)
-                )
+            # Never through a link, never another user's file: a planted one would get
+            # our PID written into it. 0600: nobody else's.
+            fd = open_own(path, os.O_RDWR | os.O_CREAT)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

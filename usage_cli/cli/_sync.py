@@ -87,6 +87,9 @@ def sync_command(
     interrupted sync is finished by the next. Read the archive offline with
     --db on list, summary and export; check it with `usage verify ARCHIVE`.
     """
+    import errno
+
+    from usage_cli._files import reason
     from usage_cli._lock import TargetLock
     from usage_cli.archive import READ_ONLY, discard_if_empty, lock_path, refuse_place
     from usage_cli.columns import iso_ms
@@ -129,11 +132,11 @@ def sync_command(
             lock = TargetLock.acquire(lock_path(path), str(path), doing="sync into")
         except OSError as error:
             if path.exists():
-                # Its folder refuses the lock file: a read-only mount, most often.
+                # The lock beside it cannot be had: a read-only mount, most often, or
+                # a lock another user made (`reason` names the lock's file).
                 raise InputError(
-                    f"cannot sync into {path}: {error.strerror} (the lock beside it cannot "
-                    "be made)",
-                    hint=READ_ONLY,
+                    f"cannot sync into {path}: {reason(error)}",
+                    hint=READ_ONLY if error.errno == errno.EROFS else None,
                 ) from None
             raise InputError(f"cannot create an archive at {path}: {error.strerror}") from None
         with lock:

@@ -180,9 +180,8 @@ class Checkpoint:
             except OSError as refused:
                 # Another user's (or a link, or writable by others): continuing it would
                 # publish what they wrote as this user's export.
-                said = refused.strerror if refused.filename else str(refused)
                 raise InputError(
-                    f"the interrupted export's {kept.name} cannot be trusted: {said}",
+                    f"the interrupted export's {kept.name} cannot be trusted: {refused.strerror}",
                     hint=START_OVER,
                 ) from None
         try:
