@@ -13,7 +13,6 @@ from usage_cli.archive._file import (
     archive_state,
     default_path,
     discard_if_empty,
-    is_archive_file,
     lock_path,
     refuse_place,
 )
@@ -35,7 +34,6 @@ __all__ = [
     "archive_state",
     "default_path",
     "discard_if_empty",
-    "is_archive_file",
     "keep_signature",
     "lock_path",
     "refuse_place",

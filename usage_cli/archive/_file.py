@@ -61,27 +61,19 @@ def connect_for_reading(path: Path, **options: Any) -> sqlite3.Connection:
     unchanging, as a read-only medium is. sqlite3.Error when none can read it.
     """
     uri = path.resolve().as_uri()
-    failed: sqlite3.OperationalError | None = None
-    for target, as_uri in ((str(path), False), (uri + "?mode=ro", True)):
+    tries = ((str(path), False), (uri + "?mode=ro", True), (uri + "?mode=ro&immutable=1", True))
+    failures: list[sqlite3.OperationalError] = []
+    for target, as_uri in tries:
         connection: sqlite3.Connection = sqlite3.connect(target, uri=as_uri, **options)
         try:
             connection.execute("PRAGMA application_id").fetchone()
         except sqlite3.OperationalError as error:
             connection.close()
-            failed = error
+            failures.append(error)
             continue
         return connection
-    immutable: sqlite3.Connection = sqlite3.connect(
-        uri + "?mode=ro&immutable=1", uri=True, **options
-    )
-    try:
-        immutable.execute("PRAGMA application_id").fetchone()
-    except sqlite3.Error:
-        immutable.close()
-        if failed is not None and "unable to open" not in str(failed):
-            raise failed from None
-        raise
-    return immutable
+    # The first that says more than "cannot open" says most.
+    raise next((e for e in failures if "unable to open" not in str(e)), failures[-1])
 
 
 def archive_state(path: Path) -> str | None:
@@ -102,11 +94,6 @@ def archive_state(path: Path) -> str | None:
     except (OSError, sqlite3.Error):
         return None
     return "archive" if found == APPLICATION_ID else None
-
-
-def is_archive_file(path: Path) -> bool:
-    """Whether `path` is an archive SQLite can read."""
-    return archive_state(path) == "archive"
 
 
 def lock_path(path: Path) -> Path:
