@@ -189,26 +189,30 @@ def verify_archive(
     last_written = max((run.last_seq or 0 for run in runs.values()), default=0)
     if previous_seq < last_written:
         report.problem(f"{_rows(last_written - previous_seq)} deleted from the end of the archive")
-    _check_segments(archive, report)
-    _check_seal(archive, report)
+    # Asked once: whether a sync holds the archive now (a look at its lock file), and
+    # which of the runs' columns this archive's schema has (seal and signature: 2).
+    running = archive.sync_running()
+    columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+    _check_segments(archive, report, running)
+    _check_seal(archive, report, running, columns)
     if signers is not None:
-        _check_signatures(archive, report, signers)
+        _check_signatures(archive, report, signers, columns)
     if expect_head is not None:
         _check_head(report, runs, heads, expect_head.strip().lower())
     return report
 
 
-def _check_seal(archive: Archive, report: ArchiveReport) -> None:
+def _check_seal(archive: Archive, report: ArchiveReport, running: bool, columns: set[str]) -> None:
     """The bookkeeping is as the newest run sealed it (see `archive._seal`)."""
     db = archive.connection
-    if "seal" not in {row[1] for row in db.execute("PRAGMA table_info(runs)")}:
+    if "seal" not in columns:
         report.notes.append(_UNSEALED)
         return
     newest = db.execute("SELECT id, seal FROM runs ORDER BY id DESC LIMIT 1").fetchone()
     if newest is None:
         return
     run, recorded = newest
-    if archive.sync_running():
+    if running:
         report.notes.append(f"sync run {run} is running: its bookkeeping is checked once it ends")
         return
     if recorded is None:
@@ -234,7 +238,9 @@ def _check_seal(archive: Archive, report: ArchiveReport) -> None:
         )
 
 
-def _check_signatures(archive: Archive, report: ArchiveReport, signers: Path) -> None:
+def _check_signatures(
+    archive: Archive, report: ArchiveReport, signers: Path, columns: set[str]
+) -> None:
     """Each signed run's signature over its seal, by an allowed key; the newest run signed.
 
     A signature covers its run's seal, and so every record up to its run's last
@@ -246,7 +252,6 @@ def _check_signatures(archive: Archive, report: ArchiveReport, signers: Path) ->
     from usage_cli.evidence import signer_of_bytes
 
     db = archive.connection
-    columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
     if "signature" not in columns:
         report.problem("no sync run is signed: the archive was made before runs were signed")
         return
@@ -344,8 +349,7 @@ def _check_run(report: ArchiveReport, run: _Run) -> None:
         report.problem(f"sync run {run.id}: its rows are not the ones it wrote")
 
 
-def _check_segments(archive: Archive, report: ArchiveReport) -> None:
-    running = archive.sync_running()
+def _check_segments(archive: Archive, report: ArchiveReport, running: bool) -> None:
     sources = archive.sources()
     report.labels = [source.shown for source in sources]
     for source in sources:
