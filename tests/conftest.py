@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -89,6 +91,18 @@ def usage_command() -> list[str]:
     found = shutil.which("usage")
     assert found, "the `usage` console script is not installed"
     return [found]
+
+
+def stopped(process: subprocess.Popen[str], signum: int = signal.SIGINT) -> str:
+    """Send `signum` to a process a test started and wait for it; its stderr. Killed if it
+    will not stop in time: a process left behind (a sandbox) outlives the suite."""
+    process.send_signal(signum)
+    try:
+        return process.communicate(timeout=30)[1]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:

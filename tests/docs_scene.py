@@ -38,7 +38,7 @@ from usage_cli.cli import run as run_usage
 from usage_cli.runtime import Runtime, written
 from usage_cli.sandbox import Sandbox
 
-from .conftest import TOKEN, subprocess_env, usage_command
+from .conftest import TOKEN, stopped, subprocess_env, usage_command
 
 ROOT = Path(__file__).resolve().parent.parent
 FENCE = re.compile(r"^```(\w*)\s*$")
@@ -196,13 +196,7 @@ def run_sandbox(command: str, where: Scene) -> int:
     for line in process.stdout:
         if line.startswith("export CHATBOTKIT_API_URL="):
             break
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:  # never left behind: it would outlive the suite
-            process.kill()
-            process.communicate()
+    stopped(process, signal.SIGTERM)
     return process.returncode
 
 

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import signal
 import subprocess
 import threading
 import time
@@ -15,7 +14,7 @@ from usage_cli.cli import run
 from usage_cli.sandbox import Sandbox, generate_records
 from usage_cli.sandbox.server import Faults
 
-from .conftest import ANCHOR, RECORDS, TOKEN, run_in_memory, subprocess_env, usage_command
+from .conftest import ANCHOR, RECORDS, TOKEN, run_in_memory, stopped, subprocess_env, usage_command
 
 
 def get(
@@ -352,14 +351,7 @@ def _serve(*args: str) -> tuple[subprocess.Popen[str], str]:
 
 
 def _stop(process: subprocess.Popen[str]) -> None:
-    process.send_signal(signal.SIGINT)
-    try:
-        process.communicate(timeout=30)
-    finally:
-        # Never left behind, whatever failed: a leaked sandbox outlives the suite.
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    stopped(process)
     assert process.returncode == 0
 
 

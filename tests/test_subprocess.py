@@ -17,7 +17,7 @@ import pytest
 from usage_cli.sandbox import Sandbox
 from usage_cli.sandbox.server import Faults
 
-from .conftest import ANCHOR, TOKEN, subprocess_env, usage_command
+from .conftest import ANCHOR, TOKEN, stopped, subprocess_env, usage_command
 
 USAGE = usage_command()
 
@@ -161,18 +161,6 @@ def _start_sandbox(
     return process, url
 
 
-def _stopped(process: subprocess.Popen[str], signum: int = signal.SIGINT) -> str:
-    """Stop a sandbox `_start_sandbox` started; its stderr. Killed if it will not stop:
-    a leaked sandbox outlives the suite."""
-    process.send_signal(signum)
-    try:
-        return process.communicate(timeout=30)[1]
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-
-
 def test_sandbox_in_another_process_with_its_own_token() -> None:
     process, url = _start_sandbox("--records", "120", "--token", "s3cret")
     try:
@@ -188,7 +176,7 @@ def test_sandbox_in_another_process_with_its_own_token() -> None:
         )
         assert refused.returncode == 3
     finally:
-        err = _stopped(process)
+        err = stopped(process)
     assert process.returncode == 0
     assert "s3cret" not in err
     assert "Traceback" not in err
@@ -205,7 +193,7 @@ def test_sandbox_prints_its_default_token_which_works() -> None:
         )
         assert len(listed.stdout.splitlines()) == 10
     finally:
-        _stopped(process, signal.SIGTERM)
+        stopped(process, signal.SIGTERM)
 
 
 def test_ctrl_c_during_a_listing_exits_130_quietly() -> None:
