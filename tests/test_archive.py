@@ -175,7 +175,8 @@ def test_pages_decoded_in_one_call_or_one_by_one_are_what_json_reads(tmp_path: P
     odd = [json.dumps(r) for r in generate_records(300, seed=5, anchor=ANCHOR, odd=True)]
     assert any("\\ud" in text for text in odd)  # lone surrogates, as their escapes
     for texts in (plain, odd, plain[:1], []):
-        assert _decoded(texts) == [json.loads(text) for text in texts]
+        # Flagged odd exactly when the one-call decoder refused the page.
+        assert _decoded(texts) == ([json.loads(text) for text in texts], texts is odd)
     # Whole: an archive of records without one reads back byte for byte as online.
     clean = Emulator(generate_records(700, seed=12, anchor=ANCHOR), token=TOKEN)
     db = tmp_path / "clean.db"

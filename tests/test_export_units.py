@@ -133,6 +133,7 @@ def test_the_checkpoint_json_keeps_its_keys_in_order(target: Target) -> None:
         "sha256",
         "pages",
         "stats",
+        "exact",
     ]
     assert data["startedAt"] == "2026-01-02T03:04:05.678Z"
     assert data["format"] == "csv"

@@ -1,4 +1,5 @@
-"""Odd but valid data: lone surrogates kept exactly, control codes never raw on a terminal."""
+"""Odd but valid data: lone surrogates mended (or kept, --exact), control codes never raw on a
+terminal."""
 
 from __future__ import annotations
 
@@ -33,14 +34,32 @@ def run(*args: str, tty: bool = False) -> Result:
     return run_in_memory([*base, *args], transport=transport, tty=tty)
 
 
-def test_jsonl_and_json_keep_a_lone_surrogate_exactly() -> None:
+MENDED = "cut \ufffd here"
+
+
+def test_jsonl_and_json_mend_a_lone_surrogate_and_say_so() -> None:
     lines = run("list", "-o", "jsonl")
+    assert lines.code == 0, lines.err
+    assert "\\ud83d" not in lines.out  # what jq 1.6 and DuckDB stop at
+    record: dict[str, Any] = json.loads(lines.out)
+    assert record["meta"]["note"] == MENDED
+    assert record["name"] == "\ufffd"
+    assert record["meta"]["evil"] == ESCAPES  # valid JSON: kept, as sent
+    assert "note: 2 strings held half an emoji" in lines.err
+    assert "--exact" in lines.err
+    array = run("list", "-o", "json")
+    assert json.loads(array.out)[0] == record
+    assert run("list", "-o", "jsonl", "-q").err == ""
+
+
+def test_exact_keeps_a_lone_surrogate_as_sent() -> None:
+    lines = run("list", "-o", "jsonl", "--exact")
     assert lines.code == 0, lines.err
     record: dict[str, Any] = json.loads(lines.out)
     assert record["meta"]["note"] == CUT_EMOJI
     assert record["name"] == "\ud83d"
-    assert record["meta"]["evil"] == ESCAPES
-    array = run("list", "-o", "json")
+    assert "half an emoji" not in lines.err
+    array = run("list", "-o", "json", "--exact")
     assert json.loads(array.out)[0] == record
 
 
@@ -71,17 +90,22 @@ def test_summary_groups_by_an_odd_meta_value() -> None:
     assert "\x1b]0;pwned" not in table.out
     assert "\\x1b" in table.out
     as_json = run("summary", "--by", "meta.note", "-o", "json")
-    assert json.loads(as_json.out)["groups"][0]["key"]["meta.note"] == CUT_EMOJI
+    assert json.loads(as_json.out)["groups"][0]["key"]["meta.note"] == MENDED
     as_csv = run("summary", "--by", "meta.note", "-o", "csv")
     assert "cut \ufffd here" in as_csv.out
 
 
 def test_an_export_of_odd_data_is_valid_utf8_and_verifies(tmp_path: Path) -> None:
-    target = tmp_path / "odd.jsonl"
-    assert run("export", str(target)).code == 0
-    text = target.read_bytes().decode("utf-8")  # strict: valid UTF-8
-    assert json.loads(text)["meta"]["note"] == CUT_EMOJI
-    assert run("verify", str(target)).code == 0
+    for exact, note in ((False, MENDED), (True, CUT_EMOJI)):
+        target = tmp_path / f"odd-{exact}.jsonl"
+        result = run("export", str(target), *(["--exact"] if exact else []))
+        assert result.code == 0, result.err
+        assert ("half an emoji" in result.err) is not exact
+        text = target.read_bytes().decode("utf-8")  # strict: valid UTF-8
+        assert json.loads(text)["meta"]["note"] == note
+        manifest = json.loads(Path(f"{target}.manifest.json").read_text())
+        assert manifest["strings"] == {"exact": exact, "mended": 0 if exact else 2}
+        assert run("verify", str(target)).code == 0
 
 
 def test_an_error_message_from_the_api_is_shown_escaped() -> None:
@@ -105,8 +129,9 @@ def test_the_sandbox_serves_odd_data_for_rehearsal() -> None:
         table = run_in_memory([*base, "-o", "table", "--columns", "id,meta.note"], tty=True)
     assert lines.code == 0, lines.err
     records = [json.loads(line) for line in lines.out.splitlines()]
-    notes = {str((record["meta"] or {}).get("note")) for record in records} & set(ODD_NOTES)
-    assert notes == set(ODD_NOTES)  # every odd value came through exactly
+    notes = {str((record["meta"] or {}).get("note")) for record in records}
+    # Every odd value came through: as sent, but half an emoji made U+FFFD.
+    assert notes >= {note.replace("\ud83d", "\ufffd") for note in ODD_NOTES}
     assert table.code == 0, table.err
     for note in ODD_NOTES:
         assert note not in table.out

@@ -244,39 +244,49 @@ def test_parquet_parts_read_back_with_pyarrow(cli: Cli, tmp_path: Path) -> None:
     assert months == {day_of(record["createdAt"])[:7] for record in records}
 
 
-def test_odd_strings_stay_exact_in_raw_and_meta(tmp_path: Path) -> None:
+@pytest.mark.parametrize("exact", [True, False])
+def test_odd_strings_are_the_lines_of_list_in_raw_and_meta(tmp_path: Path, exact: bool) -> None:
+    """`raw` is the line `list` writes: a cut emoji as sent with --exact, else U+FFFD."""
+    flag = ["--exact"] if exact else []
     with Sandbox(records=60, seed=3, token=TOKEN, odd_data=True) as odd:
         base = ["--api-url", odd.url, "--token", TOKEN]
         target = tmp_path / "out"
         result = run_in_memory(
-            [*base, "export", str(target), "--partition", "day", "-o", "parquet"]
+            [*base, "export", str(target), "--partition", "day", "-o", "parquet", *flag]
         )
         assert result.code == 0, result.err
-        lines = run_in_memory([*base, "list", "--all", "-o", "jsonl"]).out.splitlines()
+        lines = run_in_memory([*base, "list", "--all", "-o", "jsonl", *flag]).out.splitlines()
+    manifest = manifest_of(target)
     rows = [
         row
-        for part in manifest_of(target)["parts"]
+        for part in manifest["parts"]
         for row in pq.read_table(target / part["path"]).to_pylist()
     ]
     assert [row["raw"] for row in rows] == lines
     surrogate = [row for row in rows if "\\ud83d" in row["raw"]]
-    assert surrogate, "the odd data has a cut emoji"
-    for row in surrogate:
+    mended = [row for row in rows if "\ufffd" in row["raw"]]
+    assert (len(surrogate) > 0, len(mended) > 0) == (exact, not exact)
+    assert manifest["strings"] == {"exact": exact, "mended": 0 if exact else len(mended)}
+    for row in surrogate + mended:
         assert json.loads(row["meta"]) == json.loads(row["raw"])["meta"]
 
 
-def test_a_cut_emoji_in_a_text_column_is_a_replacement_character(cli: Cli, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("exact", "sent"), [(True, "half \ud83d"), (False, "half \ufffd")])
+def test_a_cut_emoji_in_a_text_column_is_a_replacement_character(
+    cli: Cli, tmp_path: Path, exact: bool, sent: str
+) -> None:
     cut = {"id": "rec_cut", "type": "T", "count": 1, "createdAt": 1_795_000_000_000}
     cut["name"] = "half \ud83d"
     target = tmp_path / "out"
+    flag = ["--exact"] if exact else []
     result = cli(
-        "export", str(target), "--partition", "day", "-o", "parquet", transport=served([cut])
+        "export", str(target), "--partition", "day", "-o", "parquet", *flag, transport=served([cut])
     )
     assert result.code == 0, result.err
     [row] = pq.read_table(target / manifest_of(target)["parts"][0]["path"]).to_pylist()
-    assert row["name"] == "half \ufffd"
-    assert json.loads(row["raw"])["name"] == "half \ud83d"
-    assert "\\ud83d" in row["raw"]
+    assert row["name"] == "half \ufffd"  # Parquet text is UTF-8: never half an emoji
+    assert json.loads(row["raw"])["name"] == sent
+    assert ("\\ud83d" in row["raw"]) is exact
 
 
 def test_the_same_records_give_the_same_bytes(cli: Cli, tmp_path: Path) -> None:

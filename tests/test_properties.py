@@ -160,7 +160,7 @@ def test_iso_ms_from_tables_is_what_strftime_writes(epoch_ms: int) -> None:
     assert iso_ms(epoch_ms) == _iso_by_strftime(epoch_ms)
 
 
-_HOSTILE = st.text(alphabet=st.sampled_from(list("ab ,\"\r\n\x00é;'")), max_size=6)
+_HOSTILE = st.text(alphabet=st.sampled_from(list("ab ,\"\r\n\x00é;'=+-@\t1.")), max_size=6)
 _CELL_TEXT = st.one_of(st.none(), _HOSTILE)
 _META = st.one_of(
     st.none(),
@@ -201,14 +201,18 @@ def _raw_records(draw: st.DrawFn) -> dict[str, object]:
             ("id", "count", "description"),
         ]
     ),
+    st.booleans(),
 )
 def test_csv_rows_are_what_the_csv_module_writes(
-    raws: list[dict[str, object]], columns: tuple[str, ...]
+    raws: list[dict[str, object]], columns: tuple[str, ...], guard: bool
 ) -> None:
-    """The CSV writer joins plain rows itself: byte for byte the csv module's rows."""
+    """The CSV writer joins plain rows itself: byte for byte the csv module's rows, with
+    the spreadsheet guard (a `'` before a text cell that starts like a formula, or
+    with `'`; text that is a plain number is none) or without it."""
     import csv
     import io
     import json
+    import re
 
     from usage_cli.formats.csv import CsvWriter
     from usage_cli.records import UsageRecord
@@ -221,13 +225,15 @@ def test_csv_rows_are_what_the_csv_module_writes(
             return iso_ms(value)  # type: ignore[arg-type]
         if column == "meta":
             return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        return value
+        formula = isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r", "'")
+        number = re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", str(value))
+        return "'" + str(value) if guard and formula and not number else value
 
     text = io.StringIO(newline="")
     reference = csv.writer(text, lineterminator="\r\n")
     reference.writerow(columns)
     reference.writerows([[cell(raw, column) for column in columns] for raw in raws])
     out = io.BytesIO()
-    writer = CsvWriter(out, columns)
+    writer = CsvWriter(out, columns, guard=guard)
     writer.write([UsageRecord(raw) for raw in raws])
     assert out.getvalue() == text.getvalue().encode()

@@ -2,15 +2,17 @@
 
 API data is not ours: a string may carry a lone UTF-16 surrogate (what
 JavaScript emits for an emoji cut in half, `"\\ud83d"`) or a terminal escape
-sequence. Machine formats keep such values losslessly; what a person sees gets
-a replacement character or a visible escape, never a raw control code.
+sequence. What a person sees gets a replacement character or a visible escape,
+never a raw control code; machine formats get U+FFFD for a lone surrogate
+(`mended`) unless `--exact` asks for the value as sent, which they then keep
+as its JSON escape.
 """
 
 from __future__ import annotations
 
 import io
 import re
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
@@ -87,3 +89,30 @@ def json_escaping_surrogates(text: str) -> str:
     spelling: the value survives a round trip, and the text is valid UTF-8.
     """
     return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def mended(value: Any) -> tuple[Any, int]:
+    """A decoded JSON value with each lone surrogate in its strings (keys too) made
+    U+FFFD, and how many strings that changed.
+
+    Strict JSON readers (jq 1.6, DuckDB, polars) refuse or silently drop the
+    escape of a lone surrogate; what stands in its place is half an emoji, of
+    no meaning alone. Values without one come back as they are (the same object).
+    """
+    if isinstance(value, str):
+        fixed, changed = _SURROGATE.subn("\ufffd", value)
+        return (fixed, 1) if changed else (value, 0)
+    if isinstance(value, dict):
+        total = 0
+        items: list[tuple[Any, Any]] = []
+        for key, item in value.items():
+            new_key, in_key = mended(key)
+            new_item, in_item = mended(item)
+            total += in_key + in_item
+            items.append((new_key, new_item))
+        return (dict(items), total) if total else (value, 0)
+    if isinstance(value, list):
+        pairs = [mended(item) for item in value]
+        total = sum(count for _, count in pairs)
+        return ([item for item, _ in pairs], total) if total else (value, 0)
+    return value, 0

@@ -19,6 +19,7 @@ from pydantic_core import SchemaValidator, ValidationError
 from pydantic_core.core_schema import CoreConfig, CoreSchema
 from typing_extensions import TypedDict
 
+from usage_cli._text import mended
 from usage_cli.errors import ApiError, AuthError, ReportedError, SchemaError, ServerError
 from usage_cli.relations import ID_FIELDS
 
@@ -166,15 +167,30 @@ class Page:
 
     items: list[UsageRecord]
     cursor: str | None = None
+    # Decoded by Python's decoder, as pydantic-core refused the text: its strings
+    # may hold a lone surrogate (the only thing the one takes and the other not).
+    odd_text: bool = False
 
     @classmethod
     def model_validate(cls, data: Any) -> Page:
         """A page from decoded JSON (for tests and library callers)."""
-        return _page(_PAGE.validate_python(data))
+        return _page(_PAGE.validate_python(data), odd_text=True)
 
 
-def _page(data: PageSchema) -> Page:
-    return Page(list(map(UsageRecord, data["items"])), data.get("cursor"))  # type: ignore[arg-type]
+def mended_records(records: list[UsageRecord]) -> tuple[list[UsageRecord], int]:
+    """`records` with each lone surrogate made U+FFFD (`_text.mended`), and how many
+    strings that changed."""
+    total = 0
+    items = []
+    for record in records:
+        raw, changed = mended(record.raw)
+        total += changed
+        items.append(UsageRecord(raw) if changed else record)
+    return items, total
+
+
+def _page(data: PageSchema, *, odd_text: bool = False) -> Page:
+    return Page(list(map(UsageRecord, data["items"])), data.get("cursor"), odd_text)  # type: ignore[arg-type]
 
 
 def _snippet(text: str, limit: int = 120) -> str:
@@ -227,7 +243,7 @@ def _parse_page(body: bytes, *, status: int) -> Page:
     # Python's decoder takes a lone UTF-16 surrogate escape (a cut emoji),
     # which pydantic-core's refuses: such a page is valid, and kept exactly.
     with contextlib.suppress(ValidationError):
-        return _page(_PAGE.validate_python(data, strict=True))
+        return _page(_PAGE.validate_python(data, strict=True), odd_text=True)
     if isinstance(data, dict) and "items" not in data and "message" in data:
         # The platform can commit a 200 and then report an error in the body.
         message = str(data.get("message"))

@@ -107,9 +107,10 @@ class ArchiveReader:
                 (*params, take),
             ).fetchall()
         self.requests += 1
-        items = [UsageRecord(raw) for raw in _decoded([row[0] for row in rows])]
+        decoded, odd_text = _decoded([row[0] for row in rows])
+        items = [UsageRecord(raw) for raw in decoded]
         # As the platform: a page's cursor is its last id, and the end an empty page.
-        return Page(items, items[-1].id if items else None)
+        return Page(items, items[-1].id if items else None, odd_text)
 
     def summary(
         self,
@@ -257,9 +258,10 @@ def _last_of_bucket(start: int, bucket: tuple[str, ...], labels: Labels) -> int:
     return inside
 
 
-def _decoded(texts: list[str]) -> list[Any]:
+def _decoded(texts: list[str]) -> tuple[list[Any], bool]:
     """Each stored record's JSON, decoded: a page in one call in Rust (about half
-    `json.loads`' time), or one at a time where that refuses the text.
+    `json.loads`' time), or one at a time where that refuses the text; and
+    whether it was refused (`Page.odd_text`).
 
     pydantic-core refuses the escape of a lone surrogate, which the archive keeps
     for a record the API sent with one; `json.loads` reads it, as online.
@@ -267,5 +269,5 @@ def _decoded(texts: list[str]) -> list[Any]:
     try:
         decoded: list[Any] = from_json("[" + ",".join(texts) + "]")
     except ValueError:
-        return [json.loads(text) for text in texts]
-    return decoded
+        return [json.loads(text) for text in texts], True
+    return decoded, False

@@ -22,6 +22,7 @@ from usage_cli.cli._options import (
     DatasetOpt,
     DbOpt,
     DemoOpt,
+    ExactOpt,
     ExportCostOpt,
     ExportStreamsOpt,
     MessageOpt,
@@ -37,7 +38,7 @@ from usage_cli.cli._options import (
     UntilOpt,
     query_of,
 )
-from usage_cli.cli._output import data_bytes
+from usage_cli.cli._output import data_bytes, mended_note
 from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import InputError
 from usage_cli.formats import ExportFormat, Format
@@ -149,6 +150,7 @@ def export_command(
     db: DbOpt = None,
     source: SourceOpt = None,
     streams: ExportStreamsOpt = None,
+    exact: ExactOpt = False,
 ) -> None:
     """Export every matching record to a file, atomically, with a manifest to verify it by."""
     if prices is not None and not cost:
@@ -175,7 +177,7 @@ def export_command(
     runtime = run.runtime
     # The plan holds the target's lock until this run ends, however it ends.
     with open_plan(
-        path, output_format, partition, force=force, resume=resume, now=runtime.now
+        path, output_format, partition, force=force, resume=resume, now=runtime.now, exact=exact
     ) as plan:
         query, proof, settings = prepare(
             run, ctx.params, started=plan.started, to_stdout=plan.path is None, prices=prices
@@ -210,6 +212,8 @@ def export_command(
                 progress.done_set(manifest)
             elif manifest is not None:
                 progress.done(manifest)
+        if manifest is not None and manifest.strings and manifest.strings["mended"]:
+            run.note(mended_note(manifest.strings["mended"]))
         if table is not None:
             tell_cost(run, table, None if manifest is None else manifest.prices)
         if plan.manifest_path is not None and manifest is not None:

@@ -87,6 +87,7 @@ def follow(
     interval: float,
     display: Display,
     demo: bool,
+    exact: bool = False,
 ) -> None:
     """Print the query's new records, oldest first, every `interval` seconds, until Ctrl-C."""
     runtime = run.runtime
@@ -97,10 +98,12 @@ def follow(
         writer = LineWriter(runtime.stdout, display, columns)
     else:
         out = data_bytes(run.runtime, fmt)
-        writer = make_writer(fmt, out, columns, display=display)
+        writer = make_writer(fmt, out, columns, display=display, exact=exact)
     status = _Status(run, display)
     with run.client(settings, demo=demo, say=status.say) as client:
-        _follow(run, client, query, writer, status, fmt=fmt, last=last, interval=interval)
+        _follow(
+            run, client, query, writer, status, fmt=fmt, last=last, interval=interval, exact=exact
+        )
 
 
 def _follow(
@@ -113,11 +116,12 @@ def _follow(
     fmt: Format,
     last: int | None,
     interval: float,
+    exact: bool,
 ) -> None:
     from usage_cli.reading.follow import Follower
 
     runtime = run.runtime
-    follower = Follower(client, query, since_ms=query.since_ms)
+    follower = Follower(client, query, since_ms=query.since_ms, exact=exact)
     wait = interval
     backlog = last
     try:

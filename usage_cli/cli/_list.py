@@ -25,6 +25,7 @@ from usage_cli.cli._options import (
     DatasetOpt,
     DbOpt,
     DemoOpt,
+    ExactOpt,
     MessageOpt,
     MetaOpt,
     OrderOpt,
@@ -39,7 +40,7 @@ from usage_cli.cli._options import (
     WideOpt,
     query_of,
 )
-from usage_cli.cli._output import data_bytes
+from usage_cli.cli._output import data_bytes, mended_note
 from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import InputError
 from usage_cli.formats import Format
@@ -133,6 +134,7 @@ def list_command(
     db: DbOpt = None,
     source: SourceOpt = None,
     wide: WideOpt = False,
+    exact: ExactOpt = False,
 ) -> None:
     """List usage records, newest first: a table on a terminal, JSON lines in a pipe."""
     from usage_cli.columns import parse_columns
@@ -190,24 +192,27 @@ def list_command(
             interval=DEFAULT_INTERVAL if interval is None else interval,
             display=run.display(settings, wide=wide),
             demo=demo,
+            exact=exact,
         )
         return
 
     with run.reading(settings, demo=demo, db=db, source=source) as reading:
         most = None if all_ else (limit or DEFAULT_LIMIT)
-        stream = iter_records(reading.pages, query, limit=most)
+        stream = iter_records(reading.pages, query, limit=most, exact=exact)
         if fmt.machine:
             out = data_bytes(run.runtime, fmt)
         else:  # the table escapes its cells itself, and draws with escapes of its own
             run.runtime.stdout.flush()
             out = run.runtime.stdout.buffer
         display = run.display(settings, wide=wide)
-        writer = make_writer(fmt, out, chosen, display=display, derived=derived)
+        writer = make_writer(fmt, out, chosen, display=display, derived=derived, exact=exact)
         for batch in stream.batches():
             writer.write(batch.records)
         writer.close()
         if stream.records == 0:
             run.note("no records match")
+        if stream.mended and fmt.machine:
+            run.note(mended_note(stream.mended))
         if table is not None:
             run.note(table.note())
         if not all_ and stream.records and not settings.quiet and stream.more_exist():

@@ -106,6 +106,16 @@ WideOpt = Annotated[
         rich_help_panel=OUTPUT_PANEL,
     ),
 ]
+ExactOpt = Annotated[
+    bool,
+    typer.Option(
+        "--exact",
+        help="Write the API's text exactly as sent: a lone surrogate (half an emoji) kept as "
+        "its JSON escape rather than U+FFFD, and CSV cells without the ' that keeps a "
+        "spreadsheet from running them as formulas.",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
+]
 ARCHIVE_PANEL = "Archive (offline)"
 DbOpt = Annotated[
     str | None,

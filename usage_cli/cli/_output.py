@@ -35,3 +35,12 @@ def data_stream(runtime: Runtime, fmt: Format) -> Iterator[TextIO]:
         stream.flush()
     finally:
         stream.detach()
+
+
+def mended_note(strings: int) -> str:
+    """What the user is told when lone surrogates were written as U+FFFD."""
+    held = "string held" if strings == 1 else "strings held"
+    return (
+        f"note: {strings:,} {held} half an emoji (a lone surrogate), written as U+FFFD "
+        "so that every JSON reader can read it; --exact writes the text as the API sent it"
+    )

@@ -64,6 +64,9 @@ class CheckpointJson(TypedDict):
     pages: int
     stats: StatsJson
     prices: NotRequired[PricesJson]
+    # `--exact`; absent from a checkpoint written before there was a choice, which
+    # wrote text as sent.
+    exact: NotRequired[bool]
 
 
 _SHAPE = shape_of(CheckpointJson)
@@ -92,6 +95,8 @@ class Checkpoint:
     stats: StatsJson = field(default_factory=_no_stats)
     # `--cost`: the price table in effect and the cost column so far; None without it.
     prices: PricesJson | None = None
+    # `--exact`: text as the API sent it, neither mended nor guarded.
+    exact: bool = False
     tool: ToolJson = field(default_factory=this_tool)
 
     @property
@@ -114,6 +119,7 @@ class Checkpoint:
             "sha256": self.sha256,
             "pages": self.pages,
             "stats": self.stats,
+            "exact": self.exact,
         }
         if self.prices is not None:
             data["prices"] = self.prices
@@ -160,6 +166,7 @@ class Checkpoint:
             pages=data["pages"],
             stats=stats,
             prices=prices,
+            exact=data.get("exact", True),
             tool=data["tool"],
         )
 
@@ -230,7 +237,14 @@ class Checkpoint:
         return digest
 
     def differences(
-        self, query: Query, fmt: Format, gzip: bool, api: ApiJson, prices: str | None = None
+        self,
+        query: Query,
+        fmt: Format,
+        gzip: bool,
+        api: ApiJson,
+        prices: str | None = None,
+        *,
+        exact: bool = False,
     ) -> list[str]:
         """What of this command line differs from the one that made the checkpoint.
 
@@ -251,6 +265,13 @@ class Checkpoint:
             found.append("gzip")
         if self.api != api:
             found.append("api")
+        if self.exact != exact:
+            # Half the file's text as sent and half mended (or guarded) proves nothing.
+            found.append(
+                "--exact ("
+                + ("used then, not now" if self.exact else "not used then, used now")
+                + ")"
+            )
         then = None if self.prices is None else self.prices["sha256"]
         if (then is None) != (prices is None):
             found.append(

@@ -58,6 +58,19 @@ class StatsJson(TypedDict):
     # The ids of the oldest and newest records (by createdAt, then id).
     firstId: NotRequired[str | None]
     lastId: NotRequired[str | None]
+    # A checkpoint's: the strings mended so far (see StringsJson). No manifest has it.
+    stringsMended: NotRequired[int]
+
+
+class StringsJson(TypedDict):
+    """How an export wrote the API's text: exactly as sent (`--exact`), or safe for its
+    readers. Absent from manifests written before it: those wrote text as sent."""
+
+    exact: bool
+    # Strings with a lone surrogate (half an emoji), written with U+FFFD in its place.
+    mended: int
+    # CSV: whether a text cell a spreadsheet would run as a formula got a leading `'`.
+    formulasGuarded: NotRequired[bool]
 
 
 class WindowJson(TypedDict):

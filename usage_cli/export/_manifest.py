@@ -24,6 +24,7 @@ from usage_cli.export._json import (
     PricesJson,
     QueryJson,
     StatsJson,
+    StringsJson,
     ToolJson,
     WindowJson,
     dumps,
@@ -59,6 +60,14 @@ def window_of(query: Query, started: datetime) -> WindowJson:
         "sinceMs": since,
         "untilMs": until,
     }
+
+
+def strings_of(*, exact: bool, fmt: str, mended: int) -> StringsJson:
+    """A manifest's `strings`: how an export of `fmt` wrote the API's text."""
+    strings: StringsJson = {"exact": exact, "mended": 0 if exact else mended}
+    if fmt == "csv":
+        strings["formulasGuarded"] = not exact
+    return strings
 
 
 def _figures(data: StatsJson) -> StatsJson:
@@ -116,6 +125,7 @@ class ManifestJson(StatsJson):
     chain: NotRequired[ChainJson]
     # `--cost`: the price table in effect and the sum of the cost column.
     prices: NotRequired[PricesJson]
+    strings: NotRequired[StringsJson]
 
 
 _SHAPE = shape_of(ManifestJson)
@@ -137,6 +147,7 @@ class SetManifestJson(StatsJson):
     chain: NotRequired[ChainJson]
     # `--cost`: the price table in effect and the sum of the cost column.
     prices: NotRequired[PricesJson]
+    strings: NotRequired[StringsJson]
 
 
 _SET_SHAPE = shape_of(SetManifestJson)
@@ -158,6 +169,14 @@ class _Proof:
     chain: ChainJson | None = None
     # `--cost`: the price table in effect and what the cost column sums to.
     prices: PricesJson | None = None
+    # How the text was written (`--exact` or not); None in a manifest from before.
+    strings: StringsJson | None = None
+
+    @property
+    def formulas_guarded(self) -> bool:
+        """Whether a CSV's text cells may carry the `'` that keeps a spreadsheet from
+        running them (to be taken off when they are read as data)."""
+        return self.strings is not None and self.strings.get("formulasGuarded", False)
 
     @property
     def records(self) -> int:
@@ -181,6 +200,7 @@ class _Proof:
             **kind,
             **_figures(self.figures),
             "pages": self.pages,
+            **({} if self.strings is None else {"strings": self.strings}),
             **contents,
             "startedAt": iso(self.started_at),
             "finishedAt": iso(self.finished_at),
@@ -198,6 +218,7 @@ class _Proof:
             "window": data.get("window"),
             "chain": data.get("chain"),
             "prices": data.get("prices"),
+            "strings": data.get("strings"),
             "pages": data["pages"],
             "started_at": parse_iso(data["startedAt"]),
             "finished_at": parse_iso(data["finishedAt"]),

@@ -109,13 +109,22 @@ def open_plan(
     force: bool,
     resume: bool,
     now: Callable[[], datetime],
+    exact: bool = False,
 ) -> Plan:
     """The plan of an export to `path_text`: a folder of parts with `partition` or
-    parquet (`fmt`, the `-o` word), else a file or `-`. Use it as a context manager."""
+    parquet (`fmt`, the `-o` word), else a file or `-`. Use it as a context manager.
+    `exact` writes the API's text as sent (no U+FFFD, no CSV guard)."""
     if partition is not None or fmt == "parquet":
         from usage_cli.export._partitioned import plan_partitioned
 
-        return plan_partitioned(path_text, partition, fmt, force=force, resume=resume, now=now)
+        return plan_partitioned(
+            path_text, partition, fmt, force=force, resume=resume, now=now, exact=exact
+        )
     return plan_export(
-        path_text, None if fmt is None else Format(fmt), force=force, resume=resume, now=now
+        path_text,
+        None if fmt is None else Format(fmt),
+        force=force,
+        resume=resume,
+        now=now,
+        exact=exact,
     )

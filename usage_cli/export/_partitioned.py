@@ -38,7 +38,7 @@ from usage_cli.errors import (
 )
 from usage_cli.export._costs import CostTally, refuse_cost_unless_csv
 from usage_cli.export._json import ApiJson, ChainJson
-from usage_cli.export._manifest import SetManifest, window_of
+from usage_cli.export._manifest import SetManifest, strings_of, window_of
 from usage_cli.export._parts import PartsBuilder
 from usage_cli.export._run import OnProgress, Progress, Sign
 from usage_cli.export._set_target import (
@@ -64,8 +64,8 @@ if TYPE_CHECKING:
     from usage_cli.prices import PriceTable
 
 
-def _batches(client: PageSource, query: Query) -> Generator[Batch, None, None]:
-    yield from RecordStream(client, query).batches()
+def _batches(client: PageSource, query: Query, exact: bool) -> Generator[Batch, None, None]:
+    yield from RecordStream(client, query, exact=exact).batches()
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,7 @@ class PartitionedPlan:
     force: bool
     lock: TargetLock
     note: str | None = None  # a set has nothing to say before its run (see `ExportPlan`)
+    exact: bool = False  # `--exact` (see `ExportPlan`)
 
     @property
     def path(self) -> Path:
@@ -147,11 +148,13 @@ class PartitionedPlan:
         stats = Stats()
         costs = None if prices is None else CostTally(prices)
         target = self.target
-        builder = PartsBuilder(target.building, target.partition, target.fmt, part_records, prices)
+        builder = PartsBuilder(
+            target.building, target.partition, target.fmt, part_records, prices, exact=self.exact
+        )
         try:
             target.building.mkdir()
             # Closed however the run ends: its prefetch thread stops before the client closes.
-            with contextlib.closing(_batches(client, query)) as batches:
+            with contextlib.closing(_batches(client, query, self.exact)) as batches:
                 pages = self._fill(builder, batches, stats, costs, on_progress)
             builder.close_current()
             manifest = SetManifest(
@@ -167,6 +170,7 @@ class PartitionedPlan:
                 window=window_of(query, self.started),
                 chain=chain,
                 prices=None if costs is None else costs.to_json(),
+                strings=strings_of(exact=self.exact, fmt=self.target.fmt, mended=stats.mended),
             )
             self._publish(manifest, sign)
         except BaseException as exc:
@@ -191,6 +195,7 @@ class PartitionedPlan:
         for batch in batches:
             builder.add(batch.records)
             stats.add_all(batch.records)
+            stats.mended += batch.mended
             if costs is not None:
                 costs.add_all(batch.records)
             pages += 1
@@ -255,6 +260,7 @@ def plan_partitioned(
     force: bool,
     resume: bool,
     now: Callable[[], datetime],
+    exact: bool = False,
 ) -> PartitionedPlan:
     """Every check of a partitioned export that needs no server; the plan holds DIR's lock.
 
@@ -295,4 +301,4 @@ def plan_partitioned(
     # To the millisecond, as a single-file export keeps it.
     moment = now()
     started = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-    return PartitionedPlan(path_text, target, started, force, lock)
+    return PartitionedPlan(path_text, target, started, force, lock, exact=exact)

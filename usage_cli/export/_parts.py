@@ -37,6 +37,8 @@ class Part:
         number: int,
         fmt: PartFormat,
         prices: PriceTable | None = None,
+        *,
+        exact: bool = False,
     ) -> None:
         self.folder = folder
         self.name = part_path(folder, number, fmt)
@@ -62,7 +64,10 @@ class Part:
                     mtime=0,
                 )
                 self._writer = make_writer(
-                    Format(fmt.value), cast(BinaryIO, self._gzip), **cost_column(prices)
+                    Format(fmt.value),
+                    cast(BinaryIO, self._gzip),
+                    exact=exact,
+                    **cost_column(prices),
                 )
         except BaseException:
             self._handle.close()
@@ -136,10 +141,13 @@ class PartsBuilder:
         fmt: PartFormat,
         part_records: int,
         prices: PriceTable | None = None,
+        *,
+        exact: bool = False,
     ):
         self.root = root
         self.fmt = fmt
         self.prices = prices
+        self.exact = exact
         self.part_records = part_records
         self.folders = Folders(partition)
         self.parts: list[PartJson] = []
@@ -169,7 +177,7 @@ class PartsBuilder:
         # closed: they go to its next part, never into a finished one.
         number = self._numbers.get(folder, 0)
         self._numbers[folder] = number + 1
-        self.current = Part(self.root, folder, number, self.fmt, self.prices)
+        self.current = Part(self.root, folder, number, self.fmt, self.prices, exact=self.exact)
         return self.current
 
     def close_current(self) -> None:

@@ -50,6 +50,8 @@ class ExportPlan:
     note: str | None = None
     # Held by a file export until `close`; None for stdout.
     lock: TargetLock | None = None
+    # `--exact`: the API's text as sent, no U+FFFD for a lone surrogate, no CSV guard.
+    exact: bool = False
 
     @property
     def path(self) -> Path | None:
@@ -149,7 +151,7 @@ class ExportPlan:
             if stdout is None:
                 raise ValueError("an export to standard output needs `stdout`")
             try:
-                to_stream(batches, target.fmt, stdout, tally, on_progress)
+                to_stream(batches, target.fmt, stdout, tally, on_progress, exact=self.exact)
             except BrokenPipeError:
                 raise  # a reader that has had enough (`| head`): the CLI ends quietly
             except OSError as exc:
@@ -163,6 +165,7 @@ class ExportPlan:
             api=api,
             target=str(target.path),
             started_at=self.started,
+            exact=self.exact,
         )
         try:
             return to_file(
@@ -193,7 +196,9 @@ class ExportPlan:
         self, checkpoint: Checkpoint, query: Query, api: ApiJson, prices: PriceTable | None
     ) -> None:
         sha256 = None if prices is None else prices.sha256
-        differs = checkpoint.differences(query, self.target.fmt, self.target.gzip, api, sha256)
+        differs = checkpoint.differences(
+            query, self.target.fmt, self.target.gzip, api, sha256, exact=self.exact
+        )
         if differs:
             raise InputError(
                 "the interrupted export was made with a different " + ", ".join(differs),
@@ -206,7 +211,7 @@ class ExportPlan:
             if self.checkpoint.end:
                 return
             query = replace(query, cursor=self.checkpoint.cursor)
-        yield from RecordStream(client, query).batches()
+        yield from RecordStream(client, query, exact=self.exact).batches()
 
     def interrupted(self, records: int) -> Interrupted:
         resumable = isinstance(self.target, Target) and self.target.waiting
@@ -232,6 +237,7 @@ def plan_export(
     force: bool,
     resume: bool,
     now: Callable[[], datetime],
+    exact: bool = False,
 ) -> ExportPlan:
     """Every check of an export that needs no server: target, lock, checkpoint, a waiting one.
 
@@ -267,7 +273,7 @@ def plan_export(
         # `--since 7d` from exactly the moment this run does.
         moment = now()
         started = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-    return ExportPlan(path_text, target, started, checkpoint, note, lock)
+    return ExportPlan(path_text, target, started, checkpoint, note, lock, exact)
 
 
 def _check_name_length(target: Target) -> None:

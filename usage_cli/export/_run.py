@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from usage_cli.export._checkpoint import Checkpoint
 from usage_cli.export._costs import COST_COLUMN, CostTally
 from usage_cli.export._json import ChainJson, PricesJson, WindowJson
-from usage_cli.export._manifest import Manifest
+from usage_cli.export._manifest import Manifest, strings_of
 from usage_cli.export._partial import PartialFile
 from usage_cli.export._stats import Stats
 from usage_cli.export._target import Target
@@ -58,6 +58,7 @@ class Tally:
 
     def add(self, batch: Batch) -> None:
         self.stats.add_all(batch.records)
+        self.stats.mended += batch.mended
         if self.costs is not None:
             self.costs.add_all(batch.records)
         self.pages += 1
@@ -80,14 +81,18 @@ def write_pages(
     compress: bool,
     resumed_after: int | None,
     prices: PriceTable | None = None,
+    exact: bool = False,
 ) -> Iterator[Batch]:
     """Write each batch whole to `sink`, then yield it; finish the format at the end.
 
     `resumed_after` continues an output that already holds that many records.
     `prices` (CSV only) adds a `cost` column after the contract's columns.
+    `exact` writes CSV cells unguarded (`make_writer`).
     """
     buffer = io.BytesIO()
-    writer = make_writer(fmt, buffer, resumed_after=resumed_after, **cost_column(prices))
+    writer = make_writer(
+        fmt, buffer, resumed_after=resumed_after, exact=exact, **cost_column(prices)
+    )
 
     def chunk() -> bytes:
         data = buffer.getvalue()
@@ -125,11 +130,13 @@ def to_stream(
     stream: BinaryIO,
     tally: Tally,
     on_progress: OnProgress | None,
+    *,
+    exact: bool = False,
 ) -> None:
     """Every page to a stream as it comes (stdout: nothing to resume)."""
     prices = None if tally.costs is None else tally.costs.table
     pages = write_pages(
-        batches, fmt, stream.write, compress=False, resumed_after=None, prices=prices
+        batches, fmt, stream.write, compress=False, resumed_after=None, prices=prices, exact=exact
     )
     for batch in pages:
         tally.add(batch)
@@ -166,10 +173,13 @@ def to_file(
                 compress=target.gzip,
                 resumed_after=resumed_after,
                 prices=None if tally.costs is None else tally.costs.table,
+                exact=origin.exact,
             )
             for batch in pages:
                 tally.add(batch)
-                partial.commit(batch.cursor, tally.pages, tally.stats.to_json(), tally.priced())
+                partial.commit(
+                    batch.cursor, tally.pages, tally.stats.to_json(mended=True), tally.priced()
+                )
                 # Checkpointing costs an fsync and a rename: do it about once a
                 # second, and always when the export stops early (below).
                 if monotonic() - last_saved >= CHECKPOINT_EVERY:
@@ -194,6 +204,7 @@ def to_file(
                 window=window,
                 chain=chain,
                 prices=tally.priced(),
+                strings=strings_of(exact=origin.exact, fmt=target.fmt, mended=tally.stats.mended),
             )
             partial.finish(manifest, sign=sign)
         except BaseException:

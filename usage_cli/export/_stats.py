@@ -22,6 +22,8 @@ class Stats:
         self.summary = summary or Summary(("type",))
         self.oldest = oldest
         self.newest = newest
+        # Strings whose lone surrogates were written as U+FFFD (`Batch.mended`).
+        self.mended = 0
 
     @property
     def records(self) -> int:
@@ -57,10 +59,11 @@ class Stats:
             if self.newest is None or edge > self.newest:
                 self.newest = edge
 
-    def to_json(self) -> StatsJson:
+    def to_json(self, *, mended: bool = False) -> StatsJson:
+        """The figures; with `mended`, a checkpoint's, the strings mended so far too."""
         total = self.summary.total
         by_type = sorted(self.summary.groups(), key=lambda group: str(group.key[0]))
-        return {
+        figures: StatsJson = {
             "records": total.records,
             "countTotal": total.count,
             "countByType": {str(group.key[0]): group.count for group in by_type},
@@ -72,6 +75,9 @@ class Stats:
             "firstId": None if self.oldest is None else self.oldest[1],
             "lastId": None if self.newest is None else self.newest[1],
         }
+        if mended:
+            figures["stringsMended"] = self.mended
+        return figures
 
     @classmethod
     def from_json(cls, data: StatsJson) -> Stats:
@@ -85,4 +91,6 @@ class Stats:
         first, last = data.get("firstId"), data.get("lastId")
         oldest = None if first is None or total.first is None else (total.first, first)
         newest = None if last is None or total.last is None else (total.last, last)
-        return cls(summary, oldest, newest)
+        stats = cls(summary, oldest, newest)
+        stats.mended = data.get("stringsMended", 0)
+        return stats

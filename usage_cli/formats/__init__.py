@@ -61,6 +61,7 @@ def make_writer(
     resumed_after: int | None = None,
     display: Display | None = None,
     derived: Derived | None = None,
+    exact: bool = False,
 ) -> Writer:
     """A writer of `fmt` to a binary stream.
 
@@ -68,7 +69,8 @@ def make_writer(
     that many records (a resumed export): no second CSV header or bracket.
     `display` is the reader's terminal (width, colour, zone) for a table; for
     CSV, its zone when `--tz` asked for one. `derived` fills columns no record
-    carries (`cost`), for csv and table.
+    carries (`cost`), for csv and table. A CSV cell a spreadsheet would run
+    as a formula gets a leading `'` unless `exact`.
     """
     fmt = Format(fmt)
     if fmt is Format.jsonl:
@@ -84,7 +86,12 @@ def make_writer(
 
         zone = display.zone if display is not None and display.csv_zone else None
         return CsvWriter(
-            stream, columns, resumed=resumed_after is not None, zone=zone, derived=derived
+            stream,
+            columns,
+            resumed=resumed_after is not None,
+            zone=zone,
+            derived=derived,
+            guard=not exact,
         )
     if fmt is Format.table:
         from usage_cli.formats.table import TableWriter

@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import io
 import operator
+import re
 from collections.abc import Callable, Sequence
 from datetime import tzinfo
 from itertools import chain, compress, repeat
@@ -13,6 +14,34 @@ from usage_cli.columns import CSV_COLUMNS, TIME_COLUMNS, Derived, getter, iso_ms
 from usage_cli.records import UsageRecord
 
 Fix = Callable[[Any], Any]
+
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP's
+# list: `=`, `+`, `-`, `@`, TAB, CR). `'` is guarded too, so that unguarding
+# is exact: a leading `'` is always one the guard added (and a spreadsheet shows
+# `''x` as `'x`, the value as sent).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def guarded(cell: str) -> str:
+    """A text cell a spreadsheet shows as the text and never runs: a leading `'` where
+    it would start a formula. Text that is a plain number (`-5`) is no formula."""
+    if cell.startswith(_FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
+
+
+def unguarded(cell: str) -> str:
+    """The text `guarded` was given."""
+    return cell[1:] if cell.startswith("'") else cell
+
+
+def _may_start_formula(text: str) -> bool:
+    """Whether a cell of joined rows (cells after a comma, rows after a line end)
+    may start with a character `guarded` looks at."""
+    return text.startswith(_FORMULA_STARTS) or any(
+        f",{mark}" in text or f"\n{mark}" in text for mark in _FORMULA_STARTS
+    )
 
 
 def _meta_cell(meta: Any) -> Any:
@@ -59,6 +88,10 @@ def _quoting(rows: list[str], commas: int, slots: int) -> list[int]:
     return sorted(odd)
 
 
+class _Guard(Exception):
+    """A page with a cell to guard: written by the csv module, cell by cell."""
+
+
 class CsvWriter:
     """RFC 4180: a header row, CRLF line ends, quotes where a value needs them.
 
@@ -66,6 +99,9 @@ class CsvWriter:
     the csv module writes None as an empty cell), then the few cells that are
     not the field as sent are fixed by position: times, `meta`, and columns a
     record does not carry (`meta.KEY`, `cost`, times in a zone).
+
+    With `guard` (the default), a text cell a spreadsheet would run as a
+    formula is written with a leading `'` (`guarded`); numbers never are.
     """
 
     def __init__(
@@ -76,8 +112,10 @@ class CsvWriter:
         resumed: bool = False,
         zone: tzinfo | None = None,
         derived: Derived | None = None,
+        guard: bool = True,
     ) -> None:
         self._stream = stream
+        self._guard = guard
         self._columns = tuple(columns or CSV_COLUMNS)
         # Cells made from the field's own value, and cells made from the whole record.
         self._from_value: list[tuple[int, Fix]] = []
@@ -121,6 +159,8 @@ class CsvWriter:
             cells[index] = fix(cells[index])
         for index, get in self._from_record:
             cells[index] = get(raw)
+        if self._guard:
+            return [guarded(cell) if isinstance(cell, str) else cell for cell in cells]
         return cells
 
     def write(self, records: Sequence[UsageRecord]) -> None:
@@ -130,6 +170,8 @@ class CsvWriter:
                 return
             except TypeError:
                 pass  # a cell that is neither text nor a number: the csv module's way
+            except _Guard:
+                pass  # a cell to guard: the csv module's way, cell by cell
         self._csv.writerows([self._cells(record.raw) for record in records])
         self._drain()
 
@@ -178,6 +220,8 @@ class CsvWriter:
             rows.append(",".join(map(blank, cells, cells)))
         commas, slots = len(columns) - 1, int(meta is not None)
         text = "\n".join(rows)
+        if self._guard and _may_start_formula(text):
+            raise _Guard
         if not _plain(text, commas, len(rows), slots):
             for index in _quoting(rows, commas, slots):
                 self._csv.writerow(self._cells(records[index].raw))

@@ -7,7 +7,7 @@ from dataclasses import replace
 from usage_cli.query import Order, Query
 from usage_cli.reading.cursors import PageSource
 from usage_cli.reading.stream import RecordStream
-from usage_cli.records import UsageRecord
+from usage_cli.records import UsageRecord, mended_records
 
 
 class Follower:
@@ -18,13 +18,17 @@ class Follower:
     first poll is a baseline: what already exists is skipped, unless a start
     time is given (`--since`), when everything from then on is returned. Ids
     are remembered only for an hour behind the newest record seen, so memory
-    stays flat over idle days.
+    stays flat over idle days. Lone surrogates are mended as `RecordStream`
+    mends them, unless `exact`.
     """
 
     FORGET_AFTER_MS = 3_600_000
 
-    def __init__(self, client: PageSource, query: Query, *, since_ms: int | None = None) -> None:
+    def __init__(
+        self, client: PageSource, query: Query, *, since_ms: int | None = None, exact: bool = False
+    ) -> None:
         self.client = client
+        self.exact = exact
         # Newest first, whatever the user's order: new records are on the first page.
         self.query = replace(query, order=Order.desc, cursor=None, since=None, until=None)
         self._since_ms = since_ms
@@ -33,12 +37,12 @@ class Follower:
 
     def backlog(self, last: int) -> list[UsageRecord]:
         """The newest `last` records, oldest first; later polls return only newer ones."""
-        shown = list(RecordStream(self.client, self.query, limit=last))
+        shown = list(RecordStream(self.client, self.query, limit=last, exact=True))
         self._remember(shown)
         if shown:
             self._since_ms = min(record.created_at for record in shown)
         self._started = True
-        return shown[::-1]
+        return self._written(shown[::-1])
 
     def poll(self) -> list[UsageRecord]:
         """Records that appeared since the last poll, oldest first."""
@@ -67,7 +71,12 @@ class Follower:
             cursor = page.cursor
         # Only now: a poll cut short by a fault forgets nothing it did not print.
         self._remember(fresh)
-        return fresh[::-1]
+        return self._written(fresh[::-1])
+
+    def _written(self, records: list[UsageRecord]) -> list[UsageRecord]:
+        """Records as they are written: mended, unless `exact`. Only here, as ids are
+        remembered as the API sent them."""
+        return records if self.exact else mended_records(records)[0]
 
     def _is_new(self, record: UsageRecord) -> bool:
         if record.id in self._seen:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from usage_cli.query import Order, Query
 from usage_cli.reading.cursors import PageSource, cursor_is_last_id, iter_pages
-from usage_cli.records import Page, UsageRecord
+from usage_cli.records import Page, UsageRecord, mended_records
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,8 @@ class Batch:
 
     records: list[UsageRecord]
     cursor: str | None
+    # Strings of the page whose lone surrogates became U+FFFD (`RecordStream.exact`).
+    mended: int = 0
 
 
 class RecordStream:
@@ -30,12 +32,20 @@ class RecordStream:
     After iteration, `exhausted` tells whether the list was read to its end (or
     to the edge of the `--since/--until` window), and `next_cursor` is where to
     continue when it was not.
+
+    A lone surrogate in a string (half an emoji, as JavaScript cuts one) becomes
+    U+FFFD, so that what is written is valid UTF-8 JSON for every reader;
+    `mended` counts the strings changed. `exact` keeps them as the API sent them.
     """
 
-    def __init__(self, client: PageSource, query: Query, *, limit: int | None = None) -> None:
+    def __init__(
+        self, client: PageSource, query: Query, *, limit: int | None = None, exact: bool = False
+    ) -> None:
         self.client = client
         self.query = query
         self.limit = limit
+        self.exact = exact
+        self.mended = 0
         self.records = 0
         self.exhausted = False
         self.next_cursor: str | None = query.cursor
@@ -81,7 +91,7 @@ class RecordStream:
             if everything:
                 self.records += len(page.items)
                 self.next_cursor = page.cursor or None
-                yield Batch(page.items, self.next_cursor)
+                yield self._batch(page, page.items)
                 continue
             kept: list[UsageRecord] = []
             stopped = False
@@ -104,11 +114,20 @@ class RecordStream:
                 self.next_cursor = _cursor_after(kept[-1], page) if kept else None
             else:
                 self.next_cursor = None if stopped else (page.cursor or None)
-            yield Batch(kept, self.next_cursor)
+            yield self._batch(page, kept)
             if stopped or (self.limit is not None and self.records >= self.limit):
                 return
         self.exhausted = True
         self.next_cursor = None
+
+    def _batch(self, page: Page, kept: list[UsageRecord]) -> Batch:
+        """The kept records as written: mended, unless `exact`, after the cursor is
+        known (a cursor is an id as the API sent it), and counted only if kept."""
+        mended = 0
+        if page.odd_text and not self.exact:
+            kept, mended = mended_records(kept)
+            self.mended += mended
+        return Batch(kept, self.next_cursor, mended)
 
     def __iter__(self) -> Iterator[UsageRecord]:
         for batch in self.batches():
@@ -122,7 +141,9 @@ class RecordStream:
             return True
         if not self.next_cursor:
             return False
-        probe = RecordStream(self.client, replace(self.query, cursor=self.next_cursor), limit=1)
+        probe = RecordStream(
+            self.client, replace(self.query, cursor=self.next_cursor), limit=1, exact=True
+        )
         return any(True for _ in probe)
 
 
@@ -136,6 +157,9 @@ def _cursor_after(record: UsageRecord, page: Page) -> str | None:
     return record.id if cursor_is_last_id(page) else None
 
 
-def iter_records(client: PageSource, query: Query, *, limit: int | None = None) -> RecordStream:
-    """Every record of `query` (or the first `limit`), page after page."""
-    return RecordStream(client, query, limit=limit)
+def iter_records(
+    client: PageSource, query: Query, *, limit: int | None = None, exact: bool = False
+) -> RecordStream:
+    """Every record of `query` (or the first `limit`), page after page; lone
+    surrogates made U+FFFD unless `exact` (see `RecordStream`)."""
+    return RecordStream(client, query, limit=limit, exact=exact)

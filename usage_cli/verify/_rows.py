@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from usage_cli.export._costs import COST_COLUMN
+from usage_cli.formats.csv import unguarded
 
 # id, type, count, cost cell (None: no cost column, as in JSON), the record itself
 Row = tuple[str, str, int, str | None, Mapping[str, Any]]
@@ -30,10 +31,16 @@ def opened(path: Path, *, compressed: bool) -> IO[str]:
     return open(path, encoding="utf-8", newline="")
 
 
-def rows(handle: IO[str], fmt: str) -> Iterator[Row]:
-    """Each record of `handle`, written as `fmt`: csv, json (an array) or jsonl."""
+def rows(handle: IO[str], fmt: str, *, guarded: bool = False) -> Iterator[Row]:
+    """Each record of `handle`, written as `fmt`: csv, json (an array) or jsonl.
+
+    `guarded`: the CSV's text cells may carry the `'` that keeps a spreadsheet
+    from running them (the manifest says so); it is taken off here.
+    """
     if fmt == "csv":
         for row in csv.DictReader(handle):
+            if guarded:
+                row = {name: unguarded(cell) for name, cell in row.items()}
             yield row["id"], row["type"], int(row["count"]), row.get(COST_COLUMN), row
         return
     if fmt == "json":

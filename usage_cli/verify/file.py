@@ -103,7 +103,9 @@ def verify_file(path: Path) -> FileReport:
     costs = CostColumn()
     try:
         with opened(path, compressed=compressed) as text:
-            for record_id, kind, count, cell, _ in rows(text, fmt):
+            for record_id, kind, count, cell, _ in rows(
+                text, fmt, guarded=manifest.formulas_guarded
+            ):
                 report.records += 1
                 costs.add(record_id, kind, count, cell)
                 if record_id in seen:

@@ -65,12 +65,12 @@ def _ms(text: str) -> int:
     return int(moment.replace(microsecond=0).timestamp()) * 1000 + moment.microsecond // 1000
 
 
-def _rows(path: Path, fmt: PartFormat) -> Iterator[Row]:
+def _rows(path: Path, fmt: PartFormat, *, guarded: bool) -> Iterator[Row]:
     if fmt is PartFormat.parquet:
         yield from _parquet_rows(path)
         return
     with opened(path, compressed=True) as handle:
-        for record_id, kind, count, cell, record in rows(handle, fmt):
+        for record_id, kind, count, cell, record in rows(handle, fmt, guarded=guarded):
             text = record["createdAt"]
             created = _ms(text) if fmt is PartFormat.csv else int(text)
             yield record_id, kind, count, created, cell
@@ -128,7 +128,8 @@ class _Checker:
         records = 0
         misfiled: list[str] = []
         try:
-            for record_id, kind, count, created, cell in _rows(file, self.manifest.fmt):
+            rows_of = _rows(file, self.manifest.fmt, guarded=self.manifest.formulas_guarded)
+            for record_id, kind, count, created, cell in rows_of:
                 records += 1
                 self._record(name, record_id, kind, count)
                 self.costs.add(record_id, kind, count, cell)
