@@ -15,6 +15,7 @@ import shlex
 import shutil
 import sqlite3
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,15 @@ import pytest
 
 from usage_cli.archive._store import VIEWS
 from usage_cli.columns import iso_ms
+from usage_cli.sandbox import Sandbox
 from usage_cli.sandbox.data import generate_records
-from usage_cli.sandbox.emulator import Emulator
+from usage_cli.sandbox.emulator import Emulator, Faults
 
 from .conftest import ANCHOR, Result, run_in_memory
 from .conftest import TOKEN as STREAMS_TOKEN
 from .docs_scene import ROOT, blocks
+from .test_archive_process import TOKEN as PROCESS_TOKEN
+from .test_archive_process import start_sync
 from .test_sync_streams import emulator as streams_emulator
 from .test_sync_streams import stop_midway, tied
 from .test_sync_streams import sync as streams_sync
@@ -195,6 +199,64 @@ def test_mid_way_through_a_first_sync_from_both_ends_the_whole_view_holds_whole_
     with sqlite3.connect(db) as connection:
         assert connection.execute("SELECT COUNT(*) FROM usage_records_whole").fetchone()[0] == 1200
         assert connection.execute("SELECT gap_below FROM usage_stretches").fetchall() == [(0,)]
+
+
+def read_only(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    """What a SQL tool reads beside a running sync (nothing before the tables exist)."""
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
+            return connection.execute(sql).fetchall()
+    except sqlite3.OperationalError:
+        return []
+
+
+def test_a_reader_beside_a_running_first_sync_sees_whole_stretches_only(tmp_path: Path) -> None:
+    db = tmp_path / "usage.db"
+    with Sandbox(
+        records=4000, seed=23, token=PROCESS_TOKEN, anchor=ANCHOR, faults=Faults(latency=0.02)
+    ) as server:
+        # Held after ten pages, far from where the ends would meet (as in
+        # test_sync_streams): the sync is running, with a gap between its ends.
+        with server.hold(after=10) as held:
+            process = start_sync(server, db)
+            try:
+                held.wait()
+                deadline = time.monotonic() + 30
+                while len(read_only(db, "SELECT 1 FROM usage_stretches")) < 2 or (
+                    len(read_only(db, "SELECT 1 FROM records")) < 600
+                ):
+                    assert process.poll() is None, "the sync ended before it was held"
+                    assert time.monotonic() < deadline, "the sync wrote nothing"
+                    time.sleep(0.01)
+                # One read transaction: a page still being committed cannot fall
+                # between the reads.
+                with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
+                    connection.execute("BEGIN")
+                    outcomes = connection.execute("SELECT outcome FROM runs").fetchall()
+                    stretches = connection.execute(
+                        "SELECT newest, oldest, gap_below FROM usage_stretches ORDER BY newest DESC"
+                    ).fetchall()
+                    raw = [t for (t,) in connection.execute("SELECT created_at FROM usage_records")]
+                    whole = [
+                        t
+                        for (t,) in connection.execute("SELECT created_at FROM usage_records_whole")
+                    ]
+                    connection.execute("COMMIT")
+            finally:
+                held.release()
+                done = process.communicate(timeout=60)
+        assert process.returncode == 0, done[1]
+    assert outcomes == [("running",)]
+    (top_newest, top_oldest, top_gap), (low_newest, low_oldest, low_gap) = stretches
+    assert (top_gap, low_gap) == (1, 0)
+    # The raw view shows the edges of the gap too; the whole view only what lies
+    # strictly inside the stretches known whole.
+    assert any(t in (top_oldest, low_newest) for t in raw)
+    assert all(top_oldest < t <= top_newest or low_oldest <= t < low_newest for t in whole)
+    assert len(whole) == sum(1 for t in raw if t not in (top_oldest, low_newest))
+    # Once the run ends, every record is whole.
+    everything = read_only(db, "SELECT COUNT(*) FROM usage_records_whole")
+    assert everything == [(4000,)]
 
 
 def test_a_list_created_in_one_millisecond_is_not_whole_until_the_ends_meet(
