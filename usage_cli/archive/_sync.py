@@ -27,12 +27,13 @@ next run, as with one chain.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from usage_cli.archive._seal import write as write_seal
-from usage_cli.archive._store import Archive, Segment, Source
+from usage_cli.archive._store import TOKEN_SALT, Archive, Segment, Source
 from usage_cli.errors import ApiError, UsageCliError
 from usage_cli.query import Query
 from usage_cli.reading import PageSource, iter_pages
@@ -72,9 +73,22 @@ class SyncProgress:
         self.oldest = oldest if self.oldest is None else min(self.oldest, oldest)
 
 
-def token_hint(token: str | None) -> str | None:
-    """A short fingerprint of the token: tells two tokens apart, reveals nothing."""
-    return hashlib.sha256(token.encode()).hexdigest()[:12] if token else None
+# A salted hint says what it is; one without the mark is from before archives had
+# a salt: the first 12 hex digits of the token's plain sha256.
+SALTED = "hmac:"
+
+
+def token_hint(token: str | None, salt: str) -> str | None:
+    """A short fingerprint of the token, keyed by the archive's salt: it tells two tokens
+    apart within one archive, reveals nothing, and differs from archive to archive (an
+    unsalted one would show that two archives were synced with one token)."""
+    if not token:
+        return None
+    return SALTED + hmac.new(salt.encode(), token.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def _legacy_hint(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()[:12]
 
 
 class Sync:
@@ -110,9 +124,18 @@ class Sync:
         self._clock = clock
         self.on_note = on_note
         self._query = Query()
-        self._hint = token_hint(token)
+        salt = archive.stored_property(TOKEN_SALT)
+        assert salt is not None  # a writable archive is at the newest schema
+        self._hint = token_hint(token, salt)
+        self.token_changed = self._differs(token)
         db = archive.connection
         with archive.transaction():
+            if self._hint is not None:
+                # Compared, an unsalted hint has served: it goes (see `_differs`).
+                db.execute(
+                    "UPDATE runs SET token_hint = NULL WHERE source = ? AND token_hint NOT LIKE ?",
+                    (source.id, SALTED + "%"),
+                )
             # Only one sync runs at a time (the caller holds the archive's
             # lock): a run still marked running was killed.
             db.execute(
@@ -137,10 +160,19 @@ class Sync:
         ).fetchone()
         return None if row is None else row[0]
 
-    @property
-    def token_changed(self) -> bool:
+    def _differs(self, token: str | None) -> bool:
+        """Whether `token` is not the one this source's last successful run used.
+
+        A run from before archives had a salt kept the plain sha256's first 12 hex
+        digits: compared as such, once, so that the first sync after the upgrade
+        neither misses a new token nor warns of one falsely.
+        """
         previous = self.previous_token_hint()
-        return previous is not None and self._hint is not None and previous != self._hint
+        if previous is None or self._hint is None or token is None:
+            return False
+        if previous.startswith(SALTED):
+            return previous != self._hint
+        return previous != _legacy_hint(token)
 
     def run(self) -> SyncProgress:
         """Read what is new, then close what earlier runs left open; the run's figures."""

@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from usage_cli.archive._seal import PARTS, message, parts, previous
-from usage_cli.archive._store import GENESIS, RELATION_COLUMNS, Archive, columns_of, link
+from usage_cli.archive._store import (
+    GENESIS,
+    RELATION_COLUMNS,
+    VIEWS,
+    VIEWS_SINCE,
+    Archive,
+    columns_of,
+    link,
+)
 from usage_cli.columns import iso_ms
 from usage_cli.errors import InputError
 
@@ -195,6 +203,7 @@ def verify_archive(
     columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
     _check_segments(archive, report, running)
     _check_seal(archive, report, running, columns)
+    _check_views(archive, report)
     if signers is not None:
         _check_signatures(archive, report, signers, columns)
     if expect_head is not None:
@@ -236,6 +245,33 @@ def _check_seal(archive: Archive, report: ArchiveReport, running: bool, columns:
             f"the archive's bookkeeping was edited after sync run {run} sealed it: "
             + ", ".join(changed)
         )
+
+
+def _check_views(archive: Archive, report: ArchiveReport) -> None:
+    """The views for SQL tools are the ones a sync creates, word for word.
+
+    Neither the chain nor the seal covers them, and a view redefined by hand
+    could show other records, or other counts, than the rows hold: a reader in
+    a SQL tool would be lied to while every record still verifies.
+    """
+    db = archive.connection
+    marks = ", ".join("?" for _ in VIEWS)
+    found = {
+        name: (kind, sql)
+        for kind, name, sql in db.execute(
+            f"SELECT type, name, sql FROM sqlite_master WHERE name IN ({marks})", tuple(VIEWS)
+        )
+    }
+    made = db.execute("PRAGMA user_version").fetchone()[0] >= VIEWS_SINCE
+    for name, statement in VIEWS.items():
+        if name not in found:
+            if made:
+                report.problem(f"the view {name} was dropped after a sync created it")
+        elif found[name] != ("view", statement):
+            report.problem(
+                f"{name} was redefined after a sync created it: it is not the view a sync "
+                "creates, and may show other records than the archive holds"
+            )
 
 
 def _check_signatures(
