@@ -3,13 +3,18 @@
 `usage export DIR --partition day|month` puts each record in the folder of
 the UTC day (`date=2026-11-24/`) or month (`month=2026-11/`) of its
 `createdAt`, in parts named `part-00000.jsonl.gz`, `part-00001...`; the
-manifest for the whole set is `DIR/_manifest.json`. The writer and `usage
-verify` both name things through this module, so they cannot disagree.
+manifest for the whole set is `DIR.manifest.json`, beside the folder. The
+writer and `usage verify` both name things through this module, so they
+cannot disagree.
 
 `key=value` folders are what DuckDB, Spark, BigQuery and ClickHouse read as a
-partition column. The manifest's name starts with `_` because Spark and
-Hadoop skip such files when they list a folder of data (as they skip
-`_SUCCESS`): `spark.read.parquet("DIR")` must not try to read it as a part.
+partition column. The folder holds nothing but parts: a manifest inside it,
+even one named `_manifest.json` (which Spark and Hadoop skip, as they skip
+`_SUCCESS`), breaks readers that take every file under a folder: polars'
+`scan_parquet(DIR)` refuses a folder of mixed extensions, and DuckDB's
+`read_parquet('DIR/**/*')` tries to read it as parquet. Sets written before
+kept it inside as `_manifest.json` (`OLD_MANIFEST_NAME`); `usage verify`
+still reads them.
 
 Light on purpose: `usage export --help` names the choices from here.
 """
@@ -19,8 +24,11 @@ from __future__ import annotations
 import re
 import time
 from enum import StrEnum
+from pathlib import Path
 
-MANIFEST_NAME = "_manifest.json"
+MANIFEST_SUFFIX = ".manifest.json"
+# Inside the folder: where sets written before the manifest moved beside it keep it.
+OLD_MANIFEST_NAME = "_manifest.json"
 # Records per part before the next part of the same folder begins: small
 # enough that one part is a sensible unit of work for an engine, large
 # enough that a folder of a busy day holds few files.
@@ -48,6 +56,41 @@ class PartFormat(StrEnum):
     @property
     def suffix(self) -> str:
         return ".parquet" if self is PartFormat.parquet else f".{self.value}.gz"
+
+
+def _beside(folder: Path, name: str) -> Path:
+    """`name` in the folder that holds `folder` (`.` and `..` resolved to have a name)."""
+    if folder.name in ("", ".", ".."):
+        folder = folder.resolve()
+        if not folder.name:
+            # The root has no folder beside it: a path that is not there.
+            return folder / name.replace("{}", "")
+    return folder.with_name(name.replace("{}", folder.name))
+
+
+def set_manifest(folder: Path) -> Path:
+    """`DIR.manifest.json`: the manifest of the set at `folder`, beside it (as a file's is)."""
+    return _beside(folder, "{}" + MANIFEST_SUFFIX)
+
+
+def pending_manifest(folder: Path) -> Path:
+    """`.DIR.manifest.json.pending`: a set's next manifest while the set is put in place.
+
+    Hidden, beside the folder: its presence says a publication was begun and
+    not finished (see `usage_cli.export._set_target`).
+    """
+    return _beside(folder, ".{}" + MANIFEST_SUFFIX + ".pending")
+
+
+def set_of_manifest(manifest: Path) -> Path | None:
+    """The folder a set's manifest proves, or None when `manifest` is not a set's."""
+    if manifest.name == OLD_MANIFEST_NAME:
+        return manifest.parent
+    if manifest.name.endswith(MANIFEST_SUFFIX):
+        folder = manifest.with_name(manifest.name[: -len(MANIFEST_SUFFIX)])
+        if folder.is_dir():
+            return folder
+    return None
 
 
 def part_name(number: int, fmt: PartFormat) -> str:

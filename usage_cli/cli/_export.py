@@ -66,7 +66,7 @@ PartitionOpt = Annotated[
         "--partition",
         help="Write PATH as a folder of Hive-style parts, one folder per UTC day "
         "(date=YYYY-MM-DD/) or month (month=YYYY-MM/) of createdAt, with one "
-        "_manifest.json for the set.",
+        "manifest for the set beside it (PATH.manifest.json).",
         rich_help_panel=OUTPUT_PANEL,
         show_default=False,
     ),

@@ -171,7 +171,7 @@ class RunProgress:
         self.stop()
         if self._quiet or self._path is None:
             return
-        from usage_cli.partitions import MANIFEST_NAME
+        from usage_cli.partitions import set_manifest
 
         elapsed = self._runtime.monotonic() - self._started
         folders = len({part["path"].split("/")[0] for part in manifest.parts})
@@ -180,7 +180,7 @@ class RunProgress:
             f"exported {manifest.records:,} records ({_pages(manifest.pages)}) to {self._path} "
             f"in {elapsed:.1f}s: {parts:,} part{'s' * (parts != 1)} in {folders:,} "
             f"folder{'s' * (folders != 1)}, {manifest.bytes:,} bytes; "
-            f"manifest {self._path / MANIFEST_NAME}"
+            f"manifest {set_manifest(self._path)}"
         )
 
 

@@ -255,7 +255,7 @@ class Manifest(_Proof):
 
 @dataclass(frozen=True, kw_only=True)
 class SetManifest(_Proof):
-    """`DIR/_manifest.json`: one proof for every part of a partitioned export."""
+    """`DIR.manifest.json`: one proof for every part of a partitioned export."""
 
     partition: Partition
     fmt: PartFormat

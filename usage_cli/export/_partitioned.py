@@ -3,12 +3,14 @@
 The set is built in a hidden sibling, `.DIR.partial/`: each record goes to
 the part of its folder (`date=2026-11-24/part-00000.jsonl.gz`, see
 `usage_cli.partitions`), a part is closed, fsynced and hashed when the
-records move on to another folder or when it is full, and `_manifest.json`
-lists every part last. Only then is the sibling renamed onto DIR (an
-existing DIR, with `--force`, is moved aside first and removed after), so a
-reader finds the old set or the new one, never half of either. Any failure,
-Ctrl-C included, removes the sibling; one left by a killed run is removed by
-the next run, which holds the lock (`.DIR.lock`) and so knows it is stale.
+records move on to another folder or when it is full, and the manifest
+lists every part last. Only then is the sibling put in place and the
+manifest beside it, `DIR.manifest.json` (in the order `_set_target`
+describes: a reader finds the old set or the new one, each with its
+manifest, never half of either). Any failure, Ctrl-C included, removes the
+sibling; one left by a killed run is removed (or, past the commit point,
+put in place) by the next run, which holds the lock (`.DIR.lock`) and so
+knows it is stale.
 
 There is no `--resume`: parts are rebuilt whole, as their order and hashes
 depend on every record before them.
@@ -20,7 +22,6 @@ depend on every record before them.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,11 +49,11 @@ from usage_cli.export._set_target import (
     check_name_length,
     folder_of,
     part_format,
+    put_in_place,
 )
 from usage_cli.export._stats import Stats
 from usage_cli.export._target import signature_path
 from usage_cli.partitions import (
-    MANIFEST_NAME,
     PART_RECORDS,
     PartFormat,
     Partition,
@@ -148,6 +149,7 @@ class PartitionedPlan:
         costs = None if prices is None else CostTally(prices)
         target = self.target
         builder = PartsBuilder(target.building, target.partition, target.fmt, part_records, prices)
+        committed = False
         try:
             target.building.mkdir()
             # Closed however the run ends: its prefetch thread stops before the client closes.
@@ -168,15 +170,15 @@ class PartitionedPlan:
                 chain=chain,
                 prices=None if costs is None else costs.to_json(),
             )
-            self._publish(manifest, sign)
+            self._commit(manifest, sign)
+            committed = True
+            put_in_place(target)
         except BaseException as exc:
             builder.abandon()
+            if committed:
+                raise self._unfinished(exc) from None
             remove_tree(self.target.building)
             raise self._told(exc, stats.records) from None
-        # The set is at DIR from here on: what is left only tidies up, and an
-        # interrupt now is not told that nothing was written.
-        remove_tree(target.replaced)
-        fsync_directory(target.path.parent)
         return manifest
 
     def _fill(
@@ -199,36 +201,43 @@ class PartitionedPlan:
                 on_progress(Progress(stats.records, pages, builder.size, total.first, total.last))
         return pages
 
-    def _publish(self, manifest: SetManifest, sign: Sign | None) -> None:
-        """The manifest (and its signature) into the built set, everything durable, then
-        the set onto DIR.
-
-        An existing set (`--force`) is left at `.DIR.old`, for the caller to remove.
-        """
+    def _commit(self, manifest: SetManifest, sign: Sign | None) -> None:
+        """Everything built made durable, then the pending manifest (and its signature)
+        beside DIR: the commit point, after which the set is put in place whatever
+        happens (this run, or the next one's recovery, does it)."""
         building, target = self.target.building, self.target.path
         text = manifest.to_text().encode("utf-8")
-        if sign is not None:
-            write_atomically(signature_path(building / MANIFEST_NAME), sign(text))
-        write_atomically(building / MANIFEST_NAME, text)
         for folder in {part["path"].split("/")[0] for part in manifest.parts}:
-            fsync_directory(building / folder)
+            if (building / folder).is_dir():
+                fsync_directory(building / folder)
         fsync_directory(building)
-        if not (target.exists() or target.is_symlink()):
-            # An empty folder made meanwhile is replaced by the rename; anything else refuses it.
-            os.rename(building, target)
-        elif not self.force:
-            raise StorageError(
-                f"{self.text!r} appeared while the export ran; it was left as it is",
-                hint="use --force to replace it",
+        if not self.force:
+            there = target.is_symlink() or (
+                target.exists() and not (target.is_dir() and not any(target.iterdir()))
             )
+            if there or self.target.manifest.exists() or self.target.manifest.is_symlink():
+                # An empty folder made meanwhile is replaced; anything else refuses it.
+                raise StorageError(
+                    f"{self.text!r} appeared while the export ran; it was left as it is",
+                    hint="use --force to replace it",
+                )
+        pending = self.target.pending
+        if sign is not None:
+            write_atomically(signature_path(pending), sign(text))
         else:
-            replaced = self.target.replaced
-            os.rename(target, replaced)
-            try:
-                os.rename(building, target)
-            except BaseException:
-                os.rename(replaced, target)
-                raise
+            remove_tree(signature_path(pending))
+        write_atomically(pending, text)
+        fsync_directory(target.parent)
+
+    def _unfinished(self, exc: BaseException) -> BaseException:
+        """A failure while the committed set was being put in place: the next run ends it."""
+        said = reason(exc) if isinstance(exc, OSError) else (str(exc) or type(exc).__name__)
+        return StorageError(
+            f"the export of {self.text} is complete but stopped while being put in place "
+            f"({said}); {self.text} has no manifest until then",
+            hint=f"run `usage export {self.text} --partition {self.target.partition}` "
+            "again: it first finishes putting this one in place",
+        )
 
     def _told(self, exc: BaseException, records: int) -> BaseException:
         """The error to report, saying that nothing was written."""

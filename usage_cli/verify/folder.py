@@ -1,4 +1,9 @@
-"""`usage verify DIR`: prove a partitioned export is what its `_manifest.json` says. Offline.
+"""`usage verify DIR`: prove a partitioned export is what its manifest says. Offline.
+
+The manifest is `DIR.manifest.json`, beside the folder; a set written before
+it moved there keeps it inside, as `DIR/_manifest.json`, and verifies as
+ever. A folder with no manifest beside it but a pending one (a publication
+begun and not finished, see `usage_cli.export._set_target`) is incomplete.
 
 Every part listed is there with its size, sha256 and record count; nothing
 else is in the folder (a stray file or folder is named); no record id
@@ -15,11 +20,18 @@ from datetime import datetime
 from pathlib import Path
 
 from usage_cli._files import reason, sha256_of
-from usage_cli.errors import InputError
+from usage_cli.errors import InputError, VerifyError
 from usage_cli.export import SetManifest
 from usage_cli.export._costs import CostColumn, cost_of
 from usage_cli.export._json import PartJson
-from usage_cli.partitions import MANIFEST_NAME, Folders, PartFormat, is_part_path
+from usage_cli.partitions import (
+    OLD_MANIFEST_NAME,
+    Folders,
+    PartFormat,
+    is_part_path,
+    pending_manifest,
+    set_manifest,
+)
 from usage_cli.verify._lines import first_of
 from usage_cli.verify._manifest import HeldToManifest
 from usage_cli.verify._rows import UNREADABLE, opened, rows
@@ -36,6 +48,8 @@ Row = tuple[str, str, int, int, str | None]
 @dataclass
 class FolderReport(HeldToManifest[SetManifest]):
     found: list[str] = field(default_factory=list)
+    # Beside the folder, or inside it for a set written before the manifest moved.
+    manifest_at: Path | None = None
 
     @property
     def problems(self) -> list[str]:
@@ -45,7 +59,7 @@ class FolderReport(HeldToManifest[SetManifest]):
 
     @property
     def manifest_file(self) -> Path:
-        return self.path / MANIFEST_NAME
+        return self.manifest_at or set_manifest(self.path)
 
     @property
     def proof(self) -> str:
@@ -162,15 +176,9 @@ class _Checker:
 
 def verify_folder(directory: Path) -> FolderReport:
     """A folder written by `usage export DIR --partition ...`, against its manifest."""
-    manifest_file = directory / MANIFEST_NAME
-    if not manifest_file.is_file():
-        raise InputError(
-            f"{str(directory)!r} is a directory, not an export: no {MANIFEST_NAME} in it",
-            hint="verify checks a file written by `usage export` (usage verify audit.csv), "
-            "or a folder written by `usage export DIR --partition day|month`",
-        )
+    manifest_file = manifest_of_set(directory)
     manifest = SetManifest.load(manifest_file)
-    report = FolderReport(directory, manifest)
+    report = FolderReport(directory, manifest, manifest_at=manifest_file)
     checker = _Checker(report)
     listed: list[str] = []
     for part in manifest.parts:
@@ -183,23 +191,50 @@ def verify_folder(directory: Path) -> FolderReport:
         else:
             listed.append(name)
             checker.part(part)
-    _strays(directory, set(listed), checker)
+    inside = manifest_file.parent == directory
+    _strays(directory, set(listed), checker, manifest_file.name if inside else None)
     _duplicates(checker)
     _totals(checker)
     report.ids = set(checker.first_part_of)
     return report
 
 
-def _strays(directory: Path, listed: set[str], checker: _Checker) -> None:
-    """Files and folders the manifest does not list: a set is exactly its parts."""
+def manifest_of_set(directory: Path) -> Path:
+    """The manifest of the set at `directory`: beside it, or inside it for an older set.
+
+    InputError (exit 2) for a folder that is no export; VerifyError (exit 6) for
+    one whose publication was begun and not finished: it cannot be proven yet.
+    """
+    for manifest in (set_manifest(directory), directory / OLD_MANIFEST_NAME):
+        if manifest.is_file():
+            return manifest
+    beside = set_manifest(directory).name
+    if pending_manifest(directory).is_file():
+        raise VerifyError(
+            f"{str(directory)!r} is incomplete: an export of it stopped while putting it "
+            f"in place, before {beside} was written beside it",
+            hint="run the same `usage export` again: it first finishes putting the set in place",
+        )
+    raise InputError(
+        f"{str(directory)!r} is a directory, not an export: no {beside} beside it",
+        hint="verify checks a file written by `usage export` (usage verify audit.csv), "
+        "or a folder written by `usage export DIR --partition day|month`",
+    )
+
+
+def _strays(
+    directory: Path, listed: set[str], checker: _Checker, manifest: str | None = None
+) -> None:
+    """Files and folders the manifest does not list: a set is exactly its parts (and, in
+    a set written before the manifest moved beside it, `manifest` and its signature)."""
     holding = {name.split("/")[0] for name in listed}
     for root, folders, files in os.walk(directory):
         here = Path(root).relative_to(directory).as_posix()
         folders.sort()
         for name in sorted(files):
             path = name if here == "." else f"{here}/{name}"
-            # The manifest, and its signature (`--sign`), stand beside the parts.
-            if path not in (MANIFEST_NAME, f"{MANIFEST_NAME}.sig") and path not in listed:
+            allowed = () if manifest is None else (manifest, f"{manifest}.sig")
+            if path not in allowed and path not in listed:
                 checker.problem(f"{path}: not in the manifest (an extra file)")
         if here == ".":
             for name in folders:
