@@ -21,6 +21,7 @@ Light on purpose: `usage export --help` names the choices from here.
 
 from __future__ import annotations
 
+import calendar
 import re
 import time
 from enum import StrEnum
@@ -133,3 +134,38 @@ class Folders:
             folder = f"{self.partition.key}={value}"
             self._by_day[day] = folder
         return folder
+
+
+def period_start(partition: Partition, ms: int) -> int:
+    """The first millisecond of the UTC day or month that holds `ms`."""
+    day = ms - ms % _DAY_MS
+    if partition is Partition.day:
+        return day
+    moment = time.gmtime(day // 1000)
+    return calendar.timegm((moment.tm_year, moment.tm_mon, 1, 0, 0, 0)) * 1000
+
+
+def next_period(partition: Partition, start_ms: int) -> int:
+    """The first millisecond of the day or month after the one that begins at `start_ms`."""
+    if partition is Partition.day:
+        return start_ms + _DAY_MS
+    moment = time.gmtime(start_ms // 1000)
+    year, month = divmod(moment.tm_year * 12 + moment.tm_mon, 12)
+    return calendar.timegm((year, month + 1, 1, 0, 0, 0)) * 1000
+
+
+def folder_start(partition: Partition, folder: str) -> int | None:
+    """The first millisecond of the period a folder (`date=2026-11-24`) names; None for a
+    name this layout does not write."""
+    value = folder.removeprefix(f"{partition.key}=")
+    shape = r"(\d{4})-(\d{2})-(\d{2})" if partition is Partition.day else r"(\d{4})-(\d{2})()"
+    found = re.fullmatch(shape, value)
+    if found is None or not folder.startswith(f"{partition.key}="):
+        return None
+    year, month, day = int(found.group(1)), int(found.group(2)), int(found.group(3) or 1)
+    try:
+        start = calendar.timegm((year, month, day, 0, 0, 0)) * 1000
+    except (OverflowError, ValueError):
+        return None
+    # timegm carries a day 31 of a 30-day month on: only a name that comes back is one.
+    return start if Folders(partition).of(start) == folder else None

@@ -10,7 +10,8 @@ describes: a reader finds the old set or the new one, each with its
 manifest, never half of either). Any failure, Ctrl-C included, removes the
 sibling; one left by a killed run is removed (or, past the commit point,
 put in place) by the next run, which holds the lock (`.DIR.lock`) and so
-knows it is stale.
+knows it is stale. With `--update` (`_update`), the partitions read replace
+their folders in the existing set, and the others stay as they are.
 
 There is no `--resume`: parts are rebuilt whole, as their order and hashes
 depend on every record before them.
@@ -40,7 +41,7 @@ from usage_cli.errors import (
 from usage_cli.export._costs import CostTally, refuse_cost_unless_csv
 from usage_cli.export._json import ApiJson, ChainJson
 from usage_cli.export._manifest import SetManifest, window_of
-from usage_cli.export._parts import PartsBuilder
+from usage_cli.export._parts import PartsBuilder, runs_by_folder
 from usage_cli.export._run import OnProgress, Progress, Sign
 from usage_cli.export._set_target import (
     EXAMPLE,
@@ -53,12 +54,13 @@ from usage_cli.export._set_target import (
 )
 from usage_cli.export._stats import Stats
 from usage_cli.export._target import signature_path
+from usage_cli.export._update import previous_of, updated, whole_periods
 from usage_cli.partitions import (
     PART_RECORDS,
     PartFormat,
     Partition,
 )
-from usage_cli.query import Query
+from usage_cli.query import Query, to_ms
 from usage_cli.reading import Batch, PageSource, RecordStream
 
 if TYPE_CHECKING:
@@ -82,6 +84,9 @@ class PartitionedPlan:
     force: bool
     lock: TargetLock
     note: str | None = None  # a set has nothing to say before its run (see `ExportPlan`)
+    # `--update`: add the window's partitions to the dataset at DIR (None: a new one).
+    update: bool = False
+    previous: SetManifest | None = None
 
     @property
     def path(self) -> Path:
@@ -94,6 +99,12 @@ class PartitionedPlan:
     @property
     def manifest_path(self) -> Path:
         return self.target.manifest
+
+    def partitions_read(self, query: Query) -> list[str]:
+        """`--update`: the folders of the partitions `query`'s window covers, each wholly;
+        InputError (exit 2), before any request, naming one it would cut."""
+        window = window_of(query, self.started)
+        return whole_periods(self.target.partition, window, began_ms=to_ms(self.started))
 
     def check_cost(self) -> None:
         refuse_cost_unless_csv(self.target.fmt, partitioned=True)
@@ -145,7 +156,10 @@ class PartitionedPlan:
         if prices is not None:
             self.check_cost()
         api: ApiJson = {"url": api_root, "runAs": run_as}
+        window = window_of(query, self.started)
+        read = self.partitions_read(query) if self.update else None
         stats = Stats()
+        by_folder: dict[str, Stats] | None = None if read is None else {}
         costs = None if prices is None else CostTally(prices)
         target = self.target
         builder = PartsBuilder(target.building, target.partition, target.fmt, part_records, prices)
@@ -154,25 +168,32 @@ class PartitionedPlan:
             target.building.mkdir()
             # Closed however the run ends: its prefetch thread stops before the client closes.
             with contextlib.closing(_batches(client, query)) as batches:
-                pages = self._fill(builder, batches, stats, costs, on_progress)
+                pages = self._fill(builder, batches, stats, costs, on_progress, by_folder)
             builder.close_current()
+            parts, partitions, figures = builder.parts, None, stats.to_json()
+            if read is not None and by_folder is not None:
+                parts, partitions, figures = updated(
+                    self.previous, window, read, builder.parts, by_folder
+                )
             manifest = SetManifest(
                 api=api,
                 query=query.to_dict(),
                 partition=self.target.partition,
                 fmt=self.target.fmt,
-                figures=stats.to_json(),
+                figures=figures,
                 pages=pages,
-                parts=builder.parts,
+                parts=parts,
+                partitions=partitions,
                 started_at=self.started,
                 finished_at=now(),
-                window=window_of(query, self.started),
+                # A dataset's windows are its partitions': it is no link of a series.
+                window=None if read is not None else window,
                 chain=chain,
                 prices=None if costs is None else costs.to_json(),
             )
             self._commit(manifest, sign)
             committed = True
-            put_in_place(target)
+            put_in_place(target, manifest)
         except BaseException as exc:
             builder.abandon()
             if committed:
@@ -188,11 +209,15 @@ class PartitionedPlan:
         stats: Stats,
         costs: CostTally | None,
         on_progress: OnProgress | None,
+        by_folder: dict[str, Stats] | None = None,
     ) -> int:
         pages = 0
         for batch in batches:
             builder.add(batch.records)
             stats.add_all(batch.records)
+            if by_folder is not None:
+                for folder, run in runs_by_folder(batch.records, builder.folders):
+                    by_folder.setdefault(folder, Stats()).add_all(run)
             if costs is not None:
                 costs.add_all(batch.records)
             pages += 1
@@ -211,7 +236,7 @@ class PartitionedPlan:
             if (building / folder).is_dir():
                 fsync_directory(building / folder)
         fsync_directory(building)
-        if not self.force:
+        if not self.force and not self.update:
             there = target.is_symlink() or (
                 target.exists() and not (target.is_dir() and not any(target.iterdir()))
             )
@@ -236,12 +261,16 @@ class PartitionedPlan:
             f"the export of {self.text} is complete but stopped while being put in place "
             f"({said}); {self.text} has no manifest until then",
             hint=f"run `usage export {self.text} --partition {self.target.partition}` "
-            "again: it first finishes putting this one in place",
+            "(with --update for a dataset) again: it first finishes putting this one in place",
         )
 
     def _told(self, exc: BaseException, records: int) -> BaseException:
         """The error to report, saying that nothing was written."""
-        nothing = f"nothing was written to {self.text}"
+        nothing = (
+            f"{self.text} was left as it was"
+            if self.update
+            else f"nothing was written to {self.text}"
+        )
         if isinstance(exc, KeyboardInterrupt):
             return Interrupted(
                 f"interrupted after {records:,} records; {nothing}",
@@ -264,6 +293,7 @@ def plan_partitioned(
     force: bool,
     resume: bool,
     now: Callable[[], datetime],
+    update: bool = False,
 ) -> PartitionedPlan:
     """Every check of a partitioned export that needs no server; the plan holds DIR's lock.
 
@@ -284,6 +314,10 @@ def plan_partitioned(
             "nothing to continue",
             hint="rerun without --resume; the set is built again from the start",
         )
+    if update and force:
+        raise InputError(
+            "--update adds to the set at PATH and --force replaces it: give one or the other"
+        )
     path = folder_of(path_text)
     if kind is PartFormat.parquet:
         from usage_cli.formats.parquet import require_pyarrow
@@ -294,7 +328,8 @@ def plan_partitioned(
         check_name_length(target)
         lock = TargetLock.acquire(target.lock, path_text)
         try:
-            check_existing(target, path_text, force=force)
+            check_existing(target, path_text, force=force, update=update)
+            previous = previous_of(target, path_text) if update else None
         except BaseException:
             lock.release()
             raise
@@ -304,4 +339,6 @@ def plan_partitioned(
     # To the millisecond, as a single-file export keeps it.
     moment = now()
     started = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-    return PartitionedPlan(path_text, target, started, force, lock)
+    return PartitionedPlan(
+        path_text, target, started, force, lock, update=update, previous=previous
+    )

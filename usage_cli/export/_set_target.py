@@ -165,7 +165,7 @@ def recover(target: SetTarget) -> None:
         except VerifyError:
             manifest = None  # damaged: nothing to finish, and so nothing was committed
         if manifest is not None and (not target.building.exists() or _ours(target.building)):
-            put_in_place(target)
+            put_in_place(target, manifest)
             return
     if old.is_dir() and _ours(old) and not (path.exists() or path.is_symlink()):
         # Killed between moving the old set aside and putting the new one in
@@ -177,7 +177,7 @@ def recover(target: SetTarget) -> None:
         remove_tree(stale)
 
 
-def put_in_place(target: SetTarget) -> None:
+def put_in_place(target: SetTarget, manifest: SetManifest) -> None:
     """From the commit point on: the pending manifest (written and durable) and the
     built set take the place of the published ones. Idempotent: a run killed anywhere
     in here is finished by the next one's `recover`, which calls it again."""
@@ -188,7 +188,9 @@ def put_in_place(target: SetTarget) -> None:
     for stale in (published, signature):
         remove_tree(stale)
     fsync_directory(path.parent)
-    if building.is_dir():
+    if manifest.partitions is not None and path.is_dir() and not path.is_symlink():
+        _swap_partitions(target, manifest)
+    elif building.is_dir():
         if path.exists() or path.is_symlink():
             remove_tree(old)
             os.rename(path, old)
@@ -203,10 +205,35 @@ def put_in_place(target: SetTarget) -> None:
     remove_tree(building)
 
 
-def check_existing(target: SetTarget, text: str, *, force: bool) -> None:
+def _swap_partitions(target: SetTarget, manifest: SetManifest) -> None:
+    """`--update`: each partition built takes its folder's place; each partition read and
+    found empty loses its folder. Every other folder stays as it is, untouched."""
+    path, building, old = target.path, target.building, target.replaced
+    if not (_ours(old) and old.is_dir()):
+        remove_tree(old)  # a link planted there is removed, never moved into
+        old.mkdir()
+    gone = [
+        entry["folder"]
+        for entry in manifest.partitions or []
+        if entry["records"] == 0 and (path / entry["folder"]).is_dir()
+    ]
+    built = sorted(entry.name for entry in building.iterdir()) if building.is_dir() else []
+    for name in [*built, *gone]:
+        here = path / name
+        if here.exists() or here.is_symlink():
+            remove_tree(old / name)
+            os.rename(here, old / name)
+        if name in built:
+            os.rename(building / name, here)
+    fsync_directory(path)
+
+
+def check_existing(target: SetTarget, text: str, *, force: bool, update: bool = False) -> None:
     """Under the lock: what a killed run left, and whether DIR may be replaced."""
     recover(target)
     path = target.path
+    if update:
+        return
     manifest = target.manifest
     if not force:
         for there, name in ((path, text), (manifest, str(manifest))):

@@ -28,7 +28,9 @@ from usage_cli.partitions import (
     OLD_MANIFEST_NAME,
     Folders,
     PartFormat,
+    folder_start,
     is_part_path,
+    next_period,
     pending_manifest,
     set_manifest,
 )
@@ -64,8 +66,13 @@ class FolderReport(HeldToManifest[SetManifest]):
     @property
     def proof(self) -> str:
         parts = len(self.manifest.parts)
+        read = ""
+        if self.manifest.partitions is not None:
+            count = len(self.manifest.partitions)
+            empty = sum(1 for entry in self.manifest.partitions if entry["records"] == 0)
+            read = f", {count:,} partition{'s' * (count != 1)} read whole ({empty:,} empty)"
         return (
-            f"{self.records:,} records in {parts:,} part{'s' * (parts != 1)}, every sha256"
+            f"{self.records:,} records in {parts:,} part{'s' * (parts != 1)}{read}, every sha256"
             + cost_of(self.manifest.prices)
         )
 
@@ -117,6 +124,8 @@ class _Checker:
         self.first_part_of: dict[str, str] = {}
         self.twice: dict[str, list[str]] = {}
         self.count_by_type: dict[str, int] = {}
+        # Records and the sum of `count` found in each folder's parts.
+        self.by_folder: dict[str, list[int]] = {}
         self.costs = CostColumn()
 
     def problem(self, text: str) -> None:
@@ -141,9 +150,12 @@ class _Checker:
         folder = name.split("/")[0]
         records = 0
         misfiled: list[str] = []
+        tally = self.by_folder.setdefault(folder, [0, 0])
         try:
             for record_id, kind, count, created, cell in _rows(file, self.manifest.fmt):
                 records += 1
+                tally[0] += 1
+                tally[1] += count
                 self._record(name, record_id, kind, count)
                 self.costs.add(record_id, kind, count, cell)
                 try:
@@ -194,6 +206,7 @@ def verify_folder(directory: Path) -> FolderReport:
     inside = manifest_file.parent == directory
     _strays(directory, set(listed), checker, manifest_file.name if inside else None)
     _duplicates(checker)
+    _partitions(checker)
     _totals(checker)
     report.ids = set(checker.first_part_of)
     return report
@@ -243,6 +256,43 @@ def _strays(
         elif "/" not in here:
             for name in folders:
                 checker.problem(f"{here}/{name}/: a folder inside a partition folder")
+
+
+def _partitions(checker: _Checker) -> None:
+    """A dataset `--update` keeps: every part in a partition read, each partition read
+    whole within its window, holding what its entry says (none, for an empty period)."""
+    manifest = checker.manifest
+    if manifest.partitions is None:
+        return
+    entries: dict[str, int] = {}
+    for entry in manifest.partitions:
+        folder, window = entry["folder"], entry["window"]
+        if folder in entries:
+            checker.problem(f"{folder}: listed twice among the partitions")
+            continue
+        entries[folder] = entry["records"]
+        start = folder_start(manifest.partition, folder)
+        if start is None:
+            checker.problem(f"{folder!r}: not a partition this export writes")
+            continue
+        end = next_period(manifest.partition, start) - 1
+        since = window["sinceMs"]
+        if since is None or since > start or window["untilMs"] < end:
+            checker.problem(f"{folder}: not wholly inside the window it was read in")
+        records, count = checker.by_folder.get(folder, [0, 0])
+        if records != entry["records"] or count != entry["countTotal"]:
+            checker.problem(
+                f"{folder}: its parts hold {records} records (count {count}), the manifest's "
+                f"partition says {entry['records']} (count {entry['countTotal']})"
+            )
+    for folder in sorted(set(checker.by_folder) - set(entries)):
+        checker.problem(f"{folder}: parts of a partition the manifest does not say was read")
+    listed = sum(entries.values())
+    if listed != manifest.records:
+        checker.problem(
+            f"the partitions listed hold {listed} records, the manifest's total is "
+            f"{manifest.records}"
+        )
 
 
 def _duplicates(checker: _Checker) -> None:
