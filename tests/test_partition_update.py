@@ -394,3 +394,34 @@ def test_help_and_tab_completion_name_update(cli: Cli) -> None:
     result = cli("export", "--help")
     assert result.code == 0
     assert "--update" in result.out
+
+
+def test_an_update_killed_while_swapping_its_days_in_is_finished_by_the_next_run(
+    cli: Cli, server: Sandbox, dataset: Path
+) -> None:
+    # What an update of DAYS[2] and a new day leaves when killed past its commit point,
+    # with DAYS[2] already moved aside: made from a copy that ran to the end.
+    import shutil
+
+    done = dataset.with_name("done")
+    shutil.copytree(dataset, done)
+    shutil.copy(manifest_file(dataset), manifest_file(done))
+    assert update(cli, done, "--since", DAYS[2], "--until", "2026-01-23").code == 0
+    building = dataset.with_name(".usage.partial")
+    building.mkdir()
+    shutil.copytree(done / "date=2026-01-23", building / "date=2026-01-23")
+    (dataset.with_name(".usage.old")).mkdir()
+    (dataset / f"date={DAYS[2]}").rename(dataset.with_name(".usage.old") / f"date={DAYS[2]}")
+    shutil.copytree(done / f"date={DAYS[2]}", dataset / f"date={DAYS[2]}")
+    manifest_file(dataset).unlink()
+    shutil.copy(manifest_file(done), dataset.with_name(".usage.manifest.json.pending"))
+    incomplete = cli("verify", str(dataset))
+    assert incomplete.code == 6
+    assert "is incomplete" in incomplete.err
+    again = day(cli, dataset, DAYS[0])
+    assert again.code == 0, again.err
+    assert manifest_of(dataset)["parts"] == manifest_of(done)["parts"]
+    assert cli("verify", str(dataset)).code == 0
+    assert sorted(p.name for p in dataset.parent.iterdir()) == sorted(
+        ["done", "done.manifest.json", "usage", "usage.manifest.json"]
+    )

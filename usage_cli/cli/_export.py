@@ -233,7 +233,7 @@ def export_command(
             from usage_cli.export import SetManifest
 
             if isinstance(manifest, SetManifest):
-                progress.done_set(manifest)
+                progress.done_set(manifest, check_window(plan, query))
             elif manifest is not None:
                 progress.done(manifest)
         if table is not None:
@@ -242,13 +242,14 @@ def export_command(
             proof.seal(run, plan.manifest_path)
 
 
-def check_window(plan: Plan, query: Query) -> None:
-    """`--update`: a window that would read a partition only in part is refused before
-    the records' source is even opened."""
+def check_window(plan: Plan, query: Query) -> list[str] | None:
+    """`--update`: the partitions the window reads; one it would read only in part is
+    refused before the records' source is even opened. None for any other export."""
     from usage_cli.export._partitioned import PartitionedPlan
 
     if isinstance(plan, PartitionedPlan) and plan.update:
-        plan.partitions_read(query)
+        return plan.partitions_read(query)
+    return None
 
 
 def check_update(plan: Plan, query: Query, api: ApiJson) -> None:

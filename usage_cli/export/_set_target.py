@@ -27,7 +27,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from usage_cli._files import fsync_directory, remove_tree
+from usage_cli._files import PID_MAX, fsync_directory, remove_tree, temporary_for
 from usage_cli.errors import InputError, VerifyError
 from usage_cli.export._manifest import SetManifest
 from usage_cli.export._target import EXTENSIONS, is_a_standard_stream, signature_path
@@ -139,7 +139,9 @@ def folder_of(text: str) -> Path:
 
 
 def check_name_length(target: SetTarget) -> None:
-    longest = max(target.building.name, target.pending.name + ".sig", key=len)
+    # The pending signature's temporary file is the longest name a set writes beside it.
+    signature = temporary_for(signature_path(target.pending), PID_MAX)
+    longest = max(target.building.name, signature.name, key=len)
     limit = os.pathconf(target.path.parent, "PC_NAME_MAX")
     if limit > 0 and len(os.fsencode(longest)) > limit:
         raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), str(target.building))
