@@ -134,7 +134,7 @@ def test_csv_parts_are_guarded_and_verify(tmp_path: Path) -> None:
     target = tmp_path / "parts"
     result = run("export", str(target), "--partition", "day", "-o", "csv")
     assert result.code == 0, result.err
-    manifest = json.loads((target / "_manifest.json").read_text())
+    manifest = json.loads(Path(f"{target}.manifest.json").read_text())
     assert manifest["strings"]["formulasGuarded"] is True
     text = "".join(
         gzip.decompress((target / part["path"]).read_bytes()).decode() for part in manifest["parts"]

@@ -368,7 +368,7 @@ def test_a_chained_series_of_partitioned_exports(
         "--until",
         "2026-01-28T23:59:59.999Z",
         "--chain",
-        str(first / "_manifest.json"),
+        str(first.with_name(first.name + ".manifest.json")),
         "--sign",
         str(keys["auditor"]),
     )
@@ -707,7 +707,8 @@ def test_a_signed_folder_arrives_with_its_signature_or_not_at_all(
     assert list(tmp_path.iterdir()) == []
     done = export(server, str(target), "--partition", "day", "--sign", str(keys["auditor"]))
     assert done.code == 0, done.err
-    assert (target / "_manifest.json.sig").is_file()
+    assert (tmp_path / "set.manifest.json.sig").is_file()
+    assert all(p.name.startswith("part-") for p in target.rglob("*.*"))  # only parts inside
     assert verify(target, "--signers", keys["allowed"]).code == 0
 
 

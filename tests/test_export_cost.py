@@ -243,7 +243,7 @@ def test_partitioned_csv_parts_with_cost(cli: Any, server: Sandbox, tmp_path: Pa
     folder = tmp_path / "set"
     done = export(cli, folder, "--partition", "day", "-o", "csv", "--cost")
     assert done.code == 0, done.err
-    manifest = json.loads((folder / "_manifest.json").read_text())
+    manifest = json.loads(folder.with_name("set.manifest.json").read_text())
     costs: list[Decimal] = []
     seen = 0
     by_id = {r["id"]: r for r in server.records}
@@ -267,7 +267,7 @@ def test_partitioned_csv_parts_with_cost(cli: Any, server: Sandbox, tmp_path: Pa
     assert "cost " in verified.out
 
     manifest["prices"]["cost"] = "0"
-    (folder / "_manifest.json").write_text(json.dumps(manifest))
+    folder.with_name("set.manifest.json").write_text(json.dumps(manifest))
     caught = cli("verify", str(folder))
     assert caught.code == 6
     assert "the cost column sums to" in caught.err
@@ -278,7 +278,7 @@ def test_partitioned_jsonl_without_cost_has_no_prices(
 ) -> None:
     folder = tmp_path / "set"
     assert export(cli, folder, "--partition", "month").code == 0
-    assert "prices" not in json.loads((folder / "_manifest.json").read_text())
+    assert "prices" not in json.loads(folder.with_name("set.manifest.json").read_text())
 
 
 # Resume -------------------------------------------------------------------------------
@@ -454,5 +454,5 @@ def test_export_cost_reads_the_archive_as_online(tmp_path: Path) -> None:
             now=lambda: ANCHOR,
         )
         assert archived.code == 0, archived.err
-        set_manifest = json.loads((parts / "_manifest.json").read_text())
+        set_manifest = json.loads(parts.with_name("parts.manifest.json").read_text())
         assert set_manifest["prices"] == manifest_of(live)["prices"]

@@ -412,7 +412,6 @@ def test_verify_of_a_directory_is_bad_input(
 ) -> None:
     folder = tmp_path / "exports.csv"
     folder.mkdir()
-    (tmp_path / "exports.csv.manifest.json").write_text("{}")
     monkeypatch.chdir(tmp_path)
     for path in (str(folder), ".", str(tmp_path) + "/"):
         result = cli("verify", path)

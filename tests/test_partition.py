@@ -35,8 +35,13 @@ from .conftest import TOKEN, FailAfter, Result, run_in_memory, subprocess_env, u
 Cli = Callable[..., Result]
 
 
+def manifest_file(folder: Path) -> Path:
+    """`DIR.manifest.json`: beside the folder, which holds only parts."""
+    return folder.with_name(folder.name + ".manifest.json")
+
+
 def manifest_of(folder: Path) -> dict[str, Any]:
-    return json.loads((folder / "_manifest.json").read_text())  # type: ignore[no-any-return]
+    return json.loads(manifest_file(folder).read_text())  # type: ignore[no-any-return]
 
 
 def listing(cli: Cli, *args: str) -> Result:
@@ -196,7 +201,7 @@ def test_jsonl_day_parts_hold_exactly_the_listed_records(cli: Cli, tmp_path: Pat
     assert manifest["format"] == "jsonl"
     assert TOKEN not in json.dumps(manifest)
     # Nothing beside the set: no hidden sibling, no lock.
-    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "out.manifest.json"]
 
 
 def test_csv_month_parts_hold_the_csv_rows(cli: Cli, tmp_path: Path) -> None:
@@ -394,7 +399,7 @@ def test_no_records_is_a_set_of_no_parts(cli: Cli, tmp_path: Path) -> None:
     target = tmp_path / "out"
     result = cli("export", str(target), "--partition", "day", "--type", "NO_SUCH_TYPE")
     assert result.code == 0, result.err
-    assert everything_under(target) == ["_manifest.json"]
+    assert everything_under(target) == []
     assert manifest_of(target)["parts"] == []
     assert cli("verify", str(target)).code == 0
 
@@ -461,12 +466,12 @@ def test_force_replaces_a_set_only_once_the_new_one_is_complete(
     assert failed.code == 5
     assert manifest_of(target) == old
     assert cli("verify", str(target)).code == 0
-    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "out.manifest.json"]
     done = cli("export", str(target), "--partition", "month", "--force")
     assert done.code == 0, done.err
     assert manifest_of(target)["records"] == len(server.records)
-    assert all(name.startswith(("month=", "_manifest")) for name in everything_under(target))
-    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    assert all(name.startswith("month=") for name in everything_under(target))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "out.manifest.json"]
 
 
 def test_what_a_killed_run_left_is_cleared_by_the_next(cli: Cli, tmp_path: Path) -> None:
@@ -474,7 +479,7 @@ def test_what_a_killed_run_left_is_cleared_by_the_next(cli: Cli, tmp_path: Path)
     leftover.mkdir(parents=True)
     (leftover / "part-00000.jsonl.gz").write_bytes(b"half")
     assert cli("export", str(tmp_path / "out"), "--partition", "day").code == 0
-    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "out.manifest.json"]
 
 
 def test_a_set_moved_aside_by_a_killed_run_is_put_back(cli: Cli, tmp_path: Path) -> None:
@@ -558,7 +563,7 @@ def test_verify_catches_an_extra_part_and_a_stray_file(cli: Cli, exported: Path)
 def test_verify_catches_a_rewritten_manifest_count(cli: Cli, exported: Path) -> None:
     manifest = manifest_of(exported)
     manifest["parts"][1]["records"] += 1
-    (exported / "_manifest.json").write_text(json.dumps(manifest))
+    manifest_file(exported).write_text(json.dumps(manifest))
     line = verify_fails(cli, exported)
     name = manifest["parts"][1]["path"]
     assert f"{name}: holds {manifest['parts'][1]['records'] - 1} records, the manifest says" in line
@@ -581,7 +586,7 @@ def test_verify_catches_an_id_twice_across_parts_even_with_hashes_redone(
     manifest["records"] += 1
     manifest["countTotal"] += record["count"]
     manifest["countByType"][record["type"]] += record["count"]
-    (exported / "_manifest.json").write_text(json.dumps(manifest))
+    manifest_file(exported).write_text(json.dumps(manifest))
     line = verify_fails(cli, exported)
     assert f"1 ids appear more than once: {record['id']}" in line
     assert f"{target['path']}: 1 records in the wrong folder" in line
@@ -590,22 +595,22 @@ def test_verify_catches_an_id_twice_across_parts_even_with_hashes_redone(
 def test_verify_refuses_a_part_path_outside_the_set(cli: Cli, exported: Path) -> None:
     manifest = manifest_of(exported)
     manifest["parts"][0]["path"] = "../../etc/passwd"
-    (exported / "_manifest.json").write_text(json.dumps(manifest))
+    manifest_file(exported).write_text(json.dumps(manifest))
     line = verify_fails(cli, exported)
     assert "'../../etc/passwd': not a part this export writes" in line
 
 
 def test_verify_of_a_damaged_manifest_is_exit_6(cli: Cli, exported: Path) -> None:
-    (exported / "_manifest.json").write_text("{not json")
+    manifest_file(exported).write_text("{not json")
     line = verify_fails(cli, exported)
     assert "cannot read the manifest" in line
 
 
 def test_verify_of_a_folder_without_a_manifest_is_exit_2(cli: Cli, exported: Path) -> None:
-    (exported / "_manifest.json").unlink()
+    manifest_file(exported).unlink()
     result = cli("verify", str(exported))
     assert result.code == 2
-    assert "no _manifest.json" in result.err.splitlines()[0]
+    assert "no set.manifest.json beside it" in result.err.splitlines()[0]
 
 
 def test_verify_catches_an_edited_parquet_part(cli: Cli, tmp_path: Path) -> None:
@@ -701,7 +706,7 @@ def test_a_killed_process_leaves_only_a_hidden_sibling_the_next_run_clears(
         timeout=120,
     )
     assert again.returncode == 0, again.stderr
-    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "out.manifest.json"]
     assert manifest_of(target)["records"] == 600
 
 

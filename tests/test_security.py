@@ -162,9 +162,13 @@ def test_links_planted_beside_a_partitioned_export_are_never_followed(
     (victims / "keep.txt").write_text(SECRET)
     (tmp_path / ".out.partial").symlink_to(victims)  # where the set is built
     (tmp_path / ".out.old").symlink_to(victims)  # what a killed run left, "put back"
+    # The next manifest and its signature, written beside the folder before it is in place.
+    (tmp_path / ".out.manifest.json.pending").symlink_to(victims / "keep.txt")
+    (tmp_path / ".out.manifest.json.pending.sig").symlink_to(victims / "keep.txt")
     done = cli("export", str(tmp_path / "out"), "--partition", "day")
     assert done.code == 0, done.err
     assert (victims / "keep.txt").read_text() == SECRET
+    assert not (tmp_path / "out.manifest.json").is_symlink()
     assert sorted(path.name for path in victims.iterdir()) == ["keep.txt"]
     out = tmp_path / "out"
     assert out.is_dir()

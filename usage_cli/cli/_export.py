@@ -51,7 +51,8 @@ if TYPE_CHECKING:
 
     from usage_cli.cli._invocation import Invocation, Reading
     from usage_cli.cli._progress import RunProgress
-    from usage_cli.export._json import PricesJson
+    from usage_cli.export import Plan
+    from usage_cli.export._json import ApiJson, PricesJson
     from usage_cli.prices import PriceTable
     from usage_cli.query import Query
     from usage_cli.settings import Settings
@@ -59,7 +60,19 @@ if TYPE_CHECKING:
 PARTITION_EXAMPLES = """\
   usage export usage/ --partition day --since 90d   (usage/date=YYYY-MM-DD/part-00000.jsonl.gz)
   usage export usage/ --partition month -o parquet  (needs chatbotkit-usage[parquet])
+  usage export usage/ --partition day --window day --update   (a daily job: adds yesterday)
 """
+
+UpdateOpt = Annotated[
+    bool,
+    typer.Option(
+        "--update",
+        help="With --partition: write the window's partitions (whole days or months: "
+        "--window, or --since/--until on UTC boundaries) into the existing set at PATH, "
+        "replacing those partitions and keeping every other.",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
+]
 
 PartitionOpt = Annotated[
     Partition | None,
@@ -67,7 +80,7 @@ PartitionOpt = Annotated[
         "--partition",
         help="Write PATH as a folder of Hive-style parts, one folder per UTC day "
         "(date=YYYY-MM-DD/) or month (month=YYYY-MM/) of createdAt, with one "
-        "_manifest.json for the set.",
+        "manifest for the set beside it (PATH.manifest.json).",
         rich_help_panel=OUTPUT_PANEL,
         show_default=False,
     ),
@@ -141,6 +154,7 @@ def export_command(
         ),
     ] = False,
     partition: PartitionOpt = None,
+    update: UpdateOpt = False,
     chain: ChainOpt = None,
     window: WindowOpt = None,
     sign: SignOpt = None,
@@ -166,6 +180,15 @@ def export_command(
             "note: --streams is no longer an export option (export reads one chain); "
             "--streams 1, which says just that, is accepted for old scripts: drop it"
         )
+    if update and (chain or cost):
+        raise InputError(
+            f"--update goes without {'--chain' if chain else '--cost'}: a dataset's "
+            + (
+                "partitions are read by windows of their own"
+                if chain
+                else "parts have no cost column"
+            )
+        )
     if cost and partition is not None:
         from usage_cli.export._costs import refuse_cost_unless_csv
 
@@ -177,11 +200,19 @@ def export_command(
     runtime = run.runtime
     # The plan holds the target's lock until this run ends, however it ends.
     with open_plan(
-        path, output_format, partition, force=force, resume=resume, now=runtime.now, exact=exact
+        path,
+        output_format,
+        partition,
+        force=force,
+        resume=resume,
+        now=runtime.now,
+        exact=exact,
+        update=update,
     ) as plan:
         query, proof, settings = prepare(
             run, ctx.params, started=plan.started, to_stdout=plan.path is None, prices=prices
         )
+        check_window(plan, query)
         table = None
         if cost:
             plan.check_cost()
@@ -191,7 +222,9 @@ def export_command(
         with progress_and_reading(
             run, settings, query, plan.path, plan.started, demo=demo, db=db, source=source
         ) as (progress, reading):
-            proof.check_alike(query, {"url": reading.root, "runAs": reading.run_as}, plan.fmt)
+            api: ApiJson = {"url": reading.root, "runAs": reading.run_as}
+            proof.check_alike(query, api, plan.fmt)
+            check_update(plan, query, api)
             manifest = plan.run(
                 reading.pages,
                 query,
@@ -209,7 +242,7 @@ def export_command(
             from usage_cli.export import SetManifest
 
             if isinstance(manifest, SetManifest):
-                progress.done_set(manifest)
+                progress.done_set(manifest, check_window(plan, query))
             elif manifest is not None:
                 progress.done(manifest)
         if manifest is not None and manifest.strings and manifest.strings["mended"]:
@@ -218,6 +251,37 @@ def export_command(
             tell_cost(run, table, None if manifest is None else manifest.prices)
         if plan.manifest_path is not None and manifest is not None:
             proof.seal(run, plan.manifest_path)
+
+
+def check_window(plan: Plan, query: Query) -> list[str] | None:
+    """`--update`: the partitions the window reads; one it would read only in part is
+    refused before the records' source is even opened. None for any other export."""
+    from usage_cli.export._partitioned import PartitionedPlan
+
+    if isinstance(plan, PartitionedPlan) and plan.update:
+        return plan.partitions_read(query)
+    return None
+
+
+def check_update(plan: Plan, query: Query, api: ApiJson) -> None:
+    """`--update`: the dataset is one query; refuse a run that asks for other records, from
+    another API or user (known once the reading is open, before any request)."""
+    from usage_cli.export._partitioned import PartitionedPlan
+
+    previous = plan.previous if isinstance(plan, PartitionedPlan) else None
+    if previous is None:
+        return
+    from usage_cli.evidence import kind, unlike
+
+    differs = unlike(
+        kind(previous.query, previous.api, previous.fmt), kind(query.to_dict(), api, plan.fmt)
+    )
+    if differs:
+        raise InputError(
+            f"--update {plan.text}: a dataset is one query, and this run differs: "
+            + "; ".join(differs),
+            hint="run it as the dataset was written, or start a new dataset in another folder",
+        )
 
 
 def prepare(

@@ -166,21 +166,34 @@ class RunProgress:
             f"manifest {manifest_path(self._path)}"
         )
 
-    def done_set(self, manifest: SetManifest) -> None:
-        """The closing line of a partitioned export."""
+    def done_set(self, manifest: SetManifest, read: list[str] | None = None) -> None:
+        """The closing line of a partitioned export; with `read`, the partitions an update
+        read, what they held, then the whole set."""
         self.stop()
         if self._quiet or self._path is None:
             return
-        from usage_cli.partitions import MANIFEST_NAME
+        from usage_cli.partitions import set_manifest
 
         elapsed = self._runtime.monotonic() - self._started
         folders = len({part["path"].split("/")[0] for part in manifest.parts})
         parts = len(manifest.parts)
-        self._runtime.say(
-            f"exported {manifest.records:,} records ({_pages(manifest.pages)}) to {self._path} "
-            f"in {elapsed:.1f}s: {parts:,} part{'s' * (parts != 1)} in {folders:,} "
+        holds = (
+            f"{parts:,} part{'s' * (parts != 1)} in {folders:,} "
             f"folder{'s' * (folders != 1)}, {manifest.bytes:,} bytes; "
-            f"manifest {self._path / MANIFEST_NAME}"
+            f"manifest {set_manifest(self._path)}"
+        )
+        if read is None:
+            self._runtime.say(
+                f"exported {manifest.records:,} records ({_pages(manifest.pages)}) to "
+                f"{self._path} in {elapsed:.1f}s: {holds}"
+            )
+            return
+        names = set(read)
+        records = sum(e["records"] for e in manifest.partitions or [] if e["folder"] in names)
+        self._runtime.say(
+            f"updated {self._path} in {elapsed:.1f}s: {len(read):,} "
+            f"partition{'s' * (len(read) != 1)} read whole ({records:,} records, "
+            f"{_pages(manifest.pages)}); the set holds {manifest.records:,} records in {holds}"
         )
 
 

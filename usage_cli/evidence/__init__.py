@@ -25,7 +25,7 @@ from usage_cli.evidence._sign import (
 )
 from usage_cli.export import ChainJson, Manifest, SetManifest, WindowJson
 from usage_cli.export._target import signature_path
-from usage_cli.partitions import MANIFEST_NAME
+from usage_cli.partitions import OLD_MANIFEST_NAME, set_manifest, set_of_manifest
 
 PERIODS = ("hour", "day", "month")
 
@@ -49,14 +49,14 @@ __all__ = [
 def chain_to(previous: Path) -> tuple[ChainJson, WindowJson | None, dict[str, Any]]:
     """The link to the manifest before, the window it covered and its kind (see
     `_alike`); InputError if it is none."""
-    if previous.is_dir() and (previous / MANIFEST_NAME).is_file():
-        previous = previous / MANIFEST_NAME  # a partitioned export: its manifest
-    elif previous.with_name(previous.name + ".manifest.json").is_file():
-        previous = previous.with_name(previous.name + ".manifest.json")  # an export: its manifest
-    if not previous.name.endswith(".manifest.json") and previous.name != MANIFEST_NAME:
+    if set_manifest(previous).is_file():
+        previous = set_manifest(previous)  # an export, or a folder of parts: its manifest
+    elif previous.is_dir() and (previous / OLD_MANIFEST_NAME).is_file():
+        previous = previous / OLD_MANIFEST_NAME  # a folder of parts written before
+    if not previous.name.endswith(".manifest.json") and previous.name != OLD_MANIFEST_NAME:
         raise InputError(
-            f"--chain {previous}: not a manifest (a name ending .manifest.json, or a "
-            f"partitioned export's {MANIFEST_NAME})",
+            f"--chain {previous}: not a manifest (a name ending .manifest.json, or an older "
+            f"partitioned export's {OLD_MANIFEST_NAME})",
             hint="give the manifest of the previous export: --chain audit-2026-11-24.csv"
             ".manifest.json",
         )
@@ -67,7 +67,7 @@ def chain_to(previous: Path) -> tuple[ChainJson, WindowJson | None, dict[str, An
     try:
         loaded = (
             SetManifest.load(previous)
-            if previous.name == MANIFEST_NAME
+            if set_of_manifest(previous) is not None
             else Manifest.load(previous)
         )
     except VerifyError as damaged:

@@ -141,6 +141,15 @@ class PartJson(TypedDict):
     sha256: str
 
 
+class PartitionJson(StatsJson):
+    """One partition of a dataset that `--update` keeps: its folder, the window of the
+    run that read it whole, and the figures of what it held (none: an empty period,
+    with no folder)."""
+
+    folder: str
+    window: WindowJson
+
+
 def this_tool() -> ToolJson:
     return {"name": "usage", "version": __version__}
 

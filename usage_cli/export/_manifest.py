@@ -20,6 +20,7 @@ from usage_cli.export._json import (
     ApiJson,
     ChainJson,
     FileJson,
+    PartitionJson,
     PartJson,
     PricesJson,
     QueryJson,
@@ -141,6 +142,8 @@ class SetManifestJson(StatsJson):
     format: PartFormat
     pages: int
     parts: list[PartJson]
+    # `--update`: every partition read, with its window and figures, empty ones too.
+    partitions: NotRequired[list[PartitionJson]]
     startedAt: str
     finishedAt: str
     window: NotRequired[WindowJson]
@@ -276,11 +279,13 @@ class Manifest(_Proof):
 
 @dataclass(frozen=True, kw_only=True)
 class SetManifest(_Proof):
-    """`DIR/_manifest.json`: one proof for every part of a partitioned export."""
+    """`DIR.manifest.json`: one proof for every part of a partitioned export."""
 
     partition: Partition
     fmt: PartFormat
     parts: list[PartJson]
+    # A dataset `--update` adds to: each partition read, and the window it was read in.
+    partitions: list[PartitionJson] | None = None
 
     @property
     def bytes(self) -> int:
@@ -288,7 +293,10 @@ class SetManifest(_Proof):
 
     def to_json(self) -> SetManifestJson:
         kind = {"partition": self.partition, "format": self.fmt}
-        return cast(SetManifestJson, self._json(kind, {"parts": self.parts}))
+        contents: dict[str, Any] = {"parts": self.parts}
+        if self.partitions is not None:
+            contents["partitions"] = self.partitions
+        return cast(SetManifestJson, self._json(kind, contents))
 
     @classmethod
     def from_text(cls, text: str) -> Self:
@@ -298,5 +306,6 @@ class SetManifest(_Proof):
             partition=data["partition"],
             fmt=data["format"],
             parts=data["parts"],
+            partitions=data.get("partitions"),
             **cls._shared(data),
         )

@@ -110,15 +110,33 @@ def open_plan(
     resume: bool,
     now: Callable[[], datetime],
     exact: bool = False,
+    update: bool = False,
 ) -> Plan:
     """The plan of an export to `path_text`: a folder of parts with `partition` or
     parquet (`fmt`, the `-o` word), else a file or `-`. Use it as a context manager.
-    `exact` writes the API's text as sent (no U+FFFD, no CSV guard)."""
+
+    `exact` writes the API's text as sent (no U+FFFD, no CSV guard). `update`
+    (`--update`) adds the window's partitions to the set at `path_text`.
+    """
+    if update and partition is None:
+        from usage_cli.errors import InputError
+
+        raise InputError(
+            "--update adds partitions to a folder of parts: it goes with --partition day or month",
+            hint="e.g. usage export usage/ --partition day --window day --update",
+        )
     if partition is not None or fmt == "parquet":
         from usage_cli.export._partitioned import plan_partitioned
 
         return plan_partitioned(
-            path_text, partition, fmt, force=force, resume=resume, now=now, exact=exact
+            path_text,
+            partition,
+            fmt,
+            force=force,
+            resume=resume,
+            now=now,
+            exact=exact,
+            update=update,
         )
     return plan_export(
         path_text,

@@ -3,12 +3,15 @@
 The set is built in a hidden sibling, `.DIR.partial/`: each record goes to
 the part of its folder (`date=2026-11-24/part-00000.jsonl.gz`, see
 `usage_cli.partitions`), a part is closed, fsynced and hashed when the
-records move on to another folder or when it is full, and `_manifest.json`
-lists every part last. Only then is the sibling renamed onto DIR (an
-existing DIR, with `--force`, is moved aside first and removed after), so a
-reader finds the old set or the new one, never half of either. Any failure,
-Ctrl-C included, removes the sibling; one left by a killed run is removed by
-the next run, which holds the lock (`.DIR.lock`) and so knows it is stale.
+records move on to another folder or when it is full, and the manifest
+lists every part last. Only then is the sibling put in place and the
+manifest beside it, `DIR.manifest.json` (in the order `_set_target`
+describes: a reader finds the old set or the new one, each with its
+manifest, never half of either). Any failure, Ctrl-C included, removes the
+sibling; one left by a killed run is removed (or, past the commit point,
+put in place) by the next run, which holds the lock (`.DIR.lock`) and so
+knows it is stale. With `--update` (`_update`), the partitions read replace
+their folders in the existing set, and the others stay as they are.
 
 There is no `--resume`: parts are rebuilt whole, as their order and hashes
 depend on every record before them.
@@ -20,7 +23,6 @@ depend on every record before them.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,7 +41,7 @@ from usage_cli.errors import (
 from usage_cli.export._costs import CostTally, refuse_cost_unless_csv
 from usage_cli.export._json import ApiJson, ChainJson
 from usage_cli.export._manifest import SetManifest, strings_of, window_of
-from usage_cli.export._parts import PartsBuilder
+from usage_cli.export._parts import PartsBuilder, runs_by_folder
 from usage_cli.export._run import OnProgress, Progress, Sign
 from usage_cli.export._set_target import (
     EXAMPLE,
@@ -48,16 +50,17 @@ from usage_cli.export._set_target import (
     check_name_length,
     folder_of,
     part_format,
+    put_in_place,
 )
 from usage_cli.export._stats import Stats
 from usage_cli.export._target import signature_path
+from usage_cli.export._update import previous_of, updated, whole_periods
 from usage_cli.partitions import (
-    MANIFEST_NAME,
     PART_RECORDS,
     PartFormat,
     Partition,
 )
-from usage_cli.query import Query
+from usage_cli.query import Query, to_ms
 from usage_cli.reading import Batch, PageSource, RecordStream
 
 if TYPE_CHECKING:
@@ -82,6 +85,9 @@ class PartitionedPlan:
     lock: TargetLock
     note: str | None = None  # a set has nothing to say before its run (see `ExportPlan`)
     exact: bool = False  # `--exact` (see `ExportPlan`)
+    # `--update`: add the window's partitions to the dataset at DIR (None: a new one).
+    update: bool = False
+    previous: SetManifest | None = None
 
     @property
     def path(self) -> Path:
@@ -94,6 +100,12 @@ class PartitionedPlan:
     @property
     def manifest_path(self) -> Path:
         return self.target.manifest
+
+    def partitions_read(self, query: Query) -> list[str]:
+        """`--update`: the folders of the partitions `query`'s window covers, each wholly;
+        InputError (exit 2), before any request, naming one it would cut."""
+        window = window_of(query, self.started)
+        return whole_periods(self.target.partition, window, began_ms=to_ms(self.started))
 
     def check_cost(self) -> None:
         refuse_cost_unless_csv(self.target.fmt, partitioned=True)
@@ -145,42 +157,53 @@ class PartitionedPlan:
         if prices is not None:
             self.check_cost()
         api: ApiJson = {"url": api_root, "runAs": run_as}
+        window = window_of(query, self.started)
+        read = self.partitions_read(query) if self.update else None
         stats = Stats()
+        by_folder: dict[str, Stats] | None = None if read is None else {}
         costs = None if prices is None else CostTally(prices)
         target = self.target
         builder = PartsBuilder(
             target.building, target.partition, target.fmt, part_records, prices, exact=self.exact
         )
+        committed = False
         try:
             target.building.mkdir()
             # Closed however the run ends: its prefetch thread stops before the client closes.
             with contextlib.closing(_batches(client, query, self.exact)) as batches:
-                pages = self._fill(builder, batches, stats, costs, on_progress)
+                pages = self._fill(builder, batches, stats, costs, on_progress, by_folder)
             builder.close_current()
+            parts, partitions, figures = builder.parts, None, stats.to_json()
+            if read is not None and by_folder is not None:
+                parts, partitions, figures = updated(
+                    self.previous, window, read, builder.parts, by_folder
+                )
             manifest = SetManifest(
                 api=api,
                 query=query.to_dict(),
                 partition=self.target.partition,
                 fmt=self.target.fmt,
-                figures=stats.to_json(),
+                figures=figures,
                 pages=pages,
-                parts=builder.parts,
+                parts=parts,
+                partitions=partitions,
                 started_at=self.started,
                 finished_at=now(),
-                window=window_of(query, self.started),
+                # A dataset's windows are its partitions': it is no link of a series.
+                window=None if read is not None else window,
                 chain=chain,
                 prices=None if costs is None else costs.to_json(),
                 strings=strings_of(exact=self.exact, fmt=self.target.fmt, mended=stats.mended),
             )
-            self._publish(manifest, sign)
+            self._commit(manifest, sign)
+            committed = True
+            put_in_place(target, manifest)
         except BaseException as exc:
             builder.abandon()
+            if committed:
+                raise self._unfinished(exc) from None
             remove_tree(self.target.building)
             raise self._told(exc, stats.records) from None
-        # The set is at DIR from here on: what is left only tidies up, and an
-        # interrupt now is not told that nothing was written.
-        remove_tree(target.replaced)
-        fsync_directory(target.path.parent)
         return manifest
 
     def _fill(
@@ -190,12 +213,16 @@ class PartitionedPlan:
         stats: Stats,
         costs: CostTally | None,
         on_progress: OnProgress | None,
+        by_folder: dict[str, Stats] | None = None,
     ) -> int:
         pages = 0
         for batch in batches:
             builder.add(batch.records)
             stats.add_all(batch.records)
             stats.mended += batch.mended
+            if by_folder is not None:
+                for folder, run in runs_by_folder(batch.records, builder.folders):
+                    by_folder.setdefault(folder, Stats()).add_all(run)
             if costs is not None:
                 costs.add_all(batch.records)
             pages += 1
@@ -204,40 +231,51 @@ class PartitionedPlan:
                 on_progress(Progress(stats.records, pages, builder.size, total.first, total.last))
         return pages
 
-    def _publish(self, manifest: SetManifest, sign: Sign | None) -> None:
-        """The manifest (and its signature) into the built set, everything durable, then
-        the set onto DIR.
-
-        An existing set (`--force`) is left at `.DIR.old`, for the caller to remove.
-        """
+    def _commit(self, manifest: SetManifest, sign: Sign | None) -> None:
+        """Everything built made durable, then the pending manifest (and its signature)
+        beside DIR: the commit point, after which the set is put in place whatever
+        happens (this run, or the next one's recovery, does it)."""
         building, target = self.target.building, self.target.path
         text = manifest.to_text().encode("utf-8")
-        if sign is not None:
-            write_atomically(signature_path(building / MANIFEST_NAME), sign(text))
-        write_atomically(building / MANIFEST_NAME, text)
         for folder in {part["path"].split("/")[0] for part in manifest.parts}:
-            fsync_directory(building / folder)
+            if (building / folder).is_dir():
+                fsync_directory(building / folder)
         fsync_directory(building)
-        if not (target.exists() or target.is_symlink()):
-            # An empty folder made meanwhile is replaced by the rename; anything else refuses it.
-            os.rename(building, target)
-        elif not self.force:
-            raise StorageError(
-                f"{self.text!r} appeared while the export ran; it was left as it is",
-                hint="use --force to replace it",
+        if not self.force and not self.update:
+            there = target.is_symlink() or (
+                target.exists() and not (target.is_dir() and not any(target.iterdir()))
             )
+            if there or self.target.manifest.exists() or self.target.manifest.is_symlink():
+                # An empty folder made meanwhile is replaced; anything else refuses it.
+                raise StorageError(
+                    f"{self.text!r} appeared while the export ran; it was left as it is",
+                    hint="use --force to replace it",
+                )
+        pending = self.target.pending
+        if sign is not None:
+            write_atomically(signature_path(pending), sign(text))
         else:
-            replaced = self.target.replaced
-            os.rename(target, replaced)
-            try:
-                os.rename(building, target)
-            except BaseException:
-                os.rename(replaced, target)
-                raise
+            remove_tree(signature_path(pending))
+        write_atomically(pending, text)
+        fsync_directory(target.parent)
+
+    def _unfinished(self, exc: BaseException) -> BaseException:
+        """A failure while the committed set was being put in place: the next run ends it."""
+        said = reason(exc) if isinstance(exc, OSError) else (str(exc) or type(exc).__name__)
+        return StorageError(
+            f"the export of {self.text} is complete but stopped while being put in place "
+            f"({said}); {self.text} has no manifest until then",
+            hint=f"run `usage export {self.text} --partition {self.target.partition}` "
+            "(with --update for a dataset) again: it first finishes putting this one in place",
+        )
 
     def _told(self, exc: BaseException, records: int) -> BaseException:
         """The error to report, saying that nothing was written."""
-        nothing = f"nothing was written to {self.text}"
+        nothing = (
+            f"{self.text} was left as it was"
+            if self.update
+            else f"nothing was written to {self.text}"
+        )
         if isinstance(exc, KeyboardInterrupt):
             return Interrupted(
                 f"interrupted after {records:,} records; {nothing}",
@@ -261,6 +299,7 @@ def plan_partitioned(
     resume: bool,
     now: Callable[[], datetime],
     exact: bool = False,
+    update: bool = False,
 ) -> PartitionedPlan:
     """Every check of a partitioned export that needs no server; the plan holds DIR's lock.
 
@@ -281,6 +320,10 @@ def plan_partitioned(
             "nothing to continue",
             hint="rerun without --resume; the set is built again from the start",
         )
+    if update and force:
+        raise InputError(
+            "--update adds to the set at PATH and --force replaces it: give one or the other"
+        )
     path = folder_of(path_text)
     if kind is PartFormat.parquet:
         from usage_cli.formats.parquet import require_pyarrow
@@ -291,7 +334,8 @@ def plan_partitioned(
         check_name_length(target)
         lock = TargetLock.acquire(target.lock, path_text)
         try:
-            check_existing(target, path_text, force=force)
+            check_existing(target, path_text, force=force, update=update)
+            previous = previous_of(target, path_text, exact=exact) if update else None
         except BaseException:
             lock.release()
             raise
@@ -301,4 +345,6 @@ def plan_partitioned(
     # To the millisecond, as a single-file export keeps it.
     moment = now()
     started = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-    return PartitionedPlan(path_text, target, started, force, lock, exact=exact)
+    return PartitionedPlan(
+        path_text, target, started, force, lock, exact=exact, update=update, previous=previous
+    )

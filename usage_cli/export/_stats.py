@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from usage_cli.columns import iso_ms
 from usage_cli.export._json import StatsJson
@@ -94,3 +94,39 @@ class Stats:
         stats = cls(summary, oldest, newest)
         stats.mended = data.get("stringsMended", 0)
         return stats
+
+
+def merged(figures: Iterable[StatsJson]) -> StatsJson:
+    """The figures of several sets of records taken together (the partitions of a
+    dataset): sums, and the extremes of the extremes."""
+    records = count = 0
+    count_by_type: dict[str, int] = {}
+    records_by_type: dict[str, int] = {}
+    oldest: Edge | None = None
+    newest: Edge | None = None
+    for each in figures:
+        records += each["records"]
+        count += each["countTotal"]
+        for kind, value in each["countByType"].items():
+            count_by_type[kind] = count_by_type.get(kind, 0) + value
+        for kind, value in each["recordsByType"].items():
+            records_by_type[kind] = records_by_type.get(kind, 0) + value
+        first, last = each["firstCreatedAtMs"], each["lastCreatedAtMs"]
+        if first is not None:
+            edge = (first, each.get("firstId") or "")
+            oldest = edge if oldest is None else min(oldest, edge)
+        if last is not None:
+            edge = (last, each.get("lastId") or "")
+            newest = edge if newest is None else max(newest, edge)
+    return {
+        "records": records,
+        "countTotal": count,
+        "countByType": dict(sorted(count_by_type.items())),
+        "recordsByType": dict(sorted(records_by_type.items())),
+        "firstCreatedAt": None if oldest is None else iso_ms(oldest[0]),
+        "lastCreatedAt": None if newest is None else iso_ms(newest[0]),
+        "firstCreatedAtMs": None if oldest is None else oldest[0],
+        "lastCreatedAtMs": None if newest is None else newest[0],
+        "firstId": None if oldest is None else oldest[1] or None,
+        "lastId": None if newest is None else newest[1] or None,
+    }

@@ -91,10 +91,13 @@ def verify(
             "--expect-head goes with --chain (a series' newest manifest) or an archive "
             "(a head a sync printed)"
         )
+    from usage_cli.partitions import set_of_manifest
     from usage_cli.verify.file import verify_file
     from usage_cli.verify.folder import verify_folder
 
-    report = verify_folder(target) if target.is_dir() else verify_file(target)
+    # A set's manifest, named instead of its folder, stands for the folder.
+    folder = target if target.is_dir() else set_of_manifest(target)
+    report = verify_file(target) if folder is None else verify_folder(folder)
     if report.path == target:
         report.typed = typed  # not when its manifest was named: the answer is about the export
     if signers is not None and report.ok:

@@ -1,4 +1,9 @@
-"""`usage verify DIR`: prove a partitioned export is what its `_manifest.json` says. Offline.
+"""`usage verify DIR`: prove a partitioned export is what its manifest says. Offline.
+
+The manifest is `DIR.manifest.json`, beside the folder; a set written before
+it moved there keeps it inside, as `DIR/_manifest.json`, and verifies as
+ever. A folder with no manifest beside it but a pending one (a publication
+begun and not finished, see `usage_cli.export._set_target`) is incomplete.
 
 Every part listed is there with its size, sha256 and record count; nothing
 else is in the folder (a stray file or folder is named); no record id
@@ -15,11 +20,20 @@ from datetime import datetime
 from pathlib import Path
 
 from usage_cli._files import reason, sha256_of
-from usage_cli.errors import InputError
+from usage_cli.errors import InputError, VerifyError
 from usage_cli.export import SetManifest
 from usage_cli.export._costs import CostColumn, cost_of
 from usage_cli.export._json import PartJson
-from usage_cli.partitions import MANIFEST_NAME, Folders, PartFormat, is_part_path
+from usage_cli.partitions import (
+    OLD_MANIFEST_NAME,
+    Folders,
+    PartFormat,
+    folder_start,
+    is_part_path,
+    next_period,
+    pending_manifest,
+    set_manifest,
+)
 from usage_cli.verify._lines import first_of
 from usage_cli.verify._manifest import HeldToManifest
 from usage_cli.verify._rows import UNREADABLE, opened, rows
@@ -36,6 +50,8 @@ Row = tuple[str, str, int, int, str | None]
 @dataclass
 class FolderReport(HeldToManifest[SetManifest]):
     found: list[str] = field(default_factory=list)
+    # Beside the folder, or inside it for a set written before the manifest moved.
+    manifest_at: Path | None = None
 
     @property
     def problems(self) -> list[str]:
@@ -45,13 +61,18 @@ class FolderReport(HeldToManifest[SetManifest]):
 
     @property
     def manifest_file(self) -> Path:
-        return self.path / MANIFEST_NAME
+        return self.manifest_at or set_manifest(self.path)
 
     @property
     def proof(self) -> str:
         parts = len(self.manifest.parts)
+        read = ""
+        if self.manifest.partitions is not None:
+            count = len(self.manifest.partitions)
+            empty = sum(1 for entry in self.manifest.partitions if entry["records"] == 0)
+            read = f", {count:,} partition{'s' * (count != 1)} read whole ({empty:,} empty)"
         return (
-            f"{self.records:,} records in {parts:,} part{'s' * (parts != 1)}, every sha256"
+            f"{self.records:,} records in {parts:,} part{'s' * (parts != 1)}{read}, every sha256"
             + cost_of(self.manifest.prices)
         )
 
@@ -103,6 +124,8 @@ class _Checker:
         self.first_part_of: dict[str, str] = {}
         self.twice: dict[str, list[str]] = {}
         self.count_by_type: dict[str, int] = {}
+        # Records and the sum of `count` found in each folder's parts.
+        self.by_folder: dict[str, list[int]] = {}
         self.costs = CostColumn()
 
     def problem(self, text: str) -> None:
@@ -127,10 +150,13 @@ class _Checker:
         folder = name.split("/")[0]
         records = 0
         misfiled: list[str] = []
+        tally = self.by_folder.setdefault(folder, [0, 0])
         try:
             rows_of = _rows(file, self.manifest.fmt, guarded=self.manifest.formulas_guarded)
             for record_id, kind, count, created, cell in rows_of:
                 records += 1
+                tally[0] += 1
+                tally[1] += count
                 self._record(name, record_id, kind, count)
                 self.costs.add(record_id, kind, count, cell)
                 try:
@@ -163,15 +189,9 @@ class _Checker:
 
 def verify_folder(directory: Path) -> FolderReport:
     """A folder written by `usage export DIR --partition ...`, against its manifest."""
-    manifest_file = directory / MANIFEST_NAME
-    if not manifest_file.is_file():
-        raise InputError(
-            f"{str(directory)!r} is a directory, not an export: no {MANIFEST_NAME} in it",
-            hint="verify checks a file written by `usage export` (usage verify audit.csv), "
-            "or a folder written by `usage export DIR --partition day|month`",
-        )
+    manifest_file = manifest_of_set(directory)
     manifest = SetManifest.load(manifest_file)
-    report = FolderReport(directory, manifest)
+    report = FolderReport(directory, manifest, manifest_at=manifest_file)
     checker = _Checker(report)
     listed: list[str] = []
     for part in manifest.parts:
@@ -184,23 +204,51 @@ def verify_folder(directory: Path) -> FolderReport:
         else:
             listed.append(name)
             checker.part(part)
-    _strays(directory, set(listed), checker)
+    inside = manifest_file.parent == directory
+    _strays(directory, set(listed), checker, manifest_file.name if inside else None)
     _duplicates(checker)
+    _partitions(checker)
     _totals(checker)
     report.ids = set(checker.first_part_of)
     return report
 
 
-def _strays(directory: Path, listed: set[str], checker: _Checker) -> None:
-    """Files and folders the manifest does not list: a set is exactly its parts."""
+def manifest_of_set(directory: Path) -> Path:
+    """The manifest of the set at `directory`: beside it, or inside it for an older set.
+
+    InputError (exit 2) for a folder that is no export; VerifyError (exit 6) for
+    one whose publication was begun and not finished: it cannot be proven yet.
+    """
+    for manifest in (set_manifest(directory), directory / OLD_MANIFEST_NAME):
+        if manifest.is_file():
+            return manifest
+    beside = set_manifest(directory).name
+    if pending_manifest(directory).is_file():
+        raise VerifyError(
+            f"{str(directory)!r} is incomplete: an export of it stopped while putting it "
+            f"in place, before {beside} was written beside it",
+            hint="run the same `usage export` again: it first finishes putting the set in place",
+        )
+    raise InputError(
+        f"{str(directory)!r} is a directory, not an export: no {beside} beside it",
+        hint="verify checks a file written by `usage export` (usage verify audit.csv), "
+        "or a folder written by `usage export DIR --partition day|month`",
+    )
+
+
+def _strays(
+    directory: Path, listed: set[str], checker: _Checker, manifest: str | None = None
+) -> None:
+    """Files and folders the manifest does not list: a set is exactly its parts (and, in
+    a set written before the manifest moved beside it, `manifest` and its signature)."""
     holding = {name.split("/")[0] for name in listed}
     for root, folders, files in os.walk(directory):
         here = Path(root).relative_to(directory).as_posix()
         folders.sort()
         for name in sorted(files):
             path = name if here == "." else f"{here}/{name}"
-            # The manifest, and its signature (`--sign`), stand beside the parts.
-            if path not in (MANIFEST_NAME, f"{MANIFEST_NAME}.sig") and path not in listed:
+            allowed = () if manifest is None else (manifest, f"{manifest}.sig")
+            if path not in allowed and path not in listed:
                 checker.problem(f"{path}: not in the manifest (an extra file)")
         if here == ".":
             for name in folders:
@@ -209,6 +257,43 @@ def _strays(directory: Path, listed: set[str], checker: _Checker) -> None:
         elif "/" not in here:
             for name in folders:
                 checker.problem(f"{here}/{name}/: a folder inside a partition folder")
+
+
+def _partitions(checker: _Checker) -> None:
+    """A dataset `--update` keeps: every part in a partition read, each partition read
+    whole within its window, holding what its entry says (none, for an empty period)."""
+    manifest = checker.manifest
+    if manifest.partitions is None:
+        return
+    entries: dict[str, int] = {}
+    for entry in manifest.partitions:
+        folder, window = entry["folder"], entry["window"]
+        if folder in entries:
+            checker.problem(f"{folder}: listed twice among the partitions")
+            continue
+        entries[folder] = entry["records"]
+        start = folder_start(manifest.partition, folder)
+        if start is None:
+            checker.problem(f"{folder!r}: not a partition this export writes")
+            continue
+        end = next_period(manifest.partition, start) - 1
+        since = window["sinceMs"]
+        if since is None or since > start or window["untilMs"] < end:
+            checker.problem(f"{folder}: not wholly inside the window it was read in")
+        records, count = checker.by_folder.get(folder, [0, 0])
+        if records != entry["records"] or count != entry["countTotal"]:
+            checker.problem(
+                f"{folder}: its parts hold {records} records (count {count}), the manifest's "
+                f"partition says {entry['records']} (count {entry['countTotal']})"
+            )
+    for folder in sorted(set(checker.by_folder) - set(entries)):
+        checker.problem(f"{folder}: parts of a partition the manifest does not say was read")
+    listed = sum(entries.values())
+    if listed != manifest.records:
+        checker.problem(
+            f"the partitions listed hold {listed} records, the manifest's total is "
+            f"{manifest.records}"
+        )
 
 
 def _duplicates(checker: _Checker) -> None:

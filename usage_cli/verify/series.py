@@ -30,7 +30,7 @@ from usage_cli.columns import iso_ms
 from usage_cli.errors import InputError, VerifyError
 from usage_cli.evidence._sign import signer_of
 from usage_cli.export import Manifest, SetManifest, manifest_path
-from usage_cli.partitions import MANIFEST_NAME
+from usage_cli.partitions import OLD_MANIFEST_NAME, set_manifest, set_of_manifest
 from usage_cli.verify._lines import first_of
 from usage_cli.verify.file import FileReport, verify_file
 from usage_cli.verify.folder import verify_folder
@@ -132,15 +132,18 @@ def manifests_in(paths: Iterable[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            if (path / MANIFEST_NAME).is_file():
-                found.append(path / MANIFEST_NAME)
-                continue
-            inside = sorted(path.glob(f"*{_SUFFIX}"))
-            inside += sorted(sub / MANIFEST_NAME for sub in path.iterdir() if sub.is_dir())
-            found += [candidate for candidate in inside if candidate.is_file()]
+            for own in (set_manifest(path), path / OLD_MANIFEST_NAME):
+                if own.is_file():
+                    found.append(own)  # a folder of parts: its manifest
+                    break
+            else:
+                # A folder of exports: their manifests (a set's lie beside it, in here too).
+                inside = sorted(path.glob(f"*{_SUFFIX}"))
+                inside += sorted(sub / OLD_MANIFEST_NAME for sub in path.iterdir() if sub.is_dir())
+                found += [candidate for candidate in inside if candidate.is_file()]
         elif path.name.endswith(".sig"):
             continue  # a signature goes with its manifest, which is found by itself
-        elif path.name.endswith(_SUFFIX) or path.name == MANIFEST_NAME:
+        elif path.name.endswith(_SUFFIX) or path.name == OLD_MANIFEST_NAME:
             found.append(path)
         else:
             found.append(manifest_path(path))
@@ -157,7 +160,8 @@ def orphans_in(paths: Iterable[Path]) -> list[Path]:
 
     found: list[Path] = []
     for folder in paths:
-        if not folder.is_dir() or (folder / MANIFEST_NAME).is_file():
+        is_set = set_manifest(folder).is_file() or (folder / OLD_MANIFEST_NAME).is_file()
+        if not folder.is_dir() or is_set:
             continue
         for path in sorted(folder.iterdir()):
             base = path.name.lower().removesuffix(".gz")
@@ -175,13 +179,13 @@ def _link(manifest: Path, signers: Path | None) -> Link:
     except FileNotFoundError:
         raise InputError(f"no manifest at {manifest}") from None
     sha = hashlib.sha256(text).hexdigest()
-    is_set = manifest.name == MANIFEST_NAME
+    folder = set_of_manifest(manifest)
     loaded: Manifest | SetManifest = (
-        SetManifest.load(manifest) if is_set else Manifest.load(manifest)
+        Manifest.load(manifest) if folder is None else SetManifest.load(manifest)
     )
-    data = manifest.parent if is_set else manifest.with_name(manifest.name[: -len(_SUFFIX)])
+    data = manifest.with_name(manifest.name[: -len(_SUFFIX)]) if folder is None else folder
     link = Link(manifest, sha, loaded, data)
-    report = verify_folder(data) if is_set else verify_file(data)
+    report = verify_file(data) if folder is None else verify_folder(data)
     if isinstance(report, FileReport) and report.written_as is not None:
         # In a series a name says which period a file is: one renamed (two
         # swapped, file and manifest together) would read as another day.

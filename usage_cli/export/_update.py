@@ -1,0 +1,140 @@
+"""`usage export DIR --partition day --update`: a dataset a daily job adds to.
+
+Each run reads a window of whole partitions (`--window day`, or `--since` and
+`--until` on UTC day or month boundaries) and writes those partitions, and
+only those, into the existing set: each partition read replaces its folder
+(an empty one loses it), every other folder stays byte for byte. Its
+manifest lists every part, and every partition read, with the window it
+was read in and its figures: the set's figures are the sum of its
+partitions', so a run never reads the parts it keeps. How the partitions
+are swapped in is `_set_target.put_in_place`'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from usage_cli.columns import iso_ms
+from usage_cli.errors import InputError, VerifyError
+from usage_cli.export._json import PartitionJson, PartJson, StatsJson, WindowJson
+from usage_cli.export._manifest import SetManifest
+from usage_cli.export._set_target import SetTarget
+from usage_cli.export._stats import Stats, merged
+from usage_cli.partitions import Folders, Partition, next_period, period_start
+
+
+def previous_of(target: SetTarget, text: str, *, exact: bool = False) -> SetManifest | None:
+    """Under the lock, once a killed run is recovered: the dataset at DIR, or None for a
+    new one (DIR missing or empty). InputError when DIR is no dataset of this kind
+    (`exact`: this run's `--exact`, which a dataset keeps)."""
+    path = target.path
+    if not path.exists():
+        return None
+    manifest_file = target.published()
+    if manifest_file is None:
+        if path.is_dir() and not any(path.iterdir()):
+            return None
+        raise InputError(
+            f"--update {text}: a folder but no dataset (no {target.manifest.name} beside it)",
+            hint="name a new folder, or an existing dataset written with --update",
+        )
+    try:
+        previous = SetManifest.load(manifest_file)
+    except VerifyError as damaged:
+        raise InputError(
+            f"--update {text}: {damaged.message}", hint="export it again with --force"
+        ) from None
+    if previous.partitions is None:
+        raise InputError(
+            f"--update adds to a dataset written with --update; {text!r} was exported "
+            "whole, so which partitions hold whole periods is not known",
+            hint="start the dataset in a new folder with --update, or replace this one "
+            "with --force (without --update)",
+        )
+    differs = []
+    if previous.partition != target.partition:
+        differs.append(f"--partition {target.partition} (was {previous.partition})")
+    if previous.fmt != target.fmt:
+        differs.append(f"-o {target.fmt} (was {previous.fmt})")
+    then = previous.strings is None or previous.strings["exact"]
+    if then != exact:
+        # Some partitions mended or guarded and others not: no reader could tell which.
+        differs.append(
+            "--exact " + ("(not used now, used then)" if then else "(used now, not then)")
+        )
+    if differs:
+        raise InputError(
+            f"--update {text}: a dataset is one query, and this run differs: " + "; ".join(differs),
+            hint="run it as the dataset was written, or start a new dataset in another folder",
+        )
+    return previous
+
+
+def whole_periods(partition: Partition, window: WindowJson, *, began_ms: int) -> list[str]:
+    """The folders of the partitions `window` covers, each wholly; InputError (exit 2)
+    naming a partition it covers only in part."""
+    since, until = window["sinceMs"], window["untilMs"]
+    example = f"--window {partition.value}, or --since and --until on whole UTC {partition}s"
+    if since is None:
+        raise InputError(
+            "--update needs a window of whole partitions: it replaces each partition it reads",
+            hint=f"use {example}",
+        )
+    folders = Folders(partition)
+    end = until + 1
+    if period_start(partition, since) != since:
+        raise InputError(
+            f"--update replaces whole partitions, but the window starts at {iso_ms(since)}, "
+            f"inside {folders.of(since)}: that partition would be read only in part",
+            hint=f"use {example} (--since {_day(since, partition)})",
+        )
+    if period_start(partition, end) != end:
+        late = " (when this export began: a period still under way is not whole)"
+        raise InputError(
+            f"--update replaces whole partitions, but the window ends at {iso_ms(until)}"
+            + (late if until == began_ms else "")
+            + f", inside {folders.of(until)}: that partition would be read only in part",
+            hint=f"use {example}",
+        )
+    found = []
+    moment = since
+    while moment < end:
+        found.append(folders.of(moment))
+        moment = next_period(partition, moment)
+    return found
+
+
+def _day(ms: int, partition: Partition) -> str:
+    """The start of the partition that holds `ms`, as `--since` takes it."""
+    return iso_ms(period_start(partition, ms))[:10]
+
+
+def updated(
+    previous: SetManifest | None,
+    window: WindowJson,
+    read: list[str],
+    built: list[PartJson],
+    figures_of: Mapping[str, Stats],
+) -> tuple[list[PartJson], list[PartitionJson], StatsJson]:
+    """The dataset after this run: its parts, its partitions and its figures.
+
+    The partitions `read` are this run's (`built`, and the figures of each);
+    every other partition, and its parts, is the previous manifest's.
+    """
+    replaced = set(read)
+    kept_parts = [] if previous is None else previous.parts
+    kept = [] if previous is None or previous.partitions is None else previous.partitions
+    fresh = [
+        {"folder": folder, "window": window, **figures_of.get(folder, Stats()).to_json()}
+        for folder in read
+    ]
+    partitions: list[PartitionJson] = sorted(
+        [entry for entry in kept if entry["folder"] not in replaced]
+        + [PartitionJson(**entry) for entry in fresh],  # type: ignore[typeddict-item]
+        key=lambda entry: entry["folder"],
+    )
+    parts = sorted(
+        [part for part in kept_parts if part["path"].split("/")[0] not in replaced] + built,
+        key=lambda part: part["path"],
+    )
+    return parts, partitions, merged(partitions)
