@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 
     from usage_cli.cli._invocation import Invocation, Reading
     from usage_cli.cli._progress import RunProgress
-    from usage_cli.export import Plan
+    from usage_cli.export import Plan, Progress
     from usage_cli.export._json import ApiJson, PricesJson
     from usage_cli.prices import PriceTable
     from usage_cli.query import Query
@@ -225,6 +225,7 @@ def export_command(
             api: ApiJson = {"url": reading.root, "runAs": reading.run_as}
             proof.check_alike(query, api, plan.fmt)
             check_update(plan, query, api)
+            told = _Told(progress.update)
             manifest = plan.run(
                 reading.pages,
                 query,
@@ -234,7 +235,7 @@ def export_command(
                 stdout=None if plan.path else data_bytes(runtime, Format(plan.fmt)),
                 now=runtime.now,
                 monotonic=runtime.monotonic,
-                on_progress=progress.update,
+                on_progress=told.update,
                 chain=proof.chain,
                 prices=table,
                 sign=proof.signer(),
@@ -245,8 +246,14 @@ def export_command(
                 progress.done_set(manifest, check_window(plan, query))
             elif manifest is not None:
                 progress.done(manifest)
-        if manifest is not None and manifest.strings and manifest.strings["mended"]:
-            run.note(mended_note(manifest.strings["mended"]))
+        # An export to `-` has no manifest to say it.
+        mended = (
+            told.mended
+            if manifest is None or manifest.strings is None
+            else manifest.strings["mended"]
+        )
+        if mended:
+            run.note(mended_note(mended))
         if table is not None:
             tell_cost(run, table, None if manifest is None else manifest.prices)
         if plan.manifest_path is not None and manifest is not None:
@@ -282,6 +289,18 @@ def check_update(plan: Plan, query: Query, api: ApiJson) -> None:
             + "; ".join(differs),
             hint="run it as the dataset was written, or start a new dataset in another folder",
         )
+
+
+class _Told:
+    """Passes an export's progress on, and keeps how many strings it mended so far."""
+
+    def __init__(self, then: Callable[[Progress], None]) -> None:
+        self._then = then
+        self.mended = 0
+
+    def update(self, progress: Progress) -> None:
+        self.mended = progress.mended
+        self._then(progress)
 
 
 def prepare(
