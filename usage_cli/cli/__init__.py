@@ -34,12 +34,13 @@ from usage_cli.cli._argv import (
 )
 from usage_cli.cli._invocation import Invocation
 from usage_cli.cli._typer_internals import (
+    COMPLETE_VAR,
     PipeClosed,
     command_for,
+    enable_completion,
     is_no_args_help,
     usage_error_parts,
 )
-from usage_cli.cli.completion import COMPLETE_VAR
 from usage_cli.errors import StorageError, UsageCliError
 from usage_cli.runtime import Runtime
 
@@ -70,8 +71,6 @@ def run(args: Sequence[str] | None = None, *, runtime: Runtime | None = None) ->
         return 1
 
     if COMPLETE_VAR in runtime.env:
-        from usage_cli.cli.completion import enable_completion
-
         enable_completion()
     argv = fill_optional_values(argv)
     command: Any = command_for(app, argv, command_index)

@@ -23,7 +23,6 @@ CI runs those tests against the lowest and the newest Typer the pin allows.
 - `typer._completion_classes.completion_init`: the shells' classes, at TAB.
 - `typer._completion_classes._sanitize_help_text`: replaced, because our help is
   plain and the original imports rich.
-- `typer._completion_shared.get_completion_script`: writing `completions/`.
 - `Typer.registered_commands`, `Typer.registered_groups`, `CommandInfo.name`,
   `TyperInfo.name`: building only the command a run names (`command_for`).
 - Typer 0.29 on: `_TyperParameter.get_runtime_param` (it uses `_runtime_param`
@@ -63,7 +62,6 @@ PRIVATE_NAMES: tuple[tuple[str, str, str], ...] = (
     ("typer._click.core", "Context.command_path", "the hint of a usage error"),
     ("typer._completion_classes", "completion_init", "completion at TAB"),
     ("typer._completion_classes", "_sanitize_help_text", "completion without rich"),
-    ("typer._completion_shared", "get_completion_script", "writing completions/"),
     ("typer.models", "CommandInfo", "building only the command a run names"),
     ("typer.models", "TyperInfo", "building only the command a run names"),
 )
@@ -320,7 +318,7 @@ def usage_error_parts(exc: Any) -> tuple[str, str | None]:
     return message, hint
 
 
-def _takes_value(param: Any) -> bool:
+def takes_value(param: Any) -> bool:
     return not (getattr(param, "is_flag", False) or getattr(param, "count", False))
 
 
@@ -336,7 +334,7 @@ def options_of(
     """Option word -> (parameter name, takes a value, may repeat), as `option_arity`."""
     commands = [command, *(getattr(command, "commands", {}).values() if nested else ())]
     return {
-        opt: (param.name, _takes_value(param), bool(getattr(param, "multiple", False)))
+        opt: (param.name, takes_value(param), bool(getattr(param, "multiple", False)))
         for each in commands
         for param in each.params
         if param.param_type_name == "option"
@@ -348,6 +346,11 @@ def subcommand(group: Any, name: str) -> Any | None:
     """The command called `name` directly under `group`, if there is one."""
     commands: dict[str, Any] = getattr(group, "commands", {})
     return commands.get(name)
+
+
+# Typer's completion protocol: set, `usage` answers a TAB (scripts made before
+# the completion scripts carried their own lists still call it).
+COMPLETE_VAR = "_USAGE_COMPLETE"
 
 
 def enable_completion() -> None:
@@ -363,10 +366,3 @@ def enable_completion() -> None:
 
 def _plain(text: str) -> str:
     return text
-
-
-def completion_script(prog_name: str, complete_var: str, shell: str) -> str:
-    from typer._completion_shared import get_completion_script
-
-    enable_completion()
-    return get_completion_script(prog_name=prog_name, complete_var=complete_var, shell=shell)
