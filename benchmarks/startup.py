@@ -44,7 +44,7 @@ def tab_program(shell: str, line: str) -> list[str] | None:
         return ["bash", "--norc", "--noprofile", "-c", body]
     if shell == "zsh":
         quoted = " ".join(f"'{word}'" for word in words)
-        body = f"source {script}; _usage_complete_words {quoted} >/dev/null"
+        body = f"compdef() {{ : }}; source {script}; _usage_complete_words {quoted} >/dev/null"
         return ["zsh", "-f", "-c", body]
     body = f"source {script}; complete -C '{line}' >/dev/null"
     return ["fish", "--no-config", "-c", body]
