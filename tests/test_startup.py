@@ -60,3 +60,21 @@ def test_tab_completion_imports_nothing_heavy(shell: str) -> None:
     )
     assert "typer" in modules
     assert not HEAVY & modules
+
+
+COMMAND_MODULES = {"_check", "_config", "_export", "_list", "_prices", "_sandbox", "_summary"}
+COMMAND_MODULES |= {"_sync", "_verify"}
+
+
+@pytest.mark.parametrize("command", ["list", "export", "summary", "sync", "config"])
+def test_a_command_imports_only_its_own_module(command: str) -> None:
+    modules = imported(command, "--help")
+    own = f"_{command}"
+    assert f"usage_cli.cli.{own}" in modules
+    assert not {f"usage_cli.cli.{m}" for m in COMMAND_MODULES - {own}} & modules
+
+
+def test_help_imports_no_query() -> None:
+    # `--order` and `--take` come from `paging`; a query is made only by a run.
+    for args in (["--help"], ["list", "--help"], ["summary", "--help"]):
+        assert "usage_cli.query" not in imported(*args), args

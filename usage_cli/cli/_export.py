@@ -42,8 +42,8 @@ from usage_cli.cli._output import data_bytes, mended_note
 from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import InputError
 from usage_cli.formats import ExportFormat, Format
+from usage_cli.paging import DEFAULT_TAKE, Order
 from usage_cli.partitions import Partition
-from usage_cli.query import DEFAULT_TAKE, Order
 
 if TYPE_CHECKING:
     from datetime import datetime

@@ -39,7 +39,7 @@ from usage_cli.cli._output import data_stream
 from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import InputError
 from usage_cli.formats import Format
-from usage_cli.query import DEFAULT_TAKE, Order
+from usage_cli.paging import DEFAULT_TAKE, Order
 from usage_cli.relations import BY_ORDER
 
 if TYPE_CHECKING:
