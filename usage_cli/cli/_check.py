@@ -1,7 +1,5 @@
 """`usage check`."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer

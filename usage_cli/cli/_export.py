@@ -1,7 +1,5 @@
 """`usage export`: to a file, to standard output, or to a folder of parts (`--partition`)."""
 
-from __future__ import annotations
-
 import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any
@@ -253,7 +251,7 @@ def export_command(
             proof.seal(run, plan.manifest_path)
 
 
-def check_window(plan: Plan, query: Query) -> list[str] | None:
+def check_window(plan: "Plan", query: "Query") -> list[str] | None:
     """`--update`: the partitions the window reads; one it would read only in part is
     refused before the records' source is even opened. None for any other export."""
     from usage_cli.export._partitioned import PartitionedPlan
@@ -263,7 +261,7 @@ def check_window(plan: Plan, query: Query) -> list[str] | None:
     return None
 
 
-def check_update(plan: Plan, query: Query, api: ApiJson) -> None:
+def check_update(plan: "Plan", query: "Query", api: "ApiJson") -> None:
     """`--update`: the dataset is one query; refuse a run that asks for other records, from
     another API or user (known once the reading is open, before any request)."""
     from usage_cli.export._partitioned import PartitionedPlan
@@ -285,13 +283,13 @@ def check_update(plan: Plan, query: Query, api: ApiJson) -> None:
 
 
 def prepare(
-    run: Invocation,
+    run: "Invocation",
     params: dict[str, Any],
     *,
-    started: datetime,
+    started: "datetime",
     to_stdout: bool,
     prices: str | None,
-) -> tuple[Query, Evidence, Settings]:
+) -> "tuple[Query, Evidence, Settings]":
     """An export's query, evidence and settings: every check before a request."""
     params, proof = evidence(run, params, to_stdout=to_stdout, started=started)
     query = query_of(params, now=started)
@@ -301,7 +299,7 @@ def prepare(
     return query, proof, run.settings(prices=prices)
 
 
-def _say_when_until_is_later(run: Invocation, query: Query, started: datetime) -> None:
+def _say_when_until_is_later(run: "Invocation", query: "Query", started: "datetime") -> None:
     """A manifest's window never claims the future (`window_of`): say so when asked to."""
     from usage_cli.columns import iso_ms
     from usage_cli.query import to_ms
@@ -317,16 +315,16 @@ def _say_when_until_is_later(run: Invocation, query: Query, started: datetime) -
 
 @contextlib.contextmanager
 def progress_and_reading(
-    run: Invocation,
-    settings: Settings,
-    query: Query,
-    target: Path | None,
-    started: datetime,
+    run: "Invocation",
+    settings: "Settings",
+    query: "Query",
+    target: "Path | None",
+    started: "datetime",
     *,
     demo: bool,
     db: str | None,
     source: str | None,
-) -> Iterator[tuple[RunProgress, Reading]]:
+) -> "Iterator[tuple[RunProgress, Reading]]":
     """The progress display, and the records' source (whose notes go above it)."""
     from usage_cli.cli._progress import Window, run_progress
 
@@ -339,12 +337,12 @@ def progress_and_reading(
         yield progress, reading
 
 
-def costed(run: Invocation, settings: Settings) -> PriceTable:
+def costed(run: "Invocation", settings: "Settings") -> "PriceTable":
     """The price table of `--cost`: a bad price file is exit 2 here, before any request."""
     return run.prices(settings)
 
 
-def tell_cost(run: Invocation, table: PriceTable, money: PricesJson | None) -> None:
+def tell_cost(run: "Invocation", table: "PriceTable", money: "PricesJson | None") -> None:
     """The cost of what was exported (a file's manifest has it), and the table, on stderr."""
     if money is not None:
         from decimal import Decimal

@@ -1,7 +1,5 @@
 """`usage list`."""
 
-from __future__ import annotations
-
 import math
 from shlex import quote
 from typing import TYPE_CHECKING, Annotated, Any
@@ -226,7 +224,7 @@ def list_command(
                 run.say(f"{shown}. Use --all")
 
 
-def _shown_or_unpriced(amount: Decimal | None, currency: str) -> str:
+def _shown_or_unpriced(amount: "Decimal | None", currency: str) -> str:
     from usage_cli.prices import shown
 
     return "unpriced" if amount is None else shown(amount, currency)

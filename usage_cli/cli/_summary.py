@@ -1,7 +1,5 @@
 """`usage summary`."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
@@ -217,14 +215,14 @@ def summary_command(
 
 
 def summarise(
-    reading: Reading,
-    query: Query,
+    reading: "Reading",
+    query: "Query",
     dimensions: tuple[str, ...],
-    zone: tzinfo,
-    prices: PriceTable | None,
+    zone: "tzinfo",
+    prices: "PriceTable | None",
     *,
     archive: bool,
-) -> Summary:
+) -> "Summary":
     """The groups of `query`'s records: by SQL from an archive when it can, else streamed."""
     from usage_cli.reading import iter_records
     from usage_cli.summary import Summary
