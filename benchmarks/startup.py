@@ -31,22 +31,23 @@ def usage_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "usage_cli"]
 
 
-def tab_program(shell: str, line: str) -> list[str] | None:
-    """A command that loads the completion script and presses TAB at the end of `line`."""
+def tab_program(shell: str, line: str, tabs: int = 1) -> list[str] | None:
+    """A command that loads the completion script and presses TAB at the end of `line`,
+    `tabs` times (the script is sourced once, as a shell does when it starts)."""
     if shutil.which(shell) is None:
         return None
     script = COMPLETIONS / f"usage.{shell}"
     words = line.split(" ")
+    quoted = " ".join(f"'{word}'" for word in words)
     if shell == "bash":
-        quoted = " ".join(f"'{word}'" for word in words)
-        body = f"source {script}; COMP_WORDS=({quoted}); COMP_CWORD={len(words) - 1}; "
-        body += "_usage_completion usage >/dev/null"
+        tab = f"COMP_WORDS=({quoted}); COMP_CWORD={len(words) - 1}; _usage_completion usage"
+        body = f"source {script}; for i in $(seq {tabs}); do {tab}; done >/dev/null"
         return ["bash", "--norc", "--noprofile", "-c", body]
     if shell == "zsh":
-        quoted = " ".join(f"'{word}'" for word in words)
-        body = f"compdef() {{ : }}; source {script}; _usage_complete_words {quoted} >/dev/null"
-        return ["zsh", "-f", "-c", body]
-    body = f"source {script}; complete -C '{line}' >/dev/null"
+        tab = f"_usage_complete_words {quoted}"
+        body = f"compdef() {{ : }}; source {script}; for i in $(seq {tabs}); do {tab}; done"
+        return ["zsh", "-f", "-c", body + " >/dev/null"]
+    body = f"source {script}; for i in (seq {tabs}); complete -C '{line}'; end >/dev/null"
     return ["fish", "--no-config", "-c", body]
 
 
@@ -66,10 +67,13 @@ def main() -> None:
         "usage list --help": [*usage, "list", "--help"],
     }
     for shell in ("bash", "zsh", "fish"):
-        program = tab_program(shell, LINES[1])
-        if program is not None:
-            cases[f"TAB, {shell} ('{LINES[1]}')"] = program
-            cases[f"{shell} alone"] = [shell, "-c", ":"]
+        for line in (LINES[1], LINES[3]):
+            program = tab_program(shell, line)
+            if program is not None:
+                cases[f"{shell}: source, one TAB ('{line}')"] = program
+        hundred = tab_program(shell, LINES[3], 101)
+        if hundred is not None:
+            cases[f"{shell}: source, 101 TABs"] = hundred
     bare_command = [sys.executable, "-c", "pass"]
     times: dict[str, list[float]] = {name: [] for name in ["python -c pass", *cases]}
     ratios: dict[str, list[float]] = {name: [] for name in cases}
@@ -85,11 +89,17 @@ def main() -> None:
     with open("/proc/loadavg") as handle:
         after = handle.read().split()[:3]
     print(f"start-up, {options.repeats} paired repeats; load average {before} -> {after}")
-    print(f"  {'python -c pass':>40}: {statistics.median(times['python -c pass']) * 1000:6.1f} ms")
+    print(f"  {'python -c pass':>48}: {statistics.median(times['python -c pass']) * 1000:6.1f} ms")
     for name in cases:
         median_ms = statistics.median(times[name]) * 1000
         ratio = statistics.median(ratios[name])
-        print(f"  {name:>40}: {median_ms:6.1f} ms  {ratio:5.1f} x bare (median of pairs)")
+        print(f"  {name:>48}: {median_ms:6.1f} ms  {ratio:5.1f} x bare (median of pairs)")
+    for shell in ("bash", "zsh", "fish"):
+        one, many = f"{shell}: source, one TAB ('{LINES[3]}')", f"{shell}: source, 101 TABs"
+        if many in times:
+            # What one more TAB costs in a shell already running, the script loaded.
+            each = (statistics.median(times[many]) - statistics.median(times[one])) / 100
+            print(f"  {shell}: a TAB in a running shell ('{LINES[3]}'): {each * 1000:.2f} ms")
 
 
 if __name__ == "__main__":
