@@ -270,3 +270,17 @@ def test_typers_protocol_still_answers() -> None:
     assert '"--format"' in protocol("zsh", "usage list --form")
     assert protocol("fish", "usage sum").startswith("summary\t")
     assert "--since" in protocol("fish", "usage summary --si")
+
+
+@pytest.mark.skipif("zsh" not in INSTALLED, reason="zsh is not installed")
+def test_zsh_finds_it_on_fpath(tmp_path: Path) -> None:
+    """Installed as the README says: `_usage` on $fpath, found by compinit."""
+    (tmp_path / "_usage").write_text((ROOT / "completions" / "usage.zsh").read_text())
+    body = f"""fpath=({tmp_path} $fpath); autoload -U compinit; compinit -u -D -d {tmp_path}/dump
+print -r -- "$_comps[usage]"
+compadd() {{ while [[ $1 != -- ]]; do shift; done; shift; print -rl -- "$@" }}
+words=(usage list --order ''); CURRENT=4
+_usage
+"""
+    done = subprocess.run(["zsh", "-f", "-c", body], capture_output=True, text=True, timeout=60)
+    assert done.stdout.splitlines() == ["_usage", "asc", "desc"], done.stderr
