@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from usage_cli.query import Order
+from usage_cli.paging import Order
 from usage_cli.relations import BY_WORD, TABLE
 
 if TYPE_CHECKING:

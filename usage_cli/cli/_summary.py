@@ -1,7 +1,5 @@
 """`usage summary`."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
@@ -39,7 +37,7 @@ from usage_cli.cli._output import data_stream
 from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import InputError
 from usage_cli.formats import Format
-from usage_cli.query import DEFAULT_TAKE, Order
+from usage_cli.paging import DEFAULT_TAKE, Order
 from usage_cli.relations import BY_ORDER
 
 if TYPE_CHECKING:
@@ -217,14 +215,14 @@ def summary_command(
 
 
 def summarise(
-    reading: Reading,
-    query: Query,
+    reading: "Reading",
+    query: "Query",
     dimensions: tuple[str, ...],
-    zone: tzinfo,
-    prices: PriceTable | None,
+    zone: "tzinfo",
+    prices: "PriceTable | None",
     *,
     archive: bool,
-) -> Summary:
+) -> "Summary":
     """The groups of `query`'s records: by SQL from an archive when it can, else streamed."""
     from usage_cli.reading import iter_records
     from usage_cli.summary import Summary
