@@ -292,11 +292,11 @@ def check_update(plan: "Plan", query: "Query", api: "ApiJson") -> None:
 class _Told:
     """Passes an export's progress on, and keeps how many strings it mended so far."""
 
-    def __init__(self, then: Callable[[Progress], None]) -> None:
+    def __init__(self, then: "Callable[[Progress], None]") -> None:
         self._then = then
         self.mended = 0
 
-    def update(self, progress: Progress) -> None:
+    def update(self, progress: "Progress") -> None:
         self.mended = progress.mended
         self._then(progress)
 
