@@ -47,6 +47,7 @@ def test_bash_completes_subcommands() -> None:
         "export",
         "list",
         "prices",
+        "report",
         "sandbox",
         "summary",
         "sync",

@@ -20,6 +20,7 @@ from usage_cli.cli import (  # noqa: F401 (each registers its command)
     _export,
     _list,
     _prices,
+    _report,
     _sandbox,
     _summary,
     _sync,
