@@ -105,6 +105,7 @@ def summary_json(cli: Any, *args: str) -> dict[str, Any]:
         (["nowhere/r.html"], "does not exist"),
         (["r.html", "--demo", "--db", "a.db"], "--db and --demo cannot be used together"),
         (["r.html", "--since", "soon"], "--since"),
+        (["r.html", "--no-verify"], "--no-verify goes with --db"),
     ],
 )
 def test_bad_input_is_refused_before_any_request(
@@ -258,6 +259,14 @@ def test_from_an_archive_with_its_head_and_verify(cli: Any, tmp_path: Path) -> N
     assert "Archive head" in text
     assert f"ok: {db} is intact" in text
     assert f"archive:{db}#" in text
+
+
+def test_no_verify_names_the_proof_it_skipped(cli: Any, tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    assert cli("sync", "--db", str(db), "-q").code == 0
+    text = report(cli, *WINDOW, "--db", str(db), "--no-verify", tmp=tmp_path)
+    assert f"not verified (--no-verify): run usage verify {db}" in text
+    assert "is intact" not in text
 
 
 def test_spikes_are_check_spikes_verdicts(tmp_path: Path) -> None:

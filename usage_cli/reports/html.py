@@ -398,7 +398,7 @@ def _evidence(page: Page) -> str:
     if found.head is not None:
         rows.append(("Archive head", f"<code>{_e(found.head)}</code>"))
     if found.verified is not None:
-        tone = "down" if found.verified_ok else "up"
+        tone = "muted" if found.verified_ok is None else "down" if found.verified_ok else "up"
         rows.append(("Verify", f'<span class="{tone}">{_e(found.verified)}</span>'))
     rows += [
         ("Prices", f"{_e(prices.label())}<br>sha256 <code>{_e(prices.sha256)}</code>"),
