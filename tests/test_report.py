@@ -200,6 +200,29 @@ def test_the_figures_are_summarys(cli: Any, tmp_path: Path) -> None:
     assert sum(int(b["data-count"]) for b in buckets) == total["count"]
 
 
+def test_the_chart_is_summary_by_day_in_the_zone(cli: Any, tmp_path: Path) -> None:
+    zone = ("--tz", "Pacific/Auckland")
+    page = Page(report(cli, *WINDOW, *zone, tmp=tmp_path))
+    by_day = cli("summary", "--by", "day", "-o", "json", *WINDOW, *zone)
+    days = {g["key"]["day"]: g["count"] for g in json.loads(by_day.out)["groups"]}
+    bars = {
+        attrs["data-bucket"]: int(attrs["data-count"])
+        for tag, attrs in page.tags
+        if tag == "g" and "data-bucket" in attrs
+    }
+    assert {day: count for day, count in bars.items() if count} == days
+    assert "(Pacific/Auckland)" in report(cli, *WINDOW, *zone, tmp=tmp_path)
+
+
+def test_an_empty_window_is_a_page_too(cli: Any, tmp_path: Path) -> None:
+    text = report(cli, "--since", "2020-01-01", "--until", "2020-01-02", tmp=tmp_path)
+    page = Page(text)
+    assert page.first("dl", id="headline")["data-records"] == "0"
+    assert "No records in the window." in text
+    assert "No spikes" in text
+    assert len([a for t, a in page.tags if t == "g" and "data-bucket" in a]) == 48  # hours
+
+
 def test_the_same_input_makes_the_same_bytes(cli: Any, tmp_path: Path) -> None:
     first = report(cli, *WINDOW, "--compare", "previous", tmp=tmp_path, name="a.html")
     second = report(cli, *WINDOW, "--compare", "previous", tmp=tmp_path, name="b.html")

@@ -9,7 +9,7 @@ before it. This module lays those out for the two writers, `html` and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
@@ -258,7 +258,7 @@ def _previous_counts(inputs: Inputs) -> list[int] | None:
     return [counts.get(label, 0) for label in inputs.previous_labels]
 
 
-def made_at(env: dict[str, str] | Any, now: datetime) -> str:
+def made_at(env: Mapping[str, str], now: datetime) -> str:
     """When the page was made: `SOURCE_DATE_EPOCH` (reproducible builds' convention) when
     set, so the same input gives the same bytes; else now."""
     from usage_cli.errors import InputError
