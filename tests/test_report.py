@@ -277,8 +277,17 @@ def test_from_an_archive_with_its_head_and_verify(cli: Any, tmp_path: Path) -> N
     assert cli("sync", "--db", str(db), "-q").code == 0
     text = report(cli, *WINDOW, "--db", str(db), tmp=tmp_path)
     page = Page(text)
-    total = summary_json(cli, "--by", "type", *WINDOW, "--db", str(db))["total"]
-    assert int(page.first("dl", id="headline")["data-count"]) == total["count"]
+    # Every figure as `summary --db` has it, though the report asks the archive once,
+    # by every dimension, and folds.
+    for table, key in (("types", "type"), ("bots", "bot")):
+        document = summary_json(cli, "--by", key, *WINDOW, "--db", str(db))
+        assert [
+            (r["data-key"], int(r["data-count"]), r["data-cost"]) for r in page.rows[table]
+        ] == [(g["key"][key] or "", g["count"], g["cost"] or "") for g in document["groups"]]
+    total = document["total"]
+    headline = page.first("dl", id="headline")
+    assert int(headline["data-count"]) == total["count"]
+    assert headline["data-cost"] == total["cost"]
     assert "Archive head" in text
     assert f"ok: {db} is intact" in text
     assert f"archive:{db}#" in text
@@ -369,6 +378,12 @@ def test_a_big_account_stays_a_small_page() -> None:
 )
 def test_the_bucket_follows_the_window(days: int, unit: str) -> None:
     assert unit_for(Window(0, days * 86_400_000 - 1)) == unit
+
+
+def test_since_2d_is_by_the_hour(cli: Any) -> None:
+    done = cli("report", "-", "-o", "markdown", "--since", "2d")
+    assert done.code == 0, done.err
+    assert "Count per hour" in done.out
 
 
 # Mermaid's xychart-beta, as much of its grammar as a report writes.

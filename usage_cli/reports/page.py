@@ -35,7 +35,8 @@ DAY_UP_TO = timedelta(days=92)
 
 def unit_for(window: Window) -> str:
     """The chart's bucket: an hour over two days or less, a day up to about 90, else a week."""
-    length = timedelta(milliseconds=window.until - window.since + 1)
+    # The span between the ends: `--since 2d` (now less two days, until now) is two days.
+    length = timedelta(milliseconds=window.until - window.since)
     if length <= HOUR_UP_TO:
         return "hour"
     return "day" if length <= DAY_UP_TO else "week"
@@ -222,12 +223,21 @@ def build(
     )
 
 
-def _bucket_summary(series: Summary, label: str) -> Summary:
-    """One bucket's groups by type, as `check --spike` measures a window."""
-    found = Summary(("type",), prices=series.prices)
-    for group in fold(series, ("type",), (series.by[0], label)).values():
+def regroup(
+    summary: Summary, by: tuple[str, ...], selector: tuple[str, str] | None = None
+) -> Summary:
+    """`summary`'s groups (those of `selector` only, if given) folded onto `by`, a part of
+    its dimensions: the same groups, records, counts and exact costs as a summary by
+    `by` alone (a test holds them to `usage summary`'s)."""
+    found = Summary(by, prices=summary.prices)
+    for group in fold(summary, by, selector).values():
         found.merge(group)
     return found
+
+
+def _bucket_summary(series: Summary, label: str) -> Summary:
+    """One bucket's groups by type, as `check --spike` measures a window."""
+    return regroup(series, ("type",), (series.by[0], label))
 
 
 def _spikes(
