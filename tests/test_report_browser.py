@@ -21,11 +21,13 @@ import subprocess
 import zlib
 from collections import Counter
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from usage_cli.runtime import utc_now
 from usage_cli.sandbox import Sandbox
 
 from .conftest import TOKEN, run_in_memory
@@ -220,8 +222,44 @@ def test_no_horizontal_scroll_and_a_drawn_chart(made: Made, width: int) -> None:
 
 def test_the_dom_holds_summarys_figures_with_scripting_off(made: Made) -> None:
     dom = browse(made.page, 1280, "--dump-dom", script=False, home=made.home / "profile-d")
+    same_figures(dom, made.summary)
+
+
+@pytest.mark.parametrize("source", ["demo", "archive"])
+def test_from_the_demo_and_an_archive_too(tmp_path: Path, sandbox: Sandbox, source: str) -> None:
+    if source == "demo":
+        # The demo's records end at today's midnight: the 29 whole days before it.
+        today = utc_now().date()
+        since, until = str(today - timedelta(days=29)), str(today - timedelta(days=1))
+        words = ["--demo", "--since", since, "--until", until]
+    else:
+        db = tmp_path / "usage.db"
+        base = ["--api-url", sandbox.url, "--token", TOKEN]
+        assert run_in_memory([*base, "sync", "--db", str(db), "-q"]).code == 0
+        words = ["--db", str(db), *WINDOW]
+    page = tmp_path / "r.html"
+    done = run_in_memory(["report", str(page), *words])
+    assert done.code == 0, done.err
+    summary = run_in_memory(
+        ["summary", "--by", "type", "--cost", "--top", "10", "-o", "json", *words]
+    )
+    dom = browse(page, 1280, "--dump-dom", script=False, home=tmp_path / "profile")
+    same_figures(dom, json.loads(summary.out))
+
+
+def test_it_prints_on_a4(made: Made) -> None:
+    pdf = made.home / "report.pdf"
+    browse(made.page, 1280, f"--print-to-pdf={pdf}", script=False, home=made.home / "profile-p")
+    data = pdf.read_bytes()
+    # A4 is 595.28 x 841.89 points; Chromium writes its MediaBox to two decimals or so.
+    boxes = re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", data)
+    assert boxes
+    assert all(abs(float(w) - 595.3) < 2 and abs(float(h) - 841.9) < 2 for w, h in boxes)
+
+
+def same_figures(dom: str, summary: dict[str, Any]) -> None:
+    """The page's headline and types table (as the browser has them) are `summary`'s."""
     found = Page(dom)
-    summary = made.summary
     total = summary["total"]
     headline = found.first("dl", id="headline")
     assert int(headline["data-records"]) == total["records"]
