@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -98,7 +99,9 @@ def reads(path: Path) -> None:
     print(f"  verify (recomputes the chain): {timed(usage('verify', str(path)), 1):.2f}s")
 
 
-def main() -> None:
+def main(measure: Callable[[Path], None] = reads) -> None:
+    """Build (or reuse) the archive, then `measure` it (benchmarks/report.py measures
+    reports of the same archive)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--keep", type=Path, help="build (or reuse) the archive here")
@@ -107,7 +110,7 @@ def main() -> None:
         path = options.keep or Path(scratch) / "bench.db"
         if not path.exists():
             build(path, options.records)
-        reads(path)
+        measure(path)
 
 
 if __name__ == "__main__":

@@ -123,7 +123,18 @@ def bash_complete(line: str) -> list[str]:
 
 
 # Command lines whose TAB is answered from the script alone.
-COMMANDS = ["check", "config", "export", "list", "prices", "sandbox", "summary", "sync", "verify"]
+COMMANDS = [
+    "check",
+    "config",
+    "export",
+    "list",
+    "prices",
+    "report",
+    "sandbox",
+    "summary",
+    "sync",
+    "verify",
+]
 STATIC = [
     ("usage ", COMMANDS),
     ("usage su", ["summary"]),

@@ -42,6 +42,7 @@ HEAVY = {"httpx", "pydantic", "rich", "usage_cli.client", "sqlite3", "usage_cli.
         ["sync", "--help"],
         ["check", "--help"],
         ["prices", "--help"],
+        ["report", "--help"],
     ],
 )
 def test_help_does_not_import_the_client_stack(args: list[str]) -> None:

@@ -44,6 +44,7 @@ COMMAND_MODULES = {
     "export": "_export",
     "list": "_list",
     "prices": "_prices",
+    "report": "_report",
     "sandbox": "_sandbox",
     "summary": "_summary",
     "sync": "_sync",

@@ -1,5 +1,6 @@
 """`usage summary`."""
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
@@ -237,3 +238,30 @@ def summarise(
             return found
     summary = Summary(dimensions, zone=zone, prices=prices)
     return summary.add_all(iter_records(reading.pages, query))
+
+
+def summarise_all(
+    reading: "Reading",
+    query: "Query",
+    groupings: Sequence[tuple[str, ...]],
+    zone: "tzinfo",
+    prices: "PriceTable | None",
+    *,
+    archive: bool,
+) -> "list[Summary]":
+    """The summaries of `query` by each grouping, from one read of the records.
+
+    An archive answers each grouping in SQL; the API's records stream past
+    once, into every summary, rather than once a grouping (a read of the API is
+    the slow part of a report, and it pays by the page).
+    """
+    from usage_cli.reading import iter_records
+    from usage_cli.summary import Summary
+
+    if archive:
+        return [summarise(reading, query, by, zone, prices, archive=True) for by in groupings]
+    found = [Summary(by, zone=zone, prices=prices) for by in groupings]
+    for record in iter_records(reading.pages, query):
+        for summary in found:
+            summary.add(record)
+    return found
