@@ -126,3 +126,22 @@ class FailAfter(httpx.HTTPTransport):
         if len(self.asked) > self.pages:
             return httpx.Response(503, json={"message": "simulated", "code": "GENERIC_ERROR"})
         return super().handle_request(request)
+
+
+@pytest.fixture
+def read_only(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """A folder (to fill) and the same folder mounted read-only, as a snapshot, a share or
+    evidence handed over is: a real mount, since root writes through file modes."""
+    source, mounted = tmp_path / "source", tmp_path / "mounted"
+    source.mkdir()
+    mounted.mkdir()
+    bound = subprocess.run(["mount", "--bind", str(source), str(mounted)], capture_output=True)
+    if bound.returncode != 0:
+        pytest.skip(f"cannot bind-mount here: {bound.stderr.decode().strip()}")
+    try:
+        subprocess.run(
+            ["mount", "-o", "remount,ro,bind", str(mounted)], check=True, capture_output=True
+        )
+        yield source, mounted
+    finally:
+        subprocess.run(["umount", str(mounted)], check=True)

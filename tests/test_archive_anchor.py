@@ -13,7 +13,6 @@ import re
 import shutil
 import sqlite3
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -240,25 +239,6 @@ def test_a_truncated_archive_is_exit_6_not_a_missing_manifest(
     assert checked.code == 6, checked.err
     assert "the archive is damaged" in checked.err
     assert "manifest" not in checked.err
-
-
-@pytest.fixture
-def read_only(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
-    """A folder (to fill) and the same folder mounted read-only, as a snapshot, a share or
-    evidence handed over is: a real mount, since root writes through file modes."""
-    source, mounted = tmp_path / "source", tmp_path / "mounted"
-    source.mkdir()
-    mounted.mkdir()
-    bound = subprocess.run(["mount", "--bind", str(source), str(mounted)], capture_output=True)
-    if bound.returncode != 0:
-        pytest.skip(f"cannot bind-mount here: {bound.stderr.decode().strip()}")
-    try:
-        subprocess.run(
-            ["mount", "-o", "remount,ro,bind", str(mounted)], check=True, capture_output=True
-        )
-        yield source, mounted
-    finally:
-        subprocess.run(["umount", str(mounted)], check=True)
 
 
 def test_a_read_only_archive_is_read_verified_and_exported_but_not_synced(

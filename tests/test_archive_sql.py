@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import random
+import re
 import shlex
 import shutil
 import sqlite3
@@ -398,3 +399,35 @@ def test_an_archive_from_before_the_views_verifies_and_gains_them_on_its_next_sy
     # The chain and its seals are as they were: the views are no part of them.
     again = run_in_memory(["verify", str(db), "--expect-head", head])
     assert again.code == 0, again.err
+
+
+def test_the_python_recipe_reads_half_an_emoji_as_usage_writes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The archive keeps the cut emoji as sent; Python's sqlite3 cannot decode what
+    SQLite's JSON functions make of it, and the recipe's text_factory can."""
+    from .conftest import run_in_memory as run
+
+    with Sandbox(records=200, seed=4, token=STREAMS_TOKEN, odd_data=True) as odd:
+        done = run(
+            [
+                "--api-url",
+                odd.url,
+                "--token",
+                STREAMS_TOKEN,
+                "sync",
+                "--db",
+                str(tmp_path / "usage.db"),
+                "-q",
+            ]
+        )
+        assert done.code == 0, done.err
+    query = "SELECT json_extract(meta, '$.note') FROM usage_records"
+    with sqlite3.connect(tmp_path / "usage.db") as plain, pytest.raises(sqlite3.OperationalError):
+        plain.execute(query).fetchall()
+    text = (ROOT / "docs" / "archive.md").read_text(encoding="utf-8")
+    [recipe] = re.findall(r"^```python\n(.*?)^```", text, flags=re.M | re.S)
+    monkeypatch.chdir(tmp_path)
+    scope: dict[str, Any] = {}
+    exec(compile(recipe, "docs/archive.md", "exec"), scope)
+    assert ("cut emoji \ufffd",) in scope["rows"]

@@ -233,3 +233,30 @@ def test_unset_removes_a_value_and_refuses_one_not_there(
     capsys.readouterr()
     assert run(["config", "unset", "run_as"]) == 2
     assert "error: profile 'default' has no run_as to unset" in capsys.readouterr().err
+
+
+def test_a_config_whose_folder_cannot_be_searched_is_gone_on_without(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As after `sudo -u other usage ...` with HOME still the first user's: a warning, as
+    git gives, and the run goes on; a --profile that needs the file is refused. (The
+    suite runs as root, whom no folder refuses: the file system's answer is stood in.)"""
+    from .conftest import run_in_memory
+
+    config = tmp_path / "home" / ".config" / "usage" / "config.toml"
+    real_exists = Path.exists
+
+    def refused(path: Path, **kwargs: bool) -> bool:
+        if path == config:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_exists(path, **kwargs)
+
+    monkeypatch.setattr(Path, "exists", refused)
+    env = {"USAGE_CONFIG": str(config)}
+    done = run_in_memory(["list", "--demo", "--limit", "1", "-o", "jsonl"], env=env)
+    assert done.code == 0, done.err
+    assert f"warning: cannot look for the config file '{config}': permission denied" in done.err
+    assert done.out.count("\n") == 1
+    named = run_in_memory(["--profile", "work", "list", "--demo"], env=env)
+    assert named.code == 2
+    assert "cannot look for the config file" in named.err

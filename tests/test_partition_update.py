@@ -226,8 +226,8 @@ def test_a_month_dataset_takes_whole_months(cli: Cli, server: Sandbox, tmp_path:
 BAD = [
     (["--type", "CHATBOTKIT_TASK_RUN"], "a dataset is one query, and this run differs: --type"),
     (["-o", "csv"], "-o csv (was jsonl)"),
-    (["--exact"], "--exact (used now, not then)"),
-    (["--force"], "--update adds to the set at PATH and --force replaces it"),
+    (["--exact"], "--exact (not used then, used now)"),
+    (["--force"], "and --force replaces it: give one or the other"),
     (["--chain", "x.manifest.json"], "--update goes without --chain"),
 ]
 
@@ -466,6 +466,25 @@ def test_a_datasets_mended_strings_are_every_partitions(tmp_path: Path) -> None:
         # Each mended string of the odd data is one U+FFFD in the parts' text.
         assert total == text_of(tmp_path / "usage").count("\ufffd") > 0
         assert run_day(DAYS[1])["strings"]["mended"] == total  # a rerun never doubles it
+        # What a run says is its own count: the day's, not the dataset's.
+        base = ["--api-url", odd.url, "--token", TOKEN]
+        said = run_in_memory(
+            [
+                *base,
+                "export",
+                str(tmp_path / "usage"),
+                "--partition",
+                "day",
+                "--update",
+                "--since",
+                DAYS[1],
+                "--until",
+                DAYS[1],
+            ]
+        ).err
+        day_count = next(e["stringsMended"] for e in partitions if e["folder"].endswith(DAYS[1]))
+        assert 0 < day_count < total
+        assert f"note: {day_count} string" in said
     assert run_in_memory(["verify", str(tmp_path / "usage")]).code == 0
 
 

@@ -439,3 +439,15 @@ def test_the_xychart_parser_refuses_what_mermaid_would() -> None:
     quoted = '```mermaid\nxychart-beta\n    title "a "quoted" b"\n```'
     with pytest.raises(AssertionError):
         parse_xychart(quoted)
+
+
+def test_a_folder_that_takes_no_new_file_is_refused_before_any_request(
+    cli: Any, server: Sandbox, read_only: tuple[Path, Path]
+) -> None:
+    """As export refuses it: exit 2, the folder named, not a crash when the page is done."""
+    _, mounted = read_only
+    server.requests.clear()
+    result = cli("report", str(mounted / "r.html"))
+    assert result.code == 2, result.err
+    assert result.err.splitlines()[0] == f"error: directory {str(mounted)!r} is not writable"
+    assert server.requests == []

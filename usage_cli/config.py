@@ -56,10 +56,22 @@ def _too_open(path: Path) -> int | None:
     return mode if mode & 0o077 else None
 
 
+class Unreachable(InputError):
+    """The config's folder cannot be searched (a home of another user's, after `sudo -u`):
+    whether a config is there cannot be told."""
+
+
 def load(path: Path) -> Profiles:
-    """Every profile in the file; an absent file has none."""
-    if not path.exists():
-        return {}
+    """Every profile in the file; an absent file has none. `Unreachable` when whether
+    there is one cannot be told."""
+    try:
+        if not path.exists():
+            return {}
+    except PermissionError:
+        raise Unreachable(
+            f"cannot look for the config file {str(path)!r}: permission denied",
+            hint="set USAGE_CONFIG (or HOME) to a place of your own",
+        ) from None
     if path.stat().st_uid != os.geteuid():
         # Whoever wrote it chose the API your token goes to: as ssh refuses such a file.
         raise InputError(

@@ -123,7 +123,14 @@ def resolve(
     warnings: list[str] = []
     if profile_name is not None or len(chosen) < len(flags):
         path = config.config_path(env)
-        profiles = config.load(path)
+        try:
+            profiles = config.load(path)
+        except config.Unreachable as unreachable:
+            if profile_name is not None:
+                raise
+            # As git does with a config it cannot reach: said, and gone on without.
+            warnings.append(f"{unreachable.message}; going on without it")
+            profiles = {}
         name = config.check_profile_name(profile_name or config.DEFAULT_PROFILE)
         if profile_name is not None and name not in profiles:
             raise InputError(

@@ -244,14 +244,9 @@ def export_command(
                 progress.done_set(manifest, check_window(plan, query))
             elif manifest is not None:
                 progress.done(manifest)
-        # An export to `-` has no manifest to say it.
-        mended = (
-            told.mended
-            if manifest is None or manifest.strings is None
-            else manifest.strings["mended"]
-        )
-        if mended:
-            run.note(mended_note(mended))
+        # This run's (a dataset's manifest counts every partition's; `-` has none).
+        if told.mended:
+            run.note(mended_note(told.mended))
         if table is not None:
             tell_cost(run, table, None if manifest is None else manifest.prices)
         if plan.manifest_path is not None and manifest is not None:

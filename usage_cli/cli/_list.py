@@ -214,7 +214,10 @@ def list_command(
         if table is not None:
             run.note(table.note())
         if not all_ and stream.records and not settings.quiet and stream.more_exist():
-            shown = f"showing the first {stream.records} records; more exist"
+            first = (
+                "the first record" if stream.records == 1 else f"the first {stream.records} records"
+            )
+            shown = f"showing {first}; more exist"
             if stream.next_cursor:
                 # The cursor last, as its own shell word: pasted as printed, it works.
                 run.say(

@@ -31,7 +31,7 @@ from usage_cli.cli._options import (
     query_of,
 )
 from usage_cli.cli._typer_internals import Command
-from usage_cli.errors import InputError
+from usage_cli.errors import InputError, StorageError
 from usage_cli.paging import DEFAULT_TAKE
 
 if TYPE_CHECKING:
@@ -265,9 +265,13 @@ def report_command(
         run.runtime.stdout.write(text)
         run.runtime.stdout.flush()
         return
-    from usage_cli._files import write_atomically
+    from usage_cli._files import reason, write_atomically
 
-    write_atomically(target, text)
+    try:
+        write_atomically(target, text)
+    except OSError as exc:
+        # A disk that filled, a folder made read-only since the check: nothing at target.
+        raise StorageError(f"cannot write the report {target}: {reason(exc)}") from None
     spikes = f", {len(page.spikes)} spike(s)" if page.spikes else ""
     run.note(
         f"report: {target} ({len(text.encode('utf-8', 'replace')):,} bytes; "
@@ -306,6 +310,12 @@ def _target(path: str) -> "Path | None":
             f"{path}: the folder {target.parent} does not exist",
             hint=f"create it first: mkdir -p {target.parent}",
         )
+    import os
+
+    # The report is written beside its target first, then renamed: the folder must
+    # take a new file (as export checks), not just the target be writable.
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise InputError(f"directory {str(target.parent)!r} is not writable")
     return target
 
 

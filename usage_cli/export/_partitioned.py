@@ -239,7 +239,11 @@ class PartitionedPlan:
             pages += 1
             if on_progress is not None:
                 total = stats.summary.total
-                on_progress(Progress(stats.records, pages, builder.size, total.first, total.last))
+                on_progress(
+                    Progress(
+                        stats.records, pages, builder.size, total.first, total.last, stats.mended
+                    )
+                )
         return pages
 
     def _commit(self, manifest: SetManifest, sign: Sign | None) -> None:
@@ -333,7 +337,10 @@ def plan_partitioned(
         )
     if update and force:
         raise InputError(
-            "--update adds to the set at PATH and --force replaces it: give one or the other"
+            f"--update adds to the set at {path_text} and --force replaces it: give one or "
+            "the other",
+            hint="--update to add the window's partitions; --force (without --update) to "
+            "export the whole set anew",
         )
     path = folder_of(path_text)
     if kind is PartFormat.parquet:

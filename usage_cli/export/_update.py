@@ -67,7 +67,7 @@ def previous_of(target: SetTarget, text: str, *, exact: bool = False) -> SetMani
     if then != exact:
         # Some partitions mended or guarded and others not: no reader could tell which.
         differs.append(
-            "--exact " + ("(not used now, used then)" if then else "(used now, not then)")
+            "--exact (" + ("used then, not now" if then else "not used then, used now") + ")"
         )
     if differs:
         raise InputError(
