@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from usage_cli import prices
-from usage_cli.errors import ThresholdBreached
+from usage_cli.errors import InputError, ThresholdBreached
 from usage_cli.sandbox import Emulator, Sandbox, generate_records
-from usage_cli.sandbox.data import SPIKE_BOT, with_spike
+from usage_cli.sandbox.data import SPIKE_BOT, default_anchor, with_spike
 
 from .conftest import ANCHOR, TOKEN, Result, run_in_memory
 
@@ -180,6 +180,12 @@ BAD_FILES = [
         "two prices in force at once",
     ),
     ('version = "v"\ncurrency = "EUR"\n', "currency differs"),
+    (
+        'version = "v"\n[[price]]\ntype = "OPENAI_GPT_4O_TOKE*"\nprice = 1\nsource = "s"\n'
+        '[[price]]\ntype = "*PENAI_GPT_4O_TOKEN"\nprice = 100\nsource = "s"\n',
+        "price #1 (OPENAI_GPT_4O_TOKE*) and price #2 (*PENAI_GPT_4O_TOKEN) are as specific "
+        "as each other and both price OPENAI_GPT_4O_TOKEN",
+    ),
 ]
 
 
@@ -194,6 +200,50 @@ def test_a_bad_price_file_is_one_line_and_exit_2_before_any_request(
     assert lines[0].startswith(f"error: --prices {path}")
     assert fragment in lines[0]
     assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "apart", "refused"),
+    [
+        ("A*C", "AB*", False, True),  # both price ABC, each fixing two letters
+        ("*_TOKEN", "OPENAI*", False, True),
+        ("X*", "*Y", False, True),
+        ("A*B", "A*C", False, False),  # no type ends in both B and C
+        ("AB*", "*BC", True, False),  # never in force at once
+        ("OPENAI*", "*TOKEN", False, False),  # OPENAI (6) is more specific than TOKEN (5)
+    ],
+)
+def test_equally_specific_wildcards_are_refused_when_they_could_price_one_type(
+    tmp_path: Path, first: str, second: str, apart: bool, refused: bool
+) -> None:
+    until, since = ("until = 2026-01-01\n", "from = 2026-01-01\n") if apart else ("", "")
+    path = price_file(
+        tmp_path,
+        f'version = "v"\nreplace = true\n[[price]]\ntype = "{first}"\nprice = 1\n{until}'
+        f'source = "s"\n[[price]]\ntype = "{second}"\nprice = 2\n{since}source = "s"\n',
+    )
+    if refused:
+        with pytest.raises(InputError, match="are as specific as each other and both price"):
+            prices.load(path)
+        return
+    table = prices.load(path)
+    # The order `usage prices TYPE` shows is the order tried, never the file's by chance.
+    for kind in ("ABC", "ABB", "OPENAI_GPT_4O_TOKEN", "XY", "AXB"):
+        assert list(table.candidates(kind)) == [e for e in table.ordered() if e.matches(kind)]
+
+
+def test_a_price_entry_in_lower_case_is_warned_of(cli: Any, tmp_path: Path) -> None:
+    path = price_file(
+        tmp_path,
+        'version = "v"\n[[price]]\ntype = "openai_gpt_4o_token"\nprice = 1\nsource = "s"\n',
+    )
+    result = cli("summary", "--cost", "--prices", path, "-o", "json")
+    assert result.code == 0, result.err
+    assert (
+        f"warning: --prices {path}: price #1 (openai_gpt_4o_token) has lower-case letters "
+        "and matches no usage type (they are upper case: OPENAI_GPT_4O_TOKEN?)"
+    ) in result.err
+    assert "warning" not in cli("summary", "--cost", "-o", "json").err
 
 
 def test_a_missing_price_file_is_exit_2(cli: Any, server: Sandbox, tmp_path: Path) -> None:
@@ -410,6 +460,51 @@ def test_compare_csv_and_table_with_cost(cli: Any) -> None:
     assert table.code == 0, table.err
     assert "previous" in table.out
     assert "against" in table.out
+
+
+def _window_cost(records: list[dict[str, Any]], window: dict[str, str]) -> Decimal:
+    since, until = (
+        int(datetime.fromisoformat(window[end]).timestamp() * 1000) for end in ("since", "until")
+    )
+    inside = [r for r in records if since <= r["createdAt"] <= until]
+    return cost_by_hand(inside)[0]
+
+
+@pytest.mark.parametrize("width", [60, 80, 140])
+def test_the_compare_table_with_cost_at_a_terminal_shows_what_is_unpriced(width: int) -> None:
+    # The README's "this week against the last": groups unpriced in both windows
+    # have no cost change (null), which the table once fed to Decimal (exit 1).
+    words = ["summary", "--demo", "--since", "7d", "--by", "type", "--compare", "previous"]
+    # The demo's records end at the start of today (UTC): a clock an hour later.
+    moment = default_anchor() + timedelta(hours=1)
+
+    def at() -> Any:
+        return lambda: moment
+
+    shown = run_in_memory([*words, "--cost", "--no-color"], tty=True, width=width, now=at())
+    assert shown.code == 0, shown.err
+    data = json.loads(run_in_memory([*words, "--cost", "-o", "json"], now=at()).out)
+    records = run_in_memory(["list", "--demo", "--all", "-o", "jsonl"], now=at()).jsonl()
+    now, before = _window_cost(records, data["window"]), _window_cost(records, data["previous"])
+    assert Decimal(data["total"]["cost"]) == now
+    assert Decimal(data["total"]["previousCost"]) == before
+    lines = [line.strip("│ ") for line in shown.out.splitlines()]  # boxed at 140
+    total = next(line for line in lines if line.startswith("total"))
+    if width >= 80:  # the cost columns fit; at 60 they are named as hidden
+        assert f"{prices.shown(now)}*" in total
+    else:
+        assert "cost" in next(line for line in lines if line.startswith("hidden:"))
+    if width == 140:
+        assert f"{prices.shown(before)}*" in total
+        assert f"{prices.shown(now - before)}*" in total
+        assert re.search(r"CHATBOTKIT_MESSAGE .* unpriced [│ ]+unpriced [│ ]+— ", shown.out)
+    notes = " ".join(lines[lines.index(total) :])
+    assert "unpriced (no price in the table, not $0): " in notes
+    assert "CHATBOTKIT_MESSAGE (count" in notes
+    assert "% of its count" in notes
+    # Every group is in both windows: nothing to explain about new and gone.
+    assert {g["status"] for g in data["groups"]} == {"both"}
+    assert "new and gone" not in shown.out
 
 
 @pytest.mark.parametrize(

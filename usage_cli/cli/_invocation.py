@@ -161,7 +161,10 @@ class Invocation:
 
         source = settings.sources.get("prices", "--prices")
         flag = "--prices" if source == "--prices" else f"prices (from {source})"
-        return prices.load(settings.prices, flag=flag)
+        table = prices.load(settings.prices, flag=flag)
+        for warning in table.warnings:
+            self.note(f"warning: {warning}")
+        return table
 
     @contextlib.contextmanager
     def reading(

@@ -228,38 +228,80 @@ def render_comparison(
     if prices is not None:
         from decimal import Decimal
 
-        def cash(row: dict[str, Any], name: str) -> str:
-            value = row[name]
-            return absent if value is None else money(Decimal(value), prices.currency)
+        currency = prices.currency
+        pairs = [(row.now, row.before) for row in rows]
+        pairs_total = (total.now, total.before)
 
-        def signed_cash(value: Any) -> str:
-            amount = Decimal(value)
-            return ("+" if amount > 0 else "") + money(amount, prices.currency)
+        def cash(group: Any) -> str:
+            # The summary's own cell: `unpriced`, or a `*` when part of the count has no price.
+            return absent if group is None else cost_cell(group, currency)
+
+        def cash_change(row: dict[str, Any], pair: tuple[Any, Any]) -> str:
+            if row["status"] != "both":
+                return str(row["status"])
+            if row["costChange"] is None:
+                # Unpriced in a window: there is no cost to take the other from, not $0.
+                return absent
+            amount = Decimal(row["costChange"])
+            partial = any(g.costs is not None and g.costs.unpriced_count for g in pair)
+            return ("+" if amount > 0 else "") + money(amount, currency) + ("*" if partial else "")
 
         columns += [
-            Column("cost", [cash(r, "cost") for r in data], cash(whole, "cost"), "right"),
+            Column("cost", [cash(now) for now, _ in pairs], cash(total.now), "right"),
             Column(
                 "previous cost",
-                [cash(r, "previousCost") for r in data],
-                cash(whole, "previousCost"),
+                [cash(before) for _, before in pairs],
+                cash(total.before),
                 "right",
             ),
             Column(
                 "cost change",
-                [change(r, "costChange", signed_cash) for r in data],
-                change(whole, "costChange", signed_cash),
+                [cash_change(r, pair) for r, pair in zip(data, pairs, strict=True)],
+                cash_change(whole, pairs_total),
                 "right",
             ),
         ]
     render(columns, stream, display, footer=True, shows_hidden="--wide shows them")
     lines = [
         f"window {_span(comparison.window, display)} ({display.zone_name}) against "
-        f"{_span(comparison.against, display)}; new and gone: groups found in only one of them"
+        f"{_span(comparison.against, display)}"
     ]
+    if any(row.status != "both" for row in rows):
+        lines[0] += "; new and gone: groups found in only one of them"
     if prices is not None:
-        lines.append(prices.note())
+        lines += _compare_money_notes(comparison)
     stream.write("".join(line + "\n" for line in lines))
     stream.flush()
+
+
+def _compare_money_notes(comparison: Any) -> list[str]:
+    """What the two windows' costs leave out, and how much of each count they cover."""
+    from usage_cli.prices import shown as money
+    from usage_cli.summary import coverage
+
+    prices = comparison.current.prices
+    now, before = comparison.current.total, comparison.previous.total
+    lines: list[str] = []
+    kinds = sorted(set(now.costs.unpriced) | set(before.costs.unpriced))
+    if kinds:
+
+        def count(costs: Any, kind: str) -> str:
+            return f"{costs.unpriced[kind][1]:,}" if kind in costs.unpriced else "—"
+
+        named = ", ".join(
+            f"{kind} (count {count(now.costs, kind)}, previous {count(before.costs, kind)})"
+            for kind in kinds
+        )
+        lines.append(f"unpriced (no price in the table, not $0): {named}")
+        covers = [
+            f"{label} {money(group.costs.amount, prices.currency)} covers "
+            f"{covered * 100:.1f}% of its count"
+            for label, group in (("the cost", now), ("the previous cost", before))
+            if (covered := coverage(group)) is not None
+        ]
+        lines.append("; ".join([*covers, "* marks groups with unpriced records"]))
+    lines.append(prices.note())
+    return lines
 
 
 def _span(window: Any, display: Display) -> str:
