@@ -20,7 +20,7 @@ import pytest
 from usage_cli import prices
 from usage_cli.errors import InputError, ThresholdBreached
 from usage_cli.sandbox import Emulator, Sandbox, generate_records
-from usage_cli.sandbox.data import SPIKE_BOT, default_anchor, with_spike
+from usage_cli.sandbox.data import DEMO_SEED, SPIKE_BOT, default_anchor, with_spike
 
 from .conftest import ANCHOR, TOKEN, Result, run_in_memory
 
@@ -606,6 +606,67 @@ def test_check_flags_the_spike_the_sandbox_was_seeded_with() -> None:
     assert SPIKE_BOT not in [
         r["group"]["bot"] for r in json.loads(calm.out)["results"] if r["status"] == "breach"
     ]
+
+
+def test_a_spike_with_no_baseline_gives_no_verdict_and_says_so(emulator: Emulator) -> None:
+    # 30 days of data: the seven 30-day windows before hold nothing whole (the
+    # one just before holds the data's first hours), which once breached all.
+    args = ("check", "--since", "30d", "--by", "bot", "--spike", "3x")
+    done = online(emulator, *args, "-o", "json")
+    assert done.code == 0, done.err
+    data = json.loads(done.out)
+    assert (data["status"], data["results"]) == ("none", [])
+    assert data["spikeBaseline"] == {"windows": 7, "withRecords": 0}
+    assert "note: --spike gives no verdict: none of the 7 earlier windows" in done.err
+    markdown = online(emulator, *args, "-o", "markdown")
+    assert (markdown.code, markdown.out.splitlines()[0]) == (0, "### usage check: no verdict")
+
+
+def test_a_spike_leaves_out_earlier_windows_with_no_data(emulator: Emulator) -> None:
+    done = online(emulator, "check", "--since", "6d", "--by", "bot", "--spike", "3x", "-o", "json")
+    assert done.code in (0, 7), done.err
+    data = json.loads(done.out)
+    # Windows of 6 days back from the anchor: the 30 days of data reach four; the
+    # three older are empty, and the oldest of the four is where the data starts,
+    # so it may hold only part of a window: left out too.
+    assert data["spikeBaseline"] == {"windows": 7, "withRecords": 3}
+    assert "the median is of the 3 earlier windows with whole data; 4 are left out" in done.err
+    # Both ends inclusive: a window of 6 days is 6 days and a millisecond long.
+    since, length = ANCHOR_MS - 6 * DAY_MS, 6 * DAY_MS + 1
+    for result in data["results"]:
+        days = [
+            sum(
+                r["count"]
+                for r in emulator.records
+                if r["botId"] == result["group"]["bot"]
+                and since - k * length <= r["createdAt"] <= ANCHOR_MS - k * length
+            )
+            for k in range(1, 4)
+        ]
+        assert Decimal(str(result["baseline"])) == Decimal(statistics.median(days))
+
+
+@pytest.mark.parametrize("hour", range(0, 24, 6))
+def test_the_demo_flags_only_the_runaway_at_any_time_of_day(hour: int) -> None:
+    # The demo's data ends at the start of the day; a check's window is the 24
+    # hours before the clock, whatever its hour.
+    anchor = default_anchor()
+    moment = anchor + timedelta(hours=hour, minutes=17)
+    records = generate_records(1000, seed=DEMO_SEED, anchor=anchor)
+    spike = ("check", "--since", "1d", "--spike", "3x")
+    for by in ((), ("--by", "bot"), ("--by", "type")):
+        calm = online(Emulator(records, token=TOKEN), *spike, *by, now=lambda: moment)
+        assert calm.code == 0, calm.err
+    for count in (1000, 500):  # `usage sandbox --spike 30`, and the docs' scene
+        seeded = generate_records(count, seed=DEMO_SEED, anchor=anchor)
+        runaway = with_spike(seeded, 30, seed=DEMO_SEED, at_ms=int(moment.timestamp() * 1000))
+        done = online(Emulator(runaway, token=TOKEN), *spike, "--by", "bot", now=lambda: moment)
+        assert done.code == 7
+        flagged = [r["group"]["bot"] for r in json.loads(done.out)["results"]]
+        breached = [
+            r["group"]["bot"] for r in json.loads(done.out)["results"] if r["status"] == "breach"
+        ]
+        assert breached == [SPIKE_BOT], flagged
 
 
 def test_the_sandbox_serves_a_spike(server: Sandbox) -> None:

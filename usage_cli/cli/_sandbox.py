@@ -11,6 +11,7 @@ from usage_cli.cli._invocation import invocation
 from usage_cli.cli._options import GLOBAL_NOTE
 from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import InputError
+from usage_cli.sandbox.data import DEMO_SEED
 
 SANDBOX_EPILOG = """\
 Examples:
@@ -31,7 +32,7 @@ def sandbox_command(
     ctx: typer.Context,
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8080,
     records: Annotated[int, typer.Option(help="How many records to serve.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Seed of the generated records.")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of the generated records.")] = DEMO_SEED,
     anchor: Annotated[
         str | None,
         typer.Option(help="Newest possible createdAt (ISO 8601) [default: today 00:00 UTC]."),
