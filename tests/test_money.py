@@ -514,6 +514,10 @@ def test_the_compare_table_with_cost_at_a_terminal_shows_what_is_unpriced(width:
         ([*WINDOW, "--by", "day", "--compare", "previous"], "cannot group by day"),
         ([*WINDOW, "--compare", "lastweek"], "not previous, a span or START..END"),
         ([*WINDOW, "--compare", "2026-01-10..2026-01-01"], "start is after its end"),
+        # A baseline that shares a moment with the window counts records twice.
+        ([*WINDOW, "--compare", "2026-01-24..2026-01-30"], "overlaps the window"),
+        ([*WINDOW, "--compare", "2026-01-20..2026-01-24"], "overlaps the window"),
+        ([*WINDOW, "--compare", "1d"], "baseline 2026-01-23 00:00:00 .. 2026-01-29 23:59:59"),
     ],
 )
 def test_bad_compare_is_exit_2_before_any_request(
@@ -729,6 +733,25 @@ def test_an_unknown_check_group_is_hinted_with_checks_groups_only(
     assert hint.startswith("hint: groups: type, bot,")
     assert not any(bucket in hint for bucket in ("hour", "day", "week", "month"))
     assert server.requests == []
+
+
+def test_a_check_group_that_matches_nothing_is_warned_of(emulator: Emulator) -> None:
+    done = online(
+        emulator,
+        "check",
+        "--max-count",
+        "type=NOPE_TYPE:1",
+        "--max-count",
+        "type=OPENAI_GPT_4O_TOKEN:1G",
+        "-o",
+        "json",
+    )
+    assert done.code == 0, done.err
+    warnings = [line for line in done.err.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        "warning: --max-count type=NOPE_TYPE:1: no record in the window has type=NOPE_TYPE, "
+        "so the rule checks nothing (usage summary --by type lists them)"
+    ]
 
 
 # The archive answers as the API does ---------------------------------------------

@@ -265,6 +265,19 @@ def _result(
     )
 
 
+def unmatched(rules: Sequence[Rule], summary: Summary) -> list[Rule]:
+    """Rules whose GROUP=VALUE names no group of the window: a typo checks nothing."""
+    groups = summary.keyed()
+    missing = []
+    for rule in rules:
+        if rule.selector is None:
+            continue
+        index = summary.by.index(rule.selector[0])
+        if not any(key[index] == rule.selector[1] for key in groups):
+            missing.append(rule)
+    return missing
+
+
 def evaluate(
     rules: Sequence[Rule], summary: Summary, by: Sequence[str], warn_at: Decimal | None
 ) -> list[Result]:

@@ -54,6 +54,30 @@ def _back(moment: datetime, amount: int, unit: str) -> datetime:
 
 
 def baseline(current: Window, text: str) -> Window:
+    """The window `--compare TEXT` sets against `current`, refused if they share a moment.
+
+    A baseline that overlaps the window counts the same records on both sides,
+    so its change says less than it seems to (the same window: always 0).
+    """
+    against = _baseline(current, text)
+    if against.since <= current.until and current.since <= against.until:
+        from usage_cli.columns import shown
+
+        def span(window: Window) -> str:
+            return " .. ".join(
+                shown(moment, "createdAt") for moment in (window.since, window.until)
+            )
+
+        raise InputError(
+            f"--compare {text!r}: the baseline {span(against)} overlaps the window "
+            f"{span(current)} (UTC)",
+            hint="compare with an earlier window: --compare previous, or a span at least "
+            "as long as --since",
+        )
+    return against
+
+
+def _baseline(current: Window, text: str) -> Window:
     """The window `--compare TEXT` sets against `current`.
 
     `previous`: the equal window just before; a span (`7d`, `1w`, `1mo`): the

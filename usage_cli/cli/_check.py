@@ -213,6 +213,13 @@ def check_command(
         if rules:
             current = summarise(reading, query, grouping, zone, table, archive=archive)
             results += check.evaluate(rules, current, dimensions, share)
+            for rule in check.unmatched(rules, current):
+                assert rule.selector is not None
+                dimension, value = rule.selector
+                run.note(
+                    f"warning: {rule.label}: no record in the window has {dimension}={value}, "
+                    f"so the rule checks nothing (usage summary --by {dimension} lists them)"
+                )
         if spiked is not None:
             length = window.until - window.since + 1
             mine = summarise(reading, query, dimensions, zone, table, archive=archive)
