@@ -23,7 +23,6 @@ from usage_cli.cli._options import (
     DemoOpt,
     MessageOpt,
     MetaOpt,
-    OrderOpt,
     PricesOpt,
     SinceOpt,
     SkillsetOpt,
@@ -82,7 +81,14 @@ def summary_command(
     skillset_id: SkillsetOpt = None,
     ability_id: AbilityOpt = None,
     meta: MetaOpt = None,
-    order: OrderOpt = Order.desc,
+    order: Annotated[
+        Order,
+        typer.Option(
+            help="Time buckets (--by hour, day, week, month) oldest first (asc) or newest "
+            "first (desc); also the order records are read in.",
+            rich_help_panel=OUTPUT_PANEL,
+        ),
+    ] = Order.asc,
     take: TakeOpt = DEFAULT_TAKE,
     since: SinceOpt = None,
     until: UntilOpt = None,
@@ -100,7 +106,8 @@ def summary_command(
     top: Annotated[
         int | None,
         typer.Option(
-            help="Show the N largest groups and fold the rest into one '(other)' row.",
+            help="Show the N largest groups and fold the rest into one '(other)' row (per time "
+            "bucket: a bucket is never folded).",
             rich_help_panel=OUTPUT_PANEL,
             show_default=False,
         ),
@@ -210,10 +217,10 @@ def summary_command(
         from usage_cli.reports.tables import render_summary
 
         display = run.display(settings, wide=wide)
-        render_summary(summary, run.runtime.stdout, top, display, ranking)
+        render_summary(summary, run.runtime.stdout, top, display, ranking, order.value)
         return
     with data_stream(run.runtime, fmt) as out:
-        (write_json if fmt is Format.json else write_csv)(summary, out, top, ranking)
+        (write_json if fmt is Format.json else write_csv)(summary, out, top, ranking, order.value)
 
 
 def summarise(

@@ -73,13 +73,14 @@ def render_summary(
     top: int | None = None,
     display: Display | None = None,
     sort: str = "count",
+    order: str = "asc",
 ) -> None:
     """The summary as a table: groups, bars, and the grand total as a footer."""
     from usage_cli.summary import NONE
 
     display = display_for(stream, display)
     zone = display.zone
-    groups = summary.groups(top, sort)
+    groups = summary.groups(top, sort, order)
     total = summary.total
     largest = max((group.count for group in groups), default=0)
     shares = [group.count / total.count * 100 if total.count else 0.0 for group in groups]
