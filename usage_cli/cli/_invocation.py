@@ -221,6 +221,7 @@ class Invocation:
             zone_name=zones.label(settings.tz, zone),
             csv_zone=self.options.tz is not None,
             quiet=settings.quiet,
+            now_ms=int(self.runtime.now().timestamp() * 1000),
         )
 
 
