@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import shlex
 from datetime import UTC, datetime
 from typing import Any
@@ -420,7 +421,8 @@ def test_near_misses_suggest_the_right_name(
 
 def test_the_continuation_hint_pastes_as_printed(cli: Any, server: Sandbox) -> None:
     first = cli("list", "--limit", "5")
-    words = shlex.split(first.err.strip().split("Continue with: ")[1])
+    # `next: usage list --cursor C`: the command's own line, as a shell reads it.
+    words = shlex.split(first.err.strip().split("next: usage list ")[1])
     second = cli("list", "--limit", "5", *words)
     assert [r["id"] for r in first.jsonl() + second.jsonl()] == [
         r["id"] for r in server.records[:10]
@@ -436,7 +438,7 @@ def test_an_old_until_reads_full_pages_then_continues_exactly(cli: Any, server: 
     assert first.jsonl() == in_window[:20]
     # 250 records at 100 a page: the window is reached in 3 requests, not one per 20.
     assert len(server.requests) <= 4
-    words = shlex.split(first.err.strip().split("Continue with: ")[1])
+    words = shlex.split(first.err.strip().split("next: usage list ")[1])
     second = cli("list", "--until", until, "--limit", "20", *words)
     assert second.jsonl() == in_window[20:40]
 
@@ -476,7 +478,17 @@ def test_an_odd_cursor_from_the_api_is_followed_and_printed_quoted(cli: Any) -> 
 
     result = cli("list", "--limit", "1", transport=httpx.MockTransport(api))
     assert result.code == 0, result.err
-    assert result.err.strip().endswith("Continue with: --cursor 'odd cursor 1,'")
+    assert result.err.strip().endswith("\nnext: usage list --cursor 'odd cursor 1,'")
+
+
+def test_the_continuation_is_a_line_of_its_own_at_any_width(cli: Any) -> None:
+    for width in (60, 80, 140):
+        result = cli("list", "--limit", "3", "--no-color", tty=True, width=width)
+        assert result.code == 0, result.err
+        lines = result.err.splitlines()
+        # The note wraps between words; the command is never broken, whatever its length.
+        assert all(len(line) <= width for line in lines[:-1]), result.err
+        assert re.fullmatch(r"next: usage list --cursor \S+", lines[-1])
 
 
 @pytest.mark.parametrize("form", ["--token {}", "--token={}"])

@@ -383,7 +383,9 @@ def test_usage_prices_shows_the_table_and_where_each_entry_came_from(tmp_path: P
     assert {e["type"] for e in only["entries"]} == {"OPENAI_GPT_4O_MINI*", "OPENAI_GPT_4O*"}
     table = run_in_memory(["prices", "-o", "table"], tty=True, width=200)
     assert "bundled" in table.out
-    assert hashlib.sha256(BUNDLED).hexdigest() in table.out
+    assert f"(sha256 {hashlib.sha256(BUNDLED).hexdigest()[:12]}…)" in table.out
+    piped = run_in_memory(["prices", "-o", "table"])  # off a terminal: whole
+    assert hashlib.sha256(BUNDLED).hexdigest() in piped.out
 
 
 # summary --compare --------------------------------------------------------------
@@ -499,6 +501,13 @@ def test_the_compare_table_with_cost_at_a_terminal_shows_what_is_unpriced(width:
         assert f"{prices.shown(now - before)}*" in total
         assert re.search(r"CHATBOTKIT_MESSAGE .* unpriced [│ ]+unpriced [│ ]+— ", shown.out)
     notes = " ".join(lines[lines.index(total) :])
+    below = shown.out.splitlines()[
+        [line.strip("│ ") for line in shown.out.splitlines()].index(total) + 1 :
+    ]
+    # Notes wrap between words to the terminal, continuations indented; the hash is short.
+    assert all(len(line) <= width for line in below if not line.startswith(("└", "─"))), below
+    assert any(line.startswith("  ") for line in below)
+    assert re.search(r"\(sha256 [0-9a-f]{12}…\)", shown.out)
     assert "unpriced (no price in the table, not $0): " in notes
     assert "CHATBOTKIT_MESSAGE (count" in notes
     assert "% of its count" in notes
@@ -689,7 +698,10 @@ def test_check_markdown_and_table(emulator: Emulator) -> None:
     )
     assert table.code == 0, table.err
     assert "ok" in table.out
-    assert hashlib.sha256(BUNDLED).hexdigest() in table.out
+    # On a terminal the hash is shortened (JSON and CSV carry it whole).
+    digest = hashlib.sha256(BUNDLED).hexdigest()
+    assert f"(sha256 {digest[:12]}…)" in table.out
+    assert digest not in table.out
     # The window as summary --compare spells one: times as a person reads them.
     moment = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
     assert re.search(rf"^window {moment} \.\. {moment} \(UTC\)$", table.out, re.MULTILINE)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from usage_cli._text import for_terminal
+from usage_cli._text import for_terminal, wrapped
 
 if TYPE_CHECKING:
     import httpx
@@ -180,11 +180,16 @@ class Runtime:
 
             signal.signal(signal.SIGINT, signal.SIG_IGN)
 
-    def say(self, message: str) -> None:
+    def say(self, message: str, *, wrap: bool = True) -> None:
         """One line for a person, on stderr (stdout is for data).
 
         Messages quote API data (error bodies, ids): its control codes are shown
-        escaped, never sent to the terminal.
+        escaped, never sent to the terminal. On a terminal of known width a long
+        line is broken between words, its continuation indented (`wrap=False`
+        for a line to copy whole, such as a command).
         """
-        self.stderr.write(for_terminal(message) + "\n")
+        text = for_terminal(message)
+        if wrap and self.stderr_tty:
+            text = wrapped(text, self.width)
+        self.stderr.write(text + "\n")
         self.stderr.flush()

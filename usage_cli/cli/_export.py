@@ -361,4 +361,4 @@ def tell_cost(run: Invocation, table: PriceTable, money: PricesJson | None) -> N
                 f"{', '.join(unpriced['types'])}{priced})"
             )
         run.note(line)
-    run.note(table.note())
+    run.note(table.note(short=run.runtime.stderr_tty))

@@ -214,13 +214,15 @@ def list_command(
         if stream.mended and fmt.machine:
             run.note(mended_note(stream.mended))
         if table is not None:
-            run.note(table.note())
+            run.note(table.note(short=run.runtime.stderr_tty))
         if not all_ and stream.records and not settings.quiet and stream.more_exist():
             shown = f"showing the first {stream.records} records; more exist"
             if stream.next_cursor:
-                # The cursor last, as its own shell word: pasted as printed, it works.
-                run.say(
-                    f"{shown} (--all for all). Continue with: --cursor {quote(stream.next_cursor)}"
+                # The command on a line of its own, never wrapped, the cursor its own
+                # shell word: pasted as printed (with the same filters), it works.
+                run.say(f"{shown} (--all for all); the same filters with this cursor continue:")
+                run.runtime.say(
+                    f"next: usage list --cursor {quote(stream.next_cursor)}", wrap=False
                 )
             else:
                 run.say(f"{shown}. Use --all")

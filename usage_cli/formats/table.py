@@ -181,11 +181,11 @@ def render(
         column.header for column, width in zip(columns, layout.widths, strict=True) if width is None
     ]
     if hidden and not display.quiet:
-        # One line, however narrow: it names what is missing, and how to see it.
-        console.print(
-            Text(f"hidden: {', '.join(hidden)}; {shows_hidden}", style="dim"),
-            soft_wrap=True,
-        )
+        from usage_cli._text import wrapped
+
+        # It names what is missing, and how to see it: broken between words to fit.
+        note = wrapped(f"hidden: {', '.join(hidden)}; {shows_hidden}", display.width)
+        console.print(Text(note, style="dim"), soft_wrap=True)
 
 
 # A type cut in the middle keeps this much, ellipsis included.

@@ -161,9 +161,11 @@ class PriceTable:
             ],
         }
 
-    def note(self) -> str:
-        """One line naming the table in effect, for people."""
-        return f"prices: {self.label()} (sha256 {self.sha256})"
+    def note(self, *, short: bool = False) -> str:
+        """One line naming the table in effect, for people; `short` for a terminal,
+        where 12 hex digits tell tables apart (JSON and CSV carry the whole hash)."""
+        digest = self.sha256[:12] + "…" if short else self.sha256
+        return f"prices: {self.label()} (sha256 {digest})"
 
 
 def _tried(entry: Price) -> tuple[Any, ...]:

@@ -43,7 +43,7 @@ def cost_cell(group: Any, currency: str) -> str:
     return money(costs.amount, currency) + ("*" if costs.unpriced_count else "")
 
 
-def money_notes(summary: Any) -> list[str]:
+def money_notes(summary: Any, *, short: bool = False) -> list[str]:
     """The lines under a table with money: what is unpriced, coverage, and the prices' hash."""
     from usage_cli.prices import shown as money
     from usage_cli.summary import coverage
@@ -63,7 +63,7 @@ def money_notes(summary: Any) -> list[str]:
                 f"the cost {money(costs.amount, summary.prices.currency)} covers "
                 f"{covered * 100:.1f}% of the count; * marks groups with unpriced records"
             )
-    lines.append(summary.prices.note())
+    lines.append(summary.prices.note(short=short))
     return lines
 
 
@@ -151,8 +151,7 @@ def render_summary(
         shows_hidden="--wide shows them",
     )
     if summary.prices is not None:
-        stream.write("".join(line + "\n" for line in money_notes(summary)))
-        stream.flush()
+        _notes(money_notes(summary, short=display.width is not None), stream, display)
 
 
 def _signed(value: Any) -> str:
@@ -270,12 +269,20 @@ def render_comparison(
     if any(row.status != "both" for row in rows):
         lines[0] += "; new and gone: groups found in only one of them"
     if prices is not None:
-        lines += _compare_money_notes(comparison)
-    stream.write("".join(line + "\n" for line in lines))
+        lines += _compare_money_notes(comparison, short=display.width is not None)
+    _notes(lines, stream, display)
+
+
+def _notes(lines: Sequence[str], stream: TextIO, display: Display) -> None:
+    """The lines under a table, broken between words to the terminal's width with a
+    hanging indent (a hash or a type is never split)."""
+    from usage_cli._text import wrapped
+
+    stream.write("".join(wrapped(line, display.width) + "\n" for line in lines))
     stream.flush()
 
 
-def _compare_money_notes(comparison: Any) -> list[str]:
+def _compare_money_notes(comparison: Any, *, short: bool = False) -> list[str]:
     """What the two windows' costs leave out, and how much of each count they cover."""
     from usage_cli.prices import shown as money
     from usage_cli.summary import coverage
@@ -301,7 +308,7 @@ def _compare_money_notes(comparison: Any) -> list[str]:
             if (covered := coverage(group)) is not None
         ]
         lines.append("; ".join([*covers, "* marks groups with unpriced records"]))
-    lines.append(prices.note())
+    lines.append(prices.note(short=short))
     return lines
 
 
@@ -331,8 +338,8 @@ def render_check(
     render(columns, stream, display)
     lines = [f"window {_span(window, display)} ({display.zone_name})"]
     if prices is not None:
-        lines.append(prices.note())
-    stream.write("".join(line + "\n" for line in lines))
+        lines.append(prices.note(short=display.width is not None))
+    _notes(lines, stream, display)
 
 
 def render_prices(table: Any, stream: TextIO, display: Display) -> None:
@@ -368,4 +375,8 @@ def render_prices(table: Any, stream: TextIO, display: Display) -> None:
         for index, header in enumerate(headers)
     ]
     render(columns, stream, display)
-    stream.write(f"currency {table.currency}; {table.note()}\n")
+    _notes(
+        [f"currency {table.currency}; {table.note(short=display.width is not None)}"],
+        stream,
+        display,
+    )
