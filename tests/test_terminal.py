@@ -127,6 +127,64 @@ def test_no_color_term_dumb_and_the_flag_give_plain_tables(
     assert "\x1b[" in coloured.out  # and without any of them, a terminal gets styles
 
 
+COLOUR = {"TERM": "xterm"}
+
+
+def test_errors_and_warnings_in_colour_notes_dimmed_on_a_terminal() -> None:
+    failed = usage("list", "--limit", "0", tty=True, env=COLOUR)
+    assert failed.code == 2
+    assert failed.err.startswith("\x1b[31merror:\x1b[0m ")
+    assert "\nhint: " in failed.err  # a hint is read, not dimmed
+    listed = usage("list", "--limit", "1", tty=True, width=200, env=COLOUR)
+    assert listed.err.startswith("\x1b[2mshowing the first 1 records")
+    breached = usage(
+        "check",
+        "--since",
+        "2026-01-01",
+        "--max-records",
+        "1",
+        "-o",
+        "table",
+        tty=True,
+        width=200,
+        env=COLOUR,
+    )
+    assert breached.code == 7
+    assert "\x1b[1;31mbreach" in breached.out  # gh's red for a breach
+    ok = usage(
+        "check",
+        "--since",
+        "2026-01-01",
+        "--max-records",
+        "1000",
+        "-o",
+        "table",
+        tty=True,
+        width=200,
+        env=COLOUR,
+    )
+    assert "\x1b[32mok" in ok.out
+
+
+@pytest.mark.parametrize(("flags", "env"), [(["--no-color"], {}), ([], {"NO_COLOR": "1"})])
+def test_no_color_leaves_stderr_plain_too(flags: list[str], env: dict[str, str]) -> None:
+    for args in (
+        ["list", "--limit", "0"],
+        ["list", "--limit", "1"],
+        ["check", "--since", "2026-01-01", "--max-records", "1"],
+    ):
+        result = usage(*flags, *args, tty=True, width=200, env={**COLOUR, **env})
+        assert "\x1b" not in result.out + result.err, args
+
+
+def test_clicolor_force_keeps_colour_in_a_pipe() -> None:
+    piped = usage("list", "-o", "table", env={**COLOUR, "CLICOLOR_FORCE": "1"})
+    assert "\x1b[" in piped.out
+    assert "\x1b[" not in usage("list", "-o", "table", env=COLOUR).out
+    plain = usage("list", "-o", "table", env={"CLICOLOR_FORCE": "1", "NO_COLOR": "1"})
+    assert "\x1b[" not in plain.out  # NO_COLOR wins
+
+
 def test_an_empty_no_color_is_no_request_for_plain_output() -> None:
     result = usage("list", tty=True, width=200, env={"TERM": "xterm", "NO_COLOR": ""})
     assert "\x1b[" in result.out

@@ -59,6 +59,8 @@ class Column:
     render: Callable[[int], list[str]] | None = None
     # Dropped when the terminal is too narrow; never a column the user asked for.
     droppable: bool = True
+    # A style per cell (check's ok/warn/breach in colour), when colour is on.
+    styles: list[str | None] | None = None
     natural: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -125,6 +127,10 @@ def fit(columns: Sequence[Column], width: int | None) -> Layout:
     return Layout(widths, compact=True)
 
 
+def _style_of(column: Column, row: int) -> str:
+    return (column.styles[row] or "") if column.styles is not None else ""
+
+
 def _console(stream: TextIO, display: Display, width: int) -> Console:
     return Console(
         file=stream,
@@ -174,7 +180,9 @@ def render(
     rows = len(columns[0].cells) if columns else 0
     for row in range(rows):
         # Markup in data must show as typed, never be interpreted by rich.
-        table.add_row(*(Text(cells[row]) for _, cells in shown))
+        table.add_row(
+            *(Text(cells[row], style=_style_of(columns[index], row)) for index, cells in shown)
+        )
     console = _console(stream, display, max(display.width or UNLIMITED, layout.width))
     console.print(table)
     hidden = [

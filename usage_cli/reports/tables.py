@@ -325,6 +325,8 @@ def render_check(
     """The results of `usage check`, breaches first; the window and prices beneath."""
     from usage_cli.reports.check import HEADERS
 
+    # gh's colours for a verdict: a breach red, a warning yellow, ok green.
+    verdicts = {"breach": "bold red", "warn": "yellow", "ok": "green"}
     columns = [
         Column(
             header,
@@ -332,6 +334,7 @@ def render_check(
             justify="right" if index >= 3 else "left",
             key=index in (0, 2, 3),
             narrows=index in (1, 4),
+            styles=[verdicts.get(row[0]) for row in rows] if index == 0 else None,
         )
         for index, header in enumerate(HEADERS)
     ]
