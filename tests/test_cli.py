@@ -514,3 +514,12 @@ def test_demo_says_it_does_not_use_a_given_api_url() -> None:
     result = run_in_memory(["list", "--demo", "--limit", "1", "--api-url", "http://127.0.0.1:9"])
     assert result.code == 0, result.err
     assert "(--api-url and the token are not used)" in result.err
+
+
+def test_a_wrong_case_type_that_matches_nothing_gets_a_hint(cli: Any) -> None:
+    result = cli("list", "--type", "openai_gpt_4o_token")
+    assert result.code == 0, result.err
+    assert result.out == ""
+    assert "no records match; usage types are upper case: --type OPENAI_GPT_4O_TOKEN?" in result.err
+    right = cli("list", "--type", "NOPE_TYPE")
+    assert right.err.strip() == "no records match"

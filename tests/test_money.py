@@ -384,6 +384,11 @@ def test_usage_prices_shows_the_table_and_where_each_entry_came_from(tmp_path: P
     table = run_in_memory(["prices", "-o", "table"], tty=True, width=200)
     assert "bundled" in table.out
     assert f"(sha256 {hashlib.sha256(BUNDLED).hexdigest()[:12]}…)" in table.out
+    narrow = run_in_memory(["prices", "-o", "table", "--no-color"], tty=True, width=60)
+    # usage prices has --wide, not --columns: the note names only what it has.
+    assert "hidden: " in narrow.out
+    assert "--wide shows them" in narrow.out
+    assert "--columns" not in narrow.out
     piped = run_in_memory(["prices", "-o", "table"])  # off a terminal: whole
     assert hashlib.sha256(BUNDLED).hexdigest() in piped.out
 

@@ -210,7 +210,12 @@ def list_command(
             writer.write(batch.records)
         writer.close()
         if stream.records == 0:
-            run.note("no records match")
+            kind = query.type
+            if kind is not None and kind != kind.upper():
+                # Usage types are upper case; the API matches them exactly.
+                run.note(f"no records match; usage types are upper case: --type {kind.upper()}?")
+            else:
+                run.note("no records match")
         if stream.mended and fmt.machine:
             run.note(mended_note(stream.mended))
         if table is not None:

@@ -115,6 +115,12 @@ def sync_command(
 
         key = Path(sign).expanduser()
         check_signing_key(key, interactive=run.runtime.stdin_tty)
+    if demo and (db is None or db == BARE):
+        # Demo records in the real default archive would sit beside an account's own.
+        raise InputError(
+            "usage sync --demo needs an archive of its own: name one with --db",
+            hint="e.g. usage sync --demo --db demo.db",
+        )
     settings = run.settings()
     path = archive_path(run.runtime.env, db)
     if db is None or db == BARE:

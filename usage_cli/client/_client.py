@@ -139,6 +139,9 @@ class Client:
         # Host and port only, for messages: a password in the URL (user:pw@host) is a secret.
         parts = urlsplit(self.url)
         self._host = f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+        self._loopback = parts.hostname in ("localhost", "::1") or str(parts.hostname).startswith(
+            "127."
+        )
         if not token:
             raise AuthError("no API token configured", hint=TOKEN_HINT)
         if not timeout > 0 or timeout == float("inf"):
@@ -238,10 +241,16 @@ class Client:
                     )
                 else:
                     retried += 1
-                    self._event(
+                    message = (
                         f"retry {retried}/{policy.retries} after {transient.label}: "
                         f"waiting {wait:.2f}s"
                     )
+                    if retried == 1 and transient.label == "ConnectError" and self._loopback:
+                        # Nothing listens on this machine's port (a sandbox not started?):
+                        # said without --verbose, since quiet retries look like a hang.
+                        self._notice(f"{message} (nothing listening on {self._host}?)")
+                    else:
+                        self._event(message)
                 self._sleep(wait)
 
     def _page_url(self, query: Query, *, cursor: str | None, take: int) -> str:

@@ -377,7 +377,7 @@ def render_prices(table: Any, stream: TextIO, display: Display) -> None:
         )
         for index, header in enumerate(headers)
     ]
-    render(columns, stream, display)
+    render(columns, stream, display, shows_hidden="--wide shows them")
     _notes(
         [f"currency {table.currency}; {table.note(short=display.width is not None)}"],
         stream,
