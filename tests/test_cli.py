@@ -523,3 +523,29 @@ def test_a_wrong_case_type_that_matches_nothing_gets_a_hint(cli: Any) -> None:
     assert "no records match; usage types are upper case: --type OPENAI_GPT_4O_TOKEN?" in result.err
     right = cli("list", "--type", "NOPE_TYPE")
     assert right.err.strip() == "no records match"
+
+
+def test_o_wide_is_the_table_with_every_column(cli: Any) -> None:
+    wide = cli("list", "--limit", "2", "-o", "wide", "--no-color", tty=True, width=60)
+    table = cli("list", "--limit", "2", "--wide", "--no-color", tty=True, width=60)
+    assert wide.code == 0, wide.err
+    assert wide.out == table.out
+    assert "meta" in wide.out.splitlines()[1]  # boxed, every column, however narrow
+
+
+def test_no_headers_leaves_out_the_header_of_csv_and_table(cli: Any, server: Sandbox) -> None:
+    rows = cli("list", "--limit", "2", "-o", "csv", "--columns", "id,count", "--no-headers")
+    assert rows.out.splitlines() == [f"{r['id']},{r['count']}" for r in server.records[:2]]
+    table = cli("list", "--limit", "2", "--no-headers", "--no-color", tty=True, width=200)
+    assert "createdAt" not in table.out
+    assert server.records[0]["id"] in table.out
+
+
+@pytest.mark.parametrize("args", [["-o", "jsonl"], ["-o", "json"], ["--follow"]])
+def test_no_headers_is_refused_where_there_is_no_header(
+    cli: Any, server: Sandbox, args: list[str]
+) -> None:
+    result = cli("list", "--no-headers", *args)
+    assert result.code == 2
+    assert result.err.startswith("error: --no-headers applies to csv and table output")
+    assert server.requests == []

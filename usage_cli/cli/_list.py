@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from shlex import quote
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
@@ -61,6 +61,10 @@ Examples:
 """
 
 
+# `list -o`: the formats, and kubectl's `wide` (the table at its natural width).
+ListFormat = Literal["table", "wide", "json", "jsonl", "csv"]
+
+
 @app.command("list", cls=Command, epilog=LIST_EPILOG + GLOBAL_NOTE)
 def list_command(
     ctx: typer.Context,
@@ -93,15 +97,24 @@ def list_command(
         bool, typer.Option("--all", help="Every matching record.", rich_help_panel=PAGING_PANEL)
     ] = False,
     output_format: Annotated[
-        Format | None,
+        ListFormat | None,
         typer.Option(
             "--format",
             "-o",
-            help="Output format [default: table on a terminal, jsonl otherwise].",
+            help="Output format; wide: the table with every column, as --wide "
+            "[default: table on a terminal, jsonl otherwise].",
             rich_help_panel=OUTPUT_PANEL,
             show_default=False,
         ),
     ] = None,
+    no_headers: Annotated[
+        bool,
+        typer.Option(
+            "--no-headers",
+            help="Leave out the header of a table or CSV (for scripts, as kubectl's).",
+            rich_help_panel=OUTPUT_PANEL,
+        ),
+    ] = False,
     columns: Annotated[
         str | None,
         typer.Option(
@@ -149,8 +162,11 @@ def list_command(
         raise InputError(
             f"--limit must be at least 1, not {limit}", hint="use --all for every record"
         )
-    if output_format:
-        fmt = output_format
+    if output_format == "wide":
+        # kubectl's `-o wide`: the table, every column at its natural width.
+        fmt, wide = Format.table, True
+    elif output_format:
+        fmt = Format(output_format)
     elif run.runtime.stdout_tty:
         fmt = Format.table
     else:
@@ -158,6 +174,10 @@ def list_command(
         fmt = Format.csv if columns is not None else Format.jsonl
     if columns is not None and fmt not in (Format.csv, Format.table):
         raise InputError(f"--columns applies to csv and table output, not {fmt}")
+    if no_headers and (fmt not in (Format.csv, Format.table) or follow):
+        raise InputError(
+            f"--no-headers applies to csv and table output, not {'--follow' if follow else fmt}"
+        )
     chosen = parse_columns(columns, computed=("cost",)) if columns is not None else None
     costed = chosen is not None and "cost" in chosen
     if follow:
@@ -205,7 +225,9 @@ def list_command(
             run.runtime.stdout.flush()
             out = run.runtime.stdout.buffer
         display = run.display(settings, wide=wide)
-        writer = make_writer(fmt, out, chosen, display=display, derived=derived, exact=exact)
+        writer = make_writer(
+            fmt, out, chosen, display=display, derived=derived, exact=exact, headers=not no_headers
+        )
         for batch in stream.batches():
             writer.write(batch.records)
         writer.close()

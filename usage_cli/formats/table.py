@@ -152,13 +152,16 @@ def render(
     footer: bool = False,
     style: Callable[[int], str | None] = lambda index: None,
     shows_hidden: str = "--wide or --columns shows them",
+    headers: bool = True,
 ) -> None:
     """Lay `columns` out for the display's width and print them, with a note of any hidden."""
     layout = fit(columns, display.width)
     if layout.compact:
-        table = Table(box=box.SIMPLE, show_edge=False, padding=0, show_footer=footer)
+        table = Table(
+            box=box.SIMPLE, show_edge=False, padding=0, show_footer=footer, show_header=headers
+        )
     else:
-        table = Table(show_footer=footer)
+        table = Table(show_footer=footer, show_header=headers)
     table.header_style = "bold"
     table.footer_style = "bold"
     shown: list[tuple[int, list[str]]] = []
@@ -242,8 +245,11 @@ class TableWriter:
         columns: Sequence[str] | None = None,
         display: Display | None = None,
         derived: Derived | None = None,
+        *,
+        headers: bool = True,
     ) -> None:
         self._stream = stream
+        self._headers = headers
         self._derived = derived or {}
         self._columns = tuple(columns or TABLE_COLUMNS)
         # Columns the user named are narrowed if need be, never dropped.
@@ -265,10 +271,12 @@ class TableWriter:
         columns: Sequence[str] | None = None,
         display: Display | None = None,
         derived: Derived | None = None,
+        *,
+        headers: bool = True,
     ) -> TableWriter:
         """A table written as UTF-8 to a binary stream, which `close` leaves open."""
         text = _Borrowed(stream, encoding="utf-8", newline="", write_through=True)
-        writer = cls(text, columns, display, derived)
+        writer = cls(text, columns, display, derived, headers=headers)
         writer._wrapper = text
         return writer
 
@@ -346,7 +354,7 @@ class TableWriter:
 
     def close(self) -> None:
         if self.rows:
-            render(self._fitted(), self._stream, self._display)
+            render(self._fitted(), self._stream, self._display, headers=self._headers)
         if self._wrapper is not None:
             self._wrapper.close()  # flushes, and leaves the caller's stream open
             self._wrapper = None
