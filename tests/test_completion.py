@@ -48,6 +48,7 @@ def test_bash_completes_subcommands() -> None:
         "list",
         "prices",
         "sandbox",
+        "schema",
         "summary",
         "sync",
         "verify",

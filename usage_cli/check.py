@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from usage_cli._version import SCHEMA_VERSION
 from usage_cli.errors import InputError, unknown_choice
 from usage_cli.summary import BUCKETS, DIMENSIONS, Group, Summary
 
@@ -364,6 +365,7 @@ def to_dict(
     # No result at all is a spike with no baseline: no verdict, which is not ok.
     status = BREACH if counts[BREACH] else WARN if counts[WARN] else OK if results else "none"
     out: dict[str, Any] = {
+        "schemaVersion": SCHEMA_VERSION,
         "status": status,
         "window": window,
         "by": list(by),

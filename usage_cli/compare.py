@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from usage_cli._version import SCHEMA_VERSION
 from usage_cli.columns import iso_ms
 from usage_cli.errors import InputError
 from usage_cli.summary import BUCKETS, OTHER, Group, Summary, sort_key
@@ -215,6 +216,7 @@ class Comparison:
     def to_dict(self, top: int | None = None, sort: str = "count") -> dict[str, Any]:
         by = self.current.by
         out: dict[str, Any] = {
+            "schemaVersion": SCHEMA_VERSION,
             "by": list(by),
             "window": self.window.to_dict(),
             "previous": self.against.to_dict(),

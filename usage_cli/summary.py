@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from usage_cli._text import json_escaping_surrogates, without_surrogates
+from usage_cli._version import SCHEMA_VERSION
 from usage_cli.columns import compact_json, iso_ms, utc_moment
 from usage_cli.errors import InputError, unknown_choice
 from usage_cli.records import UsageRecord
@@ -279,7 +280,12 @@ class Summary:
                 row.update(group.cost_dict(whole))
             groups.append(row)
         total = {k: v for k, v in self.total.to_dict(self.by).items() if k != "key"}
-        out: dict[str, Any] = {"by": list(self.by), "groups": groups, "total": total}
+        out: dict[str, Any] = {
+            "schemaVersion": SCHEMA_VERSION,
+            "by": list(self.by),
+            "groups": groups,
+            "total": total,
+        }
         if self.prices is not None and self.total.costs is not None:
             money = self.total.cost_dict(None)
             del money["costShare"]

@@ -21,6 +21,7 @@ from usage_cli.cli import (  # noqa: F401 (each registers its command)
     _list,
     _prices,
     _sandbox,
+    _schema,
     _summary,
     _sync,
     _verify,

@@ -67,7 +67,13 @@ def prices_command(
     if fmt == "json":
         import json
 
-        document = {**table.to_json(), "entries": [table.entry_dict(e) for e in table.ordered()]}
+        from usage_cli._version import SCHEMA_VERSION
+
+        document = {
+            "schemaVersion": SCHEMA_VERSION,
+            **table.to_json(),
+            "entries": [table.entry_dict(e) for e in table.ordered()],
+        }
         out.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
         return
     from usage_cli.reports.tables import render_prices
