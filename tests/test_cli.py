@@ -549,3 +549,29 @@ def test_no_headers_is_refused_where_there_is_no_header(
     assert result.code == 2
     assert result.err.startswith("error: --no-headers applies to csv and table output")
     assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("word", "said"),
+    [
+        ("--bot", "No such option: --bot (did you mean '--bot-id'?)"),
+        ("--demoo", "No such option: --demoo (did you mean '--demo'?)"),
+        ("--zzz", "No such option: --zzz"),
+    ],
+)
+def test_an_unknown_option_names_the_one_meant_in_the_tools_voice(word: str, said: str) -> None:
+    result = run_in_memory(["list", word, "x"])
+    assert result.code == 2
+    assert result.err.splitlines()[0] == f"error: {said}"
+
+
+def test_usage_help_lists_commands_in_order_whole() -> None:
+    from usage_cli.cli._typer_internals import COMMAND_ORDER
+
+    result = run_in_memory(["--help"], width=80)
+    lines = result.out.splitlines()
+    start = lines.index("Commands:") + 1
+    listed = lines[start : start + len(COMMAND_ORDER)]
+    assert [line.split()[0] for line in listed] == list(COMMAND_ORDER)
+    assert not any(line.endswith("...") for line in listed)
+    assert all(len(line) <= 80 for line in listed)

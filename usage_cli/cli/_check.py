@@ -66,7 +66,12 @@ def _rule_option(metric: str, example: str) -> Any:
     )
 
 
-@app.command("check", cls=Command, epilog=CHECK_EPILOG + GLOBAL_NOTE)
+@app.command(
+    "check",
+    cls=Command,
+    short_help="Gate a window on thresholds: exit 7 on a breach",
+    epilog=CHECK_EPILOG + GLOBAL_NOTE,
+)
 def check_command(
     ctx: typer.Context,
     type_: TypeOpt = None,

@@ -102,7 +102,12 @@ Examples:
 )
 
 
-@app.command("export", cls=Command, epilog=EXPORT_EPILOG + GLOBAL_NOTE)
+@app.command(
+    "export",
+    cls=Command,
+    short_help="Every matching record to a file, with a manifest",
+    epilog=EXPORT_EPILOG + GLOBAL_NOTE,
+)
 def export_command(
     ctx: typer.Context,
     path: Annotated[

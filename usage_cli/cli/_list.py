@@ -65,7 +65,12 @@ Examples:
 ListFormat = Literal["table", "wide", "json", "jsonl", "csv"]
 
 
-@app.command("list", cls=Command, epilog=LIST_EPILOG + GLOBAL_NOTE)
+@app.command(
+    "list",
+    cls=Command,
+    short_help="Usage records: a table, or JSON lines in a pipe",
+    epilog=LIST_EPILOG + GLOBAL_NOTE,
+)
 def list_command(
     ctx: typer.Context,
     # The filters and window: read as a whole by `Invocation.query`.

@@ -25,7 +25,12 @@ Examples:
 PricesFormat = Literal["table", "json"]
 
 
-@app.command("prices", cls=Command, epilog=PRICES_EPILOG + GLOBAL_NOTE)
+@app.command(
+    "prices",
+    cls=Command,
+    short_help="The price table in effect, and where each entry is from",
+    epilog=PRICES_EPILOG + GLOBAL_NOTE,
+)
 def prices_command(
     ctx: typer.Context,
     kind: Annotated[

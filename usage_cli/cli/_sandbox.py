@@ -27,7 +27,12 @@ Examples:
 """
 
 
-@app.command("sandbox", cls=Command, epilog=SANDBOX_EPILOG + GLOBAL_NOTE)
+@app.command(
+    "sandbox",
+    cls=Command,
+    short_help="Serve a local emulator of the usage API",
+    epilog=SANDBOX_EPILOG + GLOBAL_NOTE,
+)
 def sandbox_command(
     ctx: typer.Context,
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8080,

@@ -22,7 +22,12 @@ Examples:
 DocumentName = Literal["summary", "compare", "check", "prices"]
 
 
-@app.command("schema", cls=Command, epilog=SCHEMA_EPILOG + GLOBAL_NOTE)
+@app.command(
+    "schema",
+    cls=Command,
+    short_help="The JSON Schema of a JSON document usage writes",
+    epilog=SCHEMA_EPILOG + GLOBAL_NOTE,
+)
 def schema_command(
     ctx: typer.Context,
     name: Annotated[

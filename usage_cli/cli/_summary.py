@@ -66,7 +66,12 @@ SummaryFormat = Literal["table", "json", "csv"]
 SortBy = Literal["count", "records", "cost"]
 
 
-@app.command("summary", cls=Command, epilog=SUMMARY_EPILOG + GLOBAL_NOTE)
+@app.command(
+    "summary",
+    cls=Command,
+    short_help="Records and count per group, with a grand total",
+    epilog=SUMMARY_EPILOG + GLOBAL_NOTE,
+)
 def summary_command(
     ctx: typer.Context,
     # The filters and window: read as a whole by `Invocation.query`.

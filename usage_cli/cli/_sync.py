@@ -33,7 +33,12 @@ Examples:
 """
 
 
-@app.command("sync", cls=Command, epilog=SYNC_EPILOG + GLOBAL_NOTE)
+@app.command(
+    "sync",
+    cls=Command,
+    short_help="Copy every record into a local archive",
+    epilog=SYNC_EPILOG + GLOBAL_NOTE,
+)
 def sync_command(
     ctx: typer.Context,
     db: Annotated[
