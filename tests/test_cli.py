@@ -575,3 +575,15 @@ def test_usage_help_lists_commands_in_order_whole() -> None:
     assert [line.split()[0] for line in listed] == list(COMMAND_ORDER)
     assert not any(line.endswith("...") for line in listed)
     assert all(len(line) <= 80 for line in listed)
+
+
+@pytest.mark.parametrize("suffix", ["/v1", "/v1/", "/api/v2/v1"])
+def test_a_404_under_an_api_url_ending_in_v1_hints_at_the_root(
+    server: Sandbox, suffix: str
+) -> None:
+    result = run_in_memory(["--api-url", server.url + suffix, "--token", TOKEN, "list"])
+    assert result.code == 4
+    error, hint = result.err.splitlines()[:2]
+    assert "HTTP 404" in error
+    assert hint.startswith(f"hint: --api-url is the API's root, without {suffix.rstrip('/')}")
+    assert hint.endswith(f"e.g. {server.url}")

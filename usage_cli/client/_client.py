@@ -320,6 +320,14 @@ class Client:
                 # A cut or garbled body is as transient as a 502: ask again.
                 raise Transient(malformed, "a malformed response") from None
         refused = error_from_response(status, body)
+        if status == 404 and refused.hint is None:
+            path = urlsplit(self.api_url.strip()).path.rstrip("/")
+            if path.endswith("/v1"):
+                # A root copied from the API's docs with its version on it.
+                refused.hint = (
+                    f"--api-url is the API's root, without {path}: "
+                    f"e.g. {self.api_url.strip().rstrip('/')[: -len(path)]}"
+                )
         if status not in RETRY_STATUSES:
             raise refused
         retry_after = retry_after_seconds(headers.get("Retry-After"), now=self._now())
