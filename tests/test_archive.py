@@ -722,3 +722,13 @@ def test_a_list_younger_than_the_overlap_stays_one_stretch(tmp_path: Path) -> No
     check = verify(db)
     assert check.code == 0, check.err
     assert "no records between" not in check.out + check.err
+
+
+@pytest.mark.parametrize("db", [[], ["--db"]])
+def test_sync_demo_never_writes_the_default_archive(tmp_path: Path, db: list[str]) -> None:
+    default = tmp_path / "default" / "usage.db"
+    result = run_in_memory(["sync", "--demo", *db], env={"USAGE_DB": str(default)})
+    assert result.code == 2
+    assert result.err.startswith("error: usage sync --demo needs an archive of its own")
+    assert not default.exists()
+    assert not default.parent.exists()

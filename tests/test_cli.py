@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import shlex
 from datetime import UTC, datetime
 from typing import Any
@@ -420,7 +421,8 @@ def test_near_misses_suggest_the_right_name(
 
 def test_the_continuation_hint_pastes_as_printed(cli: Any, server: Sandbox) -> None:
     first = cli("list", "--limit", "5")
-    words = shlex.split(first.err.strip().split("Continue with: ")[1])
+    # `next: usage list --cursor C`: the command's own line, as a shell reads it.
+    words = shlex.split(first.err.strip().split("next: usage list ")[1])
     second = cli("list", "--limit", "5", *words)
     assert [r["id"] for r in first.jsonl() + second.jsonl()] == [
         r["id"] for r in server.records[:10]
@@ -436,7 +438,7 @@ def test_an_old_until_reads_full_pages_then_continues_exactly(cli: Any, server: 
     assert first.jsonl() == in_window[:20]
     # 250 records at 100 a page: the window is reached in 3 requests, not one per 20.
     assert len(server.requests) <= 4
-    words = shlex.split(first.err.strip().split("Continue with: ")[1])
+    words = shlex.split(first.err.strip().split("next: usage list ")[1])
     second = cli("list", "--until", until, "--limit", "20", *words)
     assert second.jsonl() == in_window[20:40]
 
@@ -476,7 +478,17 @@ def test_an_odd_cursor_from_the_api_is_followed_and_printed_quoted(cli: Any) -> 
 
     result = cli("list", "--limit", "1", transport=httpx.MockTransport(api))
     assert result.code == 0, result.err
-    assert result.err.strip().endswith("Continue with: --cursor 'odd cursor 1,'")
+    assert result.err.strip().endswith("\nnext: usage list --cursor 'odd cursor 1,'")
+
+
+def test_the_continuation_is_a_line_of_its_own_at_any_width(cli: Any) -> None:
+    for width in (60, 80, 140):
+        result = cli("list", "--limit", "3", "--no-color", tty=True, width=width)
+        assert result.code == 0, result.err
+        lines = result.err.splitlines()
+        # The note wraps between words; the command is never broken, whatever its length.
+        assert all(len(line) <= width for line in lines[:-1]), result.err
+        assert re.fullmatch(r"next: usage list --cursor \S+", lines[-1])
 
 
 @pytest.mark.parametrize("form", ["--token {}", "--token={}"])
@@ -502,3 +514,76 @@ def test_demo_says_it_does_not_use_a_given_api_url() -> None:
     result = run_in_memory(["list", "--demo", "--limit", "1", "--api-url", "http://127.0.0.1:9"])
     assert result.code == 0, result.err
     assert "(--api-url and the token are not used)" in result.err
+
+
+def test_a_wrong_case_type_that_matches_nothing_gets_a_hint(cli: Any) -> None:
+    result = cli("list", "--type", "openai_gpt_4o_token")
+    assert result.code == 0, result.err
+    assert result.out == ""
+    assert "no records match; usage types are upper case: --type OPENAI_GPT_4O_TOKEN?" in result.err
+    right = cli("list", "--type", "NOPE_TYPE")
+    assert right.err.strip() == "no records match"
+
+
+def test_o_wide_is_the_table_with_every_column(cli: Any) -> None:
+    wide = cli("list", "--limit", "2", "-o", "wide", "--no-color", tty=True, width=60)
+    table = cli("list", "--limit", "2", "--wide", "--no-color", tty=True, width=60)
+    assert wide.code == 0, wide.err
+    assert wide.out == table.out
+    assert "meta" in wide.out.splitlines()[1]  # boxed, every column, however narrow
+
+
+def test_no_headers_leaves_out_the_header_of_csv_and_table(cli: Any, server: Sandbox) -> None:
+    rows = cli("list", "--limit", "2", "-o", "csv", "--columns", "id,count", "--no-headers")
+    assert rows.out.splitlines() == [f"{r['id']},{r['count']}" for r in server.records[:2]]
+    table = cli("list", "--limit", "2", "--no-headers", "--no-color", tty=True, width=200)
+    assert "createdAt" not in table.out
+    assert server.records[0]["id"] in table.out
+
+
+@pytest.mark.parametrize("args", [["-o", "jsonl"], ["-o", "json"], ["--follow"]])
+def test_no_headers_is_refused_where_there_is_no_header(
+    cli: Any, server: Sandbox, args: list[str]
+) -> None:
+    result = cli("list", "--no-headers", *args)
+    assert result.code == 2
+    assert result.err.startswith("error: --no-headers applies to csv and table output")
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("word", "said"),
+    [
+        ("--bot", "No such option: --bot (did you mean '--bot-id'?)"),
+        ("--demoo", "No such option: --demoo (did you mean '--demo'?)"),
+        ("--zzz", "No such option: --zzz"),
+    ],
+)
+def test_an_unknown_option_names_the_one_meant_in_the_tools_voice(word: str, said: str) -> None:
+    result = run_in_memory(["list", word, "x"])
+    assert result.code == 2
+    assert result.err.splitlines()[0] == f"error: {said}"
+
+
+def test_usage_help_lists_commands_in_order_whole() -> None:
+    from usage_cli.cli._typer_internals import COMMAND_ORDER
+
+    result = run_in_memory(["--help"], width=80)
+    lines = result.out.splitlines()
+    start = lines.index("Commands:") + 1
+    listed = lines[start : start + len(COMMAND_ORDER)]
+    assert [line.split()[0] for line in listed] == list(COMMAND_ORDER)
+    assert not any(line.endswith("...") for line in listed)
+    assert all(len(line) <= 80 for line in listed)
+
+
+@pytest.mark.parametrize("suffix", ["/v1", "/v1/", "/api/v2/v1"])
+def test_a_404_under_an_api_url_ending_in_v1_hints_at_the_root(
+    server: Sandbox, suffix: str
+) -> None:
+    result = run_in_memory(["--api-url", server.url + suffix, "--token", TOKEN, "list"])
+    assert result.code == 4
+    error, hint = result.err.splitlines()[:2]
+    assert "HTTP 404" in error
+    assert hint.startswith(f"hint: --api-url is the API's root, without {suffix.rstrip('/')}")
+    assert hint.endswith(f"e.g. {server.url}")

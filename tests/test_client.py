@@ -616,3 +616,22 @@ def test_a_plain_http_clients_tls_context_still_refuses_unverified_certificates(
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname
     assert context.get_ca_certs() == []
+
+
+def test_a_refused_connection_on_this_machine_says_its_first_retry() -> None:
+    import socket
+
+    from .conftest import run_in_memory
+
+    # A port nothing listens on: bound, never listening, so a connect is refused.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        url = f"http://127.0.0.1:{port}"
+        result = run_in_memory(["--api-url", url, "--token", "t", "list", "--retries", "2"])
+    assert result.code == 5
+    first, *rest = result.err.splitlines()
+    assert first.startswith("retry 1/2 after ConnectError: waiting ")
+    assert first.endswith(f"(nothing listening on 127.0.0.1:{port}?)")
+    assert rest[0].startswith("error: cannot reach")
+    assert not any(line.startswith("retry 2/2") for line in rest)  # the rest stay quiet

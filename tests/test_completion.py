@@ -131,6 +131,7 @@ COMMANDS = [
     "prices",
     "report",
     "sandbox",
+    "schema",
     "summary",
     "sync",
     "verify",

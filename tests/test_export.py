@@ -214,6 +214,7 @@ def test_a_failure_leaves_nothing_at_the_target_and_resume_completes_exactly(
     counting = FailAfter(10_000)
     resumed = export(cli, target, "--take", "20", "--resume", transport=counting)
     assert resumed.code == 0, resumed.err
+    assert f"resuming {target} after 60 records (3 pages)" in resumed.err
     assert (
         counting.asked[0] == checkpoint["cursor"]
     )  # the pages already written are not fetched again
@@ -223,6 +224,16 @@ def test_a_failure_leaves_nothing_at_the_target_and_resume_completes_exactly(
     fresh.parent.mkdir()
     assert export(cli, fresh, "--take", "20").code == 0
     assert fresh.read_bytes() == target.read_bytes()
+
+
+def test_an_export_of_an_empty_window_says_so(cli: Any, tmp_path: Path) -> None:
+    target = tmp_path / "none.csv"
+    done = cli("export", str(target), "--since", "2020-01-01", "--until", "2020-01-02")
+    assert done.code == 0, done.err
+    assert "exported 0 records" in done.err
+    assert "note: the window had no records matching the filters" in done.err
+    full = cli("export", str(tmp_path / "some.csv"))
+    assert "no records" not in full.err
 
 
 def test_resume_truncates_bytes_written_after_the_checkpoint(

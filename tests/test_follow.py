@@ -138,6 +138,37 @@ def test_a_narrow_terminal_keeps_the_key_columns_on_one_line() -> None:
     assert all(len(status) < 80 for status in statuses)
 
 
+class LongMeta(Growing):
+    """New usage whose meta is far wider than any terminal."""
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        if len(self.waits) > self.polls:
+            raise KeyboardInterrupt
+        if self.batches:
+            step = len(self.waits)
+            fresh = arrivals(self.batches.pop(0), seed=100 + step, now_ms=NOW_MS + step * 10_000)
+            for record in fresh:
+                record["meta"] = {"reason": "retry", "note": "x" * 300}
+            self.emulator.add(fresh)
+
+
+@pytest.mark.parametrize("width", [60, 80, 140])
+def test_follow_fits_the_terminal_and_names_what_it_hides(width: int) -> None:
+    api = emulator()
+    result = follow(api, LongMeta(api, [3]), "--no-color", tty=True, width=width)
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert len(lines) == 4  # a header and three records, none wrapped
+    assert all(len(line) <= max(width, 80) for line in lines), lines
+    if width == 140:  # meta shown, cut with an ellipsis as list cuts it
+        assert "meta" in lines[0]
+        assert all(line.endswith("…") for line in lines[1:])
+        assert "hidden" not in result.err
+    else:  # as list says it: what is hidden, and how to see it
+        assert "hidden: botId, meta; --columns shows them" in result.err
+
+
 def test_in_a_pipe_no_status_line_lands_among_the_readers_lines() -> None:
     import dataclasses
 

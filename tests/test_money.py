@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from usage_cli import prices
-from usage_cli.errors import ThresholdBreached
+from usage_cli.errors import InputError, ThresholdBreached
 from usage_cli.sandbox import Emulator, Sandbox, generate_records
-from usage_cli.sandbox.data import SPIKE_BOT, with_spike
+from usage_cli.sandbox.data import DEMO_SEED, SPIKE_BOT, default_anchor, with_spike
 
 from .conftest import ANCHOR, TOKEN, Result, run_in_memory
 
@@ -180,6 +180,12 @@ BAD_FILES = [
         "two prices in force at once",
     ),
     ('version = "v"\ncurrency = "EUR"\n', "currency differs"),
+    (
+        'version = "v"\n[[price]]\ntype = "OPENAI_GPT_4O_TOKE*"\nprice = 1\nsource = "s"\n'
+        '[[price]]\ntype = "*PENAI_GPT_4O_TOKEN"\nprice = 100\nsource = "s"\n',
+        "price #1 (OPENAI_GPT_4O_TOKE*) and price #2 (*PENAI_GPT_4O_TOKEN) are as specific "
+        "as each other and both price OPENAI_GPT_4O_TOKEN",
+    ),
 ]
 
 
@@ -194,6 +200,50 @@ def test_a_bad_price_file_is_one_line_and_exit_2_before_any_request(
     assert lines[0].startswith(f"error: --prices {path}")
     assert fragment in lines[0]
     assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "apart", "refused"),
+    [
+        ("A*C", "AB*", False, True),  # both price ABC, each fixing two letters
+        ("*_TOKEN", "OPENAI*", False, True),
+        ("X*", "*Y", False, True),
+        ("A*B", "A*C", False, False),  # no type ends in both B and C
+        ("AB*", "*BC", True, False),  # never in force at once
+        ("OPENAI*", "*TOKEN", False, False),  # OPENAI (6) is more specific than TOKEN (5)
+    ],
+)
+def test_equally_specific_wildcards_are_refused_when_they_could_price_one_type(
+    tmp_path: Path, first: str, second: str, apart: bool, refused: bool
+) -> None:
+    until, since = ("until = 2026-01-01\n", "from = 2026-01-01\n") if apart else ("", "")
+    path = price_file(
+        tmp_path,
+        f'version = "v"\nreplace = true\n[[price]]\ntype = "{first}"\nprice = 1\n{until}'
+        f'source = "s"\n[[price]]\ntype = "{second}"\nprice = 2\n{since}source = "s"\n',
+    )
+    if refused:
+        with pytest.raises(InputError, match="are as specific as each other and both price"):
+            prices.load(path)
+        return
+    table = prices.load(path)
+    # The order `usage prices TYPE` shows is the order tried, never the file's by chance.
+    for kind in ("ABC", "ABB", "OPENAI_GPT_4O_TOKEN", "XY", "AXB"):
+        assert list(table.candidates(kind)) == [e for e in table.ordered() if e.matches(kind)]
+
+
+def test_a_price_entry_in_lower_case_is_warned_of(cli: Any, tmp_path: Path) -> None:
+    path = price_file(
+        tmp_path,
+        'version = "v"\n[[price]]\ntype = "openai_gpt_4o_token"\nprice = 1\nsource = "s"\n',
+    )
+    result = cli("summary", "--cost", "--prices", path, "-o", "json")
+    assert result.code == 0, result.err
+    assert (
+        f"warning: --prices {path}: price #1 (openai_gpt_4o_token) has lower-case letters "
+        "and matches no usage type (they are upper case: OPENAI_GPT_4O_TOKEN?)"
+    ) in result.err
+    assert "warning" not in cli("summary", "--cost", "-o", "json").err
 
 
 def test_a_missing_price_file_is_exit_2(cli: Any, server: Sandbox, tmp_path: Path) -> None:
@@ -333,7 +383,14 @@ def test_usage_prices_shows_the_table_and_where_each_entry_came_from(tmp_path: P
     assert {e["type"] for e in only["entries"]} == {"OPENAI_GPT_4O_MINI*", "OPENAI_GPT_4O*"}
     table = run_in_memory(["prices", "-o", "table"], tty=True, width=200)
     assert "bundled" in table.out
-    assert hashlib.sha256(BUNDLED).hexdigest() in table.out
+    assert f"(sha256 {hashlib.sha256(BUNDLED).hexdigest()[:12]}…)" in table.out
+    narrow = run_in_memory(["prices", "-o", "table", "--no-color"], tty=True, width=60)
+    # usage prices has --wide, not --columns: the note names only what it has.
+    assert "hidden: " in narrow.out
+    assert "--wide shows them" in narrow.out
+    assert "--columns" not in narrow.out
+    piped = run_in_memory(["prices", "-o", "table"])  # off a terminal: whole
+    assert hashlib.sha256(BUNDLED).hexdigest() in piped.out
 
 
 # summary --compare --------------------------------------------------------------
@@ -412,6 +469,58 @@ def test_compare_csv_and_table_with_cost(cli: Any) -> None:
     assert "against" in table.out
 
 
+def _window_cost(records: list[dict[str, Any]], window: dict[str, str]) -> Decimal:
+    since, until = (
+        int(datetime.fromisoformat(window[end]).timestamp() * 1000) for end in ("since", "until")
+    )
+    inside = [r for r in records if since <= r["createdAt"] <= until]
+    return cost_by_hand(inside)[0]
+
+
+@pytest.mark.parametrize("width", [60, 80, 140])
+def test_the_compare_table_with_cost_at_a_terminal_shows_what_is_unpriced(width: int) -> None:
+    # The README's "this week against the last": groups unpriced in both windows
+    # have no cost change (null), which the table once fed to Decimal (exit 1).
+    words = ["summary", "--demo", "--since", "7d", "--by", "type", "--compare", "previous"]
+    # The demo's records end at the start of today (UTC): a clock an hour later.
+    moment = default_anchor() + timedelta(hours=1)
+
+    def at() -> Any:
+        return lambda: moment
+
+    shown = run_in_memory([*words, "--cost", "--no-color"], tty=True, width=width, now=at())
+    assert shown.code == 0, shown.err
+    data = json.loads(run_in_memory([*words, "--cost", "-o", "json"], now=at()).out)
+    records = run_in_memory(["list", "--demo", "--all", "-o", "jsonl"], now=at()).jsonl()
+    now, before = _window_cost(records, data["window"]), _window_cost(records, data["previous"])
+    assert Decimal(data["total"]["cost"]) == now
+    assert Decimal(data["total"]["previousCost"]) == before
+    lines = [line.strip("│ ") for line in shown.out.splitlines()]  # boxed at 140
+    total = next(line for line in lines if line.startswith("total"))
+    if width >= 80:  # the cost columns fit; at 60 they are named as hidden
+        assert f"{prices.shown(now)}*" in total
+    else:
+        assert "cost" in next(line for line in lines if line.startswith("hidden:"))
+    if width == 140:
+        assert f"{prices.shown(before)}*" in total
+        assert f"{prices.shown(now - before)}*" in total
+        assert re.search(r"CHATBOTKIT_MESSAGE .* unpriced [│ ]+unpriced [│ ]+— ", shown.out)
+    notes = " ".join(lines[lines.index(total) :])
+    below = shown.out.splitlines()[
+        [line.strip("│ ") for line in shown.out.splitlines()].index(total) + 1 :
+    ]
+    # Notes wrap between words to the terminal, continuations indented; the hash is short.
+    assert all(len(line) <= width for line in below if not line.startswith(("└", "─"))), below
+    assert any(line.startswith("  ") for line in below)
+    assert re.search(r"\(sha256 [0-9a-f]{12}…\)", shown.out)
+    assert "unpriced (no price in the table, not $0): " in notes
+    assert "CHATBOTKIT_MESSAGE (count" in notes
+    assert "% of its count" in notes
+    # Every group is in both windows: nothing to explain about new and gone.
+    assert {g["status"] for g in data["groups"]} == {"both"}
+    assert "new and gone" not in shown.out
+
+
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
@@ -419,6 +528,10 @@ def test_compare_csv_and_table_with_cost(cli: Any) -> None:
         ([*WINDOW, "--by", "day", "--compare", "previous"], "cannot group by day"),
         ([*WINDOW, "--compare", "lastweek"], "not previous, a span or START..END"),
         ([*WINDOW, "--compare", "2026-01-10..2026-01-01"], "start is after its end"),
+        # A baseline that shares a moment with the window counts records twice.
+        ([*WINDOW, "--compare", "2026-01-24..2026-01-30"], "overlaps the window"),
+        ([*WINDOW, "--compare", "2026-01-20..2026-01-24"], "overlaps the window"),
+        ([*WINDOW, "--compare", "1d"], "baseline 2026-01-23 00:00:00 .. 2026-01-29 23:59:59"),
     ],
 )
 def test_bad_compare_is_exit_2_before_any_request(
@@ -513,6 +626,67 @@ def test_check_flags_the_spike_the_sandbox_was_seeded_with() -> None:
     ]
 
 
+def test_a_spike_with_no_baseline_gives_no_verdict_and_says_so(emulator: Emulator) -> None:
+    # 30 days of data: the seven 30-day windows before hold nothing whole (the
+    # one just before holds the data's first hours), which once breached all.
+    args = ("check", "--since", "30d", "--by", "bot", "--spike", "3x")
+    done = online(emulator, *args, "-o", "json")
+    assert done.code == 0, done.err
+    data = json.loads(done.out)
+    assert (data["status"], data["results"]) == ("none", [])
+    assert data["spikeBaseline"] == {"windows": 7, "withRecords": 0}
+    assert "note: --spike gives no verdict: none of the 7 earlier windows" in done.err
+    markdown = online(emulator, *args, "-o", "markdown")
+    assert (markdown.code, markdown.out.splitlines()[0]) == (0, "### usage check: no verdict")
+
+
+def test_a_spike_leaves_out_earlier_windows_with_no_data(emulator: Emulator) -> None:
+    done = online(emulator, "check", "--since", "6d", "--by", "bot", "--spike", "3x", "-o", "json")
+    assert done.code in (0, 7), done.err
+    data = json.loads(done.out)
+    # Windows of 6 days back from the anchor: the 30 days of data reach four; the
+    # three older are empty, and the oldest of the four is where the data starts,
+    # so it may hold only part of a window: left out too.
+    assert data["spikeBaseline"] == {"windows": 7, "withRecords": 3}
+    assert "the median is of the 3 earlier windows with whole data; 4 are left out" in done.err
+    # Both ends inclusive: a window of 6 days is 6 days and a millisecond long.
+    since, length = ANCHOR_MS - 6 * DAY_MS, 6 * DAY_MS + 1
+    for result in data["results"]:
+        days = [
+            sum(
+                r["count"]
+                for r in emulator.records
+                if r["botId"] == result["group"]["bot"]
+                and since - k * length <= r["createdAt"] <= ANCHOR_MS - k * length
+            )
+            for k in range(1, 4)
+        ]
+        assert Decimal(str(result["baseline"])) == Decimal(statistics.median(days))
+
+
+@pytest.mark.parametrize("hour", range(0, 24, 6))
+def test_the_demo_flags_only_the_runaway_at_any_time_of_day(hour: int) -> None:
+    # The demo's data ends at the start of the day; a check's window is the 24
+    # hours before the clock, whatever its hour.
+    anchor = default_anchor()
+    moment = anchor + timedelta(hours=hour, minutes=17)
+    records = generate_records(1000, seed=DEMO_SEED, anchor=anchor)
+    spike = ("check", "--since", "1d", "--spike", "3x")
+    for by in ((), ("--by", "bot"), ("--by", "type")):
+        calm = online(Emulator(records, token=TOKEN), *spike, *by, now=lambda: moment)
+        assert calm.code == 0, calm.err
+    for count in (1000, 500):  # `usage sandbox --spike 30`, and the docs' scene
+        seeded = generate_records(count, seed=DEMO_SEED, anchor=anchor)
+        runaway = with_spike(seeded, 30, seed=DEMO_SEED, at_ms=int(moment.timestamp() * 1000))
+        done = online(Emulator(runaway, token=TOKEN), *spike, "--by", "bot", now=lambda: moment)
+        assert done.code == 7
+        flagged = [r["group"]["bot"] for r in json.loads(done.out)["results"]]
+        breached = [
+            r["group"]["bot"] for r in json.loads(done.out)["results"] if r["status"] == "breach"
+        ]
+        assert breached == [SPIKE_BOT], flagged
+
+
 def test_the_sandbox_serves_a_spike(server: Sandbox) -> None:
     with Sandbox(records=50, seed=2, token=TOKEN, spike=5) as spiked:
         assert len(spiked.records) == 55
@@ -529,7 +703,10 @@ def test_check_markdown_and_table(emulator: Emulator) -> None:
     )
     assert table.code == 0, table.err
     assert "ok" in table.out
-    assert hashlib.sha256(BUNDLED).hexdigest() in table.out
+    # On a terminal the hash is shortened (JSON and CSV carry it whole).
+    digest = hashlib.sha256(BUNDLED).hexdigest()
+    assert f"(sha256 {digest[:12]}…)" in table.out
+    assert digest not in table.out
     # The window as summary --compare spells one: times as a person reads them.
     moment = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
     assert re.search(rf"^window {moment} \.\. {moment} \(UTC\)$", table.out, re.MULTILINE)
@@ -573,6 +750,25 @@ def test_an_unknown_check_group_is_hinted_with_checks_groups_only(
     assert hint.startswith("hint: groups: type, bot,")
     assert not any(bucket in hint for bucket in ("hour", "day", "week", "month"))
     assert server.requests == []
+
+
+def test_a_check_group_that_matches_nothing_is_warned_of(emulator: Emulator) -> None:
+    done = online(
+        emulator,
+        "check",
+        "--max-count",
+        "type=NOPE_TYPE:1",
+        "--max-count",
+        "type=OPENAI_GPT_4O_TOKEN:1G",
+        "-o",
+        "json",
+    )
+    assert done.code == 0, done.err
+    warnings = [line for line in done.err.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        "warning: --max-count type=NOPE_TYPE:1: no record in the window has type=NOPE_TYPE, "
+        "so the rule checks nothing (usage summary --by type lists them)"
+    ]
 
 
 # The archive answers as the API does ---------------------------------------------

@@ -91,6 +91,72 @@ def test_top_folds_the_rest_into_other(cli: Any, server: Sandbox) -> None:
     assert len(top["groups"]) == 3
 
 
+def _day(record: dict[str, Any]) -> str:
+    return datetime.fromtimestamp(record["createdAt"] / 1000, UTC).strftime("%Y-%m-%d")
+
+
+@pytest.mark.parametrize("order", [None, "asc", "desc"])
+def test_time_buckets_come_in_time_order(cli: Any, server: Sandbox, order: str | None) -> None:
+    words = ["summary", "--by", "day", *(["--order", order] if order else [])]
+    data = json.loads(cli(*words, "-o", "json").out)
+    days = [g["key"]["day"] for g in data["groups"]]
+    # Oldest first unless asked, as a calendar reads; never by count.
+    assert days == sorted({_day(r) for r in server.records}, reverse=order == "desc")
+    csv_days = [row["day"] for row in csv.DictReader(io.StringIO(cli(*words, "-o", "csv").out))]
+    assert csv_days == days
+
+
+def test_top_never_hides_a_time_bucket(cli: Any, server: Sandbox) -> None:
+    data = json.loads(cli("summary", "--by", "day", "--by", "type", "--top", "1", "-o", "json").out)
+    days = sorted({_day(r) for r in server.records})
+    shown = [g["key"]["day"] for g in data["groups"]]
+    assert sorted(set(shown)) == days
+    assert shown == sorted(shown)  # a daily breakdown, day by day
+    for day in days:
+        rows = [g for g in data["groups"] if g["key"]["day"] == day]
+        per_type = expected_groups(
+            [r for r in server.records if _day(r) == day], lambda r: r["type"]
+        )
+        largest = max(per_type.values(), key=lambda figures: figures[1])
+        assert (rows[0]["records"], rows[0]["count"]) == largest
+        if len(per_type) > 1:
+            assert rows[1]["key"] == {"day": day, "type": "(other)"}
+            assert rows[1]["count"] == sum(c for _, c in per_type.values()) - largest[1]
+    # Alone, time buckets never fold: --top has nothing to hide.
+    alone = json.loads(cli("summary", "--by", "day", "--top", "1", "-o", "json").out)
+    assert [g["key"]["day"] for g in alone["groups"]] == days
+
+
+def test_the_repeated_hour_of_a_fall_back_sorts_in_time(cli: Any) -> None:
+    from usage_cli.sandbox import Emulator
+
+    from .conftest import TOKEN, run_in_memory
+
+    # 2026-11-01 in New York: 01:30 EDT (05:30Z), then 01:10 EST (06:10Z).
+    records = [
+        {"id": f"rec_{n}", "type": "T", "count": 1, "createdAt": at, "updatedAt": at}
+        for n, at in enumerate((1_793_511_000_000, 1_793_513_400_000))
+    ]
+    done = run_in_memory(
+        [
+            "--api-url",
+            "http://x.test",
+            "--token",
+            TOKEN,
+            "--tz",
+            "America/New_York",
+            "summary",
+            "--by",
+            "hour",
+            "-o",
+            "json",
+        ],
+        transport=Emulator(records, token=TOKEN).transport(),
+    )
+    hours = [g["key"]["hour"] for g in json.loads(done.out)["groups"]]
+    assert hours == ["2026-11-01T01:00-04:00", "2026-11-01T01:00-05:00"]
+
+
 def test_csv_rows_sum_to_the_records(cli: Any, server: Sandbox) -> None:
     result = cli("summary", "--by", "type", "--by", "bot", "-o", "csv")
     rows = list(csv.DictReader(io.StringIO(result.out, newline="")))

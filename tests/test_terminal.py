@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +84,10 @@ LAYOUTS = {
 def test_tables_fit_the_terminal_with_key_columns_whole(command: str, width: int) -> None:
     shown = screen(command, width=width)
     assert shown + "\n" == LAYOUTS[command, width]
-    for record in RECORDS:  # every type and every number whole, one line per record
-        line = next(line for line in shown.splitlines() if record["type"] in line)
+    for record in RECORDS:  # every id and every number whole, one line per record
+        # Below 80 columns a list cuts a long type in the middle, never its id.
+        name = record["id"] if command == "list" and width < 80 else record["type"]
+        line = next(line for line in shown.splitlines() if name in line)
         assert f"{record['count']:,}" in line
 
 
@@ -122,6 +125,64 @@ def test_no_color_term_dumb_and_the_flag_give_plain_tables(
         assert "\x1b" not in result.out
     coloured = usage("list", tty=True, width=200, env={"TERM": "xterm"})
     assert "\x1b[" in coloured.out  # and without any of them, a terminal gets styles
+
+
+COLOUR = {"TERM": "xterm"}
+
+
+def test_errors_and_warnings_in_colour_notes_dimmed_on_a_terminal() -> None:
+    failed = usage("list", "--limit", "0", tty=True, env=COLOUR)
+    assert failed.code == 2
+    assert failed.err.startswith("\x1b[31merror:\x1b[0m ")
+    assert "\nhint: " in failed.err  # a hint is read, not dimmed
+    listed = usage("list", "--limit", "1", tty=True, width=200, env=COLOUR)
+    assert listed.err.startswith("\x1b[2mshowing the first record")
+    breached = usage(
+        "check",
+        "--since",
+        "2026-01-01",
+        "--max-records",
+        "1",
+        "-o",
+        "table",
+        tty=True,
+        width=200,
+        env=COLOUR,
+    )
+    assert breached.code == 7
+    assert "\x1b[1;31mbreach" in breached.out  # gh's red for a breach
+    ok = usage(
+        "check",
+        "--since",
+        "2026-01-01",
+        "--max-records",
+        "1000",
+        "-o",
+        "table",
+        tty=True,
+        width=200,
+        env=COLOUR,
+    )
+    assert "\x1b[32mok" in ok.out
+
+
+@pytest.mark.parametrize(("flags", "env"), [(["--no-color"], {}), ([], {"NO_COLOR": "1"})])
+def test_no_color_leaves_stderr_plain_too(flags: list[str], env: dict[str, str]) -> None:
+    for args in (
+        ["list", "--limit", "0"],
+        ["list", "--limit", "1"],
+        ["check", "--since", "2026-01-01", "--max-records", "1"],
+    ):
+        result = usage(*flags, *args, tty=True, width=200, env={**COLOUR, **env})
+        assert "\x1b" not in result.out + result.err, args
+
+
+def test_clicolor_force_keeps_colour_in_a_pipe() -> None:
+    piped = usage("list", "-o", "table", env={**COLOUR, "CLICOLOR_FORCE": "1"})
+    assert "\x1b[" in piped.out
+    assert "\x1b[" not in usage("list", "-o", "table", env=COLOUR).out
+    plain = usage("list", "-o", "table", env={"CLICOLOR_FORCE": "1", "NO_COLOR": "1"})
+    assert "\x1b[" not in plain.out  # NO_COLOR wins
 
 
 def test_an_empty_no_color_is_no_request_for_plain_output() -> None:
@@ -200,6 +261,55 @@ def test_tz_local_follows_tz_of_the_environment() -> None:
     )
     assert "createdAt (Asia/Kolkata)" in result.out
     assert "2026-01-11 05:00:00" in result.out
+
+
+def _served(records: list[dict[str, Any]]) -> httpx.MockTransport:
+    return httpx.MockTransport(lambda request: httpx.Response(200, json={"items": records}))
+
+
+def test_the_repeated_hour_of_a_fall_back_is_shown_twice_distinctly() -> None:
+    # 2026-11-01, New York: 05:30Z is 01:30 EDT; 06:10Z is 01:10 EST, the hour again;
+    # 07:30Z is 02:30 EST, after it.
+    moments = (1_793_511_000_000, 1_793_513_400_000, 1_793_518_200_000)
+    records = [{**RECORDS[1], "id": f"rec_{n}", "createdAt": at} for n, at in enumerate(moments)]
+    memory = Runtime.memory(transport=_served(records), tty=True, width=140)
+    code = run([*BASE, "--no-color", "list", "--tz", "America/New_York"], runtime=memory)
+    out = written(memory.stdout)
+    assert code == 0, written(memory.stderr)
+    assert "2026-11-01 01:30:00 EDT" in out
+    assert "2026-11-01 01:10:00 EST" in out
+    assert "2026-11-01 02:30:00 " in out
+    assert "02:30:00 EST" not in out  # no longer ambiguous
+
+
+@pytest.mark.parametrize("width", [60, 80, 140])
+def test_a_long_zone_name_gives_way_to_its_abbreviation(width: int) -> None:
+    # Ids as long as the API's: at 80 columns the zone's name no longer fits.
+    records = [{**r, "id": r["id"] + "0123456789ab"} for r in RECORDS]
+    memory = Runtime.memory(transport=_served(records), tty=True, width=width)
+    code = run([*BASE, "--no-color", "list", "--tz", "America/New_York"], runtime=memory)
+    assert code == 0, written(memory.stderr)
+    shown = written(memory.stdout)
+    lines = [line.rstrip() for line in shown.splitlines()]
+    assert all(len(line) <= width for line in lines), shown
+    if width == 140:  # room for the name
+        assert "createdAt (America/New_York)" in shown
+    else:  # its abbreviation; narrower still, the time is shortened, the zone beneath
+        assert "America/New_York" not in shown
+        assert lines[0].startswith("createdAt (EST) ") or lines[1].startswith("(EST) ")
+    for record in records:
+        assert record["id"] in shown
+
+
+def test_below_80_columns_the_times_of_today_show_only_the_time() -> None:
+    evening = datetime(2026, 1, 10, 23, 59, tzinfo=UTC)
+    records = [{**r, "id": r["id"] + "0123456789ab"} for r in RECORDS[:2]]
+    memory = Runtime.memory(transport=_served(records), tty=True, width=60, now=lambda: evening)
+    assert run([*BASE, "--no-color", "list"], runtime=memory) == 0
+    rows = {line.split()[1]: line for line in written(memory.stdout).splitlines()[3:5]}
+    assert rows["rec_00010123456789ab"].startswith("23:30:00  rec_00010123456789ab ANTHROPIC…")
+    assert "…" in rows["rec_00010123456789ab"]
+    assert rows["rec_00020123456789ab"].startswith("22:30:00  rec_00020123456789ab OPENAI_GPT")
 
 
 def test_csv_keeps_utc_unless_tz_is_given() -> None:
@@ -312,7 +422,8 @@ def test_columns_the_user_named_are_narrowed_never_dropped() -> None:
     chosen = "createdAt,id,type,count,meta.reason,botId"
     result = usage("list", "--columns", chosen, "--no-color", tty=True, width=80)
     assert result.code == 0, result.err
-    header = result.out.splitlines()[0]
+    # The time shortened (its zone on a second header line) before anything is dropped.
+    header = " ".join(result.out.splitlines()[:2])
     assert "meta.re" in header  # narrowed with an ellipsis if need be, but there
     assert "bot" in header
     assert "hidden:" not in result.out + result.err

@@ -210,13 +210,13 @@ def test_help_and_errors_still_see_every_command() -> None:
         ),
         (
             ["verify", "--help"],
-            [r"Usage: usage verify \[OPTIONS\] \{PATH\.\.\.\}\n", r"\n  PATH\.\.\.  A"],
+            [r"Usage: usage verify \[OPTIONS\] PATH\.\.\.\n", r"\n  PATH\.\.\.  A"],
         ),
         (
             ["export", "--help"],
-            [r"Usage: usage export \[OPTIONS\] \{PATH\}\n", r"\n  PATH  Target"],
+            [r"Usage: usage export \[OPTIONS\] PATH\n", r"\n  PATH  Target"],
         ),
-        (["config", "set", "--help"], [r"\[OPTIONS\] \{key\} \[value\]\n", r"\n  key    token"]),
+        (["config", "set", "--help"], [r"\[OPTIONS\] KEY \[VALUE\]\n", r"\n  key    token"]),
         (
             ["list", "--help"],
             [r"\n  --bot-id <str> +Records of this bot", r"\n  --meta KEY=VALUE +Match"],

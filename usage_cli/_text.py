@@ -116,3 +116,33 @@ def mended(value: Any) -> tuple[Any, int]:
         total = sum(count for _, count in pairs)
         return ([item for item, _ in pairs], total) if total else (value, 0)
     return value, 0
+
+
+# `note: `, `warning: `, `hint: `: a label whose text a wrapped note hangs under.
+_LABEL = re.compile(r"[a-z][a-z ]{0,14}: ")
+
+
+def wrapped(line: str, width: int | None) -> str:
+    """A line for a terminal `width` columns wide, broken between words.
+
+    Continuation lines hang under the text after a leading label (`warning: `),
+    else two spaces in. A word longer than a line (a hash, a cursor, a path)
+    is never broken: copied from the screen it must still work.
+    """
+    if width is None or len(line) <= width or "\n" in line:
+        return line
+    import textwrap
+
+    label = _LABEL.match(line)
+    indent = " " * (len(label.group()) if label else 2)
+    if len(indent) > width // 3:
+        indent = "  "
+    return "\n".join(
+        textwrap.wrap(
+            line,
+            width=width,
+            subsequent_indent=indent,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+    )

@@ -5,3 +5,6 @@ __version__ = "0.1.0"
 # `usage` command), so `usage --version` names this one.
 DISTRIBUTION = "chatbotkit-usage"
 VERSION_LINE = f"usage {__version__} ({DISTRIBUTION})\n"
+# `schemaVersion` of the JSON documents usage defines (summary, compare, check,
+# prices): raised when one changes other than by a new field (usage_cli.reports.schemas).
+SCHEMA_VERSION = 1

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from usage_cli._version import SCHEMA_VERSION
 from usage_cli.errors import InputError, unknown_choice
 from usage_cli.summary import BUCKETS, DIMENSIONS, Group, Summary
 
@@ -265,6 +266,19 @@ def _result(
     )
 
 
+def unmatched(rules: Sequence[Rule], summary: Summary) -> list[Rule]:
+    """Rules whose GROUP=VALUE names no group of the window: a typo checks nothing."""
+    groups = summary.keyed()
+    missing = []
+    for rule in rules:
+        if rule.selector is None:
+            continue
+        index = summary.by.index(rule.selector[0])
+        if not any(key[index] == rule.selector[1] for key in groups):
+            missing.append(rule)
+    return missing
+
+
 def evaluate(
     rules: Sequence[Rule], summary: Summary, by: Sequence[str], warn_at: Decimal | None
 ) -> list[Result]:
@@ -277,19 +291,49 @@ def evaluate(
     return results
 
 
+@dataclass(frozen=True)
+class Baseline:
+    """The earlier windows a spike's median was asked over, and those with any record."""
+
+    windows: int
+    with_records: int
+
+    @property
+    def left_out(self) -> int:
+        return self.windows - self.with_records
+
+    def to_dict(self) -> dict[str, int]:
+        return {"windows": self.windows, "withRecords": self.with_records}
+
+
 def evaluate_spike(
     rule: SpikeRule,
     current: Summary,
     earlier: Sequence[Summary],
     by: Sequence[str],
     warn_at: Decimal | None,
-) -> list[Result]:
+) -> tuple[list[Result], Baseline]:
     """Each group of the window against the median of its values in the earlier windows.
 
-    A group absent from an earlier window used nothing then: 0 in the median.
+    `earlier` runs back in time, the window just before first. A group absent
+    from an earlier window that has records used nothing then: 0 in the median.
+    A window with no record at all is no baseline (before the data starts, or
+    past the API's ~90-day horizon): counted as 0 it would make every group a
+    spike, so it is left out, and so is the oldest window with records when an
+    older one is empty (the data starts inside it: it holds part of a window).
+    With none left there is no verdict.
     """
+    has = [bool(summary.total.records) for summary in earlier]
+    if False in has and True in has:
+        oldest = len(has) - 1 - has[::-1].index(True)
+        if False in has[oldest + 1 :]:
+            has[oldest] = False
+    seen = [summary for summary, kept in zip(earlier, has, strict=True) if kept]
+    baseline = Baseline(len(earlier), len(seen))
+    if not seen:
+        return [], baseline
     results = []
-    before = [fold(summary, by, None) for summary in earlier]
+    before = [fold(summary, by, None) for summary in seen]
     for key, group in fold(current, by, None).items():
         value = measure(group, rule.metric)
         history = [measure(f[key], rule.metric) if key in f else Decimal(0) for f in before]
@@ -297,7 +341,7 @@ def evaluate_spike(
         limit = rule.factor * median
         status = _status(value, limit, warn_at) if value >= rule.floor else OK
         results.append(_result(rule, by, key, group, value, limit, status, baseline=median))
-    return results
+    return results, baseline
 
 
 _RANK = {BREACH: 0, WARN: 1, UNPRICED: 2, OK: 3}
@@ -315,10 +359,13 @@ def to_dict(
     by: Sequence[str],
     warn_at: Decimal | None,
     prices: Any,
+    baseline: Baseline | None = None,
 ) -> dict[str, Any]:
     counts = {status: sum(1 for r in results if r.status == status) for status in _RANK}
-    status = BREACH if counts[BREACH] else WARN if counts[WARN] else OK
+    # No result at all is a spike with no baseline: no verdict, which is not ok.
+    status = BREACH if counts[BREACH] else WARN if counts[WARN] else OK if results else "none"
     out: dict[str, Any] = {
+        "schemaVersion": SCHEMA_VERSION,
         "status": status,
         "window": window,
         "by": list(by),
@@ -328,6 +375,8 @@ def to_dict(
         "warnings": counts[WARN],
         "results": [result.to_dict() for result in ordered(results)],
     }
+    if baseline is not None:
+        out["spikeBaseline"] = baseline.to_dict()
     if prices is not None:
         out["prices"] = prices.to_json()
     return out

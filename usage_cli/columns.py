@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import operator
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
@@ -181,15 +181,56 @@ def text_of(value: Any, column: str) -> str:
     return compact_json(value)
 
 
-def shown(value: Any, column: str, zone: tzinfo = UTC) -> str:
-    """A cell as a person reads it (tables, a follow): local times, grouped counts."""
+FULL_TIME = "%Y-%m-%d %H:%M:%S"
+
+
+def shown(value: Any, column: str, zone: tzinfo = UTC, time_format: str = FULL_TIME) -> str:
+    """A cell as a person reads it (tables, a follow): local times, grouped counts.
+
+    A time in the hour a fall-back repeats names its zone's abbreviation (`01:30:00
+    EDT`, then `01:10:00 EST`): the wall time alone names two instants.
+    """
     if value is None:
         return ""
     if column in TIME_COLUMNS and isinstance(value, int | float) and not isinstance(value, bool):
         moment = utc_moment(int(value))
         if moment is None:
             return str(value)
-        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+        local = moment.astimezone(zone)
+        text = local.strftime(time_format)
+        if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
+            from usage_cli.zones import offset_text
+
+            text += " " + (local.tzname() or offset_text(local))
+        return text
     if column == "count" and isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
     return text_of(value, column)
+
+
+def zone_label(zone_name: str, zone: tzinfo, moments: Iterable[Any]) -> str:
+    """The zone as a time column's header names it: the name when short (UTC), else the
+    abbreviations its times use (`EST`, `EDT/EST`), since `America/New_York` in a header
+    widens every time column past what 80 columns hold."""
+    if len(zone_name) <= 6:
+        return zone_name
+    names: list[str] = []
+    for value in moments:
+        moment = utc_moment(int(value)) if isinstance(value, int | float) else None
+        if moment is None:
+            continue
+        name = moment.astimezone(zone).tzname()
+        if name and name not in names:
+            names.append(name)
+            if len(names) > 2:
+                return zone_name
+    return "/".join(names) or zone_name
+
+
+def middle_cut(text: str, width: int) -> str:
+    """`ANTHROPIC_CL…NET_4_TOKEN`: both ends of a type tell it from its neighbours."""
+    if len(text) <= width:
+        return text
+    keep = max(width - 1, 2)
+    head = (keep + 1) // 2
+    return text[:head] + "…" + text[len(text) - (keep - head) :]

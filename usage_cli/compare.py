@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from usage_cli._version import SCHEMA_VERSION
 from usage_cli.columns import iso_ms
 from usage_cli.errors import InputError
 from usage_cli.summary import BUCKETS, OTHER, Group, Summary, sort_key
@@ -54,6 +55,30 @@ def _back(moment: datetime, amount: int, unit: str) -> datetime:
 
 
 def baseline(current: Window, text: str) -> Window:
+    """The window `--compare TEXT` sets against `current`, refused if they share a moment.
+
+    A baseline that overlaps the window counts the same records on both sides,
+    so its change says less than it seems to (the same window: always 0).
+    """
+    against = _baseline(current, text)
+    if against.since <= current.until and current.since <= against.until:
+        from usage_cli.columns import shown
+
+        def span(window: Window) -> str:
+            return " .. ".join(
+                shown(moment, "createdAt") for moment in (window.since, window.until)
+            )
+
+        raise InputError(
+            f"--compare {text!r}: the baseline {span(against)} overlaps the window "
+            f"{span(current)} (UTC)",
+            hint="compare with an earlier window: --compare previous, or a span at least "
+            "as long as --since",
+        )
+    return against
+
+
+def _baseline(current: Window, text: str) -> Window:
     """The window `--compare TEXT` sets against `current`.
 
     `previous`: the equal window just before; a span (`7d`, `1w`, `1mo`): the
@@ -191,6 +216,7 @@ class Comparison:
     def to_dict(self, top: int | None = None, sort: str = "count") -> dict[str, Any]:
         by = self.current.by
         out: dict[str, Any] = {
+            "schemaVersion": SCHEMA_VERSION,
             "by": list(by),
             "window": self.window.to_dict(),
             "previous": self.against.to_dict(),

@@ -19,3 +19,5 @@ class Display:
     # `--tz` given on the command line: CSV shows times in that zone too.
     csv_zone: bool = False
     quiet: bool = False
+    # The run's clock (epoch ms): a narrow table shows only the time of today's records.
+    now_ms: int | None = None

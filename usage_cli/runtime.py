@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from usage_cli._text import for_terminal
+from usage_cli._text import for_terminal, wrapped
 
 if TYPE_CHECKING:
     import httpx
@@ -94,6 +94,8 @@ class Runtime:
     process: bool = False
     # Columns of the terminal stdout is; None when unknown (tables keep their natural width).
     width: int | None = None
+    # False: `--no-color` was given, and nothing this run writes carries colour.
+    color_allowed: bool = True
 
     @classmethod
     def system(cls) -> Runtime:
@@ -180,11 +182,41 @@ class Runtime:
 
             signal.signal(signal.SIGINT, signal.SIG_IGN)
 
-    def say(self, message: str) -> None:
+    def colors(self, tty: bool) -> bool:
+        """Whether a stream may carry colour: a terminal (`tty`), or any stream under
+        `CLICOLOR_FORCE` (bixense.com/clicolors); never with `--no-color`, `NO_COLOR`
+        set to anything (no-color.org) or `TERM=dumb`."""
+        env = self.env
+        if not self.color_allowed or env.get("NO_COLOR") or env.get("TERM") == "dumb":
+            return False
+        return tty or env.get("CLICOLOR_FORCE", "0") not in ("", "0")
+
+    def say(self, message: str, *, wrap: bool = True) -> None:
         """One line for a person, on stderr (stdout is for data).
 
         Messages quote API data (error bodies, ids): its control codes are shown
-        escaped, never sent to the terminal.
+        escaped, never sent to the terminal. On a terminal of known width a long
+        line is broken between words, its continuation indented (`wrap=False`
+        for a line to copy whole, such as a command).
         """
-        self.stderr.write(for_terminal(message) + "\n")
+        text = for_terminal(message)
+        if wrap and self.stderr_tty:
+            text = wrapped(text, self.width)
+        if self.colors(self.stderr_tty):
+            text = _coloured(text)
+        self.stderr.write(text + "\n")
         self.stderr.flush()
+
+
+# gh's colours: errors red, warnings yellow; the rest of what is said to a person
+# (notes, progress lines) dimmed, so the data on stdout stands out.
+_RED, _YELLOW, _DIM, _RESET = "\x1b[31m", "\x1b[33m", "\x1b[2m", "\x1b[0m"
+
+
+def _coloured(text: str) -> str:
+    for label, colour in (("error:", _RED), ("warning:", _YELLOW)):
+        if text.startswith(label):
+            return colour + label + _RESET + text[len(label) :]
+    if text.startswith("hint:"):
+        return text
+    return _DIM + text + _RESET

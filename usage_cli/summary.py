@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from usage_cli._text import json_escaping_surrogates, without_surrogates
+from usage_cli._version import SCHEMA_VERSION
 from usage_cli.columns import compact_json, iso_ms, utc_moment
 from usage_cli.errors import InputError, unknown_choice
 from usage_cli.records import UsageRecord
@@ -223,29 +224,68 @@ class Summary:
         """Every group by its key (no order, nothing folded)."""
         return dict(self._groups)
 
-    def groups(self, top: int | None = None, sort: str = "count") -> list[Group]:
+    def groups(
+        self, top: int | None = None, sort: str = "count", order: str = "asc"
+    ) -> list[Group]:
         """Largest total `count` first (then most records, then key); `top` folds the rest.
 
-        `sort` puts the largest `records` or `cost` first instead.
+        `sort` puts the largest `records` or `cost` first instead. With a time
+        bucket among the dimensions, buckets come in time order first (`order`:
+        oldest first, asc, or newest first, desc), the groups of one bucket by
+        `sort`; `top` keeps the largest of each bucket and folds the rest of that
+        bucket, so no bucket is ever hidden (with buckets alone, nothing folds).
         """
-        ordered = sorted(self._groups.values(), key=sort_key(sort))
-        if top is None or len(ordered) <= top:
-            return ordered
-        other = self.new_group(tuple(OTHER for _ in self.by))
-        for group in ordered[top:]:
-            other.absorb(group)
-        return [*ordered[:top], other]
+        ranked = sort_key(sort)
+        times = [index for index, dimension in enumerate(self.by) if dimension in BUCKETS]
+        if not times:
+            ordered = sorted(self._groups.values(), key=ranked)
+            if top is None or len(ordered) <= top:
+                return ordered
+            other = self.new_group(tuple(OTHER for _ in self.by))
+            for group in ordered[top:]:
+                other.absorb(group)
+            return [*ordered[:top], other]
+        # A bucket's place in time: its earliest record, since a label alone does
+        # not sort (two 01:00 hours of a fall-back day, an offset's sign).
+        buckets: dict[tuple[str | None, ...], list[Group]] = {}
+        for group in self._groups.values():
+            buckets.setdefault(tuple(group.key[index] for index in times), []).append(group)
 
-    def to_dict(self, top: int | None = None, sort: str = "count") -> dict[str, Any]:
+        def start(groups: list[Group]) -> int:
+            return min((g.first for g in groups if g.first is not None), default=0)
+
+        out: list[Group] = []
+        for bucket, groups in sorted(
+            buckets.items(), key=lambda item: start(item[1]), reverse=order == "desc"
+        ):
+            ordered = sorted(groups, key=ranked)
+            if top is None or len(ordered) <= top or len(times) == len(self.by):
+                out += ordered
+                continue
+            kept = dict(zip(times, bucket, strict=True))
+            other = self.new_group(tuple(kept.get(index, OTHER) for index in range(len(self.by))))
+            for group in ordered[top:]:
+                other.absorb(group)
+            out += [*ordered[:top], other]
+        return out
+
+    def to_dict(
+        self, top: int | None = None, sort: str = "count", order: str = "asc"
+    ) -> dict[str, Any]:
         whole = self.total.costs.amount if self.total.costs is not None else None
         groups = []
-        for group in self.groups(top, sort):
+        for group in self.groups(top, sort, order):
             row = group.to_dict(self.by)
             if group.costs is not None:
                 row.update(group.cost_dict(whole))
             groups.append(row)
         total = {k: v for k, v in self.total.to_dict(self.by).items() if k != "key"}
-        out: dict[str, Any] = {"by": list(self.by), "groups": groups, "total": total}
+        out: dict[str, Any] = {
+            "schemaVersion": SCHEMA_VERSION,
+            "by": list(self.by),
+            "groups": groups,
+            "total": total,
+        }
         if self.prices is not None and self.total.costs is not None:
             money = self.total.cost_dict(None)
             del money["costShare"]
@@ -276,14 +316,26 @@ def sort_key(sort: str) -> Callable[[Group], tuple[Any, ...]]:
     return key
 
 
-def write_json(summary: Summary, stream: Any, top: int | None = None, sort: str = "count") -> None:
+def write_json(
+    summary: Summary,
+    stream: Any,
+    top: int | None = None,
+    sort: str = "count",
+    order: str = "asc",
+) -> None:
     import json
 
-    text = json.dumps(summary.to_dict(top, sort), ensure_ascii=False, indent=2)
+    text = json.dumps(summary.to_dict(top, sort, order), ensure_ascii=False, indent=2)
     stream.write(json_escaping_surrogates(text) + "\n")
 
 
-def write_csv(summary: Summary, stream: Any, top: int | None = None, sort: str = "count") -> None:
+def write_csv(
+    summary: Summary,
+    stream: Any,
+    top: int | None = None,
+    sort: str = "count",
+    order: str = "asc",
+) -> None:
     """One row per group (the folded rest as `(other)`); no total row, so sums stay honest.
 
     With prices: the exact cost, its share, the unpriced count, and the table's
@@ -300,7 +352,7 @@ def write_csv(summary: Summary, stream: Any, top: int | None = None, sort: str =
         header += ["cost", "costShare", "unpricedCount", "pricesSha256"]
     writer.writerow(header)
     whole = summary.total.costs.amount if summary.total.costs is not None else None
-    for group in summary.groups(top, sort):
+    for group in summary.groups(top, sort, order):
         row = group.to_dict(summary.by)
         cells: list[Any] = [
             *(without_surrogates(part or "") for part in group.key),

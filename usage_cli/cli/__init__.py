@@ -46,6 +46,7 @@ COMMAND_MODULES = {
     "prices": "_prices",
     "report": "_report",
     "sandbox": "_sandbox",
+    "schema": "_schema",
     "summary": "_summary",
     "sync": "_sync",
     "verify": "_verify",
@@ -91,6 +92,11 @@ def run(args: Sequence[str] | None = None, *, runtime: Runtime | None = None) ->
     runtime = runtime or Runtime.system()
     argv = list(runtime.argv[1:] if args is None else args)
     debug = "--debug" in argv
+    if "--no-color" in argv:
+        # Known before click parses a word: even an error about the words is plain.
+        import dataclasses
+
+        runtime = dataclasses.replace(runtime, color_allowed=False)
 
     def error(message: str, hint: str | None = None) -> None:
         runtime.say(f"error: {message}")

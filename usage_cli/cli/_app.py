@@ -173,5 +173,5 @@ def root(
 def config_group(name: str, help_text: str) -> typer.Typer:
     """A group of subcommands under `usage NAME`, built like the root."""
     group = typer.Typer(cls=Group, help=help_text, no_args_is_help=True, rich_markup_mode=None)
-    app.add_typer(group, name=name)
+    app.add_typer(group, name=name, short_help="Named profiles of settings, in a private file")
     return group

@@ -64,7 +64,12 @@ def _rule_option(metric: str, example: str) -> Any:
     )
 
 
-@app.command("check", cls=Command, epilog=CHECK_EPILOG + GLOBAL_NOTE)
+@app.command(
+    "check",
+    cls=Command,
+    short_help="Gate a window on thresholds: exit 7 on a breach",
+    epilog=CHECK_EPILOG + GLOBAL_NOTE,
+)
 def check_command(
     ctx: typer.Context,
     type_: TypeOpt = None,
@@ -206,10 +211,18 @@ def check_command(
     zone = run.display(settings).zone
     archive = db is not None
     results: list[Result] = []
+    spike_baseline: check.Baseline | None = None
     with run.reading(settings, demo=demo, db=db, source=source) as reading:
         if rules:
             current = summarise(reading, query, grouping, zone, table, archive=archive)
             results += check.evaluate(rules, current, dimensions, share)
+            for rule in check.unmatched(rules, current):
+                assert rule.selector is not None
+                dimension, value = rule.selector
+                run.note(
+                    f"warning: {rule.label}: no record in the window has {dimension}={value}, "
+                    f"so the rule checks nothing (usage summary --by {dimension} lists them)"
+                )
         if spiked is not None:
             length = window.until - window.since + 1
             mine = summarise(reading, query, dimensions, zone, table, archive=archive)
@@ -221,7 +234,8 @@ def check_command(
                 earlier.append(
                     summarise(reading, earlier_query, dimensions, zone, table, archive=archive)
                 )
-            results += check.evaluate_spike(spiked, mine, earlier, dimensions, share)
+            found, spike_baseline = check.evaluate_spike(spiked, mine, earlier, dimensions, share)
+            results += found
     currency = table.currency if table is not None else "USD"
     span = f"{window.to_dict()['since']} .. {window.to_dict()['until']}"
     out = run.runtime.stdout
@@ -229,11 +243,18 @@ def check_command(
         import json
 
         document = check.to_dict(
-            results, window=window.to_dict(), by=dimensions, warn_at=share, prices=table
+            results,
+            window=window.to_dict(),
+            by=dimensions,
+            warn_at=share,
+            prices=table,
+            baseline=spike_baseline,
         )
         out.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
     elif fmt == "markdown":
-        words.write_markdown(results, out, window=span, prices=table, currency=currency)
+        words.write_markdown(
+            results, out, window=span, prices=table, currency=currency, baseline=spike_baseline
+        )
     else:
         from usage_cli.reports.tables import render_check
 
@@ -241,6 +262,8 @@ def check_command(
             words.rows(results, currency), out, run.display(settings, wide=wide), window, table
         )
     out.flush()
+    if spike_baseline is not None and spike_baseline.left_out:
+        run.note(f"note: {words.baseline_note(spike_baseline)}")
     note = words.unpriced_note(results)
     if note and fmt != "markdown":
         run.note(f"note: {note}")

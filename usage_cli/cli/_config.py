@@ -27,7 +27,9 @@ Examples:
 """
 
 
-@config_app.command("set", cls=Command, epilog=CONFIG_EPILOG + GLOBAL_NOTE)
+@config_app.command(
+    "set", cls=Command, short_help="Set a value in a profile", epilog=CONFIG_EPILOG + GLOBAL_NOTE
+)
 def config_set(
     ctx: typer.Context,
     key: Annotated[
@@ -86,7 +88,12 @@ def config_set(
     run.note(f"set {name} = {shown} in profile {profile!r} ({path})")
 
 
-@config_app.command("unset", cls=Command, epilog=CONFIG_EPILOG + GLOBAL_NOTE)
+@config_app.command(
+    "unset",
+    cls=Command,
+    short_help="Remove a value from a profile",
+    epilog=CONFIG_EPILOG + GLOBAL_NOTE,
+)
 def config_unset(
     ctx: typer.Context,
     key: Annotated[
@@ -109,7 +116,12 @@ def config_unset(
     run.note(f"unset {name} in profile {profile!r} ({path})")
 
 
-@config_app.command("show", cls=Command, epilog=CONFIG_EPILOG + GLOBAL_NOTE)
+@config_app.command(
+    "show",
+    cls=Command,
+    short_help="The settings a command would use, and where each is from",
+    epilog=CONFIG_EPILOG + GLOBAL_NOTE,
+)
 def config_show(ctx: typer.Context) -> None:
     """Show the settings a command would use, and where each comes from; the token masked."""
     from usage_cli import config
@@ -132,7 +144,12 @@ def config_show(ctx: typer.Context) -> None:
         run.runtime.stdout.write(f"{key:<8} {value}" + (f"    # {source}" if source else "") + "\n")
 
 
-@config_app.command("list", cls=Command, epilog=CONFIG_EPILOG + GLOBAL_NOTE)
+@config_app.command(
+    "list",
+    cls=Command,
+    short_help="The profiles in the config file, and what each holds",
+    epilog=CONFIG_EPILOG + GLOBAL_NOTE,
+)
 def config_list(ctx: typer.Context) -> None:
     """List the profiles in the config file and the settings each holds."""
     from usage_cli import config

@@ -100,7 +100,12 @@ Examples:
 )
 
 
-@app.command("export", cls=Command, epilog=EXPORT_EPILOG + GLOBAL_NOTE)
+@app.command(
+    "export",
+    cls=Command,
+    short_help="Every matching record to a file, with a manifest",
+    epilog=EXPORT_EPILOG + GLOBAL_NOTE,
+)
 def export_command(
     ctx: typer.Context,
     path: Annotated[
@@ -373,4 +378,4 @@ def tell_cost(run: "Invocation", table: "PriceTable", money: "PricesJson | None"
                 f"{', '.join(unpriced['types'])}{priced})"
             )
         run.note(line)
-    run.note(table.note())
+    run.note(table.note(short=run.runtime.stderr_tty))

@@ -96,6 +96,8 @@ def follow(
         from usage_cli.formats.lines import LineWriter
 
         writer = LineWriter(runtime.stdout, display, columns)
+        if writer.hidden:
+            run.note(f"hidden: {', '.join(writer.hidden)}; --columns shows them")
     else:
         out = data_bytes(run.runtime, fmt)
         writer = make_writer(fmt, out, columns, display=display, exact=exact)

@@ -161,7 +161,10 @@ class Invocation:
 
         source = settings.sources.get("prices", "--prices")
         flag = "--prices" if source == "--prices" else f"prices (from {source})"
-        return prices.load(settings.prices, flag=flag)
+        table = prices.load(settings.prices, flag=flag)
+        for warning in table.warnings:
+            self.note(f"warning: {warning}")
+        return table
 
     @contextlib.contextmanager
     def reading(
@@ -202,8 +205,7 @@ class Invocation:
         Off with `--no-color`, `NO_COLOR` set to anything (no-color.org) or a
         `TERM=dumb` terminal, which cannot show them.
         """
-        env = self.runtime.env
-        return not (self.options.no_color or env.get("NO_COLOR") or env.get("TERM") == "dumb")
+        return not self.options.no_color and self.runtime.colors(True)
 
     def display(self, settings: Settings, *, wide: bool = False) -> Display:
         """How tables (and CSV, under `--tz`) show records to this run's reader."""
@@ -214,11 +216,13 @@ class Invocation:
         fits = self.runtime.stdout_tty and not wide
         return Display(
             width=self.runtime.width if fits else None,
-            color=self.runtime.stdout_tty and self.color(),
+            # A terminal, or a pipe under CLICOLOR_FORCE.
+            color=self.color() and self.runtime.colors(self.runtime.stdout_tty),
             zone=zone,
             zone_name=zones.label(settings.tz, zone),
             csv_zone=self.options.tz is not None,
             quiet=settings.quiet,
+            now_ms=int(self.runtime.now().timestamp() * 1000),
         )
 
 

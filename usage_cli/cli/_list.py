@@ -2,7 +2,7 @@
 
 import math
 from shlex import quote
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
@@ -59,7 +59,16 @@ Examples:
 """
 
 
-@app.command("list", cls=Command, epilog=LIST_EPILOG + GLOBAL_NOTE)
+# `list -o`: the formats, and kubectl's `wide` (the table at its natural width).
+ListFormat = Literal["table", "wide", "json", "jsonl", "csv"]
+
+
+@app.command(
+    "list",
+    cls=Command,
+    short_help="Usage records: a table, or JSON lines in a pipe",
+    epilog=LIST_EPILOG + GLOBAL_NOTE,
+)
 def list_command(
     ctx: typer.Context,
     # The filters and window: read as a whole by `Invocation.query`.
@@ -91,15 +100,24 @@ def list_command(
         bool, typer.Option("--all", help="Every matching record.", rich_help_panel=PAGING_PANEL)
     ] = False,
     output_format: Annotated[
-        Format | None,
+        ListFormat | None,
         typer.Option(
             "--format",
             "-o",
-            help="Output format [default: table on a terminal, jsonl otherwise].",
+            help="Output format; wide: the table with every column, as --wide "
+            "[default: table on a terminal, jsonl otherwise].",
             rich_help_panel=OUTPUT_PANEL,
             show_default=False,
         ),
     ] = None,
+    no_headers: Annotated[
+        bool,
+        typer.Option(
+            "--no-headers",
+            help="Leave out the header of a table or CSV (for scripts, as kubectl's).",
+            rich_help_panel=OUTPUT_PANEL,
+        ),
+    ] = False,
     columns: Annotated[
         str | None,
         typer.Option(
@@ -147,8 +165,11 @@ def list_command(
         raise InputError(
             f"--limit must be at least 1, not {limit}", hint="use --all for every record"
         )
-    if output_format:
-        fmt = output_format
+    if output_format == "wide":
+        # kubectl's `-o wide`: the table, every column at its natural width.
+        fmt, wide = Format.table, True
+    elif output_format:
+        fmt = Format(output_format)
     elif run.runtime.stdout_tty:
         fmt = Format.table
     else:
@@ -156,6 +177,10 @@ def list_command(
         fmt = Format.csv if columns is not None else Format.jsonl
     if columns is not None and fmt not in (Format.csv, Format.table):
         raise InputError(f"--columns applies to csv and table output, not {fmt}")
+    if no_headers and (fmt not in (Format.csv, Format.table) or follow):
+        raise InputError(
+            f"--no-headers applies to csv and table output, not {'--follow' if follow else fmt}"
+        )
     chosen = parse_columns(columns, computed=("cost",)) if columns is not None else None
     costed = chosen is not None and "cost" in chosen
     if follow:
@@ -203,25 +228,34 @@ def list_command(
             run.runtime.stdout.flush()
             out = run.runtime.stdout.buffer
         display = run.display(settings, wide=wide)
-        writer = make_writer(fmt, out, chosen, display=display, derived=derived, exact=exact)
+        writer = make_writer(
+            fmt, out, chosen, display=display, derived=derived, exact=exact, headers=not no_headers
+        )
         for batch in stream.batches():
             writer.write(batch.records)
         writer.close()
         if stream.records == 0:
-            run.note("no records match")
+            kind = query.type
+            if kind is not None and kind != kind.upper():
+                # Usage types are upper case; the API matches them exactly.
+                run.note(f"no records match; usage types are upper case: --type {kind.upper()}?")
+            else:
+                run.note("no records match")
         if stream.mended and fmt.machine:
             run.note(mended_note(stream.mended))
         if table is not None:
-            run.note(table.note())
+            run.note(table.note(short=run.runtime.stderr_tty))
         if not all_ and stream.records and not settings.quiet and stream.more_exist():
             first = (
                 "the first record" if stream.records == 1 else f"the first {stream.records} records"
             )
             shown = f"showing {first}; more exist"
             if stream.next_cursor:
-                # The cursor last, as its own shell word: pasted as printed, it works.
-                run.say(
-                    f"{shown} (--all for all). Continue with: --cursor {quote(stream.next_cursor)}"
+                # The command on a line of its own, never wrapped, the cursor its own
+                # shell word: pasted as printed (with the same filters), it works.
+                run.say(f"{shown} (--all for all); the same filters with this cursor continue:")
+                run.runtime.say(
+                    f"next: usage list --cursor {quote(stream.next_cursor)}", wrap=False
                 )
             else:
                 run.say(f"{shown}. Use --all")

@@ -102,7 +102,7 @@ WideOpt = Annotated[
     bool,
     typer.Option(
         "--wide",
-        help="Every column at its natural width, however wide the terminal is.",
+        help="Every column at its natural width, however narrow the terminal is.",
         rich_help_panel=OUTPUT_PANEL,
     ),
 ]

@@ -23,7 +23,12 @@ Examples:
 PricesFormat = Literal["table", "json"]
 
 
-@app.command("prices", cls=Command, epilog=PRICES_EPILOG + GLOBAL_NOTE)
+@app.command(
+    "prices",
+    cls=Command,
+    short_help="The price table in effect, and where each entry is from",
+    epilog=PRICES_EPILOG + GLOBAL_NOTE,
+)
 def prices_command(
     ctx: typer.Context,
     kind: Annotated[
@@ -65,7 +70,13 @@ def prices_command(
     if fmt == "json":
         import json
 
-        document = {**table.to_json(), "entries": [table.entry_dict(e) for e in table.ordered()]}
+        from usage_cli._version import SCHEMA_VERSION
+
+        document = {
+            "schemaVersion": SCHEMA_VERSION,
+            **table.to_json(),
+            "entries": [table.entry_dict(e) for e in table.ordered()],
+        }
         out.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
         return
     from usage_cli.reports.tables import render_prices

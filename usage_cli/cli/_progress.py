@@ -165,6 +165,10 @@ class RunProgress:
             f"{manifest.file['bytes']:,} bytes) to {self._path} in {elapsed:.1f}s; "
             f"manifest {manifest_path(self._path)}"
         )
+        if not manifest.records:
+            # An empty file is a proof too (verify holds it to the manifest), but a
+            # person should not take 0 for a typo in the window or filters.
+            self._runtime.say("note: the window had no records matching the filters")
 
     def done_set(self, manifest: SetManifest, read: list[str] | None = None) -> None:
         """The closing line of a partitioned export; with `read`, the partitions an update

@@ -24,12 +24,24 @@ Examples:
 """
 
 
-@app.command("sandbox", cls=Command, epilog=SANDBOX_EPILOG + GLOBAL_NOTE)
+@app.command(
+    "sandbox",
+    cls=Command,
+    short_help="Serve a local emulator of the usage API",
+    epilog=SANDBOX_EPILOG + GLOBAL_NOTE,
+)
 def sandbox_command(
     ctx: typer.Context,
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8080,
     records: Annotated[int, typer.Option(help="How many records to serve.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Seed of the generated records.")] = 1,
+    # No default written here: the demo's seed lives with the sandbox, which help
+    # must not import.
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Seed of the generated records (default: the demo's).", show_default=False
+        ),
+    ] = None,
     anchor: Annotated[
         str | None,
         typer.Option(help="Newest possible createdAt (ISO 8601) [default: today 00:00 UTC]."),
@@ -155,6 +167,10 @@ def sandbox_command(
     ):
         if value is not None and value < 1:
             raise InputError(f"{flag} must be at least 1, not {value}")
+    if seed is None:
+        from usage_cli.sandbox.data import DEMO_SEED
+
+        seed = DEMO_SEED
     faults = Faults(
         latency=latency / 1000,
         rate_429=rate_429,

@@ -22,7 +22,6 @@ from usage_cli.cli._options import (
     DemoOpt,
     MessageOpt,
     MetaOpt,
-    OrderOpt,
     PricesOpt,
     SinceOpt,
     SkillsetOpt,
@@ -66,7 +65,12 @@ SummaryFormat = Literal["table", "json", "csv"]
 SortBy = Literal["count", "records", "cost"]
 
 
-@app.command("summary", cls=Command, epilog=SUMMARY_EPILOG + GLOBAL_NOTE)
+@app.command(
+    "summary",
+    cls=Command,
+    short_help="Records and count per group, with a grand total",
+    epilog=SUMMARY_EPILOG + GLOBAL_NOTE,
+)
 def summary_command(
     ctx: typer.Context,
     # The filters and window: read as a whole by `Invocation.query`.
@@ -81,7 +85,14 @@ def summary_command(
     skillset_id: SkillsetOpt = None,
     ability_id: AbilityOpt = None,
     meta: MetaOpt = None,
-    order: OrderOpt = Order.desc,
+    order: Annotated[
+        Order,
+        typer.Option(
+            help="Time buckets (--by hour, day, week, month) oldest first (asc) or newest "
+            "first (desc); also the order records are read in.",
+            rich_help_panel=OUTPUT_PANEL,
+        ),
+    ] = Order.asc,
     take: TakeOpt = DEFAULT_TAKE,
     since: SinceOpt = None,
     until: UntilOpt = None,
@@ -99,7 +110,8 @@ def summary_command(
     top: Annotated[
         int | None,
         typer.Option(
-            help="Show the N largest groups and fold the rest into one '(other)' row.",
+            help="Show the N largest groups and fold the rest into one '(other)' row (per time "
+            "bucket: a bucket is never folded).",
             rich_help_panel=OUTPUT_PANEL,
             show_default=False,
         ),
@@ -209,10 +221,10 @@ def summary_command(
         from usage_cli.reports.tables import render_summary
 
         display = run.display(settings, wide=wide)
-        render_summary(summary, run.runtime.stdout, top, display, ranking)
+        render_summary(summary, run.runtime.stdout, top, display, ranking, order.value)
         return
     with data_stream(run.runtime, fmt) as out:
-        (write_json if fmt is Format.json else write_csv)(summary, out, top, ranking)
+        (write_json if fmt is Format.json else write_csv)(summary, out, top, ranking, order.value)
 
 
 def summarise(

@@ -31,7 +31,12 @@ Examples:
 """
 
 
-@app.command("sync", cls=Command, epilog=SYNC_EPILOG + GLOBAL_NOTE)
+@app.command(
+    "sync",
+    cls=Command,
+    short_help="Copy every record into a local archive",
+    epilog=SYNC_EPILOG + GLOBAL_NOTE,
+)
 def sync_command(
     ctx: typer.Context,
     db: Annotated[
@@ -113,6 +118,12 @@ def sync_command(
 
         key = Path(sign).expanduser()
         check_signing_key(key, interactive=run.runtime.stdin_tty)
+    if demo and (db is None or db == BARE):
+        # Demo records in the real default archive would sit beside an account's own.
+        raise InputError(
+            "usage sync --demo needs an archive of its own: name one with --db",
+            hint="e.g. usage sync --demo --db demo.db",
+        )
     settings = run.settings()
     path = archive_path(run.runtime.env, db)
     if db is None or db == BARE:

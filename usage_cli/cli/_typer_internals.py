@@ -165,11 +165,14 @@ def _argument_metavar(param: Any, *, usage: bool) -> str:
 
     Typer 0.29 adds its type in help (`PATH <str>`) and brackets an optional
     one even when its metavar has them (`[[TYPE]]`). On the usage line a
-    required argument is in braces, an optional one in brackets.
+    required argument is bare and upper case (`KEY`, as gh and git write it),
+    an optional one in brackets.
     """
     var: str = param.metavar if param.metavar is not None else param.name
-    if usage and not var.startswith("["):
-        var = f"{{{var}}}" if param.required else f"[{var}]"
+    if usage and param.metavar is None:
+        var = var.upper()
+    if usage and not var.startswith("[") and not param.required:
+        var = f"[{var}]"
     if param.metavar is None and param.nargs != 1:
         var += "..."
     return var
@@ -197,7 +200,27 @@ class Command(TyperCommand):
         _format_grouped(self, ctx, formatter)
 
 
+# `usage --help` lists the commands in the order a person meets them, not A to Z.
+COMMAND_ORDER = (
+    "list",
+    "summary",
+    "export",
+    "verify",
+    "sync",
+    "check",
+    "prices",
+    "config",
+    "sandbox",
+    "schema",
+)
+
+
 class Group(TyperGroup):
+    def list_commands(self, ctx: Any) -> list[str]:
+        names: list[str] = super().list_commands(ctx)
+        known = {name: index for index, name in enumerate(COMMAND_ORDER)}
+        return sorted(names, key=lambda name: (known.get(name, len(known)), name))
+
     def get_params(self, ctx: Any) -> list[Any]:
         return _defer_coercion(super().get_params(ctx))
 
@@ -347,7 +370,25 @@ def usage_error_parts(exc: Any) -> tuple[str, str | None]:
     ctx = getattr(exc, "ctx", None)
     hint = "try 'usage --help'" if ctx is None else f"try '{ctx.command_path} --help'"
     message: str = exc.format_message()
+    name = getattr(exc, "option_name", None)
+    possibilities = getattr(exc, "possibilities", None)
+    if isinstance(name, str) and possibilities is not None:
+        # click offers every near word (`--bot`: --bot-id, --db, --format); the tool
+        # names the one meant, as its own unknown values do.
+        best = closest_option(name, list(possibilities))
+        message = f"No such option: {name}" + (f" (did you mean {best!r}?)" if best else "")
     return message, hint
+
+
+def closest_option(word: str, options: list[str]) -> str | None:
+    """The option `word` most likely meant: the only one it begins, else the nearest."""
+    import difflib
+
+    started = [option for option in options if option.startswith(word)]
+    if len(started) == 1:
+        return started[0]
+    near = difflib.get_close_matches(word, started or options, n=1, cutoff=0.6)
+    return near[0] if near else None
 
 
 def takes_value(param: Any) -> bool:

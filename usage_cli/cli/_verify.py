@@ -26,7 +26,12 @@ Examples:
 """
 
 
-@app.command("verify", cls=Command, epilog=VERIFY_EPILOG + GLOBAL_NOTE)
+@app.command(
+    "verify",
+    cls=Command,
+    short_help="Prove an export, a series, or an archive, offline",
+    epilog=VERIFY_EPILOG + GLOBAL_NOTE,
+)
 def verify_command(
     ctx: typer.Context,
     paths: Annotated[

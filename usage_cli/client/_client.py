@@ -139,6 +139,9 @@ class Client:
         # Host and port only, for messages: a password in the URL (user:pw@host) is a secret.
         parts = urlsplit(self.url)
         self._host = f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+        self._loopback = parts.hostname in ("localhost", "::1") or str(parts.hostname).startswith(
+            "127."
+        )
         if not token:
             raise AuthError("no API token configured", hint=TOKEN_HINT)
         if not timeout > 0 or timeout == float("inf"):
@@ -238,10 +241,16 @@ class Client:
                     )
                 else:
                     retried += 1
-                    self._event(
+                    message = (
                         f"retry {retried}/{policy.retries} after {transient.label}: "
                         f"waiting {wait:.2f}s"
                     )
+                    if retried == 1 and transient.label == "ConnectError" and self._loopback:
+                        # Nothing listens on this machine's port (a sandbox not started?):
+                        # said without --verbose, since quiet retries look like a hang.
+                        self._notice(f"{message} (nothing listening on {self._host}?)")
+                    else:
+                        self._event(message)
                 self._sleep(wait)
 
     def _page_url(self, query: Query, *, cursor: str | None, take: int) -> str:
@@ -311,6 +320,14 @@ class Client:
                 # A cut or garbled body is as transient as a 502: ask again.
                 raise Transient(malformed, "a malformed response") from None
         refused = error_from_response(status, body)
+        if status == 404 and refused.hint is None:
+            path = urlsplit(self.api_url.strip()).path.rstrip("/")
+            if path.endswith("/v1"):
+                # A root copied from the API's docs with its version on it.
+                refused.hint = (
+                    f"--api-url is the API's root, without {path}: "
+                    f"e.g. {self.api_url.strip().rstrip('/')[: -len(path)]}"
+                )
         if status not in RETRY_STATUSES:
             raise refused
         retry_after = retry_after_seconds(headers.get("Retry-After"), now=self._now())

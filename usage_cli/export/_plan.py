@@ -266,6 +266,10 @@ def plan_export(
     note = None
     if resume and checkpoint is None:
         note = f"no interrupted export of {path_text} to resume; starting a new one"
+    elif checkpoint is not None:
+        # Said before the first request: a resume that restarted would look the same.
+        done = checkpoint.stats["records"]
+        note = f"resuming {path_text} after {done:,} records ({checkpoint.pages:,} pages)"
     if checkpoint is not None:
         started = checkpoint.started_at
     else:

@@ -62,6 +62,7 @@ def make_writer(
     display: Display | None = None,
     derived: Derived | None = None,
     exact: bool = False,
+    headers: bool = True,
 ) -> Writer:
     """A writer of `fmt` to a binary stream.
 
@@ -70,7 +71,8 @@ def make_writer(
     `display` is the reader's terminal (width, colour, zone) for a table; for
     CSV, its zone when `--tz` asked for one. `derived` fills columns no record
     carries (`cost`), for csv and table. A CSV cell a spreadsheet would run
-    as a formula gets a leading `'` unless `exact`.
+    as a formula gets a leading `'` unless `exact`. `headers=False` leaves out a
+    CSV's header row and a table's header (`--no-headers`, as kubectl's).
     """
     fmt = Format(fmt)
     if fmt is Format.jsonl:
@@ -88,7 +90,8 @@ def make_writer(
         return CsvWriter(
             stream,
             columns,
-            resumed=resumed_after is not None,
+            # A resumed output holds its header already; --no-headers wants none.
+            resumed=resumed_after is not None or not headers,
             zone=zone,
             derived=derived,
             guard=not exact,
@@ -96,5 +99,5 @@ def make_writer(
     if fmt is Format.table:
         from usage_cli.formats.table import TableWriter
 
-        return TableWriter.over_bytes(stream, columns, display, derived)
+        return TableWriter.over_bytes(stream, columns, display, derived, headers=headers)
     assert_never(fmt)

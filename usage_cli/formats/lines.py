@@ -20,6 +20,8 @@ from usage_cli.records import UsageRecord
 # The key columns fill 80 exactly; a count past 9,999,999 pushes its line out.
 _WIDTHS = {"createdAt": 19, "updatedAt": 19, "id": 20, "type": 31, "count": 7}
 _OTHER = 14
+# A cut cell keeps at least this much, ellipsis included (as `list`'s tables).
+_NARROWEST = 8
 
 
 class LineWriter:
@@ -30,6 +32,8 @@ class LineWriter:
         self._display = display
         chosen = tuple(columns or TABLE_COLUMNS)
         self._columns = chosen if columns else self._fitting(chosen, display.width)
+        # What the terminal had no room for, for a `hidden:` note as `list` gives.
+        self.hidden = tuple(name for name in chosen if name not in self._columns)
         self._header_written = False
 
     @staticmethod
@@ -43,11 +47,18 @@ class LineWriter:
             kept.remove(optional[-1])
         return tuple(kept)
 
-    def _line(self, cells: Sequence[str]) -> str:
+    def _line(self, cells: Sequence[str], *, cut: bool = True) -> str:
+        """One line; a cell past its column is cut with `…` as `list` cuts it, the last
+        to what the terminal has left, so a long `meta` never wraps a row. Key
+        columns are never cut."""
         parts = []
         last = len(cells) - 1
         for index, (name, cell) in enumerate(zip(self._columns, cells, strict=True)):
             width = _WIDTHS.get(name, _OTHER)
+            if index == last and name not in LIST_KEYS and self._display.width is not None:
+                width = max(self._display.width - _span(self._columns[:last]) - 1, _NARROWEST)
+            if cut and name not in LIST_KEYS and len(cell) > width:
+                cell = cell[: width - 1] + "…"
             if name == "count":
                 parts.append(cell.rjust(width))
             else:

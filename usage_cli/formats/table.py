@@ -11,7 +11,7 @@ import contextlib
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from rich import box
 from rich.console import Console
@@ -19,7 +19,17 @@ from rich.table import Table
 from rich.text import Text
 
 from usage_cli._text import on_one_line
-from usage_cli.columns import LIST_KEYS, TABLE_COLUMNS, TIME_COLUMNS, Derived, shown, value_of
+from usage_cli.columns import (
+    FULL_TIME,
+    LIST_KEYS,
+    TABLE_COLUMNS,
+    TIME_COLUMNS,
+    Derived,
+    middle_cut,
+    shown,
+    value_of,
+    zone_label,
+)
 from usage_cli.display import Display
 from usage_cli.records import UsageRecord
 
@@ -49,6 +59,8 @@ class Column:
     render: Callable[[int], list[str]] | None = None
     # Dropped when the terminal is too narrow; never a column the user asked for.
     droppable: bool = True
+    # A style per cell (check's ok/warn/breach in colour), when colour is on.
+    styles: list[str | None] | None = None
     natural: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -115,6 +127,10 @@ def fit(columns: Sequence[Column], width: int | None) -> Layout:
     return Layout(widths, compact=True)
 
 
+def _style_of(column: Column, row: int) -> str:
+    return (column.styles[row] or "") if column.styles is not None else ""
+
+
 def _console(stream: TextIO, display: Display, width: int) -> Console:
     return Console(
         file=stream,
@@ -136,13 +152,16 @@ def render(
     footer: bool = False,
     style: Callable[[int], str | None] = lambda index: None,
     shows_hidden: str = "--wide or --columns shows them",
+    headers: bool = True,
 ) -> None:
     """Lay `columns` out for the display's width and print them, with a note of any hidden."""
     layout = fit(columns, display.width)
     if layout.compact:
-        table = Table(box=box.SIMPLE, show_edge=False, padding=0, show_footer=footer)
+        table = Table(
+            box=box.SIMPLE, show_edge=False, padding=0, show_footer=footer, show_header=headers
+        )
     else:
-        table = Table(show_footer=footer)
+        table = Table(show_footer=footer, show_header=headers)
     table.header_style = "bold"
     table.footer_style = "bold"
     shown: list[tuple[int, list[str]]] = []
@@ -164,22 +183,44 @@ def render(
     rows = len(columns[0].cells) if columns else 0
     for row in range(rows):
         # Markup in data must show as typed, never be interpreted by rich.
-        table.add_row(*(Text(cells[row]) for _, cells in shown))
+        table.add_row(
+            *(Text(cells[row], style=_style_of(columns[index], row)) for index, cells in shown)
+        )
     console = _console(stream, display, max(display.width or UNLIMITED, layout.width))
     console.print(table)
     hidden = [
         column.header for column, width in zip(columns, layout.widths, strict=True) if width is None
     ]
     if hidden and not display.quiet:
-        # One line, however narrow: it names what is missing, and how to see it.
-        console.print(
-            Text(f"hidden: {', '.join(hidden)}; {shows_hidden}", style="dim"),
-            soft_wrap=True,
-        )
+        from usage_cli._text import wrapped
+
+        # It names what is missing, and how to see it: broken between words to fit.
+        note = wrapped(f"hidden: {', '.join(hidden)}; {shows_hidden}", display.width)
+        console.print(Text(note, style="dim"), soft_wrap=True)
 
 
-def _header(column: str, display: Display) -> str:
-    return column + (f" ({display.zone_name})" if column in TIME_COLUMNS else "")
+# A type cut in the middle keeps this much, ellipsis included.
+TYPE_FLOOR = 12
+SHORT_TIME = "%m-%d %H:%M"
+TODAY_TIME = "%H:%M:%S"
+DAY_MS = 86_400_000
+
+
+def _today_only(moments: Sequence[Any], display: Display) -> bool:
+    """Every time is of the reader's today, in their zone: the date says nothing."""
+    from usage_cli.columns import utc_moment
+
+    if display.now_ms is None:
+        return False
+    today = utc_moment(display.now_ms)
+    if today is None:
+        return False
+    day = today.astimezone(display.zone).date()
+    for value in moments:
+        moment = utc_moment(int(value)) if isinstance(value, int | float) else None
+        if moment is None or moment.astimezone(display.zone).date() != day:
+            return False
+    return True
 
 
 class _Borrowed(io.TextIOWrapper):
@@ -204,8 +245,11 @@ class TableWriter:
         columns: Sequence[str] | None = None,
         display: Display | None = None,
         derived: Derived | None = None,
+        *,
+        headers: bool = True,
     ) -> None:
         self._stream = stream
+        self._headers = headers
         self._derived = derived or {}
         self._columns = tuple(columns or TABLE_COLUMNS)
         # Columns the user named are narrowed if need be, never dropped.
@@ -213,6 +257,10 @@ class TableWriter:
         # Off a terminal nobody can resize the window, so render at natural width.
         self._display = display_for(stream, display)
         self._cells: list[list[str]] = [[] for _ in self._columns]
+        # Times as sent, drawn at `close`: their format depends on the width left.
+        self._times: dict[int, list[Any]] = {
+            index: [] for index, name in enumerate(self._columns) if name in TIME_COLUMNS
+        }
         self.rows = 0
         self._wrapper: io.TextIOWrapper | None = None
 
@@ -223,38 +271,90 @@ class TableWriter:
         columns: Sequence[str] | None = None,
         display: Display | None = None,
         derived: Derived | None = None,
+        *,
+        headers: bool = True,
     ) -> TableWriter:
         """A table written as UTF-8 to a binary stream, which `close` leaves open."""
         text = _Borrowed(stream, encoding="utf-8", newline="", write_through=True)
-        writer = cls(text, columns, display, derived)
+        writer = cls(text, columns, display, derived, headers=headers)
         writer._wrapper = text
         return writer
 
     def write(self, records: Sequence[UsageRecord]) -> None:
         zone = self._display.zone
         derived = self._derived
+        times = self._times
         for record in records:
-            for cells, column in zip(self._cells, self._columns, strict=True):
+            for index, (cells, column) in enumerate(zip(self._cells, self._columns, strict=True)):
                 if column in derived:
                     cells.append(derived[column](record.raw))
-                    continue
-                cells.append(on_one_line(shown(value_of(record, column), column, zone)))
+                elif index in times:
+                    times[index].append(value_of(record, column))
+                else:
+                    cells.append(on_one_line(shown(value_of(record, column), column, zone)))
             self.rows += 1
 
-    def close(self) -> None:
-        if self.rows:
-            columns = [
+    def _laid_out(
+        self,
+        time_format: str | None = None,
+        type_width: int | None = None,
+        *,
+        abbreviate: bool = False,
+    ) -> list[Column]:
+        display = self._display
+        columns = []
+        for index, (name, cells) in enumerate(zip(self._columns, self._cells, strict=True)):
+            header = name
+            if index in self._times:
+                moments = self._times[index]
+                chosen = time_format or FULL_TIME
+                if time_format is not None and _today_only(moments, display):
+                    chosen = TODAY_TIME
+                cells = [shown(value, name, display.zone, chosen) for value in moments]
+                zone = display.zone_name
+                if abbreviate:
+                    zone = zone_label(zone, display.zone, moments)
+                # A short time is narrower than its header: the zone goes beneath.
+                header = f"{name}\n({zone})" if time_format is not None else f"{name} ({zone})"
+            elif name == "type" and type_width is not None:
+                cells = [middle_cut(cell, type_width) for cell in cells]
+            columns.append(
                 Column(
-                    _header(name, self._display),
+                    header,
                     cells,
                     justify="right" if name in ("count", *self._derived) else "left",
                     key=name in LIST_KEYS,
                     narrows=name not in TIME_COLUMNS,
                     droppable=not self._chosen,
                 )
-                for name, cells in zip(self._columns, self._cells, strict=True)
-            ]
-            render(columns, self._stream, self._display)
+            )
+        return columns
+
+    def _fitted(self) -> list[Column]:
+        """The columns for the reader's width, giving way in steps while they overflow.
+
+        A long zone name in a time header (`America/New_York`) gives way to the
+        abbreviations its times use (`EST`); then, when the key columns still overflow
+        with every optional one left out (below about 80 columns), the times are
+        shortened, and then the type is cut in the middle. The id is never cut.
+        """
+        width = self._display.width
+        columns = self._laid_out()
+        if width is None or fit(columns, width).width <= width:
+            return columns
+        columns = self._laid_out(abbreviate=True)
+        if fit(columns, width).width <= width:
+            return columns
+        columns = self._laid_out(SHORT_TIME, abbreviate=True)
+        over = fit(columns, width).width - width
+        if over <= 0 or "type" not in self._columns:
+            return columns
+        natural = columns[self._columns.index("type")].natural
+        return self._laid_out(SHORT_TIME, max(natural - over, TYPE_FLOOR), abbreviate=True)
+
+    def close(self) -> None:
+        if self.rows:
+            render(self._fitted(), self._stream, self._display, headers=self._headers)
         if self._wrapper is not None:
             self._wrapper.close()  # flushes, and leaves the caller's stream open
             self._wrapper = None

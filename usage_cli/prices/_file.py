@@ -66,12 +66,14 @@ def _table(files: list[tuple[str, bytes]], *, flag: str = "--prices") -> PriceTa
     entries: list[Price] = []
     layers: list[Layer] = []
     currencies: set[str] = set()
+    warnings: list[str] = []
     for layer, (origin, data) in enumerate(files):
         document = _parse(data, origin, flag)
         where = f"{flag} {origin}" if origin != BUNDLED else "the bundled price table"
         version, currency, found = _read(document, where, origin, layer)
         currencies.add(currency)
         entries += found
+        warnings += _warnings(found, where)
         layers.append(Layer(origin, version, hashlib.sha256(data).hexdigest()))
     if len(currencies) > 1:
         raise InputError(
@@ -83,7 +85,13 @@ def _table(files: list[tuple[str, bytes]], *, flag: str = "--prices") -> PriceTa
     # Bundled first, as `cat bundled mine | sha256sum` reads them.
     for _, data in reversed(files):
         digest.update(data)
-    return PriceTable(tuple(entries), tuple(reversed(layers)), currencies.pop(), digest.hexdigest())
+    return PriceTable(
+        tuple(entries),
+        tuple(reversed(layers)),
+        currencies.pop(),
+        digest.hexdigest(),
+        tuple(warnings),
+    )
 
 
 def _read(
@@ -110,6 +118,7 @@ def _read(
         _entry(row, f"{where}: price #{n}", origin, layer, n) for n, row in enumerate(rows, 1)
     ]
     _refuse_overlaps(entries, where)
+    _refuse_ambiguous(entries, where)
     return version, currency, entries
 
 
@@ -184,6 +193,70 @@ def _refuse_overlaps(entries: Iterable[Price], where: str) -> None:
                     f"({_span(after)}) of its file overlap",
                     hint="give each price of one pattern its own from/until range",
                 )
+
+
+def _refuse_ambiguous(entries: list[Price], where: str) -> None:
+    """Two wildcards as specific as each other that could price one type at one moment.
+
+    Nothing but their order in the file would choose between them (a 100-fold
+    difference, as issue 26 found), so the file is refused rather than read.
+    """
+    low, high = -(2**63), 2**63
+    wildcards = [entry for entry in entries if not entry.exact]
+    for first, second in itertools.combinations(wildcards, 2):
+        if first.pattern == second.pattern or first.specificity != second.specificity:
+            continue
+        if (first.start_ms or low) >= (second.end_ms or high) or (second.start_ms or low) >= (
+            first.end_ms or high
+        ):
+            continue
+        common = _common(first.pattern, second.pattern)
+        if common is not None:
+            raise InputError(
+                f"{where}: price #{first.index} ({first.pattern}) and price #{second.index} "
+                f"({second.pattern}) are as specific as each other and both price {common}",
+                hint="make one more specific, or name the type exactly",
+            )
+
+
+def _common(first: str, second: str) -> str | None:
+    """A type both wildcard patterns match (`*` as nothing where it can be), or None."""
+    from functools import cache
+
+    @cache
+    def walk(i: int, j: int) -> str | None:
+        if i == len(first) and j == len(second):
+            return ""
+        a = first[i] if i < len(first) else None
+        b = second[j] if j < len(second) else None
+        tries: list[tuple[str, int, int]] = []
+        if a == "*":
+            tries.append(("", i + 1, j))
+        if b == "*":
+            tries.append(("", i, j + 1))
+        if a == "*" and b is not None and b != "*":
+            tries.append((b, i, j + 1))
+        if b == "*" and a is not None and a != "*":
+            tries.append((a, i + 1, j))
+        if a is not None and a == b and a != "*":
+            tries.append((a, i + 1, j + 1))
+        for text, k, m in tries:
+            rest = walk(k, m)
+            if rest is not None:
+                return text + rest
+        return None
+
+    return walk(0, 0)
+
+
+def _warnings(entries: Iterable[Price], where: str) -> list[str]:
+    """Entries that look like a typo: usage types are upper case, so this one prices nothing."""
+    return [
+        f"{where}: price #{entry.index} ({entry.pattern}) has lower-case letters and matches "
+        f"no usage type (they are upper case: {entry.pattern.upper()}?)"
+        for entry in entries
+        if entry.pattern != entry.pattern.upper()
+    ]
 
 
 def _span(entry: Price) -> str:

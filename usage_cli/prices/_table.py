@@ -95,18 +95,15 @@ class PriceTable:
     currency: str
     # sha256 of the bytes of the files in effect, bundled first (`cat a b | sha256sum`).
     sha256: str
+    # What a person should hear about the files, such as an entry that looks like a typo.
+    warnings: tuple[str, ...] = ()
     _by_type: dict[str, tuple[Price, ...]] = field(default_factory=dict, repr=False)
 
     def candidates(self, kind: str) -> tuple[Price, ...]:
         """Every entry that matches `kind`, in the order they are tried."""
         found = self._by_type.get(kind)
         if found is None:
-            found = tuple(
-                sorted(
-                    (entry for entry in self.entries if entry.matches(kind)),
-                    key=lambda e: (not e.exact, -e.specificity, e.layer, e.index),
-                )
-            )
+            found = tuple(sorted((e for e in self.entries if e.matches(kind)), key=_tried))
             self._by_type[kind] = found
         return found
 
@@ -134,10 +131,7 @@ class PriceTable:
 
     def ordered(self) -> list[Price]:
         """Every entry in the order entries are tried: most specific first, then first table."""
-        return sorted(
-            self.entries,
-            key=lambda e: (not e.exact, -e.specificity, e.layer, e.pattern, e.start_ms or 0),
-        )
+        return sorted(self.entries, key=_tried)
 
     def entry_dict(self, entry: Price) -> dict[str, Any]:
         from usage_cli.columns import iso_ms
@@ -167,9 +161,22 @@ class PriceTable:
             ],
         }
 
-    def note(self) -> str:
-        """One line naming the table in effect, for people."""
-        return f"prices: {self.label()} (sha256 {self.sha256})"
+    def note(self, *, short: bool = False) -> str:
+        """One line naming the table in effect, for people; `short` for a terminal,
+        where 12 hex digits tell tables apart (JSON and CSV carry the whole hash)."""
+        digest = self.sha256[:12] + "…" if short else self.sha256
+        return f"prices: {self.label()} (sha256 {digest})"
+
+
+def _tried(entry: Price) -> tuple[Any, ...]:
+    """The order entries are tried in, which `usage prices` shows as it is.
+
+    Two entries of one file as specific as each other that could price one type
+    at one moment are refused when the file is read, so within a file the order
+    of equals is never what decides a price; the pattern and start only make
+    the listing stable.
+    """
+    return (not entry.exact, -entry.specificity, entry.layer, entry.pattern, entry.start_ms or 0)
 
 
 class Costs:

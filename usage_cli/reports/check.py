@@ -73,7 +73,13 @@ HEADERS = ("status", "rule", "group", "value", "limit", "used")
 
 
 def write_markdown(
-    results: Sequence[Result], stream: Any, *, window: str, prices: Any, currency: str = "USD"
+    results: Sequence[Result],
+    stream: Any,
+    *,
+    window: str,
+    prices: Any,
+    currency: str = "USD",
+    baseline: Any = None,
 ) -> None:
     """A GitHub/GitLab-flavoured report, for `$GITHUB_STEP_SUMMARY` or a merge request."""
     breaches = sum(1 for r in results if r.status == BREACH)
@@ -84,6 +90,8 @@ def write_markdown(
         else f"{warnings} near the limit"
         if warnings
         else "all within limits"
+        if results
+        else "no verdict"
     )
     lines = [f"### usage check: {verdict}", "", f"{len(results)} checks over {window}.", ""]
     lines.append("| " + " | ".join(HEADERS) + " |")
@@ -95,6 +103,8 @@ def write_markdown(
     note = unpriced_note(results)
     if note:
         lines += ["", note]
+    if baseline is not None and baseline.left_out:
+        lines += ["", baseline_note(baseline)]
     if prices is not None:
         lines += ["", f"Prices: {prices.label()}, sha256 `{prices.sha256}`."]
     stream.write("\n".join(lines) + "\n")
@@ -115,4 +125,19 @@ def unpriced_note(results: Sequence[Result]) -> str | None:
     return (
         "cost limits cover priced usage only: * marks a cost with unpriced records, and a "
         "group with no priced record is 'unpriced' (never $0); see `usage prices`"
+    )
+
+
+def baseline_note(baseline: Any) -> str:
+    """What a spike's median left out: earlier windows with no record at all."""
+    if not baseline.with_records:
+        return (
+            f"--spike gives no verdict: none of the {baseline.windows} earlier windows has whole "
+            "data to take a median of (the data starts later, or is past the API's horizon)"
+        )
+    kept, out = baseline.with_records, baseline.left_out
+    return (
+        f"--spike: the median is of the {kept} earlier window{'s' * (kept != 1)} with whole "
+        f"data; {out} {'is' if out == 1 else 'are'} left out, having no record or only the "
+        "start of the data (before it starts, or past the API's horizon)"
     )

@@ -247,11 +247,15 @@ def _spikes(
     `check --spike`'s rule, with a bucket for its window."""
     found = []
     for index in range(skip, len(order)):
-        earlier = [per_bucket[label] for label in order[max(0, index - rule.windows) : index]]
+        # Back in time from the bucket before, as `evaluate_spike` takes them.
+        before = order[max(0, index - rule.windows) : index][::-1]
+        earlier = [per_bucket[label] for label in before]
         if not earlier:
             continue
         current = per_bucket[order[index]]
-        for result in evaluate_spike(rule, current, earlier, ("type",), None):
+        # Buckets with no earlier record are no baseline (`check --spike`'s rule): no verdict.
+        results, _ = evaluate_spike(rule, current, earlier, ("type",), None)
+        for result in results:
             if result.status == BREACH:
                 kind = None if result.group is None else result.group.get("type")
                 median = result.baseline if result.baseline is not None else Decimal(0)

@@ -43,7 +43,7 @@ def cost_cell(group: Any, currency: str) -> str:
     return money(costs.amount, currency) + ("*" if costs.unpriced_count else "")
 
 
-def money_notes(summary: Any) -> list[str]:
+def money_notes(summary: Any, *, short: bool = False) -> list[str]:
     """The lines under a table with money: what is unpriced, coverage, and the prices' hash."""
     from usage_cli.prices import shown as money
     from usage_cli.summary import coverage
@@ -63,7 +63,7 @@ def money_notes(summary: Any) -> list[str]:
                 f"the cost {money(costs.amount, summary.prices.currency)} covers "
                 f"{covered * 100:.1f}% of the count; * marks groups with unpriced records"
             )
-    lines.append(summary.prices.note())
+    lines.append(summary.prices.note(short=short))
     return lines
 
 
@@ -73,13 +73,14 @@ def render_summary(
     top: int | None = None,
     display: Display | None = None,
     sort: str = "count",
+    order: str = "asc",
 ) -> None:
     """The summary as a table: groups, bars, and the grand total as a footer."""
     from usage_cli.summary import NONE
 
     display = display_for(stream, display)
     zone = display.zone
-    groups = summary.groups(top, sort)
+    groups = summary.groups(top, sort, order)
     total = summary.total
     largest = max((group.count for group in groups), default=0)
     shares = [group.count / total.count * 100 if total.count else 0.0 for group in groups]
@@ -150,8 +151,7 @@ def render_summary(
         shows_hidden="--wide shows them",
     )
     if summary.prices is not None:
-        stream.write("".join(line + "\n" for line in money_notes(summary)))
-        stream.flush()
+        _notes(money_notes(summary, short=display.width is not None), stream, display)
 
 
 def _signed(value: Any) -> str:
@@ -228,38 +228,88 @@ def render_comparison(
     if prices is not None:
         from decimal import Decimal
 
-        def cash(row: dict[str, Any], name: str) -> str:
-            value = row[name]
-            return absent if value is None else money(Decimal(value), prices.currency)
+        currency = prices.currency
+        pairs = [(row.now, row.before) for row in rows]
+        pairs_total = (total.now, total.before)
 
-        def signed_cash(value: Any) -> str:
-            amount = Decimal(value)
-            return ("+" if amount > 0 else "") + money(amount, prices.currency)
+        def cash(group: Any) -> str:
+            # The summary's own cell: `unpriced`, or a `*` when part of the count has no price.
+            return absent if group is None else cost_cell(group, currency)
+
+        def cash_change(row: dict[str, Any], pair: tuple[Any, Any]) -> str:
+            if row["status"] != "both":
+                return str(row["status"])
+            if row["costChange"] is None:
+                # Unpriced in a window: there is no cost to take the other from, not $0.
+                return absent
+            amount = Decimal(row["costChange"])
+            partial = any(g.costs is not None and g.costs.unpriced_count for g in pair)
+            return ("+" if amount > 0 else "") + money(amount, currency) + ("*" if partial else "")
 
         columns += [
-            Column("cost", [cash(r, "cost") for r in data], cash(whole, "cost"), "right"),
+            Column("cost", [cash(now) for now, _ in pairs], cash(total.now), "right"),
             Column(
                 "previous cost",
-                [cash(r, "previousCost") for r in data],
-                cash(whole, "previousCost"),
+                [cash(before) for _, before in pairs],
+                cash(total.before),
                 "right",
             ),
             Column(
                 "cost change",
-                [change(r, "costChange", signed_cash) for r in data],
-                change(whole, "costChange", signed_cash),
+                [cash_change(r, pair) for r, pair in zip(data, pairs, strict=True)],
+                cash_change(whole, pairs_total),
                 "right",
             ),
         ]
     render(columns, stream, display, footer=True, shows_hidden="--wide shows them")
     lines = [
         f"window {_span(comparison.window, display)} ({display.zone_name}) against "
-        f"{_span(comparison.against, display)}; new and gone: groups found in only one of them"
+        f"{_span(comparison.against, display)}"
     ]
+    if any(row.status != "both" for row in rows):
+        lines[0] += "; new and gone: groups found in only one of them"
     if prices is not None:
-        lines.append(prices.note())
-    stream.write("".join(line + "\n" for line in lines))
+        lines += _compare_money_notes(comparison, short=display.width is not None)
+    _notes(lines, stream, display)
+
+
+def _notes(lines: Sequence[str], stream: TextIO, display: Display) -> None:
+    """The lines under a table, broken between words to the terminal's width with a
+    hanging indent (a hash or a type is never split)."""
+    from usage_cli._text import wrapped
+
+    stream.write("".join(wrapped(line, display.width) + "\n" for line in lines))
     stream.flush()
+
+
+def _compare_money_notes(comparison: Any, *, short: bool = False) -> list[str]:
+    """What the two windows' costs leave out, and how much of each count they cover."""
+    from usage_cli.prices import shown as money
+    from usage_cli.summary import coverage
+
+    prices = comparison.current.prices
+    now, before = comparison.current.total, comparison.previous.total
+    lines: list[str] = []
+    kinds = sorted(set(now.costs.unpriced) | set(before.costs.unpriced))
+    if kinds:
+
+        def count(costs: Any, kind: str) -> str:
+            return f"{costs.unpriced[kind][1]:,}" if kind in costs.unpriced else "—"
+
+        named = ", ".join(
+            f"{kind} (count {count(now.costs, kind)}, previous {count(before.costs, kind)})"
+            for kind in kinds
+        )
+        lines.append(f"unpriced (no price in the table, not $0): {named}")
+        covers = [
+            f"{label} {money(group.costs.amount, prices.currency)} covers "
+            f"{covered * 100:.1f}% of its count"
+            for label, group in (("the cost", now), ("the previous cost", before))
+            if (covered := coverage(group)) is not None
+        ]
+        lines.append("; ".join([*covers, "* marks groups with unpriced records"]))
+    lines.append(prices.note(short=short))
+    return lines
 
 
 def _span(window: Any, display: Display) -> str:
@@ -275,6 +325,8 @@ def render_check(
     """The results of `usage check`, breaches first; the window and prices beneath."""
     from usage_cli.reports.check import HEADERS
 
+    # gh's colours for a verdict: a breach red, a warning yellow, ok green.
+    verdicts = {"breach": "bold red", "warn": "yellow", "ok": "green"}
     columns = [
         Column(
             header,
@@ -282,14 +334,15 @@ def render_check(
             justify="right" if index >= 3 else "left",
             key=index in (0, 2, 3),
             narrows=index in (1, 4),
+            styles=[verdicts.get(row[0]) for row in rows] if index == 0 else None,
         )
         for index, header in enumerate(HEADERS)
     ]
     render(columns, stream, display)
     lines = [f"window {_span(window, display)} ({display.zone_name})"]
     if prices is not None:
-        lines.append(prices.note())
-    stream.write("".join(line + "\n" for line in lines))
+        lines.append(prices.note(short=display.width is not None))
+    _notes(lines, stream, display)
 
 
 def render_prices(table: Any, stream: TextIO, display: Display) -> None:
@@ -324,5 +377,9 @@ def render_prices(table: Any, stream: TextIO, display: Display) -> None:
         )
         for index, header in enumerate(headers)
     ]
-    render(columns, stream, display)
-    stream.write(f"currency {table.currency}; {table.note()}\n")
+    render(columns, stream, display, shows_hidden="--wide shows them")
+    _notes(
+        [f"currency {table.currency}; {table.note(short=display.width is not None)}"],
+        stream,
+        display,
+    )

@@ -11,6 +11,11 @@ from usage_cli.runtime import utc_now
 
 DAY_MS = 86_400_000
 SPAN_DAYS = 30
+# The seed of `--demo` and `usage sandbox`: of the seeds tried, one whose bots use
+# about as much each day as the week before at every time of day, so that
+# `check --since 1d --spike 3x` passes on the demo and flags only the runaway of
+# `usage sandbox --spike` (seed 1 flagged bot_1 at every hour; tests hold this).
+DEMO_SEED = 2
 
 # (type, typical count range, relations it tends to carry)
 _KINDS: tuple[tuple[str, tuple[int, int], tuple[str, ...]], ...] = (

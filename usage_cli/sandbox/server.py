@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from urllib.parse import parse_qsl, urlsplit
 
 from usage_cli.runtime import utc_now
-from usage_cli.sandbox.data import arrivals, generate_records, with_spike
+from usage_cli.sandbox.data import DEMO_SEED, arrivals, generate_records, with_spike
 from usage_cli.sandbox.emulator import (
     DEFAULT_TOKEN,
     FAULT_KINDS,
@@ -234,7 +234,7 @@ class Sandbox:
         self,
         *,
         records: int = 1000,
-        seed: int = 1,
+        seed: int = DEMO_SEED,
         token: str = DEFAULT_TOKEN,
         host: str = "127.0.0.1",
         port: int = 0,
