@@ -78,16 +78,23 @@ class ArchiveReader:
         self.archive = archive
         self.source = source
         self.requests = 0
+        # The last page's last record (id, created_at): the cursor the next asks for,
+        # found without a lookup (the archive has no index on ids alone).
+        self._last: tuple[str, int] | None = None
 
     def fetch_page(self, query: Query, *, cursor: str | None, take: int) -> Page:
         found = where(self.source, query)
         sql, params = found.sql, list(found.params)
         descending = query.order is Order.desc
         if cursor:
-            row = self.archive.connection.execute(
-                "SELECT created_at, id FROM records WHERE source = ? AND id = ?",
-                (self.source.id, cursor),
-            ).fetchone()
+            row = (
+                (self._last[1], self._last[0])
+                if self._last is not None and self._last[0] == cursor
+                else self.archive.connection.execute(
+                    "SELECT created_at, id FROM records WHERE source = ? AND id = ?",
+                    (self.source.id, cursor),
+                ).fetchone()
+            )
             if row is None:
                 raise ApiError(
                     f"the archive has no record {cursor!r} to continue after (invalid cursor)",
@@ -109,6 +116,7 @@ class ArchiveReader:
         self.requests += 1
         decoded, odd_text = _decoded([row[0] for row in rows])
         items = [UsageRecord(raw) for raw in decoded]
+        self._last = (items[-1].id, items[-1].created_at) if items else None
         # As the platform: a page's cursor is its last id, and the end an empty page.
         return Page(items, items[-1].id if items else None, odd_text)
 
