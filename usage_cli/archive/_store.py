@@ -211,15 +211,14 @@ def link(previous: bytes, source: int, run: int, raw: str) -> bytes:
 def columns_of(raw: Mapping[str, Any]) -> tuple[Any, ...]:
     """The indexed columns a record's JSON gives: id, created_at, type, count, relations."""
     count = raw["count"]
-    if not -(2**63) <= count < 2**63:
+    if not _SMALLEST <= count <= _LARGEST:
         count = None  # beyond SQLite's integers: `raw` keeps it, sums fall back to it
-    return (
-        raw["id"],
-        raw["createdAt"],
-        raw["type"],
-        count,
-        *(raw.get(field) for field, _ in RELATION_COLUMNS),
-    )
+    # The relations in one C loop (`map`): a generator cost a first sync about 3 µs a record.
+    return (raw["id"], raw["createdAt"], raw["type"], count, *map(raw.get, _RELATION_FIELDS))
+
+
+_SMALLEST, _LARGEST = -(2**63), 2**63 - 1
+_RELATION_FIELDS = tuple(field for field, _ in RELATION_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -547,12 +546,14 @@ class Archive:
         sha256 = hashlib.sha256
         rows: list[tuple[Any, ...]] = []
         for record in records:
-            if record.id in known:
+            raw = record.raw
+            columns = columns_of(raw)
+            if columns[0] in known:
                 continue
-            known.add(record.id)
-            data = json_bytes(record.raw)
+            known.add(columns[0])
+            data = json_bytes(raw)
             chain = sha256(chain + header + data).digest()
-            rows.append((source.id, *columns_of(record.raw), data.decode("utf-8"), run, chain))
+            rows.append((source.id, *columns, data.decode("utf-8"), run, chain))
         if not rows:
             return 0, None, None
         try:
