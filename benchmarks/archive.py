@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -82,20 +82,24 @@ def sandbox(records: int) -> Iterator[dict[str, str]]:
         process.wait(timeout=30)
 
 
-def timed(command: list[str], env: dict[str, str] | None = None) -> float:
-    started = time.perf_counter()
-    subprocess.run(
-        command,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env or dict(os.environ),
-    )
-    return time.perf_counter() - started
+def usage(*args: str) -> list[str]:
+    return [USAGE, *args]
 
 
-def median_of(command: list[str], repeats: int = 3) -> float:
-    return statistics.median(timed(command) for _ in range(repeats))
+def timed(command: list[str], repeats: int = 1, env: dict[str, str] | None = None) -> float:
+    """The median wall time of `repeats` runs of `command`."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        subprocess.run(
+            command,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env or dict(os.environ),
+        )
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
 
 
 def verdict(value: float, goal: float, unit: str = "") -> str:
@@ -113,8 +117,8 @@ def paired(records: int, repeats: int, scratch: Path) -> None:
         syncs: list[tuple[float, float]] = []
         for n in range(repeats):
             jsonl, db = scratch / f"x{n}.jsonl", scratch / f"x{n}.db"
-            export = timed([USAGE, "export", str(jsonl), "-q"], env)
-            sync = timed([USAGE, "sync", "--db", str(db), "--quiet", "--streams", "1"], env)
+            export = timed([USAGE, "export", str(jsonl), "-q"], env=env)
+            sync = timed([USAGE, "sync", "--db", str(db), "--quiet", "--streams", "1"], env=env)
             syncs.append((sync, export))
             print(f"  export {export:.2f}s, first sync {sync:.2f}s ({load()})")
             if n:
@@ -149,16 +153,21 @@ def paired(records: int, repeats: int, scratch: Path) -> None:
     )
 
 
+def build(db: Path, records: int) -> None:
+    """A first sync of `records` seeded by a sandbox into `db`."""
+    with sandbox(records) as env:
+        seconds = timed([USAGE, "sync", "--db", str(db), "--quiet"], env=env)
+    print(
+        f"  first sync {seconds:.1f}s ({records / seconds / 1000:.1f}k records/s), "
+        f"{verdict(seconds, 60, ' s')} ({load()})"
+    )
+
+
 def at_scale(records: int, keep: Path | None, scratch: Path) -> None:
     print(f"\n2. {records:,} records ({load()})")
     db = keep or scratch / "big.db"
     if not db.exists():
-        with sandbox(records) as env:
-            seconds = timed([USAGE, "sync", "--db", str(db), "--quiet"], env)
-        print(
-            f"  first sync {seconds:.1f}s ({records / seconds / 1000:.1f}k records/s), "
-            f"{verdict(seconds, 60, ' s')} ({load()})"
-        )
+        build(db, records)
     lines = scratch / "big.jsonl"
     seconds = timed([USAGE, "export", str(lines), "--db", str(db), "-q", "--force"])
     size = db.stat().st_size / lines.stat().st_size
@@ -203,13 +212,15 @@ def at_scale(records: int, keep: Path | None, scratch: Path) -> None:
         "verify": ([USAGE, "verify", str(db)], 3.0),
     }
     for name, (command, goal) in reads.items():
-        seconds = median_of(command)
+        seconds = timed(command, 3)
         said = f", {verdict(seconds, goal, ' s')}" if goal is not None else ""
         print(f"  {name}: {seconds:.3f}s{said}")
     print(f"  ({load()})")
 
 
-def main() -> None:
+def main(measure: Callable[[Path], None] | None = None) -> None:
+    """Every figure; or, given `measure`, only the large archive, built (or reused) and
+    then measured by it (benchmarks/report.py measures reports of that archive)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--paired", type=int, default=200_000)
@@ -217,6 +228,12 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="build (or reuse) the large archive here")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
+        if measure is not None:
+            path = options.keep or Path(scratch) / "big.db"
+            if not path.exists():
+                build(path, options.records)
+            measure(path)
+            return
         if options.paired:
             paired(options.paired, options.repeats, Path(scratch))
         if options.records:

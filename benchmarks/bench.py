@@ -15,8 +15,8 @@
    (benchmarks/curl_jq.sh) and requests + csv.DictWriter
    (benchmarks/dictwriter.py), alternating with `usage export`.
 5. Peak RSS of `usage export` at 10k and 200k records (benchmarks/export_memory.py).
-6. Start-up of `usage --version`, `usage --help` and a TAB completion against a
-   bare `python -c pass`.
+6. Start-up of `usage --version`, `usage --help` and `usage list --help` against a
+   bare `python -c pass`, and a TAB in bash, zsh and fish (benchmarks/startup.py).
 
 Each sandbox runs in its own process, so the client is what is measured. The
 package's bytecode is compiled first, as a wheel install does (an editable
@@ -211,24 +211,18 @@ def memory(sizes: list[int]) -> None:
 
 
 def startup(repeats: int = 15) -> None:
-    completion = dict(
-        os.environ, COMP_WORDS="usage list --bo", COMP_CWORD="2", _USAGE_COMPLETE="complete_bash"
-    )
-    cases = {
-        "python -c pass": ([sys.executable, "-c", "pass"], None),
-        "usage --version": ([*usage_command(), "--version"], None),
-        "usage --help": ([*usage_command(), "--help"], None),
-        "usage list --help": ([*usage_command(), "list", "--help"], None),
-        "TAB completion": (usage_command(), completion),
-    }
-    medians = {
-        name: statistics.median(timed(cmd, env) for _ in range(repeats))
-        for name, (cmd, env) in cases.items()
-    }
-    bare = medians["python -c pass"]
+    """`usage --version` here; help and a TAB in each shell in `startup.py`, paired."""
+    bare = statistics.median(timed([sys.executable, "-c", "pass"]) for _ in range(repeats))
+    version = statistics.median(timed([*usage_command(), "--version"]) for _ in range(repeats))
     print(f"\nstart-up, median of {repeats}:")
-    for name, seconds in medians.items():
-        print(f"  {name:>18}: {seconds * 1000:6.1f} ms  {seconds / bare:5.1f} x bare")
+    print(f"  usage --version: {version * 1000:6.1f} ms  {version / bare:5.1f} x bare")
+    done = subprocess.run(
+        [sys.executable, str(HERE / "startup.py"), "--repeats", str(repeats)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    print(done.stdout.rstrip("\n"))
 
 
 def main() -> None:

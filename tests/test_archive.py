@@ -201,6 +201,9 @@ READS = [
     ("list", "--all", "--meta", "cached=true", "--meta", "reason=task/run", "-o", "jsonl"),
     ("list", "--all", "--since", "2026-01-20", "--until", "2026-01-25T12:00:00Z", "-o", "jsonl"),
     ("list", "--all", "--since", "2026-01-20", "--order", "asc", "-o", "jsonl"),
+    # The archive keeps the cut emoji as sent: --exact reads them back as online.
+    ("list", "--all", "--exact", "-o", "jsonl"),
+    ("list", "--all", "--exact", "--since", "2026-01-20", "-o", "csv"),
     ("list", "--limit", "5", "--cursor", "CURSOR", "-o", "jsonl"),
     ("summary", "--by", "type", "-o", "json"),
     ("summary", "--by", "bot", "--by", "day", "-o", "csv"),

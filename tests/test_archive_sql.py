@@ -34,7 +34,7 @@ from .docs_scene import ROOT, blocks
 from .test_archive_process import TOKEN as PROCESS_TOKEN
 from .test_archive_process import start_sync
 from .test_sync_streams import emulator as streams_emulator
-from .test_sync_streams import stop_midway, tied
+from .test_sync_streams import read_only, stop_midway, tied
 from .test_sync_streams import sync as streams_sync
 
 API = "http://sandbox.test"
@@ -199,15 +199,6 @@ def test_mid_way_through_a_first_sync_from_both_ends_the_whole_view_holds_whole_
     with sqlite3.connect(db) as connection:
         assert connection.execute("SELECT COUNT(*) FROM usage_records_whole").fetchone()[0] == 1200
         assert connection.execute("SELECT gap_below FROM usage_stretches").fetchall() == [(0,)]
-
-
-def read_only(db: Path, sql: str) -> list[tuple[Any, ...]]:
-    """What a SQL tool reads beside a running sync (nothing before the tables exist)."""
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
-            return connection.execute(sql).fetchall()
-    except sqlite3.OperationalError:
-        return []
 
 
 def test_a_reader_beside_a_running_first_sync_sees_whole_stretches_only(tmp_path: Path) -> None:

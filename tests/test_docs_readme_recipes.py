@@ -12,6 +12,7 @@ SECTIONS = (
     "Watch usage arrive",
     "What did it cost, and is today unusual?",
     "A daily budget gate",
+    "A report to look at",
     "An audit trail",
 )
 COMMANDS, here, test_command = doc_tests(DOC, SECTIONS)

@@ -173,3 +173,13 @@ def test_csv_and_jsonl_on_a_terminal_escape_control_codes() -> None:
     assert json.loads(jsonl_screen.out)["meta"]["evil"] == ESCAPES
     piped = run("list", "-o", "jsonl")  # a pipe gets the exact bytes
     assert "\x9b" in piped.out
+
+
+def test_an_export_to_standard_output_says_what_it_mended() -> None:
+    result = run("export", "-", "-o", "jsonl")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["meta"]["note"] == MENDED
+    assert "note: 2 strings held half an emoji" in result.err
+    exact = run("export", "-", "-o", "jsonl", "--exact")
+    assert json.loads(exact.out)["meta"]["note"] == CUT_EMOJI
+    assert "half an emoji" not in exact.err

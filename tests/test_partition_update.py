@@ -426,3 +426,63 @@ def test_an_update_killed_while_swapping_its_days_in_is_finished_by_the_next_run
     assert sorted(p.name for p in dataset.parent.iterdir()) == sorted(
         ["done", "done.manifest.json", "usage", "usage.manifest.json"]
     )
+
+
+def test_a_datasets_mended_strings_are_every_partitions(tmp_path: Path) -> None:
+    """`strings.mended` counts the half emoji of the whole set, not of the last run."""
+    with Sandbox(records=1_500, seed=9, token=TOKEN, anchor=ANCHOR, odd_data=True) as odd:
+
+        def run_day(when: str) -> dict[str, Any]:
+            base = ["--api-url", odd.url, "--token", TOKEN]
+            done = run_in_memory(
+                [
+                    *base,
+                    "export",
+                    str(tmp_path / "usage"),
+                    "--partition",
+                    "day",
+                    "--update",
+                    "-q",
+                    "--since",
+                    when,
+                    "--until",
+                    when,
+                ]
+            )
+            assert done.code == 0, done.err
+            return manifest_of(tmp_path / "usage")
+
+        def text_of(folder: Path) -> str:
+            return "".join(
+                gzip.decompress(part.read_bytes()).decode() for part in folder.rglob("*.gz")
+            )
+
+        for when in DAYS:
+            manifest = run_day(when)
+        partitions = manifest["partitions"]
+        assert all("stringsMended" in entry for entry in partitions)
+        total = manifest["strings"]["mended"]
+        assert total == sum(entry["stringsMended"] for entry in partitions)
+        # Each mended string of the odd data is one U+FFFD in the parts' text.
+        assert total == text_of(tmp_path / "usage").count("\ufffd") > 0
+        assert run_day(DAYS[1])["strings"]["mended"] == total  # a rerun never doubles it
+    assert run_in_memory(["verify", str(tmp_path / "usage")]).code == 0
+
+
+def test_update_refuses_a_folder_reached_through_a_link(
+    cli: Cli, server: Sandbox, dataset: Path, tmp_path: Path
+) -> None:
+    """A dataset is updated where it is: through a link, its earlier days would be left
+    behind the link while the new manifest still lists them."""
+    real = tmp_path / "real"
+    dataset.rename(real)
+    Path(f"{dataset}.manifest.json").rename(f"{real}.manifest.json")
+    dataset.symlink_to(real)
+    before = hashes(real)
+    server.requests.clear()
+    result = day(cli, dataset, DAYS[0])
+    assert result.code == 2, result.err
+    assert "is a link" in result.err.splitlines()[0]
+    assert server.requests == []
+    assert dataset.is_symlink()
+    assert hashes(real) == before

@@ -439,3 +439,98 @@ def test_a_config_another_user_owns_is_not_used(tmp_path: Path) -> None:
     done = run_in_memory(["--token", "tok_x", "list"], env={"USAGE_CONFIG": str(config)})
     assert done.code == 2
     assert "belongs to another user: it is not used" in done.err
+
+
+# Proxies: a stand-in on loopback records what a proxy sees ------------------------
+
+
+class StandInProxy:
+    """An HTTP proxy on 127.0.0.1 that records each request's head and answers itself:
+    an empty page for a plain request, 403 for a tunnel (CONNECT)."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.seen: list[bytes] = []
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self._socket.accept()
+            except OSError:
+                return
+            with connection:
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = connection.recv(65536)
+                    if not chunk:
+                        break
+                    head += chunk
+                self.seen.append(head)
+                if head.startswith(b"CONNECT"):
+                    connection.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+                else:
+                    body = b'{"items":[]}'
+                    connection.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                        b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+                    )
+
+    def close(self) -> None:
+        self._socket.close()
+
+
+@pytest.fixture
+def proxy(monkeypatch: pytest.MonkeyPatch) -> Any:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        for spelling in (name, name.lower()):
+            monkeypatch.delenv(spelling, raising=False)
+    stand_in = StandInProxy()
+    yield stand_in
+    stand_in.close()
+
+
+def test_a_proxy_sees_the_host_of_an_https_request_never_the_token(
+    proxy: StandInProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from .conftest import run_in_memory
+
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+    words = ["--api-url", "https://api.example.test", "--token", "tok_secret_x", "--retries", "0"]
+    done = run_in_memory([*words, "list"], env={})
+    assert done.code != 0  # the stand-in refuses the tunnel
+    assert proxy.seen, "the request went through the proxy"
+    assert all(head.startswith(b"CONNECT api.example.test:443 ") for head in proxy.seen)
+    assert not any(b"tok_secret_x" in head for head in proxy.seen)
+
+
+def test_a_proxy_of_plain_http_sees_the_token_which_is_why_it_is_refused(
+    proxy: StandInProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from .conftest import run_in_memory
+
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    words = ["--api-url", "http://api.example.test", "--token", "tok_secret_x", "list"]
+    refused = run_in_memory(words, env={})
+    assert refused.code == 2
+    assert proxy.seen == []
+    lifted = run_in_memory(words, env={"USAGE_ALLOW_HTTP": "1"})
+    assert lifted.code == 0, lifted.err
+    assert b"Authorization: Bearer tok_secret_x" in proxy.seen[0].replace(
+        b"authorization", b"Authorization"
+    )
+
+
+def test_no_proxy_is_honoured(proxy: StandInProxy, monkeypatch: pytest.MonkeyPatch) -> None:
+    from .conftest import run_in_memory
+
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    with Sandbox(records=3, token="tok_x") as server:
+        done = run_in_memory(["--api-url", server.url, "--token", "tok_x", "list"], env={})
+    assert done.code == 0, done.err
+    assert proxy.seen == []

@@ -12,10 +12,13 @@ import typer
 
 from usage_cli.cli import app, run
 from usage_cli.cli._argv import command_index
+from usage_cli.cli._invocation import Invocation
 from usage_cli.cli._typer_internals import (
     APP_NAMES,
     COERCION_INSTANCE_NAMES,
     COERCION_NAMES,
+    COMMAND_INFO_NAMES,
+    GROUP_INFO_NAMES,
     INSTANCE_NAMES,
     PRIVATE_NAMES,
     coerces_with_pydantic,
@@ -139,6 +142,28 @@ def test_each_app_attribute_command_for_reads_exists() -> None:
         assert hasattr(app, name), name
     assert all(isinstance(info.name, str) for info in app.registered_commands)
     assert all(isinstance(info.name, str) for info in app.registered_groups)
+    for info in app.registered_commands:
+        for name in COMMAND_INFO_NAMES:
+            assert hasattr(info, name), name
+    for group in app.registered_groups:
+        for name in GROUP_INFO_NAMES:
+            assert hasattr(group, name), name
+
+
+@pytest.mark.parametrize("width", ["60", "80", "140"])
+def test_the_outline_of_usage_help_draws_what_the_whole_app_did(
+    width: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`usage --help` builds no command's parameters, and shows the same text."""
+    monkeypatch.setenv("COLUMNS", width)  # click's help reads the process's
+    whole = Runtime.memory()
+    with whole.bound():
+        typer.main.get_command(app).main(
+            ["--help"], prog_name="usage", standalone_mode=False, obj=Invocation(whole)
+        )
+    outline = Runtime.memory()
+    assert run(["--help"], runtime=outline) == 0
+    assert written(outline.stdout) == written(whole.stdout)
 
 
 @pytest.mark.parametrize(

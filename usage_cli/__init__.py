@@ -7,6 +7,9 @@ The package is usable as a library; nothing here imports Typer or rich::
     with Client(token="...") as client:
         for record in iter_records(client, Query(bot_id="bot_1")):
             print(record.id, record.count)
+
+`iter_records` writes half an emoji (a lone surrogate the API sent) as U+FFFD,
+as the command does; `iter_records(..., exact=True)` keeps the text as sent.
 """
 
 from __future__ import annotations

@@ -12,20 +12,15 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from usage_cli.errors import InputError
+
+# Here too, where a query's words are: `paging` keeps them light for `--help`.
+from usage_cli.paging import DEFAULT_TAKE as DEFAULT_TAKE
+from usage_cli.paging import Order as Order
 from usage_cli.relations import TABLE
 from usage_cli.runtime import utc_now
-
-DEFAULT_TAKE = 100
-
-
-class Order(StrEnum):
-    asc = "asc"
-    desc = "desc"
-
 
 # Query attribute -> API parameter, in the contract's order.
 FILTERS: dict[str, str] = {relation.attribute: relation.api for relation in TABLE}

@@ -177,16 +177,16 @@ class Page:
         return _page(_PAGE.validate_python(data), odd_text=True)
 
 
-def mended_records(records: list[UsageRecord]) -> tuple[list[UsageRecord], int]:
+def mended_records(records: list[UsageRecord]) -> tuple[list[UsageRecord], list[int]]:
     """`records` with each lone surrogate made U+FFFD (`_text.mended`), and how many
-    strings that changed."""
-    total = 0
+    strings that changed in each."""
+    counts = []
     items = []
     for record in records:
         raw, changed = mended(record.raw)
-        total += changed
+        counts.append(changed)
         items.append(UsageRecord(raw) if changed else record)
-    return items, total
+    return items, counts
 
 
 def _page(data: PageSchema, *, odd_text: bool = False) -> Page:

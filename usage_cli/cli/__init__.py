@@ -1,6 +1,8 @@
 """Command-line wiring: parse, call the core, map errors to exit codes. Nothing else.
 
-Each command lives in its own module; importing them registers them on `app`.
+Each command lives in its own module; importing it registers it on `app`. A run
+imports only the module of the command it names (`usage_cli.cli.app`, help of
+the whole app and completion get them all).
 """
 
 from __future__ import annotations
@@ -9,23 +11,12 @@ import contextlib
 import errno
 import os
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, NoReturn
 
 import typer
 
-from usage_cli.cli import (  # noqa: F401 (each registers its command)
-    _check,
-    _config,
-    _export,
-    _list,
-    _prices,
-    _sandbox,
-    _summary,
-    _sync,
-    _verify,
-)
-from usage_cli.cli._app import app
+from usage_cli.cli import _app
 from usage_cli.cli._argv import (
     command_index,
     fill_optional_values,
@@ -34,16 +25,62 @@ from usage_cli.cli._argv import (
 )
 from usage_cli.cli._invocation import Invocation
 from usage_cli.cli._typer_internals import (
+    COMPLETE_VAR,
     PipeClosed,
     command_for,
+    enable_completion,
     is_no_args_help,
     usage_error_parts,
 )
-from usage_cli.cli.completion import COMPLETE_VAR
 from usage_cli.errors import StorageError, UsageCliError
 from usage_cli.runtime import Runtime
 
 __all__ = ["app", "main", "run"]
+
+# Each command's module, in the order help lists the commands (their import order).
+COMMAND_MODULES = {
+    "check": "_check",
+    "config": "_config",
+    "export": "_export",
+    "list": "_list",
+    "prices": "_prices",
+    "report": "_report",
+    "sandbox": "_sandbox",
+    "summary": "_summary",
+    "sync": "_sync",
+    "verify": "_verify",
+}
+
+
+def _register(names: Iterable[str]) -> None:
+    for name in names:
+        # The import statement's own path (not importlib's), so that
+        # `python -X importtime` shows which command modules a run loads.
+        __import__(f"usage_cli.cli.{COMMAND_MODULES[name]}")
+
+
+def __getattr__(name: str) -> typer.Typer:
+    # `app` with every command on it, for those who build it whole (tests, completion).
+    if name == "app":
+        _register(COMMAND_MODULES)
+        return _app.app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _command(argv: list[str]) -> Any:
+    """The click group for `argv`, having imported only the module of the command it
+    names when it plainly names one (the other modules' imports were about a tenth of
+    `usage list --help`); all of them for anything else."""
+    named = next((word for word in argv if word in COMMAND_MODULES), None)
+    helped = named is not None and {"-h", "--help"} & set(argv[: argv.index(named)])
+    if named is not None and not helped:
+        _register([named])
+        command = command_for(_app.app, argv, command_index)
+        index = command_index(command, argv)
+        if index < len(argv) and argv[index] == named:
+            return command
+    _register(COMMAND_MODULES)
+    return command_for(_app.app, argv, command_index)
 
 
 def run(args: Sequence[str] | None = None, *, runtime: Runtime | None = None) -> int:
@@ -70,11 +107,9 @@ def run(args: Sequence[str] | None = None, *, runtime: Runtime | None = None) ->
         return 1
 
     if COMPLETE_VAR in runtime.env:
-        from usage_cli.cli.completion import enable_completion
-
         enable_completion()
     argv = fill_optional_values(argv)
-    command: Any = command_for(app, argv, command_index)
+    command = _command(argv)
     try:
         argv = hoist_global_options(argv, command)
         refuse_repeated_options(argv, command)

@@ -1,10 +1,10 @@
 """The Typer app and its global options.
 
 Heavy modules (httpx, pydantic, rich) are imported inside the commands so that
-`usage --help` and TAB completion start fast.
+`usage --help` and TAB completion start fast. This module and each command's go
+without `from __future__ import annotations`: Typer reads the signatures at every
+run, and would evaluate each annotation from its text (a test says why).
 """
-
-from __future__ import annotations
 
 from dataclasses import replace
 from typing import Annotated

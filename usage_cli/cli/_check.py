@@ -1,7 +1,5 @@
 """`usage check`."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
@@ -34,7 +32,7 @@ from usage_cli.cli._options import (
 )
 from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import InputError, ThresholdBreached
-from usage_cli.query import DEFAULT_TAKE
+from usage_cli.paging import DEFAULT_TAKE
 
 if TYPE_CHECKING:
     from usage_cli.check import Result

@@ -1,7 +1,5 @@
 """`usage config set|unset|show|list`."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,9 +1,7 @@
 """`usage export`: to a file, to standard output, or to a folder of parts (`--partition`)."""
 
-from __future__ import annotations
-
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -42,8 +40,8 @@ from usage_cli.cli._output import data_bytes, mended_note
 from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import InputError
 from usage_cli.formats import ExportFormat, Format
+from usage_cli.paging import DEFAULT_TAKE, Order
 from usage_cli.partitions import Partition
-from usage_cli.query import DEFAULT_TAKE, Order
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -51,7 +49,7 @@ if TYPE_CHECKING:
 
     from usage_cli.cli._invocation import Invocation, Reading
     from usage_cli.cli._progress import RunProgress
-    from usage_cli.export import Plan
+    from usage_cli.export import Plan, Progress
     from usage_cli.export._json import ApiJson, PricesJson
     from usage_cli.prices import PriceTable
     from usage_cli.query import Query
@@ -225,6 +223,7 @@ def export_command(
             api: ApiJson = {"url": reading.root, "runAs": reading.run_as}
             proof.check_alike(query, api, plan.fmt)
             check_update(plan, query, api)
+            told = _Told(progress.update)
             manifest = plan.run(
                 reading.pages,
                 query,
@@ -234,7 +233,7 @@ def export_command(
                 stdout=None if plan.path else data_bytes(runtime, Format(plan.fmt)),
                 now=runtime.now,
                 monotonic=runtime.monotonic,
-                on_progress=progress.update,
+                on_progress=told.update,
                 chain=proof.chain,
                 prices=table,
                 sign=proof.signer(),
@@ -245,15 +244,21 @@ def export_command(
                 progress.done_set(manifest, check_window(plan, query))
             elif manifest is not None:
                 progress.done(manifest)
-        if manifest is not None and manifest.strings and manifest.strings["mended"]:
-            run.note(mended_note(manifest.strings["mended"]))
+        # An export to `-` has no manifest to say it.
+        mended = (
+            told.mended
+            if manifest is None or manifest.strings is None
+            else manifest.strings["mended"]
+        )
+        if mended:
+            run.note(mended_note(mended))
         if table is not None:
             tell_cost(run, table, None if manifest is None else manifest.prices)
         if plan.manifest_path is not None and manifest is not None:
             proof.seal(run, plan.manifest_path)
 
 
-def check_window(plan: Plan, query: Query) -> list[str] | None:
+def check_window(plan: "Plan", query: "Query") -> list[str] | None:
     """`--update`: the partitions the window reads; one it would read only in part is
     refused before the records' source is even opened. None for any other export."""
     from usage_cli.export._partitioned import PartitionedPlan
@@ -263,7 +268,7 @@ def check_window(plan: Plan, query: Query) -> list[str] | None:
     return None
 
 
-def check_update(plan: Plan, query: Query, api: ApiJson) -> None:
+def check_update(plan: "Plan", query: "Query", api: "ApiJson") -> None:
     """`--update`: the dataset is one query; refuse a run that asks for other records, from
     another API or user (known once the reading is open, before any request)."""
     from usage_cli.export._partitioned import PartitionedPlan
@@ -284,14 +289,26 @@ def check_update(plan: Plan, query: Query, api: ApiJson) -> None:
         )
 
 
+class _Told:
+    """Passes an export's progress on, and keeps how many strings it mended so far."""
+
+    def __init__(self, then: "Callable[[Progress], None]") -> None:
+        self._then = then
+        self.mended = 0
+
+    def update(self, progress: "Progress") -> None:
+        self.mended = progress.mended
+        self._then(progress)
+
+
 def prepare(
-    run: Invocation,
+    run: "Invocation",
     params: dict[str, Any],
     *,
-    started: datetime,
+    started: "datetime",
     to_stdout: bool,
     prices: str | None,
-) -> tuple[Query, Evidence, Settings]:
+) -> "tuple[Query, Evidence, Settings]":
     """An export's query, evidence and settings: every check before a request."""
     params, proof = evidence(run, params, to_stdout=to_stdout, started=started)
     query = query_of(params, now=started)
@@ -301,7 +318,7 @@ def prepare(
     return query, proof, run.settings(prices=prices)
 
 
-def _say_when_until_is_later(run: Invocation, query: Query, started: datetime) -> None:
+def _say_when_until_is_later(run: "Invocation", query: "Query", started: "datetime") -> None:
     """A manifest's window never claims the future (`window_of`): say so when asked to."""
     from usage_cli.columns import iso_ms
     from usage_cli.query import to_ms
@@ -317,16 +334,16 @@ def _say_when_until_is_later(run: Invocation, query: Query, started: datetime) -
 
 @contextlib.contextmanager
 def progress_and_reading(
-    run: Invocation,
-    settings: Settings,
-    query: Query,
-    target: Path | None,
-    started: datetime,
+    run: "Invocation",
+    settings: "Settings",
+    query: "Query",
+    target: "Path | None",
+    started: "datetime",
     *,
     demo: bool,
     db: str | None,
     source: str | None,
-) -> Iterator[tuple[RunProgress, Reading]]:
+) -> "Iterator[tuple[RunProgress, Reading]]":
     """The progress display, and the records' source (whose notes go above it)."""
     from usage_cli.cli._progress import Window, run_progress
 
@@ -339,12 +356,12 @@ def progress_and_reading(
         yield progress, reading
 
 
-def costed(run: Invocation, settings: Settings) -> PriceTable:
+def costed(run: "Invocation", settings: "Settings") -> "PriceTable":
     """The price table of `--cost`: a bad price file is exit 2 here, before any request."""
     return run.prices(settings)
 
 
-def tell_cost(run: Invocation, table: PriceTable, money: PricesJson | None) -> None:
+def tell_cost(run: "Invocation", table: "PriceTable", money: "PricesJson | None") -> None:
     """The cost of what was exported (a file's manifest has it), and the table, on stderr."""
     if money is not None:
         from decimal import Decimal

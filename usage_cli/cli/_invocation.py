@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from usage_cli.display import Display
 from usage_cli.errors import AuthError, InputError
 from usage_cli.runtime import Runtime
 from usage_cli.settings import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Settings, resolve
 
 if TYPE_CHECKING:
     from usage_cli.client import Client
+    from usage_cli.display import Display
     from usage_cli.prices import PriceTable
     from usage_cli.reading import PageSource
 
@@ -208,6 +208,7 @@ class Invocation:
     def display(self, settings: Settings, *, wide: bool = False) -> Display:
         """How tables (and CSV, under `--tz`) show records to this run's reader."""
         from usage_cli import zones
+        from usage_cli.display import Display
 
         zone = zones.zone(settings.tz, self.runtime.env)
         fits = self.runtime.stdout_tty and not wide

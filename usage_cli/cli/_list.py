@@ -1,7 +1,5 @@
 """`usage list`."""
 
-from __future__ import annotations
-
 import math
 from shlex import quote
 from typing import TYPE_CHECKING, Annotated, Any
@@ -44,7 +42,7 @@ from usage_cli.cli._output import data_bytes, mended_note
 from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import InputError
 from usage_cli.formats import Format
-from usage_cli.query import DEFAULT_TAKE, Order
+from usage_cli.paging import DEFAULT_TAKE, Order
 
 if TYPE_CHECKING:
     from decimal import Decimal
@@ -226,7 +224,7 @@ def list_command(
                 run.say(f"{shown}. Use --all")
 
 
-def _shown_or_unpriced(amount: Decimal | None, currency: str) -> str:
+def _shown_or_unpriced(amount: "Decimal | None", currency: str) -> str:
     from usage_cli.prices import shown
 
     return "unpriced" if amount is None else shown(amount, currency)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from usage_cli.query import Order
+from usage_cli.paging import Order
 from usage_cli.relations import BY_WORD, TABLE
 
 if TYPE_CHECKING:
@@ -111,8 +111,9 @@ ExactOpt = Annotated[
     typer.Option(
         "--exact",
         help="Write the API's text exactly as sent: a lone surrogate (half an emoji) kept as "
-        "its JSON escape rather than U+FFFD, and CSV cells without the ' that keeps a "
-        "spreadsheet from running them as formulas.",
+        "its JSON escape rather than U+FFFD (in JSON; a CSV cell, being UTF-8, cannot hold "
+        "one), and CSV cells without the ' that keeps a spreadsheet from running them as "
+        "formulas.",
         rich_help_panel=OUTPUT_PANEL,
     ),
 ]

@@ -1,7 +1,5 @@
 """`usage prices`."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
@@ -75,7 +73,7 @@ def prices_command(
     render_prices(table, out, run.display(settings, wide=wide))
 
 
-def _only(table: PriceTable, kept: set[int]) -> PriceTable:
+def _only(table: "PriceTable", kept: set[int]) -> "PriceTable":
     from dataclasses import replace
 
     return replace(table, entries=tuple(e for e in table.entries if id(e) in kept), _by_type={})

@@ -1,7 +1,5 @@
 """`usage sandbox`."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

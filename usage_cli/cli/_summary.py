@@ -1,7 +1,6 @@
 """`usage summary`."""
 
-from __future__ import annotations
-
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
@@ -39,7 +38,7 @@ from usage_cli.cli._output import data_stream
 from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import InputError
 from usage_cli.formats import Format
-from usage_cli.query import DEFAULT_TAKE, Order
+from usage_cli.paging import DEFAULT_TAKE, Order
 from usage_cli.relations import BY_ORDER
 
 if TYPE_CHECKING:
@@ -217,14 +216,14 @@ def summary_command(
 
 
 def summarise(
-    reading: Reading,
-    query: Query,
+    reading: "Reading",
+    query: "Query",
     dimensions: tuple[str, ...],
-    zone: tzinfo,
-    prices: PriceTable | None,
+    zone: "tzinfo",
+    prices: "PriceTable | None",
     *,
     archive: bool,
-) -> Summary:
+) -> "Summary":
     """The groups of `query`'s records: by SQL from an archive when it can, else streamed."""
     from usage_cli.reading import iter_records
     from usage_cli.summary import Summary
@@ -239,3 +238,30 @@ def summarise(
             return found
     summary = Summary(dimensions, zone=zone, prices=prices)
     return summary.add_all(iter_records(reading.pages, query))
+
+
+def summarise_all(
+    reading: "Reading",
+    query: "Query",
+    groupings: Sequence[tuple[str, ...]],
+    zone: "tzinfo",
+    prices: "PriceTable | None",
+    *,
+    archive: bool,
+) -> "list[Summary]":
+    """The summaries of `query` by each grouping, from one read of the records.
+
+    An archive answers each grouping in SQL; the API's records stream past
+    once, into every summary, rather than once a grouping (a read of the API is
+    the slow part of a report, and it pays by the page).
+    """
+    from usage_cli.reading import iter_records
+    from usage_cli.summary import Summary
+
+    if archive:
+        return [summarise(reading, query, by, zone, prices, archive=True) for by in groupings]
+    found = [Summary(by, zone=zone, prices=prices) for by in groupings]
+    for record in iter_records(reading.pages, query):
+        for summary in found:
+            summary.add(record)
+    return found

@@ -1,7 +1,5 @@
 """`usage sync`."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -184,17 +182,17 @@ def sync_command(
 
 def _sync(
     run: Invocation,
-    settings: Settings,
-    path: Path,
+    settings: "Settings",
+    path: "Path",
     label: str,
     api_url: str,
-    client: PageSource,
+    client: "PageSource",
     *,
-    trail: Callable[[], PageSource] | None,
+    trail: "Callable[[], PageSource] | None",
     when_slow: bool,
     demo: bool,
-    key: Path | None = None,
-) -> tuple[SyncProgress, int, bytes]:
+    key: "Path | None" = None,
+) -> "tuple[SyncProgress, int, bytes]":
     """One sync into the archive at `path` (its lock held): its figures, what the archive
     holds of the source, and the archive's head. With `key`, the run is signed once it
     has ended (its seal is final then)."""
@@ -249,7 +247,7 @@ def _sync(
     return done, stored, head
 
 
-def _sign_run(run: Invocation, archive: Archive, number: int, key: Path) -> None:
+def _sign_run(run: Invocation, archive: "Archive", number: int, key: "Path") -> None:
     """Sign run `number`'s seal with `key`, kept in the archive beside it."""
     from usage_cli.archive import keep_signature, run_message
     from usage_cli.evidence import sign_bytes
@@ -271,7 +269,7 @@ def _sign_run(run: Invocation, archive: Archive, number: int, key: Path) -> None
 _AGAIN = "run the same `usage sync` again: it finishes what this one left"
 
 
-def _make_folder(folder: Path) -> None:
+def _make_folder(folder: "Path") -> None:
     try:
         # 0700, as the config's folder: the archive in it is the user's alone.
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -23,9 +23,10 @@ CI runs those tests against the lowest and the newest Typer the pin allows.
 - `typer._completion_classes.completion_init`: the shells' classes, at TAB.
 - `typer._completion_classes._sanitize_help_text`: replaced, because our help is
   plain and the original imports rich.
-- `typer._completion_shared.get_completion_script`: writing `completions/`.
 - `Typer.registered_commands`, `Typer.registered_groups`, `CommandInfo.name`,
-  `TyperInfo.name`: building only the command a run names (`command_for`).
+  `TyperInfo.name`: building only the command a run names (`command_for`);
+  `CommandInfo.callback`, `CommandInfo.help`, `TyperInfo.typer_instance`: the
+  outline `usage --help` draws (`_outline`).
 - Typer 0.29 on: `_TyperParameter.get_runtime_param` (it uses `_runtime_param`
   when set), `type_descriptor` (its `annotation`, `is_path`, `is_file`, and its
   `parameter_info`'s `parser`, `min`, `max`, `case_sensitive`),
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import inspect
 import re
 from collections.abc import Callable
 from enum import Enum
@@ -63,7 +65,6 @@ PRIVATE_NAMES: tuple[tuple[str, str, str], ...] = (
     ("typer._click.core", "Context.command_path", "the hint of a usage error"),
     ("typer._completion_classes", "completion_init", "completion at TAB"),
     ("typer._completion_classes", "_sanitize_help_text", "completion without rich"),
-    ("typer._completion_shared", "get_completion_script", "writing completions/"),
     ("typer.models", "CommandInfo", "building only the command a run names"),
     ("typer.models", "TyperInfo", "building only the command a run names"),
 )
@@ -85,6 +86,8 @@ COERCION_INSTANCE_NAMES: tuple[str, ...] = (
 )
 # Attributes of a `typer.Typer` and of its registrations, checked on the app.
 APP_NAMES: tuple[str, ...] = ("registered_commands", "registered_groups")
+COMMAND_INFO_NAMES: tuple[str, ...] = ("name", "callback", "help")
+GROUP_INFO_NAMES: tuple[str, ...] = ("name", "typer_instance")
 # Attributes set on instances (not classes), checked on a built command instead.
 INSTANCE_NAMES: tuple[str, ...] = (
     "commands",
@@ -293,6 +296,8 @@ def command_for(
     names = {info.name: info for info in app.registered_commands if isinstance(info.name, str)}
     groups = {info.name: info for info in app.registered_groups if isinstance(info.name, str)}
     named = next((word for word in args if word in names or word in groups), None)
+    if named is None and any(word in ("-h", "--help") for word in args):
+        return typer.main.get_command(_outline(app))
     if named is None or any(word in ("-h", "--help") for word in args[: args.index(named)]):
         return typer.main.get_command(app)
     alone = copy.copy(app)
@@ -303,6 +308,31 @@ def command_for(
     if index < len(args) and args[index] == named:
         return group
     return typer.main.get_command(app)
+
+
+def _outline(app: typer.Typer) -> typer.Typer:
+    """`app` with each command's parameters left out: all that `usage --help` shows of a
+    command is its name and the first line of its help, and building the parameters of
+    every command was half the time that help took."""
+    outline = copy.copy(app)
+    outline.registered_commands = []
+    for info in app.registered_commands:
+        stub = copy.copy(info)
+        if stub.help is None and info.callback is not None:
+            stub.help = inspect.getdoc(info.callback)
+        stub.callback = _no_parameters
+        outline.registered_commands.append(stub)
+    outline.registered_groups = []
+    for group in app.registered_groups:
+        stub_group = copy.copy(group)
+        if group.typer_instance is not None:
+            stub_group.typer_instance = _outline(group.typer_instance)
+        outline.registered_groups.append(stub_group)
+    return outline
+
+
+def _no_parameters() -> None:
+    """Never called: the stand-in of a command in the outline `usage --help` draws."""
 
 
 def is_no_args_help(exc: BaseException) -> bool:
@@ -320,7 +350,7 @@ def usage_error_parts(exc: Any) -> tuple[str, str | None]:
     return message, hint
 
 
-def _takes_value(param: Any) -> bool:
+def takes_value(param: Any) -> bool:
     return not (getattr(param, "is_flag", False) or getattr(param, "count", False))
 
 
@@ -336,7 +366,7 @@ def options_of(
     """Option word -> (parameter name, takes a value, may repeat), as `option_arity`."""
     commands = [command, *(getattr(command, "commands", {}).values() if nested else ())]
     return {
-        opt: (param.name, _takes_value(param), bool(getattr(param, "multiple", False)))
+        opt: (param.name, takes_value(param), bool(getattr(param, "multiple", False)))
         for each in commands
         for param in each.params
         if param.param_type_name == "option"
@@ -348,6 +378,11 @@ def subcommand(group: Any, name: str) -> Any | None:
     """The command called `name` directly under `group`, if there is one."""
     commands: dict[str, Any] = getattr(group, "commands", {})
     return commands.get(name)
+
+
+# Typer's completion protocol: set, `usage` answers a TAB (scripts made before
+# the completion scripts carried their own lists still call it).
+COMPLETE_VAR = "_USAGE_COMPLETE"
 
 
 def enable_completion() -> None:
@@ -363,10 +398,3 @@ def enable_completion() -> None:
 
 def _plain(text: str) -> str:
     return text
-
-
-def completion_script(prog_name: str, complete_var: str, shell: str) -> str:
-    from typer._completion_shared import get_completion_script
-
-    enable_completion()
-    return get_completion_script(prog_name=prog_name, complete_var=complete_var, shell=shell)

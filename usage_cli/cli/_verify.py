@@ -1,7 +1,5 @@
 """`usage verify`: an export, a partitioned folder, an archive, or a chained series."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

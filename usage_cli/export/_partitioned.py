@@ -193,7 +193,14 @@ class PartitionedPlan:
                 window=None if read is not None else window,
                 chain=chain,
                 prices=None if costs is None else costs.to_json(),
-                strings=strings_of(exact=self.exact, fmt=self.target.fmt, mended=stats.mended),
+                strings=strings_of(
+                    exact=self.exact,
+                    fmt=self.target.fmt,
+                    # A dataset's: every partition's, kept or read now.
+                    mended=stats.mended
+                    if partitions is None
+                    else sum(entry.get("stringsMended", 0) for entry in partitions),
+                ),
             )
             self._commit(manifest, sign)
             committed = True
@@ -221,8 +228,12 @@ class PartitionedPlan:
             stats.add_all(batch.records)
             stats.mended += batch.mended
             if by_folder is not None:
+                start = 0
                 for folder, run in runs_by_folder(batch.records, builder.folders):
-                    by_folder.setdefault(folder, Stats()).add_all(run)
+                    figures = by_folder.setdefault(folder, Stats())
+                    figures.add_all(run)
+                    figures.mended += sum(batch.mended_each[start : start + len(run)])
+                    start += len(run)
             if costs is not None:
                 costs.add_all(batch.records)
             pages += 1

@@ -39,6 +39,9 @@ class Progress:
     # The createdAt span (epoch ms) written so far: how far across a window it is.
     oldest: int | None = None
     newest: int | None = None
+    # Strings whose half emoji became U+FFFD so far (an export to `-` has no manifest
+    # to say it).
+    mended: int = 0
 
 
 OnProgress = Callable[[Progress], None]
@@ -70,7 +73,9 @@ class Tally:
 
 def _progress(tally: Tally, size: int) -> Progress:
     total = tally.stats.summary.total
-    return Progress(tally.stats.records, tally.pages, size, total.first, total.last)
+    return Progress(
+        tally.stats.records, tally.pages, size, total.first, total.last, tally.stats.mended
+    )
 
 
 def write_pages(

@@ -28,6 +28,13 @@ def previous_of(target: SetTarget, text: str, *, exact: bool = False) -> SetMani
     new one (DIR missing or empty). InputError when DIR is no dataset of this kind
     (`exact`: this run's `--exact`, which a dataset keeps)."""
     path = target.path
+    if path.is_symlink():
+        # Its partitions are swapped in one by one where the folder is; through a link
+        # the new set would replace the link, and the earlier days stay behind it.
+        raise InputError(
+            f"--update {text}: {path} is a link; a dataset is updated where it is",
+            hint=f"name the folder itself: usage export {path.resolve()} ... --update",
+        )
     if not path.exists():
         return None
     manifest_file = target.published()
@@ -125,7 +132,11 @@ def updated(
     kept_parts = [] if previous is None else previous.parts
     kept = [] if previous is None or previous.partitions is None else previous.partitions
     fresh = [
-        {"folder": folder, "window": window, **figures_of.get(folder, Stats()).to_json()}
+        {
+            "folder": folder,
+            "window": window,
+            **figures_of.get(folder, Stats()).to_json(mended=True),
+        }
         for folder in read
     ]
     partitions: list[PartitionJson] = sorted(

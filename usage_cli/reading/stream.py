@@ -22,8 +22,13 @@ class Batch:
 
     records: list[UsageRecord]
     cursor: str | None
-    # Strings of the page whose lone surrogates became U+FFFD (`RecordStream.exact`).
-    mended: int = 0
+    # Strings of each record whose lone surrogates became U+FFFD (`RecordStream.exact`);
+    # empty when none did.
+    mended_each: tuple[int, ...] = ()
+
+    @property
+    def mended(self) -> int:
+        return sum(self.mended_each)
 
 
 class RecordStream:
@@ -123,11 +128,12 @@ class RecordStream:
     def _batch(self, page: Page, kept: list[UsageRecord]) -> Batch:
         """The kept records as written: mended, unless `exact`, after the cursor is
         known (a cursor is an id as the API sent it), and counted only if kept."""
-        mended = 0
         if page.odd_text and not self.exact:
-            kept, mended = mended_records(kept)
-            self.mended += mended
-        return Batch(kept, self.next_cursor, mended)
+            kept, counts = mended_records(kept)
+            if any(counts):
+                self.mended += sum(counts)
+                return Batch(kept, self.next_cursor, tuple(counts))
+        return Batch(kept, self.next_cursor)
 
     def __iter__(self) -> Iterator[UsageRecord]:
         for batch in self.batches():

@@ -90,7 +90,7 @@ def write_markdown(
     lines.append("|" + "|".join(["---"] * 3 + ["--:"] * 3) + "|")
     icons = {BREACH: "❌ breach", WARN: "⚠️ warn", OK: "✅ ok", UNPRICED: "❔ unpriced"}
     for row in rows(results, currency):
-        cells = [icons[row[0]], *(_markdown_cell(cell) for cell in row[1:])]
+        cells = [icons[row[0]], *(markdown_cell(cell) for cell in row[1:])]
         lines.append("| " + " | ".join(cells) + " |")
     note = unpriced_note(results)
     if note:
@@ -100,7 +100,7 @@ def write_markdown(
     stream.write("\n".join(lines) + "\n")
 
 
-def _markdown_cell(text: str) -> str:
+def markdown_cell(text: str) -> str:
     # Group values come from the API (ids, meta): their control codes are escaped as
     # a table cell's are (an ESC or OSC in a job summary, or a terminal, runs there).
     # A pipe would end the cell; a backslash-escaped one shows as itself.

@@ -23,6 +23,8 @@ _KINDS: tuple[tuple[str, tuple[int, int], tuple[str, ...]], ...] = (
     ("CHATBOTKIT_ABILITY_CALL", (1, 5), ("abilityId", "skillsetId", "botId", "conversationId")),
     ("CHATBOTKIT_DATASET_SEARCH", (1, 20), ("datasetId", "botId", "conversationId")),
 )
+# The API's usage types the sandbox serves (shell completion offers them for --type).
+TYPES: tuple[str, ...] = tuple(kind for kind, _, _ in _KINDS)
 _WEIGHTS = (30, 20, 10, 10, 12, 6, 7, 5)
 _POOL_SIZES = {
     "conversationId": 120,
