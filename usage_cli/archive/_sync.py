@@ -544,6 +544,10 @@ class Sync:
                 (outcome, self.now_ms(), error, self.progress.requests, self.progress.run),
             )
             write_seal(db, self.progress.run)
+            # What the file holds: a batch a failed commit took back is not counted.
+            self.progress.added = db.execute(
+                "SELECT added FROM runs WHERE id = ?", (self.progress.run,)
+            ).fetchone()[0]
 
 
 def _span(page: Page) -> tuple[int, int]:
