@@ -147,7 +147,8 @@ def test_a_failed_sync_keeps_its_pages_and_the_next_one_closes_the_gap(
     db = tmp_path / "usage.db"
     failed = fail_after(emulator, db, 4)
     assert failed.code == 5, failed.err
-    assert len(stored_ids(db)) == 400  # four pages, each committed on its own
+    # Four pages: the batch still open when the API failed is committed with the run's end.
+    assert len(stored_ids(db)) == 400
     assert runs(db)[0][0] == "failed"
     check = run_in_memory(["verify", str(db)])
     assert check.code == 6

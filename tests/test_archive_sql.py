@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from usage_cli.archive._store import VIEWS
+from usage_cli.archive._store import RELATION_COLUMNS, SCHEMA_VERSION, VIEWS
 from usage_cli.columns import iso_ms
 from usage_cli.sandbox import Sandbox
 from usage_cli.sandbox.data import generate_records
@@ -375,6 +375,50 @@ def test_a_view_redefined_or_dropped_by_hand_fails_verify(
     assert said in checked.out + checked.err
 
 
+def indexes(db: Path) -> set[str]:
+    with sqlite3.connect(db) as connection:
+        return {
+            row[0]
+            for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' "
+                "AND sql IS NOT NULL"
+            )
+        }
+
+
+def test_a_schema_3_archive_verifies_and_loses_the_relation_indexes_on_its_next_sync(
+    tmp_path: Path,
+) -> None:
+    api = Emulator(generate_records(300, seed=3, anchor=ANCHOR), token=TOKEN)
+    db = tmp_path / "usage.db"
+    assert sync(api, db, "-q").code == 0
+    three = {"records_by_time", "records_by_type", "records_by_bot_id"}
+    assert indexes(db) == three
+    with sqlite3.connect(db) as connection:
+        # As a version 3 archive is: an index for each of the nine relations, and
+        # the time's without the id.
+        connection.execute("DROP INDEX records_by_time")
+        connection.execute("CREATE INDEX records_by_time ON records (source, created_at, count)")
+        for _, column in RELATION_COLUMNS:
+            connection.execute(
+                f"CREATE INDEX IF NOT EXISTS records_by_{column} "
+                f"ON records (source, {column}, created_at, count)"
+            )
+        connection.execute("PRAGMA user_version = 3")
+    old = verify(db)
+    assert old.code == 0, old.err
+    head = old.out.split("chain head ")[1][:64]
+    listed = run_in_memory(["list", "--db", str(db), "--all", "-o", "jsonl"]).out
+    assert sync(api, db, "-q").code == 0
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert indexes(db) == three
+    # The rows and their chain are as they were; reads give the same bytes.
+    again = run_in_memory(["verify", str(db), "--expect-head", head])
+    assert again.code == 0, again.err
+    assert run_in_memory(["list", "--db", str(db), "--all", "-o", "jsonl"]).out == listed
+
+
 def test_an_archive_from_before_the_views_verifies_and_gains_them_on_its_next_sync(
     tmp_path: Path,
 ) -> None:
@@ -392,7 +436,7 @@ def test_an_archive_from_before_the_views_verifies_and_gains_them_on_its_next_sy
     head = old.out.split("chain head ")[1][:64]
     assert sync(api, db, "-q").code == 0
     with sqlite3.connect(db) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         made = dict(connection.execute("SELECT name, sql FROM sqlite_master WHERE type = 'view'"))
         assert connection.execute("SELECT COUNT(*) FROM usage_records_whole").fetchone()[0] == 300
     assert made == VIEWS

@@ -165,3 +165,19 @@ def test_a_resume_with_another_exact_is_refused() -> None:
     old = Checkpoint.from_text(json.dumps(data))
     assert old.differences(Query(), Format.csv, False, api, exact=True) == []
     assert old.differences(Query(), Format.csv, False, api) == ["--exact (used then, not now)"]
+
+
+def test_a_page_is_asked_for_formula_marks_as_cell_by_cell_would() -> None:
+    import random
+
+    from usage_cli.formats.csv import _FORMULA_STARTS, _may_start_formula
+
+    def cell_by_cell(text: str) -> bool:
+        cells = [cell for row in text.split("\n") for cell in row.split(",")]
+        return any(cell.startswith(_FORMULA_STARTS) for cell in cells)
+
+    pick = random.Random(24)
+    letters = ["a", "1", ",", "\n", " ", *_FORMULA_STARTS]
+    for _ in range(3000):
+        text = "".join(pick.choice(letters) for _ in range(pick.randint(0, 12)))
+        assert _may_start_formula(text) == cell_by_cell(text), repr(text)

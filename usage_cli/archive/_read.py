@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic_core import from_json
 
-from usage_cli.archive._store import RELATION_COLUMNS, Archive, Source
+from usage_cli.archive._store import INDEXED, RELATION_COLUMNS, Archive, Source
 from usage_cli.errors import ApiError
 from usage_cli.query import Order, Query
 from usage_cli.records import Page, UsageRecord
@@ -78,16 +78,23 @@ class ArchiveReader:
         self.archive = archive
         self.source = source
         self.requests = 0
+        # The last page's last record (id, created_at): the cursor the next asks for,
+        # found without a lookup (the archive has no index on ids alone).
+        self._last: tuple[str, int] | None = None
 
     def fetch_page(self, query: Query, *, cursor: str | None, take: int) -> Page:
         found = where(self.source, query)
         sql, params = found.sql, list(found.params)
         descending = query.order is Order.desc
         if cursor:
-            row = self.archive.connection.execute(
-                "SELECT created_at, id FROM records WHERE source = ? AND id = ?",
-                (self.source.id, cursor),
-            ).fetchone()
+            row = (
+                (self._last[1], self._last[0])
+                if self._last is not None and self._last[0] == cursor
+                else self.archive.connection.execute(
+                    "SELECT created_at, id FROM records WHERE source = ? AND id = ?",
+                    (self.source.id, cursor),
+                ).fetchone()
+            )
             if row is None:
                 raise ApiError(
                     f"the archive has no record {cursor!r} to continue after (invalid cursor)",
@@ -109,6 +116,7 @@ class ArchiveReader:
         self.requests += 1
         decoded, odd_text = _decoded([row[0] for row in rows])
         items = [UsageRecord(raw) for raw in decoded]
+        self._last = (items[-1].id, items[-1].created_at) if items else None
         # As the platform: a page's cursor is its last id, and the end an empty page.
         return Page(items, items[-1].id if items else None, odd_text)
 
@@ -168,45 +176,101 @@ class ArchiveReader:
         grouping = f" GROUP BY {', '.join(str(n + 1) for n in range(len(grouped)))}"
         grouping = grouping if grouped else ""
         sql = f"SELECT {', '.join([*grouped, figures])} FROM records WHERE {found.sql}"
-        window = " AND created_at BETWEEN ? AND ?"
         summary = Summary(by, zone=zone, prices=prices)
         db = self.archive.connection
         with self.archive.storage("read"):
             try:
-                spans = _spans(db, found, labels) if labellers else [((), None, None)]
-                for bucket, start, end in spans:
-                    # No time buckets: one query, which the planner may answer
-                    # from the index of the grouped column alone.
-                    edges = [] if start is None else [start, end]
-                    sql_now = sql + (window if edges else "") + grouping
-                    params = [*paths, *split_params, *found.params, *edges]
-                    for row in db.execute(sql_now, params):
-                        *parts, records, total, known, first, last = row
-                        if not records:
-                            continue  # no GROUP BY: one row even when nothing matches
-                        if known != records:
-                            return None  # a count beyond SQLite's integers: only in the JSON
-                        costs = None
-                        if prices is not None:
-                            kind, _ = parts[len(columns) :]
-                            costs = Costs(prices)
-                            # One era: the price at its first record is the price of all.
-                            costs.add(kind, first, records, total)
-                        fixed, timed = iter(parts[: len(columns)]), iter(bucket)
-                        key = tuple(
-                            next(timed)
-                            if dimension in BUCKETS
-                            else _meta_key(next(fixed))
-                            if dimension.startswith("meta.")
-                            else next(fixed)
-                            for dimension in by
-                        )
-                        summary.merge(Group(key, records, total, first, last, costs))
+                if labellers:
+                    spans = list(_spans(db, found, labels))
+                    rows = _bucketed(db, found, spans, grouped, [*paths, *split_params])
+                else:
+                    params = [*paths, *split_params, *found.params]
+                    rows = (((), *row) for row in db.execute(sql + grouping, params))
+                for bucket, *row in rows:
+                    *parts, records, total, known, first, last = row
+                    if not records:
+                        continue  # no GROUP BY: one row even when nothing matches
+                    if known != records:
+                        return None  # a count beyond SQLite's integers: only in the JSON
+                    costs = None
+                    if prices is not None:
+                        kind, _ = parts[len(columns) :]
+                        costs = Costs(prices)
+                        # One era: the price at its first record is the price of all.
+                        costs.add(kind, first, records, total)
+                    fixed, timed = iter(parts[: len(columns)]), iter(bucket)
+                    key = tuple(
+                        next(timed)
+                        if dimension in BUCKETS
+                        else _meta_key(next(fixed))
+                        if dimension.startswith("meta.")
+                        else next(fixed)
+                        for dimension in by
+                    )
+                    summary.merge(Group(key, records, total, first, last, costs))
             except sqlite3.OperationalError as error:
                 if "overflow" in str(error):
                     return None  # a sum beyond 64 bits: Python's integers will do it
                 raise
         return summary
+
+
+_FIGURES = "COUNT(*), SUM(count), COUNT(count), MIN(created_at), MAX(created_at)"
+
+
+def _bucketed(
+    db: sqlite3.Connection,
+    found: Where,
+    spans: list[Span],
+    grouped: list[str],
+    params: list[Any],
+) -> Iterator[tuple[Any, ...]]:
+    """The figures of each group in each time bucket: (labels, *groups, *figures) rows.
+
+    By one indexed column (type, bot) or none, each value's records in each
+    bucket are one range of an index (its values found by seeks, as a skip-scan
+    would), counted where they lie: nothing is sorted; one query a bucket took
+    about twice as long. By anything else (another relation, two columns,
+    `meta.KEY`, prices), one query a bucket over the time index: over a million
+    records by day, type and bot, 30 of them took 0.94-1.1 s, where one query
+    grouping every record by its bucket (a CASE) sorted them all and took
+    1.3-2.0 s.
+    """
+    if not spans:
+        return
+    labels = [bucket for bucket, _, _ in spans]
+    values = ", ".join(f"({n}, {start}, {end})" for n, (_, start, end) in enumerate(spans))
+    if not grouped or (len(grouped) == 1 and grouped[0] in INDEXED and not params):
+        column = grouped[0] if grouped else None
+        kinds = ""
+        match = ""
+        if column is not None:
+            # Each value of the column, smallest first, then NULL (the `(none)` group,
+            # and the end of the seeks).
+            kinds = (
+                f", kinds(v) AS (SELECT (SELECT MIN({column}) FROM records WHERE {found.sql}) "
+                f"UNION ALL SELECT (SELECT MIN({column}) FROM records WHERE {found.sql} "
+                f"AND {column} > kinds.v) FROM kinds WHERE kinds.v IS NOT NULL)"
+            )
+            match = f" AND {column} IS kinds.v"
+        statement = (
+            f"WITH buckets(n, low, high) AS (VALUES {values}){kinds} "
+            f"SELECT buckets.n, {'kinds.v, ' if column else ''}(SELECT json_array({_FIGURES}) "
+            f"FROM records WHERE {found.sql}{match} AND created_at BETWEEN buckets.low "
+            f"AND buckets.high) FROM buckets{', kinds' if column else ''}"
+        )
+        seeks = [*found.params, *found.params] if column else []
+        for n, *group, figures in db.execute(statement, [*seeks, *found.params]):
+            yield (labels[n], *group, *json.loads(figures))
+        return
+    keys = ", ".join(str(n + 1) for n in range(len(grouped)))
+    statement = (
+        f"SELECT {', '.join([*grouped, _FIGURES])} FROM records WHERE {found.sql} "
+        f"AND created_at BETWEEN ? AND ? GROUP BY {keys}"
+    )
+    for bucket, start, end in spans:
+        for row in db.execute(statement, [*params, *found.params, start, end]):
+            yield (bucket, *row)
 
 
 def _meta_key(text: str | None) -> str | None:

@@ -55,8 +55,9 @@ from usage_cli.relations import TABLE
 
 # 2: runs.seal, the bookkeeping's seal, and runs.signature (see `_seal`).
 # 3: the views for SQL tools, and `properties` with the salt of token hints.
+# 4: indexes on the time, the type and the bot only (`INDEXED`).
 # An older file gains what it lacks on its next sync (`_migrate`).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 VIEWS_SINCE = 3
 READ_ONLY = (
     "an archive on a read-only medium can be read (--db) and verified, not synced; "
@@ -68,13 +69,30 @@ GENESIS = bytes(32)
 RELATION_COLUMNS = tuple(
     (relation.api, relation.attribute) for relation in TABLE if relation.api != "type"
 )
-# Each index ends in `count`, so that counting and summing per type, per
-# relation or per span of time reads the index alone, never the records' JSON.
-# A relation's index keeps the rows without one too: they are the `(none)` group.
+# Each index ends in `count`, so that counting and summing per type, per bot
+# or per span of time reads the index alone, never the records' JSON. A bot's
+# index keeps the rows without one too: they are the `(none)` group. The other
+# eight relations have no index (schema 3 had one each): each cost about 8%
+# of the file and of a first sync's inserts, and a read by one of them scans
+# the records instead (figures in benchmarks/README.md).
+# Newest first (`DESC`), the order a sync reads and inserts in: each insert then
+# lands at the end of its stretch of the index, which leaves its pages full.
+# In ascending order they were left half empty (42-51% of each index unused).
+INDEXED = ("type", "bot_id")
 _INDEXES = "".join(
-    f"CREATE INDEX records_by_{column} ON records (source, {column}, created_at, count);"
-    for column in ("type", *(column for _, column in RELATION_COLUMNS))
+    f"CREATE INDEX records_by_{column} ON records (source, {column}, created_at DESC, count);"
+    for column in INDEXED
 )
+# Records in time order, and a record found by its time and id: the existence
+# check before an insert, and a page's cursor. Schema 3 also had a unique index
+# on (source, id): with ids random, each commit of a first sync rewrote most of
+# its pages (the insert of 5,000 records dirtied about as many pages), so its
+# cost grew with the archive. Ids are unique because `Archive.insert` stores
+# only those not stored yet; an archive made before keeps its unique index (a
+# table constraint, which only a rebuild of the table drops).
+_TIME_INDEX = "CREATE INDEX records_by_time ON records (source, created_at DESC, id DESC, count)"
+# What schema 4 drops from an older archive.
+_DROPPED = tuple(f"records_by_{column}" for _, column in RELATION_COLUMNS if column not in INDEXED)
 
 _SCHEMA = f"""
 CREATE TABLE sources (
@@ -121,10 +139,9 @@ CREATE TABLE records (
     {", ".join(f"{column} TEXT" for _, column in RELATION_COLUMNS)},
     raw TEXT NOT NULL,
     run INTEGER NOT NULL REFERENCES runs (id),
-    chain BLOB NOT NULL,
-    UNIQUE (source, id)
+    chain BLOB NOT NULL
 );
-CREATE INDEX records_by_time ON records (source, created_at, count);
+{_TIME_INDEX};
 {_INDEXES}
 """
 # `IF NOT EXISTS`: the migration to schema 3 adds it the same way.
@@ -194,15 +211,14 @@ def link(previous: bytes, source: int, run: int, raw: str) -> bytes:
 def columns_of(raw: Mapping[str, Any]) -> tuple[Any, ...]:
     """The indexed columns a record's JSON gives: id, created_at, type, count, relations."""
     count = raw["count"]
-    if not -(2**63) <= count < 2**63:
+    if not _SMALLEST <= count <= _LARGEST:
         count = None  # beyond SQLite's integers: `raw` keeps it, sums fall back to it
-    return (
-        raw["id"],
-        raw["createdAt"],
-        raw["type"],
-        count,
-        *(raw.get(field) for field, _ in RELATION_COLUMNS),
-    )
+    # The relations in one C loop (`map`): a generator cost a first sync about 3 µs a record.
+    return (raw["id"], raw["createdAt"], raw["type"], count, *map(raw.get, _RELATION_FIELDS))
+
+
+_SMALLEST, _LARGEST = -(2**63), 2**63 - 1
+_RELATION_FIELDS = tuple(field for field, _ in RELATION_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -521,22 +537,27 @@ class Archive:
         """Store the records not stored yet (inside a transaction); (added, last seq, chain)."""
         if not records:
             return 0, None, None
-        known = _existing(db, source, [record.id for record in records])
+        known = _existing(db, source, records)
         seq, chain = self.last_chain()
+        # `link`, written out: a record's JSON is made once, as bytes, and the
+        # header is the same for the whole page (per-record Python was 13% of
+        # a first sync's time).
+        header = f"\x00{source.id}\x00{run}\x00".encode()
+        sha256 = hashlib.sha256
         rows: list[tuple[Any, ...]] = []
         for record in records:
-            if record.id in known:
+            raw = record.raw
+            columns = columns_of(raw)
+            if columns[0] in known:
                 continue
-            known.add(record.id)
-            raw = json_bytes(record.raw).decode("utf-8")
-            chain = link(chain, source.id, run, raw)
-            rows.append((source.id, *columns_of(record.raw), raw, run, chain))
+            known.add(columns[0])
+            data = json_bytes(raw)
+            chain = sha256(chain + header + data).digest()
+            rows.append((source.id, *columns, data.decode("utf-8"), run, chain))
         if not rows:
             return 0, None, None
-        placeholders = ", ".join("?" for _ in rows[0])
-        names = ", ".join(_RECORD_COLUMNS)
         try:
-            db.executemany(f"INSERT INTO records ({names}) VALUES ({placeholders})", rows)
+            db.executemany(_INSERT, rows)
         except OverflowError:
             raise StorageError(
                 "a record's createdAt is beyond what the archive can order "
@@ -555,6 +576,10 @@ _RECORD_COLUMNS = (
     "raw",
     "run",
     "chain",
+)
+_INSERT = (
+    f"INSERT INTO records ({', '.join(_RECORD_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _RECORD_COLUMNS)})"
 )
 
 
@@ -578,6 +603,14 @@ def _migrate(db: sqlite3.Connection) -> None:
         db.execute(statement)
     db.execute(_PROPERTIES)
     _add_salt(db)
+    # 4: the relations' indexes but the bot's go. The rows and their chain are
+    # untouched: what a sync stored before verifies as it did.
+    for index in _DROPPED:
+        db.execute(f"DROP INDEX IF EXISTS {index}")
+    found = db.execute("SELECT sql FROM sqlite_master WHERE name = 'records_by_time'").fetchone()
+    if found is None or found[0] != _TIME_INDEX:
+        db.execute("DROP INDEX IF EXISTS records_by_time")
+        db.execute(_TIME_INDEX)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
@@ -593,10 +626,15 @@ def _add_salt(db: sqlite3.Connection) -> None:
     )
 
 
-def _existing(db: sqlite3.Connection, source: Source, ids: list[str]) -> set[str]:
+def _existing(db: sqlite3.Connection, source: Source, records: Sequence[UsageRecord]) -> set[str]:
+    """Which of `records` are stored: one range of the time index, the records' span."""
+    times = [record.created_at for record in records]
+    ids = [record.id for record in records]
     marks = ", ".join("?" for _ in ids)
     rows = db.execute(
-        f"SELECT id FROM records WHERE source = ? AND id IN ({marks})", (source.id, *ids)
+        f"SELECT id FROM records WHERE source = ? AND created_at BETWEEN ? AND ? "
+        f"AND id IN ({marks})",
+        (source.id, min(times), max(times), *ids),
     ).fetchall()
     return {row[0] for row in rows}
 

@@ -86,7 +86,7 @@ def sync_command(
 ) -> None:
     """Copy every record the token can see into a local archive: only what is new, with no gaps.
 
-    Records are kept as the API sent them, one transaction a page; an
+    Records are kept as the API sent them, committed about every half second; an
     interrupted sync is finished by the next. Read the archive offline with
     --db on list, summary and export; check it with `usage verify ARCHIVE`.
     """
