@@ -303,6 +303,7 @@ def test_a_manifest_round_trips_with_its_keys_in_order(tmp_path: Path) -> None:
     path.write_text(manifest.to_text())
     assert Manifest.load(path) == manifest
     assert list(json.loads(path.read_text())) == [
+        "schemaVersion",
         "tool",
         "api",
         "query",

@@ -6,5 +6,6 @@ __version__ = "0.1.0"
 DISTRIBUTION = "chatbotkit-usage"
 VERSION_LINE = f"usage {__version__} ({DISTRIBUTION})\n"
 # `schemaVersion` of the JSON documents usage defines (summary, compare, check,
-# prices): raised when one changes other than by a new field (usage_cli.reports.schemas).
+# prices, manifests, verify's report): raised when one changes other than by a new
+# field (usage_cli.verify.schemas).
 SCHEMA_VERSION = 1

@@ -15,9 +15,12 @@ Examples:
 \b
   usage schema summary
   usage schema check > check.schema.json
+  usage schema manifest
 """
-# The documents usage itself defines (a test holds these to reports.schemas).
-DocumentName = Literal["summary", "compare", "check", "prices"]
+# The documents usage itself defines (a test holds these to verify.schemas).
+DocumentName = Literal[
+    "summary", "compare", "check", "prices", "manifest", "set-manifest", "verify"
+]
 
 
 @app.command(
@@ -32,7 +35,8 @@ def schema_command(
         DocumentName,
         typer.Argument(
             metavar="NAME",
-            help="summary, compare, check or prices: the JSON document of that command.",
+            help="summary, compare, check or prices (that command's -o json), manifest or "
+            "set-manifest (an export's, a partitioned export's), verify (verify -o json).",
             show_default=False,
         ),
     ],
@@ -40,7 +44,7 @@ def schema_command(
     """Print the JSON Schema of a JSON document usage writes (its schemaVersion's)."""
     import json
 
-    from usage_cli.reports.schemas import schema
+    from usage_cli.verify.schemas import schema
 
     run = invocation(ctx)
     run.runtime.stdout.write(json.dumps(schema(name), indent=2) + "\n")

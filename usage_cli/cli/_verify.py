@@ -1,14 +1,14 @@
 """`usage verify`: an export, a partitioned folder, an archive, or a chained series."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
 from usage_cli._text import for_terminal
 from usage_cli.cli._app import app
 from usage_cli.cli._invocation import invocation
-from usage_cli.cli._options import GLOBAL_NOTE
+from usage_cli.cli._options import GLOBAL_NOTE, OUTPUT_PANEL
 from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import InputError, VerifyError
 
@@ -23,7 +23,9 @@ Examples:
   usage verify usage.db --signers allowed_signers  (every run signed by an allowed key)
   usage verify usage/                  (a folder written with --partition)
   usage verify --chain audit/ --signers allowed_signers --expect-head SHA256
+  usage verify audit.csv -o json      (the report as JSON: usage schema verify)
 """
+VerifyFormat = Literal["text", "json"]
 
 
 @app.command(
@@ -74,6 +76,16 @@ def verify_command(
             show_default=False,
         ),
     ] = None,
+    output_format: Annotated[
+        VerifyFormat,
+        typer.Option(
+            "--format",
+            "-o",
+            help="text, or json: the report as a document (usage schema verify) on "
+            "stdout, with the same exit code.",
+            rich_help_panel=OUTPUT_PANEL,
+        ),
+    ] = "text",
 ) -> None:
     """Prove an export, a chained series of them, or an archive untouched and whole. Offline.
 
@@ -90,6 +102,17 @@ def verify_command(
     report = verify(paths, chain=chain, expect_head=expect_head, signers=allowed)
     for note in report.notes:
         run.note(f"note: {note}")
+    if output_format == "json":
+        import json
+
+        from usage_cli.verify.schemas import report_json
+
+        document = report_json(report, paths)
+        run.runtime.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+        if not report.ok:
+            # The document has every problem; stderr has the verdict, as in text mode.
+            raise VerifyError(report.verdict(), hint=report.hint)
+        return
     if not report.ok:
         for line in report.problem_lines():
             run.say(line)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NotRequired, Self, cast
 from typing_extensions import TypedDict
 
 from usage_cli._files import reason
+from usage_cli._version import SCHEMA_VERSION
 from usage_cli.errors import VerifyError
 from usage_cli.export._json import (
     ApiJson,
@@ -113,6 +114,9 @@ def _series(
 class ManifestJson(StatsJson):
     """The figures (StatsJson) flat at the top level, where readers expect them, and:"""
 
+    # Written first in every manifest since it was added (`usage schema manifest`);
+    # absent from those written before, which still verify.
+    schemaVersion: NotRequired[int]
     tool: ToolJson
     api: ApiJson
     query: QueryJson
@@ -135,6 +139,7 @@ _SHAPE = shape_of(ManifestJson)
 class SetManifestJson(StatsJson):
     """The manifest of a partitioned export: the figures of the whole set, and every part."""
 
+    schemaVersion: NotRequired[int]  # as ManifestJson's (`usage schema set-manifest`)
     tool: ToolJson
     api: ApiJson
     query: QueryJson
@@ -194,9 +199,11 @@ class _Proof:
         return self.figures["countByType"]
 
     def _json(self, kind: dict[str, Any], contents: dict[str, Any]) -> dict[str, Any]:
-        """The manifest's keys in the order people read them: the run, what kind of
-        export, its figures, what it holds, when, and its place in a series."""
+        """The manifest's keys in the order people read them: its schema's version, the
+        run, what kind of export, its figures, what it holds, when, and its place in a
+        series."""
         return {
+            "schemaVersion": SCHEMA_VERSION,
             "tool": self.tool,
             "api": self.api,
             "query": self.query,

@@ -3,8 +3,9 @@
 Records (`list`, `export`) stay as the API sent them and have no schema here.
 Each document carries `schemaVersion`; within a version fields may be added
 (a schema allows what it does not name), never renamed, removed or retyped:
-that takes a new version. `usage schema NAME` prints one; the tests hold
-every output to its schema.
+that takes a new version. `usage schema NAME` prints one (`verify.schemas`
+adds the manifests and `verify -o json` to these); the tests hold every
+output to its schema.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from __future__ import annotations
 from typing import Any, NotRequired
 
 from typing_extensions import TypedDict
-
-from usage_cli._version import SCHEMA_VERSION
 
 
 class Window(TypedDict):
@@ -173,20 +172,3 @@ DOCUMENTS: dict[str, Any] = {
     "check": Check,
     "prices": PriceTable,
 }
-
-
-def adapter(name: str) -> Any:
-    """A pydantic TypeAdapter of document `name` (loaded only here: pydantic is heavy)."""
-    from pydantic import TypeAdapter
-
-    return TypeAdapter(DOCUMENTS[name])
-
-
-def schema(name: str) -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of document `name`."""
-    document: dict[str, Any] = adapter(name).json_schema(mode="serialization")
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"usage:{name}/v{SCHEMA_VERSION}",
-        **document,
-    }

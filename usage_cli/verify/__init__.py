@@ -14,15 +14,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from usage_cli.errors import InputError
+from usage_cli.verify._kind import Kind
 
 __all__ = ["Report", "verify"]
 
 
 class Report(Protocol):
     """What a verifier found, and how `usage verify` says it."""
+
+    # file, folder, series or archive: which verifier answered.
+    kind: ClassVar[Kind]
+
+    @property
+    def records(self) -> int:
+        """The records proven (or found, when the report fails)."""
+        ...
 
     @property
     def problems(self) -> list[str]:

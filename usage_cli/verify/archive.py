@@ -14,6 +14,7 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from usage_cli.archive._file import connect_for_reading
 from usage_cli.archive._seal import PARTS, message, parts, previous
@@ -27,6 +28,7 @@ from usage_cli.archive._store import (
 )
 from usage_cli.columns import iso_ms
 from usage_cli.errors import InputError
+from usage_cli.verify._kind import Kind
 
 # Enough to act on; a tampered archive can have a million broken rows.
 _MAX_LISTED = 20
@@ -34,6 +36,7 @@ _MAX_LISTED = 20
 
 @dataclass
 class ArchiveReport:
+    kind: ClassVar[Kind] = "archive"
     path: Path
     records: int = 0
     runs: int = 0

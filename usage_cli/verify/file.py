@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from usage_cli._files import reason
 from usage_cli.errors import InputError
 from usage_cli.export import Manifest, format_of, manifest_path, sha256_of
 from usage_cli.export._costs import CostColumn, cost_of
+from usage_cli.verify._kind import Kind
 from usage_cli.verify._lines import first_of
 from usage_cli.verify._manifest import HeldToManifest
 from usage_cli.verify._rows import UNREADABLE, opened, rows
@@ -20,6 +22,7 @@ from usage_cli.verify._rows import UNREADABLE, opened, rows
 
 @dataclass
 class FileReport(HeldToManifest[Manifest]):
+    kind: ClassVar[Kind] = "file"
     problems: list[str] = field(default_factory=list)
     # The name the export wrote, when the file (with its manifest) has another now.
     written_as: str | None = None

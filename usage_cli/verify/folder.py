@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import ClassVar
 
 from usage_cli._files import reason, sha256_of
 from usage_cli.errors import InputError, VerifyError
@@ -34,6 +35,7 @@ from usage_cli.partitions import (
     pending_manifest,
     set_manifest,
 )
+from usage_cli.verify._kind import Kind
 from usage_cli.verify._lines import first_of
 from usage_cli.verify._manifest import HeldToManifest
 from usage_cli.verify._rows import UNREADABLE, opened, rows
@@ -49,6 +51,7 @@ Row = tuple[str, str, int, int, str | None]
 
 @dataclass
 class FolderReport(HeldToManifest[SetManifest]):
+    kind: ClassVar[Kind] = "folder"
     found: list[str] = field(default_factory=list)
     # Beside the folder, or inside it for a set written before the manifest moved.
     manifest_at: Path | None = None

@@ -25,12 +25,14 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from usage_cli.columns import iso_ms
 from usage_cli.errors import InputError, VerifyError
 from usage_cli.evidence._sign import signer_of
 from usage_cli.export import Manifest, SetManifest, manifest_path
 from usage_cli.partitions import OLD_MANIFEST_NAME, set_manifest, set_of_manifest
+from usage_cli.verify._kind import Kind
 from usage_cli.verify._lines import first_of
 from usage_cli.verify.file import FileReport, verify_file
 from usage_cli.verify.folder import verify_folder
@@ -83,6 +85,7 @@ class Link:
 
 @dataclass
 class ChainReport:
+    kind: ClassVar[Kind] = "series"
     links: list[Link] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
