@@ -27,7 +27,7 @@ _usage_flags() {
     sandbox) _usage_r='--port --records --seed --anchor --latency --rate-429 --rate-5xx --retry-after --fail-every --max-take --loop-after --odd-data --grow --grow-every --rate-limit --spike --drip -h --help' ;;
     schema) _usage_r='-h --help' ;;
     summary) _usage_r='--type --conversation-id --message-id --task-id --contact-id --blueprint-id --bot-id --dataset-id --skillset-id --ability-id --meta --order --take --since --until --by --top --format -o --sort --compare --cost --prices --all --demo --db --source --wide -h --help' ;;
-    sync) _usage_r='--db --source --demo --streams --sign -h --help' ;;
+    sync) _usage_r='--db --source --demo --streams --sign --format -o -h --help' ;;
     verify) _usage_r='--chain --signers --expect-head --format -o -h --help' ;;
     config) _usage_r='-h --help' ;;
     'config set') _usage_r='-h --help' ;;
@@ -58,7 +58,7 @@ _usage_option() {
     'summary --by') _usage_k=w _usage_r='type bot conversation task contact blueprint dataset skillset ability message hour day week month meta.' ;;
     'summary --format'|'summary -o') _usage_k=w _usage_r='table json csv' ;;
     'summary --sort') _usage_k=w _usage_r='count records cost' ;;
-    'verify --format'|'verify -o') _usage_k=w _usage_r='text json' ;;
+    'sync --format'|'sync -o'|'verify --format'|'verify -o') _usage_k=w _usage_r='text json' ;;
     *' --token'|*' --api-url'|*' --run-as'|*' --timeout'|*' --retries') _usage_k=t _usage_r='' ;;
     *' --profile') _usage_k=p _usage_r='' ;;
     *' --tz') _usage_k=z _usage_r='' ;;
@@ -73,7 +73,7 @@ _usage_argument() {
     'export '*) _usage_k=f _usage_r='' ;;
     'prices 1') _usage_k=w _usage_r='OPENAI_GPT_4O_TOKEN OPENAI_GPT_4O_MINI_TOKEN ANTHROPIC_CLAUDE_SONNET_4_TOKEN CHATBOTKIT_CONVERSATION CHATBOTKIT_MESSAGE CHATBOTKIT_TASK_RUN CHATBOTKIT_ABILITY_CALL CHATBOTKIT_DATASET_SEARCH' ;;
     'report '*) _usage_k=f _usage_r='' ;;
-    'schema 1') _usage_k=w _usage_r='summary compare check prices manifest set-manifest verify' ;;
+    'schema 1') _usage_k=w _usage_r='summary compare check prices manifest set-manifest verify sync' ;;
     'verify '*) _usage_k=f _usage_r='' ;;
     'config set 1') _usage_k=k _usage_r='token api_url run_as tz prices' ;;
     'config set 2') _usage_k=v _usage_r='' ;;

@@ -242,3 +242,30 @@ def test_verify_json_keeps_bad_input_exit_2(tmp_path: Path) -> None:
     assert done.code == 2
     assert done.out == ""
     assert run_in_memory(["verify", str(tmp_path), "-o", "yaml"]).code == 2
+
+
+# `usage sync -o json`: the run, as a document.
+
+
+def test_sync_json_holds_to_its_schema(cli: Any, tmp_path: Path) -> None:
+    db = tmp_path / "usage.db"
+    first = cli("sync", "--db", str(db), "-q", "-o", "json")
+    assert first.code == 0, first.err
+    assert first.err == ""
+    adapter("sync").validate_json(first.out, strict=True)
+    document = json.loads(first.out)
+    assert document["schemaVersion"] == SCHEMA_VERSION
+    assert (document["outcome"], document["archive"], document["signed"]) == ("ok", str(db), False)
+    assert document["recordsAdded"] == document["records"] > 0
+    assert document["pages"] >= 1
+    # The head it names is the one `usage verify` proves.
+    assert f"chain head {document['head']}" in run_in_memory(["verify", str(db)]).out
+    again = json.loads(cli("sync", "--db", str(db), "-q", "-o", "json").out)
+    assert (again["run"], again["recordsAdded"]) == (document["run"] + 1, 0)
+    assert again["records"] == document["records"]
+
+
+def test_sync_in_text_mode_writes_nothing_on_stdout(cli: Any, tmp_path: Path) -> None:
+    done = cli("sync", "--db", str(tmp_path / "usage.db"))
+    assert (done.code, done.out) == (0, "")
+    assert cli("sync", "--db", str(tmp_path / "usage.db"), "-o", "yaml").code == 2

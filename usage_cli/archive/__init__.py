@@ -17,6 +17,7 @@ from usage_cli.archive._file import (
     refuse_place,
 )
 from usage_cli.archive._read import ArchiveReader
+from usage_cli.archive._report import SyncJson, sync_json
 from usage_cli.archive._seal import keep_signature
 from usage_cli.archive._seal import to_sign as run_message
 from usage_cli.archive._store import READ_ONLY, Archive, Source
@@ -30,6 +31,7 @@ __all__ = [
     "ArchiveReader",
     "Source",
     "Sync",
+    "SyncJson",
     "SyncProgress",
     "archive_state",
     "default_path",
@@ -38,4 +40,5 @@ __all__ = [
     "lock_path",
     "refuse_place",
     "run_message",
+    "sync_json",
 ]

@@ -19,7 +19,7 @@ Examples:
 """
 # The documents usage itself defines (a test holds these to verify.schemas).
 DocumentName = Literal[
-    "summary", "compare", "check", "prices", "manifest", "set-manifest", "verify"
+    "summary", "compare", "check", "prices", "manifest", "set-manifest", "verify", "sync"
 ]
 
 
@@ -36,7 +36,7 @@ def schema_command(
         typer.Argument(
             metavar="NAME",
             help="summary, compare, check or prices (that command's -o json), manifest or "
-            "set-manifest (an export's, a partitioned export's), verify (verify -o json).",
+            "set-manifest (an export's, a partitioned export's), verify or sync (its -o json).",
             show_default=False,
         ),
     ],

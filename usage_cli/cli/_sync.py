@@ -1,6 +1,6 @@
 """`usage sync`."""
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -8,7 +8,7 @@ from usage_cli.cli._app import app
 from usage_cli.cli._archive import archive_path, source_label
 from usage_cli.cli._argv import BARE
 from usage_cli.cli._invocation import Invocation, invocation
-from usage_cli.cli._options import GLOBAL_NOTE, PAGING_PANEL, DemoOpt
+from usage_cli.cli._options import GLOBAL_NOTE, OUTPUT_PANEL, PAGING_PANEL, DemoOpt
 from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import InputError, Interrupted, UsageCliError
 
@@ -28,7 +28,9 @@ Examples:
   usage sync                       (into $USAGE_DB or the default)
   usage sync --profile prod -q     (cron: a line only on failure)
   usage list --db --bot-id bot_1   (then read it offline)
+  usage sync -q -o json            (the run as JSON: usage schema sync)
 """
+SyncFormat = Literal["text", "json"]
 
 
 @app.command(
@@ -83,6 +85,16 @@ def sync_command(
             show_default=False,
         ),
     ] = None,
+    output_format: Annotated[
+        SyncFormat,
+        typer.Option(
+            "--format",
+            "-o",
+            help="text (notes on stderr only), or json: the run as a document on stdout "
+            "(usage schema sync). A run that fails writes none.",
+            rich_help_panel=OUTPUT_PANEL,
+        ),
+    ] = "text",
 ) -> None:
     """Copy every record the token can see into a local archive: only what is new, with no gaps.
 
@@ -189,6 +201,21 @@ def sync_command(
             f"chain head {head.hex()}; kept elsewhere, it lets `usage verify --expect-head` "
             f"prove that a later copy of {path} still holds this run"
         )
+        if output_format == "json":
+            import json
+
+            from usage_cli.archive import sync_json
+
+            document = sync_json(
+                done,
+                path=path,
+                source=label,
+                api=api_url,
+                stored=stored,
+                head=head,
+                signed=key is not None,
+            )
+            run.runtime.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
 
 
 def _sync(

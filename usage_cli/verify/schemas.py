@@ -1,10 +1,11 @@
 """Every JSON document `usage` itself defines, by the name `usage schema` takes.
 
 The reports' documents are `reports.schemas`'; the manifests are `export`'s own
-TypedDicts, the shapes `verify` reads them by; `verify -o json`'s is here. The
-wings of the first two share a floor and may not import each other: this one
-stands above both. Within a `schemaVersion` fields may be added (a schema allows
-what it does not name), never renamed, removed or retyped.
+TypedDicts, the shapes `verify` reads them by; a sync's run report is
+`archive`'s; `verify -o json`'s is here. Those three wings share a floor and may
+not import each other: this one stands above them. Within a `schemaVersion`
+fields may be added (a schema allows what it does not name), never renamed,
+removed or retyped.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from typing_extensions import TypedDict
 
 from usage_cli._version import SCHEMA_VERSION
+from usage_cli.archive._report import SyncJson
 from usage_cli.export._manifest import ManifestJson, SetManifestJson
 from usage_cli.reports.schemas import DOCUMENTS as REPORTS
 from usage_cli.verify._kind import Kind
@@ -61,6 +63,7 @@ DOCUMENTS: dict[str, Any] = {
     "manifest": ManifestJson,
     "set-manifest": SetManifestJson,
     "verify": VerifyJson,
+    "sync": SyncJson,
 }
 
 
