@@ -587,3 +587,69 @@ def test_a_404_under_an_api_url_ending_in_v1_hints_at_the_root(
     assert "HTTP 404" in error
     assert hint.startswith(f"hint: --api-url is the API's root, without {suffix.rstrip('/')}")
     assert hint.endswith(f"e.g. {server.url}")
+
+
+# `usage --help` and bare `usage` print generated text (usage_cli/_outline.py) without
+# importing Typer: it must be what Typer draws, byte for byte, at every width.
+OUTLINE_COLUMNS = [40, 52, 60, 79, 80, 140]
+
+
+def test_the_generated_outline_is_current() -> None:
+    from pathlib import Path
+
+    from usage_cli.cli import outline
+
+    committed = Path(outline.__file__).parent.parent / "_outline.py"
+    assert committed.read_text(encoding="utf-8") == outline.module(), (
+        "run: python -m usage_cli.cli.outline usage_cli/_outline.py"
+    )
+
+
+@pytest.mark.parametrize("columns", OUTLINE_COLUMNS)
+def test_the_outline_is_what_typer_draws(columns: int) -> None:
+    from usage_cli._outline import help_text
+    from usage_cli.cli.outline import drawn
+
+    assert drawn(["--help"], columns) == (0, help_text(columns), "")
+    assert drawn(["-h"], columns) == (0, help_text(columns), "")
+    # Bare `usage` is help as an error: on stderr, exit 2.
+    assert drawn([], columns) == (2, "", help_text(columns))
+
+
+@pytest.mark.parametrize("columns", [60, 80, 140])
+@pytest.mark.parametrize("args", [["--help"], ["-h"], []])
+def test_the_installed_usage_prints_the_outline_typer_would(columns: int, args: list[str]) -> None:
+    import subprocess
+
+    from usage_cli.cli.outline import drawn
+
+    from .conftest import subprocess_env, usage_command
+
+    env = subprocess_env(COLUMNS=str(columns))
+    done = subprocess.run([*usage_command(), *args], capture_output=True, env=env, timeout=60)
+    code, out, err = drawn(args, columns)
+    assert (done.returncode, done.stdout, done.stderr) == (code, out.encode(), err.encode())
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"CLICOLOR_FORCE": "1"},
+        {"CLICOLOR_FORCE": "1", "NO_COLOR": "1"},
+        {"CLICOLOR_FORCE": "1", "TERM": "dumb"},
+        {"NO_COLOR": ""},
+    ],
+)
+def test_bare_usage_is_dimmed_as_typers_run_dims_it(env: dict[str, str]) -> None:
+    import subprocess
+
+    from usage_cli.cli.outline import drawn
+
+    from .conftest import subprocess_env, usage_command
+
+    base = {k: v for k, v in subprocess_env().items() if k not in ("NO_COLOR", "TERM")}
+    base |= {"COLUMNS": "80", "CLICOLOR_FORCE": "0"}
+    done = subprocess.run(usage_command(), capture_output=True, env={**base, **env}, timeout=60)
+    code, _, err = drawn([], 80, env={**base, **env})
+    assert (done.returncode, done.stderr) == (code, err.encode())
+    assert (b"\x1b[2m" in done.stderr) == ("NO_COLOR" not in env and "TERM" not in env)

@@ -35,7 +35,6 @@ HEAVY = {"httpx", "pydantic", "rich", "usage_cli.client", "sqlite3", "usage_cli.
 @pytest.mark.parametrize(
     "args",
     [
-        ["--help"],
         ["list", "--help"],
         ["export", "--help"],
         ["verify", "--help"],
@@ -49,6 +48,15 @@ def test_help_does_not_import_the_client_stack(args: list[str]) -> None:
     modules = imported(*args)
     assert "typer" in modules
     assert not {*HEAVY, "usage_cli.records"} & modules
+
+
+@pytest.mark.parametrize("args", [["--help"], ["-h"], []])
+def test_the_apps_help_imports_no_typer_and_no_command(args: list[str]) -> None:
+    # Generated text (usage_cli/_outline.py): Typer and the command modules were 85%
+    # of `usage --help` (benchmarks/README.md).
+    modules = imported(*args)
+    assert "usage_cli._outline" in modules
+    assert not {*HEAVY, "typer", "click", "usage_cli.cli", "usage_cli.runtime"} & modules
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
+from usage_cli._colour import DIM, RED, RESET, YELLOW, colour_allowed
 from usage_cli._text import for_terminal, wrapped
 
 if TYPE_CHECKING:
@@ -183,13 +184,9 @@ class Runtime:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def colors(self, tty: bool) -> bool:
-        """Whether a stream may carry colour: a terminal (`tty`), or any stream under
-        `CLICOLOR_FORCE` (bixense.com/clicolors); never with `--no-color`, `NO_COLOR`
-        set to anything (no-color.org) or `TERM=dumb`."""
-        env = self.env
-        if not self.color_allowed or env.get("NO_COLOR") or env.get("TERM") == "dumb":
-            return False
-        return tty or env.get("CLICOLOR_FORCE", "0") not in ("", "0")
+        """Whether a stream may carry colour: `usage_cli._colour.colour_allowed`, with
+        `--no-color` as this run's."""
+        return colour_allowed(self.env, tty, allowed=self.color_allowed)
 
     def say(self, message: str, *, wrap: bool = True) -> None:
         """One line for a person, on stderr (stdout is for data).
@@ -208,15 +205,10 @@ class Runtime:
         self.stderr.flush()
 
 
-# gh's colours: errors red, warnings yellow; the rest of what is said to a person
-# (notes, progress lines) dimmed, so the data on stdout stands out.
-_RED, _YELLOW, _DIM, _RESET = "\x1b[31m", "\x1b[33m", "\x1b[2m", "\x1b[0m"
-
-
 def _coloured(text: str) -> str:
-    for label, colour in (("error:", _RED), ("warning:", _YELLOW)):
+    for label, colour in (("error:", RED), ("warning:", YELLOW)):
         if text.startswith(label):
-            return colour + label + _RESET + text[len(label) :]
+            return colour + label + RESET + text[len(label) :]
     if text.startswith("hint:"):
         return text
-    return _DIM + text + _RESET
+    return DIM + text + RESET
