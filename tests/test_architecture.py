@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "usage_cli"
 
 # Lowest first. Within a floor no wing imports another.
 FLOORS: list[set[str]] = [
-    {"_version", "_text", "_colour", "_outline", "errors", "relations", "paging"},
+    {"_version", "_text", "_colour", "_outline", "_defaults", "errors", "relations", "paging"},
     {"zones", "_files", "runtime"},
     {"config", "_lock", "partitions", "query", "records"},
     {"settings", "columns", "display"},

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import typer
 
+from usage_cli._defaults import DEFAULT_TIMEOUT
 from usage_cli.cli import app, run
 from usage_cli.cli._argv import command_index
 from usage_cli.cli._invocation import Invocation
@@ -27,7 +28,6 @@ from usage_cli.cli._typer_internals import (
 )
 from usage_cli.query import Order
 from usage_cli.runtime import Runtime, written
-from usage_cli.settings import DEFAULT_TIMEOUT
 
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "usage_cli"
 

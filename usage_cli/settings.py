@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from usage_cli._defaults import DEFAULT_RETRIES, DEFAULT_TIMEOUT
 from usage_cli.errors import InputError
 
 TOKEN_ENV = (
@@ -22,8 +23,6 @@ API_URL_ENV = ("CHATBOTKIT_API_URL", "CBK_API_URL")
 RUN_AS_ENV = ("CHATBOTKIT_API_RUNAS_USERID", "CBK_API_RUNAS_USERID")
 PRICES_ENV = ("USAGE_PRICES",)
 DEFAULT_API_URL = "https://api.chatbotkit.com"
-DEFAULT_RETRIES = 5
-DEFAULT_TIMEOUT = 30.0
 # A day: longer is no timeout at all, and sockets refuse what overflows a time_t.
 MAX_TIMEOUT = 86_400.0
 

@@ -11,11 +11,11 @@ from typing import Annotated
 
 import typer
 
+from usage_cli._defaults import DEFAULT_RETRIES, DEFAULT_TIMEOUT
 from usage_cli._version import VERSION_LINE
 from usage_cli.cli._invocation import GlobalOptions, Invocation
 from usage_cli.cli._options import GLOBAL_PANEL
 from usage_cli.cli._typer_internals import Group
-from usage_cli.settings import DEFAULT_RETRIES, DEFAULT_TIMEOUT
 
 app = typer.Typer(
     name="usage",

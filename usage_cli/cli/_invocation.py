@@ -16,15 +16,16 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from usage_cli._defaults import DEFAULT_RETRIES, DEFAULT_TIMEOUT
 from usage_cli.errors import AuthError, InputError
 from usage_cli.runtime import Runtime
-from usage_cli.settings import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Settings, resolve
 
 if TYPE_CHECKING:
     from usage_cli.client import Client
     from usage_cli.display import Display
     from usage_cli.prices import PriceTable
     from usage_cli.reading import PageSource
+    from usage_cli.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,9 @@ class Invocation:
 
         `prices` is the command's own `--prices`, which the other sources back up.
         """
+        # Here, not at the top: help (the root's callback makes an Invocation) needs none.
+        from usage_cli.settings import resolve
+
         options = asdict(self.options)
         if not read_stdin:
             options["token_stdin"] = False

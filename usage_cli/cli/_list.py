@@ -1,7 +1,6 @@
 """`usage list`."""
 
 import math
-from shlex import quote
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
@@ -254,8 +253,10 @@ def list_command(
                 # The command on a line of its own, never wrapped, the cursor its own
                 # shell word: pasted as printed (with the same filters), it works.
                 run.say(f"{shown} (--all for all); the same filters with this cursor continue:")
+                import shlex  # here: help and most runs never print a cursor
+
                 run.runtime.say(
-                    f"next: usage list --cursor {quote(stream.next_cursor)}", wrap=False
+                    f"next: usage list --cursor {shlex.quote(stream.next_cursor)}", wrap=False
                 )
             else:
                 run.say(f"{shown}. Use --all")
