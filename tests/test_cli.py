@@ -653,3 +653,13 @@ def test_bare_usage_is_dimmed_as_typers_run_dims_it(env: dict[str, str]) -> None
     code, _, err = drawn([], 80, env={**base, **env})
     assert (done.returncode, done.stderr) == (code, err.encode())
     assert (b"\x1b[2m" in done.stderr) == ("NO_COLOR" not in env and "TERM" not in env)
+
+
+def test_usage_help_lists_every_command_without_cutting_its_help() -> None:
+    """Each command's short help fits whole: Typer cuts a long one with '...'."""
+    from .conftest import run_in_memory
+
+    for width in (60, 80, 140):
+        shown = run_in_memory(["--help"], width=width).out
+        commands = shown.split("Commands:")[1].split("Examples:")[0]
+        assert "..." not in commands, (width, commands)

@@ -60,7 +60,12 @@ EXTENSIONS = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "
 DEFAULT_SINCE = "30d"
 
 
-@app.command("report", cls=Command, epilog=REPORT_EPILOG + GLOBAL_NOTE)
+@app.command(
+    "report",
+    cls=Command,
+    short_help="A page to read: offline HTML, or Markdown for a job",
+    epilog=REPORT_EPILOG + GLOBAL_NOTE,
+)
 def report_command(
     ctx: typer.Context,
     path: Annotated[
