@@ -451,3 +451,12 @@ def test_a_folder_that_takes_no_new_file_is_refused_before_any_request(
     assert result.code == 2, result.err
     assert result.err.splitlines()[0] == f"error: directory {str(mounted)!r} is not writable"
     assert server.requests == []
+
+
+def test_the_evidence_writes_the_window_to_the_millisecond(cli: Any, tmp_path: Path) -> None:
+    """As every time the page shows: `2026-01-01T00:00:00.000Z`, not Python's microseconds."""
+    text = report(cli, "--since", "7d", tmp=tmp_path, name="r.md")
+    [line] = [line for line in text.splitlines() if line.startswith("- query:")]
+    query = json.loads(line.split("`")[1])
+    for edge in ("since", "until"):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", query[edge]), query

@@ -162,8 +162,10 @@ def report_command(
 
     from usage_cli import check
     from usage_cli.cli._summary import summarise_all
+    from usage_cli.columns import iso_ms
     from usage_cli.compare import Window
     from usage_cli.compare import baseline as baseline_of
+    from usage_cli.query import to_ms
     from usage_cli.reports import page as pages
 
     run = invocation(ctx)
@@ -240,6 +242,10 @@ def report_command(
             for name, value in query.to_dict().items()
             if value not in (None, {}) and name not in {"take", "order", "cursor"}
         }
+        # The window's edges as the page writes times: to the millisecond.
+        for name, edge in (("since", query.since), ("until", query.until)):
+            if edge is not None:
+                selects[name] = iso_ms(to_ms(edge))
         evidence = _evidence(reading, selects, table, made_at, archive=archive, verify=verify)
     inputs = pages.Inputs(
         by_type=by_type,
