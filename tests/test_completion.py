@@ -160,6 +160,8 @@ STATIC = [
     ("usage list --columns id,ty", ["id,type"]),
     ("usage list --columns bot", ["botId"]),
     ("usage summary --compare ", ["previous"]),
+    ("usage export audit/ --window ", ["day", "hour", "month"]),
+    ("usage report r.html --window m", ["month"]),
     ("usage config set ", sorted(config.KEYS)),
     ("usage config unset api", ["api_url"]),
     ("usage config set tz Europe/Berl", ["Europe/Berlin"]),

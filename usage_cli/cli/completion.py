@@ -76,6 +76,7 @@ def _usage_types() -> tuple[str, ...]:
 def _fixed_values() -> dict[str, tuple[str, tuple[str, ...]]]:
     """Values by option word that no click type carries (their options take text)."""
     from usage_cli import config
+    from usage_cli.evidence import PERIODS
     from usage_cli.summary import BUCKETS, DIMENSIONS
 
     return {
@@ -83,6 +84,7 @@ def _fixed_values() -> dict[str, tuple[str, tuple[str, ...]]]:
         "--tz": ("z", ()),
         "--columns": ("c", ()),
         "--compare": ("w", ("previous",)),
+        "--window": ("w", tuple(PERIODS)),
         "--profile": ("p", ()),
         "--prices": (FILES, ()),
         "--signers": (FILES, ()),
