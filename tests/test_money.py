@@ -526,7 +526,8 @@ def test_the_compare_table_with_cost_at_a_terminal_shows_what_is_unpriced(width:
     [
         (["--compare", "previous"], "needs a --since"),
         ([*WINDOW, "--by", "day", "--compare", "previous"], "cannot group by day"),
-        ([*WINDOW, "--compare", "lastweek"], "not previous, a span or START..END"),
+        ([*WINDOW, "--compare", "lastweek"], "neither 'previous', a span (7d) nor dates"),
+        ([*WINDOW, "--compare", "previus"], "--compare 'previus': did you mean 'previous'?"),
         ([*WINDOW, "--compare", "2026-01-10..2026-01-01"], "start is after its end"),
         # A baseline that shares a moment with the window counts records twice.
         ([*WINDOW, "--compare", "2026-01-24..2026-01-30"], "overlaps the window"),

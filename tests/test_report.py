@@ -99,7 +99,7 @@ def summary_json(cli: Any, *args: str) -> dict[str, Any]:
         (["r.html", "--spike", "1x"], "the factor must be a number above 1"),
         (["r.html", "--spike", "bots:3x"], "cannot measure 'bots'"),
         (["r.html", "--baseline", "0"], "--baseline must be between 1 and 365"),
-        (["r.html", "--compare", "lastweek"], "not previous, a span or START..END"),
+        (["r.html", "--compare", "lastweek"], "neither 'previous', a span (7d) nor dates"),
         (["r.html", "--since", "2026-01-02", "--until", "2026-01-01"], "is after --until"),
         (["r.html", "--since", "2099-01-01"], "ends before it starts"),
         (["nowhere/r.html"], "does not exist"),

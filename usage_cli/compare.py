@@ -107,8 +107,15 @@ def _baseline(current: Window, text: str) -> Window:
         if window.since > window.until:
             raise InputError(f"--compare {text!r}: its start is after its end")
         return window
+    import difflib
+
+    if difflib.get_close_matches(word.lower(), ["previous"], n=1, cutoff=0.6):
+        raise InputError(
+            f"--compare {text!r}: did you mean 'previous'?",
+            hint="--compare previous: the window of the same length just before",
+        )
     raise InputError(
-        f"--compare {text!r}: not previous, a span or START..END",
+        f"--compare {text!r}: neither 'previous', a span (7d) nor dates (START..END)",
         hint="e.g. --compare previous, --compare 7d (a week earlier), "
         "--compare 2026-01-01..2026-01-07",
     )
