@@ -111,6 +111,22 @@ class Evidence:
         run.note(f"signed {manifest.name} ({signature_path(manifest).name})")
 
 
+def windowed(params: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """`params` with `--window` made the `--since` and `--until` of the last whole
+    period before `now`; InputError for a bad period, or one beside either."""
+    window = params.get("window")
+    if window is None:
+        return params
+    from usage_cli.evidence import PERIODS, last_whole
+
+    if window not in PERIODS:
+        raise InputError(f"--window must be one of {', '.join(PERIODS)}, not {window!r}")
+    if params.get("since") or params.get("until"):
+        raise InputError("--window sets --since and --until itself: give one or the other")
+    since, until = last_whole(window, now)
+    return {**params, "since": since, "until": until}
+
+
 def evidence(
     run: Invocation,
     params: dict[str, Any],
@@ -124,19 +140,11 @@ def evidence(
     The window is the last whole period before the export `started`: a
     resumed export keeps its first start, and so its window.
     """
-    chain, window, key = params.get("chain"), params.get("window"), params.get("sign")
+    chain, key = params.get("chain"), params.get("sign")
     if to_stdout and (chain or key):
         flag = "--chain" if chain else "--sign"
         raise InputError(f"{flag} needs a file target: standard output has no manifest")
-    if window is not None:
-        from usage_cli.evidence import PERIODS, last_whole
-
-        if window not in PERIODS:
-            raise InputError(f"--window must be one of {', '.join(PERIODS)}, not {window!r}")
-        if params.get("since") or params.get("until"):
-            raise InputError("--window sets --since and --until itself: give one or the other")
-        since, until = last_whole(window, started)
-        params = {**params, "since": since, "until": until}
+    params = windowed(params, started)
     found = Evidence()
     if chain is not None:
         from usage_cli.evidence import chain_to

@@ -161,6 +161,7 @@ def report_command(
     from dataclasses import replace
 
     from usage_cli import check
+    from usage_cli.cli._evidence import windowed
     from usage_cli.cli._summary import summarise_all
     from usage_cli.columns import iso_ms
     from usage_cli.compare import Window
@@ -172,16 +173,8 @@ def report_command(
     now = run.runtime.now()
     fmt = _format(path, output_format)
     target = _target(path)
-    params = {**ctx.params, "order": "desc"}
-    if window is not None:
-        from usage_cli.evidence import PERIODS, last_whole
-
-        if window not in PERIODS:
-            raise InputError(f"--window must be one of {', '.join(PERIODS)}, not {window!r}")
-        if since or until:
-            raise InputError("--window sets --since and --until itself: give one or the other")
-        params["since"], params["until"] = last_whole(window, now)
-    elif since is None:
+    params = windowed({**ctx.params, "order": "desc"}, now)
+    if window is None and since is None:
         params["since"] = DEFAULT_SINCE
     query = query_of(params, now=now)
     rule = check.parse_spike(spike, floor=None, windows=baseline)
