@@ -53,6 +53,21 @@ def write_atomically(
 _NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
 
 
+def check_folder_for(path: Path) -> None:
+    """InputError, before any request, unless `path`'s folder exists and takes a new
+    file: what `usage` writes goes beside the target first, then is renamed onto it."""
+    from usage_cli.errors import InputError
+
+    directory = path.parent
+    if not directory.is_dir():
+        raise InputError(
+            f"directory {str(directory)!r} does not exist",
+            hint=f"create it first: mkdir -p {directory}",
+        )
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise InputError(f"directory {str(directory)!r} is not writable")
+
+
 def create_new(path: Path, mode: int = 0o666) -> int:
     """A new file at `path`, opened for writing: never through a link, never an existing
     file. Whatever is there already (a stale one of ours, a planted link) is removed

@@ -300,17 +300,9 @@ def _target(path: str) -> "Path | None":
     target = Path(path)
     if target.is_dir():
         raise InputError(f"{path} is a folder: a report is one file", hint="e.g. report.html")
-    if not target.parent.is_dir():
-        raise InputError(
-            f"{path}: the folder {target.parent} does not exist",
-            hint=f"create it first: mkdir -p {target.parent}",
-        )
-    import os
+    from usage_cli._files import check_folder_for
 
-    # The report is written beside its target first, then renamed: the folder must
-    # take a new file (as export checks), not just the target be writable.
-    if not os.access(target.parent, os.W_OK | os.X_OK):
-        raise InputError(f"directory {str(target.parent)!r} is not writable")
+    check_folder_for(target)
     return target
 
 

@@ -27,7 +27,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from usage_cli._files import PID_MAX, fsync_directory, remove_tree, temporary_for
+from usage_cli._files import (
+    PID_MAX,
+    check_folder_for,
+    fsync_directory,
+    remove_tree,
+    temporary_for,
+)
 from usage_cli.errors import InputError, VerifyError
 from usage_cli.export._manifest import SetManifest
 from usage_cli.export._target import EXTENSIONS, is_a_standard_stream, signature_path
@@ -125,11 +131,7 @@ def folder_of(text: str) -> Path:
                 f"--partition writes a folder, but {text!r} names a {suffix[1:]} file",
                 hint=f"name a folder, e.g. {EXAMPLE}{one_file}",
             )
-    directory = path.parent
-    if not directory.is_dir():
-        raise InputError(f"directory {str(directory)!r} does not exist")
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise InputError(f"directory {str(directory)!r} is not writable")
+    check_folder_for(path)
     if path.exists() and not path.is_dir():
         raise InputError(
             f"{text!r} is a file, not a folder; --partition writes a folder of parts there",

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from usage_cli._files import PID_MAX, temporary_for
+from usage_cli._files import PID_MAX, check_folder_for, temporary_for
 from usage_cli.errors import InputError
 from usage_cli.formats import Format
 
@@ -127,11 +127,7 @@ def resolve_target(text: str, fmt: Format | None, *, force: bool, resume: bool) 
     found, compressed = format_of(path)
     if fmt is not None and fmt != found:
         raise InputError(f"--format {fmt} does not match the extension of {text!r} ({found})")
-    directory = path.parent
-    if not directory.is_dir():
-        raise InputError(f"directory {str(directory)!r} does not exist")
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise InputError(f"directory {str(directory)!r} is not writable")
+    check_folder_for(path)
     if path.exists() and not force and resume and not Target(path, found, compressed).waiting:
         raise InputError(
             f"nothing to resume: the export of {text!r} finished",
