@@ -710,6 +710,28 @@ def test_a_killed_process_leaves_only_a_hidden_sibling_the_next_run_clears(
     assert manifest_of(target)["records"] == 600
 
 
+def test_a_set_is_private_while_built_and_takes_the_umask_when_published(
+    slow: Sandbox, tmp_path: Path
+) -> None:
+    import os
+    import stat
+
+    target = tmp_path / "out"
+    old = os.umask(0o022)  # the child inherits it
+    try:
+        with slow.hold(after=8) as held:
+            process = start(slow, target, held)
+            building = tmp_path / ".out.partial"
+            assert stat.S_IMODE(building.stat().st_mode) == 0o700
+            held.release()
+            _, err = process.communicate(timeout=120)
+    finally:
+        os.umask(old)
+    assert process.returncode == 0, err
+    assert stat.S_IMODE(target.stat().st_mode) == 0o755
+    assert not (tmp_path / ".out.partial").exists()
+
+
 def test_parquet_row_groups_gather_pages(server: Sandbox) -> None:
     from usage_cli.formats.parquet import ParquetWriter
     from usage_cli.records import UsageRecord

@@ -415,6 +415,45 @@ def test_an_archive_and_its_log_are_the_users_alone(
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
 
+@pytest.mark.parametrize(("mask", "published"), [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])
+def test_a_partial_export_is_private_and_the_export_follows_the_umask(
+    cli: Any, server: Sandbox, tmp_path: Path, mask: int, published: int
+) -> None:
+    import stat
+
+    from .conftest import FailAfter
+
+    target = tmp_path / "audit.jsonl"
+    partial = tmp_path / ".audit.jsonl.partial"
+    old = os.umask(mask)
+    try:
+        failed = cli("export", str(target), "--take", "10", transport=FailAfter(2))
+        assert failed.code == 5, failed.err
+        # The contract's state files are private whatever the umask.
+        assert stat.S_IMODE(partial.stat().st_mode) == 0o600
+        resumed = cli("export", str(target), "--take", "10", "--resume")
+        assert resumed.code == 0, resumed.err
+    finally:
+        os.umask(old)
+    assert not partial.exists()
+    assert stat.S_IMODE(target.stat().st_mode) == published
+
+
+def test_a_partial_an_older_version_left_readable_is_made_private_on_resume(
+    cli: Any, server: Sandbox, tmp_path: Path
+) -> None:
+    import stat
+
+    from .conftest import FailAfter
+
+    target = tmp_path / "audit.jsonl"
+    partial = tmp_path / ".audit.jsonl.partial"
+    assert cli("export", str(target), "--take", "10", transport=FailAfter(2)).code == 5
+    os.chmod(partial, 0o644)
+    assert cli("export", str(target), "--take", "10", "--resume", transport=FailAfter(1)).code == 5
+    assert stat.S_IMODE(partial.stat().st_mode) == 0o600
+
+
 def test_the_default_archive_folder_is_private(server: Sandbox, tmp_path: Path) -> None:
     import stat
 
@@ -534,3 +573,27 @@ def test_no_proxy_is_honoured(proxy: StandInProxy, monkeypatch: pytest.MonkeyPat
         done = run_in_memory(["--api-url", server.url, "--token", "tok_x", "list"], env={})
     assert done.code == 0, done.err
     assert proxy.seen == []
+
+
+def test_the_umask_is_read_the_same_where_proc_cannot_tell_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import builtins
+
+    from usage_cli import _files
+
+    old = os.umask(0o027)
+    try:
+        assert _files.umask() == 0o027  # from /proc/self/status
+        real_open = builtins.open
+
+        def no_proc(file: Any, *args: Any, **kwargs: Any) -> Any:
+            if str(file).startswith("/proc/"):
+                raise FileNotFoundError(file)
+            return real_open(file, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "open", no_proc)
+        assert _files.umask() == 0o027
+        assert os.umask(0o027) == 0o027  # and left as it was
+    finally:
+        os.umask(old)

@@ -79,6 +79,39 @@ def create_new(path: Path, mode: int = 0o666) -> int:
         return os.open(path, _NEW, mode)
 
 
+def umask() -> int:
+    """The process's umask, read without changing it where the system tells it
+    (`os.umask` alone sets it to read it, which a thread creating a file meanwhile
+    would see)."""
+    with (
+        contextlib.suppress(OSError, ValueError),
+        open("/proc/self/status", encoding="ascii") as status,
+    ):
+        for line in status:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def publish_mode(path: Path, *, folder: bool = False) -> None:
+    """Give `path`, private while it was being built, the mode a new file (or folder)
+    of the user's gets: what was state becomes an export like any other file.
+
+    Through a descriptor opened without following a link, so a link planted in the
+    partial's place never passes the mode on to what it names.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+    if folder:
+        flags |= getattr(os, "O_DIRECTORY", 0)
+    fd = os.open(path, flags)
+    try:
+        os.fchmod(fd, (0o777 if folder else 0o666) & ~umask())
+    finally:
+        os.close(fd)
+
+
 def open_own(path: Path, flags: int, mode: int = 0o600) -> int:
     """`path` opened with `flags` (`O_CREAT` among them makes it, with `mode`), when it is
     the current user's own file and no one else may write it; OSError otherwise: a link

@@ -24,6 +24,7 @@ from usage_cli._files import (
     fsync_directory,
     naming,
     open_own,
+    publish_mode,
     sha256_of,
     write_atomically,
 )
@@ -69,11 +70,15 @@ class PartialFile:
         if resume_from is None:
             # A stale checkpoint must not vouch for the new file.
             target.checkpoint.unlink(missing_ok=True)
-            fresh = os.fdopen(create_new(target.partial), "wb")
+            # 0600 while it grows (the contract's state files are private); it
+            # takes the user's usual mode when it is published (`finish`).
+            fresh = os.fdopen(create_new(target.partial, 0o600), "wb")
             return cls(target, origin, fresh, hashlib.sha256(), vouched=False)
         # Only the current user's own partial is continued (Checkpoint.load checked it,
         # and a link put there since is not followed).
         handle = os.fdopen(open_own(target.partial, os.O_RDWR), "r+b")
+        # A partial an older version left follows the umask; from here on it is private.
+        os.fchmod(handle.fileno(), 0o600)
         try:
             digest = resume_from.hash_kept(handle, target)
             handle.truncate(resume_from.bytes)
@@ -174,6 +179,7 @@ class PartialFile:
             write_atomically(signature_path(target.manifest), signature)
         # The manifest lands next: whenever the data file exists, so does its proof.
         write_atomically(target.manifest, text)
+        publish_mode(target.partial)
         os.replace(target.partial, target.path)
         fsync_directory(target.path.parent)
         target.checkpoint.unlink(missing_ok=True)

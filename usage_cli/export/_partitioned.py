@@ -168,7 +168,8 @@ class PartitionedPlan:
         )
         committed = False
         try:
-            target.building.mkdir()
+            # Private while it is built, like every state file; see `put_in_place`.
+            target.building.mkdir(mode=0o700)
             # Closed however the run ends: its prefetch thread stops before the client closes.
             with contextlib.closing(_batches(client, query, self.exact)) as batches:
                 pages = self._fill(builder, batches, stats, costs, on_progress, by_folder)

@@ -31,6 +31,7 @@ from usage_cli._files import (
     PID_MAX,
     check_folder_for,
     fsync_directory,
+    publish_mode,
     remove_tree,
     temporary_for,
 )
@@ -198,6 +199,7 @@ def put_in_place(target: SetTarget, manifest: SetManifest) -> None:
         if path.exists() or path.is_symlink():
             remove_tree(old)
             os.rename(path, old)
+        publish_mode(building, folder=True)
         os.rename(building, path)
     fsync_directory(path.parent)
     pending = target.pending
