@@ -419,14 +419,65 @@ def test_near_misses_suggest_the_right_name(
     assert suggestion in first
 
 
+def pasted(err: str) -> list[str]:
+    """The words after `usage` of the `next:` line, as a shell reads it."""
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("next: usage ")
+    return shlex.split(line.removeprefix("next: "))[1:]
+
+
 def test_the_continuation_hint_pastes_as_printed(cli: Any, server: Sandbox) -> None:
     first = cli("list", "--limit", "5")
-    # `next: usage list --cursor C`: the command's own line, as a shell reads it.
-    words = shlex.split(first.err.strip().split("next: usage list ")[1])
-    second = cli("list", "--limit", "5", *words)
+    second = cli(*pasted(first.err))
     assert [r["id"] for r in first.jsonl() + second.jsonl()] == [
         r["id"] for r in server.records[:10]
     ]
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        ["--order", "asc"],
+        ["--bot-id", "bot_1,bot_2", "--meta", "reason=retry"],
+        ["--type", "OPENAI_GPT_4O_TOKEN", "-o", "jsonl"],
+    ],
+)
+def test_the_continuation_keeps_the_filters_and_the_order(
+    cli: Any, server: Sandbox, filters: list[str]
+) -> None:
+    whole = cli("list", "--all", *filters).jsonl()
+    assert len(whole) >= 4
+    first = cli("list", *filters, "--limit=2")
+    assert first.code == 0, first.err
+    second = cli(*pasted(first.err))
+    assert second.code == 0, second.err
+    assert first.jsonl() + second.jsonl() == whole[:4]
+
+
+def test_the_continuation_never_prints_the_token_nor_the_old_cursor(server: Sandbox) -> None:
+    first = run_in_memory(["--api-url", server.url, "--token=" + TOKEN, "list", "--limit", "2"])
+    cursor = pasted(first.err)[-1]
+    second = run_in_memory(
+        ["--token", TOKEN, "--api-url", server.url, "list", "--limit", "2", "--cursor", cursor]
+    )
+    words = pasted(second.err)
+    assert TOKEN not in second.err
+    assert TOKEN not in first.err
+    assert words.count("--cursor") == 1
+    assert words[-2:] == ["--cursor", words[-1]]
+    assert words[-1] != cursor
+    assert words[:4] == ["--api-url", server.url, "list", "--limit"]
+
+
+def test_the_continuation_of_a_demo_goes_on_in_the_demo() -> None:
+    first = run_in_memory(["list", "--demo", "--limit", "3"], env={})
+    assert first.code == 0, first.err
+    words = pasted(first.err)
+    assert words[:2] == ["list", "--demo"]
+    second = run_in_memory(words, env={})
+    assert second.code == 0, second.err
+    whole = run_in_memory(["list", "--demo", "--limit", "6"], env={})
+    assert first.jsonl() + second.jsonl() == whole.jsonl()
 
 
 def test_an_old_until_reads_full_pages_then_continues_exactly(cli: Any, server: Sandbox) -> None:
@@ -438,8 +489,7 @@ def test_an_old_until_reads_full_pages_then_continues_exactly(cli: Any, server: 
     assert first.jsonl() == in_window[:20]
     # 250 records at 100 a page: the window is reached in 3 requests, not one per 20.
     assert len(server.requests) <= 4
-    words = shlex.split(first.err.strip().split("next: usage list ")[1])
-    second = cli("list", "--until", until, "--limit", "20", *words)
+    second = cli(*pasted(first.err))
     assert second.jsonl() == in_window[20:40]
 
 
@@ -478,7 +528,7 @@ def test_an_odd_cursor_from_the_api_is_followed_and_printed_quoted(cli: Any) -> 
 
     result = cli("list", "--limit", "1", transport=httpx.MockTransport(api))
     assert result.code == 0, result.err
-    assert result.err.strip().endswith("\nnext: usage list --cursor 'odd cursor 1,'")
+    assert result.err.strip().endswith(" list --limit 1 --cursor 'odd cursor 1,'")
 
 
 def test_the_continuation_is_a_line_of_its_own_at_any_width(cli: Any) -> None:
@@ -488,7 +538,7 @@ def test_the_continuation_is_a_line_of_its_own_at_any_width(cli: Any) -> None:
         lines = result.err.splitlines()
         # The note wraps between words; the command is never broken, whatever its length.
         assert all(len(line) <= width for line in lines[:-1]), result.err
-        assert re.fullmatch(r"next: usage list --cursor \S+", lines[-1])
+        assert re.fullmatch(r"next: usage .* list --limit 3 --no-color --cursor \S+", lines[-1])
 
 
 @pytest.mark.parametrize("form", ["--token {}", "--token={}"])

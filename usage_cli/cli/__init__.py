@@ -114,6 +114,7 @@ def run(args: Sequence[str] | None = None, *, runtime: Runtime | None = None) ->
 
     if COMPLETE_VAR in runtime.env:
         enable_completion()
+    words = tuple(argv)
     argv = fill_optional_values(argv)
     command = _command(argv)
     try:
@@ -121,7 +122,7 @@ def run(args: Sequence[str] | None = None, *, runtime: Runtime | None = None) ->
         refuse_repeated_options(argv, command)
         with runtime.bound():
             result = command.main(
-                argv, prog_name="usage", standalone_mode=False, obj=Invocation(runtime)
+                argv, prog_name="usage", standalone_mode=False, obj=Invocation(runtime, words=words)
             )
     except UsageCliError as exc:
         if debug:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from usage_cli.cli._typer_internals import option_arity, options_of, subcommand
@@ -173,3 +174,32 @@ def fill_optional_values(args: list[str]) -> list[str]:
         else:
             filled.append(word)
     return filled
+
+
+# What the command to continue a listing leaves out of the words as typed: the
+# old cursor (the new one replaces it), and the token, which a line printed to
+# the terminal must never carry (nor a command pasted into a shell's history);
+# `--token-stdin` too, since a pasted line has no pipe in front of it.
+_NOT_CARRIED = {"--cursor": True, "--token": True, "--token-stdin": False}
+
+
+def continuation(words: Sequence[str], cursor: str) -> str:
+    """The command, as typed, that shows what follows `cursor`: every word kept (the
+    filters, the window, `--order`, `--demo`, `--db`, `--limit`) but those above."""
+    import shlex
+
+    kept: list[str] = []
+    skip = False
+    for position, word in enumerate(words):
+        if skip:
+            skip = False
+            continue
+        if word == "--":
+            kept.extend(words[position:])
+            break
+        head, has_value = word.split("=", 1)[0], "=" in word
+        if head in _NOT_CARRIED:
+            skip = _NOT_CARRIED[head] and not has_value
+            continue
+        kept.append(word)
+    return shlex.join(["usage", *kept, "--cursor", cursor])

@@ -63,6 +63,8 @@ class GlobalOptions:
 class Invocation:
     runtime: Runtime
     options: GlobalOptions = GlobalOptions()
+    # The words as typed after `usage`: what a hint that repeats the command starts from.
+    words: tuple[str, ...] = ()
 
     def say(self, message: str) -> None:
         self.runtime.say(message)

@@ -250,14 +250,12 @@ def list_command(
             )
             shown = f"showing {first}; more exist"
             if stream.next_cursor:
-                # The command on a line of its own, never wrapped, the cursor its own
-                # shell word: pasted as printed (with the same filters), it works.
-                run.say(f"{shown} (--all for all); the same filters with this cursor continue:")
-                import shlex  # here: help and most runs never print a cursor
+                from usage_cli.cli._argv import continuation
 
-                run.runtime.say(
-                    f"next: usage list --cursor {shlex.quote(stream.next_cursor)}", wrap=False
-                )
+                # The command on a line of its own, never wrapped, each word quoted
+                # for the shell: pasted as printed, it goes on where this one stopped.
+                run.say(f"{shown} (--all for all).")
+                run.runtime.say(f"next: {continuation(run.words, stream.next_cursor)}", wrap=False)
             else:
                 run.say(f"{shown}. Use --all")
 
