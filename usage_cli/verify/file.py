@@ -17,7 +17,7 @@ from usage_cli.export._costs import CostColumn, cost_of
 from usage_cli.verify._kind import Kind
 from usage_cli.verify._lines import first_of
 from usage_cli.verify._manifest import HeldToManifest
-from usage_cli.verify._rows import UNREADABLE, opened, rows
+from usage_cli.verify._rows import UNREADABLE, opened, rows, unreadable
 
 
 @dataclass
@@ -117,7 +117,7 @@ def verify_file(path: Path) -> FileReport:
                 total += count
                 by_type[kind] = by_type.get(kind, 0) + count
     except UNREADABLE as exc:
-        report.problems.append(f"cannot read the records: {type(exc).__name__}: {exc}")
+        report.problems.append(f"cannot read the records: {unreadable(exc)}")
         return report
     if report.records != manifest.records:
         report.problems.append(

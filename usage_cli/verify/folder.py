@@ -38,7 +38,7 @@ from usage_cli.partitions import (
 from usage_cli.verify._kind import Kind
 from usage_cli.verify._lines import first_of
 from usage_cli.verify._manifest import HeldToManifest
-from usage_cli.verify._rows import UNREADABLE, opened, rows
+from usage_cli.verify._rows import UNREADABLE, opened, rows, unreadable
 
 # Problems named one by one before the rest are only counted: the line stays readable.
 SHOWN = 20
@@ -171,7 +171,7 @@ class _Checker:
         except InputError:
             raise  # parquet without pyarrow: the tool cannot check, the set is not at fault
         except UNREADABLE as exc:
-            self.problem(f"{name}: cannot read the records: {type(exc).__name__}: {exc}")
+            self.problem(f"{name}: cannot read the records: {unreadable(exc)}")
             return
         finally:
             self.report.records += records

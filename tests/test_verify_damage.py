@@ -1,0 +1,94 @@
+"""A file damaged in its text (cut mid-row, a cell too many, a line that is not a
+record) is a failed verification, exit 6, said in words: never a crash."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from usage_cli.sandbox import Sandbox
+
+
+def exported(cli: Any, path: Path, *args: str) -> Path:
+    done = cli("export", str(path), "--take", "50", *args)
+    assert done.code == 0, done.err
+    return path
+
+
+def refused(cli: Any, path: Path, says: str) -> None:
+    checked = cli("verify", str(path))
+    assert checked.code == 6, checked.err
+    assert says in checked.err, checked.err
+    assert "internal error" not in checked.err
+    assert "Error:" not in checked.err
+
+
+def test_a_csv_cut_short_mid_row(cli: Any, tmp_path: Path) -> None:
+    path = exported(cli, tmp_path / "audit.csv")
+    text = path.read_text(encoding="utf-8")
+    last = text.rstrip("\n").rsplit("\n", 1)[1]
+    path.write_text(text[: len(text) - len(last) // 2 - 1], encoding="utf-8")
+    refused(cli, path, "cells where the header has")
+
+
+def test_a_csv_row_with_a_cell_too_many(cli: Any, tmp_path: Path) -> None:
+    path = exported(cli, tmp_path / "audit.csv")
+    lines = path.read_text(encoding="utf-8").split("\n")
+    lines[3] += ",extra"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    refused(cli, path, "line 4 has")
+
+
+def test_a_csv_without_even_a_header(cli: Any, tmp_path: Path) -> None:
+    path = exported(cli, tmp_path / "audit.csv")
+    path.write_text("", encoding="utf-8")
+    refused(cli, path, "no header row")
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        ("[1, 2]", "line 3 is not a JSON object"),
+        ('{"type": "T", "count": 1}', "line 3 has no 'id'"),
+        ('{"id": "x", "type": "T", "count": "many"}', "count 'many' is not a whole number"),
+        ('{"id": "x", "type": ', "line 3 is not JSON"),
+    ],
+)
+def test_a_jsonl_line_that_is_not_a_record(cli: Any, tmp_path: Path, line: str, says: str) -> None:
+    path = exported(cli, tmp_path / "audit.jsonl")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[2] = line
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    refused(cli, path, says)
+
+
+def test_a_json_array_with_a_record_missing_its_type(cli: Any, tmp_path: Path) -> None:
+    path = exported(cli, tmp_path / "audit.json")
+    items = json.loads(path.read_text(encoding="utf-8"))
+    del items[4]["type"]
+    path.write_text(json.dumps(items), encoding="utf-8")
+    refused(cli, path, "record 5 of the array has no 'type'")
+
+
+def test_a_gzip_cut_short(cli: Any, tmp_path: Path) -> None:
+    path = exported(cli, tmp_path / "audit.jsonl.gz")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 40])
+    refused(cli, path, "gzip stream is damaged or cut short")
+
+
+def test_a_part_of_a_csv_folder_cut_mid_row_and_zipped_again(
+    cli: Any, server: Sandbox, tmp_path: Path
+) -> None:
+    folder = exported(cli, tmp_path / "pc", "--partition", "day", "-o", "csv")
+    part = sorted(folder.rglob("*.csv.gz"))[0]
+    text = gzip.decompress(part.read_bytes()).decode("utf-8")
+    part.write_bytes(gzip.compress(text[: len(text) - 30].encode("utf-8")))
+    checked = cli("verify", str(folder))
+    assert checked.code == 6, checked.err
+    assert "cells where the header has" in checked.err
+    assert "internal error" not in checked.err
