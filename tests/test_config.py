@@ -131,6 +131,27 @@ def test_a_world_readable_token_is_refused_then_only_flagged(
 
 
 @pytest.mark.parametrize(
+    "args",
+    [["list", "--demo", "--limit", "1"], ["config", "show"], ["summary", "--demo", "--by", "type"]],
+)
+def test_a_world_readable_token_blocks_only_what_would_send_it(
+    capsys: pytest.CaptureFixture[str], config_file: Path, server: Sandbox, args: list[str]
+) -> None:
+    assert set_value("token", stdin=TOKEN) == 0
+    assert set_value("api_url", server.url) == 0
+    config_file.chmod(0o644)
+    capsys.readouterr()
+    assert run(args) == 0
+    out, err = capsys.readouterr()
+    assert "warning: permissions 0644" in err
+    assert f"chmod 600 {config_file}" in err
+    if args[0] == "config":
+        assert "(not used: its file is open to others)" in out
+    assert TOKEN not in err
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
     ("args", "fragment"),
     [
         (["nonsense", "x"], "unknown setting"),

@@ -54,6 +54,10 @@ class Settings:
     prices: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    # A profile's token not used (its file is open to others): the error and hint
+    # for the moment a request would need it. `--demo`, `--db` and `config show`
+    # never do, and go on with the warning alone.
+    token_refused: tuple[str, str] | None = None
 
     def __repr__(self) -> str:
         # Keep the token out of any traceback or debug print of the settings.
@@ -120,6 +124,7 @@ def resolve(
             chosen[key], sources[key] = env[name], f"environment {name}"
     profile_name = profile or env.get(config.PROFILE_ENV) or None
     warnings: list[str] = []
+    token_refused = None
     if profile_name is not None or len(chosen) < len(flags):
         path = config.config_path(env)
         try:
@@ -141,7 +146,8 @@ def resolve(
             if key in chosen:
                 continue
             if key == "token" and unsafe:
-                raise InputError(f"{unsafe}; not using it", hint=f"chmod 600 {path}")
+                token_refused = (f"{unsafe}; not using it", f"chmod 600 {path}")
+                continue
             chosen[key], sources[key] = value, f"profile {name!r} ({path})"
         if unsafe:
             warnings.append(f"{unsafe}; run: chmod 600 {path}")
@@ -170,4 +176,5 @@ def resolve(
         profile=profile,
         sources=sources,
         warnings=tuple(warnings),
+        token_refused=token_refused,
     )

@@ -128,13 +128,12 @@ def config_show(ctx: typer.Context) -> None:
 
     run = invocation(ctx)
     settings = run.settings(read_stdin=False)
+    token = config.mask(settings.token) if settings.token else "(not set)"
+    if settings.token_refused is not None and not settings.token:
+        token = "(not used: its file is open to others)"
     rows = [
         ("profile", settings.profile or "(none)", str(config.config_path(run.runtime.env))),
-        (
-            "token",
-            config.mask(settings.token) if settings.token else "(not set)",
-            settings.sources.get("token", ""),
-        ),
+        ("token", token, settings.sources.get("token", "")),
         ("api_url", config.mask_url(settings.api_url), settings.sources.get("api_url", "default")),
         ("run_as", settings.run_as or "(not set)", settings.sources.get("run_as", "")),
         ("tz", settings.tz, settings.sources.get("tz", "default")),

@@ -128,6 +128,9 @@ class Invocation:
                     f"no account{ignored}"
                 )
 
+            if not demo and token is None and settings.token_refused is not None:
+                message, hint = settings.token_refused
+                raise InputError(message, hint=hint)
             if not demo and self.runtime.transport is None:
                 # Only the network transport crosses a network: an embedder's own
                 # transport (a test's mock) answers in-process.
