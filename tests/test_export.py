@@ -134,6 +134,18 @@ def test_bad_targets_exit_2_before_any_request(
     assert server.requests == []
 
 
+@pytest.mark.parametrize("args", [[], ["--partition", "day"]])
+def test_a_target_inside_a_file_is_named_as_such(
+    cli: Any, server: Sandbox, tmp_path: Path, args: list[str]
+) -> None:
+    (tmp_path / "audit.csv").write_text("not a folder")
+    result = export(cli, tmp_path / "audit.csv" / ("x" if args else "x.csv"), *args)
+    assert result.code == 2
+    assert "'" + str(tmp_path / "audit.csv") + "' is a file, not a directory" in result.err
+    assert "mkdir" not in result.err
+    assert server.requests == []
+
+
 @pytest.mark.parametrize("value", ["2", "3", "0"])
 def test_export_streams_other_than_1_is_exit_2_before_any_request(
     cli: Any, server: Sandbox, tmp_path: Path, value: str

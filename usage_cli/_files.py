@@ -59,6 +59,10 @@ def check_folder_for(path: Path) -> None:
     from usage_cli.errors import InputError
 
     directory = path.parent
+    if directory.exists() and not directory.is_dir():
+        raise InputError(
+            f"{str(directory)!r} is a file, not a directory: {str(path)!r} cannot go in it"
+        )
     if not directory.is_dir():
         raise InputError(
             f"directory {str(directory)!r} does not exist",
