@@ -136,6 +136,19 @@ def test_a_missing_export_in_the_middle_is_a_broken_link(series: list[Path]) -> 
     assert "1 day of records in no export" in done.err
 
 
+def test_a_deleted_manifest_is_a_broken_series_named_or_found_in_a_folder(
+    series: list[Path],
+) -> None:
+    Path(f"{series[2]}.manifest.json").unlink()
+    for given in ([series[0].parent], series):
+        done = verify("--chain", *given)
+        assert done.code == 6, done.err
+        assert f"{series[2].name} has no manifest: it cannot be proven" in done.err
+    mistyped = verify("--chain", *series[:2], series[0].parent / "nothing.jsonl")
+    assert mistyped.code == 2
+    assert "no manifest at" in mistyped.err
+
+
 def test_two_missing_exports_in_a_row_are_caught(series: list[Path]) -> None:
     remove(series[1])
     remove(series[2])
@@ -420,7 +433,7 @@ def test_a_chain_that_would_leave_a_gap_or_an_overlap_is_refused(series: list[Pa
         (["verify", "a.csv", "--expect-head", "ab" * 32], "--expect-head goes with --chain"),
         (["verify", "--chain", "a.csv", "--expect-head", "xyz"], "is not a sha256"),
         (["verify", "a.csv", "--signers", "nowhere"], "--signers nowhere: no such allowed"),
-        (["verify", "a.csv", "b.csv"], "verify takes one PATH, not 2"),
+        (["verify", "a.csv", "b.db", "--expect-head", "ab" * 32], "names one archive's head"),
     ],
 )
 def test_bad_evidence_options(

@@ -92,3 +92,54 @@ def test_a_part_of_a_csv_folder_cut_mid_row_and_zipped_again(
     assert checked.code == 6, checked.err
     assert "cells where the header has" in checked.err
     assert "internal error" not in checked.err
+
+
+# Several PATHs, not a series: each proven alone ------------------------------------
+
+
+def test_several_paths_each_proven_alone(cli: Any, tmp_path: Path) -> None:
+    first = exported(cli, tmp_path / "a.csv")
+    second = exported(cli, tmp_path / "b.jsonl.gz")
+    done = cli("verify", str(first), str(second))
+    assert done.code == 0, done.err
+    lines = done.out.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"ok: {first}")
+    assert lines[1].startswith(f"ok: {second}")
+
+
+def test_one_bad_path_among_several_fails_them_all_and_is_named(cli: Any, tmp_path: Path) -> None:
+    good = exported(cli, tmp_path / "a.csv")
+    bad = exported(cli, tmp_path / "b.jsonl")
+    bad.write_text(bad.read_text(encoding="utf-8").replace('"count":', '"count": 1, "x":', 1))
+    done = cli("verify", str(good), str(bad), str(tmp_path / "missing.csv"))
+    assert done.code == 6, done.err
+    assert done.out.startswith(f"ok: {good}")  # the good one is still said to be good
+    assert f"1 of 3 paths failed to verify: {bad}" in done.err
+    assert f"error: nothing to verify at '{tmp_path / 'missing.csv'}'" in done.err
+
+
+def test_a_path_that_is_nothing_among_good_ones_is_exit_2(cli: Any, tmp_path: Path) -> None:
+    good = exported(cli, tmp_path / "a.csv")
+    done = cli("verify", str(good), str(tmp_path / "missing.csv"))
+    assert done.code == 2, done.err
+    assert "1 of 2 paths could not be checked" in done.err
+
+
+def test_several_paths_as_json_are_one_document_each(cli: Any, tmp_path: Path) -> None:
+    first = exported(cli, tmp_path / "a.csv")
+    second = exported(cli, tmp_path / "b.json")
+    done = cli("verify", str(first), str(second), "-o", "json")
+    assert done.code == 0, done.err
+    documents = list(_documents(done.out))
+    assert [d["paths"] for d in documents] == [[str(first)], [str(second)]]
+    assert all(d["ok"] and d["kind"] == "file" for d in documents)
+
+
+def _documents(text: str) -> Any:
+    decoder = json.JSONDecoder()
+    at = 0
+    while at < len(text.rstrip()):
+        document, end = decoder.raw_decode(text, at)
+        yield document
+        at = end + 1

@@ -7,7 +7,7 @@ import typer
 
 from usage_cli._text import for_terminal
 from usage_cli.cli._app import app
-from usage_cli.cli._invocation import invocation
+from usage_cli.cli._invocation import Invocation, invocation
 from usage_cli.cli._options import GLOBAL_NOTE, OUTPUT_PANEL
 from usage_cli.cli._typer_internals import Command
 from usage_cli.errors import InputError, VerifyError
@@ -24,6 +24,7 @@ Examples:
   usage verify usage/                  (a folder written with --partition)
   usage verify --chain audit/ --signers allowed_signers --expect-head SHA256
   usage verify audit.csv -o json      (the report as JSON: usage schema verify)
+  usage verify *.csv.gz               (each alone; exit 6 if any fails)
 """
 VerifyFormat = Literal["text", "json"]
 
@@ -41,8 +42,8 @@ def verify_command(
         typer.Argument(
             metavar="PATH...",
             help="A file written by `usage export`, a folder written with --partition, or "
-            "an archive that `usage sync` fills; with --chain, the exports of a series "
-            "(files, manifests or folders, in any order).",
+            "an archive that `usage sync` fills (several: each proven alone); with --chain, "
+            "the exports of a series (files, manifests or folders, in any order).",
             show_default=False,
         ),
     ],
@@ -97,6 +98,13 @@ def verify_command(
     allowed = _signers(signers)
     if expect_head is not None and not _is_sha256(expect_head):
         raise InputError(f"--expect-head {expect_head!r} is not a sha256 (64 hex digits)")
+    if len(paths) > 1 and not chain:
+        if expect_head is not None:
+            raise InputError(
+                "--expect-head names one archive's head: give that archive alone, or --chain"
+            )
+        _verify_each(run, paths, allowed, json_output=output_format == "json")
+        return
     from usage_cli.verify import verify
 
     report = verify(paths, chain=chain, expect_head=expect_head, signers=allowed)
@@ -119,6 +127,55 @@ def verify_command(
         raise VerifyError(report.verdict(), hint=report.hint)
     # It names signers and sources, text from files: escaped as API text is.
     run.runtime.stdout.write(for_terminal(report.verdict()) + "\n")
+
+
+def _verify_each(
+    run: Invocation, paths: list[str], signers: Path | None, *, json_output: bool
+) -> None:
+    """Several PATHs, not a series: each proven alone, in the order given, as if it
+    were the only one (with -o json, one document each); the exit code is 6 if any
+    fails to verify, else 2 if any could not be checked, else 0."""
+    from usage_cli.verify import verify
+
+    failed: list[str] = []
+    unchecked: list[str] = []
+    for path in paths:
+        try:
+            report = verify([path], signers=signers)
+        except VerifyError as exc:
+            run.say(f"error: {exc.message}")
+            failed.append(path)
+            continue
+        except InputError as exc:
+            run.say(f"error: {exc.message}")
+            unchecked.append(path)
+            continue
+        for note in report.notes:
+            run.note(f"note: {note}")
+        if json_output:
+            import json
+
+            from usage_cli.verify.schemas import report_json
+
+            document = report_json(report, [path])
+            run.runtime.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+        elif report.ok:
+            run.runtime.stdout.write(for_terminal(report.verdict()) + "\n")
+        else:
+            for line in report.problem_lines():
+                run.say(line)
+        if not report.ok:
+            if not json_output:
+                run.say(f"error: {report.verdict()}")
+            failed.append(path)
+    if failed:
+        raise VerifyError(f"{_of(failed, paths)} failed to verify: {', '.join(failed)}")
+    if unchecked:
+        raise InputError(f"{_of(unchecked, paths)} could not be checked: {', '.join(unchecked)}")
+
+
+def _of(some: list[str], paths: list[str]) -> str:
+    return f"{len(some)} of {len(paths)} paths"
 
 
 def _is_sha256(text: str) -> bool:

@@ -83,8 +83,10 @@ def verify(
             [Path(path) for path in given], expect_head=expect_head, signers=signers
         )
     if len(given) != 1:
+        # `usage verify A B` proves each alone (cli._verify): one report is one thing.
         raise InputError(
-            f"verify takes one PATH, not {len(given)}", hint="several exports of a series: --chain"
+            f"verify() takes one path, not {len(given)}",
+            hint="several exports of a series: --chain",
         )
     typed = str(given[0])
     target = Path(typed)

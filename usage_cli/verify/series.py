@@ -215,9 +215,22 @@ def verify_chain(
     if not manifests:
         raise InputError("--chain: no manifests among the paths given")
     report = ChainReport()
-    for orphan in orphans_in(paths):
+    orphans = orphans_in(paths)
+    # An export named by itself whose manifest is gone is the same break as one
+    # found in a folder: a link of the series nothing can prove (exit 6, not 2).
+    # Neither there at all is a path mistyped: `_link` says so (exit 2).
+    orphaned = set()
+    for manifest in manifests:
+        data = manifest.with_name(manifest.name.removesuffix(_SUFFIX))
+        if not manifest.exists() and data.is_file():
+            orphaned.add(manifest)
+            if data not in orphans:
+                orphans.append(data)
+    for orphan in orphans:
         report.problems.append(f"{orphan.name} has no manifest: it cannot be proven")
-    links = [_link(manifest, signers) for manifest in manifests]
+    links = [_link(manifest, signers) for manifest in manifests if manifest not in orphaned]
+    if not links:
+        return report
     for link in links:
         report.problems += link.problems
     _check_swaps(links, report)
