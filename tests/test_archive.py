@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from datetime import UTC, timedelta, timezone
 from pathlib import Path
@@ -280,6 +281,27 @@ def test_sources_share_an_archive_without_mixing(emulator: Emulator, tmp_path: P
     assert [r["id"] for r in mine.jsonl()] == [r["id"] for r in emulator.records]
     summary = offline(db, "summary", "-o", "json", "--source", "staging")
     assert json.loads(summary.out)["total"]["records"] == 300
+
+
+def test_a_profile_made_after_the_first_sync_goes_on_in_the_same_source(
+    emulator: Emulator, synced: Path
+) -> None:
+    config = Path(os.environ["USAGE_CONFIG"])
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f'[profiles.default]\napi_url = "{API}"\n')
+    config.chmod(0o600)
+    again = run_in_memory(
+        ["--token", TOKEN, "sync", "--db", str(synced)], transport=emulator.transport()
+    )
+    assert again.code == 0, again.err
+    assert "syncing sandbox.test into" in again.err
+    assert "synced 0 new records" in again.err
+    sources = sqlite3.connect(synced).execute("SELECT label FROM sources").fetchall()
+    assert sources == [("sandbox.test",)]
+    # A read named by the profile finds the records its API's source holds.
+    named = run_in_memory(["--profile", "default", "summary", "-o", "json", "--db", str(synced)])
+    assert named.code == 0, named.err
+    assert json.loads(named.out)["total"]["records"] == len(emulator.records)
 
 
 def test_a_source_keeps_the_api_it_was_synced_from(emulator: Emulator, synced: Path) -> None:

@@ -40,6 +40,18 @@ def source_label(settings: Settings, *, demo: bool = False) -> str:
     return f"{base}+{settings.run_as}" if settings.run_as else base
 
 
+def source_of_api(archive: Archive, label: str, api_url: str, run_as: str | None) -> str:
+    """`label`, or the label of the one source that already holds this API (as this
+    run-as user) when no source has that label: a profile made after the first syncs
+    (named `default`) must not start a second copy of the same records beside the one
+    named by the API's host, which every plain sum over the archive would count twice."""
+    if archive.source(label) is not None:
+        return label
+    api = api_url.rstrip("/")
+    same = [s for s in archive.sources() if (s.api_url, s.run_as) == (api, run_as)]
+    return same[0].label if len(same) == 1 else label
+
+
 def choose_source(archive: Archive, settings: Settings, chosen: str | None) -> Source:
     """The source of `archive` a read narrows to: `--source`, else the only one, else
     the one these settings sync into."""
@@ -61,7 +73,7 @@ def choose_source(archive: Archive, settings: Settings, chosen: str | None) -> S
     named = settings.run_as is not None or settings.profile is not None
     if len(sources) == 1 and not named:
         return sources[0]
-    label = source_label(settings)
+    label = source_of_api(archive, source_label(settings), settings.api_url, settings.run_as)
     found = archive.source(label)
     if found is None and named:
         # --run-as or a profile names whose records to read: never another's.

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from usage_cli.cli._app import app
-from usage_cli.cli._archive import archive_path, source_label
+from usage_cli.cli._archive import archive_path, source_label, source_of_api
 from usage_cli.cli._argv import BARE
 from usage_cli.cli._invocation import Invocation, invocation
 from usage_cli.cli._options import GLOBAL_NOTE, OUTPUT_PANEL, PAGING_PANEL, DemoOpt
@@ -163,7 +163,7 @@ def sync_command(
         with lock:
             created = not path.exists()
             try:
-                done, stored, head = _sync(
+                done, stored, head, label = _sync(
                     run,
                     settings,
                     path,
@@ -175,6 +175,7 @@ def sync_command(
                     trail=None if streams == 1 else connect,
                     when_slow=streams is None,
                     demo=demo,
+                    named=source is not None,
                     key=key,
                 )
             except BaseException:
@@ -229,11 +230,13 @@ def _sync(
     trail: "Callable[[], PageSource] | None",
     when_slow: bool,
     demo: bool,
+    named: bool = False,
     key: "Path | None" = None,
-) -> "tuple[SyncProgress, int, bytes]":
+) -> "tuple[SyncProgress, int, bytes, str]":
     """One sync into the archive at `path` (its lock held): its figures, what the archive
-    holds of the source, and the archive's head. With `key`, the run is signed once it
-    has ended (its seal is final then)."""
+    holds of the source, the archive's head, and the source's label (an archive's
+    source of this API when `label` was not `named` by --source and is new to it).
+    With `key`, the run is signed once it has ended (its seal is final then)."""
     from usage_cli._version import __version__
     from usage_cli.archive import Archive, Sync
     from usage_cli.cli._progress import run_progress
@@ -241,6 +244,8 @@ def _sync(
 
     runtime = run.runtime
     with Archive.open(path, create=True) as archive:
+        if not named:
+            label = source_of_api(archive, label, api_url, settings.run_as)
         found = archive.bind_source(label, api_url, settings.run_as, to_ms(runtime.now()))
         run.note(f"syncing {label} into {path}")
         with run_progress(
@@ -282,7 +287,7 @@ def _sync(
         head = archive.head()
         if key is not None:
             _sign_run(run, archive, done.run, key)
-    return done, stored, head
+    return done, stored, head, label
 
 
 def _sign_run(run: Invocation, archive: "Archive", number: int, key: "Path") -> None:
