@@ -319,7 +319,7 @@ def test_verify_finds_duplicates_and_missing_records(cli: Any, tmp_path: Path) -
     target.write_text("".join([*lines[:-1], lines[0]]))
     bad = cli("verify", str(target))
     assert bad.code == 6
-    assert "1 duplicate ids" in bad.err
+    assert "1 duplicate id: " in bad.err
     target.write_text("".join(lines[:-1]))
     short = cli("verify", str(target))
     assert short.code == 6

@@ -82,7 +82,7 @@ def test_a_query_option_the_checkpoint_lacks_counts_as_none_then(target: Target)
     saved = checkpoint_for(target, Query(bot_id="bot_1"))
     trimmed = replace(saved, query={k: v for k, v in saved.query.items() if k != "bot_id"})
     found = trimmed.differences(Query(bot_id="bot_1"), Format.csv, False, API)
-    assert found == ["query (bot_id: None then, 'bot_1' now)"]
+    assert found == ["query (bot_id: not given then, 'bot_1' now)"]
 
 
 # Checkpoint.load

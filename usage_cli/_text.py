@@ -146,3 +146,9 @@ def wrapped(line: str, width: int | None) -> str:
             break_on_hyphens=False,
         )
     )
+
+
+def plural(number: int, noun: str, nouns: str | None = None) -> str:
+    """`1 record`, `2 records` (`nouns` where adding an s is wrong), with thousands
+    separated."""
+    return f"{number:,} {noun if number == 1 else nouns or noun + 's'}"

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
+from usage_cli._text import plural
 from usage_cli.cli._app import app
 from usage_cli.cli._archive import archive_path, source_label, source_of_api
 from usage_cli.cli._argv import BARE
@@ -191,9 +192,9 @@ def sync_command(
             )
         closed = ""
         if done.resumed:
-            closed = f", closing {_plural(done.resumed, 'gap')} an interrupted sync left"
+            closed = f", closing {plural(done.resumed, 'gap')} an interrupted sync left"
         run.note(
-            f"synced {done.added:,} new records in {_plural(done.requests, 'request')}{closed}; "
+            f"synced {done.added:,} new records in {plural(done.requests, 'request')}{closed}; "
             f"{path} holds {stored:,} records of {label}"
         )
         # Kept elsewhere (a CI log, a ticket), it proves a later copy of the archive
@@ -318,7 +319,3 @@ def _make_folder(folder: "Path") -> None:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as error:
         raise InputError(f"cannot create the folder {folder}: {error.strerror}") from None
-
-
-def _plural(number: int, noun: str) -> str:
-    return f"{number:,} {noun}" + ("" if number == 1 else "s")

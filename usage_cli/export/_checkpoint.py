@@ -254,7 +254,7 @@ class Checkpoint:
         mine = query.to_dict()
         if self.query != mine:
             detail = [
-                f"{name}: {self.query.get(name)!r} then, {value!r} now"
+                f"{name}: {_shown(self.query.get(name))} then, {_shown(value)} now"
                 for name, value in mine.items()
                 if self.query.get(name) != value
             ]
@@ -312,3 +312,8 @@ def _check_figures(stats: StatsJson, pages: int) -> None:
         raise ValueError("stats: times given without records, or records without times")
     if stats["records"] and pages < 1:
         raise ValueError("pages: records were written in no page")
+
+
+def _shown(value: object) -> str:
+    """A query value as a message says it: None is an option not given."""
+    return "not given" if value is None else repr(value)

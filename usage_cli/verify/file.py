@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from usage_cli._files import reason
+from usage_cli._text import plural
 from usage_cli.errors import InputError
 from usage_cli.export import Manifest, format_of, manifest_path, sha256_of
 from usage_cli.export._costs import CostColumn, cost_of
@@ -125,7 +126,7 @@ def verify_file(path: Path) -> FileReport:
         )
     if duplicates:
         shown = first_of(sorted(duplicates), 5)
-        report.problems.append(f"{len(duplicates)} duplicate ids: {shown}")
+        report.problems.append(f"{plural(len(duplicates), 'duplicate id')}: {shown}")
     if total != manifest.count_total:
         report.problems.append(f"count sums to {total}, the manifest says {manifest.count_total}")
     if by_type != manifest.count_by_type:

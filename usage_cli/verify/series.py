@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from usage_cli._text import plural
 from usage_cli.columns import iso_ms
 from usage_cli.errors import InputError, VerifyError
 from usage_cli.evidence._sign import signer_of
@@ -114,7 +115,7 @@ class ChainReport:
 
     def verdict(self) -> str:
         if self.problems:
-            verdict = f"the series of {len(self.links)} exports does not hold"
+            verdict = f"the series of {plural(len(self.links), 'export')} does not hold"
             if len(self.problems) == 1:
                 return f"{verdict}: {self.problems[0]}"
             return f"{verdict}: {len(self.problems)} problems (listed above)"
@@ -124,7 +125,7 @@ class ChainReport:
         who = sorted({link.signer for link in self.links if link.signer})
         signed = f"; every manifest signed by {', '.join(who)}" if who else ""
         return (
-            f"ok: a series of {len(self.links)} exports from {since} to {until}, "
+            f"ok: a series of {plural(len(self.links), 'export')} from {since} to {until}, "
             f"{self.records:,} records, no gap, no overlap, no record twice{signed}; "
             f"head {head.manifest_path.name} sha256 {head.sha256}"
         )
