@@ -560,10 +560,14 @@ def test_a_global_option_left_without_its_value_says_so(flag: str) -> None:
     assert result.err.splitlines()[0] == f"error: {flag} needs a value"
 
 
-def test_demo_says_it_does_not_use_a_given_api_url() -> None:
-    result = run_in_memory(["list", "--demo", "--limit", "1", "--api-url", "http://127.0.0.1:9"])
+@pytest.mark.parametrize(
+    "given", [["--api-url", "http://127.0.0.1:9"], ["--token", "tok_x"], []], ids=str
+)
+def test_demo_says_it_does_not_use_a_given_api_url_or_token(given: list[str]) -> None:
+    result = run_in_memory(["list", "--demo", "--limit", "1", *given], env={})
     assert result.code == 0, result.err
-    assert "(--api-url and the token are not used)" in result.err
+    said = "(--api-url and the token are not used)" in result.err
+    assert said == bool(given)
 
 
 def test_a_wrong_case_type_that_matches_nothing_gets_a_hint(cli: Any) -> None:

@@ -244,7 +244,7 @@ def test_a_password_in_the_api_url_is_refused_and_never_shown(
     assert not config_file.exists() or "s3cretpw" not in config_file.read_text()
 
 
-def test_unset_removes_a_value_and_refuses_one_not_there(
+def test_unset_removes_a_value_and_a_second_unset_is_no_failure(
     capsys: pytest.CaptureFixture[str], config_file: Path
 ) -> None:
     assert set_value("run_as", "u1") == 0
@@ -252,8 +252,28 @@ def test_unset_removes_a_value_and_refuses_one_not_there(
     assert run(["config", "unset", "run-as"]) == 0
     assert load(config_file) == {"default": {"tz": "Europe/Berlin"}}
     capsys.readouterr()
-    assert run(["config", "unset", "run_as"]) == 2
-    assert "error: profile 'default' has no run_as to unset" in capsys.readouterr().err
+    assert run(["config", "unset", "run_as"]) == 0
+    assert "profile 'default' has no run_as; nothing to unset" in capsys.readouterr().err
+    assert load(config_file) == {"default": {"tz": "Europe/Berlin"}}
+    assert run(["config", "unset", "colour"]) == 2  # a key that is no setting still is
+
+
+def test_a_bad_zone_in_config_set_names_the_setting_not_a_flag(
+    capsys: pytest.CaptureFixture[str], config_file: Path
+) -> None:
+    assert set_value("tz", "Mars/Olympus") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: tz: unknown time zone 'Mars/Olympus'")
+    assert "--tz" not in err.splitlines()[0]
+
+
+def test_an_empty_token_stdin_is_no_token_exit_3(server: Sandbox) -> None:
+    from .conftest import run_in_memory
+
+    done = run_in_memory(["--api-url", server.url, "--token-stdin", "list"], stdin="\n")
+    assert done.code == 3
+    assert "standard input held no token" in done.err
+    assert server.requests == []
 
 
 def test_a_config_whose_folder_cannot_be_searched_is_gone_on_without(

@@ -109,6 +109,8 @@ BAD_TARGETS = [
     ("audit.parquet", [], "parquet is written as a folder of parts, not one file"),
     ("audit", [], "cannot tell the format"),
     ("missing-dir/audit.csv", [], "does not exist"),
+    ("a.csv.manifest.json", ["--force"], "is named as a manifest"),
+    ("A.CSV.MANIFEST.JSON", [], "is named as a manifest"),
     ("audit.csv", ["-o", "json"], "does not match"),
     ("-", ["-o", "table"], "'table' is not one of 'json', 'jsonl', 'csv', 'parquet'"),
     ("-", ["-o", "jsonl", "--resume"], "--resume needs a file"),

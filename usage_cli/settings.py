@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from usage_cli._defaults import DEFAULT_RETRIES, DEFAULT_TIMEOUT
-from usage_cli.errors import InputError
+from usage_cli.errors import AuthError, InputError
 
 TOKEN_ENV = (
     "CHATBOTKIT_API_TOKEN",
@@ -103,7 +103,11 @@ def resolve(
             raise InputError("--token-stdin: no standard input to read")
         token = stdin.readline().strip()
         if not token:
-            raise InputError("--token-stdin: standard input held no token")
+            # No token at all, as the contract's exit 3 says, though one was asked for.
+            raise AuthError(
+                "--token-stdin: standard input held no token",
+                hint="pipe it in: usage --token-stdin ... < token-file",
+            )
     if tz is not None and not tz.strip():
         raise InputError("--tz needs a zone: an IANA name such as Europe/Berlin, UTC or local")
     chosen: dict[str, str] = {}

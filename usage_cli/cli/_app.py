@@ -115,6 +115,7 @@ def root(
             count=True,
             help="Report retries and their waits on stderr (--debug: every request).",
             rich_help_panel=GLOBAL_PANEL,
+            show_default=False,
         ),
     ] = 0,
     debug: Annotated[

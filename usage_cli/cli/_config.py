@@ -71,7 +71,12 @@ def config_set(
     if name == "tz":
         from usage_cli.zones import check
 
-        value = check(value)
+        try:
+            value = check(value)
+        except InputError as exc:
+            # No --tz was typed: the error is about the setting named.
+            exc.message = exc.message.replace("--tz: ", "tz: ", 1)
+            raise
     if name == "prices":
         from pathlib import Path
 
@@ -110,7 +115,9 @@ def config_unset(
     path = config.config_path(env)
     profiles = config.load(path)
     if name not in profiles.get(profile, {}):
-        raise InputError(f"profile {profile!r} has no {name} to unset ({path})")
+        # What was asked for holds already: a script's second `unset` is no failure.
+        run.note(f"profile {profile!r} has no {name}; nothing to unset ({path})")
+        return
     del profiles[profile][name]
     config.save(path, profiles)
     run.note(f"unset {name} in profile {profile!r} ({path})")

@@ -122,7 +122,9 @@ class Invocation:
 
                 sandbox = stack.enter_context(Sandbox())
                 token, api_url = sandbox.token, sandbox.url
-                ignored = " (--api-url and the token are not used)" if self.options.api_url else ""
+                typed = self.options
+                given = typed.api_url or typed.token or typed.token_stdin
+                ignored = " (--api-url and the token are not used)" if given else ""
                 self.note(
                     f"demo: {len(sandbox.records):,} records from a built-in sandbox, "
                     f"no account{ignored}"

@@ -124,6 +124,12 @@ def resolve_target(text: str, fmt: Format | None, *, force: bool, resume: bool) 
             f"{text!r} is a directory, not a file to export to",
             hint="for a folder of parts, add --partition day or month",
         )
+    if path.name.lower().endswith(".manifest.json"):
+        # Written over, it would be another export's proof gone (even with --force).
+        raise InputError(
+            f"{text!r} is named as a manifest, which an export writes beside itself",
+            hint=f"name the export itself: {str(path)[: -len('.manifest.json')]}",
+        )
     found, compressed = format_of(path)
     if fmt is not None and fmt != found:
         raise InputError(f"--format {fmt} does not match the extension of {text!r} ({found})")
