@@ -365,8 +365,12 @@ def is_no_args_help(exc: BaseException) -> bool:
     return isinstance(exc, NoArgsIsHelpError)
 
 
-def usage_error_parts(exc: Any) -> tuple[str, str | None]:
-    """A usage error as one line, and a hint naming the command's --help."""
+def usage_error_parts(exc: Any, whole: Callable[[], Any] | None = None) -> tuple[str, str | None]:
+    """A usage error as one line, and a hint naming the command's --help.
+
+    `whole` gives the group with every command on it: an option this command
+    lacks but another has is named where it lives (`usage summary --by`).
+    """
     ctx = getattr(exc, "ctx", None)
     hint = "try 'usage --help'" if ctx is None else f"try '{ctx.command_path} --help'"
     message: str = exc.format_message()
@@ -376,6 +380,8 @@ def usage_error_parts(exc: Any) -> tuple[str, str | None]:
         # measure loose enough to offer --columns for --bogus; the tool names
         # the one meant, if any was, as its own unknown values do.
         best = closest_option(name, _options_in_reach(ctx))
+        if best is None and ctx is not None and whole is not None:
+            best = _elsewhere(name, ctx, whole())
         message = f"No such option: {name}" + (f" (did you mean {best!r}?)" if best else "")
     return message, hint
 
@@ -399,6 +405,21 @@ def _shown_options(command: Any) -> list[str]:
         if param.param_type_name == "option" and not getattr(param, "hidden", False)
         for opt in (*param.opts, *param.secondary_opts)
     ]
+
+
+def _elsewhere(word: str, ctx: Any, group: Any) -> str | None:
+    """`usage OTHER WORD` for the first command (in help's order) that takes `word`,
+    when the command of `ctx` does not: `list --by` is `summary --by`."""
+    path = ctx.command_path.split()[1:]
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        others = [(name, command)]
+        subcommands = getattr(command, "commands", {})
+        others += [(f"{name} {sub}", each) for sub, each in subcommands.items()]
+        for other, each in others:
+            if other != " ".join(path) and word in _shown_options(each):
+                return f"usage {other} {word}"
+    return None
 
 
 def closest_option(word: str, options: list[str]) -> str | None:
