@@ -101,7 +101,7 @@ def whole_periods(partition: Partition, window: WindowJson, *, began_ms: int) ->
             f"--update replaces whole partitions, but the window ends at {iso_ms(until)}"
             + (late if until == began_ms else "")
             + f", inside {folders.of(until)}: that partition would be read only in part",
-            hint=f"use {example}",
+            hint=_until_hint(partition, since, until, began_ms),
         )
     found = []
     moment = since
@@ -109,6 +109,25 @@ def whole_periods(partition: Partition, window: WindowJson, *, began_ms: int) ->
         found.append(folders.of(moment))
         moment = next_period(partition, moment)
     return found
+
+
+def _until_hint(partition: Partition, since: int, until: int, began_ms: int) -> str:
+    """The `--until` that makes the window end on a whole partition: the end of the one
+    `until` falls in when that is over, else of the one before it. UTC, as partitions
+    and bare dates are whatever `--tz` says, so the value works as it is typed."""
+    cut = period_start(partition, until)
+    after = next_period(partition, cut)
+    last = after - 1 if after - 1 <= began_ms else cut - 1
+    if last < since:
+        return (
+            f"{Folders(partition).of(until)} is whole from {iso_ms(after)}: run it then, "
+            f"or use --window {partition.value} for the last whole {partition}"
+        )
+    reason = "before this export began" if last == cut - 1 else "the window reaches"
+    return (
+        f"use --until {iso_ms(last)[:10]} (the last whole UTC {partition} {reason}), "
+        f"or --window {partition.value}"
+    )
 
 
 def _day(ms: int, partition: Partition) -> str:
