@@ -105,7 +105,7 @@ def render(page: Page) -> str:
         "<header>",
         "<h1>Usage report</h1>",
         f'<p class="muted">{_e(page.span())} ({_e(page.zone)}), count per {page.unit}'
-        + (f"; compared with {_e(page.against_span() or '')}" if page.against else "")
+        + (f"; compared with {_e(page.against_said() or '')}" if page.against else "")
         + "</p>",
         "</header>",
         _headline(page),
@@ -239,8 +239,11 @@ def chart(page: Page) -> str:
                 f"{_e(short_label(bucket.label, page.unit))}</text>"
             )
     if page.against is not None:
+        # A shorter compared period (February under March) ends its line where it ends.
         points = " ".join(
-            f"{LEFT + (i + 0.5) * slot:.1f},{y(b.previous or 0):.1f}" for i, b in enumerate(buckets)
+            f"{LEFT + (i + 0.5) * slot:.1f},{y(b.previous):.1f}"
+            for i, b in enumerate(buckets)
+            if b.previous is not None
         )
         out.append(f'<polyline class="prev" points="{points}"/>')
     out.append("</svg>")
@@ -393,8 +396,10 @@ def _evidence(page: Page) -> str:
     rows = [
         ("Query", f"<pre>{_e(json.dumps(found.query, ensure_ascii=False, indent=1))}</pre>"),
         ("Window", _e(page.span()) + f" ({_e(page.zone)} calendar for the buckets)"),
-        ("Source", f"<code>{_e(found.source)}</code>"),
     ]
+    if page.against is not None:
+        rows.append(("Compared with", _e(page.against_said() or "")))
+    rows.append(("Source", f"<code>{_e(found.source)}</code>"))
     if found.head is not None:
         rows.append(("Archive head", f"<code>{_e(found.head)}</code>"))
     if found.verified is not None:
