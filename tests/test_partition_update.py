@@ -175,6 +175,66 @@ def test_a_partition_edited_afterwards_is_named_by_verify(cli: Cli, dataset: Pat
     assert f"{name.split('/')[0]}: its parts hold {len(lines) - 1} records" in result.err
 
 
+def _tamper(part: Path) -> None:
+    # One byte changed, the size kept: only the sha256 tells.
+    data = bytearray(part.read_bytes())
+    data[-1] ^= 1
+    part.write_bytes(bytes(data))
+
+
+KEPT_DAMAGE: list[tuple[Callable[[Path], object], Callable[[int], str]]] = [
+    (_tamper, lambda size: "has another sha256 than the manifest's"),
+    (Path.unlink, lambda size: "is missing"),
+    (
+        lambda part: part.write_bytes(part.read_bytes() + b"\n"),
+        lambda size: f"is {size + 1:,} bytes, the manifest says {size:,}",
+    ),
+]
+
+
+@pytest.mark.parametrize(("damage", "said"), KEPT_DAMAGE, ids=["edited", "deleted", "grown"])
+def test_an_update_refuses_to_vouch_again_for_a_kept_part_that_changed(
+    cli: Cli,
+    server: Sandbox,
+    dataset: Path,
+    damage: Callable[[Path], object],
+    said: Callable[[int], str],
+) -> None:
+    part = manifest_of(dataset)["parts"][0]
+    name = part["path"]
+    assert name.startswith(f"date={DAYS[0]}/")
+    damage(dataset / name)
+    files, manifest = hashes(dataset), manifest_file(dataset).read_bytes()
+    server.requests.clear()
+    refused = day(cli, dataset, DAYS[2])
+    assert refused.code == 2
+    error, hint = refused.err.splitlines()
+    assert error == (
+        f"error: --update {dataset}: a part it keeps does not match the manifest it would "
+        f"publish again: {name} {said(part['bytes'])}"
+    )
+    assert hint == (
+        f"hint: usage verify {dataset} names each difference; re-read it (--update "
+        f"--since {DAYS[0]} --until {DAYS[0]}), or start the dataset over with --force"
+    )
+    assert server.requests == []
+    assert hashes(dataset) == files
+    assert manifest_file(dataset).read_bytes() == manifest
+    # What the hint says mends it: the partition read again replaces the changed part.
+    mended = day(cli, dataset, DAYS[0])
+    assert mended.code == 0, mended.err
+    assert cli("verify", str(dataset)).code == 0
+
+
+def test_a_changed_part_inside_the_window_is_simply_replaced(cli: Cli, dataset: Path) -> None:
+    name = manifest_of(dataset)["parts"][-1]["path"]
+    assert name.startswith(f"date={DAYS[2]}/")
+    _tamper(dataset / name)
+    done = day(cli, dataset, DAYS[2])
+    assert done.code == 0, done.err
+    assert cli("verify", str(dataset)).code == 0
+
+
 def test_a_partition_the_manifest_says_was_not_read_whole_is_named(cli: Cli, dataset: Path) -> None:
     manifest = manifest_of(dataset)
     manifest["partitions"][0]["window"]["sinceMs"] += 1
