@@ -11,8 +11,8 @@ and ```crontab lines. A trailing `# exit N` comment names the expected exit code
 (default 0). A command with no shell in it (no pipe, redirect, variable or `~`) runs
 in-process, as `usage_cli.cli.run` (a follow's wait then ends it as Ctrl-C does);
 one with a shell in it runs in bash with the installed `usage` (a follow in a pipe
-is sent Ctrl-C after two seconds). `usage sandbox` commands are started on a free
-port and stopped once they serve. Other lines (`export`,
+is sent Ctrl-C once it has polled the scene's sandbox). `usage sandbox` commands
+are started on a free port and stopped once they serve. Other lines (`export`,
 `pip install`, `cp`) set the scene and are not run: the scene provides it (a token
 file, an `audit/` folder, an SSH signing key and its allowed signers, the docs'
 `contract-prices.toml`, a `$GITHUB_STEP_SUMMARY` file, and a sandbox with a spike).
@@ -26,6 +26,7 @@ import re
 import shlex
 import signal
 import subprocess
+import time
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,6 +154,8 @@ def contract_prices() -> str:
 class Scene:
     home: Path
     env: dict[str, str]
+    # The sandbox the scene's commands read (CHATBOTKIT_API_URL).
+    server: Sandbox
 
 
 def scene(home: Path) -> Iterator[Scene]:
@@ -179,7 +182,7 @@ def scene(home: Path) -> Iterator[Scene]:
             GITHUB_STEP_SUMMARY=str(home / "step-summary.md"),
         )
         env["PATH"] = str(Path(usage_command()[0]).parent) + ":" + env["PATH"]
-        yield Scene(home, env)
+        yield Scene(home, env, server)
 
 
 def run_sandbox(command: str, where: Scene) -> int:
@@ -237,9 +240,6 @@ def run(where: Scene, command: str, expected: int) -> None:
         code, said = run_in_place(where, command)
         assert code == expected, f"{command}\n{said}"
         return
-    if {"--follow", "-f"} & set(command.split("|")[0].split()):
-        # A follow ends with Ctrl-C: send it after a moment, and expect its exit.
-        command = f"timeout --preserve-status -s INT 2 {command}"
     # The exit of `usage` itself (first in a pipe); the pipe's last command, if it is
     # another, must succeed too.
     script = (
@@ -248,6 +248,10 @@ def run(where: Scene, command: str, expected: int) -> None:
         '[ "${#status[@]}" = 1 ] || [ "${status[-1]}" = 0 ] || exit 99\n'
         'exit "${status[0]}"'
     )
+    if {"--follow", "-f"} & set(command.split("|")[0].split()):
+        returncode, stderr = _follow_in_shell(where, script)
+        assert returncode == expected, f"{command}\n{stderr}"
+        return
     done = subprocess.run(
         ["bash", "-c", script],
         cwd=where.home,
@@ -258,3 +262,44 @@ def run(where: Scene, command: str, expected: int) -> None:
         stdin=subprocess.DEVNULL,
     )
     assert done.returncode == expected, f"{command}\n{done.stderr}"
+
+
+def _follow_in_shell(where: Scene, script: str) -> tuple[int, str]:
+    """A follow in a pipe, ended as Ctrl-C ends it once it is following: once the
+    scene's sandbox has had its first poll, SIGINT to `usage` alone, by its PID (in a
+    terminal the pipe's other commands would get it too, and end 130). Not after a
+    fixed moment: on a busy machine `usage` may still be starting then, and a SIGINT
+    before the follow begins is no follow's end. The bounds only end a hang."""
+    polls = len(where.server.requests)
+    process = subprocess.Popen(
+        ["bash", "-c", script],
+        cwd=where.home,
+        env=where.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while len(where.server.requests) == polls and process.poll() is None:
+            assert time.monotonic() < deadline, "the follow never polled"
+            time.sleep(0.05)
+        if process.poll() is None:
+            os.kill(_usage_child(process.pid), signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+        return process.returncode, stderr
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def _usage_child(pid: int) -> int:
+    """The PID of the `usage` process the shell `pid` started (a pipe's first command)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    for child in children:
+        words = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        if any(Path(word.decode()).name == "usage" for word in words if word):
+            return int(child)
+    raise AssertionError(f"no usage process under the shell {pid}: {children}")

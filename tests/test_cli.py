@@ -619,6 +619,77 @@ def test_an_unknown_option_names_the_one_meant_in_the_tools_voice(word: str, sai
     assert result.err.splitlines()[0] == f"error: {said}"
 
 
+@pytest.mark.parametrize(
+    ("args", "meant"),
+    [
+        (["list", "--bot-ld", "x"], "--bot-id"),
+        (["list", "--formt", "json"], "--format"),
+        (["list", "--metta", "a=b"], "--meta"),
+        (["list", "--cloumns", "id"], "--columns"),
+        (["list", "--conversaton-di", "c"], "--conversation-id"),
+        (["list", "--verbos"], "--verbose"),  # a global option, after the command
+        (["summary", "--topp", "3"], "--top"),
+        (["summary", "--untill", "1d"], "--until"),
+        (["export", "out.csv", "--froce"], "--force"),
+        (["verify", "x.csv", "--chian"], "--chain"),
+        (["config", "set", "--profle", "p"], "--profile"),
+    ],
+)
+def test_a_plausible_typo_of_an_option_is_named(args: list[str], meant: str) -> None:
+    result = run_in_memory(args)
+    assert result.code == 2
+    typed = next(word for word in args if word.startswith("--"))
+    error = f"error: No such option: {typed} (did you mean {meant!r}?)"
+    assert result.err.splitlines()[0] == error
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["list", "--bogus"],
+        ["list", "--db-x"],
+        ["list", "--a"],
+        ["summary", "--bogus"],
+        ["export", "out.csv", "--bogus"],
+        ["verify", "x.csv", "--token-file", "t"],
+        ["config", "set", "--bogus"],
+        ["list", "--tx", "UTC"],
+    ],
+)
+def test_an_unrelated_word_gets_no_suggestion(args: list[str]) -> None:
+    result = run_in_memory(args)
+    assert result.code == 2
+    typed = next(word for word in args if word.startswith("--"))
+    assert result.err.splitlines()[0] == f"error: No such option: {typed}"
+
+
+@pytest.mark.parametrize(
+    ("args", "meant"),
+    [
+        (["list", "--by", "type"], "usage summary --by"),
+        (["verify", "x.csv", "--by", "type"], "usage summary --by"),
+        (["summary", "--follow"], "usage list --follow"),
+        (["list", "--partition", "day"], "usage export --partition"),
+        (["summary", "--signers", "f"], "usage verify --signers"),
+        # export's own --streams is hidden (kept for old scripts): sync's is the one.
+        (["list", "--streams", "2"], "usage sync --streams"),
+    ],
+)
+def test_an_option_of_another_command_is_named_where_it_lives(args: list[str], meant: str) -> None:
+    result = run_in_memory(args)
+    assert result.code == 2
+    typed = next(word for word in args if word.startswith("--"))
+    error = f"error: No such option: {typed} (did you mean {meant!r}?)"
+    assert result.err.splitlines()[0] == error
+    assert result.err.splitlines()[1] == f"hint: try 'usage {args[0]} --help'"
+
+
+def test_a_typo_of_this_commands_option_wins_over_another_commands_option() -> None:
+    # `--cost` is summary's own, so `--costs` is its typo, not report's or export's word.
+    result = run_in_memory(["summary", "--costs"])
+    assert result.err.splitlines()[0] == "error: No such option: --costs (did you mean '--cost'?)"
+
+
 def test_usage_help_lists_commands_in_order_whole() -> None:
     from usage_cli.cli._typer_internals import COMMAND_ORDER
 

@@ -175,6 +175,66 @@ def test_a_partition_edited_afterwards_is_named_by_verify(cli: Cli, dataset: Pat
     assert f"{name.split('/')[0]}: its parts hold {len(lines) - 1} records" in result.err
 
 
+def _tamper(part: Path) -> None:
+    # One byte changed, the size kept: only the sha256 tells.
+    data = bytearray(part.read_bytes())
+    data[-1] ^= 1
+    part.write_bytes(bytes(data))
+
+
+KEPT_DAMAGE: list[tuple[Callable[[Path], object], Callable[[int], str]]] = [
+    (_tamper, lambda size: "has another sha256 than the manifest's"),
+    (Path.unlink, lambda size: "is missing"),
+    (
+        lambda part: part.write_bytes(part.read_bytes() + b"\n"),
+        lambda size: f"is {size + 1:,} bytes, the manifest says {size:,}",
+    ),
+]
+
+
+@pytest.mark.parametrize(("damage", "said"), KEPT_DAMAGE, ids=["edited", "deleted", "grown"])
+def test_an_update_refuses_to_vouch_again_for_a_kept_part_that_changed(
+    cli: Cli,
+    server: Sandbox,
+    dataset: Path,
+    damage: Callable[[Path], object],
+    said: Callable[[int], str],
+) -> None:
+    part = manifest_of(dataset)["parts"][0]
+    name = part["path"]
+    assert name.startswith(f"date={DAYS[0]}/")
+    damage(dataset / name)
+    files, manifest = hashes(dataset), manifest_file(dataset).read_bytes()
+    server.requests.clear()
+    refused = day(cli, dataset, DAYS[2])
+    assert refused.code == 2
+    error, hint = refused.err.splitlines()
+    assert error == (
+        f"error: --update {dataset}: a part it keeps does not match the manifest it would "
+        f"publish again: {name} {said(part['bytes'])}"
+    )
+    assert hint == (
+        f"hint: usage verify {dataset} names each difference; re-read it (--update "
+        f"--since {DAYS[0]} --until {DAYS[0]}), or start the dataset over with --force"
+    )
+    assert server.requests == []
+    assert hashes(dataset) == files
+    assert manifest_file(dataset).read_bytes() == manifest
+    # What the hint says mends it: the partition read again replaces the changed part.
+    mended = day(cli, dataset, DAYS[0])
+    assert mended.code == 0, mended.err
+    assert cli("verify", str(dataset)).code == 0
+
+
+def test_a_changed_part_inside_the_window_is_simply_replaced(cli: Cli, dataset: Path) -> None:
+    name = manifest_of(dataset)["parts"][-1]["path"]
+    assert name.startswith(f"date={DAYS[2]}/")
+    _tamper(dataset / name)
+    done = day(cli, dataset, DAYS[2])
+    assert done.code == 0, done.err
+    assert cli("verify", str(dataset)).code == 0
+
+
 def test_a_partition_the_manifest_says_was_not_read_whole_is_named(cli: Cli, dataset: Path) -> None:
     manifest = manifest_of(dataset)
     manifest["partitions"][0]["window"]["sinceMs"] += 1
@@ -187,28 +247,83 @@ def test_a_partition_the_manifest_says_was_not_read_whole_is_named(cli: Cli, dat
 # --- refused, exit 2, before any request ------------------------------------------------
 
 
+EXAMPLE = "use --window day, or --since and --until on whole UTC days"
 EDGES = [
-    (["--since", "2026-01-20T12:00:00Z", "--until", "2026-01-21"], "date=2026-01-20"),
-    (["--since", "2026-01-20", "--until", "2026-01-21T06:00:00Z"], "date=2026-01-21"),
-    (["--since", "2026-01-20"], "when this export began"),
-    (["--window", "hour"], "inside date="),
-    ([], "--update needs a window of whole partitions"),
+    (["--since", "2026-01-20T12:00:00Z", "--until", "2026-01-21"], "date=2026-01-20", EXAMPLE),
+    (
+        ["--since", "2026-01-20", "--until", "2026-01-21T06:00:00Z"],
+        "date=2026-01-21",
+        "use --until 2026-01-21 (the last whole UTC day the window reaches), or --window day",
+    ),
+    (["--since", "2026-01-20"], "when this export began", "use --until "),
+    (["--window", "hour"], "inside date=", EXAMPLE),
+    ([], "--update needs a window of whole partitions", EXAMPLE),
 ]
 
 
-@pytest.mark.parametrize(("args", "fragment"), EDGES, ids=[" ".join(a) for a, _ in EDGES])
+@pytest.mark.parametrize(("args", "fragment", "hint"), EDGES, ids=[" ".join(a) for a, *_ in EDGES])
 def test_a_window_that_cuts_a_partition_is_refused_before_any_request(
-    cli: Cli, server: Sandbox, dataset: Path, args: list[str], fragment: str
+    cli: Cli, server: Sandbox, dataset: Path, args: list[str], fragment: str, hint: str
 ) -> None:
     files = hashes(dataset)
     server.requests.clear()
     result = update(cli, dataset, *args)
     assert result.code == 2, result.err
     lines = result.err.splitlines()
+    assert len(lines) == 2, result.err  # the error and its hint, no note before them
     assert fragment in lines[0]
-    assert lines[1].startswith("hint: use --window day, or --since and --until on whole UTC days")
+    assert lines[1].startswith(f"hint: {hint}")
     assert server.requests == []
     assert hashes(dataset) == files
+
+
+# A job run at 10:00 UTC on 2026-12-07, in a zone whose day is already the 8th.
+MORNING = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+TODAY = [
+    (
+        ["--until", "2026-12-07"],
+        "day",
+        "use --until 2026-12-06 (the last whole UTC day before this export began), or --window day",
+    ),
+    (
+        ["--tz", "Pacific/Kiritimati", "--until", "2026-12-08"],
+        "day",
+        "use --until 2026-12-06 (the last whole UTC day before this export began), or --window day",
+    ),
+    (
+        ["--until", "2026-12-07"],
+        "month",
+        "use --until 2026-11-30 (the last whole UTC month before this export began), "
+        "or --window month",
+    ),
+]
+
+
+@pytest.mark.parametrize(("args", "partition", "hint"), TODAY)
+def test_an_until_of_today_is_refused_with_the_until_that_works(
+    cli: Cli, server: Sandbox, tmp_path: Path, args: list[str], partition: str, hint: str
+) -> None:
+    words = ["export", str(tmp_path / "set"), "--partition", partition, "--update"]
+    refused = cli(*words, "--since", "2026-11-01", *args, now=lambda: MORNING)
+    assert refused.code == 2
+    assert refused.err.splitlines()[1] == f"hint: {hint}"
+    assert server.requests == []
+    # The value the hint names is taken as it is written, --tz and all.
+    value = hint.split()[2]
+    done = cli(*words, "--since", "2026-11-01", *args[:-1], value, now=lambda: MORNING)
+    assert done.code == 0, done.err
+
+
+def test_a_window_of_today_alone_is_told_when_it_will_be_whole(
+    cli: Cli, server: Sandbox, tmp_path: Path
+) -> None:
+    words = ["export", str(tmp_path / "set"), "--partition", "day", "--update"]
+    refused = cli(*words, "--since", "2026-12-07", "--until", "2026-12-07", now=lambda: MORNING)
+    assert refused.code == 2
+    assert refused.err.splitlines()[1] == (
+        "hint: date=2026-12-07 is whole from 2026-12-08T00:00:00.000Z: run it then, "
+        "or use --window day for the last whole day"
+    )
 
 
 def test_a_month_dataset_takes_whole_months(cli: Cli, server: Sandbox, tmp_path: Path) -> None:

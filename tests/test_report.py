@@ -460,3 +460,61 @@ def test_the_evidence_writes_the_window_to_the_millisecond(cli: Any, tmp_path: P
     query = json.loads(line.split("`")[1])
     for edge in ("since", "until"):
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", query[edge]), query
+
+
+# `--window month --compare previous` run on the 10th: (now, the month, the month before).
+MONTHS = [
+    ("2026-05-10", "2026-04-01T00:00:00.000Z .. 2026-04-30T23:59:59.999Z", "2026-03-01", "31"),
+    ("2026-04-10", "2026-03-01T00:00:00.000Z .. 2026-03-31T23:59:59.999Z", "2026-02-01", "28"),
+    ("2026-03-10", "2026-02-01T00:00:00.000Z .. 2026-02-28T23:59:59.999Z", "2026-01-01", "31"),
+    ("2028-03-10", "2028-02-01T00:00:00.000Z .. 2028-02-29T23:59:59.999Z", "2028-01-01", "31"),
+]
+
+
+@pytest.mark.parametrize(("today", "window", "before", "last"), MONTHS)
+def test_a_month_is_compared_with_the_calendar_month_before(
+    cli: Any, tmp_path: Path, today: str, window: str, before: str, last: str
+) -> None:
+    from datetime import datetime
+
+    now = datetime.fromisoformat(today).replace(hour=9, tzinfo=UTC)
+    words = ["--window", "month", "--compare", "previous"]
+    against = f"{before}T00:00:00.000Z .. {before[:8]}{last}T23:59:59.999Z"
+    said = f"{against} (the calendar month before)"
+    target = tmp_path / "r.html"
+    done = cli("report", str(target), *words, env=EPOCH, now=lambda: now)
+    assert done.code == 0, done.err
+    text = target.read_text(encoding="utf-8")
+    assert f"{window} (UTC), count per day; compared with {said}</p>" in text
+    assert f"<dt>Compared with</dt><dd>{said}</dd>" in text
+    # The faint line has a point for each day of the month before that has a place.
+    days = len(labels(Window(*_ms_pair(window)), "day", UTC))
+    points = re.search(r'<polyline class="prev" points="([^"]*)"', text)
+    assert points is not None
+    assert len(points.group(1).split()) == min(days, int(last))
+    markdown_text = cli("report", "-", "-o", "markdown", *words, env=EPOCH, now=lambda: now).out
+    assert f"- compared with: {said}" in markdown_text
+    # summary --compare takes the same month before; its figures are that month's.
+    month = ["--since", before, "--until", f"{before[:8]}{last}"]
+    total = summary_json(cli, "--by", "type", *month)["total"]
+    window_dates = ["--since", window[:10], "--until", window[28:38]]
+    compared = summary_json(cli, "--by", "type", *window_dates, "--compare", "previous")
+    assert compared["previous"] == dict(zip(["since", "until"], against.split(" .. "), strict=True))
+    assert compared["total"]["previousCount"] == total["count"]
+
+
+def _ms_pair(span: str) -> tuple[int, int]:
+    from usage_cli.query import parse_when, to_ms
+
+    since, until = span.split(" .. ")
+    return to_ms(parse_when(since)), to_ms(parse_when(until))
+
+
+def test_days_are_still_compared_with_the_span_of_the_same_length(cli: Any, tmp_path: Path) -> None:
+    since = ("--since", "2026-01-16", "--until", "2026-01-30")
+    text = report(cli, *since, "--compare", "previous", tmp=tmp_path)
+    said = (
+        "2026-01-01T00:00:00.000Z .. 2026-01-15T23:59:59.999Z "
+        "(the span of the same length just before)"
+    )
+    assert f"<dt>Compared with</dt><dd>{said}</dd>" in text

@@ -12,6 +12,7 @@ page is shown in an iframe of the width under test, as a phone would show it.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -271,3 +272,84 @@ def same_figures(dom: str, summary: dict[str, Any]) -> None:
     # What a reader sees, not only the attributes: the big figures as text.
     assert f">{total['count']:,}</span>" in dom
     assert f">{total['records']:,}</span>" in dom
+
+
+# The lines of every shown cell of the tables (names, headers, figures), found character
+# by character (Range rects: the page's own text, as laid out), posted to the parent.
+BREAKS = """<script>
+const lines = [];
+for (const cell of document.querySelectorAll("#types :is(th, td), #bots :is(th, td)")) {
+  if (!cell.getClientRects().length || !cell.textContent) continue;
+  const tops = [];
+  const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    for (let i = 0; i < node.length; i++) {
+      const range = document.createRange();
+      range.setStart(node, i);
+      range.setEnd(node, i + 1);
+      tops.push(Math.round(range.getClientRects()[0].top));
+    }
+  }
+  let line = cell.textContent[0];
+  const shown = [];
+  for (let i = 1; i < tops.length; i++) {
+    if (tops[i] > tops[i - 1]) { shown.push(line); line = ""; }
+    line += cell.textContent[i];
+  }
+  lines.push([...shown, line]);
+}
+parent.postMessage({lines: JSON.stringify(lines)}, "*");
+</script>"""
+LONG_TYPES = [
+    "conversation.complete.with.tools",
+    "conversationCompleteWithTools",
+    "CHATBOTKIT_CONVERSATION",
+    "ELEVENLABS_MULTILINGUAL_V2_CHARACTERS",
+    "OPENAI_TEXT_EMBEDDING_3_LARGE_TOKEN",
+    "chatbotkit-task-run-scheduled",
+    "ANTHROPIC_CLAUDE_SONNET_4_TOKEN",  # priced: a cost to fit beside the name
+]
+
+
+def test_long_type_names_wrap_between_their_words_at_375px(tmp_path: Path) -> None:
+    from usage_cli.reports import html
+
+    from .test_report import _page
+
+    records = [
+        {
+            "id": f"rec_{i}",
+            "type": kind,
+            "count": 1_234_567 * (i + 1),
+            "createdAt": 1_767_225_600_000 + i * 1000,
+            "botId": f"bot_{kind}",
+        }
+        for i, kind in enumerate(LONG_TYPES)
+    ]
+    text = html.render(_page(records, 1_767_225_600_000, 1_767_225_600_000 + 7 * 86_400_000 - 1))
+    # No style attribute, which the page's policy (a hash of its one style sheet) refuses.
+    assert " style=" not in text
+    measured = tmp_path / "names.html"
+    copy = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", text)
+    measured.write_text(copy.replace("</body>", BREAKS + "</body>"), encoding="utf-8")
+    frame = framed(measured, 375, script=LISTEN)
+    dom = browse(frame, 375, "--virtual-time-budget=5000", "--dump-dom", script=True, home=tmp_path)
+    cells: list[list[str]] = json.loads(Page(dom).first("html")["data-lines"])
+    names = {"".join(lines): lines for lines in cells}
+    assert set(LONG_TYPES) | {f"bot_{kind}" for kind in LONG_TYPES} <= set(names)
+    assert {"Count", "Cost", "1,234,567", "8,641,969"} <= set(names)
+    assert any(name.startswith("$") for name in names)
+    # A line ends at a space, after a separator, or before the capital that starts a
+    # camelCase word: never inside a word, a header or a figure.
+    cut = [
+        " / ".join(lines)
+        for lines in cells
+        for line, after in itertools.pairwise(lines)
+        if not (line[-1] in " ._-" or (line[-1].islower() and after[0].isupper()))
+    ]
+    assert cut == []
+    # A phone's table is name, count and cost (share and records are for wider screens).
+    assert "Share" not in names
+    # The width is under test: the long names do wrap.
+    assert len(names["conversation.complete.with.tools"]) > 1
+    assert sum(len(lines) > 1 for lines in cells) >= len(LONG_TYPES)

@@ -221,6 +221,43 @@ def in_turns(inner: httpx.BaseTransport, db: Path, *args: str) -> Result:
         turns.finish()
 
 
+class TrailSeen(httpx.MockTransport):
+    """`inner`, with the `desc` chain's third request on held until the `asc` chain's
+    first page is posted: its thread asks for a second one (it may fetch ahead) or
+    ends (the page got it dropped). The reader takes pages in the order they are
+    posted, so it looks at the trail's first page before the lead could read to the
+    list's end, however a busy machine schedules the two threads.
+    """
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        asked = {"asc": 0, "desc": 0}
+        trail: list[threading.Thread] = []
+        seen = threading.Condition()
+
+        def posted() -> bool:
+            return asked["asc"] >= 2 or bool(trail and not trail[0].is_alive())
+
+        def handle(request: httpx.Request) -> httpx.Response:
+            order = request.url.params.get("order", "desc")
+            with seen:
+                asked[order] += 1
+                if order == "asc" and not trail:
+                    trail.append(threading.current_thread())
+                seen.notify_all()
+                number = asked[order]
+            if order == "desc" and number >= 3:
+                with seen:
+                    # Polled: a thread that ends notifies no one. The bound only ends
+                    # a run that would otherwise hang.
+                    deadline = time.monotonic() + 60
+                    while not posted():
+                        assert time.monotonic() < deadline, "the asc chain never posted a page"
+                        seen.wait(0.05)
+            return inner.handle_request(request)
+
+        super().__init__(handle)
+
+
 class Slow(httpx.MockTransport):
     """The emulator, each answer `seconds` late: an API across a network."""
 
@@ -532,7 +569,7 @@ def test_an_api_the_two_ends_cannot_meet_in_falls_back_to_one_chain(
 ) -> None:
     api = emulator(1200)
     db = tmp_path / "usage.db"
-    done = sync(api_of(api), db)
+    done = sync(TrailSeen(api_of(api)), db)
     assert done.code == 0, done.err
     assert f"reading from one end only: {why}" in done.err
     assert set(stored(db)) == {record["id"] for record in api.records}

@@ -54,6 +54,29 @@ def _back(moment: datetime, amount: int, unit: str) -> datetime:
     return moment.replace(year=year, month=month + 1, day=day)
 
 
+def _whole_months(window: Window) -> int:
+    """How many calendar months (UTC) `window` is, when it is exactly some; else 0."""
+    since, after = _moment(window.since), _moment(window.until + 1)
+    starts = since == since.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    ends = after == after.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if not (starts and ends):
+        return 0
+    return (after.year - since.year) * 12 + after.month - since.month
+
+
+def described(current: Window, against: Window) -> str:
+    """What `against` is to `current`, in words, when `--compare previous` could have set
+    it (a span or dates the user gave are said by the span alone): "" otherwise."""
+    if against.until != current.since - 1:
+        return ""
+    months = _whole_months(current)
+    if months and _whole_months(against) == months:
+        return f"the {months} calendar months before" if months > 1 else "the calendar month before"
+    if against.until - against.since == current.until - current.since:
+        return "the span of the same length just before"
+    return ""
+
+
 def baseline(current: Window, text: str) -> Window:
     """The window `--compare TEXT` sets against `current`, refused if they share a moment.
 
@@ -81,7 +104,8 @@ def baseline(current: Window, text: str) -> Window:
 def _baseline(current: Window, text: str) -> Window:
     """The window `--compare TEXT` sets against `current`.
 
-    `previous`: the equal window just before; a span (`7d`, `1w`, `1mo`): the
+    `previous`: the equal window just before, or the same number of calendar
+    months before a window of whole months (`--window month`); a span (`7d`, `1w`, `1mo`): the
     same window that much earlier (`--since 1d --compare 7d`: the same day a
     week ago); `START..END`: those dates (ISO 8601, END's whole day).
     """
@@ -89,6 +113,13 @@ def _baseline(current: Window, text: str) -> Window:
 
     word = text.strip()
     if word == "previous":
+        months = _whole_months(current)
+        if months:
+            # A month is compared with the month before it, as a reader of "last
+            # month" means: March's 31 days against February's 28, not March 1 less
+            # 31 days.
+            since = _back(current.moments()[0], months, "mo")
+            return Window(_ms(since), current.since - 1)
         length = current.until - current.since + 1
         return Window(current.since - length, current.since - 1)
     span = _SPAN.fullmatch(word)

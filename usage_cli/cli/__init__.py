@@ -84,6 +84,12 @@ def _command(argv: list[str]) -> Any:
     return command_for(_app.app, argv, command_index)
 
 
+def _whole() -> Any:
+    """The group with every command on it (an error's hint may name any of them)."""
+    _register(COMMAND_MODULES)
+    return typer.main.get_command(_app.app)
+
+
 def run(args: Sequence[str] | None = None, *, runtime: Runtime | None = None) -> int:
     """Run the CLI with `args` (default: the process's) and return its exit code.
 
@@ -133,7 +139,7 @@ def run(args: Sequence[str] | None = None, *, runtime: Runtime | None = None) ->
         if is_no_args_help(exc):
             runtime.say(exc.format_message())
         else:
-            message, hint = usage_error_parts(exc)
+            message, hint = usage_error_parts(exc, _whole)
             if "Missing argument" in message and "--db" in argv:
                 # `usage export --db out.csv`: the bare --db took the target as its PATH.
                 hint = "--db takes the word after it as the archive: put it after PATH, or "

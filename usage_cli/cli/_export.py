@@ -313,7 +313,9 @@ def prepare(
     params, proof = evidence(run, params, to_stdout=to_stdout, started=started)
     query = query_of(params, now=started)
     proof.check(query)
-    if not to_stdout:
+    if not to_stdout and not params.get("update"):
+        # An --update's window must end on a whole partition: one that runs past the
+        # start is refused, in its own words, and this note would only come first.
         _say_when_until_is_later(run, query, started)
     return query, proof, run.settings(prices=prices)
 

@@ -141,8 +141,9 @@ def summary_command(
             "--compare",
             metavar="previous|SPAN|START..END",
             help="Set the --since window against another: previous (the equal window just "
-            "before), a span (7d: the same window a week earlier) or dates; change per group, "
-            "groups new or gone named as such.",
+            "before; for whole calendar months, the months before), a span (7d: the same "
+            "window a week earlier) or dates; change per group, groups new or gone named as "
+            "such.",
             rich_help_panel=OUTPUT_PANEL,
             show_default=False,
         ),

@@ -365,30 +365,98 @@ def is_no_args_help(exc: BaseException) -> bool:
     return isinstance(exc, NoArgsIsHelpError)
 
 
-def usage_error_parts(exc: Any) -> tuple[str, str | None]:
-    """A usage error as one line, and a hint naming the command's --help."""
+def usage_error_parts(exc: Any, whole: Callable[[], Any] | None = None) -> tuple[str, str | None]:
+    """A usage error as one line, and a hint naming the command's --help.
+
+    `whole` gives the group with every command on it: an option this command
+    lacks but another has is named where it lives (`usage summary --by`).
+    """
     ctx = getattr(exc, "ctx", None)
     hint = "try 'usage --help'" if ctx is None else f"try '{ctx.command_path} --help'"
     message: str = exc.format_message()
     name = getattr(exc, "option_name", None)
-    possibilities = getattr(exc, "possibilities", None)
-    if isinstance(name, str) and possibilities is not None:
-        # click offers every near word (`--bot`: --bot-id, --db, --format); the tool
-        # names the one meant, as its own unknown values do.
-        best = closest_option(name, list(possibilities))
+    if isinstance(name, str) and getattr(exc, "possibilities", None) is not None:
+        # click offers every near word (`--bot`: --bot-id, --db, --format), by a
+        # measure loose enough to offer --columns for --bogus; the tool names
+        # the one meant, if any was, as its own unknown values do.
+        best = closest_option(name, _options_in_reach(ctx))
+        if best is None and ctx is not None and whole is not None:
+            best = _elsewhere(name, ctx, whole())
         message = f"No such option: {name}" + (f" (did you mean {best!r}?)" if best else "")
     return message, hint
 
 
-def closest_option(word: str, options: list[str]) -> str | None:
-    """The option `word` most likely meant: the only one it begins, else the nearest."""
-    import difflib
+def _options_in_reach(ctx: Any) -> list[str]:
+    """Every option word that could follow the command of `ctx`: its own, then those
+    of the groups above it (hoisted, they work after the command's name too)."""
+    words: list[str] = []
+    while ctx is not None:
+        words += _shown_options(ctx.command)
+        ctx = ctx.parent
+    return words
 
-    started = [option for option in options if option.startswith(word)]
-    if len(started) == 1:
+
+def _shown_options(command: Any) -> list[str]:
+    """The option words of `command` that its help shows (a hidden one is kept for old
+    scripts, not offered)."""
+    return [
+        opt
+        for param in command.params
+        if param.param_type_name == "option" and not getattr(param, "hidden", False)
+        for opt in (*param.opts, *param.secondary_opts)
+    ]
+
+
+def _elsewhere(word: str, ctx: Any, group: Any) -> str | None:
+    """`usage OTHER WORD` for the first command (in help's order) that takes `word`,
+    when the command of `ctx` does not: `list --by` is `summary --by`."""
+    path = ctx.command_path.split()[1:]
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        others = [(name, command)]
+        subcommands = getattr(command, "commands", {})
+        others += [(f"{name} {sub}", each) for sub, each in subcommands.items()]
+        for other, each in others:
+            if other != " ".join(path) and word in _shown_options(each):
+                return f"usage {other} {word}"
+    return None
+
+
+def closest_option(word: str, options: list[str]) -> str | None:
+    """The option `word` was a plausible typo of, if any: the only one it begins,
+    else the nearest within a few keystrokes.
+
+    The allowance grows with the word: one slip in a short name (`--formt`,
+    `--metta`), two in a long one (`--conversaton-di`); none in a name of two
+    letters, where one changed letter is another word (`--by` is not `--db`).
+    """
+    bare = word.lstrip("-")
+    names = {option: option.lstrip("-") for option in options if option.startswith("--")}
+    started = [option for option, name in names.items() if bare and name.startswith(bare)]
+    if len(started) == 1 and len(bare) >= 2:
         return started[0]
-    near = difflib.get_close_matches(word, started or options, n=1, cutoff=0.6)
-    return near[0] if near else None
+    allowed = 0 if len(bare) <= 2 else 1 if len(bare) <= 5 else 2
+    near = sorted(
+        (distance, index, option)
+        for index, (option, name) in enumerate(names.items())
+        if (distance := _keystrokes(bare, name)) <= allowed
+    )
+    return near[0][2] if near else None
+
+
+def _keystrokes(a: str, b: str) -> int:
+    """Edits (a letter added, dropped, changed, or two swapped) that make `a` into `b`."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            cost = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y))
+            if i > 1 and j > 1 and x == b[j - 2] and a[i - 2] == y:
+                cost = min(cost, previous2[j - 2] + 1)
+            current.append(cost)
+        previous2, previous = previous, current
+    return previous[-1]
 
 
 def takes_value(param: Any) -> bool:

@@ -54,7 +54,7 @@ from usage_cli.export._set_target import (
 )
 from usage_cli.export._stats import Stats
 from usage_cli.export._target import signature_path
-from usage_cli.export._update import previous_of, updated, whole_periods
+from usage_cli.export._update import check_kept, previous_of, updated, whole_periods
 from usage_cli.partitions import (
     PART_RECORDS,
     PartFormat,
@@ -159,6 +159,8 @@ class PartitionedPlan:
         api: ApiJson = {"url": api_root, "runAs": run_as}
         window = window_of(query, self.started)
         read = self.partitions_read(query) if self.update else None
+        if read is not None:
+            check_kept(self.target, self.previous, read, self.text)
         stats = Stats()
         by_folder: dict[str, Stats] | None = None if read is None else {}
         costs = None if prices is None else CostTally(prices)

@@ -12,15 +12,18 @@ are swapped in is `_set_target.put_in_place`'s.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from pathlib import Path
 
+from usage_cli._files import reason, sha256_of_start
 from usage_cli.columns import iso_ms
 from usage_cli.errors import InputError, VerifyError
 from usage_cli.export._json import PartitionJson, PartJson, StatsJson, WindowJson
 from usage_cli.export._manifest import SetManifest
 from usage_cli.export._set_target import SetTarget
 from usage_cli.export._stats import Stats, merged
-from usage_cli.partitions import Folders, Partition, next_period, period_start
+from usage_cli.partitions import Folders, Partition, folder_start, next_period, period_start
 
 
 def previous_of(target: SetTarget, text: str, *, exact: bool = False) -> SetManifest | None:
@@ -101,7 +104,7 @@ def whole_periods(partition: Partition, window: WindowJson, *, began_ms: int) ->
             f"--update replaces whole partitions, but the window ends at {iso_ms(until)}"
             + (late if until == began_ms else "")
             + f", inside {folders.of(until)}: that partition would be read only in part",
-            hint=f"use {example}",
+            hint=_until_hint(partition, since, until, began_ms),
         )
     found = []
     moment = since
@@ -109,6 +112,82 @@ def whole_periods(partition: Partition, window: WindowJson, *, began_ms: int) ->
         found.append(folders.of(moment))
         moment = next_period(partition, moment)
     return found
+
+
+def _until_hint(partition: Partition, since: int, until: int, began_ms: int) -> str:
+    """The `--until` that makes the window end on a whole partition: the end of the one
+    `until` falls in when that is over, else of the one before it. UTC, as partitions
+    and bare dates are whatever `--tz` says, so the value works as it is typed."""
+    cut = period_start(partition, until)
+    after = next_period(partition, cut)
+    last = after - 1 if after - 1 <= began_ms else cut - 1
+    if last < since:
+        return (
+            f"{Folders(partition).of(until)} is whole from {iso_ms(after)}: run it then, "
+            f"or use --window {partition.value} for the last whole {partition}"
+        )
+    reason = "before this export began" if last == cut - 1 else "the window reaches"
+    return (
+        f"use --until {iso_ms(last)[:10]} (the last whole UTC {partition} {reason}), "
+        f"or --window {partition.value}"
+    )
+
+
+def check_kept(target: SetTarget, previous: SetManifest | None, read: list[str], text: str) -> None:
+    """InputError (exit 2), before any request, when a part the run keeps (outside its
+    window) is missing, or not the size and sha256 the previous manifest gives it.
+
+    The new manifest lists the kept parts again, by the previous one's figures,
+    without reading their records: published over a changed part, it would vouch
+    for bytes no export wrote. Size and sha256 are what `usage verify` checks first,
+    and all that the previous manifest can vouch for without the records.
+    """
+    if previous is None:
+        return
+    replaced = set(read)
+    differs: list[tuple[str, str]] = []
+    for part in previous.parts:
+        folder = part["path"].split("/")[0]
+        if folder not in replaced:
+            found = _part_differs(target.path / part["path"], part)
+            if found is not None:
+                differs.append((folder, f"{part['path']} {found}"))
+    if not differs:
+        return
+    more = f" (and {len(differs) - 1} more)" if len(differs) > 1 else ""
+    folders = sorted({folder for folder, _ in differs})
+    start = folder_start(target.partition, folders[0])
+    again = ""
+    if start is not None:
+        # Reading a partition again replaces its parts: the way to mend one.
+        last = iso_ms(next_period(target.partition, start) - 1)[:10]
+        words = f"--update --since {iso_ms(start)[:10]} --until {last}"
+        again = f"re-read it ({words})" if len(folders) == 1 else f"re-read each ({words}, ...)"
+        again += ", or "
+    raise InputError(
+        f"--update {text}: a part it keeps does not match the manifest it would publish "
+        f"again: {differs[0][1]}{more}",
+        hint=f"usage verify {text} names each difference; {again}"
+        "start the dataset over with --force",
+    )
+
+
+def _part_differs(path: Path, part: PartJson) -> str | None:
+    """How the file at `path` differs from `part` (its manifest entry), or None."""
+    try:
+        # A link in place of a part is no part this export wrote.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        return "is missing"
+    except OSError as exc:
+        return f"cannot be read ({reason(exc)})"
+    with os.fdopen(fd, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size != part["bytes"]:
+            return f"is {size:,} bytes, the manifest says {part['bytes']:,}"
+        if sha256_of_start(handle, None).hexdigest() != part["sha256"]:
+            return "has another sha256 than the manifest's"
+    return None
 
 
 def _day(ms: int, partition: Partition) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from decimal import Decimal
 from html import escape
 from typing import Any
@@ -72,8 +73,8 @@ dl.evidence{display:grid;grid-template-columns:minmax(6rem,max-content) 1fr;gap:
 dl.evidence dt{color:var(--muted)}dl.evidence dd{margin:0}
 pre{white-space:pre-wrap;margin:0;font-size:.85rem}
 code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
-@media (max-width:30rem){.wide,svg.bar{display:none}main{padding:.6rem}table{font-size:.85rem}
-.c-name{width:36%}.c-count{width:20%}.c-share{width:18%}.c-cost{width:26%}
+@media (max-width:30rem){.wide{display:none}main{padding:.6rem}table{font-size:.85rem}
+.c-name{width:46%}.c-count{width:28%}.c-cost{width:26%}
 svg.chart text{font-size:18px}}
 @page{size:A4;margin:14mm}
 @media print{:root{--bg:#fff;--fg:#000;--card:#fff}main{max-width:none;padding:0}
@@ -105,7 +106,7 @@ def render(page: Page) -> str:
         "<header>",
         "<h1>Usage report</h1>",
         f'<p class="muted">{_e(page.span())} ({_e(page.zone)}), count per {page.unit}'
-        + (f"; compared with {_e(page.against_span() or '')}" if page.against else "")
+        + (f"; compared with {_e(page.against_said() or '')}" if page.against else "")
         + "</p>",
         "</header>",
         _headline(page),
@@ -128,12 +129,19 @@ def _e(text: object) -> str:
 
 
 def _breakable(name: str) -> str:
-    """A type or id, escaped, that may break after its _ - . (a narrow screen's table
-    wraps `ANTHROPIC_CLAUDE_SONNET_4_TOKEN` at its words, not letter by letter)."""
+    """A type or id, escaped, that may break after its _ - . and where a camelCase word
+    begins (a narrow screen's table wraps `ANTHROPIC_CLAUDE_SONNET_4_TOKEN` and
+    `conversationCompleteWithTools` at their words, not letter by letter). The
+    stylesheet's `overflow-wrap:anywhere` cuts inside a word only when a word alone
+    is wider than its cell."""
     text = _e(name)
     for mark in ("_", "-", "."):
         text = text.replace(mark, mark + "<wbr>")
-    return text
+    return _CAMEL.sub("<wbr>", text)
+
+
+# Between a lower-case letter and a capital: where the next word of camelCase begins.
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
 def _n(value: int | None) -> str:
@@ -239,8 +247,11 @@ def chart(page: Page) -> str:
                 f"{_e(short_label(bucket.label, page.unit))}</text>"
             )
     if page.against is not None:
+        # A shorter compared period (February under March) ends its line where it ends.
         points = " ".join(
-            f"{LEFT + (i + 0.5) * slot:.1f},{y(b.previous or 0):.1f}" for i, b in enumerate(buckets)
+            f"{LEFT + (i + 0.5) * slot:.1f},{y(b.previous):.1f}"
+            for i, b in enumerate(buckets)
+            if b.previous is not None
         )
         out.append(f'<polyline class="prev" points="{points}"/>')
     out.append("</svg>")
@@ -318,8 +329,9 @@ def _table_section(
         rows.append(
             f'<tr {data}><th scope="row">{_breakable(shown)}</th>'
             f'<td class="num">{_n(group["count"])}</td>'
-            f'<td class="num"><svg class="bar" viewBox="0 0 100 10" preserveAspectRatio="none" '
-            f'aria-hidden="true"><rect class="track" width="100" height="10"/>'
+            '<td class="num wide"><svg class="bar" viewBox="0 0 100 10" '
+            'preserveAspectRatio="none" aria-hidden="true">'
+            '<rect class="track" width="100" height="10"/>'
             f'<rect class="fill" width="{share * 100:.1f}" height="10"/></svg>'
             f"{share * 100:.1f}%</td>"
             f'<td class="num wide">{_n(group["records"])}</td>'
@@ -332,7 +344,7 @@ def _table_section(
         f'<table id="{ident}"><caption>by count, the rest folded into (other)</caption>'
         f'<thead><tr><th scope="col" class="c-name">{column}</th>'
         '<th scope="col" class="num c-count">Count</th>'
-        '<th scope="col" class="num c-share">Share</th>'
+        '<th scope="col" class="num wide c-share">Share</th>'
         '<th scope="col" class="num wide c-records">Records</th>'
         f'<th scope="col" class="num c-cost">Cost</th></tr></thead><tbody>{"".join(rows)}'
         "</tbody></table></section>"
@@ -393,8 +405,10 @@ def _evidence(page: Page) -> str:
     rows = [
         ("Query", f"<pre>{_e(json.dumps(found.query, ensure_ascii=False, indent=1))}</pre>"),
         ("Window", _e(page.span()) + f" ({_e(page.zone)} calendar for the buckets)"),
-        ("Source", f"<code>{_e(found.source)}</code>"),
     ]
+    if page.against is not None:
+        rows.append(("Compared with", _e(page.against_said() or "")))
+    rows.append(("Source", f"<code>{_e(found.source)}</code>"))
     if found.head is not None:
         rows.append(("Archive head", f"<code>{_e(found.head)}</code>"))
     if found.verified is not None:

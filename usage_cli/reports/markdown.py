@@ -22,7 +22,7 @@ def render(page: Page) -> str:
         f"## Usage report: {page.span()}",
         "",
         f"Count per {page.unit}, {page.zone} calendar"
-        + (f"; compared with {page.against_span()}" if page.against else "")
+        + (f"; compared with {page.against_said()}" if page.against else "")
         + ".",
         "",
         *_headline(page),
@@ -181,8 +181,10 @@ def _evidence(page: Page) -> list[str]:
         "### Evidence",
         "",
         f"- query: `{json.dumps(found.query, ensure_ascii=False)}`",
-        f"- source: `{found.source}`",
     ]
+    if page.against is not None:
+        lines.append(f"- compared with: {page.against_said()}")
+    lines.append(f"- source: `{found.source}`")
     if found.head is not None:
         lines.append(f"- archive head: `{found.head}`")
     if found.verified is not None:

@@ -85,7 +85,8 @@ class Bucket:
     label: str
     # Count per charted series (the top types, then "other"), in `Page.series` order.
     counts: tuple[int, ...]
-    # The compared period's count in the bucket at the same place; None without --compare.
+    # The compared period's count in the bucket at the same place; None without --compare,
+    # or past the compared period's end (March's 31st against February).
     previous: int | None
     spiked: bool
 
@@ -154,6 +155,17 @@ class Page:
         shown = self.against.to_dict()
         return f"{shown['since']} .. {shown['until']}"
 
+    def against_said(self) -> str | None:
+        """The compared span to the millisecond, and which rule chose it when one did
+        (a month's previous is the calendar month, not the 31 days, before it)."""
+        span = self.against_span()
+        if span is None or self.against is None:
+            return None
+        from usage_cli.compare import described
+
+        rule = described(self.window, self.against)
+        return f"{span} ({rule})" if rule else span
+
 
 @dataclass(frozen=True)
 class Inputs:
@@ -197,7 +209,7 @@ def build(
         row = [counts.get(kind, 0) for kind in charted]
         if has_other:
             row.append(sum(c for kind, c in counts.items() if kind not in charted))
-        before_count = None if previous is None else (previous + [0] * len(inputs.labels))[index]
+        before_count = None if previous is None or index >= len(previous) else previous[index]
         buckets.append(Bucket(label, tuple(row), before_count, label in spiked))
     change = None
     if inputs.previous_by_type is not None and against is not None:
