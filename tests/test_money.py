@@ -813,3 +813,13 @@ def test_overlapping_prices_name_both_entries(cli: Any, tmp_path: Path) -> None:
         "X* has two prices in force at once: entries 1 (from 2025-01-01 on) and 3 "
         "(from 2025-06-01 until 2025-09-01) of its file overlap"
     ) in done.err
+
+
+def test_change_percent_cells_group_thousands_and_no_change_has_no_sign() -> None:
+    import re
+
+    from usage_cli.reports.tables import percent_change
+
+    cells = [percent_change(value) for value in (None, 0, 0.5, -0.246, 154.215)]
+    assert cells == ["", "0.0%", "+50.0%", "-24.6%", "+15,421.5%"]
+    assert all(re.fullmatch(r"|0\.0%|[+-][\d,]+\.\d%", cell) for cell in cells)

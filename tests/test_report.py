@@ -518,3 +518,19 @@ def test_days_are_still_compared_with_the_span_of_the_same_length(cli: Any, tmp_
         "(the span of the same length just before)"
     )
     assert f"<dt>Compared with</dt><dd>{said}</dd>" in text
+
+
+@pytest.mark.parametrize(
+    ("fraction", "shown"),
+    [(1, "100.0%"), (0.9996, ">99.9%"), (0.5, "50.0%"), (0.0004, "<0.1%"), (0, "0.0%")],
+)
+def test_a_share_is_never_rounded_onto_all_or_nothing(fraction: float, shown: str) -> None:
+    from usage_cli.reports.page import share_text
+
+    assert share_text(fraction) == shown
+
+
+def test_the_spike_rule_reads_as_english_in_every_unit() -> None:
+    from usage_cli.reports.page import a_unit
+
+    assert [a_unit(unit) for unit in ("hour", "day", "month")] == ["an hour", "a day", "a month"]

@@ -267,7 +267,9 @@ def report_command(
     except OSError as exc:
         # A disk that filled, a folder made read-only since the check: nothing at target.
         raise StorageError(f"cannot write the report {target}: {reason(exc)}") from None
-    spikes = f", {len(page.spikes)} spike(s)" if page.spikes else ""
+    from usage_cli._text import plural
+
+    spikes = f", {plural(len(page.spikes), 'spike')}" if page.spikes else ""
     run.note(
         f"report: {target} ({len(text.encode('utf-8', 'replace')):,} bytes; "
         f"{page.total['records']:,} records, {len(page.buckets)} {unit}s{spikes})"

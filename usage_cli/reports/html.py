@@ -19,9 +19,17 @@ from decimal import Decimal
 from html import escape
 from typing import Any
 
-from usage_cli._text import without_surrogates
+from usage_cli._text import plural, without_surrogates
 from usage_cli.reports.check import shown_value
-from usage_cli.reports.page import SPIKES_LISTED, Bucket, Page, axis_top, short_label
+from usage_cli.reports.page import (
+    SPIKES_LISTED,
+    Bucket,
+    Page,
+    a_unit,
+    axis_top,
+    share_text,
+    short_label,
+)
 
 # The chart's own coordinates; the SVG scales to the page's width, text with it.
 WIDTH, HEIGHT = 520, 250
@@ -185,7 +193,7 @@ def _headline(page: Page) -> str:
         cards.append(f"<div><dt>{label}</dt><dd>{text}</dd></div>")
     text = f'<span class="big" data-figure="cost">{_e(_money(page, cost))}</span>'
     if coverage is not None:
-        text += f'<br><span class="muted">priced: {coverage * 100:.1f}% of the count</span>'
+        text += f'<br><span class="muted">priced: {share_text(coverage)} of the count</span>'
     if change is not None:
         before_cost = change.get("previousCost")
         text += _change(change.get("costChangeRatio"), _money(page, before_cost))
@@ -213,7 +221,7 @@ def chart(page: Page) -> str:
     described = (
         f"Stacked bars of the count per {page.unit} by type ({', '.join(page.series) or 'none'})"
         f"; highest {_n(max([b.total for b in buckets] + [0]))}"
-        + (f"; {len(page.spikes)} spike(s) marked" if page.spikes else "")
+        + (f"; {plural(len(page.spikes), 'spike')} marked" if page.spikes else "")
         + ("; dashed line: the compared period" if page.against else "")
     )
     out = [
@@ -354,7 +362,7 @@ def _table_section(
 def _spikes(page: Page) -> str:
     rule = page.spike_rule
     words = (
-        f"a {page.unit}'s {rule.metric} per type above {rule.factor} times the median of the "
+        f"{a_unit(page.unit)}'s {rule.metric} per type above {rule.factor} times the median of the "
         f"{rule.windows} {page.unit}s before it (from {_value(rule.floor, rule.metric, page)} up), "
         f"as <code>usage check {_e(rule.label)}</code> decides"
     )
@@ -371,7 +379,7 @@ def _spikes(page: Page) -> str:
         more = len(page.spikes) - SPIKES_LISTED
         tail = f"<p>and {more:,} more.</p>" if more > 0 else ""
         body = (
-            f'<p class="callout">{len(page.spikes):,} spike(s): {words}.</p>'
+            f'<p class="callout">{plural(len(page.spikes), "spike")}: {words}.</p>'
             f'<table id="spikes"><thead><tr><th scope="col">{page.unit.title()}</th>'
             f'<th scope="col">Type</th><th scope="col" class="num">{rule.metric.title()}</th>'
             '<th scope="col" class="num">Median before</th></tr></thead>'

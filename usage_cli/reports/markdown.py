@@ -12,9 +12,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from usage_cli._text import on_one_line, without_surrogates
+from usage_cli._text import on_one_line, plural, without_surrogates
 from usage_cli.reports.check import markdown_cell, shown_value
-from usage_cli.reports.page import SPIKES_LISTED, Page, axis_top, short_label
+from usage_cli.reports.page import (
+    SPIKES_LISTED,
+    Page,
+    a_unit,
+    axis_top,
+    share_text,
+    short_label,
+)
 
 
 def render(page: Page) -> str:
@@ -61,7 +68,7 @@ def _headline(page: Page) -> list[str]:
     coverage = total.get("coverage")
     cost = _money(page, total.get("cost"))
     if coverage is not None:
-        cost += f" (priced: {coverage * 100:.1f}% of the count)"
+        cost += f" (priced: {share_text(coverage)} of the count)"
     if change is None:
         return [
             "| records | count | cost |",
@@ -134,7 +141,7 @@ def _table(page: Page, document: dict[str, Any], heading: str, key: str) -> list
 def _spikes(page: Page) -> list[str]:
     rule = page.spike_rule
     words = (
-        f"a {page.unit}'s {rule.metric} per type above {rule.factor} times the median of the "
+        f"{a_unit(page.unit)}'s {rule.metric} per type above {rule.factor} times the median of the "
         f"{rule.windows} {page.unit}s before it, as `usage check {rule.label}` decides"
     )
     if not page.spikes:
@@ -142,7 +149,7 @@ def _spikes(page: Page) -> list[str]:
     lines = [
         "### Spikes",
         "",
-        f"{len(page.spikes):,} spike(s): {words}.",
+        f"{plural(len(page.spikes), 'spike')}: {words}.",
         "",
         f"| {page.unit} | type | {rule.metric} | median before |",
         "|---|---|--:|--:|",

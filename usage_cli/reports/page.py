@@ -299,3 +299,19 @@ def made_at(env: Mapping[str, str], now: datetime) -> str:
                 hint="e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)",
             ) from None
     return now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def share_text(fraction: float | Decimal) -> str:
+    """A share as a percentage to a tenth, never rounded onto 0% or 100% that it is
+    not: 99.96% priced is not all of it."""
+    text = f"{float(fraction) * 100:.1f}%"
+    if text == "100.0%" and fraction < 1:
+        return ">99.9%"
+    if text == "0.0%" and fraction > 0:
+        return "<0.1%"
+    return text
+
+
+def a_unit(unit: str) -> str:
+    """`an hour`, `a day`: the unit with its article."""
+    return f"an {unit}" if unit == "hour" else f"a {unit}"

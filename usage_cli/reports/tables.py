@@ -158,6 +158,14 @@ def _signed(value: Any) -> str:
     return f"{value:+,}" if value else "0"
 
 
+def percent_change(value: float | None) -> str:
+    """A change as a signed percentage; no change has no sign, and thousands are
+    grouped as in every other figure."""
+    if value is None:
+        return ""
+    return "0.0%" if value == 0 else f"{value * 100:+,.1f}%"
+
+
 def render_comparison(
     comparison: Any,
     stream: TextIO,
@@ -186,8 +194,7 @@ def render_comparison(
         return signed(row[name])
 
     def ratio(row: dict[str, Any], name: str) -> str:
-        value = row[name]
-        return "" if value is None else f"{value * 100:+.1f}%"
+        return percent_change(row[name])
 
     columns = [
         Column(
