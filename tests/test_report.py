@@ -534,3 +534,14 @@ def test_the_spike_rule_reads_as_english_in_every_unit() -> None:
     from usage_cli.reports.page import a_unit
 
     assert [a_unit(unit) for unit in ("hour", "day", "month")] == ["an hour", "a day", "a month"]
+
+
+def test_a_report_replaces_the_page_at_its_target(tmp_path: Path) -> None:
+    from .conftest import run_in_memory
+
+    target = tmp_path / "usage.md"
+    target.write_text("an older page\n")
+    done = run_in_memory(["report", str(target), "--demo", "--window", "day"], env={})
+    assert done.code == 0, done.err
+    assert target.read_text().startswith("## Usage report: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["usage.md"]  # no stray temporary
