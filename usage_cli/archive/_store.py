@@ -5,10 +5,12 @@ writes) beside indexed copies of the fields the filters read. Records are keyed
 by source and id, so several sources (profiles, API roots, run-as users) share
 one file without mixing.
 
-Every record row carries `chain`, the sha256 of the previous row's chain and
-this row's source, run and JSON: rows only ever append, in `seq` order, and
-`usage verify` recomputes the chain to find a row changed, deleted or inserted
-outside a sync. `segments` say which stretches of a source's list are known to
+The last row a sync stores from each page carries `chain`: the sha256 of the
+chain before the page and, row by row, each row's source, run and JSON (a
+row alone is a block of one: schema 4 chained every row so, and its rows keep
+their values). Rows only ever append, in `seq` order, and `usage verify`
+recomputes the chain to find a row changed, deleted or inserted outside a
+sync. `segments` say which stretches of a source's list are known to
 be stored whole; `runs` is the log of every sync; `properties` holds the
 archive's own settings (the salt of its token fingerprints).
 
@@ -26,6 +28,7 @@ and whether a file is an archive at all, is `_file`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import itertools
 import json
@@ -56,8 +59,10 @@ from usage_cli.relations import TABLE
 # 2: runs.seal, the bookkeeping's seal, and runs.signature (see `_seal`).
 # 3: the views for SQL tools, and `properties` with the salt of token hints.
 # 4: indexes on the time, the type and the bot only (`INDEXED`).
+# 5: the eight relations without an index are computed from `raw` (VIRTUAL),
+#    and `chain` is kept once a page, on its last row (NULL on the others).
 # An older file gains what it lacks on its next sync (`_migrate`).
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 VIEWS_SINCE = 3
 READ_ONLY = (
     "an archive on a read-only medium can be read (--db) and verified, not synced; "
@@ -78,9 +83,13 @@ RELATION_COLUMNS = tuple(
 # Newest first (`DESC`), the order a sync reads and inserts in: each insert then
 # lands at the end of its stretch of the index, which leaves its pages full.
 # In ascending order they were left half empty (42-51% of each index unused).
-INDEXED = ("type", "bot_id")
-_INDEXES = "".join(
-    f"CREATE INDEX records_by_{column} ON records (source, {column}, created_at DESC, count);"
+INDEXED = ("type", "bot_id")  # `Archive.insert` stores the bot's by name
+# A first sync into an empty archive inserts without them and builds them at its
+# end (`Archive.build_indexes`): sorted once, their pages are full (2.5 MiB less
+# over 200,000 records); the time the build takes, the inserts had taken.
+_INDEXES = tuple(
+    f"CREATE INDEX IF NOT EXISTS records_by_{column} "
+    f"ON records (source, {column}, created_at DESC, count)"
     for column in INDEXED
 )
 # Records in time order, and a record found by its time and id: the existence
@@ -91,8 +100,34 @@ _INDEXES = "".join(
 # only those not stored yet; an archive made before keeps its unique index (a
 # table constraint, which only a rebuild of the table drops).
 _TIME_INDEX = "CREATE INDEX records_by_time ON records (source, created_at DESC, id DESC, count)"
-# What schema 4 drops from an older archive.
+# What schema 4 dropped from an older archive.
 _DROPPED = tuple(f"records_by_{column}" for _, column in RELATION_COLUMNS if column not in INDEXED)
+# Relations no index reads are computed from `raw` when read, never stored: a
+# copy cost the file 4.5 MiB over 200,000 records and each insert eight bound
+# values, and it can never disagree with the JSON (so `verify` compares only the
+# stored ones). A read by one of them parses each row's JSON (benchmarks/README.md).
+STORED_RELATIONS = tuple((field, column) for field, column in RELATION_COLUMNS if column in INDEXED)
+assert STORED_RELATIONS == (("botId", "bot_id"),)  # as `Archive.insert` writes them out
+
+
+def _relation(field: str, column: str) -> str:
+    if column in INDEXED:
+        return f"{column} TEXT"
+    return f"{column} TEXT GENERATED ALWAYS AS (json_extract(raw, '$.{field}')) VIRTUAL"
+
+
+_RECORDS = f"""CREATE TABLE records (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    source INTEGER NOT NULL REFERENCES sources (id),
+    id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    count INTEGER,
+    {", ".join(_relation(field, column) for field, column in RELATION_COLUMNS)},
+    raw TEXT NOT NULL,
+    run INTEGER NOT NULL REFERENCES runs (id),
+    chain BLOB
+)"""
 
 _SCHEMA = f"""
 CREATE TABLE sources (
@@ -129,20 +164,9 @@ CREATE TABLE segments (
     cursor TEXT,
     bottom INTEGER NOT NULL DEFAULT 0
 );
-CREATE TABLE records (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    source INTEGER NOT NULL REFERENCES sources (id),
-    id TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    type TEXT NOT NULL,
-    count INTEGER,
-    {", ".join(f"{column} TEXT" for _, column in RELATION_COLUMNS)},
-    raw TEXT NOT NULL,
-    run INTEGER NOT NULL REFERENCES runs (id),
-    chain BLOB NOT NULL
-);
+{_RECORDS};
 {_TIME_INDEX};
-{_INDEXES}
+{";".join(_INDEXES)}
 """
 # `IF NOT EXISTS`: the migration to schema 3 adds it the same way.
 _PROPERTIES = "CREATE TABLE IF NOT EXISTS properties (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
@@ -200,25 +224,37 @@ VIEWS = {
 }
 
 
-def link(previous: bytes, source: int, run: int, raw: str) -> bytes:
-    """The chain value of a row: it binds the row's content to every row before it."""
+def header(source: int, run: int) -> bytes:
+    """What goes before each row's JSON in the chain: its source and run. NUL is never
+    in a record's JSON, so the rows of a block are told apart."""
+    return f"\x00{source}\x00{run}\x00".encode()
+
+
+def link(previous: bytes, source: int, run: int, *raws: str) -> bytes:
+    """The chain value of a block of rows of one run: it binds their content, in
+    order, to every row before them (one row: the value schema 4 gave each row)."""
     digest = hashlib.sha256(previous)
-    digest.update(f"\x00{source}\x00{run}\x00".encode())
-    digest.update(raw.encode("utf-8"))
+    for raw in raws:
+        digest.update(header(source, run))
+        digest.update(raw.encode("utf-8"))
     return digest.digest()
 
 
-def columns_of(raw: Mapping[str, Any]) -> tuple[Any, ...]:
-    """The indexed columns a record's JSON gives: id, created_at, type, count, relations."""
+def columns_of(
+    raw: Mapping[str, Any], relations: Sequence[tuple[str, str]] = ()
+) -> tuple[Any, ...]:
+    """The stored columns a record's JSON gives: id, created_at, type, count, and
+    `relations` (by default the stored ones)."""
     count = raw["count"]
     if not _SMALLEST <= count <= _LARGEST:
         count = None  # beyond SQLite's integers: `raw` keeps it, sums fall back to it
-    # The relations in one C loop (`map`): a generator cost a first sync about 3 µs a record.
-    return (raw["id"], raw["createdAt"], raw["type"], count, *map(raw.get, _RELATION_FIELDS))
+    fields = (field for field, _ in relations or STORED_RELATIONS)
+    return (raw["id"], raw["createdAt"], raw["type"], count, *map(raw.get, fields))
 
 
 _SMALLEST, _LARGEST = -(2**63), 2**63 - 1
-_RELATION_FIELDS = tuple(field for field, _ in RELATION_COLUMNS)
+_PAGE_SIZE = 16384
+_LOG_BYTES = 40 * 2**20
 
 
 @dataclass(frozen=True)
@@ -334,6 +370,11 @@ class Archive:
                 )
             # More of the indexes in memory: a sync inserts ids all over one of them.
             db.execute("PRAGMA cache_size = -65536")
+            if writable and version == 0:
+                # 16 KiB pages: a row (about 400 bytes) wastes less of each page's end
+                # than in 4 KiB ones (3.3 against 1.2 MiB over 200,000 records). Set
+                # only while the file is empty (and before WAL): an older file keeps its own.
+                db.execute(f"PRAGMA page_size = {_PAGE_SIZE}")
             if writable:
                 # Readers never block the writer, nor it them; set before any table exists.
                 db.execute("PRAGMA journal_mode = WAL")
@@ -341,11 +382,13 @@ class Archive:
                 # lose the last few, whole (each page's records go with the edge
                 # of what is stored), and the next sync reads them again.
                 db.execute("PRAGMA synchronous = NORMAL")
-                # A checkpoint (the one fsync NORMAL makes) every 10,000 pages of
-                # log rather than 1,000: it took 60% of a sync's commits. A power
-                # cut may then lose more of the last pages, each whole, which the
-                # next sync reads again; closing the archive folds the log in.
-                db.execute("PRAGMA wal_autocheckpoint = 10000")
+                # A checkpoint (the one fsync NORMAL makes) every 40 MiB of log
+                # (10,000 pages of 4 KiB) rather than every 1,000 pages: it took
+                # 60% of a sync's commits. A power cut may then lose more of the
+                # last pages, each whole, which the next sync reads again; closing
+                # the archive folds the log in.
+                page = db.execute("PRAGMA page_size").fetchone()[0]
+                db.execute(f"PRAGMA wal_autocheckpoint = {_LOG_BYTES // page}")
             if version == 0:
                 if not writable:
                     raise InputError(f"{shown} is an empty archive: nothing synced yet")
@@ -362,6 +405,35 @@ class Archive:
                 ) from None
             raise InputError(f"{shown} is not a readable usage archive: {error}") from None
         db.create_function("usage_meta_matches", 2, _meta_matches, deterministic=True)
+
+    # Indexes ----------------------------------------------------------------
+
+    def defer_indexes(self) -> bool:
+        """Before a sync: in an archive without records, drop the type's and the bot's
+        indexes for `build_indexes` to make at the run's end. Whether they are missing
+        (an earlier first sync, stopped, left them so: reads are only slower)."""
+        db = self.connection
+        if db.execute("SELECT NOT EXISTS (SELECT 1 FROM records)").fetchone()[0]:
+            with self.transaction():
+                for column in INDEXED:
+                    db.execute(f"DROP INDEX IF EXISTS records_by_{column}")
+        missing = db.execute(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN "
+            f"({', '.join('?' for _ in INDEXED)})",
+            tuple(f"records_by_{column}" for column in INDEXED),
+        ).fetchone()[0] < len(INDEXED)
+        return bool(missing)
+
+    def build_indexes(self, *, repack: bool = False) -> None:
+        """Make the indexes a first sync went without; with `repack`, make the time's
+        again too: sorted once, its pages are full (a first sync left 12% of them
+        empty, 32% from both ends of the list)."""
+        with self.transaction() as db:
+            # The time's first: the pages it frees, the two others then take.
+            if repack:
+                db.execute("REINDEX records_by_time")
+            for statement in _INDEXES:
+                db.execute(statement)
 
     def _create(self) -> None:
         db = self.connection
@@ -447,10 +519,11 @@ class Archive:
         return found
 
     def head(self) -> bytes:
-        """The chain value of the newest row (GENESIS when there is none): the archive's
-        head, which `usage verify ARCHIVE --expect-head` holds a later archive to."""
+        """The newest chain value (GENESIS when there is none), on the newest row unless
+        rows were added by hand: the archive's head, which `usage verify ARCHIVE
+        --expect-head` holds a later archive to."""
         row = self.connection.execute(
-            "SELECT chain FROM records ORDER BY seq DESC LIMIT 1"
+            "SELECT chain FROM records WHERE chain IS NOT NULL ORDER BY seq DESC LIMIT 1"
         ).fetchone()
         return GENESIS if row is None else bytes(row[0])
 
@@ -525,12 +598,6 @@ class Archive:
 
     # Writing records -------------------------------------------------------
 
-    def last_chain(self) -> tuple[int, bytes]:
-        row = self.connection.execute(
-            "SELECT seq, chain FROM records ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
-        return (0, GENESIS) if row is None else (row[0], row[1])
-
     def insert(
         self, db: sqlite3.Connection, source: Source, run: int, records: Sequence[UsageRecord]
     ) -> tuple[int, int | None, bytes | None]:
@@ -538,32 +605,46 @@ class Archive:
         if not records:
             return 0, None, None
         known = _existing(db, source, records)
-        seq, chain = self.last_chain()
+        chain = self.head()
         # `link`, written out: a record's JSON is made once, as bytes, and the
         # header is the same for the whole page (per-record Python was 13% of
-        # a first sync's time).
-        header = f"\x00{source.id}\x00{run}\x00".encode()
-        sha256 = hashlib.sha256
-        rows: list[tuple[Any, ...]] = []
+        # a first sync's time). The page is one block: its last row keeps the chain.
+        digest = hashlib.sha256(chain)
+        marked = header(source.id, run)
+        # The rows' values in one flat list, `columns_of` written out: a call and
+        # a tuple a record were 1.4 µs of it.
+        values: list[Any] = []
+        added = 0
         for record in records:
             raw = record.raw
-            columns = columns_of(raw)
-            if columns[0] in known:
+            record_id = raw["id"]
+            if record_id in known:
                 continue
-            known.add(columns[0])
+            known.add(record_id)
             data = json_bytes(raw)
-            chain = sha256(chain + header + data).digest()
-            rows.append((source.id, *columns, data.decode("utf-8"), run, chain))
-        if not rows:
+            digest.update(marked)
+            digest.update(data)
+            count = raw["count"]
+            if not _SMALLEST <= count <= _LARGEST:
+                count = None
+            values += (source.id, record_id, raw["createdAt"], raw["type"], count)
+            values += (raw.get("botId"), data.decode("utf-8"), run, None)
+            added += 1
+        if not added:
             return 0, None, None
+        chain = values[-1] = digest.digest()
         try:
-            db.executemany(_INSERT, rows)
+            # One statement for the page: SQLite lets go of the GIL once a step,
+            # and `executemany` steps once a row, each time waiting to take the
+            # GIL back from the thread that reads ahead (profiled over a first
+            # sync of 200,000 records: 2.3 s in `executemany`, 1.0-2.1 s so).
+            last = db.execute(_insert(added), values).lastrowid
         except OverflowError:
             raise StorageError(
                 "a record's createdAt is beyond what the archive can order "
                 f"(one of {', '.join(record.id for record in records[:3])}...)"
             ) from None
-        return len(rows), seq + len(rows), chain
+        return added, last, chain
 
 
 _RECORD_COLUMNS = (
@@ -572,15 +653,20 @@ _RECORD_COLUMNS = (
     "created_at",
     "type",
     "count",
-    *(column for _, column in RELATION_COLUMNS),
+    *(column for _, column in STORED_RELATIONS),
     "raw",
     "run",
     "chain",
 )
-_INSERT = (
-    f"INSERT INTO records ({', '.join(_RECORD_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in _RECORD_COLUMNS)})"
-)
+_ROW = f"({', '.join('?' for _ in _RECORD_COLUMNS)})"
+
+
+@functools.lru_cache(maxsize=8)
+def _insert(rows: int) -> str:
+    """The statement that inserts `rows` rows (a page's, mostly 100: one text)."""
+    return f"INSERT INTO records ({', '.join(_RECORD_COLUMNS)}) VALUES " + ", ".join(
+        _ROW for _ in range(rows)
+    )
 
 
 def _migrate(db: sqlite3.Connection) -> None:
@@ -611,7 +697,52 @@ def _migrate(db: sqlite3.Connection) -> None:
     if found is None or found[0] != _TIME_INDEX:
         db.execute("DROP INDEX IF EXISTS records_by_time")
         db.execute(_TIME_INDEX)
+    # 5: the records table as schema 5 makes it.
+    columns = {row[1]: row for row in db.execute("PRAGMA table_xinfo(records)")}
+    if columns["chain"][3] or any(
+        not columns[column][6] for _, column in RELATION_COLUMNS if column not in INDEXED
+    ):
+        _rebuild_records(db)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _rebuild_records(db: sqlite3.Connection) -> None:
+    """The records table made again as schema 5 has it, every row copied as it is.
+
+    SQLite changes neither a column's NOT NULL nor a stored column into a
+    computed one in place: the rows are copied into a new table, in the
+    migration's one transaction (19 s for a million here; the old table's pages
+    stay in the file, free, for later syncs). The chain is copied too: schema
+    4's value on every row is a block of one, and verifies as it did.
+    """
+    stored = ["seq", "source", "id", "created_at", "type", "count"]
+    stored += [column for _, column in STORED_RELATIONS] + ["raw", "run", "chain"]
+    kept = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'records'").fetchone()
+    for name in VIEWS:
+        db.execute(f"DROP VIEW IF EXISTS {name}")
+    indexes = db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' "
+        "AND sql IS NOT NULL"
+    ).fetchall()
+    for (index,) in indexes:
+        db.execute(f"DROP INDEX {index}")
+    db.execute("ALTER TABLE records RENAME TO records_before_5")
+    db.execute(_RECORDS)
+    db.execute(
+        f"INSERT INTO records ({', '.join(stored)}) SELECT {', '.join(stored)} "
+        "FROM records_before_5 ORDER BY seq"
+    )
+    db.execute("DROP TABLE records_before_5")
+    if kept is not None:
+        # AUTOINCREMENT: a seq once used (a row deleted at the end) stays used.
+        db.execute(
+            "UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'records'", (kept[0],)
+        )
+    db.execute(_TIME_INDEX)
+    for statement in _INDEXES:
+        db.execute(statement)
+    for statement in VIEWS.values():
+        db.execute(statement)
 
 
 TOKEN_SALT = "token_salt"

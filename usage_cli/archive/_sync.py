@@ -315,10 +315,16 @@ class Sync:
 
     def run(self) -> SyncProgress:
         """Read what is new, then close what earlier runs left open; the run's figures."""
+        with self.archive.storage("write"):
+            deferred = self.archive.defer_indexes()
         with self._writer:
             self._run_all()
-        if self.progress.added:
+        # Only once the run is done: one stopped leaves them to the next run, and
+        # reads meanwhile are right, if slower.
+        if deferred or self.progress.added:
             with self.archive.storage("write"):
+                if deferred:
+                    self.archive.build_indexes(repack=True)
                 # Fresh statistics, sampled (milliseconds, not a scan), so the
                 # planner picks the index that answers a read alone.
                 self.archive.connection.execute("PRAGMA analysis_limit = 1000")
@@ -535,7 +541,7 @@ class Sync:
                 progress.run,
             ),
         )
-        write_seal(connection, progress.run)
+        # Sealed when the batch is committed (`_Writer._commit`), in its transaction.
 
     def _end(self, outcome: str, error: str | None) -> None:
         with self._writer.write(commit=True) as db:
@@ -543,7 +549,6 @@ class Sync:
                 "UPDATE runs SET outcome = ?, ended_at = ?, error = ?, requests = ? WHERE id = ?",
                 (outcome, self.now_ms(), error, self.progress.requests, self.progress.run),
             )
-            write_seal(db, self.progress.run)
             # What the file holds: a batch a failed commit took back is not counted.
             self.progress.added = db.execute(
                 "SELECT added FROM runs WHERE id = ?", (self.progress.run,)

@@ -1,9 +1,11 @@
 """`usage verify ARCHIVE`: recompute the chain, and find what no sync wrote.
 
-Rows only ever append, each chained to the one before. So a row edited in
-place breaks its own link; a row deleted leaves a hole in `seq` and breaks
-the next row's link; a row added by hand belongs to no run, or makes its run's
-figures wrong. Holes in what a source's syncs covered are reported too: those
+Rows only ever append, each page's rows chained as a block to the block
+before (schema 4 chained each row alone). So a row edited in place, or two
+rows swapped, breaks its block's link (a block is a page, 100 rows: which of
+them changed the chain cannot say); a row deleted leaves a hole in `seq` and
+breaks its block's link; a row added by hand belongs to no run, or makes its
+run's figures wrong. Holes in what a source's syncs covered are reported too: those
 the API can still fill (an interrupted run), and those it could not.
 """
 
@@ -25,6 +27,7 @@ from usage_cli.archive._store import (
     VIEWS_SINCE,
     Archive,
     columns_of,
+    header,
 )
 from usage_cli.columns import iso_ms
 from usage_cli.errors import InputError
@@ -186,20 +189,30 @@ def verify_archive(
     return report
 
 
-# A row's indexed columns against its JSON, in SQL: one parse of the JSON a row
+# A row's stored columns against its JSON, in SQL: one parse of the JSON a row
 # (`json_extract` of every path at once), compared as text with the columns made
 # JSON. Equal texts are equal values; a row that differs is asked again in Python
 # (`_columns_differ`), so JSON spelled another way (an escape) is no false alarm.
 # A count past 64 bits is stored NULL: its JSON stands in for it then, and only then.
-_FIELDS = ("id", "createdAt", "type", "count", *(field for field, _ in RELATION_COLUMNS))
-_FROM_JSON = "json_extract(raw, " + ", ".join(f"'$.{field}'" for field in _FIELDS) + ")"
-_FROM_COLUMNS = (
-    "json_array(id, created_at, type, iif(count IS NULL AND typeof(raw ->> '$.count') = "
-    "'real', json(raw -> '$.count'), count), "
-    + ", ".join(column for _, column in RELATION_COLUMNS)
-    + ")"
-)
-_COLUMNS = "id, created_at, type, count, " + ", ".join(column for _, column in RELATION_COLUMNS)
+# Relations computed from the JSON (schema 5) cannot differ from it: only those an
+# archive stores are compared (all nine before schema 5).
+def _stored_relations(db: sqlite3.Connection) -> tuple[tuple[str, str], ...]:
+    hidden = {row[1]: row[6] for row in db.execute("PRAGMA table_xinfo(records)")}
+    return tuple((field, column) for field, column in RELATION_COLUMNS if not hidden[column])
+
+
+def _compared(relations: tuple[tuple[str, str], ...]) -> tuple[str, str, str]:
+    """The JSON's fields, the stored columns as JSON, and the columns' names."""
+    fields = ("id", "createdAt", "type", "count", *(field for field, _ in relations))
+    names = ", ".join(("id", "created_at", "type", "count", *(column for _, column in relations)))
+    from_json = "json_extract(raw, " + ", ".join(f"'$.{field}'" for field in fields) + ")"
+    from_columns = (
+        "json_array(id, created_at, type, iif(count IS NULL AND typeof(raw ->> '$.count') = "
+        "'real', json(raw -> '$.count'), count)"
+        + "".join(f", {column}" for _, column in relations)
+        + ")"
+    )
+    return from_json, from_columns, names
 
 
 def _chain(
@@ -219,18 +232,19 @@ def _chain(
     from concurrent.futures import ThreadPoolExecutor
 
     db = archive.connection
+    relations = _stored_relations(db)
     # One snapshot's rows for both: a sync may be appending.
     db.execute("BEGIN")
     try:
         last = db.execute("SELECT MAX(seq) FROM records").fetchone()[0] or 0
         with ThreadPoolExecutor(1) as pool:
-            columns = pool.submit(_differing, archive, 0, last)
+            columns = pool.submit(_differing, archive, relations, last)
             head, heads, failed = _links(db, report, runs, ends)
             differing = columns.result()
     finally:
         db.execute("COMMIT")
     for seq, record_id in differing:
-        if seq not in failed and _columns_differ(db, seq):
+        if seq not in failed and _columns_differ(db, relations, seq):
             report.problem(
                 f"row {seq} (id {record_id!r}): its indexed columns were changed (they differ "
                 "from its JSON)"
@@ -241,72 +255,110 @@ def _chain(
 def _links(
     db: sqlite3.Connection, report: ArchiveReport, runs: dict[int, _Run], ends: dict[int, int]
 ) -> tuple[bytes, dict[bytes, int], set[int]]:
-    """The chain, row by row: its head, the heads at runs' ends, the rows that failed."""
+    """The chain, block by block: its head, the heads at runs' ends, the rows that failed.
+
+    A block is the rows up to one that keeps a chain value: its expected value is
+    the sha256 of the block before's stored value and each row's header and JSON.
+    """
     sha256 = hashlib.sha256
     heads: dict[bytes, int] = {GENESIS: 0}
     failed: set[int] = set()
     previous_seq, previous_chain = 0, GENESIS
+    digest = sha256(previous_chain)
+    # The block so far: its first row, and whether a row of it failed already.
+    first: tuple[int, str] | None = None
+    spoilt = False
     # What a row's run says, asked again only when the run changes (rarely).
     source_now = run_now = -1
-    header = b""
+    marked = b""
     run: _Run | None = None
     low, high = 1, 0  # the seqs `run` wrote (none: 1..0)
     records = 0
-    rows = db.execute("SELECT seq, source, run, raw, chain, id FROM records ORDER BY seq")
+    # The JSON as bytes straight from SQLite: what the chain hashed.
+    rows = db.execute(
+        "SELECT seq, source, run, CAST(raw AS BLOB), chain, id FROM records ORDER BY seq"
+    )
     for seq, source, run_id, raw, chain, record_id in rows:
         records += 1
+        if first is None:
+            first = seq, record_id
         if run_id != run_now or source != source_now:
             source_now, run_now = source, run_id
-            header = f"\x00{source}\x00{run_id}\x00".encode()
+            marked = header(source, run_id)
             run = runs.get(run_id)
             low, high = 1, 0
             if run is not None and run.source == source and run.first_seq is not None:
                 low, high = run.first_seq, run.last_seq or 0
-        expected = sha256(previous_chain + header + raw.encode()).digest()
+        digest.update(marked)
+        digest.update(raw)
         if low <= seq <= high:
             assert run is not None
             run.seen += 1
-            run.seen_last, run.seen_head = seq, chain
+            run.seen_last = seq
             if seq != previous_seq + 1:
                 failed.add(seq)
+                spoilt = True
                 report.problem(
                     f"{_rows(seq - previous_seq - 1)} deleted before row {seq} (id {record_id!r})"
                 )
-            elif chain != expected:
-                failed.add(seq)
-                report.problem(f"row {seq} (id {record_id!r}) was changed after its sync wrote it")
         else:
             failed.add(seq)
+            spoilt = True
             report.problem(
                 f"row {seq} (id {record_id!r}) was inserted outside a sync (run {run_id} did not "
                 "write it)"
             )
+        previous_seq = seq
+        if chain is None:
+            continue
+        expected = digest.digest()
+        if run is not None and low <= seq <= high:
+            run.seen_head = chain
+        if chain != expected and not spoilt:
+            failed.add(seq)
+            report.problem(_changed(first, (seq, record_id)))
         if seq in ends:
             heads[expected] = ends[seq]
-        previous_seq, previous_chain = seq, chain
+        previous_chain, digest = chain, sha256(chain)
+        first, spoilt = None, False
+    if first is not None and not spoilt:
+        report.problem(
+            f"row {first[0]} (id {first[1]!r}) and any after it were added outside a sync: "
+            "no chain value ends them"
+        )
     report.records += records
     report.last_seq = previous_seq
     return previous_chain, heads, failed
 
 
-def _differing(archive: Archive, after: int, last: int) -> list[tuple[int, str]]:
-    """The rows after `after` up to `last` whose indexed columns may differ from their JSON."""
+def _changed(first: tuple[int, str], last: tuple[int, str]) -> str:
+    if first == last:
+        return f"row {last[0]} (id {last[1]!r}) was changed after its sync wrote it"
+    return (
+        f"a row of rows {first[0]}-{last[0]} (ids {first[1]!r} to {last[1]!r}) was changed "
+        "after its sync wrote it, or two of them swapped (one page's rows share a chain value)"
+    )
+
+
+def _differing(
+    archive: Archive, relations: tuple[tuple[str, str], ...], last: int
+) -> list[tuple[int, str]]:
+    """The rows up to `last` whose stored columns may differ from their JSON."""
+    from_json, from_columns, _ = _compared(relations)
     db = connect_for_reading(archive.path, check_same_thread=False)
     try:
         try:
             return db.execute(
-                f"SELECT seq, id FROM records WHERE seq > ? AND seq <= ? AND {_FROM_JSON} IS NOT "
-                f"{_FROM_COLUMNS} ORDER BY seq",
-                (after, last),
+                f"SELECT seq, id FROM records WHERE seq <= ? AND {from_json} IS NOT "
+                f"{from_columns} ORDER BY seq",
+                (last,),
             ).fetchall()
         except sqlite3.OperationalError as error:
             if "JSON" not in str(error):
                 raise
             # A row's JSON SQLite cannot read (broken by hand): each row is asked
             # in Python, which names those that differ.
-            return db.execute(
-                "SELECT seq, id FROM records WHERE seq > ? AND seq <= ?", (after, last)
-            ).fetchall()
+            return db.execute("SELECT seq, id FROM records WHERE seq <= ?", (last,)).fetchall()
     finally:
         db.close()
 
@@ -459,12 +511,14 @@ def _rows(number: int) -> str:
     return f"{number:,} row{'s' * (number != 1)}"
 
 
-def _columns_differ(db: sqlite3.Connection, seq: int) -> bool:
+def _columns_differ(
+    db: sqlite3.Connection, relations: tuple[tuple[str, str], ...], seq: int
+) -> bool:
     raw, *stored = db.execute(
-        f"SELECT raw, {_COLUMNS} FROM records WHERE seq = ?", (seq,)
+        f"SELECT raw, {_compared(relations)[2]} FROM records WHERE seq = ?", (seq,)
     ).fetchone()
     try:
-        return columns_of(json.loads(raw)) != tuple(stored)
+        return columns_of(json.loads(raw), relations) != tuple(stored)
     except (ValueError, KeyError, TypeError):
         return True
 

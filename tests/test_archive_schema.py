@@ -1,0 +1,317 @@
+"""Schema 5: relations computed from `raw`, one chain value a page, and the indexes a
+first sync builds at its end; what `verify` still catches, and the migration from 4."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from usage_cli.archive._seal import write as write_seal
+from usage_cli.archive._store import GENESIS, RELATION_COLUMNS, SCHEMA_VERSION, VIEWS, link
+from usage_cli.sandbox.data import arrivals, generate_records
+from usage_cli.sandbox.emulator import Emulator
+
+from .conftest import ANCHOR, Result, run_in_memory
+from .test_archive import TOKEN, fail_after, offline, stored_ids, sync
+
+INDEXES = {"records_by_time", "records_by_type", "records_by_bot_id"}
+
+
+def indexes(db: Path) -> set[str]:
+    with sqlite3.connect(db) as connection:
+        return {
+            row[0]
+            for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' "
+                "AND sql IS NOT NULL"
+            )
+        }
+
+
+def verify(db: Path, *args: str) -> Result:
+    return run_in_memory(["verify", str(db), *args])
+
+
+def api() -> Emulator:
+    return Emulator(generate_records(1200, seed=11, anchor=ANCHOR, odd=True), token=TOKEN)
+
+
+def test_each_page_keeps_one_chain_value_and_the_relations_are_computed(tmp_path: Path) -> None:
+    db = tmp_path / "usage.db"
+    emulator = api()
+    assert sync(emulator, db, "--streams", "1").code == 0
+    with sqlite3.connect(db) as connection:
+        chained = [
+            row[0] for row in connection.execute("SELECT seq FROM records WHERE chain IS NOT NULL")
+        ]
+        hidden = {row[1]: row[6] for row in connection.execute("PRAGMA table_xinfo(records)")}
+        relations = connection.execute(
+            "SELECT id, " + ", ".join(column for _, column in RELATION_COLUMNS) + " FROM records"
+        ).fetchall()
+        assert connection.execute("PRAGMA page_size").fetchone()[0] == 16384
+    # 12 pages of 100: the last row of each carries the chain.
+    assert chained == [100 * n for n in range(1, 13)]
+    assert {column for column, kind in hidden.items() if kind} == {
+        column for _, column in RELATION_COLUMNS if column != "bot_id"
+    }
+    sent = {r["id"]: r for r in emulator.records}
+    for record_id, *values in relations:
+        assert values == [sent[record_id][field] for field, _ in RELATION_COLUMNS]
+    assert indexes(db) == INDEXES
+    assert verify(db).code == 0
+
+
+def test_a_computed_relation_cannot_be_edited(tmp_path: Path) -> None:
+    db = tmp_path / "usage.db"
+    assert sync(api(), db).code == 0
+    with (
+        sqlite3.connect(db) as connection,
+        pytest.raises(sqlite3.OperationalError, match="generated column"),
+    ):
+        connection.execute("UPDATE records SET conversation_id = 'conv_x' WHERE seq = 5")
+
+
+def test_verify_names_the_page_whose_json_was_changed_where_no_column_shows_it(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "usage.db"
+    assert sync(api(), db, "--streams", "1").code == 0
+    with sqlite3.connect(db) as connection:
+        first, last = connection.execute(
+            "SELECT (SELECT id FROM records WHERE seq = 201), "
+            "(SELECT id FROM records WHERE seq = 300)"
+        ).fetchone()
+        # A relation no column stores: only the chain sees it.
+        connection.execute(
+            "UPDATE records SET raw = json_set(raw, '$.taskId', 'task_forged') WHERE seq = 217"
+        )
+    done = verify(db)
+    assert done.code == 6
+    assert (
+        f"a row of rows 201-300 (ids {first!r} to {last!r}) was changed after its sync wrote it"
+    ) in done.err
+    assert "indexed columns" not in done.err
+
+
+def test_verify_catches_two_rows_of_a_page_swapped(tmp_path: Path) -> None:
+    db = tmp_path / "usage.db"
+    assert sync(api(), db, "--streams", "1").code == 0
+    columns = "id, created_at, type, count, bot_id, raw"
+    with sqlite3.connect(db) as connection:
+        one = connection.execute(f"SELECT {columns} FROM records WHERE seq = 110").fetchone()
+        two = connection.execute(f"SELECT {columns} FROM records WHERE seq = 120").fetchone()
+        assign = ", ".join(f"{column} = ?" for column in columns.split(", "))
+        connection.execute(f"UPDATE records SET {assign} WHERE seq = 110", two)
+        connection.execute(f"UPDATE records SET {assign} WHERE seq = 120", one)
+    done = verify(db)
+    assert done.code == 6
+    assert "a row of rows 101-200" in done.err
+    assert "or two of them swapped" in done.err
+
+
+def test_verify_catches_a_chain_value_taken_off_a_row(tmp_path: Path) -> None:
+    db = tmp_path / "usage.db"
+    assert sync(api(), db, "--streams", "1").code == 0
+    with sqlite3.connect(db) as connection:
+        connection.execute("UPDATE records SET chain = NULL WHERE seq = 500")
+    done = verify(db)
+    assert done.code == 6
+    # Two pages read as one, whose value is neither's.
+    assert "a row of rows 401-600" in done.err
+
+
+def test_verify_catches_rows_added_after_the_last_chain_value(tmp_path: Path) -> None:
+    db = tmp_path / "usage.db"
+    assert sync(api(), db, "--streams", "1").code == 0
+    with sqlite3.connect(db) as connection:
+        connection.execute("UPDATE records SET chain = NULL WHERE seq = 1200")
+        connection.execute("UPDATE runs SET head = NULL")
+    done = verify(db)
+    assert done.code == 6
+    assert "row 1101 (id " in done.err
+    assert "no chain value ends them" in done.err
+
+
+def test_a_first_sync_stopped_reads_right_without_its_indexes_and_the_next_builds_them(
+    tmp_path: Path,
+) -> None:
+    emulator = api()
+    db = tmp_path / "usage.db"
+    failed = fail_after(emulator, db, 4)
+    assert failed.code == 5, failed.err
+    assert len(stored_ids(db)) == 400
+    # The type's and the bot's indexes wait for the run's end, which never came.
+    assert indexes(db) == {"records_by_time"}
+    reads = [
+        ("summary", "--by", "bot", "--by", "type"),
+        ("list", "--bot-id", "bot_1", "--all", "-o", "jsonl"),
+        ("list", "--type", "OPENAI_GPT_4O_TOKEN", "--all", "-o", "jsonl"),
+        ("list", "--conversation-id", "conv_7", "--all", "-o", "jsonl"),
+    ]
+    without = [offline(db, *read) for read in reads]
+    assert all(done.code == 0 for done in without)
+    # The same reads with the indexes give the same bytes.
+    copy = tmp_path / "copy.db"
+    with sqlite3.connect(db) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    with sqlite3.connect(copy) as connection:
+        connection.execute(
+            "CREATE INDEX records_by_type ON records (source, type, created_at DESC, count)"
+        )
+        connection.execute(
+            "CREATE INDEX records_by_bot_id ON records (source, bot_id, created_at DESC, count)"
+        )
+    assert [offline(copy, *read).out for read in reads] == [done.out for done in without]
+    # `verify` finds the gap, and nothing wrong.
+    check = verify(db)
+    assert check.code == 6
+    assert "is not complete" in check.err
+    assert "fails its check" not in check.err
+
+    # The next sync closes the gap, then builds what the first left.
+    emulator.add(arrivals(30, seed=3, now_ms=emulator.records[0]["createdAt"] + 60_000))
+    done = sync(emulator, db)
+    assert done.code == 0, done.err
+    assert indexes(db) == INDEXES
+    assert len(stored_ids(db)) == 1230
+    assert verify(db).code == 0
+
+
+def test_a_second_sync_keeps_the_indexes_it_finds(tmp_path: Path) -> None:
+    emulator = api()
+    db = tmp_path / "usage.db"
+    assert sync(emulator, db).code == 0
+    with sqlite3.connect(db) as connection:
+        made = dict(connection.execute("SELECT name, rootpage FROM sqlite_master"))
+    emulator.add(arrivals(30, seed=3, now_ms=emulator.records[0]["createdAt"] + 60_000))
+    assert sync(emulator, db).code == 0
+    with sqlite3.connect(db) as connection:
+        assert dict(connection.execute("SELECT name, rootpage FROM sqlite_master")) == made
+
+
+# Schema 4 -> 5 ----------------------------------------------------------------
+
+_SCHEMA_4_RECORDS = (
+    "CREATE TABLE records (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+    "source INTEGER NOT NULL REFERENCES sources (id), id TEXT NOT NULL, "
+    "created_at INTEGER NOT NULL, type TEXT NOT NULL, count INTEGER, "
+    + ", ".join(f"{column} TEXT" for _, column in RELATION_COLUMNS)
+    + ", raw TEXT NOT NULL, run INTEGER NOT NULL REFERENCES runs (id), chain BLOB NOT NULL)"
+)
+
+
+def as_schema_4(db: Path) -> None:
+    """Make a schema 5 archive what schema 4 made of the same sync: every relation
+    stored, a chain value on every row (each row's link alone), the runs sealed."""
+    fields = ", ".join(f"json_extract(raw, '$.{field}')" for field, _ in RELATION_COLUMNS)
+    names = ", ".join(column for _, column in RELATION_COLUMNS)
+    with sqlite3.connect(db, isolation_level=None) as connection:
+        connection.execute("BEGIN")
+        for name in VIEWS:
+            connection.execute(f"DROP VIEW {name}")
+        for index in INDEXES:
+            connection.execute(f"DROP INDEX {index}")
+        connection.execute("ALTER TABLE records RENAME TO five")
+        connection.execute(_SCHEMA_4_RECORDS)
+        chain = GENESIS
+        rows = connection.execute("SELECT seq, source, raw, run FROM five ORDER BY seq").fetchall()
+        for seq, source, raw, run in rows:
+            chain = link(chain, source, run, raw)
+            connection.execute(
+                f"INSERT INTO records (seq, source, id, created_at, type, count, {names}, raw, "
+                f"run, chain) SELECT seq, source, id, created_at, type, count, {fields}, raw, "
+                "run, ? FROM five WHERE seq = ?",
+                (chain, seq),
+            )
+            connection.execute("UPDATE runs SET head = ? WHERE last_seq = ?", (chain, seq))
+        connection.execute("DROP TABLE five")
+        connection.execute(
+            "CREATE INDEX records_by_time ON records (source, created_at DESC, id DESC, count)"
+        )
+        for column in ("type", "bot_id"):
+            connection.execute(
+                f"CREATE INDEX records_by_{column} ON records (source, {column}, created_at DESC, "
+                "count)"
+            )
+        for statement in VIEWS.values():
+            connection.execute(statement)
+        for (run,) in connection.execute("SELECT id FROM runs ORDER BY id").fetchall():
+            write_seal(connection, run)
+        connection.execute("PRAGMA user_version = 4")
+        connection.execute("COMMIT")
+
+
+def test_a_schema_4_archive_verifies_then_its_next_sync_makes_it_schema_5(tmp_path: Path) -> None:
+    emulator = api()
+    db = tmp_path / "usage.db"
+    assert sync(emulator, db, "--streams", "1").code == 0
+    as_schema_4(db)
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("SELECT COUNT(chain) FROM records").fetchone()[0] == 1200
+    old = verify(db)
+    assert old.code == 0, old.err
+    head = old.out.split("chain head ")[1][:64]
+    listed = offline(db, "list", "--all", "-o", "jsonl").out
+    by_task = offline(db, "summary", "--by", "task", "--by", "conversation").out
+
+    emulator.add(arrivals(150, seed=4, now_ms=emulator.records[0]["createdAt"] + 60_000))
+    done = sync(emulator, db, "--streams", "1")
+    assert done.code == 0, done.err
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        hidden = {row[1]: row[6] for row in connection.execute("PRAGMA table_xinfo(records)")}
+        # The old rows keep a value each; the new ones, one a page.
+        assert connection.execute("SELECT COUNT(chain) FROM records").fetchone()[0] == 1202
+        assert (
+            dict(connection.execute("SELECT name, sql FROM sqlite_master WHERE type = 'view'"))
+            == VIEWS
+        )
+        assert (
+            connection.execute("SELECT seq FROM sqlite_sequence WHERE name = 'records'").fetchone()[
+                0
+            ]
+            == 1350
+        )
+    assert [column for column, kind in hidden.items() if kind] == [
+        column for _, column in RELATION_COLUMNS if column != "bot_id"
+    ]
+    assert indexes(db) == INDEXES
+    # The chain goes on from the old head: the kept head is on it, every row verifies.
+    again = verify(db, "--expect-head", head)
+    assert again.code == 0, again.err
+    assert "it extends the expected head by 1 sync run" in again.out
+    newest = offline(db, "list", "--all", "-o", "jsonl").out
+    assert newest.endswith(listed)
+    assert len(newest.splitlines()) == 1350
+    # What the relations said before the migration, they say after it, for the old rows.
+    with sqlite3.connect(db) as connection:
+        connection.execute("DELETE FROM records WHERE seq > 1200")
+    assert offline(db, "summary", "--by", "task", "--by", "conversation").out == by_task
+
+
+def test_a_schema_4_archive_whose_rows_were_edited_fails_verify_before_and_after_its_migration(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "usage.db"
+    emulator = api()
+    assert sync(emulator, db).code == 0
+    as_schema_4(db)
+    with sqlite3.connect(db) as connection:
+        connection.execute("UPDATE records SET conversation_id = 'conv_x' WHERE seq = 9")
+        connection.execute(
+            "UPDATE records SET raw = json_set(raw, '$.taskId', 'task_x') WHERE seq = 30"
+        )
+    before = verify(db)
+    assert before.code == 6
+    assert "row 9 (id " in before.err
+    assert "indexed columns were changed" in before.err
+    assert "row 30 (id " in before.err
+    assert "was changed after its sync wrote it" in before.err
+    assert sync(emulator, db).code == 0
+    after = verify(db)
+    assert after.code == 6
+    # The stored copy that differed is gone with the migration; the JSON's change stays caught.
+    assert "row 30 (id " in after.err
+    assert "was changed after its sync wrote it" in after.err
