@@ -68,9 +68,14 @@ def _needs_quotes(text: str) -> bool:
     return "," in text or '"' in text or "\n" in text or "\r" in text
 
 
-def _quoted(cell: str) -> str:
-    """A field as a csv writer writes it: quoted, its quotes doubled, when it needs it."""
-    return '"' + cell.replace('"', '""') + '"' if _needs_quotes(cell) else cell
+def _quoted(cells: Sequence[str]) -> list[str]:
+    """Fields as a csv writer writes them: quoted, their quotes doubled, where they need it."""
+    return [
+        '"' + cell.replace('"', '""') + '"'
+        if "," in cell or '"' in cell or "\n" in cell or "\r" in cell  # `_needs_quotes`, inlined
+        else cell
+        for cell in cells
+    ]
 
 
 def _meta_cell(meta: Any) -> Any:
@@ -102,8 +107,6 @@ def _time_cell(epoch_ms: Any) -> Any:
 
 
 _RAW = operator.attrgetter("raw")  # a page's dicts in one C call
-# `map(_BLANK.get, cells, cells)`: None becomes "", any other cell stays itself.
-_BLANK: dict[Any, str] = {None: ""}
 
 
 class CsvWriter:
@@ -204,10 +207,11 @@ class CsvWriter:
         except KeyError:  # a field left out rather than sent as null
             rows = [tuple(map(raw.get, self._columns)) for raw in raws]
         cells: list[Sequence[Any]] = list(zip(*rows, strict=True))
-        blank: Callable[[Any, Any], str] = _BLANK.get
         texts = self._texts
+        # Comprehensions rather than `map`: with `is None` and `str` inlined by
+        # the interpreter, they take half the time.
         for index in texts:
-            cells[index] = list(map(blank, cells[index], cells[index]))
+            cells[index] = ["" if cell is None else cell for cell in cells[index]]
         # NUL is neither a mark nor a character that needs quotes.
         joined = "\x00".join(chain.from_iterable(cells[index] for index in texts))
         if self._guard and _may_start_formula(joined):
@@ -217,16 +221,16 @@ class CsvWriter:
         if _needs_quotes(joined):
             for index in texts:
                 if _needs_quotes("".join(cells[index])):
-                    cells[index] = list(map(_quoted, cells[index]))
+                    cells[index] = _quoted(cells[index])
         for index in self._numbers:
-            cells[index] = list(map(blank, cells[index], map(str, cells[index])))
-        made: dict[tuple[Any, ...], list[str]] = {}
+            cells[index] = ["" if cell is None else str(cell) for cell in cells[index]]
+        made: tuple[Sequence[Any], list[str]] | None = None
         for index in self._times:
-            epochs = tuple(cells[index])
+            epochs = cells[index]
             # `updatedAt` is usually `createdAt`, record for record: made once.
-            cells[index] = (
-                made[epochs] if epochs in made else made.setdefault(epochs, iso_ms_each(epochs))
-            )
+            if made is None or made[0] != epochs:
+                made = (epochs, iso_ms_each(epochs))
+            cells[index] = made[1]
         for index in self._metas:
             cells[index] = _meta_fields(cells[index])
         return "\r\n".join(map(",".join, zip(*cells, strict=True))) + "\r\n"
