@@ -212,8 +212,9 @@ class CsvWriter:
         # the interpreter, they take half the time.
         for index in texts:
             cells[index] = ["" if cell is None else cell for cell in cells[index]]
-        # NUL is neither a mark nor a character that needs quotes.
-        joined = "\x00".join(chain.from_iterable(cells[index] for index in texts))
+        # NUL is neither a mark nor a character that needs quotes; an empty cell
+        # is neither, and left out.
+        joined = "\x00".join(filter(None, chain.from_iterable(cells[index] for index in texts)))
         if self._guard and _may_start_formula(joined):
             for index in texts:
                 cells[index] = list(map(guarded, cells[index]))
