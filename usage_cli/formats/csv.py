@@ -196,11 +196,11 @@ class CsvWriter:
     def _joined_page(self, records: Sequence[UsageRecord]) -> str:
         """The page's rows, joined directly, a column at a time.
 
-        Each column's cells are made in one C call where they can be (`map`):
-        None made "", counts made text; times and `meta` a comprehension each.
-        Whether a text cell needs the guard or quotes is asked of the page's
-        text cells once, and of a column only when some cell does: a text cell
-        that needs neither costs no Python call.
+        The cells are read a row at a time in C and turned into columns; each
+        column is made in one comprehension (None made "", counts made text,
+        times from the page's date, `meta` serialised) and the rows joined
+        again. Whether a text cell needs the guard or quotes is asked once of
+        the page's text cells, and of a column only when some cell does.
         """
         raws = list(map(_RAW, records))
         try:
@@ -219,7 +219,7 @@ class CsvWriter:
         if self._guard and _may_start_formula(joined):
             for index in texts:
                 cells[index] = list(map(guarded, cells[index]))
-            joined = "\x00".join(chain.from_iterable(cells[index] for index in texts))
+        # A leading `'` needs no quotes: `joined` still tells whether a cell does.
         if _needs_quotes(joined):
             for index in texts:
                 if _needs_quotes("".join(cells[index])):
