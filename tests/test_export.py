@@ -370,3 +370,22 @@ def test_verify_reads_gzip_json(cli: Any, tmp_path: Path) -> None:
     target = tmp_path / "a.json.gz"
     assert export(cli, target).code == 0
     assert cli("verify", str(target)).code == 0
+
+
+def test_an_export_freezes_what_exists_before_its_pages_once_a_process(
+    cli: Any, tmp_path: Path
+) -> None:
+    """The collector leaves alone what lives as long as the run (modules, the command):
+    frozen before the pages come, and only by the first export of a process."""
+    import gc
+
+    gc.unfreeze()  # as a new process: an earlier test's export froze its objects
+    try:
+        assert export(cli, tmp_path / "a.csv").code == 0
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        assert export(cli, tmp_path / "b.jsonl.gz").code == 0
+        # No second freeze (frozen objects that die leave the count: it may fall).
+        assert gc.get_freeze_count() <= frozen
+    finally:
+        gc.unfreeze()

@@ -182,3 +182,63 @@ def test_a_table_dropped_unclosed_leaves_the_stream_open() -> None:
     gc.collect()
     assert not stream.closed
     stream.write(b"still usable")
+
+
+def _plain_record(n: int, **fields: object) -> UsageRecord:
+    raw: dict[str, object] = {
+        "id": f"rec_{n}",
+        "type": "OPENAI_GPT_4O_TOKEN",
+        "count": n,
+        "botId": "bot_1" if n % 2 else None,
+        "meta": {"reason": "retry"} if n % 3 else None,
+        "createdAt": 1767225602123 + n,
+        "updatedAt": 1767225602123 + n,
+    }
+    return UsageRecord({**raw, **fields})
+
+
+# name -> (a page's odd record, whether the page is still joined without the csv module)
+PAGES: dict[str, tuple[UsageRecord, bool]] = {
+    "plain": (_plain_record(7), True),
+    "a comma in one column": (_plain_record(7, description="manual, with retries"), True),
+    "a quote and a line end": (_plain_record(7, name='say "hi"\r\nbye'), True),
+    "a carriage return alone": (_plain_record(7, name="a\rb"), True),
+    "a formula in one column": (_plain_record(7, botId="=SUM(A1)"), True),
+    "a formula that needs quotes": (_plain_record(7, name='=HYPERLINK("x","y")'), True),
+    "a NUL that starts no formula": (_plain_record(7, name="a\x00b"), True),
+    "a lone surrogate in meta": (_plain_record(7, meta={"note": "half \ud83d"}), True),
+    "empty meta and a missing field": (
+        UsageRecord({"id": "r", "type": "T", "count": 0, "meta": {}, "createdAt": 0}),
+        True,
+    ),
+    "times on two days": (_plain_record(7, createdAt=0, updatedAt=None), True),
+    "a number where text goes": (_plain_record(7, name=5), False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PAGES))
+@pytest.mark.parametrize("guard", [True, False])
+def test_a_csv_page_is_the_csv_modules_whichever_way_it_is_written(
+    name: str, guard: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page is joined a column at a time unless a cell is of another type; either way
+    its bytes are the csv module's, cell by cell (`CsvWriter._cells`)."""
+    from usage_cli.formats.csv import CsvWriter
+
+    odd, joined = PAGES[name]
+    page = [_plain_record(n) for n in range(5)] + [odd] + [_plain_record(n) for n in range(8, 10)]
+    reference = CsvWriter(io.BytesIO(), resumed=True, guard=guard)
+    text = io.StringIO(newline="")
+    csv.writer(text, lineterminator="\r\n").writerows([reference._cells(r.raw) for r in page])
+    cells_of = CsvWriter._cells
+    slow: list[object] = []
+
+    def spied(self: CsvWriter, raw: dict[str, object]) -> list[object]:
+        slow.append(raw)
+        return cells_of(self, raw)
+
+    monkeypatch.setattr(CsvWriter, "_cells", spied)
+    out = io.BytesIO()
+    CsvWriter(out, resumed=True, guard=guard).write(page)
+    assert out.getvalue() == text.getvalue().encode()
+    assert len(slow) == (0 if joined else len(page))

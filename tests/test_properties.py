@@ -168,8 +168,14 @@ _META = st.one_of(
 )
 
 
+# A page's createdAt: any moment, or all within one UTC day (a CSV page's
+# times are then made from the day's date once).
+_ANY_TIME = st.integers(min_value=0, max_value=4 * 10**12)
+_ONE_DAY = st.integers(min_value=1_795_046_400_000, max_value=1_795_046_400_000 + 86_399_998)
+
+
 @st.composite
-def _raw_records(draw: st.DrawFn) -> dict[str, object]:
+def _raw_records(draw: st.DrawFn, created: st.SearchStrategy[int] = _ANY_TIME) -> dict[str, object]:
     raw: dict[str, object] = {
         "id": draw(_HOSTILE),
         "type": draw(_HOSTILE),
@@ -182,15 +188,14 @@ def _raw_records(draw: st.DrawFn) -> dict[str, object]:
             raw[name] = draw(_CELL_TEXT)
     if draw(st.booleans()):
         raw["meta"] = draw(_META)
-    created = draw(st.integers(min_value=0, max_value=4 * 10**12))
-    raw["createdAt"] = created
-    raw["updatedAt"] = draw(st.sampled_from([None, created, created + 1]))
+    raw["createdAt"] = moment = draw(created)
+    raw["updatedAt"] = draw(st.sampled_from([None, moment, moment + 1]))
     return raw
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    st.lists(_raw_records(), max_size=6),
+    st.one_of(st.lists(_raw_records(), max_size=6), st.lists(_raw_records(_ONE_DAY), max_size=6)),
     st.sampled_from(
         [
             CSV_COLUMNS,
@@ -237,3 +242,26 @@ def test_csv_rows_are_what_the_csv_module_writes(
     writer = CsvWriter(out, columns, guard=guard)
     writer.write([UsageRecord(raw) for raw in raws])
     assert out.getvalue() == text.getvalue().encode()
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            _ONE_DAY,
+            st.integers(min_value=-(10**14), max_value=10**15),
+            st.integers(min_value=-(2**70), max_value=2**70),
+        ),
+        max_size=8,
+    )
+)
+@example([1_795_046_400_000, 1_795_046_400_000 + 86_399_999])  # a whole day
+@example([1_795_046_400_000 - 1, 1_795_046_400_000])  # midnight between them
+@example([-1, 0])
+@example([253_402_300_799_999])  # the last millisecond of year 9999
+def test_a_column_of_times_is_each_time_by_iso_ms(epochs: list[int | None]) -> None:
+    """A CSV page's times made together (one date for a page within one day) are each
+    `iso_ms`, and "" for none."""
+    from usage_cli.columns import iso_ms_each
+
+    assert iso_ms_each(tuple(epochs)) == ["" if ms is None else iso_ms(ms) for ms in epochs]

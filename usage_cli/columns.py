@@ -7,7 +7,7 @@ import operator
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import Any, cast
 
 from pydantic_core import PydanticSerializationError, to_json
 
@@ -120,6 +120,32 @@ def iso_ms(epoch_ms: int) -> str:
         return _iso_ms_by_calendar(epoch_ms)
     minute, second = divmod(second_of_day, 60)
     return date + _CLOCK[minute] + _SECONDS[second] + _MILLIS[millis]
+
+
+DAY_MS = DAY_S * 1000
+
+
+def iso_ms_each(epochs: Sequence[int | None]) -> list[str]:
+    """`iso_ms` of each time, and "" for None: a CSV page's column of times.
+
+    A page's times nearly always fall in one UTC day, so its date is found
+    once and each time costs only its clock (a third less than `iso_ms` a
+    time, which looks up its day); any other page is written time by time.
+    """
+    if epochs and None not in epochs:
+        times = cast("Sequence[int]", epochs)
+        day = min(times) // DAY_MS
+        if max(times) // DAY_MS == day:
+            date = _DATES[day] if day in _DATES else _DATES.setdefault(day, _date_of(day))
+            if date is not None:
+                return [
+                    date
+                    + _CLOCK[ms // 60_000 % 1440]
+                    + _SECONDS[ms // 1000 % 60]
+                    + _MILLIS[ms % 1000]
+                    for ms in times
+                ]
+    return ["" if ms is None else iso_ms(ms) for ms in epochs]
 
 
 def utc_moment(epoch_ms: int) -> datetime | None:
