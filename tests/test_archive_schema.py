@@ -15,19 +15,9 @@ from usage_cli.sandbox.emulator import Emulator
 
 from .conftest import ANCHOR, Result, run_in_memory
 from .test_archive import TOKEN, fail_after, offline, stored_ids, sync
+from .test_archive_sql import indexes
 
 INDEXES = {"records_by_time", "records_by_type", "records_by_bot_id"}
-
-
-def indexes(db: Path) -> set[str]:
-    with sqlite3.connect(db) as connection:
-        return {
-            row[0]
-            for row in connection.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' "
-                "AND sql IS NOT NULL"
-            )
-        }
 
 
 def verify(db: Path, *args: str) -> Result:
