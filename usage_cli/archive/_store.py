@@ -168,6 +168,13 @@ CREATE TABLE segments (
 {_TIME_INDEX};
 {";".join(_INDEXES)}
 """
+# What `usage verify` holds a schema 5 archive's table and indexes to, word for
+# word (SQLite keeps a CREATE's text without its IF NOT EXISTS).
+RECORDS_TABLE = _RECORDS
+RECORDS_INDEXES = {
+    statement.split(" ON ")[0].split()[-1]: statement.replace("IF NOT EXISTS ", "")
+    for statement in (_TIME_INDEX, *_INDEXES)
+}
 # `IF NOT EXISTS`: the migration to schema 3 adds it the same way.
 _PROPERTIES = "CREATE TABLE IF NOT EXISTS properties (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
 

@@ -22,6 +22,8 @@ from usage_cli.archive._file import connect_for_reading
 from usage_cli.archive._seal import PARTS, message, parts, previous
 from usage_cli.archive._store import (
     GENESIS,
+    RECORDS_INDEXES,
+    RECORDS_TABLE,
     RELATION_COLUMNS,
     VIEWS,
     VIEWS_SINCE,
@@ -157,6 +159,8 @@ def verify_archive(
     """
     report = ArchiveReport(archive.path)
     db = archive.connection
+    if not _check_structure(db, report):
+        return report
     runs = {
         row[0]: _Run(*row)
         for row in db.execute(
@@ -215,6 +219,73 @@ def _compared(relations: tuple[tuple[str, str], ...]) -> tuple[str, str, str]:
     return from_json, from_columns, names
 
 
+# The records table's columns, in order, as every schema has had them.
+_COLUMNS_IN_ORDER = (
+    "seq",
+    "source",
+    "id",
+    "created_at",
+    "type",
+    "count",
+    *(column for _, column in RELATION_COLUMNS),
+    "raw",
+    "run",
+    "chain",
+)
+
+
+def _check_structure(db: sqlite3.Connection, report: ArchiveReport) -> bool:
+    """The records table, its indexes and the file's triggers as a sync makes them.
+
+    The chain covers rows, not what SQLite makes of them: a computed column's
+    formula rewritten (`writable_schema`) would show other relations than the
+    JSON holds, an index added or redefined could answer a summary, and a
+    trigger could rewrite what a later sync inserts. False when the table is not
+    one the rest of the check can read at all.
+    """
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    columns = {row[1]: row for row in db.execute("PRAGMA table_xinfo(records)")}
+    if tuple(columns) != _COLUMNS_IN_ORDER:
+        report.problem(
+            "the records table was altered: its columns are not the ones a sync creates "
+            f"({', '.join(columns) or 'none'})"
+        )
+        return False
+    (table,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'records'").fetchone()
+    computed = any(row[6] for row in columns.values())
+    # Schema 5 computes eight relations from the JSON; before it, every column is stored
+    # (and compared with the JSON below). Either way, the formulas are a sync's own.
+    if (computed or version >= 5) and table != RECORDS_TABLE:
+        report.problem(
+            "the records table was redefined after a sync created it: it is not the table "
+            "a sync creates, and reads may show other values than the records hold"
+        )
+    for kind, name, on, sql in db.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"):
+        if kind == "trigger":
+            report.problem(f"a trigger was added ({name!r} on {on}): a sync creates none")
+        elif kind == "index" and on == "records" and sql is not None and version >= 4:
+            if name not in RECORDS_INDEXES:
+                report.problem(
+                    f"an index was added to the records ({name!r}): a sync creates none such, "
+                    "and a read could be answered from it"
+                )
+            elif sql != RECORDS_INDEXES[name]:
+                report.problem(f"the index {name} was redefined after a sync created it")
+    return True
+
+
+def _check_file(archive: Archive) -> list[str]:
+    """SQLite's own check of every page and index, on a connection of its own: an index
+    whose entries were edited (a summary reads the indexes alone), or a page two
+    structures claim, is found here and nowhere else."""
+    db = connect_for_reading(archive.path, check_same_thread=False)
+    try:
+        found = [row[0] for row in db.execute("PRAGMA integrity_check(20)")]
+    finally:
+        db.close()
+    return [] if found == ["ok"] else found
+
+
 def _chain(
     archive: Archive, report: ArchiveReport, runs: dict[int, _Run], ends: dict[int, int]
 ) -> tuple[bytes, dict[bytes, int]]:
@@ -237,12 +308,27 @@ def _chain(
     db.execute("BEGIN")
     try:
         last = db.execute("SELECT MAX(seq) FROM records").fetchone()[0] or 0
-        with ThreadPoolExecutor(1) as pool:
+        with ThreadPoolExecutor(2) as pool:
             columns = pool.submit(_differing, archive, relations, last)
+            pages = pool.submit(_check_file, archive)
             head, heads, failed = _links(db, report, runs, ends)
-            differing = columns.result()
+            differing, odd = columns.result()
+            damaged = pages.result()
     finally:
         db.execute("COMMIT")
+    if damaged:
+        report.problem(
+            "the file's pages or indexes do not hold together (SQLite's integrity_check: "
+            + "; ".join(damaged[:3])
+            + "): it was edited, or damaged"
+        )
+    for seq, record_id in odd:
+        # What a sync writes is JSON text, which never holds a NUL byte, under whole-number
+        # source and run: the page's hash could not tell such a row from two.
+        report.problem(
+            f"row {seq} (id {record_id!r}) is not as a sync writes a row: its JSON is not "
+            "text, holds a NUL byte, or its source or run is not a number"
+        )
     for seq, record_id in differing:
         if seq not in failed and _columns_differ(db, relations, seq):
             report.problem(
@@ -342,13 +428,20 @@ def _changed(first: tuple[int, str], last: tuple[int, str]) -> str:
 
 def _differing(
     archive: Archive, relations: tuple[tuple[str, str], ...], last: int
-) -> list[tuple[int, str]]:
-    """The rows up to `last` whose stored columns may differ from their JSON."""
+) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """The rows up to `last` whose stored columns may differ from their JSON, and those
+    not shaped as a sync writes a row."""
     from_json, from_columns, _ = _compared(relations)
     db = connect_for_reading(archive.path, check_same_thread=False)
     try:
+        odd = db.execute(
+            "SELECT seq, id FROM records WHERE seq <= ? AND (typeof(raw) <> 'text' OR "
+            "instr(CAST(raw AS BLOB), X'00') > 0 OR typeof(source) <> 'integer' OR "
+            "typeof(run) <> 'integer') ORDER BY seq",
+            (last,),
+        ).fetchall()
         try:
-            return db.execute(
+            differing = db.execute(
                 f"SELECT seq, id FROM records WHERE seq <= ? AND {from_json} IS NOT "
                 f"{from_columns} ORDER BY seq",
                 (last,),
@@ -358,7 +451,8 @@ def _differing(
                 raise
             # A row's JSON SQLite cannot read (broken by hand): each row is asked
             # in Python, which names those that differ.
-            return db.execute("SELECT seq, id FROM records WHERE seq <= ?", (last,)).fetchall()
+            differing = db.execute("SELECT seq, id FROM records WHERE seq <= ?", (last,)).fetchall()
+        return differing, odd
     finally:
         db.close()
 

@@ -1,0 +1,182 @@
+"""What someone who can edit the archive's file (but cannot sync with the token) tries
+beyond its rows: the table's own definition, the page hash's boundaries, the indexes
+a summary reads alone, triggers. Each edit keeps the chain's head, so `verify
+--expect-head` must find it another way."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from usage_cli.archive._seal import write as write_seal
+
+from .conftest import Result, run_in_memory
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> tuple[Path, str]:
+    """A demo archive and the head its sync printed."""
+    db = tmp_path / "usage.db"
+    done = run_in_memory(["sync", "--demo", "--db", str(db)], env={})
+    assert done.code == 0, done.err
+    head = re.search(r"chain head ([0-9a-f]{64})", done.err)
+    assert head is not None
+    return db, head.group(1)
+
+
+def verify(db: Path, head: str) -> Result:
+    return run_in_memory(["verify", str(db), "--expect-head", head], env={})
+
+
+def edit(db: Path, *statements: str) -> None:
+    connection = sqlite3.connect(db, isolation_level=None)
+    try:
+        for statement in statements:
+            connection.execute(statement)
+    finally:
+        connection.close()
+
+
+def test_the_untouched_archive_holds_its_head(archive: tuple[Path, str]) -> None:
+    db, head = archive
+    done = verify(db, head)
+    assert done.code == 0, done.err
+
+
+def test_a_computed_columns_formula_rewritten(archive: tuple[Path, str]) -> None:
+    db, head = archive
+    before = run_in_memory(["list", "--db", str(db), "--conversation-id", "conv_12", "--all"])
+    assert before.jsonl()
+    edit(
+        db,
+        "PRAGMA writable_schema = ON",
+        "UPDATE sqlite_master SET sql = replace(sql, "
+        "'conversation_id TEXT GENERATED ALWAYS AS (json_extract(raw, ''$.conversationId''))', "
+        "'conversation_id TEXT GENERATED ALWAYS AS (CASE WHEN json_extract(raw, "
+        "''$.conversationId'') = ''conv_12'' THEN ''conv_99'' ELSE json_extract(raw, "
+        "''$.conversationId'') END)') WHERE name = 'records'",
+    )
+    # The lie is there to be told...
+    after = run_in_memory(["list", "--db", str(db), "--conversation-id", "conv_12", "--all"])
+    assert after.jsonl() == []
+    # ...and verify tells it.
+    done = verify(db, head)
+    assert done.code == 6
+    assert "the records table was redefined after a sync created it" in done.err
+
+
+def test_a_row_hidden_inside_the_one_before_it(archive: tuple[Path, str]) -> None:
+    """One hash a page: a row's JSON that carries a NUL, the next row's header and JSON
+    hashes as the two rows did. A sync never writes a NUL byte."""
+    db, head = archive
+    connection = sqlite3.connect(db, isolation_level=None)
+    try:
+        source, run = connection.execute("SELECT source, run FROM records WHERE seq = 6").fetchone()
+        connection.execute("BEGIN")
+        connection.execute(
+            "UPDATE records SET raw = raw || char(0) || ? || char(0) || ? || char(0) || "
+            "(SELECT raw FROM records WHERE seq = 6) WHERE seq = 5",
+            (str(source), str(run)),
+        )
+        connection.execute("DELETE FROM records WHERE seq = 6")
+        connection.execute("UPDATE records SET seq = -(seq - 1) WHERE seq > 6")
+        connection.execute("UPDATE records SET seq = -seq WHERE seq < 0")
+        connection.execute("UPDATE runs SET added = added - 1, last_seq = last_seq - 1")
+        connection.execute("UPDATE sqlite_sequence SET seq = seq - 1 WHERE name = 'records'")
+        write_seal(connection, 1)
+        connection.execute("COMMIT")
+    finally:
+        connection.close()
+    done = verify(db, head)
+    assert done.code == 6
+    assert "row 5 (id " in done.err
+    assert "holds a NUL byte" in done.err
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        (
+            # Text that is no number stays text in an INTEGER column.
+            lambda db: edit(db, "UPDATE records SET source = '1' || char(0) WHERE seq = 3"),
+            "its source or run is not a number",
+        ),
+        (
+            lambda db: edit(db, "UPDATE records SET raw = CAST(raw AS BLOB) WHERE seq = 3"),
+            "its JSON is not text",
+        ),
+    ],
+    ids=["source as text", "raw as a blob"],
+)
+def test_a_row_not_shaped_as_a_sync_writes_it(
+    archive: tuple[Path, str], change: Callable[[Path], None], said: str
+) -> None:
+    db, head = archive
+    change(db)
+    done = verify(db, head)
+    assert done.code == 6
+    assert said in done.err
+
+
+def test_an_index_a_summary_reads_swapped_for_a_forged_one(archive: tuple[Path, str]) -> None:
+    db, head = archive
+    edit(
+        db,
+        "CREATE TABLE fake AS SELECT source, type, created_at, count, bot_id FROM records",
+        "UPDATE fake SET count = count * 10 WHERE type = 'OPENAI_GPT_4O_TOKEN'",
+        "CREATE INDEX fake_by_type ON fake (source, type, created_at DESC, count)",
+        "PRAGMA writable_schema = ON",
+        "UPDATE sqlite_master SET rootpage = (SELECT rootpage FROM sqlite_master "
+        "WHERE name = 'fake_by_type') WHERE name = 'records_by_type'",
+    )
+    done = verify(db, head)
+    assert done.code == 6
+    assert "the file's pages or indexes do not hold together" in done.err
+
+
+@pytest.mark.parametrize(
+    ("statements", "said"),
+    [
+        (
+            [
+                "CREATE TRIGGER quiet AFTER INSERT ON records BEGIN "
+                "UPDATE records SET count = 0 WHERE seq = new.seq; END"
+            ],
+            "a trigger was added ('quiet' on records)",
+        ),
+        (
+            ["CREATE INDEX records_by_task ON records (source, task_id, created_at DESC, count)"],
+            "an index was added to the records ('records_by_task')",
+        ),
+        (
+            [
+                "DROP INDEX records_by_type",
+                "CREATE INDEX records_by_type ON records (source, type, created_at DESC, count) "
+                "WHERE type <> 'OPENAI_GPT_4O_TOKEN'",
+            ],
+            "the index records_by_type was redefined",
+        ),
+        (
+            [
+                "DROP VIEW usage_records",
+                "DROP VIEW usage_records_whole",
+                "ALTER TABLE records DROP COLUMN conversation_id",
+            ],
+            "the records table was altered: its columns are not the ones a sync creates",
+        ),
+    ],
+    ids=["trigger", "extra index", "index redefined", "column dropped"],
+)
+def test_what_a_sync_never_creates_is_named(
+    archive: tuple[Path, str], statements: list[str], said: str
+) -> None:
+    db, head = archive
+    edit(db, *statements)
+    done = verify(db, head)
+    assert done.code == 6, done.err
+    assert said in done.err
+    assert "internal error" not in done.err
