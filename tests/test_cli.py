@@ -467,6 +467,8 @@ def test_the_continuation_never_prints_the_token_nor_the_old_cursor(server: Sand
     assert words[-2:] == ["--cursor", words[-1]]
     assert words[-1] != cursor
     assert words[:4] == ["--api-url", server.url, "list", "--limit"]
+    assert "the token option is left out of the line below" in second.err
+    assert run_in_memory(["list", "--demo", "--limit", "1"], env={}).err.count("token") == 0
 
 
 def test_the_continuation_of_a_demo_goes_on_in_the_demo() -> None:
@@ -788,3 +790,19 @@ def test_usage_help_lists_every_command_without_cutting_its_help() -> None:
         shown = run_in_memory(["--help"], width=width).out
         commands = shown.split("Commands:")[1].split("Examples:")[0]
         assert "..." not in commands, (width, commands)
+
+
+def test_the_continuation_pins_a_relative_window_to_the_moments_it_meant(
+    cli: Any, server: Sandbox
+) -> None:
+    first = cli("list", "--since", "3000d", "--until=1h", "--limit", "2")
+    assert first.code == 0, first.err
+    words = pasted(first.err)
+    since = words[words.index("--since") + 1]
+    until = words[words.index("--until") + 1]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", since)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", until)
+    assert "3000d" not in words
+    assert "--until=1h" not in words
+    second = cli(*words)
+    assert second.code == 0, second.err

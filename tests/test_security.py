@@ -597,3 +597,16 @@ def test_the_umask_is_read_the_same_where_proc_cannot_tell_it(
         assert os.umask(0o027) == 0o027  # and left as it was
     finally:
         os.umask(old)
+
+
+def test_a_fifo_planted_in_a_partials_place_is_refused_not_waited_on(tmp_path: Path) -> None:
+    from usage_cli._files import publish_mode
+
+    planted = tmp_path / ".audit.jsonl.partial"
+    os.mkfifo(planted)
+    with pytest.raises(OSError, match="not what usage wrote there"):
+        publish_mode(planted)
+    link = tmp_path / ".linked.partial"
+    link.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(OSError):
+        publish_mode(link)

@@ -143,3 +143,13 @@ def _documents(text: str) -> Any:
         document, end = decoder.raw_decode(text, at)
         yield document
         at = end + 1
+
+
+def test_one_path_that_cannot_be_checked_says_its_hint_and_stops_no_other(
+    cli: Any, tmp_path: Path
+) -> None:
+    good = exported(cli, tmp_path / "b.csv")
+    done = cli("verify", str(tmp_path / "missing.csv"), str(good))
+    assert done.code == 2, done.err
+    assert "hint: verify checks an export" in done.err
+    assert done.out.startswith(f"ok: {good}")

@@ -12,6 +12,7 @@ import contextlib
 import errno
 import hashlib
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -106,11 +107,15 @@ def publish_mode(path: Path, *, folder: bool = False) -> None:
     Through a descriptor opened without following a link, so a link planted in the
     partial's place never passes the mode on to what it names.
     """
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+    # Non-blocking: a FIFO planted in the partial's place must not hang the export.
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
     if folder:
         flags |= getattr(os, "O_DIRECTORY", 0)
     fd = os.open(path, flags)
     try:
+        found = os.fstat(fd).st_mode
+        if not (stat.S_ISDIR(found) if folder else stat.S_ISREG(found)):
+            raise OSError(errno.EINVAL, "not what usage wrote there", str(path))
         os.fchmod(fd, (0o777 if folder else 0o666) & ~umask())
     finally:
         os.close(fd)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from usage_cli.cli._typer_internals import option_arity, options_of, subcommand
@@ -183,13 +183,20 @@ def fill_optional_values(args: list[str]) -> list[str]:
 _NOT_CARRIED = {"--cursor": True, "--token": True, "--token-stdin": False}
 
 
-def continuation(words: Sequence[str], cursor: str) -> str:
+def continuation(
+    words: Sequence[str], cursor: str, pinned: Mapping[str, str] | None = None
+) -> tuple[str, bool]:
     """The command, as typed, that shows what follows `cursor`: every word kept (the
-    filters, the window, `--order`, `--demo`, `--db`, `--limit`) but those above."""
+    filters, the window, `--order`, `--demo`, `--db`, `--limit`) but those above, and
+    whether a token option was left out. `pinned` gives the value an option is to
+    have instead of the one typed: `--since 7d` as the moment it meant, so that the
+    line pasted tomorrow reads the same window."""
     import shlex
 
     kept: list[str] = []
     skip = False
+    dropped_token = False
+    pinned = pinned or {}
     for position, word in enumerate(words):
         if skip:
             skip = False
@@ -200,6 +207,11 @@ def continuation(words: Sequence[str], cursor: str) -> str:
         head, has_value = word.split("=", 1)[0], "=" in word
         if head in _NOT_CARRIED:
             skip = _NOT_CARRIED[head] and not has_value
+            dropped_token = dropped_token or head != "--cursor"
+            continue
+        if head in pinned:
+            kept += [head, pinned[head]]
+            skip = not has_value
             continue
         kept.append(word)
-    return shlex.join(["usage", *kept, "--cursor", cursor])
+    return shlex.join(["usage", *kept, "--cursor", cursor]), dropped_token

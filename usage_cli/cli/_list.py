@@ -251,11 +251,22 @@ def list_command(
             shown = f"showing {first}; more exist"
             if stream.next_cursor:
                 from usage_cli.cli._argv import continuation
+                from usage_cli.columns import iso_ms
+                from usage_cli.query import to_ms
 
                 # The command on a line of its own, never wrapped, each word quoted
                 # for the shell: pasted as printed, it goes on where this one stopped.
+                pinned = {
+                    flag: iso_ms(to_ms(moment))
+                    for flag, moment in (("--since", query.since), ("--until", query.until))
+                    if moment is not None
+                }
+                line, dropped_token = continuation(run.words, stream.next_cursor, pinned)
                 run.say(f"{shown} (--all for all).")
-                run.runtime.say(f"next: {continuation(run.words, stream.next_cursor)}", wrap=False)
+                if dropped_token:
+                    # Before the command, which stays the last line (scripts take it).
+                    run.say("the token option is left out of the line below: give it again")
+                run.runtime.say(f"next: {line}", wrap=False)
             else:
                 run.say(f"{shown}. Use --all")
 

@@ -10,7 +10,7 @@ from usage_cli.cli._app import app
 from usage_cli.cli._invocation import Invocation, invocation
 from usage_cli.cli._options import GLOBAL_NOTE, OUTPUT_PANEL
 from usage_cli.cli._typer_internals import Command
-from usage_cli.errors import InputError, VerifyError
+from usage_cli.errors import InputError, UsageCliError, VerifyError
 
 VERIFY_EPILOG = """\
 Examples:
@@ -142,13 +142,12 @@ def _verify_each(
     for path in paths:
         try:
             report = verify([path], signers=signers)
-        except VerifyError as exc:
+        except UsageCliError as exc:
+            # One path that cannot be checked stops none of the others.
             run.say(f"error: {exc.message}")
-            failed.append(path)
-            continue
-        except InputError as exc:
-            run.say(f"error: {exc.message}")
-            unchecked.append(path)
+            if exc.hint:
+                run.say(f"hint: {exc.hint}")
+            (failed if isinstance(exc, VerifyError) else unchecked).append(path)
             continue
         for note in report.notes:
             run.note(f"note: {note}")
@@ -167,6 +166,8 @@ def _verify_each(
         if not report.ok:
             if not json_output:
                 run.say(f"error: {report.verdict()}")
+                if report.hint:
+                    run.say(f"hint: {report.hint}")
             failed.append(path)
     if failed:
         raise VerifyError(f"{_of(failed, paths)} failed to verify: {', '.join(failed)}")

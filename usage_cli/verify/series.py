@@ -225,7 +225,8 @@ def verify_chain(
         data = manifest.with_name(manifest.name.removesuffix(_SUFFIX))
         if not manifest.exists() and data.is_file():
             orphaned.add(manifest)
-            if data not in orphans:
+            # `./a.csv` named, `a.csv` found in its folder: one export.
+            if data.resolve() not in {orphan.resolve() for orphan in orphans}:
                 orphans.append(data)
     for orphan in orphans:
         report.problems.append(f"{orphan.name} has no manifest: it cannot be proven")
