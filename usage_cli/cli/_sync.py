@@ -246,7 +246,9 @@ def _sync(
     runtime = run.runtime
     with Archive.open(path, create=True) as archive:
         if not named:
-            label = source_of_api(archive, label, api_url, settings.run_as)
+            label = source_of_api(
+                archive, label, api_url, settings.run_as, None if demo else settings.token
+            )
         found = archive.bind_source(label, api_url, settings.run_as, to_ms(runtime.now()))
         run.note(f"syncing {label} into {path}")
         with run_progress(
