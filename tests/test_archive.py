@@ -377,6 +377,26 @@ def test_a_different_token_is_pointed_out(emulator: Emulator, synced: Path) -> N
     assert "warning: the token differs from the one the last sync of 'sandbox.test' used" in (
         done.err
     )
+    assert "sync it under its own --source NAME or --profile\n" in done.err
+
+
+def test_a_different_token_under_a_profile_is_not_told_to_use_a_profile(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    db = tmp_path / "usage.db"
+    write_profile(TOKEN)
+    first = run_in_memory(["sync", "--db", str(db)], transport=emulator.transport())
+    assert first.code == 0, first.err
+    # The profile's token is replaced by another account's: the profile still names
+    # the source, so only --source can keep that account's records apart.
+    emulator.token = "tok_other"
+    write_profile("tok_other")
+    done = run_in_memory(["sync", "--db", str(db)], transport=emulator.transport())
+    assert done.code == 0, done.err
+    assert (
+        "warning: the token differs from the one the last sync of 'default' used; if it "
+        "belongs to another account, sync it under a source of its own with --source NAME\n"
+    ) in done.err
 
 
 # Verify ---------------------------------------------------------------------

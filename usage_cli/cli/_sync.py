@@ -270,8 +270,7 @@ def _sync(
             if sync.token_changed:
                 progress.say(
                     f"warning: the token differs from the one the last sync of {label!r} "
-                    "used; if it belongs to another account, sync it under its own "
-                    "--source or --profile"
+                    f"used; if it belongs to another account, {_elsewhere(settings, named)}"
                 )
             try:
                 done = sync.run()
@@ -291,6 +290,16 @@ def _sync(
         if key is not None:
             _sign_run(run, archive, done.run, key)
     return done, stored, head, label
+
+
+def _elsewhere(settings: "Settings", named: bool) -> str:
+    """How to keep another account's records apart: a source of their own. A run under a
+    profile (or --source) took its source's name from it, so advice to use one is what
+    it already did: a profile whose token was replaced by another account's still names
+    the first account's source."""
+    if named or settings.profile is not None:
+        return "sync it under a source of its own with --source NAME"
+    return "sync it under its own --source NAME or --profile"
 
 
 def _sign_run(run: Invocation, archive: "Archive", number: int, key: "Path") -> None:
