@@ -316,6 +316,7 @@ class Sync:
             write_seal(db, int(cursor.lastrowid or 0))
         self.progress = SyncProgress(run=int(cursor.lastrowid or 0))
         self._writer = _Writer(archive, self.progress.run)
+        self._deferred = False
 
     def previous_token_hint(self) -> str | None:
         """The token fingerprint of this source's last successful run, if any."""
@@ -334,22 +335,38 @@ class Sync:
         return not _hint_of(previous, token, self.archive.stored_property(TOKEN_SALT))
 
     def run(self) -> SyncProgress:
-        """Read what is new, then close what earlier runs left open; the run's figures."""
+        """Read what is new, then close what earlier runs left open; the run's figures.
+
+        The run has ended when this returns: its seal is final, to be signed. The
+        indexes a first sync went without come after, from `index()`.
+        """
         with self.archive.storage("write"):
-            deferred = self.archive.defer_indexes()
+            self._deferred = self.archive.defer_indexes()
         with self._writer:
             self._run_all()
-        # Only once the run is done: one stopped leaves them to the next run, and
-        # reads meanwhile are right, if slower.
-        if deferred or self.progress.added:
-            with self.archive.storage("write"):
-                if deferred:
-                    self.archive.build_indexes(repack=True)
-                # Fresh statistics, sampled (milliseconds, not a scan), so the
-                # planner picks the index that answers a read alone.
-                self.archive.connection.execute("PRAGMA analysis_limit = 1000")
-                self.archive.connection.execute("ANALYZE")
         return self.progress
+
+    @property
+    def indexing(self) -> bool:
+        """Whether `index()` has indexes to build (seconds over a million records)."""
+        return self._deferred
+
+    def index(self) -> None:
+        """After the run: build the indexes it went without, and refresh the statistics.
+
+        Only once the run is over (and signed): one stopped before, or during this,
+        leaves them to the next run (`defer_indexes` finds them missing), and reads
+        meanwhile are right, if slower. Nothing here changes a record, a run or a seal.
+        """
+        if not (self._deferred or self.progress.added):
+            return
+        with self.archive.storage("write"):
+            if self._deferred:
+                self.archive.build_indexes(repack=True)
+            # Fresh statistics, sampled (milliseconds, not a scan), so the
+            # planner picks the index that answers a read alone.
+            self.archive.connection.execute("PRAGMA analysis_limit = 1000")
+            self.archive.connection.execute("ANALYZE")
 
     def _run_all(self) -> None:
         try:

@@ -108,7 +108,6 @@ def sync_command(
     from usage_cli._files import reason
     from usage_cli._lock import TargetLock
     from usage_cli.archive import READ_ONLY, discard_if_empty, lock_path, refuse_place
-    from usage_cli.columns import iso_ms
 
     if streams is not None and streams not in (1, 2):
         raise InputError(
@@ -179,30 +178,12 @@ def sync_command(
                     named=source is not None,
                     key=key,
                 )
+            except _IndexingStopped:
+                raise  # the run is complete: what it stored stays, however little
             except BaseException:
                 if created:
                     discard_if_empty(path)
                 raise
-        for oldest in done.lost:
-            below = iso_ms(oldest) if oldest is not None else "the oldest record synced"
-            run.say(
-                f"warning: the API no longer continues the list below {below}, where an "
-                "interrupted sync stopped; records older than that and newer than the "
-                "next stored stretch cannot be fetched any more (`usage verify` shows the gap)"
-            )
-        closed = ""
-        if done.resumed:
-            closed = f", closing {plural(done.resumed, 'gap')} an interrupted sync left"
-        run.note(
-            f"synced {done.added:,} new records in {plural(done.requests, 'request')}{closed}; "
-            f"{path} holds {stored:,} records of {label}"
-        )
-        # Kept elsewhere (a CI log, a ticket), it proves a later copy of the archive
-        # still holds this run: nothing rolled back, nothing rewritten before it.
-        run.note(
-            f"chain head {head.hex()}; kept elsewhere, it lets `usage verify --expect-head` "
-            f"prove that a later copy of {path} still holds this run"
-        )
         if output_format == "json":
             import json
 
@@ -237,7 +218,8 @@ def _sync(
     """One sync into the archive at `path` (its lock held): its figures, what the archive
     holds of the source, the archive's head, and the source's label (an archive's
     source of this API when `label` was not `named` by --source and is new to it).
-    With `key`, the run is signed once it has ended (its seal is final then)."""
+    With `key`, the run is signed once it has ended (its seal is final then), before the
+    archive is indexed."""
     from usage_cli._version import __version__
     from usage_cli.archive import Archive, Sync
     from usage_cli.cli._progress import run_progress
@@ -287,9 +269,69 @@ def _sync(
                 raise
         stored = archive.count(found)
         head = archive.head()
+        # Signed and told as soon as the run has ended: the indexes a first sync builds
+        # next take seconds over a million records, and a run stopped meanwhile is
+        # complete all the same, so it must not be left unsigned, nor its head unsaid.
         if key is not None:
             _sign_run(run, archive, done.run, key)
+        _say_done(run, done, path, stored, label, head)
+        if sync.indexing:
+            # Said, so that a wait of seconds after the head is not taken for a hang.
+            run.note(
+                f"building the indexes of {path}; the sync is complete: stopped now, "
+                "the next sync builds them"
+            )
+        try:
+            sync.index()
+        except KeyboardInterrupt:
+            signed = ", signed" if key is not None else ""
+            raise _IndexingStopped(
+                "interrupted while indexing the archive; the sync itself is complete and "
+                f"kept (sync run {done.run}{signed}, {done.added:,} new "
+                f"record{'s' * (done.added != 1)})",
+                hint="the next `usage sync` builds the indexes; reads meanwhile give the "
+                "same answers, only slower",
+            ) from None
+        except UsageCliError as failed:
+            # The disk refused the indexes (StorageError): the run is in the file all the same.
+            failed.hint = (
+                "the sync itself is complete and kept; see to the disk (space, permissions): "
+                "the next `usage sync` builds the indexes"
+            )
+            raise
     return done, stored, head, label
+
+
+class _IndexingStopped(Interrupted):
+    """Ctrl-C or SIGTERM after the run ended, while the archive's indexes were built."""
+
+
+def _say_done(
+    run: Invocation, done: "SyncProgress", path: "Path", stored: int, label: str, head: bytes
+) -> None:
+    """What a run that has ended did, and the archive's head."""
+    from usage_cli.columns import iso_ms
+
+    for oldest in done.lost:
+        below = iso_ms(oldest) if oldest is not None else "the oldest record synced"
+        run.say(
+            f"warning: the API no longer continues the list below {below}, where an "
+            "interrupted sync stopped; records older than that and newer than the "
+            "next stored stretch cannot be fetched any more (`usage verify` shows the gap)"
+        )
+    closed = ""
+    if done.resumed:
+        closed = f", closing {plural(done.resumed, 'gap')} an interrupted sync left"
+    run.note(
+        f"synced {done.added:,} new records in {plural(done.requests, 'request')}{closed}; "
+        f"{path} holds {stored:,} records of {label}"
+    )
+    # Kept elsewhere (a CI log, a ticket), it proves a later copy of the archive
+    # still holds this run: nothing rolled back, nothing rewritten before it.
+    run.note(
+        f"chain head {head.hex()}; kept elsewhere, it lets `usage verify --expect-head` "
+        f"prove that a later copy of {path} still holds this run"
+    )
 
 
 def _elsewhere(settings: "Settings", named: bool) -> str:
