@@ -9,6 +9,7 @@ say; against the head a sync printed, none of them does.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sqlite3
@@ -514,3 +515,29 @@ def test_a_signed_first_sync_stopped_while_indexing_is_complete_signed_and_says_
     assert again.code == 0, again.err
     assert indexes(db) == {"records_by_time", "records_by_type", "records_by_bot_id"}
     assert verify(db, "--signers", str(keys["allowed"]), "--expect-head", head).code == 0
+
+
+@needs_ssh_keygen
+def test_a_sync_stopped_while_signing_is_complete_and_says_it_is_unsigned(
+    api: Emulator, tmp_path: Path, keys: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An ssh-keygen that checks the key as the real one does, then, asked to sign (a
+    # security key's touch awaited, say), is stopped by a Ctrl-C: SIGINT to this process.
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    fake = tools / "ssh-keygen"
+    real = shutil.which("ssh-keygen")
+    fake.write_text(
+        '#!/bin/sh\ncase "$*" in\n  *"-Y sign"*) kill -INT $PPID; sleep 10 ;;\n'
+        f'  *) exec {real} "$@" ;;\nesac\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    db = tmp_path / "usage.db"
+    done = sync(api, db, "--sign", str(keys["ci"]))
+    assert done.code == 130
+    assert (
+        "error: interrupted while signing sync run 1; the sync itself is complete and kept, "
+        "unsigned\nhint: `usage verify --signers` will say sync run 1 is not signed"
+    ) in done.err
+    assert verify(db).code == 0

@@ -178,7 +178,7 @@ def sync_command(
                     named=source is not None,
                     key=key,
                 )
-            except _IndexingStopped:
+            except _StoppedAfterTheRun:
                 raise  # the run is complete: what it stored stays, however little
             except BaseException:
                 if created:
@@ -285,7 +285,7 @@ def _sync(
             sync.index()
         except KeyboardInterrupt:
             signed = ", signed" if key is not None else ""
-            raise _IndexingStopped(
+            raise _StoppedAfterTheRun(
                 "interrupted while indexing the archive; the sync itself is complete and "
                 f"kept (sync run {done.run}{signed}, {done.added:,} new "
                 f"record{'s' * (done.added != 1)})",
@@ -302,8 +302,9 @@ def _sync(
     return done, stored, head, label
 
 
-class _IndexingStopped(Interrupted):
-    """Ctrl-C or SIGTERM after the run ended, while the archive's indexes were built."""
+class _StoppedAfterTheRun(Interrupted):
+    """Ctrl-C or SIGTERM once the run had ended: while it was signed, or the archive's
+    indexes were built. The sync itself is complete, and says so."""
 
 
 def _say_done(
@@ -350,16 +351,22 @@ def _sign_run(run: Invocation, archive: "Archive", number: int, key: "Path") -> 
     from usage_cli.evidence import sign_bytes
 
     what = f"sync run {number}"
+    unsigned = (
+        f"`usage verify --signers` will say {what} is not signed until a signed sync follows it"
+    )
     try:
         signature = sign_bytes(run_message(archive.connection, number), key, what=what)
+        with archive.transaction() as db:
+            keep_signature(db, number, signature)
     except InputError as failed:
-        failed.hint = (
-            f"the sync is complete and kept, unsigned; `usage verify --signers` will say "
-            f"{what} is not signed until a signed sync follows it"
-        )
+        failed.hint = f"the sync is complete and kept, unsigned; {unsigned}"
         raise
-    with archive.transaction() as db:
-        keep_signature(db, number, signature)
+    except KeyboardInterrupt:
+        # A security key's touch awaited, say: the records are all in, and stay.
+        raise _StoppedAfterTheRun(
+            f"interrupted while signing {what}; the sync itself is complete and kept, unsigned",
+            hint=unsigned,
+        ) from None
     run.note(f"signed {what} with {key.name}")
 
 
