@@ -286,13 +286,20 @@ def test_sources_share_an_archive_without_mixing(emulator: Emulator, tmp_path: P
     assert json.loads(summary.out)["total"]["records"] == 300
 
 
+def write_profile(token: str | None) -> None:
+    """The profile `default`, of the sandbox's API, with `token` in it."""
+    config = Path(os.environ["USAGE_CONFIG"])
+    config.parent.mkdir(parents=True, exist_ok=True)
+    kept = f'token = "{token}"\n' if token else ""
+    config.write_text(f'[profiles.default]\napi_url = "{API}"\n{kept}')
+    config.chmod(0o600)
+
+
 def test_a_profile_made_after_the_first_sync_goes_on_in_the_same_source(
     emulator: Emulator, synced: Path
 ) -> None:
-    config = Path(os.environ["USAGE_CONFIG"])
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(f'[profiles.default]\napi_url = "{API}"\n')
-    config.chmod(0o600)
+    # The token the first syncs used: the same account's.
+    write_profile(TOKEN)
     again = run_in_memory(
         ["--token", TOKEN, "sync", "--db", str(synced)], transport=emulator.transport()
     )
@@ -305,6 +312,44 @@ def test_a_profile_made_after_the_first_sync_goes_on_in_the_same_source(
     named = run_in_memory(["--profile", "default", "summary", "-o", "json", "--db", str(synced)])
     assert named.code == 0, named.err
     assert json.loads(named.out)["total"]["records"] == len(emulator.records)
+
+
+def test_a_profile_with_another_token_for_the_same_api_gets_a_source_of_its_own(
+    synced: Path,
+) -> None:
+    other = Emulator(generate_records(300, seed=29, anchor=ANCHOR), token="tok_other")
+    write_profile("tok_other")
+    done = run_in_memory(["sync", "--db", str(synced)], transport=other.transport())
+    assert done.code == 0, done.err
+    assert "syncing default into" in done.err
+    assert "synced 300 new records" in done.err
+    assert "token differs" not in done.err
+    with sqlite3.connect(synced) as connection:
+        held = connection.execute(
+            "SELECT label, count(*) FROM records JOIN sources ON sources.id = source "
+            "GROUP BY label ORDER BY label"
+        ).fetchall()
+    assert held == [("default", 300), ("sandbox.test", 1200)]
+    assert verify(synced).code == 0
+    mine = offline(synced, "summary", "-o", "json")
+    assert mine.code == 0, mine.err
+    assert json.loads(mine.out)["total"]["records"] == 300
+
+
+@pytest.mark.parametrize(("token", "reads"), [(TOKEN, True), ("tok_other", False), (None, False)])
+def test_a_read_under_a_new_profile_takes_its_apis_source_only_with_its_token(
+    emulator: Emulator, synced: Path, token: str | None, reads: bool
+) -> None:
+    write_profile(token)
+    done = offline(synced, "summary", "-o", "json")
+    if reads:
+        assert done.code == 0, done.err
+        assert json.loads(done.out)["total"]["records"] == len(emulator.records)
+        return
+    # Another account's token, or none to tell: never the first account's records.
+    assert done.code == 2
+    assert "has no source 'default' (its sources: sandbox.test)" in done.err
+    assert done.out == ""
 
 
 def test_a_source_keeps_the_api_it_was_synced_from(emulator: Emulator, synced: Path) -> None:
@@ -335,6 +380,26 @@ def test_a_different_token_is_pointed_out(emulator: Emulator, synced: Path) -> N
     assert "warning: the token differs from the one the last sync of 'sandbox.test' used" in (
         done.err
     )
+    assert "sync it under its own --source NAME or --profile\n" in done.err
+
+
+def test_a_different_token_under_a_profile_is_not_told_to_use_a_profile(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    db = tmp_path / "usage.db"
+    write_profile(TOKEN)
+    first = run_in_memory(["sync", "--db", str(db)], transport=emulator.transport())
+    assert first.code == 0, first.err
+    # The profile's token is replaced by another account's: the profile still names
+    # the source, so only --source can keep that account's records apart.
+    emulator.token = "tok_other"
+    write_profile("tok_other")
+    done = run_in_memory(["sync", "--db", str(db)], transport=emulator.transport())
+    assert done.code == 0, done.err
+    assert (
+        "warning: the token differs from the one the last sync of 'default' used; if it "
+        "belongs to another account, sync it under a source of its own with --source NAME\n"
+    ) in done.err
 
 
 # Verify ---------------------------------------------------------------------

@@ -9,6 +9,7 @@ say; against the head a sync printed, none of them does.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sqlite3
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from usage_cli.archive import Archive
 from usage_cli.archive import _seal as seal
 from usage_cli.archive._store import GENESIS, SCHEMA_VERSION, link
 from usage_cli.sandbox.data import arrivals, generate_records
@@ -24,6 +26,7 @@ from usage_cli.sandbox.emulator import Emulator
 
 from .conftest import ANCHOR, Result, run_in_memory
 from .test_archive import API, TOKEN, FailAfter, offline, sync
+from .test_archive_sql import indexes
 
 NOW_MS = int(ANCHOR.timestamp() * 1000)
 HEAD = re.compile(r"chain head ([0-9a-f]{64})")
@@ -473,3 +476,68 @@ def test_an_unsigned_run_before_a_signed_one_is_covered_and_said(
     assert "note: sync run 2 is not signed (a run killed, or synced without --sign)" in (
         checked.err
     )
+
+
+@needs_ssh_keygen
+def test_a_signed_first_sync_stopped_while_indexing_is_complete_signed_and_says_its_head(
+    api: Emulator, tmp_path: Path, keys: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def stopped(archive: Archive, *, repack: bool = False) -> None:
+        # Ctrl-C reaches Python between two of the build's statements.
+        with archive.transaction() as db:
+            db.execute("REINDEX records_by_time")
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Archive, "build_indexes", stopped)
+    db = tmp_path / "usage.db"
+    key = str(keys["ci"])
+    done = sync(api, db, "--sign", key, "-o", "json")
+    assert done.code == 130
+    assert "signed sync run 1 with ci" in done.err
+    assert "synced 300 new records in " in done.err
+    assert "the sync is complete: stopped now, the next sync builds them\n" in done.err
+    head = head_said(done)
+    assert (
+        "error: interrupted while indexing the archive; the sync itself is complete and kept "
+        "(sync run 1, signed, 300 new records)\n"
+        "hint: the next `usage sync` builds the indexes; reads meanwhile give the same "
+        "answers, only slower\n"
+    ) in done.err
+    assert "every page synced so far" not in done.err
+    assert done.out == ""  # a run stopped writes no document, as one that fails
+    assert indexes(db) == {"records_by_time"}
+    checked = verify(db, "--signers", str(keys["allowed"]), "--expect-head", head)
+    assert checked.code == 0, checked.err
+    assert "runs signed by ci@example.com" in checked.out
+
+    monkeypatch.undo()
+    again = sync(api, db, "--sign", key, "-q")
+    assert again.code == 0, again.err
+    assert indexes(db) == {"records_by_time", "records_by_type", "records_by_bot_id"}
+    assert verify(db, "--signers", str(keys["allowed"]), "--expect-head", head).code == 0
+
+
+@needs_ssh_keygen
+def test_a_sync_stopped_while_signing_is_complete_and_says_it_is_unsigned(
+    api: Emulator, tmp_path: Path, keys: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An ssh-keygen that checks the key as the real one does, then, asked to sign (a
+    # security key's touch awaited, say), is stopped by a Ctrl-C: SIGINT to this process.
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    fake = tools / "ssh-keygen"
+    real = shutil.which("ssh-keygen")
+    fake.write_text(
+        '#!/bin/sh\ncase "$*" in\n  *"-Y sign"*) kill -INT $PPID; sleep 10 ;;\n'
+        f'  *) exec {real} "$@" ;;\nesac\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    db = tmp_path / "usage.db"
+    done = sync(api, db, "--sign", str(keys["ci"]))
+    assert done.code == 130
+    assert (
+        "error: interrupted while signing sync run 1; the sync itself is complete and kept, "
+        "unsigned\nhint: `usage verify --signers` will say sync run 1 is not signed"
+    ) in done.err
+    assert verify(db).code == 0

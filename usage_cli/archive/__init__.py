@@ -21,7 +21,7 @@ from usage_cli.archive._report import SyncJson, sync_json
 from usage_cli.archive._seal import keep_signature
 from usage_cli.archive._seal import to_sign as run_message
 from usage_cli.archive._store import READ_ONLY, Archive, Source
-from usage_cli.archive._sync import OVERLAP_MS, Sync, SyncProgress
+from usage_cli.archive._sync import OVERLAP_MS, Sync, SyncProgress, synced_with
 
 __all__ = [
     "DB_ENV",
@@ -41,4 +41,5 @@ __all__ = [
     "refuse_place",
     "run_message",
     "sync_json",
+    "synced_with",
 ]

@@ -106,6 +106,33 @@ def _legacy_hint(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:12]
 
 
+def _hint_of(hint: str, token: str, salt: str | None) -> bool:
+    """Whether a run's stored `hint` is `token`'s fingerprint. One from before archives had
+    a salt is the plain sha256's first 12 hex digits, compared as such."""
+    if hint.startswith(SALTED):
+        return salt is not None and hint == token_hint(token, salt)
+    return hint == _legacy_hint(token)
+
+
+def last_token_hint(archive: Archive, source: Source) -> str | None:
+    """The token fingerprint of `source`'s last successful run, if any."""
+    row = archive.connection.execute(
+        "SELECT token_hint FROM runs WHERE source = ? AND outcome = 'complete' "
+        "ORDER BY id DESC LIMIT 1",
+        (source.id,),
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def synced_with(archive: Archive, source: Source, token: str | None) -> bool:
+    """Whether `source`'s last successful run used `token`: False when that cannot be
+    told (no token, no such run, or a run that kept no fingerprint)."""
+    previous = last_token_hint(archive, source)
+    if previous is None or not token:
+        return False
+    return _hint_of(previous, token, archive.stored_property(TOKEN_SALT))
+
+
 class _Writer:
     """A run's writes, committed in batches of pages, each batch with the run's seal.
 
@@ -289,15 +316,11 @@ class Sync:
             write_seal(db, int(cursor.lastrowid or 0))
         self.progress = SyncProgress(run=int(cursor.lastrowid or 0))
         self._writer = _Writer(archive, self.progress.run)
+        self._deferred = False
 
     def previous_token_hint(self) -> str | None:
         """The token fingerprint of this source's last successful run, if any."""
-        row = self.archive.connection.execute(
-            "SELECT token_hint FROM runs WHERE source = ? AND outcome = 'complete' "
-            "ORDER BY id DESC LIMIT 1",
-            (self.source.id,),
-        ).fetchone()
-        return None if row is None else row[0]
+        return last_token_hint(self.archive, self.source)
 
     def _differs(self, token: str | None) -> bool:
         """Whether `token` is not the one this source's last successful run used.
@@ -309,27 +332,41 @@ class Sync:
         previous = self.previous_token_hint()
         if previous is None or self._hint is None or token is None:
             return False
-        if previous.startswith(SALTED):
-            return previous != self._hint
-        return previous != _legacy_hint(token)
+        return not _hint_of(previous, token, self.archive.stored_property(TOKEN_SALT))
 
     def run(self) -> SyncProgress:
-        """Read what is new, then close what earlier runs left open; the run's figures."""
+        """Read what is new, then close what earlier runs left open; the run's figures.
+
+        The run has ended when this returns: its seal is final, to be signed. The
+        indexes a first sync went without come after, from `index()`.
+        """
         with self.archive.storage("write"):
-            deferred = self.archive.defer_indexes()
+            self._deferred = self.archive.defer_indexes()
         with self._writer:
             self._run_all()
-        # Only once the run is done: one stopped leaves them to the next run, and
-        # reads meanwhile are right, if slower.
-        if deferred or self.progress.added:
-            with self.archive.storage("write"):
-                if deferred:
-                    self.archive.build_indexes(repack=True)
-                # Fresh statistics, sampled (milliseconds, not a scan), so the
-                # planner picks the index that answers a read alone.
-                self.archive.connection.execute("PRAGMA analysis_limit = 1000")
-                self.archive.connection.execute("ANALYZE")
         return self.progress
+
+    @property
+    def indexing(self) -> bool:
+        """Whether `index()` has indexes to build (seconds over a million records)."""
+        return self._deferred
+
+    def index(self) -> None:
+        """After the run: build the indexes it went without, and refresh the statistics.
+
+        Only once the run is over (and signed): one stopped before, or during this,
+        leaves them to the next run (`defer_indexes` finds them missing), and reads
+        meanwhile are right, if slower. Nothing here changes a record, a run or a seal.
+        """
+        if not (self._deferred or self.progress.added):
+            return
+        with self.archive.storage("write"):
+            if self._deferred:
+                self.archive.build_indexes(repack=True)
+            # Fresh statistics, sampled (milliseconds, not a scan), so the
+            # planner picks the index that answers a read alone.
+            self.archive.connection.execute("PRAGMA analysis_limit = 1000")
+            self.archive.connection.execute("ANALYZE")
 
     def _run_all(self) -> None:
         try:

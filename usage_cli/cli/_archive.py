@@ -40,15 +40,25 @@ def source_label(settings: Settings, *, demo: bool = False) -> str:
     return f"{base}+{settings.run_as}" if settings.run_as else base
 
 
-def source_of_api(archive: Archive, label: str, api_url: str, run_as: str | None) -> str:
+def source_of_api(
+    archive: Archive, label: str, api_url: str, run_as: str | None, token: str | None
+) -> str:
     """`label`, or the label of the one source that already holds this API (as this
-    run-as user) when no source has that label: a profile made after the first syncs
-    (named `default`) must not start a second copy of the same records beside the one
-    named by the API's host, which every plain sum over the archive would count twice."""
+    run-as user) from this `token` when no source has that label: a profile made after
+    the first syncs (named `default`) must not start a second copy of the same records
+    beside the one named by the API's host, which every plain sum over the archive
+    would count twice. Only the same token's: another token may be another account,
+    whose records in that source would join its stretches, unseen by `verify`."""
+    from usage_cli.archive import synced_with
+
     if archive.source(label) is not None:
         return label
     api = api_url.rstrip("/")
-    same = [s for s in archive.sources() if (s.api_url, s.run_as) == (api, run_as)]
+    same = [
+        s
+        for s in archive.sources()
+        if (s.api_url, s.run_as) == (api, run_as) and synced_with(archive, s, token)
+    ]
     return same[0].label if len(same) == 1 else label
 
 
@@ -73,7 +83,11 @@ def choose_source(archive: Archive, settings: Settings, chosen: str | None) -> S
     named = settings.run_as is not None or settings.profile is not None
     if len(sources) == 1 and not named:
         return sources[0]
-    label = source_of_api(archive, source_label(settings), settings.api_url, settings.run_as)
+    # With no token (a read needs none), which source holds this account's records
+    # cannot be told: such a read names its source, or is refused below.
+    label = source_of_api(
+        archive, source_label(settings), settings.api_url, settings.run_as, settings.token
+    )
     found = archive.source(label)
     if found is None and named:
         # --run-as or a profile names whose records to read: never another's.

@@ -108,7 +108,6 @@ def sync_command(
     from usage_cli._files import reason
     from usage_cli._lock import TargetLock
     from usage_cli.archive import READ_ONLY, discard_if_empty, lock_path, refuse_place
-    from usage_cli.columns import iso_ms
 
     if streams is not None and streams not in (1, 2):
         raise InputError(
@@ -179,30 +178,12 @@ def sync_command(
                     named=source is not None,
                     key=key,
                 )
+            except _StoppedAfterTheRun:
+                raise  # the run is complete: what it stored stays, however little
             except BaseException:
                 if created:
                     discard_if_empty(path)
                 raise
-        for oldest in done.lost:
-            below = iso_ms(oldest) if oldest is not None else "the oldest record synced"
-            run.say(
-                f"warning: the API no longer continues the list below {below}, where an "
-                "interrupted sync stopped; records older than that and newer than the "
-                "next stored stretch cannot be fetched any more (`usage verify` shows the gap)"
-            )
-        closed = ""
-        if done.resumed:
-            closed = f", closing {plural(done.resumed, 'gap')} an interrupted sync left"
-        run.note(
-            f"synced {done.added:,} new records in {plural(done.requests, 'request')}{closed}; "
-            f"{path} holds {stored:,} records of {label}"
-        )
-        # Kept elsewhere (a CI log, a ticket), it proves a later copy of the archive
-        # still holds this run: nothing rolled back, nothing rewritten before it.
-        run.note(
-            f"chain head {head.hex()}; kept elsewhere, it lets `usage verify --expect-head` "
-            f"prove that a later copy of {path} still holds this run"
-        )
         if output_format == "json":
             import json
 
@@ -237,7 +218,8 @@ def _sync(
     """One sync into the archive at `path` (its lock held): its figures, what the archive
     holds of the source, the archive's head, and the source's label (an archive's
     source of this API when `label` was not `named` by --source and is new to it).
-    With `key`, the run is signed once it has ended (its seal is final then)."""
+    With `key`, the run is signed once it has ended (its seal is final then), before the
+    archive is indexed."""
     from usage_cli._version import __version__
     from usage_cli.archive import Archive, Sync
     from usage_cli.cli._progress import run_progress
@@ -246,7 +228,9 @@ def _sync(
     runtime = run.runtime
     with Archive.open(path, create=True) as archive:
         if not named:
-            label = source_of_api(archive, label, api_url, settings.run_as)
+            label = source_of_api(
+                archive, label, api_url, settings.run_as, None if demo else settings.token
+            )
         found = archive.bind_source(label, api_url, settings.run_as, to_ms(runtime.now()))
         run.note(f"syncing {label} into {path}")
         with run_progress(
@@ -268,8 +252,7 @@ def _sync(
             if sync.token_changed:
                 progress.say(
                     f"warning: the token differs from the one the last sync of {label!r} "
-                    "used; if it belongs to another account, sync it under its own "
-                    "--source or --profile"
+                    f"used; if it belongs to another account, {_elsewhere(settings, named)}"
                 )
             try:
                 done = sync.run()
@@ -286,9 +269,80 @@ def _sync(
                 raise
         stored = archive.count(found)
         head = archive.head()
+        # Signed and told as soon as the run has ended: the indexes a first sync builds
+        # next take seconds over a million records, and a run stopped meanwhile is
+        # complete all the same, so it must not be left unsigned, nor its head unsaid.
         if key is not None:
             _sign_run(run, archive, done.run, key)
+        _say_done(run, done, path, stored, label, head)
+        if sync.indexing:
+            # Said, so that a wait of seconds after the head is not taken for a hang.
+            run.note(
+                f"building the indexes of {path}; the sync is complete: stopped now, "
+                "the next sync builds them"
+            )
+        try:
+            sync.index()
+        except KeyboardInterrupt:
+            signed = ", signed" if key is not None else ""
+            raise _StoppedAfterTheRun(
+                "interrupted while indexing the archive; the sync itself is complete and "
+                f"kept (sync run {done.run}{signed}, {done.added:,} new "
+                f"record{'s' * (done.added != 1)})",
+                hint="the next `usage sync` builds the indexes; reads meanwhile give the "
+                "same answers, only slower",
+            ) from None
+        except UsageCliError as failed:
+            # The disk refused the indexes (StorageError): the run is in the file all the same.
+            failed.hint = (
+                "the sync itself is complete and kept; see to the disk (space, permissions): "
+                "the next `usage sync` builds the indexes"
+            )
+            raise
     return done, stored, head, label
+
+
+class _StoppedAfterTheRun(Interrupted):
+    """Ctrl-C or SIGTERM once the run had ended: while it was signed, or the archive's
+    indexes were built. The sync itself is complete, and says so."""
+
+
+def _say_done(
+    run: Invocation, done: "SyncProgress", path: "Path", stored: int, label: str, head: bytes
+) -> None:
+    """What a run that has ended did, and the archive's head."""
+    from usage_cli.columns import iso_ms
+
+    for oldest in done.lost:
+        below = iso_ms(oldest) if oldest is not None else "the oldest record synced"
+        run.say(
+            f"warning: the API no longer continues the list below {below}, where an "
+            "interrupted sync stopped; records older than that and newer than the "
+            "next stored stretch cannot be fetched any more (`usage verify` shows the gap)"
+        )
+    closed = ""
+    if done.resumed:
+        closed = f", closing {plural(done.resumed, 'gap')} an interrupted sync left"
+    run.note(
+        f"synced {done.added:,} new records in {plural(done.requests, 'request')}{closed}; "
+        f"{path} holds {stored:,} records of {label}"
+    )
+    # Kept elsewhere (a CI log, a ticket), it proves a later copy of the archive
+    # still holds this run: nothing rolled back, nothing rewritten before it.
+    run.note(
+        f"chain head {head.hex()}; kept elsewhere, it lets `usage verify --expect-head` "
+        f"prove that a later copy of {path} still holds this run"
+    )
+
+
+def _elsewhere(settings: "Settings", named: bool) -> str:
+    """How to keep another account's records apart: a source of their own. A run under a
+    profile (or --source) took its source's name from it, so advice to use one is what
+    it already did: a profile whose token was replaced by another account's still names
+    the first account's source."""
+    if named or settings.profile is not None:
+        return "sync it under a source of its own with --source NAME"
+    return "sync it under its own --source NAME or --profile"
 
 
 def _sign_run(run: Invocation, archive: "Archive", number: int, key: "Path") -> None:
@@ -297,16 +351,22 @@ def _sign_run(run: Invocation, archive: "Archive", number: int, key: "Path") -> 
     from usage_cli.evidence import sign_bytes
 
     what = f"sync run {number}"
+    unsigned = (
+        f"`usage verify --signers` will say {what} is not signed until a signed sync follows it"
+    )
     try:
         signature = sign_bytes(run_message(archive.connection, number), key, what=what)
+        with archive.transaction() as db:
+            keep_signature(db, number, signature)
     except InputError as failed:
-        failed.hint = (
-            f"the sync is complete and kept, unsigned; `usage verify --signers` will say "
-            f"{what} is not signed until a signed sync follows it"
-        )
+        failed.hint = f"the sync is complete and kept, unsigned; {unsigned}"
         raise
-    with archive.transaction() as db:
-        keep_signature(db, number, signature)
+    except KeyboardInterrupt:
+        # A security key's touch awaited, say: the records are all in, and stay.
+        raise _StoppedAfterTheRun(
+            f"interrupted while signing {what}; the sync itself is complete and kept, unsigned",
+            hint=unsigned,
+        ) from None
     run.note(f"signed {what} with {key.name}")
 
 
