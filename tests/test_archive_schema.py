@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from usage_cli.archive._seal import write as write_seal
-from usage_cli.archive._store import GENESIS, RELATION_COLUMNS, SCHEMA_VERSION, VIEWS, link
+from usage_cli.archive._store import (
+    _TIME_INDEX,
+    GENESIS,
+    RELATION_COLUMNS,
+    SCHEMA_VERSION,
+    VIEWS,
+    _migrate,
+    link,
+)
 from usage_cli.sandbox.data import arrivals, generate_records
 from usage_cli.sandbox.emulator import Emulator
 
@@ -305,3 +313,39 @@ def test_a_schema_4_archive_whose_rows_were_edited_fails_verify_before_and_after
     # The stored copy that differed is gone with the migration; the JSON's change stays caught.
     assert "row 30 (id " in after.err
     assert "was changed after its sync wrote it" in after.err
+
+
+def test_the_migration_drops_an_index_whose_name_needs_quoting(tmp_path: Path) -> None:
+    db = tmp_path / "usage.db"
+    emulator = api()
+    assert sync(emulator, db).code == 0
+    as_schema_4(db)
+    # An index a user added in a SQL tool: its name is the file's, any text at all.
+    with sqlite3.connect(db) as connection:
+        connection.execute('CREATE INDEX "by task""; --" ON records (task_id)')
+    done = sync(emulator, db)
+    assert done.code == 0, done.err
+    assert indexes(db) == INDEXES
+    assert verify(db).code == 0
+
+
+def test_the_migration_builds_the_time_index_once(tmp_path: Path) -> None:
+    db = tmp_path / "usage.db"
+    assert sync(api(), db).code == 0
+    as_schema_4(db)
+    # The time index as schema 3 had it: schema 4's step would make it anew.
+    with sqlite3.connect(db) as connection:
+        connection.execute("DROP INDEX records_by_time")
+        connection.execute("CREATE INDEX records_by_time ON records (source, created_at, id)")
+    made: list[str] = []
+    connection = sqlite3.connect(db, isolation_level=None)
+    try:
+        connection.set_trace_callback(made.append)
+        connection.execute("BEGIN IMMEDIATE")
+        _migrate(connection)
+        connection.execute("COMMIT")
+    finally:
+        connection.close()
+    assert [s for s in made if s.startswith("CREATE INDEX records_by_time")] == [_TIME_INDEX]
+    assert indexes(db) == INDEXES
+    assert verify(db).code == 0

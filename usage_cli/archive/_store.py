@@ -696,20 +696,25 @@ def _migrate(db: sqlite3.Connection) -> None:
         db.execute(statement)
     db.execute(_PROPERTIES)
     _add_salt(db)
-    # 4: the relations' indexes but the bot's go. The rows and their chain are
-    # untouched: what a sync stored before verifies as it did.
-    for index in _DROPPED:
-        db.execute(f"DROP INDEX IF EXISTS {index}")
-    found = db.execute("SELECT sql FROM sqlite_master WHERE name = 'records_by_time'").fetchone()
-    if found is None or found[0] != _TIME_INDEX:
-        db.execute("DROP INDEX IF EXISTS records_by_time")
-        db.execute(_TIME_INDEX)
-    # 5: the records table as schema 5 makes it.
+    # 5: the records table as schema 5 makes it, with schema 4's indexes: the
+    # rebuild drops every index of the old table and makes these, so step 4 is
+    # left to a table that needs no rebuild (the time's was built twice so).
     columns = {row[1]: row for row in db.execute("PRAGMA table_xinfo(records)")}
     if columns["chain"][3] or any(
         not columns[column][6] for _, column in RELATION_COLUMNS if column not in INDEXED
     ):
         _rebuild_records(db)
+    else:
+        # 4: the relations' indexes but the bot's go. The rows and their chain are
+        # untouched: what a sync stored before verifies as it did.
+        for index in _DROPPED:
+            db.execute(f"DROP INDEX IF EXISTS {index}")
+        found = db.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'records_by_time'"
+        ).fetchone()
+        if found is None or found[0] != _TIME_INDEX:
+            db.execute("DROP INDEX IF EXISTS records_by_time")
+            db.execute(_TIME_INDEX)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
@@ -732,7 +737,8 @@ def _rebuild_records(db: sqlite3.Connection) -> None:
         "AND sql IS NOT NULL"
     ).fetchall()
     for (index,) in indexes:
-        db.execute(f"DROP INDEX {index}")
+        # The names are the file's, not ours: one added by hand may hold any text.
+        db.execute(f"DROP INDEX {_quoted(index)}")
     db.execute("ALTER TABLE records RENAME TO records_before_5")
     db.execute(_RECORDS)
     db.execute(
@@ -750,6 +756,11 @@ def _rebuild_records(db: sqlite3.Connection) -> None:
         db.execute(statement)
     for statement in VIEWS.values():
         db.execute(statement)
+
+
+def _quoted(name: str) -> str:
+    """`name` as an SQL identifier, whatever it holds."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 TOKEN_SALT = "token_salt"
