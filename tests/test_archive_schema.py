@@ -289,7 +289,7 @@ def test_a_schema_4_archive_verifies_then_its_next_sync_makes_it_schema_5(tmp_pa
     assert offline(db, "summary", "--by", "task", "--by", "conversation").out == by_task
 
 
-def test_a_schema_4_archive_whose_rows_were_edited_fails_verify_before_and_after_its_migration(
+def test_a_schema_4_archive_whose_rows_were_edited_fails_verify_and_is_not_migrated(
     tmp_path: Path,
 ) -> None:
     db = tmp_path / "usage.db"
@@ -307,12 +307,35 @@ def test_a_schema_4_archive_whose_rows_were_edited_fails_verify_before_and_after
     assert "indexed columns were changed" in before.err
     assert "row 30 (id " in before.err
     assert "was changed after its sync wrote it" in before.err
-    assert sync(emulator, db).code == 0
+    kept = db.read_bytes()
+    # The migration would drop the stored copy that differs, and verify then say ok:
+    # the sync refuses, and leaves the file as it was.
+    refused = sync(emulator, db)
+    assert refused.code == 6
+    assert "row 9 (id " in refused.err
+    assert "not migrated to archive schema 5" in refused.err
+    assert f"usage verify {db}" in refused.err
+    assert "syncing" not in refused.err
+    assert db.read_bytes() == kept
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == 4
     after = verify(db)
     assert after.code == 6
-    # The stored copy that differed is gone with the migration; the JSON's change stays caught.
-    assert "row 30 (id " in after.err
-    assert "was changed after its sync wrote it" in after.err
+    assert after.err == before.err
+
+
+def test_a_schema_4_archive_with_json_sqlite_cannot_read_is_not_migrated(tmp_path: Path) -> None:
+    db = tmp_path / "usage.db"
+    emulator = api()
+    assert sync(emulator, db).code == 0
+    as_schema_4(db)
+    with sqlite3.connect(db) as connection:
+        connection.execute("UPDATE records SET raw = '{broken' WHERE seq = 5")
+    refused = sync(emulator, db)
+    assert refused.code == 6
+    assert "row 5 (id " in refused.err
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == 4
 
 
 def test_the_migration_drops_an_index_whose_name_needs_quoting(tmp_path: Path) -> None:
@@ -342,7 +365,7 @@ def test_the_migration_builds_the_time_index_once(tmp_path: Path) -> None:
     try:
         connection.set_trace_callback(made.append)
         connection.execute("BEGIN IMMEDIATE")
-        _migrate(connection)
+        _migrate(connection, str(db))
         connection.execute("COMMIT")
     finally:
         connection.close()

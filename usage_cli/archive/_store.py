@@ -52,7 +52,7 @@ from usage_cli.archive._file import (
     starts_as_sqlite,
 )
 from usage_cli.columns import json_bytes
-from usage_cli.errors import InputError, StorageError
+from usage_cli.errors import InputError, StorageError, VerifyError
 from usage_cli.records import UsageRecord
 from usage_cli.relations import TABLE
 
@@ -260,6 +260,39 @@ def columns_of(
 
 
 _SMALLEST, _LARGEST = -(2**63), 2**63 - 1
+
+
+# A row's stored columns against its JSON: `usage verify`'s check of every row,
+# and the migration's before it drops the copies that schema 5 computes. Here,
+# beside the columns, for both: verify is above the archive, never below it.
+def compared(relations: tuple[tuple[str, str], ...]) -> tuple[str, str, str]:
+    """The JSON's fields, the stored columns as JSON, and the columns' names."""
+    fields = ("id", "createdAt", "type", "count", *(field for field, _ in relations))
+    names = ", ".join(("id", "created_at", "type", "count", *(column for _, column in relations)))
+    from_json = "json_extract(raw, " + ", ".join(f"'$.{field}'" for field in fields) + ")"
+    from_columns = (
+        "json_array(id, created_at, type, iif(count IS NULL AND typeof(raw ->> '$.count') = "
+        "'real', json(raw -> '$.count'), count)"
+        + "".join(f", {column}" for _, column in relations)
+        + ")"
+    )
+    return from_json, from_columns, names
+
+
+def columns_differ(
+    db: sqlite3.Connection, relations: tuple[tuple[str, str], ...], seq: int
+) -> bool:
+    """Whether row `seq`'s stored columns differ from its JSON, asked in Python (a JSON
+    that cannot be read differs)."""
+    raw, *stored = db.execute(
+        f"SELECT raw, {compared(relations)[2]} FROM records WHERE seq = ?", (seq,)
+    ).fetchone()
+    try:
+        return columns_of(json.loads(raw), relations) != tuple(stored)
+    except (ValueError, KeyError, TypeError):
+        return True
+
+
 _PAGE_SIZE = 16384
 _LOG_BYTES = 40 * 2**20
 
@@ -403,7 +436,7 @@ class Archive:
                     self._create()
             elif version < SCHEMA_VERSION and writable:
                 with self.transaction() as writing:
-                    _migrate(writing)
+                    _migrate(writing, shown)
             db.execute("PRAGMA foreign_keys = ON")
         except sqlite3.DatabaseError as error:
             if writable and "readonly" in str(error):
@@ -676,11 +709,12 @@ def _insert(rows: int) -> str:
     )
 
 
-def _migrate(db: sqlite3.Connection) -> None:
-    """Bring an older archive up to SCHEMA_VERSION, inside a transaction.
+def _migrate(db: sqlite3.Connection, shown: str) -> None:
+    """Bring the older archive `shown` up to SCHEMA_VERSION, inside a transaction.
 
     Each step checks what is there rather than trusting the version: it may be
-    a file an earlier step half-reached by hand, or a test made old.
+    a file an earlier step half-reached by hand, or a test made old. A VerifyError
+    when the records' stored columns were edited (the transaction then changes nothing).
     """
     # 2: runs gain seal and signature. Its runs so far stay unsealed; verify
     # says what that cannot prove.
@@ -700,9 +734,13 @@ def _migrate(db: sqlite3.Connection) -> None:
     # rebuild drops every index of the old table and makes these, so step 4 is
     # left to a table that needs no rebuild (the time's was built twice so).
     columns = {row[1]: row for row in db.execute("PRAGMA table_xinfo(records)")}
-    if columns["chain"][3] or any(
-        not columns[column][6] for _, column in RELATION_COLUMNS if column not in INDEXED
-    ):
+    computed = tuple(
+        (field, column)
+        for field, column in RELATION_COLUMNS
+        if column not in INDEXED and not columns[column][6]
+    )
+    if columns["chain"][3] or computed:
+        _refuse_changed_copies(db, shown, computed)
         _rebuild_records(db)
     else:
         # 4: the relations' indexes but the bot's go. The rows and their chain are
@@ -716,6 +754,41 @@ def _migrate(db: sqlite3.Connection) -> None:
             db.execute("DROP INDEX IF EXISTS records_by_time")
             db.execute(_TIME_INDEX)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _refuse_changed_copies(
+    db: sqlite3.Connection, shown: str, computed: tuple[tuple[str, str], ...]
+) -> None:
+    """A VerifyError when a row's stored columns differ from its JSON.
+
+    Schema 5 computes `computed` from the JSON: the rebuild drops their stored
+    copies, and with them the only trace of an edit to one, which `usage verify`
+    catches until then. So the file is left as it is, for verify to name it.
+    """
+    # verify's own check, on this connection: its SQL finds the rows that may
+    # differ, its Python confirms one (no alarm at JSON spelled with an escape).
+    from_json, from_columns, _ = compared(computed)
+    try:
+        rows = db.execute(
+            f"SELECT seq, id FROM records WHERE {from_json} IS NOT {from_columns} ORDER BY seq"
+        )
+        changed = next((row for row in rows if columns_differ(db, computed, row[0])), None)
+    except sqlite3.OperationalError as error:
+        if "JSON" not in str(error):
+            raise
+        # A row's JSON SQLite cannot read (broken by hand): each row is asked in
+        # Python, as verify does, up to the first that differs.
+        rows = db.execute("SELECT seq, id FROM records ORDER BY seq")
+        changed = next((row for row in rows if columns_differ(db, computed, row[0])), None)
+    if changed is not None:
+        seq, record_id = changed
+        raise VerifyError(
+            f"{shown} fails its check: row {seq} (id {record_id!r}): its indexed columns "
+            "differ from its JSON (one or the other was changed); it is not migrated to "
+            f"archive schema {SCHEMA_VERSION}, which would drop them",
+            hint=f"run `usage verify {shown}`; restore the archive from a backup, or sync a "
+            "new one",
+        )
 
 
 def _rebuild_records(db: sqlite3.Connection) -> None:

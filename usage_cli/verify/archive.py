@@ -28,9 +28,10 @@ from usage_cli.archive._store import (
     VIEWS,
     VIEWS_SINCE,
     Archive,
-    columns_of,
     header,
 )
+from usage_cli.archive._store import columns_differ as _columns_differ
+from usage_cli.archive._store import compared as _compared
 from usage_cli.columns import iso_ms
 from usage_cli.errors import InputError
 from usage_cli.verify._kind import Kind
@@ -203,20 +204,6 @@ def verify_archive(
 def _stored_relations(db: sqlite3.Connection) -> tuple[tuple[str, str], ...]:
     hidden = {row[1]: row[6] for row in db.execute("PRAGMA table_xinfo(records)")}
     return tuple((field, column) for field, column in RELATION_COLUMNS if not hidden[column])
-
-
-def _compared(relations: tuple[tuple[str, str], ...]) -> tuple[str, str, str]:
-    """The JSON's fields, the stored columns as JSON, and the columns' names."""
-    fields = ("id", "createdAt", "type", "count", *(field for field, _ in relations))
-    names = ", ".join(("id", "created_at", "type", "count", *(column for _, column in relations)))
-    from_json = "json_extract(raw, " + ", ".join(f"'$.{field}'" for field in fields) + ")"
-    from_columns = (
-        "json_array(id, created_at, type, iif(count IS NULL AND typeof(raw ->> '$.count') = "
-        "'real', json(raw -> '$.count'), count)"
-        + "".join(f", {column}" for _, column in relations)
-        + ")"
-    )
-    return from_json, from_columns, names
 
 
 # The records table's columns, in order, as every schema has had them.
@@ -603,18 +590,6 @@ def _plural(number: int, noun: str) -> str:
 
 def _rows(number: int) -> str:
     return f"{number:,} row{'s' * (number != 1)}"
-
-
-def _columns_differ(
-    db: sqlite3.Connection, relations: tuple[tuple[str, str], ...], seq: int
-) -> bool:
-    raw, *stored = db.execute(
-        f"SELECT raw, {_compared(relations)[2]} FROM records WHERE seq = ?", (seq,)
-    ).fetchone()
-    try:
-        return columns_of(json.loads(raw), relations) != tuple(stored)
-    except (ValueError, KeyError, TypeError):
-        return True
 
 
 def _check_run(report: ArchiveReport, run: _Run) -> None:
