@@ -372,3 +372,21 @@ def test_the_migration_builds_the_time_index_once(tmp_path: Path) -> None:
     assert [s for s in made if s.startswith("CREATE INDEX records_by_time")] == [_TIME_INDEX]
     assert indexes(db) == INDEXES
     assert verify(db).code == 0
+
+
+def test_the_migration_is_said_before_it_starts_unless_quiet(tmp_path: Path) -> None:
+    db = tmp_path / "usage.db"
+    emulator = api()
+    assert sync(emulator, db).code == 0
+    quiet = tmp_path / "quiet.db"
+    quiet.write_bytes(db.read_bytes())
+    as_schema_4(db)
+    as_schema_4(quiet)
+    done = sync(emulator, db)
+    assert done.code == 0, done.err
+    said = done.err.splitlines()
+    assert said[0] == f"migrating {db} to archive schema 5 (about 20 s a million records)..."
+    assert said[1].startswith("syncing ")
+    assert sync(emulator, quiet, "-q").err == ""
+    # A schema 5 archive is not migrated again, and says nothing of it.
+    assert "migrating" not in sync(emulator, db).err

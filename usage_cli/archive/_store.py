@@ -35,7 +35,7 @@ import json
 import os
 import secrets
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -336,8 +336,11 @@ class Archive:
     # Opening -------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path, *, create: bool = False) -> Archive:
-        """The archive at `path`; with `create`, a new one when nothing is there.
+    def open(
+        cls, path: Path, *, create: bool = False, on_note: Callable[[str], None] | None = None
+    ) -> Archive:
+        """The archive at `path`; with `create`, a new one when nothing is there (and an
+        older one brought up to this schema, which `on_note` is told of beforehand).
 
         Refusals (not an archive, a newer schema, nothing there to read, a
         place that cannot hold one) are InputErrors: found before any request.
@@ -386,13 +389,13 @@ class Archive:
             raise InputError(f"{shown} is not a readable usage archive: {error}") from None
         archive = cls(path, connection)
         try:
-            archive._prepare(writable=create)
+            archive._prepare(writable=create, on_note=on_note)
         except BaseException:
             connection.close()
             raise
         return archive
 
-    def _prepare(self, *, writable: bool) -> None:
+    def _prepare(self, *, writable: bool, on_note: Callable[[str], None] | None) -> None:
         shown = str(self.path)
         db = self.connection
         try:
@@ -436,7 +439,7 @@ class Archive:
                     self._create()
             elif version < SCHEMA_VERSION and writable:
                 with self.transaction() as writing:
-                    _migrate(writing, shown)
+                    _migrate(writing, shown, on_note)
             db.execute("PRAGMA foreign_keys = ON")
         except sqlite3.DatabaseError as error:
             if writable and "readonly" in str(error):
@@ -709,7 +712,9 @@ def _insert(rows: int) -> str:
     )
 
 
-def _migrate(db: sqlite3.Connection, shown: str) -> None:
+def _migrate(
+    db: sqlite3.Connection, shown: str, on_note: Callable[[str], None] | None = None
+) -> None:
     """Bring the older archive `shown` up to SCHEMA_VERSION, inside a transaction.
 
     Each step checks what is there rather than trusting the version: it may be
@@ -740,6 +745,13 @@ def _migrate(db: sqlite3.Connection, shown: str) -> None:
         if column not in INDEXED and not columns[column][6]
     )
     if columns["chain"][3] or computed:
+        if on_note is not None:
+            # Said first: the check and the copy take about 20 s a million rows,
+            # before the sync's first line, and the file grows by a copy meanwhile.
+            on_note(
+                f"migrating {shown} to archive schema {SCHEMA_VERSION} (about 20 s a million "
+                "records)..."
+            )
         _refuse_changed_copies(db, shown, computed)
         _rebuild_records(db)
     else:

@@ -226,7 +226,9 @@ def _sync(
     from usage_cli.query import to_ms
 
     runtime = run.runtime
-    with Archive.open(path, create=True) as archive:
+    # An older archive is migrated as it opens (about 20 s a million records):
+    # said on stderr first, or the wait would pass in silence.
+    with Archive.open(path, create=True, on_note=None if settings.quiet else run.say) as archive:
         if not named:
             label = source_of_api(
                 archive, label, api_url, settings.run_as, None if demo else settings.token
