@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from usage_cli.archive import Archive
 from usage_cli.archive._seal import write as write_seal
 from usage_cli.archive._store import (
     _TIME_INDEX,
@@ -18,6 +19,7 @@ from usage_cli.archive._store import (
     _migrate,
     link,
 )
+from usage_cli.records import UsageRecord
 from usage_cli.sandbox.data import arrivals, generate_records
 from usage_cli.sandbox.emulator import Emulator
 
@@ -390,3 +392,32 @@ def test_the_migration_is_said_before_it_starts_unless_quiet(tmp_path: Path) -> 
     assert sync(emulator, quiet, "-q").err == ""
     # A schema 5 archive is not migrated again, and says nothing of it.
     assert "migrating" not in sync(emulator, db).err
+
+
+def test_a_page_of_more_values_than_sqlite_binds_is_one_block(tmp_path: Path) -> None:
+    sent = [UsageRecord(raw) for raw in generate_records(250, seed=5, anchor=ANCHOR)]
+    chains = []
+    for name, limit in (("lowered.db", 100), ("default.db", None)):
+        with Archive.open(tmp_path / name, create=True) as archive:
+            if limit is not None:
+                # 100 values a statement: 11 rows an insert, 97 ids a look-up.
+                archive.connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, limit)
+            source = archive.add_source("s", "https://api.test/v1", None, 0)
+            with archive.transaction() as db:
+                run = db.execute(
+                    "INSERT INTO runs (source, started_at, outcome, tool_version) "
+                    "VALUES (?, 0, 'running', 'test')",
+                    (source.id,),
+                ).lastrowid
+                assert run is not None
+                added, last, chain = archive.insert(db, source, run, sent)
+                # The same page again: every id is found, across the look-ups.
+                assert archive.insert(db, source, run, sent) == (0, None, None)
+            rows = archive.connection.execute(
+                "SELECT seq, raw, chain FROM records ORDER BY seq"
+            ).fetchall()
+        assert (added, last) == (250, 250)
+        assert [seq for seq, _, value in rows if value is not None] == [250]
+        assert chain == rows[-1][2] == link(GENESIS, source.id, run, *(raw for _, raw, _ in rows))
+        chains.append(chain)
+    assert chains[0] == chains[1]
