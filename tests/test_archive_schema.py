@@ -15,6 +15,7 @@ from usage_cli.archive._store import (
     GENESIS,
     RELATION_COLUMNS,
     SCHEMA_VERSION,
+    SQLITE_NEEDED,
     VIEWS,
     _migrate,
     link,
@@ -421,3 +422,32 @@ def test_a_page_of_more_values_than_sqlite_binds_is_one_block(tmp_path: Path) ->
         assert chain == rows[-1][2] == link(GENESIS, source.id, run, *(raw for _, raw, _ in rows))
         chains.append(chain)
     assert chains[0] == chains[1]
+
+
+@pytest.mark.parametrize("version", [(3, 30, 1), (3, 37, 2)])
+def test_an_sqlite_too_old_is_refused_as_input_not_as_damage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: tuple[int, int, int]
+) -> None:
+    db = tmp_path / "usage.db"
+    emulator = api()
+    assert sync(emulator, db).code == 0
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", version)
+    monkeypatch.setattr(sqlite3, "sqlite_version", ".".join(map(str, version)))
+    said = f"this Python's SQLite is {sqlite3.sqlite_version}; an archive needs SQLite 3.38.0"
+    for done in (
+        verify(db),
+        offline(db, "list"),
+        sync(emulator, db),
+        sync(emulator, tmp_path / "new.db"),
+    ):
+        assert done.code == 2, done.err
+        assert said in done.err
+        assert "damaged" not in done.err
+    assert not (tmp_path / "new.db").exists()
+
+
+def test_the_sqlite_needed_opens_an_archive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", SQLITE_NEEDED)
+    assert sync(api(), tmp_path / "usage.db").code == 0

@@ -69,6 +69,13 @@ READ_ONLY = (
     "copy it somewhere writable to sync it"
 )
 GENESIS = bytes(32)
+# The oldest SQLite that reads an archive as `usage` does: 3.31 opens a file
+# with computed columns at all (older ones take its schema for damage, and
+# `usage verify` would call it so), 3.32 has `iif` and 3.38 the `->` and `->>`
+# that verify's column check (so the migration to 5, too) and a `meta` filter
+# use. Python's own builds bundle a newer one; an older system one is refused
+# up front rather than failing midway as a damaged archive.
+SQLITE_NEEDED = (3, 38, 0)
 
 # Relation columns in the table's order: (API field, column name).
 RELATION_COLUMNS = tuple(
@@ -342,10 +349,17 @@ class Archive:
         """The archive at `path`; with `create`, a new one when nothing is there (and an
         older one brought up to this schema, which `on_note` is told of beforehand).
 
-        Refusals (not an archive, a newer schema, nothing there to read, a
-        place that cannot hold one) are InputErrors: found before any request.
+        Refusals (an SQLite too old, not an archive, a newer schema, nothing there
+        to read, a place that cannot hold one) are InputErrors: found before any request.
         """
         shown = str(path)
+        if sqlite3.sqlite_version_info < SQLITE_NEEDED:
+            raise InputError(
+                f"this Python's SQLite is {sqlite3.sqlite_version}; an archive needs SQLite "
+                f"{'.'.join(map(str, SQLITE_NEEDED))} or newer",
+                hint="run usage under a Python built with a newer SQLite (python.org's "
+                "installers and uv's Pythons bundle one)",
+            )
         if path.is_dir() or not path.name:
             raise InputError(f"{shown} is a directory, not an archive file")
         exists = path.exists()
