@@ -388,7 +388,7 @@ def test_the_migration_is_said_before_it_starts_unless_quiet(tmp_path: Path) -> 
     done = sync(emulator, db)
     assert done.code == 0, done.err
     said = done.err.splitlines()
-    assert said[0] == f"migrating {db} to archive schema 5 (about 20 s a million records)..."
+    assert said[0] == f"migrating {db} to archive schema 5 (about 25 s a million records)..."
     assert said[1].startswith("syncing ")
     assert sync(emulator, quiet, "-q").err == ""
     # A schema 5 archive is not migrated again, and says nothing of it.

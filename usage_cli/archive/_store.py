@@ -770,10 +770,11 @@ def _migrate(
     )
     if columns["chain"][3] or computed:
         if on_note is not None:
-            # Said first: the check and the copy take about 20 s a million rows,
-            # before the sync's first line, and the file grows by a copy meanwhile.
+            # Said first: the check and the copy take about 25 s a million rows
+            # (19 s the copy, benchmarks/README.md; the check 0.8 s of 3.4 over
+            # 200,000 here), before the sync's first line.
             on_note(
-                f"migrating {shown} to archive schema {SCHEMA_VERSION} (about 20 s a million "
+                f"migrating {shown} to archive schema {SCHEMA_VERSION} (about 25 s a million "
                 "records)..."
             )
         _refuse_changed_copies(db, shown, computed)
