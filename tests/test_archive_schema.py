@@ -327,6 +327,42 @@ def test_a_schema_4_archive_whose_rows_were_edited_fails_verify_and_is_not_migra
     assert after.err == before.err
 
 
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        ("CREATE INDEX by_task ON records (task_id)", "the index 'by_task' on the records"),
+        (
+            "CREATE TRIGGER keep AFTER INSERT ON records BEGIN SELECT 1; END",
+            "a trigger was added ('keep' on records)",
+        ),
+        (
+            "DROP VIEW usage_records; CREATE VIEW usage_records AS SELECT 1",
+            "the view usage_records was redefined",
+        ),
+    ],
+)
+def test_a_schema_4_archive_edited_where_the_migration_rebuilds_is_not_migrated(
+    tmp_path: Path, edit: str, named: str
+) -> None:
+    db = tmp_path / "usage.db"
+    emulator = api()
+    assert sync(emulator, db).code == 0
+    as_schema_4(db)
+    with sqlite3.connect(db) as connection:
+        connection.executescript(edit)
+    before = verify(db)
+    assert before.code == 6
+    kept = db.read_bytes()
+    # The rebuild would drop the index or trigger, step 3 make the view anew: verify
+    # would then say ok. The sync refuses instead, and changes nothing.
+    refused = sync(emulator, db)
+    assert refused.code == 6
+    assert named in refused.err
+    assert "not migrated to archive schema 5" in refused.err
+    assert db.read_bytes() == kept
+    assert verify(db).err == before.err
+
+
 def test_a_schema_4_archive_with_json_sqlite_cannot_read_is_not_migrated(tmp_path: Path) -> None:
     db = tmp_path / "usage.db"
     emulator = api()
@@ -347,8 +383,10 @@ def test_the_migration_drops_an_index_whose_name_needs_quoting(tmp_path: Path) -
     assert sync(emulator, db).code == 0
     as_schema_4(db)
     # An index a user added in a SQL tool: its name is the file's, any text at all.
+    # Schema 3 (verify holds indexes to a sync's from 4 on) migrates with it.
     with sqlite3.connect(db) as connection:
         connection.execute('CREATE INDEX "by task""; --" ON records (task_id)')
+        connection.execute("PRAGMA user_version = 3")
     done = sync(emulator, db)
     assert done.code == 0, done.err
     assert indexes(db) == INDEXES
@@ -363,6 +401,7 @@ def test_the_migration_builds_the_time_index_once(tmp_path: Path) -> None:
     with sqlite3.connect(db) as connection:
         connection.execute("DROP INDEX records_by_time")
         connection.execute("CREATE INDEX records_by_time ON records (source, created_at, id)")
+        connection.execute("PRAGMA user_version = 3")
     made: list[str] = []
     connection = sqlite3.connect(db, isolation_level=None)
     try:

@@ -743,8 +743,10 @@ def _migrate(
 
     Each step checks what is there rather than trusting the version: it may be
     a file an earlier step half-reached by hand, or a test made old. A VerifyError
-    when the records' stored columns were edited (the transaction then changes nothing).
+    when the file was edited where the migration would erase the trace (the
+    transaction then changes nothing).
     """
+    _refuse_changed_structure(db, shown)
     # 2: runs gain seal and signature. Its runs so far stay unsealed; verify
     # says what that cannot prove.
     has = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
@@ -793,6 +795,57 @@ def _migrate(
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
+def _refuse_changed_structure(db: sqlite3.Connection, shown: str) -> None:
+    """A VerifyError when the file holds what `usage verify` reports as added or
+    redefined by hand and the migration would erase: a view (step 3 makes them
+    anew), an index on the records or a trigger (the rebuild drops the old
+    table's). As verify: views from schema 3, indexes from schema 4."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    found: str | None = None
+    kept = db.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid")
+    for kind, name, on, sql in kept:
+        if kind == "trigger":
+            found = f"a trigger was added ({name!r} on {on})"
+        elif (
+            kind == "index"
+            and on == "records"
+            and sql is not None  # SQLite's own (a UNIQUE constraint's)
+            and version >= 4
+            and RECORDS_INDEXES.get(name) != sql
+        ):
+            found = f"the index {name!r} on the records was added or redefined"
+        if found is not None:
+            break
+    if found is None and version >= VIEWS_SINCE:
+        views = {
+            name: (kind, sql)
+            for kind, name, sql in db.execute(
+                f"SELECT type, name, sql FROM sqlite_master WHERE name IN "
+                f"({', '.join('?' for _ in VIEWS)})",
+                tuple(VIEWS),
+            )
+        }
+        found = next(
+            (
+                f"the view {name} was redefined or dropped"
+                for name, statement in VIEWS.items()
+                if views.get(name) != ("view", statement)
+            ),
+            None,
+        )
+    if found is not None:
+        raise _refused(shown, found)
+
+
+def _refused(shown: str, found: str) -> VerifyError:
+    """The migration's refusal of an archive edited by hand, `found` naming the edit."""
+    return VerifyError(
+        f"{shown} fails its check: {found}; it is not migrated to archive schema "
+        f"{SCHEMA_VERSION}, which would erase the trace",
+        hint=f"run `usage verify {shown}`; restore the archive from a backup, or sync a new one",
+    )
+
+
 def _refuse_changed_copies(
     db: sqlite3.Connection, shown: str, computed: tuple[tuple[str, str], ...]
 ) -> None:
@@ -819,12 +872,10 @@ def _refuse_changed_copies(
         changed = next((row for row in rows if columns_differ(db, computed, row[0])), None)
     if changed is not None:
         seq, record_id = changed
-        raise VerifyError(
-            f"{shown} fails its check: row {seq} (id {record_id!r}): its indexed columns "
-            "differ from its JSON (one or the other was changed); it is not migrated to "
-            f"archive schema {SCHEMA_VERSION}, which would drop them",
-            hint=f"run `usage verify {shown}`; restore the archive from a backup, or sync a "
-            "new one",
+        raise _refused(
+            shown,
+            f"row {seq} (id {record_id!r}): its indexed columns differ from its JSON (one or "
+            "the other was changed)",
         )
 
 
