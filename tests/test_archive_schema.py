@@ -339,7 +339,19 @@ def test_a_schema_4_archive_whose_rows_were_edited_fails_verify_and_is_not_migra
             "DROP VIEW usage_records; CREATE VIEW usage_records AS SELECT 1",
             "the view usage_records was redefined",
         ),
+        (
+            # The type's index swapped for one of forged counts: the rebuild would
+            # make it anew from the rows.
+            "CREATE TABLE fake AS SELECT source, type, created_at, count, bot_id FROM records;"
+            "UPDATE fake SET count = count * 10;"
+            "CREATE INDEX fake_by_type ON fake (source, type, created_at DESC, count);"
+            "PRAGMA writable_schema = ON;"
+            "UPDATE sqlite_master SET rootpage = (SELECT rootpage FROM sqlite_master "
+            "WHERE name = 'fake_by_type') WHERE name = 'records_by_type';",
+            "the records' pages or indexes do not hold together",
+        ),
     ],
+    ids=["index", "trigger", "view", "forged index"],
 )
 def test_a_schema_4_archive_edited_where_the_migration_rebuilds_is_not_migrated(
     tmp_path: Path, edit: str, named: str
