@@ -71,10 +71,11 @@ READ_ONLY = (
 GENESIS = bytes(32)
 # The oldest SQLite that reads an archive as `usage` does: 3.31 opens a file
 # with computed columns at all (older ones take its schema for damage, and
-# `usage verify` would call it so), 3.32 has `iif` and 3.38 the `->` and `->>`
-# that verify's column check (so the migration to 5, too) and a `meta` filter
-# use. Python's own builds bundle a newer one; an older system one is refused
-# up front rather than failing midway as a damaged archive.
+# `usage verify` would call it so), 3.32 has `iif`, 3.33 the integrity_check of
+# one table (the migration's), and 3.38 the `->` and `->>` that verify's column
+# check (so the migration to 5, too) and a `meta` filter use. Python's own
+# builds bundle a newer one; an older system one is refused up front rather
+# than failing midway as a damaged archive.
 SQLITE_NEEDED = (3, 38, 0)
 
 # Relation columns in the table's order: (API field, column name).
