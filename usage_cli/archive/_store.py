@@ -807,7 +807,7 @@ def _refuse_changed_structure(db: sqlite3.Connection, shown: str) -> None:
     kept = db.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid")
     for kind, name, on, sql in kept:
         if kind == "trigger":
-            found = f"a trigger was added ({name!r} on {on})"
+            found = f"a trigger was added ({name!r} on {on_one_line(on)})"
         elif (
             kind == "index"
             and on == "records"
