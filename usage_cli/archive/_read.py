@@ -66,7 +66,12 @@ def where(source: Source, query: Query) -> Where:
         clauses.append("created_at <= ?")
         params.append(query.until_ms)
     if query.meta:
-        clauses.append("usage_meta_matches(raw -> '$.meta', ?)")
+        # The object's JSON, or NULL for anything else (no match): json_extract, as `->`
+        # needs SQLite 3.38 (Ubuntu 22.04 has 3.37).
+        clauses.append(
+            "usage_meta_matches(CASE json_type(raw, '$.meta') WHEN 'object' "
+            "THEN json_extract(raw, '$.meta') END, ?)"
+        )
         params.append(json.dumps([list(pair) for pair in query.meta]))
     return Where(" AND ".join(clauses), params)
 
