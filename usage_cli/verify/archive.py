@@ -419,18 +419,18 @@ def _differing(
     """The rows up to `last` whose stored columns may differ from their JSON, and those
     not shaped as a sync writes a row."""
     from_json, from_columns, _ = _compared(relations)
+    # What a sync writes is JSON text under whole-number source and run; JSON never
+    # holds a NUL byte. Asked in the same scan as the columns.
+    odd = (
+        "(typeof(raw) <> 'text' OR instr(CAST(raw AS BLOB), X'00') > 0 OR "
+        "typeof(source) <> 'integer' OR typeof(run) <> 'integer')"
+    )
     db = connect_for_reading(archive.path, check_same_thread=False)
     try:
-        odd = db.execute(
-            "SELECT seq, id FROM records WHERE seq <= ? AND (typeof(raw) <> 'text' OR "
-            "instr(CAST(raw AS BLOB), X'00') > 0 OR typeof(source) <> 'integer' OR "
-            "typeof(run) <> 'integer') ORDER BY seq",
-            (last,),
-        ).fetchall()
         try:
-            differing = db.execute(
-                f"SELECT seq, id FROM records WHERE seq <= ? AND {from_json} IS NOT "
-                f"{from_columns} ORDER BY seq",
+            rows = db.execute(
+                f"SELECT seq, id, {odd} FROM records WHERE seq <= ? AND ({odd} OR "
+                f"{from_json} IS NOT {from_columns}) ORDER BY seq",
                 (last,),
             ).fetchall()
         except sqlite3.OperationalError as error:
@@ -438,8 +438,12 @@ def _differing(
                 raise
             # A row's JSON SQLite cannot read (broken by hand): each row is asked
             # in Python, which names those that differ.
-            differing = db.execute("SELECT seq, id FROM records WHERE seq <= ?", (last,)).fetchall()
-        return differing, odd
+            rows = db.execute(
+                f"SELECT seq, id, {odd} FROM records WHERE seq <= ?", (last,)
+            ).fetchall()
+        # An odd row is said once, as odd: its columns are no more to be trusted.
+        differing = [(seq, id_) for seq, id_, bad in rows if not bad]
+        return differing, [(seq, id_) for seq, id_, bad in rows if bad]
     finally:
         db.close()
 
