@@ -137,7 +137,8 @@ def report_command(
         typer.Option(
             "--verify/--no-verify",
             help="From an archive: prove it (usage verify) for the evidence block; "
-            "--no-verify skips the proof, which reads every row and index (about 5 s for a million).",
+            "--no-verify skips the proof, which reads every row and index "
+            "(about 5 s for a million).",
             rich_help_panel=OUTPUT_PANEL,
         ),
     ] = True,
