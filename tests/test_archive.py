@@ -826,5 +826,6 @@ def test_sync_demo_never_writes_the_default_archive(tmp_path: Path, db: list[str
     result = run_in_memory(["sync", "--demo", *db], env={"USAGE_DB": str(default)})
     assert result.code == 2
     assert result.err.startswith("error: usage sync --demo needs an archive of its own")
+    assert "($USAGE_DB names your own archive, not a demo's)" in result.err
     assert not default.exists()
     assert not default.parent.exists()

@@ -153,3 +153,13 @@ def test_one_path_that_cannot_be_checked_says_its_hint_and_stops_no_other(
     assert done.code == 2, done.err
     assert "hint: verify checks an export" in done.err
     assert done.out.startswith(f"ok: {good}")
+
+
+def test_no_manifest_names_the_whole_path_it_looked_for(tmp_path: Path) -> None:
+    from .conftest import run_in_memory
+
+    lone = tmp_path / "lone.csv"
+    lone.write_text("id\n")
+    done = run_in_memory(["verify", str(lone)])
+    assert done.code == 2
+    assert f"(looked for '{tmp_path / 'lone.csv.manifest.json'}')" in done.err

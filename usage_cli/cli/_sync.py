@@ -132,8 +132,13 @@ def sync_command(
         check_signing_key(key, interactive=run.runtime.stdin_tty)
     if demo and (db is None or db == BARE):
         # Demo records in the real default archive would sit beside an account's own.
+        from usage_cli.archive._file import DB_ENV
+
+        # $USAGE_DB names the user's own archive: demo records never go there either.
+        env = run.runtime.env
+        told = f" (${DB_ENV} names your own archive, not a demo's)" if DB_ENV in env else ""
         raise InputError(
-            "usage sync --demo needs an archive of its own: name one with --db",
+            f"usage sync --demo needs an archive of its own: name one with --db{told}",
             hint="e.g. usage sync --demo --db demo.db",
         )
     settings = run.settings()

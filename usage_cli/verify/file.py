@@ -67,7 +67,7 @@ def verify_file(path: Path) -> FileReport:
         )
     if not manifest_file.exists():
         raise InputError(
-            f"no manifest for {str(path)!r} (looked for {manifest_file.name})",
+            f"no manifest for {str(path)!r} (looked for {str(manifest_file)!r})",
             hint="verify checks a file written by `usage export`",
         )
     manifest = Manifest.load(manifest_file)
