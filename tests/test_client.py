@@ -652,3 +652,33 @@ def test_a_refused_connection_on_this_machine_says_its_first_retry() -> None:
     assert first.endswith(f"(nothing listening on 127.0.0.1:{port}?)")
     assert rest[0].startswith("error: cannot reach")
     assert not any(line.startswith("retry 2/2") for line in rest)  # the rest stay quiet
+
+
+@pytest.mark.parametrize(
+    ("code", "retried"),
+    [("EAI_NONAME", False), ("EAI_AGAIN", True)],
+    ids=["no such host", "resolver not reached"],
+)
+def test_a_host_the_resolver_says_does_not_exist_is_not_asked_again(
+    code: str, retried: bool
+) -> None:
+    import socket
+
+    from .conftest import run_in_memory
+
+    asked: list[str] = []
+
+    def resolve(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        error = socket.gaierror(getattr(socket, code), "Name or service not known")
+        raise httpx.ConnectError("[Errno -2] Name or service not known") from error
+
+    result = run_in_memory(
+        ["--api-url", "https://api.chatbotkit.test", "--token", "t", "list", "--retries", "2"],
+        transport=httpx.MockTransport(resolve),
+    )
+    assert result.code == 5
+    assert len(asked) == (3 if retried else 1)
+    if not retried:
+        assert "no such host" in result.err
+        assert "hint: check the host name in --api-url" in result.err

@@ -298,6 +298,13 @@ class Client:
             raise Transient(failure, "a malformed response") from None
         except httpx.RequestError as exc:
             reason = str(exc) or type(exc).__name__
+            if _no_such_host(exc):
+                # The resolver's final answer (EAI_NONAME), not a resolver that could not
+                # be asked (EAI_AGAIN): five more asks would answer the same.
+                raise ServerError(
+                    f"cannot reach {self._host}: no such host ({reason})",
+                    hint="check the host name in --api-url",
+                ) from None
             failure = ServerError(
                 f"cannot reach {self._host}: {reason}",
                 hint="check --api-url and your network; raise --timeout for a slow API",
@@ -376,3 +383,17 @@ class Client:
             return response.status_code, response.headers, body.whole()
         finally:
             response.close()
+
+
+def _no_such_host(error: BaseException) -> bool:
+    """Whether `error` came of a host name the resolver says does not exist."""
+    import socket
+
+    seen: BaseException | None = error
+    for _ in range(8):  # a chain of causes is short; a cycle must not loop forever
+        if seen is None:
+            return False
+        if isinstance(seen, socket.gaierror):
+            return seen.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None))
+        seen = seen.__cause__ or seen.__context__
+    return False
