@@ -206,6 +206,10 @@ def sync_command(
             run.runtime.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
 
 
+# From how many new records the index build is long enough (a second or so) to say.
+_SAY_INDEXING = 100_000
+
+
 def _sync(
     run: Invocation,
     settings: "Settings",
@@ -282,11 +286,11 @@ def _sync(
         if key is not None:
             _sign_run(run, archive, done.run, key)
         _say_done(run, done, path, stored, label, head)
-        if sync.indexing:
+        if sync.indexing and done.added >= _SAY_INDEXING:
             # Said, so that a wait of seconds after the head is not taken for a hang.
             run.note(
-                f"building the indexes of {path}; the sync is complete: stopped now, "
-                "the next sync builds them"
+                f"building the indexes of {path} (the sync is complete; if it is stopped "
+                "now, the next sync builds them)"
             )
         try:
             sync.index()
