@@ -86,6 +86,9 @@ def test_top_folds_the_rest_into_other(cli: Any, server: Sandbox) -> None:
     assert top["groups"][:2] == full["groups"][:2]
     other = top["groups"][2]
     assert other["key"] == {"bot": "(other)"}
+    # A bot whose id is "(other)" is told apart from the folded rest by `folded`.
+    assert other["folded"] is True
+    assert all("folded" not in group for group in top["groups"][:2] + full["groups"])
     assert other["records"] == sum(g["records"] for g in full["groups"][2:])
     assert other["count"] == sum(g["count"] for g in full["groups"][2:])
     assert len(top["groups"]) == 3
@@ -121,6 +124,7 @@ def test_top_never_hides_a_time_bucket(cli: Any, server: Sandbox) -> None:
         assert (rows[0]["records"], rows[0]["count"]) == largest
         if len(per_type) > 1:
             assert rows[1]["key"] == {"day": day, "type": "(other)"}
+            assert rows[1]["folded"] is True
             assert rows[1]["count"] == sum(c for _, c in per_type.values()) - largest[1]
     # Alone, time buckets never fold: --top has nothing to hide.
     alone = json.loads(cli("summary", "--by", "day", "--top", "1", "-o", "json").out)

@@ -114,6 +114,9 @@ class Group:
     last: int | None = None
     # With a price table (`--cost`): the group's cost, kept exact.
     costs: Costs | None = None
+    # The rest `--top` folded into one row: its key says `(other)`, which a real id
+    # could say too, so JSON says `folded` as well.
+    folded: bool = False
 
     def add(self, record: UsageRecord) -> None:
         raw = record.raw  # the hot path of summary and export: plain dict lookups
@@ -142,13 +145,16 @@ class Group:
                 self.last = moment if self.last is None else max(self.last, moment)
 
     def to_dict(self, by: Sequence[str]) -> dict[str, Any]:
-        return {
+        said: dict[str, Any] = {
             "key": dict(zip(by, self.key, strict=True)),
             "records": self.records,
             "count": self.count,
             "firstCreatedAt": None if self.first is None else iso_ms(self.first),
             "lastCreatedAt": None if self.last is None else iso_ms(self.last),
         }
+        if self.folded:
+            said["folded"] = True
+        return said
 
     def priced_cost(self) -> Decimal | None:
         """The group's cost; None when none of its records has a price (never $0 then)."""
@@ -242,6 +248,7 @@ class Summary:
             if top is None or len(ordered) <= top:
                 return ordered
             other = self.new_group(tuple(OTHER for _ in self.by))
+            other.folded = True
             for group in ordered[top:]:
                 other.absorb(group)
             return [*ordered[:top], other]
@@ -264,6 +271,7 @@ class Summary:
                 continue
             kept = dict(zip(times, bucket, strict=True))
             other = self.new_group(tuple(kept.get(index, OTHER) for index in range(len(self.by))))
+            other.folded = True
             for group in ordered[top:]:
                 other.absorb(group)
             out += [*ordered[:top], other]

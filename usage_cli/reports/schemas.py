@@ -48,6 +48,8 @@ class SummaryGroup(TypedDict):
     costShare: NotRequired[float | None]
     pricedCount: NotRequired[int]
     unpriced: NotRequired[Unpriced]
+    # True on the row `--top` folded the rest into (its key reads "(other)").
+    folded: NotRequired[bool]
 
 
 class SummaryTotal(TypedDict):
