@@ -273,6 +273,7 @@ def test_resume_with_different_options_is_refused(
     refused = export(cli, target, "--bot-id", "bot_2", "--take", "10", "--resume")
     assert refused.code == 2
     assert "bot_id: 'bot_1' then, 'bot_2' now" in refused.err
+    assert "resuming" not in refused.err  # refused before it says it goes on
     assert server.requests == []
     waiting = export(cli, target, "--bot-id", "bot_1", "--take", "10")
     assert waiting.code == 2

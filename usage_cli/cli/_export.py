@@ -221,6 +221,7 @@ def export_command(
         if cost:
             plan.check_cost()
             table = costed(run, settings)
+        plan.check_resume(query, table)
         if plan.note:
             run.note(plan.note)
         with progress_and_reading(

@@ -69,6 +69,12 @@ class Plan(Protocol):
         """
         ...
 
+    def check_resume(self, query: Query, prices: PriceTable | None) -> None:
+        """InputError (exit 2) when the export a `--resume` continues was made with other
+        options than these; before anything says it is resuming. (The API, known once
+        reading starts, is compared again by `run`.)"""
+        ...
+
     def close(self) -> None:
         """Let go of the target (idempotent)."""
         ...

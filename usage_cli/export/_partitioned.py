@@ -110,6 +110,9 @@ class PartitionedPlan:
     def check_cost(self) -> None:
         refuse_cost_unless_csv(self.target.fmt, partitioned=True)
 
+    def check_resume(self, query: Query, prices: PriceTable | None) -> None:
+        """A folder is never resumed (a stopped one is built again whole): nothing to check."""
+
     def close(self) -> None:
         self.lock.release()
 

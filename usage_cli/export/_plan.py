@@ -64,6 +64,11 @@ class ExportPlan:
     def check_cost(self) -> None:
         refuse_cost_unless_csv(self.target.fmt)
 
+    def check_resume(self, query: Query, prices: PriceTable | None) -> None:
+        checkpoint = self.checkpoint
+        if checkpoint is not None:
+            self._refuse_another_command_line(checkpoint, query, checkpoint.api, prices)
+
     @property
     def manifest_path(self) -> Path | None:
         """Where the manifest goes; None for stdout, which has none."""
