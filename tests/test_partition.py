@@ -507,10 +507,14 @@ def exported(cli: Cli, tmp_path: Path) -> Path:
 
 
 def verify_fails(cli: Cli, target: Path) -> str:
+    """What verify said of a set that fails: its problems (one a line when several),
+    then the verdict."""
     result = cli("verify", str(target))
     assert result.code == 6, result.err
-    assert result.err.startswith("error: ")
-    return result.err.splitlines()[0]
+    lines = result.err.splitlines()
+    assert lines[-1].startswith("error: ") or lines[-2].startswith("error: "), result.err
+    assert all(line.startswith("  - ") for line in lines[: -2 if "hint: " in lines[-1] else -1])
+    return result.err
 
 
 def test_verify_says_ok(cli: Cli, exported: Path, server: Sandbox) -> None:

@@ -15,3 +15,14 @@ def first_of(items: Sequence[str], most: int, *, sep: str = ", ") -> str:
     if more <= 0:
         return shown
     return f"{shown}{sep.strip().strip(',')} and {more} more"
+
+
+def listed(problems: Sequence[str]) -> list[str]:
+    """Several problems, one a line where a person can read them (said before the
+    verdict); one problem stays in the verdict itself."""
+    return [f"  - {problem}" for problem in problems] if len(problems) > 1 else []
+
+
+def summed(problems: Sequence[str]) -> str:
+    """What a verdict says of its problems, beside `listed`."""
+    return problems[0] if len(problems) == 1 else f"{len(problems)} problems (listed above)"

@@ -15,6 +15,7 @@ from typing import Generic, Protocol, TypeVar
 from usage_cli.errors import VerifyError
 from usage_cli.evidence._sign import signer_of
 from usage_cli.export import Manifest, SetManifest
+from usage_cli.verify._lines import listed, summed
 
 M = TypeVar("M", Manifest, SetManifest)
 
@@ -63,13 +64,13 @@ class HeldToManifest(Generic[M]):
     def notes(self) -> list[str]:
         return []
 
-    def problem_lines(self) -> list[str]:
-        return []
+    def problem_lines(self: _Held) -> list[str]:
+        return listed(self.problems)
 
     def verdict(self: _Held) -> str:
         shown = self.typed or str(self.path)
         if self.problems:
-            return f"{shown} does not match its manifest: " + "; ".join(self.problems)
+            return f"{shown} does not match its manifest: " + summed(self.problems)
         if self.refused is not None:
             return self.refused
         signed = "" if self.signer is None else f"; signed by {self.signer}"

@@ -35,6 +35,7 @@ from usage_cli.archive._store import compared as _compared
 from usage_cli.columns import iso_ms
 from usage_cli.errors import InputError
 from usage_cli.verify._kind import Kind
+from usage_cli.verify._lines import listed, summed
 
 # Enough to act on; a tampered archive can have a million broken rows.
 _MAX_LISTED = 20
@@ -81,14 +82,14 @@ class ArchiveReport:
         return None
 
     def problem_lines(self) -> list[str]:
-        return []
+        return listed(self.problems + self.gaps)
 
     def verdict(self) -> str:
         if self.problems or self.unlisted:
             more = f"; and {self.unlisted:,} more" if self.unlisted else ""
-            return f"{self.path} fails its check: " + "; ".join(self.problems + self.gaps) + more
+            return f"{self.path} fails its check: " + summed(self.problems + self.gaps) + more
         if self.gaps:
-            return f"{self.path} is not complete: " + "; ".join(self.gaps)
+            return f"{self.path} is not complete: " + summed(self.gaps)
         runs = f"{self.runs:,} sync run{'s' * (self.runs != 1)}"
         anchored = ""
         if self.expected is not None:

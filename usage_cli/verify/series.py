@@ -34,7 +34,7 @@ from usage_cli.evidence._sign import signer_of
 from usage_cli.export import Manifest, SetManifest, manifest_path
 from usage_cli.partitions import OLD_MANIFEST_NAME, set_manifest, set_of_manifest
 from usage_cli.verify._kind import Kind
-from usage_cli.verify._lines import first_of
+from usage_cli.verify._lines import first_of, listed, summed
 from usage_cli.verify.file import FileReport, verify_file
 from usage_cli.verify.folder import verify_folder
 
@@ -108,17 +108,12 @@ class ChainReport:
         return None
 
     def problem_lines(self) -> list[str]:
-        if len(self.problems) < 2:
-            return []
-        # Several breaks: one a line, where a person can read them, then the verdict.
-        return [f"  - {problem}" for problem in self.problems]
+        return listed(self.problems)
 
     def verdict(self) -> str:
         if self.problems:
             verdict = f"the series of {plural(len(self.links), 'export')} does not hold"
-            if len(self.problems) == 1:
-                return f"{verdict}: {self.problems[0]}"
-            return f"{verdict}: {len(self.problems)} problems (listed above)"
+            return f"{verdict}: {summed(self.problems)}"
         first, head = self.links[0], self.links[-1]
         since = "the start" if first.since is None else iso_ms(first.since)
         until = "?" if head.until is None else iso_ms(head.until)
