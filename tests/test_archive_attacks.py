@@ -214,3 +214,13 @@ def test_a_run_marked_running_by_hand_is_caught_by_its_seal(archive: tuple[Path,
         lock.release()
     assert done.code == 6, done.out
     assert "the run's own figures" in done.err
+
+
+def test_the_row_counter_set_past_the_last_row(archive: tuple[Path, str]) -> None:
+    db, head = archive
+    edit(db, "UPDATE sqlite_sequence SET seq = 5000 WHERE name = 'records'")
+    done = verify(db, head)
+    assert done.code == 6
+    assert "the archive's row counter says 5,000 where the last row a sync wrote is 1,000" in (
+        done.err
+    )

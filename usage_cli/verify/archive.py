@@ -181,6 +181,14 @@ def verify_archive(
     last_written = max((run.last_seq or 0 for run in runs.values()), default=0)
     if previous_seq < last_written:
         report.problem(f"{_rows(last_written - previous_seq)} deleted from the end of the archive")
+    # SQLite's counter of row numbers moves only with a sync's inserts: set by hand past
+    # the last row a run wrote, the next sync's rows would read as rows deleted before.
+    counter = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'records'").fetchone()
+    if counter is not None and counter[0] != last_written and last_written:
+        report.problem(
+            f"the archive's row counter says {counter[0]:,} where the last row a sync wrote "
+            f"is {last_written:,}: it was edited"
+        )
     # Which of the runs' columns this archive's schema has (seal and signature: 2).
     columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
     # One snapshot for the bookkeeping and its seal: a sync commits each batch with
