@@ -542,3 +542,26 @@ def test_a_sync_stopped_while_signing_is_complete_and_says_it_is_unsigned(
         "unsigned\nhint: `usage verify --signers` will say sync run 1 is not signed"
     ) in done.err
     assert verify(db).code == 0
+
+
+@needs_ssh_keygen
+def test_a_signature_that_fails_leaves_the_head_said(
+    api: Emulator, tmp_path: Path, keys: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An ssh-keygen that checks the key as the real one does, then refuses to sign.
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    fake = tools / "ssh-keygen"
+    real = shutil.which("ssh-keygen")
+    fake.write_text(
+        '#!/bin/sh\ncase "$*" in\n  *"-Y sign"*) echo "agent refused" >&2; exit 1 ;;\n'
+        f'  *) exec {real} "$@" ;;\nesac\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    db = tmp_path / "usage.db"
+    done = sync(api, db, "--sign", str(keys["ci"]))
+    assert done.code != 0
+    head = head_said(done)
+    assert "synced 300 new records in " in done.err
+    assert verify(db, "--expect-head", head).code == 0

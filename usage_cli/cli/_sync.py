@@ -280,12 +280,14 @@ def _sync(
                 raise
         stored = archive.count(found)
         head = archive.head()
-        # Signed and told as soon as the run has ended: the indexes a first sync builds
-        # next take seconds over a million records, and a run stopped meanwhile is
-        # complete all the same, so it must not be left unsigned, nor its head unsaid.
+        # Told, then signed, as soon as the run has ended: the indexes a first sync
+        # builds next take seconds over a million records, and a run stopped meanwhile
+        # is complete all the same, so it must not be left unsigned, nor its head
+        # unsaid; and a signature that fails (a key refused) must not take the head's
+        # line with it.
+        _say_done(run, done, path, stored, label, head)
         if key is not None:
             _sign_run(run, archive, done.run, key)
-        _say_done(run, done, path, stored, label, head)
         if sync.indexing and done.added >= _SAY_INDEXING:
             # Said, so that a wait of seconds after the head is not taken for a hang.
             run.note(
