@@ -224,3 +224,23 @@ def test_the_row_counter_set_past_the_last_row(archive: tuple[Path, str]) -> Non
     assert "the archive's row counter says 5,000 where the last row a sync wrote is 1,000" in (
         done.err
     )
+
+
+def test_half_an_emoji_in_an_id_from_a_hostile_api_is_a_refused_page(tmp_path: Path) -> None:
+    from usage_cli.archive import Archive
+    from usage_cli.errors import SchemaError
+    from usage_cli.records import UsageRecord
+
+    db = tmp_path / "usage.db"
+    record = UsageRecord({"id": "rec_\ud83d", "type": "T", "count": 1, "createdAt": 1})
+    with Archive.open(db, create=True) as archive:
+        source = archive.bind_source("s", "http://127.0.0.1:9", None, 1)
+        with archive.transaction() as connection:
+            run = connection.execute(
+                "INSERT INTO runs (source, started_at, outcome, tool_version) "
+                "VALUES (?, 1, 'running', 't')",
+                (source.id,),
+            ).lastrowid
+            assert run is not None
+            with pytest.raises(SchemaError, match="half an emoji"):
+                archive.insert(connection, source, run, [record])

@@ -661,6 +661,22 @@ class Archive:
         self, db: sqlite3.Connection, source: Source, run: int, records: Sequence[UsageRecord]
     ) -> tuple[int, int | None, bytes | None]:
         """Store the records not stored yet (inside a transaction); (added, last seq, chain)."""
+        try:
+            return self._store_page(db, source, run, records)
+        except UnicodeEncodeError:
+            # The JSON keeps half an emoji as its escape, but an id, a type or a bot is
+            # a column SQLite must hold as UTF-8 text, which half an emoji is not.
+            from usage_cli.errors import SchemaError
+
+            raise SchemaError(
+                "the API sent a record whose id, type or botId holds half an emoji (a lone "
+                f"UTF-16 surrogate), which the archive cannot index (one of "
+                f"{', '.join(ascii(record.id) for record in records[:3])}...)",
+            ) from None
+
+    def _store_page(
+        self, db: sqlite3.Connection, source: Source, run: int, records: Sequence[UsageRecord]
+    ) -> tuple[int, int | None, bytes | None]:
         if not records:
             return 0, None, None
         known = _existing(db, source, records)
