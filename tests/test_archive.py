@@ -829,3 +829,38 @@ def test_sync_demo_never_writes_the_default_archive(tmp_path: Path, db: list[str
     assert "($USAGE_DB names your own archive, not a demo's)" in result.err
     assert not default.exists()
     assert not default.parent.exists()
+
+
+def test_a_meta_grouping_under_an_sqlite_before_3_38_reads_the_same(
+    emulator: Emulator, synced: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    words = ("summary", "--by", "meta.reason", "--by", "month", "-o", "csv")
+    fast = offline(synced, *words)
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 37, 2))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.37.2")
+    folded = offline(synced, *words)
+    assert fast.code == folded.code == 0, folded.err
+    assert folded.out == fast.out == online(emulator, *words).out
+
+
+def test_no_sql_needs_an_sqlite_newer_than_the_floor() -> None:
+    """The archive is read down to SQLite 3.31 (`SQLITE_NEEDED`): no `->`, `->>` or
+    `iif` in the package's SQL but the one `->` asked only from 3.38 on."""
+    import ast
+
+    import usage_cli
+
+    allowed = {("archive/_read.py", "raw -> ?")}
+    found = []
+    root = Path(usage_cli.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                text = node.value
+                newer = " ->" in text or "iif(" in text.lower() or "unixepoch(" in text
+                where = (path.relative_to(root).as_posix(), text)
+                if newer and where not in allowed:
+                    found.append(where)
+    # SQL, not a docstring's `a -> b`: it names the records' columns or JSON functions.
+    sql = [(name, text) for name, text in found if re.search(r"\braw\b|\bjson|\bcount\b", text)]
+    assert sql == []

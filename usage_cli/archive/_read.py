@@ -157,6 +157,10 @@ class ArchiveReader:
                 name = dimension[len("meta.") :]
                 if '"' in name or "\\" in name:
                     return None
+                if sqlite3.sqlite_version_info < (3, 38):
+                    # `->` gives a value's JSON as sent (half an emoji as its escape),
+                    # which nothing older spells; the records are grouped in Python.
+                    return None
                 columns.append("raw -> ?")
                 paths.append(f'$.meta."{name}"')
             elif dimension not in BUCKETS:
