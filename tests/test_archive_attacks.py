@@ -244,3 +244,37 @@ def test_half_an_emoji_in_an_id_from_a_hostile_api_is_a_refused_page(tmp_path: P
             assert run is not None
             with pytest.raises(SchemaError, match="half an emoji"):
                 archive.insert(connection, source, run, [record])
+
+
+def test_a_view_made_again_under_another_case_with_the_version_set_back(
+    archive: tuple[Path, str],
+) -> None:
+    """SQLite matches names whatever their case, and a version set back by hand once
+    turned the views' check off."""
+    db, head = archive
+    edit(
+        db,
+        "DROP VIEW usage_records",
+        'CREATE VIEW "USAGE_RECORDS" AS SELECT id, type, count * 2 AS count FROM records',
+        "PRAGMA user_version = 2",
+    )
+    connection = sqlite3.connect(db)
+    doubled = connection.execute("SELECT sum(count) FROM usage_records").fetchone()[0]
+    honest = connection.execute("SELECT sum(count) FROM records").fetchone()[0]
+    connection.close()
+    assert doubled == 2 * honest  # the lie a SQL tool would read
+    done = verify(db, head)
+    assert done.code == 6
+    assert "usage_records was redefined after a sync created it" in done.err
+
+
+def test_an_index_added_with_the_version_set_back(archive: tuple[Path, str]) -> None:
+    db, head = archive
+    edit(
+        db,
+        'CREATE INDEX "Records_By_Type " ON records (source, type, created_at DESC, count)',
+        "PRAGMA user_version = 3",
+    )
+    done = verify(db, head)
+    assert done.code == 6
+    assert "an index was added to the records ('Records_By_Type ')" in done.err

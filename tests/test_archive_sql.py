@@ -394,6 +394,9 @@ def test_a_schema_3_archive_verifies_and_loses_the_relation_indexes_on_its_next_
     assert sync(api, db, "-q").code == 0
     three = {"records_by_time", "records_by_type", "records_by_bot_id"}
     assert indexes(db) == three
+    from .test_archive_schema import as_schema_4  # (it imports this module)
+
+    as_schema_4(db)  # every relation stored, a chain value on every row
     with sqlite3.connect(db) as connection:
         # As a version 3 archive is: an index for each of the nine relations, and
         # the time's without the id.
@@ -425,11 +428,17 @@ def test_an_archive_from_before_the_views_verifies_and_gains_them_on_its_next_sy
     api = Emulator(generate_records(300, seed=3, anchor=ANCHOR), token=TOKEN)
     db = tmp_path / "usage.db"
     assert sync(api, db, "-q").code == 0
+    from .test_archive_schema import as_schema_4  # (it imports this module)
+
+    as_schema_4(db)  # every relation stored, a chain value on every row
     with sqlite3.connect(db) as connection:
-        # As a version 2 archive is: no views, no properties.
+        # As a version 2 archive is: no views, no properties, the time index
+        # without the id.
         for name in VIEWS:
             connection.execute(f"DROP VIEW {name}")
         connection.execute("DROP TABLE properties")
+        connection.execute("DROP INDEX records_by_time")
+        connection.execute("CREATE INDEX records_by_time ON records (source, created_at, count)")
         connection.execute("PRAGMA user_version = 2")
     old = verify(db)
     assert old.code == 0, old.err

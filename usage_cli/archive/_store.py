@@ -814,12 +814,54 @@ def _migrate(
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
+def shown_version(db: sqlite3.Connection) -> int:
+    """The schema the file's structure shows: its `user_version`, or more where the
+    structure says more. Checks gated by the version trust it no lower than that: a
+    version set back by hand must not turn them off."""
+    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    made = {
+        str(name).lower(): sql for name, sql in db.execute("SELECT name, sql FROM sqlite_master")
+    }
+    if "properties" in made:
+        version = max(version, VIEWS_SINCE)
+    if made.get("records_by_time") == _TIME_INDEX:
+        version = max(version, 4)
+    if any(row[6] for row in db.execute("PRAGMA table_xinfo(records)")):
+        version = max(version, 5)
+    return version
+
+
+def view_problems(db: sqlite3.Connection) -> list[str]:
+    """The views for SQL tools that are not the ones a sync creates, word for word.
+    Names are matched as SQLite matches them, whatever their case: a view
+    `USAGE_RECORDS` made in place of `usage_records` answers for it."""
+    marks = ", ".join("?" for _ in VIEWS)
+    found: dict[str, list[tuple[str, str, str | None]]] = {}
+    for kind, name, sql in db.execute(
+        f"SELECT type, name, sql FROM sqlite_master WHERE lower(name) IN ({marks})", tuple(VIEWS)
+    ):
+        found.setdefault(str(name).lower(), []).append((kind, name, sql))
+    made = shown_version(db) >= VIEWS_SINCE
+    problems = []
+    for name, statement in VIEWS.items():
+        there = found.get(name, [])
+        if not there:
+            if made:
+                problems.append(f"the view {name} was dropped after a sync created it")
+        elif there != [("view", name, statement)]:
+            problems.append(
+                f"the view {name} was redefined after a sync created it: it is not the view "
+                "a sync creates, and may show other records than the archive holds"
+            )
+    return problems
+
+
 def _refuse_changed_structure(db: sqlite3.Connection, shown: str) -> None:
     """A VerifyError when the file holds what `usage verify` reports as added or
     redefined by hand and the migration would erase: a view (step 3 makes them
     anew), an index on the records or a trigger (the rebuild drops the old
     table's). As verify: views from schema 3, indexes from schema 4."""
-    version = db.execute("PRAGMA user_version").fetchone()[0]
+    version = shown_version(db)
     found: str | None = None
     kept = db.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid")
     for kind, name, on, sql in kept:
@@ -835,23 +877,8 @@ def _refuse_changed_structure(db: sqlite3.Connection, shown: str) -> None:
             found = f"the index {name!r} on the records was added or redefined"
         if found is not None:
             break
-    if found is None and version >= VIEWS_SINCE:
-        views = {
-            name: (kind, sql)
-            for kind, name, sql in db.execute(
-                f"SELECT type, name, sql FROM sqlite_master WHERE name IN "
-                f"({', '.join('?' for _ in VIEWS)})",
-                tuple(VIEWS),
-            )
-        }
-        found = next(
-            (
-                f"the view {name} was redefined or dropped"
-                for name, statement in VIEWS.items()
-                if views.get(name) != ("view", statement)
-            ),
-            None,
-        )
+    if found is None:
+        found = next(iter(view_problems(db)), None)
     if found is not None:
         raise _refused(shown, found)
 

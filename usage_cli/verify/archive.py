@@ -25,10 +25,10 @@ from usage_cli.archive._store import (
     RECORDS_INDEXES,
     RECORDS_TABLE,
     RELATION_COLUMNS,
-    VIEWS,
-    VIEWS_SINCE,
     Archive,
     header,
+    shown_version,
+    view_problems,
 )
 from usage_cli.archive._store import columns_differ as _columns_differ
 from usage_cli.archive._store import compared as _compared
@@ -248,7 +248,7 @@ def _check_structure(db: sqlite3.Connection, report: ArchiveReport) -> bool:
     trigger could rewrite what a later sync inserts. False when the table is not
     one the rest of the check can read at all.
     """
-    version = db.execute("PRAGMA user_version").fetchone()[0]
+    version = shown_version(db)
     columns = {row[1]: row for row in db.execute("PRAGMA table_xinfo(records)")}
     if tuple(columns) != _COLUMNS_IN_ORDER:
         report.problem(
@@ -506,24 +506,8 @@ def _check_views(archive: Archive, report: ArchiveReport) -> None:
     could show other records, or other counts, than the rows hold: a reader in
     a SQL tool would be lied to while every record still verifies.
     """
-    db = archive.connection
-    marks = ", ".join("?" for _ in VIEWS)
-    found = {
-        name: (kind, sql)
-        for kind, name, sql in db.execute(
-            f"SELECT type, name, sql FROM sqlite_master WHERE name IN ({marks})", tuple(VIEWS)
-        )
-    }
-    made = db.execute("PRAGMA user_version").fetchone()[0] >= VIEWS_SINCE
-    for name, statement in VIEWS.items():
-        if name not in found:
-            if made:
-                report.problem(f"the view {name} was dropped after a sync created it")
-        elif found[name] != ("view", statement):
-            report.problem(
-                f"{name} was redefined after a sync created it: it is not the view a sync "
-                "creates, and may show other records than the archive holds"
-            )
+    for problem in view_problems(archive.connection):
+        report.problem(problem)
 
 
 def _check_signatures(
