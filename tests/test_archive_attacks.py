@@ -278,3 +278,45 @@ def test_an_index_added_with_the_version_set_back(archive: tuple[Path, str]) -> 
     done = verify(db, head)
     assert done.code == 6
     assert "an index was added to the records ('Records_By_Type ')" in done.err
+
+
+@pytest.mark.parametrize("seals", ["sealed again", "seals cleared"])
+def test_a_source_renamed_and_its_seal_remade_or_cleared_misses_the_kept_head(
+    archive: tuple[Path, str], seals: str
+) -> None:
+    """The seal has no secret: the kept head binds it, so the bookkeeping as the last
+    sync left it is proven too, not the records alone."""
+    db, head = archive
+    connection = sqlite3.connect(db, isolation_level=None)
+    try:
+        connection.execute("UPDATE sources SET label = 'prod' WHERE label = 'demo'")
+        if seals == "sealed again":
+            write_seal(connection, 1)
+        else:
+            connection.execute("UPDATE runs SET seal = NULL")
+    finally:
+        connection.close()
+    done = verify(db, head)
+    assert done.code == 6, done.out
+    assert "is not on this archive's chain" in done.err
+
+
+def test_a_head_of_the_records_alone_still_proves_them_and_says_so(
+    archive: tuple[Path, str],
+) -> None:
+    db, head = archive
+    connection = sqlite3.connect(db)
+    (records_head,) = connection.execute(
+        "SELECT chain FROM records WHERE chain IS NOT NULL ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
+    connection.close()
+    assert records_head.hex() != head  # what a sync prints binds the seal too
+    done = verify(db, records_head.hex())
+    assert done.code == 0, done.err
+    assert "it proves the records, not the bookkeeping" in done.err + done.out
+
+
+def test_the_head_of_an_empty_archive_proves_nothing(archive: tuple[Path, str]) -> None:
+    db, _ = archive
+    done = verify(db, "0" * 64)
+    assert done.code == 6

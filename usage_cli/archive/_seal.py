@@ -88,3 +88,14 @@ def to_sign(db: sqlite3.Connection, run: int) -> bytes:
 
 def keep_signature(db: sqlite3.Connection, run: int, signature: str) -> None:
     db.execute("UPDATE runs SET signature = ? WHERE id = ?", (signature, run))
+
+
+def anchor(chain: bytes, sealed: str | None) -> bytes:
+    """The head a sync prints and `verify --expect-head` holds an archive to: the
+    records' chain head bound to the run's seal of the bookkeeping. Kept elsewhere,
+    it proves the records up to it and the sources and stretches as that run left
+    them: a label swapped or a gap closed by hand, sealed again or not, no longer
+    leads to it. A run from before seals has none: its head is the chain's alone."""
+    if sealed is None:
+        return chain
+    return hashlib.sha256(chain + hashlib.sha256(sealed.encode()).digest()).digest()

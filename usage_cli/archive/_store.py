@@ -586,6 +586,19 @@ class Archive:
         ).fetchone()
         return GENESIS if row is None else bytes(row[0])
 
+    def anchor(self) -> bytes:
+        """The head a sync prints (`_seal.anchor`): the chain's head bound to the newest
+        run's seal."""
+        from usage_cli.archive._seal import anchor
+
+        has = {row[1] for row in self.connection.execute("PRAGMA table_info(runs)")}
+        row = None
+        if "seal" in has:
+            row = self.connection.execute(
+                "SELECT seal FROM runs ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+        return anchor(self.head(), None if row is None else row[0])
+
     def bind_source(self, label: str, api_url: str, run_as: str | None, now_ms: int) -> Source:
         """The source `label` a sync of `api_url` (as `run_as`) fills: made on first use.
 

@@ -331,7 +331,7 @@ def _evidence(
     from usage_cli.verify.archive import verify_archive
 
     assert isinstance(reading.pages, ArchiveReader)
-    found = replace(found, head=reading.pages.archive.head().hex())
+    found = replace(found, head=reading.pages.archive.anchor().hex())
     if not verify:
         path = reading.pages.archive.path
         return replace(found, verified=f"not verified (--no-verify): run usage verify {path}")

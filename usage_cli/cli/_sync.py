@@ -279,7 +279,7 @@ def _sync(
                     failed.hint = "every page synced so far is kept; " + _AGAIN
                 raise
         stored = archive.count(found)
-        head = archive.head()
+        head = archive.anchor()
         # Told, then signed, as soon as the run has ended: the indexes a first sync
         # builds next take seconds over a million records, and a run stopped meanwhile
         # is complete all the same, so it must not be left unsigned, nor its head

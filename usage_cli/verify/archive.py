@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from usage_cli.archive._file import connect_for_reading
-from usage_cli.archive._seal import PARTS, message, parts, previous
+from usage_cli.archive._seal import PARTS, anchor, message, parts, previous
 from usage_cli.archive._store import (
     GENESIS,
     RECORDS_INDEXES,
@@ -175,7 +175,9 @@ def verify_archive(
     previous_chain, heads = _chain(archive, report, runs, ends)
     previous_seq = report.last_seq
     report.sources = db.execute("SELECT COUNT(*) FROM sources").fetchone()[0]
-    report.head = previous_chain
+    anchors = _anchors(db, runs, heads)
+    seals = _seals(db)
+    report.head = anchor(previous_chain, seals.get(max(runs))) if runs else previous_chain
     for run in runs.values():
         _check_run(report, run)
     last_written = max((run.last_seq or 0 for run in runs.values()), default=0)
@@ -208,7 +210,7 @@ def verify_archive(
     if signers is not None:
         _check_signatures(archive, report, signers, columns)
     if expect_head is not None:
-        _check_head(report, runs, heads, expect_head.strip().lower())
+        _check_head(report, runs, anchors, heads, expect_head.strip().lower())
     return report
 
 
@@ -565,21 +567,58 @@ _UNSEALED = (
 )
 
 
+def _seals(db: sqlite3.Connection) -> dict[int, str | None]:
+    """Each run's seal as the file holds it (none before schema 2)."""
+    if "seal" not in {row[1] for row in db.execute("PRAGMA table_info(runs)")}:
+        return {}
+    return {int(run): seal for run, seal in db.execute("SELECT id, seal FROM runs")}
+
+
+def _anchors(
+    db: sqlite3.Connection, runs: dict[int, _Run], heads: dict[bytes, int]
+) -> dict[bytes, int]:
+    """The head each run printed (`_seal.anchor`): the chain as recomputed at its end
+    (a run that added nothing ends where the one before it did), bound to its seal."""
+    at_end = {run: chain for chain, run in heads.items()}
+    seals = _seals(db)
+    found: dict[bytes, int] = {}
+    chain = GENESIS
+    for run in sorted(runs):
+        chain = at_end.get(run, chain)
+        found[anchor(chain, seals.get(run))] = run
+    return found
+
+
 def _check_head(
-    report: ArchiveReport, runs: dict[int, _Run], heads: dict[bytes, int], expected: str
+    report: ArchiveReport,
+    runs: dict[int, _Run],
+    anchors: dict[bytes, int],
+    heads: dict[bytes, int],
+    expected: str,
 ) -> None:
-    """The kept head is this archive's, or one its chain passed through at a run's end.
+    """The kept head is this archive's, or one a run printed on its way here.
 
     Each head here is recomputed from the rows up to it (and a row whose stored
-    chain differs is a problem of its own): a head found is one these very
-    rows lead to.
+    chain differs is a problem of its own), bound to the seal of the run that
+    printed it: a head found is one these very rows lead to, with the
+    bookkeeping as that run sealed it.
     """
     report.expected = expected
-    run = heads.get(bytes.fromhex(expected))
-    if expected == report.head.hex():
+    wanted = bytes.fromhex(expected)
+    run = anchors.get(wanted)
+    if wanted == report.head:
         report.runs_since = 0
     elif run is not None:
-        report.runs_since = sum(1 for later in runs.values() if later.id > run and later.added)
+        report.runs_since = sum(1 for later in runs if later > run)
+    elif heads.get(wanted):
+        # A head of the records alone, as `usage` printed it before heads were bound
+        # to the bookkeeping: still proof of the records up to it.
+        run = heads[wanted]
+        report.runs_since = sum(1 for later in runs if later > run)
+        report.notes.append(
+            "the expected head is one of the records alone (as printed before heads bound "
+            "the sources and stretches too): it proves the records, not the bookkeeping"
+        )
     else:
         report.problem(
             f"the expected head {expected[:16]}… is not on this archive's chain: it was rolled "
