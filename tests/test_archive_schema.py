@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -506,3 +507,28 @@ def test_the_sqlite_needed_opens_an_archive(
 ) -> None:
     monkeypatch.setattr(sqlite3, "sqlite_version_info", SQLITE_NEEDED)
     assert sync(api(), tmp_path / "usage.db").code == 0
+
+
+def test_an_sqlite_without_its_json_functions_is_refused_as_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before 3.38 the JSON functions were a build option: a build without them would
+    read every archive as damaged."""
+    db = tmp_path / "usage.db"
+    assert sync(api(), db).code == 0
+    real = sqlite3.connect
+
+    def connect(path: Any, *args: Any, **kwargs: Any) -> sqlite3.Connection:
+        connection: sqlite3.Connection = real(path, *args, **kwargs)
+        if path == ":memory:":
+
+            def missing(*_: Any) -> None:
+                raise sqlite3.OperationalError("no such function: json_extract")
+
+            connection.create_function("json_extract", -1, missing)
+        return connection
+
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    done = verify(db)
+    assert done.code == 2, done.err
+    assert "with its JSON functions" in done.err

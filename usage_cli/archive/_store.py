@@ -77,6 +77,17 @@ GENESIS = bytes(32)
 # failing midway as a damaged archive.
 SQLITE_NEEDED = (3, 31, 0)
 
+
+def _has_json() -> bool:
+    """Whether this SQLite has its JSON functions: built in from 3.38, optional before
+    (a build without them would read every archive as damaged)."""
+    try:
+        sqlite3.connect(":memory:").execute("SELECT json_extract('{}', '$')").close()
+    except sqlite3.OperationalError:
+        return False
+    return True
+
+
 # Relation columns in the table's order: (API field, column name).
 RELATION_COLUMNS = tuple(
     (relation.api, relation.attribute) for relation in TABLE if relation.api != "type"
@@ -355,10 +366,10 @@ class Archive:
         to read, a place that cannot hold one) are InputErrors: found before any request.
         """
         shown = str(path)
-        if sqlite3.sqlite_version_info < SQLITE_NEEDED:
+        if sqlite3.sqlite_version_info < SQLITE_NEEDED or not _has_json():
             raise InputError(
                 f"this Python's SQLite is {sqlite3.sqlite_version}; an archive needs SQLite "
-                f"{'.'.join(map(str, SQLITE_NEEDED))} or newer",
+                f"{'.'.join(map(str, SQLITE_NEEDED))} or newer, with its JSON functions",
                 hint="run usage under a Python built with a newer SQLite (python.org's "
                 "installers and uv's Pythons bundle one)",
             )
