@@ -518,22 +518,27 @@ def test_a_signed_first_sync_stopped_while_indexing_is_complete_signed_and_says_
     assert verify(db, "--signers", str(keys["allowed"]), "--expect-head", head).code == 0
 
 
-@needs_ssh_keygen
-def test_a_sync_stopped_while_signing_is_complete_and_says_it_is_unsigned(
-    api: Emulator, tmp_path: Path, keys: dict[str, Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # An ssh-keygen that checks the key as the real one does, then, asked to sign (a
-    # security key's touch awaited, say), is stopped by a Ctrl-C: SIGINT to this process.
+def ssh_keygen_signing_as(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sign: str) -> None:
+    """An ssh-keygen first on PATH that checks keys as the real one does, and runs the
+    shell words `sign` when asked to sign."""
     tools = tmp_path / "bin"
     tools.mkdir()
     fake = tools / "ssh-keygen"
     real = shutil.which("ssh-keygen")
     fake.write_text(
-        '#!/bin/sh\ncase "$*" in\n  *"-Y sign"*) kill -INT $PPID; sleep 10 ;;\n'
-        f'  *) exec {real} "$@" ;;\nesac\n'
+        f'#!/bin/sh\ncase "$*" in\n  *"-Y sign"*) {sign} ;;\n  *) exec {real} "$@" ;;\nesac\n'
     )
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+
+
+@needs_ssh_keygen
+def test_a_sync_stopped_while_signing_is_complete_and_says_it_is_unsigned(
+    api: Emulator, tmp_path: Path, keys: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Asked to sign (a security key's touch awaited, say), it is stopped by a Ctrl-C:
+    # SIGINT to this process.
+    ssh_keygen_signing_as(tmp_path, monkeypatch, "kill -INT $PPID; sleep 10")
     db = tmp_path / "usage.db"
     done = sync(api, db, "--sign", str(keys["ci"]))
     assert done.code == 130
@@ -548,17 +553,7 @@ def test_a_sync_stopped_while_signing_is_complete_and_says_it_is_unsigned(
 def test_a_signature_that_fails_leaves_the_head_said(
     api: Emulator, tmp_path: Path, keys: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # An ssh-keygen that checks the key as the real one does, then refuses to sign.
-    tools = tmp_path / "bin"
-    tools.mkdir()
-    fake = tools / "ssh-keygen"
-    real = shutil.which("ssh-keygen")
-    fake.write_text(
-        '#!/bin/sh\ncase "$*" in\n  *"-Y sign"*) echo "agent refused" >&2; exit 1 ;;\n'
-        f'  *) exec {real} "$@" ;;\nesac\n'
-    )
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    ssh_keygen_signing_as(tmp_path, monkeypatch, 'echo "agent refused" >&2; exit 1')
     db = tmp_path / "usage.db"
     done = sync(api, db, "--sign", str(keys["ci"]))
     assert done.code != 0

@@ -756,6 +756,20 @@ class Archive:
         return added, last, chain
 
 
+# Every column of the records table, in order, as every schema has had them.
+TABLE_COLUMNS = (
+    "seq",
+    "source",
+    "id",
+    "created_at",
+    "type",
+    "count",
+    *(column for _, column in RELATION_COLUMNS),
+    "raw",
+    "run",
+    "chain",
+)
+# Those an insert writes (the others are computed, or the row's number).
 _RECORD_COLUMNS = (
     "source",
     "id",

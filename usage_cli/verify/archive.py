@@ -25,6 +25,7 @@ from usage_cli.archive._store import (
     RECORDS_INDEXES,
     RECORDS_TABLE,
     RELATION_COLUMNS,
+    TABLE_COLUMNS,
     Archive,
     header,
     shown_version,
@@ -226,21 +227,6 @@ def _stored_relations(db: sqlite3.Connection) -> tuple[tuple[str, str], ...]:
     return tuple((field, column) for field, column in RELATION_COLUMNS if not hidden[column])
 
 
-# The records table's columns, in order, as every schema has had them.
-_COLUMNS_IN_ORDER = (
-    "seq",
-    "source",
-    "id",
-    "created_at",
-    "type",
-    "count",
-    *(column for _, column in RELATION_COLUMNS),
-    "raw",
-    "run",
-    "chain",
-)
-
-
 def _check_structure(db: sqlite3.Connection, report: ArchiveReport) -> bool:
     """The records table, its indexes and the file's triggers as a sync makes them.
 
@@ -252,7 +238,7 @@ def _check_structure(db: sqlite3.Connection, report: ArchiveReport) -> bool:
     """
     version = shown_version(db)
     columns = {row[1]: row for row in db.execute("PRAGMA table_xinfo(records)")}
-    if tuple(columns) != _COLUMNS_IN_ORDER:
+    if tuple(columns) != TABLE_COLUMNS:
         report.problem(
             "the records table was altered: its columns are not the ones a sync creates "
             f"({', '.join(columns) or 'none'})"
