@@ -37,7 +37,8 @@ class SyncJson(TypedDict):
     # Where the API no longer continued such a stretch: createdAt of the oldest record
     # synced above it (null: below everything synced). The gap stays; verify shows it.
     lost: list[str | None]
-    # What the archive now holds of this source, and its chain head (sha256, hex).
+    # What the archive now holds of this source, and its head (sha256, hex): the chain
+    # bound to the run's seal, as `verify --expect-head` takes it.
     records: int
     head: str
     signed: bool
