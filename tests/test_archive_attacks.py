@@ -298,7 +298,7 @@ def test_a_source_renamed_and_its_seal_remade_or_cleared_misses_the_kept_head(
         connection.close()
     done = verify(db, head)
     assert done.code == 6, done.out
-    assert "is not on this archive's chain" in done.err
+    assert "is none this archive's runs printed" in done.err
 
 
 def test_a_head_of_the_records_alone_still_proves_them_and_says_so(
@@ -320,3 +320,36 @@ def test_the_head_of_an_empty_archive_proves_nothing(archive: tuple[Path, str]) 
     db, _ = archive
     done = verify(db, "0" * 64)
     assert done.code == 6
+
+
+def test_verify_while_a_sync_commits_finds_nothing_edited(tmp_path: Path) -> None:
+    """Every read of a verify is one snapshot: a batch a sync commits meanwhile (its rows,
+    the row counter, the stretches, the seal) is seen whole or not at all."""
+    import threading
+
+    from usage_cli.sandbox import Sandbox
+    from usage_cli.sandbox.server import Faults
+
+    from .conftest import TOKEN
+
+    db = tmp_path / "usage.db"
+    with Sandbox(records=6000, seed=4, token=TOKEN, faults=Faults(latency=0.01)) as server:
+        words = ["--api-url", server.url, "--token", TOKEN, "sync", "--db", str(db), "-q"]
+        syncing = threading.Thread(target=run_in_memory, args=(words,))
+        syncing.start()
+        try:
+            import time
+
+            seen: list[Result] = []
+            deadline = time.monotonic() + 120
+            while (syncing.is_alive() or not seen) and time.monotonic() < deadline:
+                if db.exists():
+                    done = run_in_memory(["verify", str(db)], env={})
+                    seen.append(done)
+                    # A sync reading now has its stretch open, as it should: no other word.
+                    assert "edited" not in done.err, done.err
+                    assert "row counter" not in done.err, done.err
+        finally:
+            syncing.join()
+    assert len(seen) >= 2
+    assert run_in_memory(["verify", str(db)], env={}).code == 0

@@ -98,4 +98,6 @@ def anchor(chain: bytes, sealed: str | None) -> bytes:
     leads to it. A run from before seals has none: its head is the chain's alone."""
     if sealed is None:
         return chain
-    return hashlib.sha256(chain + hashlib.sha256(sealed.encode()).digest()).digest()
+    # Tagged: never the same input as a chain value's (a value, a NUL, a header).
+    sealed_digest = hashlib.sha256(sealed.encode()).digest()
+    return hashlib.sha256(b"usage anchor\x01" + chain + sealed_digest).digest()

@@ -81,10 +81,13 @@ SQLITE_NEEDED = (3, 31, 0)
 def _has_json() -> bool:
     """Whether this SQLite has its JSON functions: built in from 3.38, optional before
     (a build without them would read every archive as damaged)."""
+    probe = sqlite3.connect(":memory:")
     try:
-        sqlite3.connect(":memory:").execute("SELECT json_extract('{}', '$')").close()
+        probe.execute("SELECT json_extract('{}', '$')")
     except sqlite3.OperationalError:
         return False
+    finally:
+        probe.close()
     return True
 
 
@@ -603,12 +606,14 @@ class Archive:
         from usage_cli.archive._seal import anchor
 
         has = {row[1] for row in self.connection.execute("PRAGMA table_info(runs)")}
-        row = None
-        if "seal" in has:
-            row = self.connection.execute(
-                "SELECT seal FROM runs ORDER BY id DESC LIMIT 1"
-            ).fetchone()
-        return anchor(self.head(), None if row is None else row[0])
+        if "seal" not in has:
+            return self.head()
+        # One statement, one snapshot: a sync may commit between two.
+        chain, sealed = self.connection.execute(
+            "SELECT (SELECT chain FROM records WHERE chain IS NOT NULL ORDER BY seq DESC "
+            "LIMIT 1), (SELECT seal FROM runs ORDER BY id DESC LIMIT 1)"
+        ).fetchone()
+        return anchor(GENESIS if chain is None else bytes(chain), sealed)
 
     def bind_source(self, label: str, api_url: str, run_as: str | None, now_ms: int) -> Source:
         """The source `label` a sync of `api_url` (as `run_as`) fills: made on first use.

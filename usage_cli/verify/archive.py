@@ -162,8 +162,22 @@ def verify_archive(
     """
     report = ArchiveReport(archive.path)
     db = archive.connection
+    # One snapshot for everything read here: a sync may commit meanwhile, and its
+    # runs, rows, row counter, stretches and seal are consistent only together.
+    db.execute("BEGIN")
+    try:
+        _verify_in_snapshot(archive, report, expect_head, signers)
+    finally:
+        db.execute("COMMIT")
+    return report
+
+
+def _verify_in_snapshot(
+    archive: Archive, report: ArchiveReport, expect_head: str | None, signers: Path | None
+) -> None:
+    db = archive.connection
     if not _check_structure(db, report):
-        return report
+        return
     runs = {
         row[0]: _Run(*row)
         for row in db.execute(
@@ -194,25 +208,21 @@ def verify_archive(
         )
     # Which of the runs' columns this archive's schema has (seal and signature: 2).
     columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
-    # One snapshot for the bookkeeping and its seal: a sync commits each batch with
-    # the seal in the same transaction, so every snapshot is sealed, and the seal
-    # is checked whether or not a sync runs now. Only the stretch a running sync
-    # has open is no gap; a lock held by itself (or a run marked running by
-    # hand, which its seal shows) excuses nothing else.
-    db.execute("BEGIN")
-    try:
-        newest = db.execute("SELECT outcome FROM runs ORDER BY id DESC LIMIT 1").fetchone()
-        running = newest is not None and newest[0] == "running" and archive.sync_running()
-        _check_segments(archive, report, running)
-        _check_seal(archive, report, columns)
-    finally:
-        db.execute("COMMIT")
+    # A sync commits each batch with the seal in the same transaction, so the seal
+    # is checked whether or not a sync runs now. Only the stretch of the source a
+    # running sync reads is no gap; a lock held by itself (or a run marked running
+    # by hand, which its seal shows) excuses nothing else.
+    newest = db.execute("SELECT source, outcome FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    reading = None
+    if newest is not None and newest[1] == "running" and archive.sync_running():
+        reading = int(newest[0])
+    _check_segments(archive, report, reading)
+    _check_seal(archive, report, columns)
     _check_views(archive, report)
     if signers is not None:
         _check_signatures(archive, report, signers, columns)
     if expect_head is not None:
         _check_head(report, runs, anchors, heads, expect_head.strip().lower())
-    return report
 
 
 # A row's stored columns against its JSON, in SQL: one parse of the JSON a row
@@ -297,18 +307,14 @@ def _chain(
 
     db = archive.connection
     relations = _stored_relations(db)
-    # One snapshot's rows for both: a sync may be appending.
-    db.execute("BEGIN")
-    try:
-        last = db.execute("SELECT MAX(seq) FROM records").fetchone()[0] or 0
-        with ThreadPoolExecutor(2) as pool:
-            columns = pool.submit(_differing, archive, relations, last)
-            pages = pool.submit(_check_file, archive)
-            head, heads, failed = _links(db, report, runs, ends)
-            differing, odd = columns.result()
-            damaged = pages.result()
-    finally:
-        db.execute("COMMIT")
+    # The other connections read their own snapshots: the rows up to this one's last.
+    last = db.execute("SELECT MAX(seq) FROM records").fetchone()[0] or 0
+    with ThreadPoolExecutor(2) as pool:
+        columns = pool.submit(_differing, archive, relations, last)
+        pages = pool.submit(_check_file, archive)
+        head, heads, failed = _links(db, report, runs, ends)
+        differing, odd = columns.result()
+        damaged = pages.result()
     if damaged:
         report.problem(
             "the file's pages or indexes do not hold together (SQLite's integrity_check: "
@@ -592,23 +598,30 @@ def _check_head(
     report.expected = expected
     wanted = bytes.fromhex(expected)
     run = anchors.get(wanted)
-    if wanted == report.head:
+    if wanted == GENESIS:
+        # The head of nothing at all: any archive "extends" it.
+        report.problem(
+            "the expected head is all zeros, the head of an empty archive: it proves nothing"
+        )
+    elif wanted == report.head:
         report.runs_since = 0
     elif run is not None:
         report.runs_since = sum(1 for later in runs if later > run)
-    elif heads.get(wanted):
+    elif wanted in heads:
         # A head of the records alone, as `usage` printed it before heads were bound
-        # to the bookkeeping: still proof of the records up to it.
+        # to the bookkeeping: still proof of the records up to it. Runs that added
+        # nothing printed that same head, so only those that added records extend it.
         run = heads[wanted]
-        report.runs_since = sum(1 for later in runs if later > run)
+        report.runs_since = sum(1 for later in runs.values() if later.id > run and later.added)
         report.notes.append(
             "the expected head is one of the records alone (as printed before heads bound "
             "the sources and stretches too): it proves the records, not the bookkeeping"
         )
     else:
         report.problem(
-            f"the expected head {expected[:16]}… is not on this archive's chain: it was rolled "
-            "back to an older copy, lost its newest runs, or was rewritten before that head"
+            f"the expected head {expected[:16]}… is none this archive's runs printed: it was "
+            "rolled back to an older copy, lost its newest runs, or its records or its "
+            "bookkeeping (sources, stretches) were rewritten"
         )
 
 
@@ -639,7 +652,9 @@ def _check_run(report: ArchiveReport, run: _Run) -> None:
         report.problem(f"sync run {run.id}: its rows are not the ones it wrote")
 
 
-def _check_segments(archive: Archive, report: ArchiveReport, running: bool) -> None:
+def _check_segments(archive: Archive, report: ArchiveReport, reading: int | None) -> None:
+    """Each source's stretches: a gap a stopped sync left is one, unless it is the
+    stretch of the source a running sync (`reading`) reads now."""
     sources = archive.sources()
     report.labels = [source.shown for source in sources]
     for source in sources:
@@ -647,7 +662,7 @@ def _check_segments(archive: Archive, report: ArchiveReport, running: bool) -> N
             below = iso_ms(segment.oldest) if segment.oldest is not None else "?"
             if not segment.bottom:
                 until = f" down to {iso_ms(older.newest)}" if older and older.newest else ""
-                if running:
+                if source.id == reading:
                     # A sync holds the archive: its stretch is open because it is
                     # being read, which is no fault.
                     report.notes.append(
