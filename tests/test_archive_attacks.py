@@ -182,36 +182,34 @@ def test_what_a_sync_never_creates_is_named(
     assert "internal error" not in done.err
 
 
+def verify_with_the_lock_held(db: Path, head: str) -> Result:
+    """`verify` while the archive's sync lock is held, as by a sync (or by hand)."""
+    from usage_cli._lock import TargetLock
+    from usage_cli.archive._file import lock_path
+
+    lock = TargetLock.acquire(lock_path(db), str(db), doing="sync into")
+    try:
+        return verify(db, head)
+    finally:
+        lock.release()
+
+
 def test_a_lock_held_by_hand_excuses_no_edit_of_the_bookkeeping(
     archive: tuple[Path, str],
 ) -> None:
     """A lock held (by anything) once turned the seal and gap checks off."""
-    from usage_cli._lock import TargetLock
-    from usage_cli.archive._file import lock_path
-
     db, head = archive
     edit(db, "UPDATE sources SET label = 'prod' WHERE label = 'demo'")
-    lock = TargetLock.acquire(lock_path(db), str(db), doing="sync into")
-    try:
-        done = verify(db, head)
-    finally:
-        lock.release()
+    done = verify_with_the_lock_held(db, head)
     assert done.code == 6, done.out
     assert "its sources (labels, API, user)" in done.err
     assert "is running" not in done.err + done.out
 
 
 def test_a_run_marked_running_by_hand_is_caught_by_its_seal(archive: tuple[Path, str]) -> None:
-    from usage_cli._lock import TargetLock
-    from usage_cli.archive._file import lock_path
-
     db, head = archive
     edit(db, "UPDATE runs SET outcome = 'running'")
-    lock = TargetLock.acquire(lock_path(db), str(db), doing="sync into")
-    try:
-        done = verify(db, head)
-    finally:
-        lock.release()
+    done = verify_with_the_lock_held(db, head)
     assert done.code == 6, done.out
     assert "the run's own figures" in done.err
 

@@ -774,17 +774,11 @@ TABLE_COLUMNS = (
     "run",
     "chain",
 )
-# Those an insert writes (the others are computed, or the row's number).
-_RECORD_COLUMNS = (
-    "source",
-    "id",
-    "created_at",
-    "type",
-    "count",
-    *(column for _, column in STORED_RELATIONS),
-    "raw",
-    "run",
-    "chain",
+# Those an insert writes: all but the row's number and the relations computed.
+_RECORD_COLUMNS = tuple(
+    column
+    for column in TABLE_COLUMNS[1:]
+    if column not in {name for _, name in RELATION_COLUMNS} - {name for _, name in STORED_RELATIONS}
 )
 _ROW = f"({', '.join('?' for _ in _RECORD_COLUMNS)})"
 
