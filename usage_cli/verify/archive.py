@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from usage_cli._text import plural
 from usage_cli.archive._file import connect_for_reading
 from usage_cli.archive._seal import PARTS, anchor, message, parts, previous
 from usage_cli.archive._store import (
@@ -97,7 +98,7 @@ class ArchiveReport:
             anchored = (
                 "; the expected head is its head"
                 if not self.runs_since
-                else f"; it extends the expected head by {_plural(self.runs_since, 'sync run')}"
+                else f"; it extends the expected head by {plural(self.runs_since, 'sync run')}"
             )
         signed = f"; runs signed by {', '.join(self.signers)}" if self.signers else ""
         return (
@@ -190,14 +191,18 @@ def _verify_in_snapshot(
     previous_chain, heads = _chain(archive, report, runs, ends)
     previous_seq = report.last_seq
     report.sources = db.execute("SELECT COUNT(*) FROM sources").fetchone()[0]
-    anchors = _anchors(db, runs, heads)
-    seals = _seals(db)
+    # Which of the runs' columns this archive's schema has (seal and signature: 2).
+    columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+    seals = _seals(db, columns)
+    anchors = _anchors(runs, heads, seals)
     report.head = anchor(previous_chain, seals.get(max(runs))) if runs else previous_chain
     for run in runs.values():
         _check_run(report, run)
     last_written = max((run.last_seq or 0 for run in runs.values()), default=0)
     if previous_seq < last_written:
-        report.problem(f"{_rows(last_written - previous_seq)} deleted from the end of the archive")
+        report.problem(
+            f"{plural(last_written - previous_seq, 'row')} deleted from the end of the archive"
+        )
     # SQLite's counter of row numbers moves only with a sync's inserts: set by hand past
     # the last row a run wrote, the next sync's rows would read as rows deleted before.
     counter = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'records'").fetchone()
@@ -206,8 +211,6 @@ def _verify_in_snapshot(
             f"the archive's row counter says {counter[0]:,} where the last row a sync wrote "
             f"is {last_written:,}: it was edited"
         )
-    # Which of the runs' columns this archive's schema has (seal and signature: 2).
-    columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
     # A sync commits each batch with the seal in the same transaction, so the seal
     # is checked whether or not a sync runs now. Only the stretch of the source a
     # running sync reads is no gap; a lock held by itself (or a run marked running
@@ -384,7 +387,8 @@ def _links(
                 failed.add(seq)
                 spoilt = True
                 report.problem(
-                    f"{_rows(seq - previous_seq - 1)} deleted before row {seq} (id {record_id!r})"
+                    f"{plural(seq - previous_seq - 1, 'row')} deleted before row {seq} "
+                    f"(id {record_id!r})"
                 )
         else:
             failed.add(seq)
@@ -548,7 +552,7 @@ def _check_signatures(
     if rows and rows[-1][4] is None:
         run, started, added = rows[-1][:3]
         report.problem(
-            f"sync run {run} (started {iso_ms(started)}, {_plural(added, 'record')} added) is "
+            f"sync run {run} (started {iso_ms(started)}, {plural(added, 'record')} added) is "
             "not signed: it, and any run after the newest signed one, could be forged"
         )
 
@@ -559,20 +563,19 @@ _UNSEALED = (
 )
 
 
-def _seals(db: sqlite3.Connection) -> dict[int, str | None]:
-    """Each run's seal as the file holds it (none before schema 2)."""
-    if "seal" not in {row[1] for row in db.execute("PRAGMA table_info(runs)")}:
+def _seals(db: sqlite3.Connection, columns: set[str]) -> dict[int, str | None]:
+    """Each run's seal as the file holds it (none before schema 2: no `seal` column)."""
+    if "seal" not in columns:
         return {}
     return {int(run): seal for run, seal in db.execute("SELECT id, seal FROM runs")}
 
 
 def _anchors(
-    db: sqlite3.Connection, runs: dict[int, _Run], heads: dict[bytes, int]
+    runs: dict[int, _Run], heads: dict[bytes, int], seals: dict[int, str | None]
 ) -> dict[bytes, int]:
     """The head each run printed (`_seal.anchor`): the chain as recomputed at its end
     (a run that added nothing ends where the one before it did), bound to its seal."""
     at_end = {run: chain for chain, run in heads.items()}
-    seals = _seals(db)
     found: dict[bytes, int] = {}
     chain = GENESIS
     for run in sorted(runs):
@@ -623,14 +626,6 @@ def _check_head(
             "rolled back to an older copy, lost its newest runs, or its records or its "
             "bookkeeping (sources, stretches) were rewritten"
         )
-
-
-def _plural(number: int, noun: str) -> str:
-    return f"{number:,} {noun}" + ("" if number == 1 else "s")
-
-
-def _rows(number: int) -> str:
-    return f"{number:,} row{'s' * (number != 1)}"
 
 
 def _check_run(report: ArchiveReport, run: _Run) -> None:
