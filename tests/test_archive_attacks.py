@@ -229,17 +229,14 @@ def test_half_an_emoji_in_an_id_from_a_hostile_api_is_a_refused_page(tmp_path: P
     from usage_cli.errors import SchemaError
     from usage_cli.records import UsageRecord
 
+    from .test_archive_schema import a_running_run
+
     db = tmp_path / "usage.db"
     record = UsageRecord({"id": "rec_\ud83d", "type": "T", "count": 1, "createdAt": 1})
     with Archive.open(db, create=True) as archive:
         source = archive.bind_source("s", "http://127.0.0.1:9", None, 1)
         with archive.transaction() as connection:
-            run = connection.execute(
-                "INSERT INTO runs (source, started_at, outcome, tool_version) "
-                "VALUES (?, 1, 'running', 't')",
-                (source.id,),
-            ).lastrowid
-            assert run is not None
+            run = a_running_run(connection, source.id)
             with pytest.raises(SchemaError, match="half an emoji"):
                 archive.insert(connection, source, run, [record])
 

@@ -32,6 +32,17 @@ from .test_archive_sql import indexes
 INDEXES = {"records_by_time", "records_by_type", "records_by_bot_id"}
 
 
+def a_running_run(db: sqlite3.Connection, source: int) -> int:
+    """A run row as a sync starts one, for an insert made by hand (in `db`'s transaction)."""
+    run = db.execute(
+        "INSERT INTO runs (source, started_at, outcome, tool_version) "
+        "VALUES (?, 0, 'running', 'test')",
+        (source,),
+    ).lastrowid
+    assert run is not None
+    return run
+
+
 def verify(db: Path, *args: str) -> Result:
     return run_in_memory(["verify", str(db), *args])
 
@@ -461,12 +472,7 @@ def test_a_page_of_more_values_than_sqlite_binds_is_one_block(tmp_path: Path) ->
                 archive.connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, limit)
             source = archive.add_source("s", "https://api.test/v1", None, 0)
             with archive.transaction() as db:
-                run = db.execute(
-                    "INSERT INTO runs (source, started_at, outcome, tool_version) "
-                    "VALUES (?, 0, 'running', 'test')",
-                    (source.id,),
-                ).lastrowid
-                assert run is not None
+                run = a_running_run(db, source.id)
                 added, last, chain = archive.insert(db, source, run, sent)
                 # The same page again: every id is found, across the look-ups.
                 assert archive.insert(db, source, run, sent) == (0, None, None)
